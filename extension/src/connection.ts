@@ -1,0 +1,231 @@
+import type { IConnectionSchema } from '@cognigy/extension-tools';
+import { z } from 'zod';
+import { sourceIdFromRealtimeEndpoint } from '../../contract/fingerprint';
+
+/**
+ * The one connection an admin fills in: the seed's Handover Provider settings
+ * (API Access Token … Base API URL) plus where the relay lives and its API key.
+ */
+export const CONNECTION_TYPE = 'rce-handover';
+export const CONNECTION_LABEL = 'RingCentral Engage (RCE) Handover';
+
+export const CONNECTION_FIELD_NAMES = [
+  'apiAccessToken',
+  'botCategoryId',
+  'agentCategoryId',
+  'realtimeAccessToken',
+  'realtimeEndpointUrl',
+  'webhookSecret',
+  'baseApiUrl',
+  'relayUrl',
+  'relayApiKey',
+] as const;
+export type ConnectionFieldName = (typeof CONNECTION_FIELD_NAMES)[number];
+
+export interface ConnectionFieldHelp {
+  label: string;
+  help: string;
+  /** Secret values are never logged, echoed in errors or sent to the relay in clear. */
+  secret: boolean;
+  /** Required fields must be filled for any node to run. */
+  required: boolean;
+}
+
+/**
+ * extension-tools 0.14 connection fields carry only `fieldName`; labels and help live here
+ * and are reused by the README and the node descriptions.
+ */
+export const connectionFieldHelp: Record<ConnectionFieldName, ConnectionFieldHelp> = {
+  apiAccessToken: {
+    label: 'API Access Token',
+    help: 'Engage ADMIN → API access tokens: the token of the agent that handles the chats. Only its fingerprint is sent to the relay.',
+    secret: true,
+    required: true,
+  },
+  botCategoryId: {
+    label: 'Bot Category ID',
+    help: 'CATEGORY_ID of the "Bot" sub-category (from …/admin/categories/CATEGORY_ID/edit).',
+    secret: false,
+    required: true,
+  },
+  agentCategoryId: {
+    label: 'Agent Category ID',
+    help: 'CATEGORY_ID of the "Agent" sub-category (from …/admin/categories/CATEGORY_ID/edit).',
+    secret: false,
+    required: true,
+  },
+  realtimeAccessToken: {
+    label: 'Realtime Access Token',
+    help: 'The "API access token" of the Engage Digital Source SDK source. Kept for parity with the Engage setup; the relay holds its own copy.',
+    secret: true,
+    required: false,
+  },
+  realtimeEndpointUrl: {
+    label: 'Realtime Endpoint URL',
+    help: 'From the source\'s Implementation Details. Its last path segment is the source id that names the relay tenant.',
+    secret: false,
+    required: true,
+  },
+  webhookSecret: {
+    label: 'Webhook Secret',
+    help: 'The Secret of the Engage webhook. Kept for parity with the Engage setup; the relay holds its own copy.',
+    secret: true,
+    required: false,
+  },
+  baseApiUrl: {
+    label: 'Base API URL',
+    help: 'Your Engage domain with "api" added, e.g. cognigy.api.engagement.dimelo.com. Kept for parity; the relay holds its own copy.',
+    secret: false,
+    required: false,
+  },
+  relayUrl: {
+    label: 'Relay URL',
+    help: 'Base URL of the rce-handover relay, e.g. https://relay.example.com (https required except for localhost).',
+    secret: false,
+    required: true,
+  },
+  relayApiKey: {
+    label: 'Relay API Key',
+    help: 'Shared key the relay accepts for this tenant (at least 16 characters). Used to sign requests; never sent.',
+    secret: true,
+    required: true,
+  },
+};
+
+export const rceHandoverConnection: IConnectionSchema = {
+  type: CONNECTION_TYPE,
+  label: CONNECTION_LABEL,
+  fields: CONNECTION_FIELD_NAMES.map((fieldName) => ({ fieldName })),
+};
+
+export interface RceConnection {
+  apiAccessToken: string;
+  botCategoryId: string;
+  agentCategoryId: string;
+  realtimeAccessToken: string;
+  realtimeEndpointUrl: string;
+  webhookSecret: string;
+  baseApiUrl: string;
+  /** Without a trailing slash. */
+  relayUrl: string;
+  relayApiKey: string;
+  /** Derived from realtimeEndpointUrl. */
+  sourceId: string;
+}
+
+export class ConnectionError extends Error {
+  readonly code = 'invalid_connection';
+  constructor(
+    message: string,
+    /** The first field at fault; undefined when no connection was selected at all. */
+    readonly field?: ConnectionFieldName,
+  ) {
+    super(message);
+    this.name = 'ConnectionError';
+  }
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const CATEGORY_ID = /^[A-Za-z0-9_-]{1,256}$/;
+
+// Every message below is written by us and mentions the field, never the value.
+const text = (max = 4096) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim() : v),
+    z
+      .string({ error: (issue) => (issue.input === undefined || issue.input === null ? 'is missing' : 'must be text') })
+      .max(max, { error: `is longer than ${max} characters` }),
+  );
+const requiredText = (max = 4096) => text(max).pipe(z.string().min(1, { error: 'is missing' }));
+const optionalText = (max = 4096) => z.preprocess((v) => (v === undefined || v === null ? '' : v), text(max));
+
+const categoryId = requiredText(256).refine((v) => CATEGORY_ID.test(v), {
+  error: 'must be the CATEGORY_ID only (letters, digits, "-" or "_"), not the whole URL',
+});
+
+const connectionSchema = z.object({
+  apiAccessToken: requiredText(),
+  botCategoryId: categoryId,
+  agentCategoryId: categoryId,
+  realtimeAccessToken: optionalText(),
+  realtimeEndpointUrl: requiredText(2048).refine((v) => sourceIdFromRealtimeEndpoint(v) !== null, {
+    error: 'must be a URL whose last path segment is the Engage source id',
+  }),
+  webhookSecret: optionalText(),
+  baseApiUrl: optionalText(2048).refine((v) => v === '' || isHostOrHttpsUrl(v), {
+    error: 'must be a host name such as cognigy.api.engagement.dimelo.com or an https URL',
+  }),
+  relayUrl: requiredText(2048).refine(isAcceptableRelayUrl, {
+    error: 'must be an https URL without query or fragment (http only for localhost)',
+  }),
+  relayApiKey: requiredText().pipe(z.string().min(16, { error: 'is shorter than 16 characters' })),
+});
+
+function isHostOrHttpsUrl(value: string): boolean {
+  if (/^[A-Za-z0-9.-]+(:\d+)?$/.test(value)) return true;
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function isAcceptableRelayUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.search || url.hash || url.username || url.password) return false;
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+}
+
+/**
+ * Parse the connection object Cognigy hands to a node (`config.connection`).
+ * Throws ConnectionError naming every faulty field by label and key; values are never echoed.
+ */
+export function parseConnection(raw: unknown): RceConnection {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConnectionError(`No connection selected: choose a "${CONNECTION_LABEL}" connection in the node.`);
+  }
+  const result = connectionSchema.safeParse(raw);
+  if (!result.success) {
+    const problems: string[] = [];
+    let firstField: ConnectionFieldName | undefined;
+    for (const issue of result.error.issues) {
+      const key = issue.path[0];
+      if (typeof key !== 'string' || !isConnectionField(key)) continue;
+      firstField ??= key;
+      problems.push(`"${connectionFieldHelp[key].label}" (${key}) ${issue.message}`);
+    }
+    throw new ConnectionError(`Connection field ${problems.join('; ')}.`, firstField);
+  }
+  const value = result.data;
+  return {
+    ...value,
+    relayUrl: value.relayUrl.replace(/\/+$/, ''),
+    // The refine above guarantees a source id.
+    sourceId: sourceIdFromRealtimeEndpoint(value.realtimeEndpointUrl) ?? '',
+  };
+}
+
+function isConnectionField(key: string): key is ConnectionFieldName {
+  return (CONNECTION_FIELD_NAMES as readonly string[]).includes(key);
+}
+
+/** The connection's secret values, for scrubbing any text that leaves the node. */
+export function connectionSecrets(connection: Partial<Record<ConnectionFieldName, unknown>>): string[] {
+  return CONNECTION_FIELD_NAMES.filter((name) => connectionFieldHelp[name].secret)
+    .map((name) => connection[name])
+    .filter((v): v is string => typeof v === 'string' && v.trim().length >= 4)
+    .map((v) => v.trim());
+}
+
+/** Replace every occurrence of a secret by "[redacted]". */
+export function redactSecrets(message: string, secrets: readonly string[]): string {
+  let out = message;
+  for (const secret of secrets) out = out.split(secret).join('[redacted]');
+  return out;
+}

@@ -1,0 +1,24 @@
+import type { AxiosInstance } from 'axios';
+import type { TenantConfig } from '../config';
+import { describeTransportError } from '../http/outboundHttp';
+import { DeliveryError, isRetryableStatus, parseRetryAfter } from '../outbox/deliveryError';
+import { headerOf } from '../engage/sendApiClient';
+import type { CognigyCallPayload } from '../outbox/jobs';
+
+/**
+ * Cognigy REST API: notify (straight to the user, no Flow run) and inject (runs the Flow as if
+ * the user had typed). Auth header X-API-Key.
+ */
+export async function callCognigy(http: AxiosInstance, tenant: TenantConfig, kind: 'notify' | 'inject', payload: CognigyCallPayload): Promise<void> {
+  const url = `${tenant.cognigyApiBaseUrl}/new/v2.0/endpoint/${kind}`;
+  let response;
+  try {
+    response = await http.post<string>(url, JSON.stringify(payload), {
+      headers: { 'Content-Type': 'application/json', 'X-API-Key': tenant.cognigyApiKey },
+    });
+  } catch (err) {
+    throw new DeliveryError(`Cognigy ${kind}: ${describeTransportError(err)}`, true);
+  }
+  if (response.status >= 200 && response.status < 300) return;
+  throw new DeliveryError(`Cognigy ${kind}: HTTP ${response.status}`, isRetryableStatus(response.status), parseRetryAfter(headerOf(response.headers, 'retry-after'), Date.now()));
+}

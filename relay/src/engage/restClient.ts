@@ -1,0 +1,128 @@
+import type { AxiosInstance } from 'axios';
+import { z } from 'zod';
+import type { TenantConfig } from '../config';
+import { DeliveryError, isRetryableStatus, parseRetryAfter } from '../outbox/deliveryError';
+import { describeTransportError } from '../http/outboundHttp';
+import { headerOf } from './sendApiClient';
+
+/**
+ * The Engage REST subset the relay needs (Bearer token, `{error, message, status}` errors).
+ * Every call first takes a token from the tenant's rate limiter (Engage allows 500/min).
+ */
+
+export const contentThreadSchema = z.object({
+  id: z.string(),
+  foreign_id: z.string().nullable().optional(),
+  source_id: z.string().nullable().optional(),
+  category_ids: z.array(z.string()).optional(),
+  thread_category_ids: z.array(z.string()).optional(),
+  closed: z.boolean().optional(),
+});
+const pageSchema = <T extends z.ZodTypeAny>(item: T) => z.object({ count: z.number().optional(), records: z.array(item) });
+
+export const interventionSchema = z.object({
+  id: z.string(),
+  thread_id: z.string().nullable().optional(),
+  closed: z.boolean().optional(),
+  status: z.string().nullable().optional(),
+  user_id: z.string().nullable().optional(),
+});
+
+export const categorySchema = z.object({ id: z.string(), name: z.string().optional(), parent_id: z.string().nullable().optional() });
+export const userSchema = z.object({ id: z.string(), firstname: z.string().nullable().optional(), lastname: z.string().nullable().optional(), enabled: z.boolean().optional() });
+
+export interface RestRateGate {
+  /** Resolves when a call may be made, or rejects with a retryable DeliveryError telling when. */
+  take(tenantId: string): void;
+}
+
+export class EngageRestClient {
+  constructor(
+    private readonly http: AxiosInstance,
+    private readonly tenant: TenantConfig,
+    private readonly gate?: RestRateGate,
+  ) {}
+
+  private async request<T extends z.ZodTypeAny>(method: 'GET' | 'PUT' | 'DELETE', path: string, schema: T, params?: URLSearchParams): Promise<{ status: number; data: z.infer<T> | null }> {
+    this.gate?.take(this.tenant.sourceId);
+    const url = `${this.tenant.baseApiUrl}${path}${params && method === 'GET' ? `?${params.toString()}` : ''}`;
+    let response;
+    try {
+      response = await this.http.request<string>({
+        method,
+        url,
+        headers: { Authorization: `Bearer ${this.tenant.apiAccessToken}`, Accept: 'application/json', ...(method !== 'GET' && params ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}) },
+        data: method !== 'GET' && params ? params.toString() : undefined,
+      });
+    } catch (err) {
+      throw new DeliveryError(`Engage REST ${method} ${path}: ${describeTransportError(err)}`, true);
+    }
+    if (response.status >= 200 && response.status < 300) {
+      let json: unknown;
+      try {
+        json = JSON.parse(String(response.data));
+      } catch {
+        throw new DeliveryError(`Engage REST ${method} ${path}: invalid JSON`, true);
+      }
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) throw new DeliveryError(`Engage REST ${method} ${path}: unexpected response shape`, false);
+      return { status: response.status, data: parsed.data };
+    }
+    return { status: response.status, data: null, ...this.failure(method, path, response.status, headerOf(response.headers, 'retry-after'), String(response.data ?? '')) };
+  }
+
+  /** 404/409 are answered to the caller, which knows what they mean; others become DeliveryErrors. */
+  private failure(method: string, path: string, status: number, retryAfter: string | undefined, body: string): Record<string, never> {
+    if (status === 404 || status === 409 || status === 403) return {};
+    let code = '';
+    try {
+      const parsed = z.object({ error: z.string() }).safeParse(JSON.parse(body));
+      if (parsed.success) code = ` ${parsed.data.error}`;
+    } catch {
+      /* non-JSON error body */
+    }
+    throw new DeliveryError(`Engage REST ${method} ${path}: HTTP ${status}${code}`, isRetryableStatus(status), parseRetryAfter(retryAfter, Date.now()));
+  }
+
+  async findThreadByForeignId(foreignId: string): Promise<z.infer<typeof contentThreadSchema> | null> {
+    const params = new URLSearchParams({ q: `foreign:${foreignId} source:${this.tenant.sourceId}` });
+    const { data } = await this.request('GET', '/content_threads', pageSchema(contentThreadSchema), params);
+    return data?.records.find((t) => t.foreign_id === foreignId) ?? null;
+  }
+
+  /** Replaces the thread's categories. Returns 'conflict' (409: a categorization is running) or 'not_found'. */
+  async updateThreadCategories(engageThreadId: string, categoryIds: string[]): Promise<'ok' | 'conflict' | 'not_found'> {
+    const params = new URLSearchParams();
+    for (const id of categoryIds) params.append('thread_category_ids[]', id);
+    const { status } = await this.request('PUT', `/content_threads/${encodeURIComponent(engageThreadId)}/update_categories`, contentThreadSchema, params);
+    if (status === 409) return 'conflict';
+    if (status === 404) return 'not_found';
+    if (status === 403) throw new DeliveryError('Engage REST update_categories: HTTP 403 (token lacks permission on the source)', false);
+    return 'ok';
+  }
+
+  async openInterventionsOf(engageThreadId: string): Promise<z.infer<typeof interventionSchema>[]> {
+    const params = new URLSearchParams({ thread_id: engageThreadId, limit: '30' });
+    const { data } = await this.request('GET', '/interventions', pageSchema(interventionSchema), params);
+    return (data?.records ?? []).filter((i) => !i.closed && i.status !== 'closed');
+  }
+
+  /** Closes (agent replied) or cancels (no agent reply) an intervention; Engage decides which is allowed. */
+  async endIntervention(interventionId: string): Promise<'closed' | 'cancelled' | 'not_allowed'> {
+    const id = encodeURIComponent(interventionId);
+    const close = await this.request('PUT', `/interventions/${id}/close`, interventionSchema, new URLSearchParams());
+    if (close.status >= 200 && close.status < 300) return 'closed';
+    if (close.status === 409) throw new DeliveryError('Engage REST intervention close: HTTP 409 (already closing)', true);
+    const cancel = await this.request('DELETE', `/interventions/${id}/cancel`, interventionSchema.partial(), new URLSearchParams());
+    if (cancel.status >= 200 && cancel.status < 300) return 'cancelled';
+    return 'not_allowed';
+  }
+
+  async me(): Promise<z.infer<typeof userSchema> | null> {
+    return (await this.request('GET', '/users/me', userSchema)).data;
+  }
+
+  async category(id: string): Promise<z.infer<typeof categorySchema> | null> {
+    return (await this.request('GET', `/categories/${encodeURIComponent(id)}`, categorySchema)).data;
+  }
+}

@@ -1,0 +1,33 @@
+import type { AxiosInstance } from 'axios';
+import type { TenantConfig } from '../config';
+import { DeliveryError, isRetryableStatus, parseRetryAfter } from '../outbox/deliveryError';
+import { describeTransportError } from '../http/outboundHttp';
+import { signSdkBody, SDK_SIGNATURE_HEADER } from './sdkSignature';
+
+/** Engage Source SDK Send API: POST <Realtime Endpoint URL>, signed body, answer `ok`. */
+export async function callSendApi(http: AxiosInstance, tenant: TenantConfig, action: string, params: Record<string, unknown>): Promise<void> {
+  const body = JSON.stringify({ action, params });
+  let response;
+  try {
+    response = await http.post<string>(tenant.realtimeEndpointUrl, body, {
+      headers: { 'Content-Type': 'application/json', [SDK_SIGNATURE_HEADER]: signSdkBody(tenant.realtimeAccessToken, body) },
+    });
+  } catch (err) {
+    throw new DeliveryError(`Send API ${action}: ${describeTransportError(err)}`, true);
+  }
+  if (response.status === 200) return;
+  const reason = String(response.data ?? '').slice(0, 120).replace(/\s+/g, ' ');
+  throw new DeliveryError(
+    `Send API ${action}: HTTP ${response.status} ${reason}`,
+    isRetryableStatus(response.status),
+    parseRetryAfter(headerOf(response.headers, 'retry-after'), Date.now()),
+  );
+}
+
+export function headerOf(headers: unknown, name: string): string | undefined {
+  if (headers && typeof headers === 'object') {
+    const value = (headers as Record<string, unknown>)[name];
+    if (typeof value === 'string') return value;
+  }
+  return undefined;
+}

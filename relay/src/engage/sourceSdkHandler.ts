@@ -1,0 +1,101 @@
+import type { Logger } from 'pino';
+import type { TenantConfig } from '../config';
+import type { HandoverEngine } from '../handover/engine';
+import { firstIssue, parseJsonBody } from '../http/jsonBody';
+import { type PlainResponse, textResponse } from '../http/plainResponse';
+import { signSdkBody, verifySdkSignature } from './sdkSignature';
+import {
+  agentReplyParamsSchema,
+  IMPLEMENTATION_INFO,
+  listParamsSchema,
+  queuingUpdateParamsSchema,
+  sdkRequestSchema,
+  showParamsSchema,
+} from './sourceSdkProtocol';
+
+/**
+ * Source SDK requests from Engage (POST to the source Base URI). Transport-agnostic: takes the
+ * raw bytes and the presented signature, returns a signed response.
+ */
+export interface SourceSdkRequestInput {
+  rawBody: Buffer;
+  signature: string | undefined;
+  /** When the Base URI names the source (`/handover/rce/<sourceId>`), only that tenant is tried. */
+  sourceId?: string;
+  now: number;
+}
+
+export function realtimeTokensOf(tenant: TenantConfig): string[] {
+  return tenant.previousRealtimeAccessToken ? [tenant.realtimeAccessToken, tenant.previousRealtimeAccessToken] : [tenant.realtimeAccessToken];
+}
+
+function signedJson(tenant: TenantConfig, value: unknown): PlainResponse {
+  const body = JSON.stringify(value);
+  return { status: 200, contentType: 'application/json', body, headers: { 'X-SMCCSDK-SIGNATURE': signSdkBody(tenant.realtimeAccessToken, body) } };
+}
+
+export class SourceSdkHandler {
+  constructor(
+    private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; logger: Logger; replayWindowMs: number },
+  ) {}
+
+  /** The tenant whose realtime token signed these bytes; every candidate is checked (constant work). */
+  private tenantFor(input: SourceSdkRequestInput): TenantConfig | null {
+    const candidates = input.sourceId ? this.deps.tenants.filter((t) => t.sourceId === input.sourceId) : this.deps.tenants;
+    let found: TenantConfig | null = null;
+    for (const tenant of candidates) {
+      if (verifySdkSignature(realtimeTokensOf(tenant), input.rawBody, input.signature) && !found) found = tenant;
+    }
+    return found;
+  }
+
+  async handle(input: SourceSdkRequestInput): Promise<PlainResponse> {
+    if (!input.signature) return textResponse(401, 'Missing X-SMCCSDK-SIGNATURE (Source SDK) or X-Dimelo-Secret (webhook) header');
+    // MAC first, JSON after: nothing from an unauthenticated body is parsed.
+    const tenant = this.tenantFor(input);
+    if (!tenant) return textResponse(401, 'Invalid signature');
+
+    const json = parseJsonBody(input.rawBody);
+    if (!json.ok) return textResponse(400, `Invalid request format: ${json.reason}`);
+    const request = sdkRequestSchema.safeParse(json.value);
+    if (!request.success) return textResponse(400, `Invalid request format: ${firstIssue(request.error)}`);
+    const { action, params, time } = request.data;
+    if (!time) return textResponse(400, 'Invalid request format: time is required');
+    const skew = Math.abs(input.now - Date.parse(time));
+    if (skew > this.deps.replayWindowMs) return textResponse(400, 'Request time outside the accepted window (replay protection)');
+
+    switch (action) {
+      case 'implementation.info':
+        return signedJson(tenant, IMPLEMENTATION_INFO);
+      case 'messages.list':
+      case 'threads.list': {
+        const parsed = listParamsSchema.safeParse(params);
+        if (!parsed.success) return textResponse(400, `Invalid params: ${firstIssue(parsed.error)}`);
+        // Realtime source: everything reaches Engage through the Send API, nothing to poll.
+        return signedJson(tenant, []);
+      }
+      case 'messages.show':
+      case 'threads.show': {
+        const parsed = showParamsSchema.safeParse(params);
+        if (!parsed.success) return textResponse(400, `Invalid params: ${firstIssue(parsed.error)}`);
+        return signedJson(tenant, {});
+      }
+      case 'messages.create': {
+        const parsed = agentReplyParamsSchema.safeParse(params);
+        if (!parsed.success) return textResponse(400, `Invalid params: ${firstIssue(parsed.error)}`);
+        const result = await this.deps.engine.agentReply(tenant, parsed.data);
+        this.deps.logger.info({ tenant: tenant.sourceId, threadId: parsed.data.thread_id, contentId: parsed.data.content_id, retry: parsed.data.retry === true, accepted: 'id' in result }, 'agent reply received');
+        return signedJson(tenant, result);
+      }
+      case 'messaging.queuing_update': {
+        const parsed = queuingUpdateParamsSchema.safeParse(params);
+        if (!parsed.success) return textResponse(400, `Invalid params: ${firstIssue(parsed.error)}`);
+        const outcome = await this.deps.engine.queuingUpdate(tenant, parsed.data, input.rawBody);
+        this.deps.logger.info({ tenant: tenant.sourceId, threadId: parsed.data.thread_id, position: parsed.data.position, outcome }, 'queue update received');
+        return signedJson(tenant, { status: outcome });
+      }
+      default:
+        return textResponse(400, `Unsupported action ${action}`);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+import { z } from 'zod';
+import { ConfigError, loadConfig, secretsOf } from './config';
+import { createLogger } from './log';
+import { createRelay } from './relay';
+import { openStore } from './store/openStore';
+
+/** CLI: `relay start` (default) runs the relay; `relay doctor` checks a configuration against live services. */
+const commandSchema = z.enum(['start', 'doctor']).default('start');
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function start(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.settings.logLevel, secrets: secretsOf(config) });
+  const store = await openStore(config.settings.storeUrl, logger);
+  const relay = createRelay({ config, store, logger });
+  await relay.start();
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('graceful shutdown timed out');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    relay.stop().then(
+      () => {
+        logger.flush();
+        process.exit(0);
+      },
+      (err: Error) => {
+        logger.error({ err: { message: err.message } }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const parsed = commandSchema.safeParse(argv[2]);
+  if (!parsed.success) {
+    process.stderr.write(`Unknown command "${argv[2]}". Usage: relay [start|doctor]\n`);
+    process.exit(2);
+  }
+  if (parsed.data === 'doctor') {
+    const { runDoctor } = await import('./doctor/runDoctor');
+    process.exit(await runDoctor(loadConfig(), process.stdout));
+  }
+  await start();
+}
+
+main(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  process.stderr.write(`relay failed to start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

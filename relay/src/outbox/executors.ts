@@ -1,0 +1,73 @@
+import type { AxiosInstance } from 'axios';
+import type { TenantConfig } from '../config';
+import { callCognigy } from '../cognigy/cognigyClient';
+import { EngageRestClient, type RestRateGate } from '../engage/restClient';
+import { callSendApi } from '../engage/sendApiClient';
+import type { OutboxJob } from '../store/types';
+import { DeliveryError } from './deliveryError';
+import { cognigyCallPayloadSchema, engageCategorizePayloadSchema, engageEndInterventionPayloadSchema, engageSendPayloadSchema } from './jobs';
+import type { JobExecutor } from './worker';
+
+export interface ThreadDirectory {
+  engageThreadOf(tenantId: string, threadId: string): Promise<string | null>;
+  rememberEngageThread(tenantId: string, threadId: string, engageThreadId: string): Promise<void>;
+}
+
+/** Maps each outbox job kind to the one external call it stands for. */
+export function createJobExecutor(deps: { http: AxiosInstance; tenants: ReadonlyMap<string, TenantConfig>; restGate: RestRateGate; threads: ThreadDirectory }): JobExecutor {
+  const tenantOf = (job: OutboxJob): TenantConfig => {
+    const tenant = deps.tenants.get(job.tenantId);
+    if (!tenant) throw new DeliveryError(`tenant ${job.tenantId} is no longer configured`, false);
+    return tenant;
+  };
+  const parse = <T>(schema: { safeParse: (v: unknown) => { success: true; data: T } | { success: false } }, job: OutboxJob): T => {
+    const parsed = schema.safeParse(job.payload);
+    if (!parsed.success) throw new DeliveryError(`corrupt ${job.kind} payload`, false);
+    return parsed.data;
+  };
+
+  /** Engage imports threads asynchronously: the content thread may not exist yet right after the first message. */
+  const resolveEngageThread = async (tenant: TenantConfig, rest: EngageRestClient, threadId: string): Promise<string> => {
+    const known = await deps.threads.engageThreadOf(tenant.sourceId, threadId);
+    if (known) return known;
+    const found = await rest.findThreadByForeignId(threadId);
+    if (!found) throw new DeliveryError('Engage has not imported the thread yet', true, 500);
+    await deps.threads.rememberEngageThread(tenant.sourceId, threadId, found.id);
+    return found.id;
+  };
+
+  return async (job) => {
+    const tenant = tenantOf(job);
+    switch (job.kind) {
+      case 'engage.send': {
+        const payload = parse(engageSendPayloadSchema, job);
+        await callSendApi(deps.http, tenant, payload.action, payload.params);
+        return;
+      }
+      case 'engage.categorize': {
+        const payload = parse(engageCategorizePayloadSchema, job);
+        const rest = new EngageRestClient(deps.http, tenant, deps.restGate);
+        const engageThreadId = await resolveEngageThread(tenant, rest, payload.threadId);
+        const outcome = await rest.updateThreadCategories(engageThreadId, payload.categoryIds);
+        if (outcome === 'conflict') throw new DeliveryError('Engage is still categorizing the thread (409)', true, 1000);
+        if (outcome === 'not_found') throw new DeliveryError('Engage thread not found (404)', true, 1000);
+        return;
+      }
+      case 'engage.endIntervention': {
+        const payload = parse(engageEndInterventionPayloadSchema, job);
+        const rest = new EngageRestClient(deps.http, tenant, deps.restGate);
+        const engageThreadId = await deps.threads.engageThreadOf(tenant.sourceId, payload.threadId);
+        // Never imported or never categorized: no intervention can exist.
+        if (!engageThreadId) return;
+        for (const intervention of await rest.openInterventionsOf(engageThreadId)) await rest.endIntervention(intervention.id);
+        return;
+      }
+      case 'cognigy.notify':
+      case 'cognigy.inject': {
+        const payload = parse(cognigyCallPayloadSchema, job);
+        await callCognigy(deps.http, tenant, job.kind === 'cognigy.notify' ? 'notify' : 'inject', payload);
+        return;
+      }
+    }
+  };
+}

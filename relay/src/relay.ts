@@ -1,0 +1,134 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { ExtensionApiHandler } from './api/extensionApiHandler';
+import { createApp } from './app';
+import type { RelayConfig } from './config';
+import { SourceSdkHandler } from './engage/sourceSdkHandler';
+import { WebhookHandler } from './engage/webhookHandler';
+import { HandoverEngine } from './handover/engine';
+import { createOutboundHttp } from './http/outboundHttp';
+import { createJobExecutor } from './outbox/executors';
+import { TokenBucketGate } from './outbox/rateGate';
+import { OutboxWorker } from './outbox/worker';
+import type { Store } from './store/types';
+
+export interface RelayOptions {
+  config: RelayConfig;
+  store: Store;
+  logger: Logger;
+  clock?: () => number;
+  /** Outbox tuning, mostly for tests (short backoff, fast polling). */
+  outbox?: { backoff?: { baseMs: number; capMs: number }; idlePollMs?: number; leaseMs?: number };
+  /** Timeout of calls to Engage and Cognigy. */
+  outboundTimeoutMs?: number;
+}
+
+export interface Relay {
+  readonly engine: HandoverEngine;
+  readonly worker: OutboxWorker;
+  readonly store: Store;
+  /** Starts HTTP and the outbox worker; resolves with the base URL. */
+  start(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /** Graceful: stop accepting, finish in-flight requests, stop the worker, close the store. */
+  stop(options?: { closeStore?: boolean }): Promise<void>;
+}
+
+export function createRelay(options: RelayOptions): Relay {
+  const { config, store, logger } = options;
+  const tenants = config.tenants;
+  const tenantMap = new Map(tenants.map((t) => [t.sourceId, t]));
+  const outbound = createOutboundHttp(options.outboundTimeoutMs ? { timeoutMs: options.outboundTimeoutMs } : {});
+  let worker: OutboxWorker | null = null;
+
+  const engine = new HandoverEngine({
+    store,
+    logger,
+    settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: 7 * 24 * 3600_000, replayWindowMs: config.settings.replayWindowMs },
+    ...(options.clock ? { clock: options.clock } : {}),
+    onJobsEnqueued: () => worker?.kick(),
+  });
+  worker = new OutboxWorker({
+    store,
+    logger,
+    execute: createJobExecutor({ http: outbound.client, tenants: tenantMap, restGate: new TokenBucketGate(config.settings.engageRestPerMinute, options.clock), threads: engine }),
+    onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.outbox?.backoff ? { backoff: options.outbox.backoff } : {}),
+    ...(options.outbox?.idlePollMs ? { idlePollMs: options.outbox.idlePollMs } : {}),
+    ...(options.outbox?.leaseMs ? { leaseMs: options.outbox.leaseMs } : {}),
+  });
+  const activeWorker = worker;
+
+  const app = createApp({
+    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs }),
+    webhooks: new WebhookHandler({ tenants, engine, logger }),
+    extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, ...(options.clock ? { clock: options.clock } : {}) }),
+    logger,
+    maxBodyBytes: config.settings.maxBodyBytes,
+    rateLimitPerMinute: config.settings.rateLimitPerMinute,
+    ...(options.clock ? { clock: options.clock } : {}),
+    health: async () => {
+      try {
+        await store.ping();
+        return { ready: true, checks: { store: 'ok' } };
+      } catch (err) {
+        return { ready: false, checks: { store: `unavailable: ${(err as Error).message.slice(0, 80)}` } };
+      }
+    },
+    metrics: async () => {
+      const stats = await store.outboxStats().catch(() => null);
+      const m = activeWorker.metrics;
+      return [
+        '# HELP rce_outbox_delivered_total Outbox jobs delivered by this relay.',
+        '# TYPE rce_outbox_delivered_total counter',
+        `rce_outbox_delivered_total ${m.delivered}`,
+        '# HELP rce_outbox_retries_total Failed attempts that were rescheduled.',
+        '# TYPE rce_outbox_retries_total counter',
+        `rce_outbox_retries_total ${m.retried}`,
+        '# HELP rce_outbox_abandoned_total Jobs given up (deadline or permanent error).',
+        '# TYPE rce_outbox_abandoned_total counter',
+        `rce_outbox_abandoned_total ${m.gaveUp}`,
+        '# HELP rce_outbox_pending Jobs waiting in the shared store.',
+        '# TYPE rce_outbox_pending gauge',
+        `rce_outbox_pending ${stats?.pending ?? -1}`,
+        '# HELP rce_outbox_dead_letters Jobs in the dead-letter list.',
+        '# TYPE rce_outbox_dead_letters gauge',
+        `rce_outbox_dead_letters ${stats?.deadLettered ?? -1}`,
+        '',
+      ].join('\n');
+    },
+  });
+
+  let server: Server | null = null;
+  return {
+    engine,
+    worker: activeWorker,
+    store,
+    async start(port = config.settings.port, host = config.settings.host) {
+      server = await new Promise<Server>((resolve, reject) => {
+        const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+      });
+      server.keepAliveTimeout = 65_000;
+      activeWorker.start();
+      const address = server.address() as AddressInfo;
+      const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
+      logger.info({ port: address.port, tenants: tenants.map((t) => t.sourceId), store: store.kind }, 'relay listening');
+      return { url: `http://${shownHost}:${address.port}`, port: address.port };
+    },
+    async stop({ closeStore = true } = {}) {
+      if (server) {
+        const s = server;
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeIdleConnections();
+        });
+        server = null;
+      }
+      await activeWorker.stop();
+      outbound.close();
+      if (closeStore) await store.close();
+      logger.info('relay stopped');
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { handoverStatusSchema } from '../../../contract/relayApi';
+import type { Conversation, JsonValue, Mutation, OutboxJob, OutboxJobKind } from './types';
+
+/**
+ * Schemas for what the stores read back. Both stores serialise with JSON.stringify and parse
+ * with these, so a corrupt or foreign row fails loudly instead of leaking `any` into the relay.
+ * They are deliberately plain (no trimming, no defaults): a read must return exactly what was written.
+ */
+
+export const jsonValueSchema: z.ZodType<JsonValue> = z.json();
+
+const queueSnapshotSchema = z.object({
+  position: z.number(),
+  estimatedWaitTimeMs: z.number(),
+  receivedAt: z.string(),
+});
+
+export const conversationSchema = z.object({
+  tenantId: z.string(),
+  threadId: z.string(),
+  session: z.object({ URLToken: z.string(), userId: z.string(), sessionId: z.string() }),
+  authorId: z.string(),
+  authorScreenname: z.string(),
+  status: handoverStatusSchema,
+  handoverCount: z.number().int(),
+  options: z.object({ forwardOnlyHandoverConversations: z.boolean(), getQueueUpdates: z.boolean() }),
+  engageThreadId: z.string().nullable(),
+  interventionId: z.string().nullable(),
+  queue: queueSnapshotSchema.nullable(),
+  lastEventAt: z.string().nullable(),
+  messageCount: z.number().int(),
+  version: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+}) satisfies z.ZodType<Conversation>;
+
+export const outboxJobKindSchema = z.enum([
+  'engage.send',
+  'engage.categorize',
+  'engage.endIntervention',
+  'cognigy.notify',
+  'cognigy.inject',
+]) satisfies z.ZodType<OutboxJobKind>;
+
+/** The parts of a job that never change after enqueue. */
+export const jobDataSchema = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  lane: z.string(),
+  kind: outboxJobKindSchema,
+  payload: jsonValueSchema,
+  deadlineAt: z.number(),
+  notBefore: z.number().optional(),
+  createdAt: z.number(),
+});
+export type JobData = z.infer<typeof jobDataSchema>;
+
+/** A full job as stored in a dead letter (JSON text in SQLite, a JSON fragment in Redis). */
+export const outboxJobSchema = jobDataSchema.extend({
+  seq: z.number().int(),
+  attempts: z.number().int(),
+  nextAttemptAt: z.number(),
+  lastError: z.string().nullable(),
+}) satisfies z.ZodType<OutboxJob>;
+
+export function parseConversation(text: string): Conversation {
+  return conversationSchema.parse(JSON.parse(text));
+}
+
+/** Builds a job from its immutable data and its mutable delivery state, dropping an absent notBefore. */
+export function assembleJob(
+  data: JobData,
+  state: { seq: number; attempts: number; nextAttemptAt: number; lastError: string | null },
+): OutboxJob {
+  const job: OutboxJob = {
+    id: data.id,
+    tenantId: data.tenantId,
+    lane: data.lane,
+    kind: data.kind,
+    payload: data.payload,
+    deadlineAt: data.deadlineAt,
+    createdAt: data.createdAt,
+    ...state,
+  };
+  if (data.notBefore !== undefined) job.notBefore = data.notBefore;
+  return job;
+}
+
+/** Rejects inputs both stores would otherwise handle differently (e.g. Redis refuses PX 0). */
+export function validateMutation(m: Mutation): void {
+  if (m.dedup && !(Number.isFinite(m.dedup.ttlMs) && m.dedup.ttlMs > 0)) {
+    throw new RangeError(`dedup ttlMs must be a positive number, got ${m.dedup.ttlMs}`);
+  }
+  if (m.conversation) {
+    const ev = m.conversation.expectedVersion;
+    if (ev !== null && !Number.isSafeInteger(ev)) throw new RangeError(`expectedVersion must be an integer or null, got ${ev}`);
+  }
+}
+
+/** The version a successful conversation write stores: the store owns the counter. */
+export function nextVersion(expectedVersion: number | null): number {
+  return expectedVersion === null ? 1 : expectedVersion + 1;
+}

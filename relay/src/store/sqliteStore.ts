@@ -1,0 +1,391 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import {
+  assembleJob,
+  jsonValueSchema,
+  nextVersion,
+  outboxJobKindSchema,
+  outboxJobSchema,
+  parseConversation,
+  validateMutation,
+} from './schemas';
+import type {
+  ClaimOptions,
+  Conversation,
+  DeadLetter,
+  Mutation,
+  MutationOutcome,
+  OutboxJob,
+  OutboxStats,
+  Store,
+} from './types';
+
+/**
+ * Schema history; index i migrates user_version i → i+1. Append only, never edit a shipped entry.
+ *
+ * `lanes` holds one row per non-empty lane: `ready_at` is when the lane can next be claimed
+ * (its head's nextAttemptAt, or the lease expiry while leased), so a claim reads only due lanes.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE conversations (
+    tenant_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    engage_thread_id TEXT,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, thread_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX conversations_engage ON conversations (tenant_id, engage_thread_id) WHERE engage_thread_id IS NOT NULL;
+
+  CREATE TABLE dedup (
+    key TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX dedup_expiry ON dedup (expires_at);
+
+  CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    deadline_at INTEGER NOT NULL,
+    not_before INTEGER,
+    created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT
+  );
+  CREATE INDEX jobs_lane_seq ON jobs (lane, seq);
+
+  CREATE TABLE lanes (
+    lane TEXT PRIMARY KEY,
+    ready_at INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_job TEXT,
+    lease_until INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX lanes_ready ON lanes (ready_at);
+
+  CREATE TABLE dead_letters (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job TEXT NOT NULL,
+    error TEXT NOT NULL,
+    failed_at INTEGER NOT NULL
+  );
+  `,
+];
+
+/** Expired dedup keys removed per write; bounded so one write never pays for a large backlog. */
+const DEDUP_PURGE_BATCH = 100;
+
+const jobRowSchema = z.object({
+  seq: z.number().int(),
+  id: z.string(),
+  tenant_id: z.string(),
+  lane: z.string(),
+  kind: outboxJobKindSchema,
+  payload: z.string(),
+  deadline_at: z.number(),
+  not_before: z.number().nullable(),
+  created_at: z.number(),
+  attempts: z.number().int(),
+  next_attempt_at: z.number(),
+  last_error: z.string().nullable(),
+});
+type JobRow = z.infer<typeof jobRowSchema>;
+
+const dataRowSchema = z.object({ data: z.string() });
+const versionRowSchema = z.object({ version: z.number().int() });
+const expiryRowSchema = z.object({ expires_at: z.number() });
+const leaseRowSchema = z.object({ lease_owner: z.string().nullable(), lease_job: z.string().nullable() });
+const laneRowSchema = z.object({ lane: z.string() });
+const deadRowSchema = z.object({ job: z.string(), error: z.string(), failed_at: z.number() });
+const countRowSchema = z.object({ n: z.number().int() });
+const minRowSchema = z.object({ t: z.number().nullable() });
+
+function rowToJob(row: JobRow): OutboxJob {
+  return assembleJob(
+    {
+      id: row.id,
+      tenantId: row.tenant_id,
+      lane: row.lane,
+      kind: row.kind,
+      payload: jsonValueSchema.parse(JSON.parse(row.payload)),
+      deadlineAt: row.deadline_at,
+      ...(row.not_before === null ? {} : { notBefore: row.not_before }),
+      createdAt: row.created_at,
+    },
+    { seq: row.seq, attempts: row.attempts, nextAttemptAt: row.next_attempt_at, lastError: row.last_error },
+  );
+}
+
+export interface SqliteStoreOptions {
+  clock?: () => number;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly clock: () => number;
+  private readonly stmt;
+  private readonly applyTx;
+  private readonly claimTx;
+  private readonly completeTx;
+  private readonly retryTx;
+  private readonly deadLetterTx;
+
+  /** Opens (creating if needed) the database file and brings its schema up to date. */
+  static open(filePath: string, opts: SqliteStoreOptions = {}): SqliteStore {
+    if (filePath !== ':memory:') mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
+    const db = new Database(filePath);
+    try {
+      db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode: durable across process crashes, may lose the last commits on power loss.
+      db.pragma('synchronous = NORMAL');
+      // Two relays (or a relay and `doctor`) on one file wait for each other instead of failing.
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return new SqliteStore(db, opts);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  private constructor(
+    private readonly db: Database.Database,
+    opts: SqliteStoreOptions,
+  ) {
+    this.clock = opts.clock ?? Date.now;
+    this.stmt = {
+      getConv: db.prepare<[string, string]>('SELECT data FROM conversations WHERE tenant_id = ? AND thread_id = ?'),
+      getConvByEngage: db.prepare<[string, string]>(
+        'SELECT data FROM conversations WHERE tenant_id = ? AND engage_thread_id = ? LIMIT 1',
+      ),
+      getConvVersion: db.prepare<[string, string]>(
+        'SELECT version FROM conversations WHERE tenant_id = ? AND thread_id = ?',
+      ),
+      upsertConv: db.prepare<[string, string, string | null, number, string]>(
+        `INSERT INTO conversations (tenant_id, thread_id, engage_thread_id, version, data) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id, thread_id) DO UPDATE SET
+           engage_thread_id = excluded.engage_thread_id, version = excluded.version, data = excluded.data`,
+      ),
+      getDedup: db.prepare<[string]>('SELECT expires_at FROM dedup WHERE key = ?'),
+      upsertDedup: db.prepare<[string, number]>(
+        'INSERT INTO dedup (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at',
+      ),
+      purgeDedup: db.prepare<[number, number]>(
+        'DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT ?)',
+      ),
+      insertJob: db.prepare<[string, string, string, string, string, number, number | null, number, number]>(
+        `INSERT INTO jobs (id, tenant_id, lane, kind, payload, deadline_at, not_before, created_at, next_attempt_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      // A lane row already present keeps its ready_at: the new job is not its head.
+      touchLane: db.prepare<[string, number]>('INSERT INTO lanes (lane, ready_at) VALUES (?, ?) ON CONFLICT (lane) DO NOTHING'),
+      dueLanes: db.prepare<[number, number]>('SELECT lane FROM lanes WHERE ready_at <= ? ORDER BY ready_at, lane LIMIT ?'),
+      laneHead: db.prepare<[string]>('SELECT * FROM jobs WHERE lane = ? ORDER BY seq LIMIT 1'),
+      jobById: db.prepare<[string]>('SELECT * FROM jobs WHERE id = ?'),
+      leaseLane: db.prepare<[string, string, number, number, string]>(
+        'UPDATE lanes SET lease_owner = ?, lease_job = ?, lease_until = ?, ready_at = ? WHERE lane = ?',
+      ),
+      getLease: db.prepare<[string]>('SELECT lease_owner, lease_job FROM lanes WHERE lane = ?'),
+      releaseLane: db.prepare<[number, string]>(
+        'UPDATE lanes SET ready_at = ?, lease_owner = NULL, lease_job = NULL, lease_until = NULL WHERE lane = ?',
+      ),
+      deleteLane: db.prepare<[string]>('DELETE FROM lanes WHERE lane = ?'),
+      deleteJob: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
+      retryJob: db.prepare<[number, string, string]>(
+        'UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?',
+      ),
+      insertDead: db.prepare<[string, string, number]>('INSERT INTO dead_letters (job, error, failed_at) VALUES (?, ?, ?)'),
+      listDead: db.prepare<[number]>('SELECT job, error, failed_at FROM dead_letters ORDER BY seq DESC LIMIT ?'),
+      countJobs: db.prepare<[]>('SELECT count(*) AS n FROM jobs'),
+      countDead: db.prepare<[]>('SELECT count(*) AS n FROM dead_letters'),
+      minReady: db.prepare<[]>('SELECT min(ready_at) AS t FROM lanes'),
+    };
+
+    this.applyTx = db.transaction((m: Mutation, now: number): MutationOutcome => {
+      if (m.dedup) {
+        const row = expiryRowSchema.optional().parse(this.stmt.getDedup.get(m.dedup.key));
+        if (row && row.expires_at > now) return 'duplicate';
+      }
+      if (m.conversation) {
+        const { value, expectedVersion } = m.conversation;
+        const row = versionRowSchema.optional().parse(this.stmt.getConvVersion.get(value.tenantId, value.threadId));
+        if (expectedVersion === null ? row !== undefined : row?.version !== expectedVersion) return 'conflict';
+      }
+      // All checks passed: from here on everything is written.
+      if (m.dedup) {
+        this.stmt.purgeDedup.run(now, DEDUP_PURGE_BATCH);
+        this.stmt.upsertDedup.run(m.dedup.key, now + m.dedup.ttlMs);
+      }
+      if (m.conversation) {
+        const { value, expectedVersion } = m.conversation;
+        const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
+        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored));
+      }
+      for (const job of m.jobs ?? []) {
+        const nextAttemptAt = job.notBefore ?? now;
+        this.stmt.insertJob.run(
+          randomUUID(),
+          job.tenantId,
+          job.lane,
+          job.kind,
+          JSON.stringify(job.payload),
+          job.deadlineAt,
+          job.notBefore ?? null,
+          now,
+          nextAttemptAt,
+        );
+        this.stmt.touchLane.run(job.lane, nextAttemptAt);
+      }
+      return 'applied';
+    });
+
+    this.claimTx = db.transaction((o: ClaimOptions): OutboxJob[] => {
+      const claimed: OutboxJob[] = [];
+      const leaseUntil = o.now + o.leaseMs;
+      for (const { lane } of z.array(laneRowSchema).parse(this.stmt.dueLanes.all(o.now, o.limit))) {
+        const head = jobRowSchema.optional().parse(this.stmt.laneHead.get(lane));
+        if (!head) {
+          this.stmt.deleteLane.run(lane); // defensive: an empty lane row should not exist
+          continue;
+        }
+        if (head.next_attempt_at > o.now) {
+          this.stmt.releaseLane.run(head.next_attempt_at, lane); // defensive: re-sync ready_at
+          continue;
+        }
+        this.stmt.leaseLane.run(o.owner, head.id, leaseUntil, leaseUntil, lane);
+        claimed.push(rowToJob(head));
+      }
+      return claimed;
+    });
+
+    this.completeTx = db.transaction((job: OutboxJob, owner: string): boolean => {
+      if (!this.holdsLease(job, owner)) return false;
+      this.stmt.deleteJob.run(job.id);
+      this.releaseToNextHead(job.lane);
+      return true;
+    });
+
+    this.retryTx = db.transaction((job: OutboxJob, owner: string, nextAttemptAt: number, error: string): boolean => {
+      if (!this.holdsLease(job, owner)) return false;
+      this.stmt.retryJob.run(nextAttemptAt, error, job.id);
+      this.stmt.releaseLane.run(nextAttemptAt, job.lane); // the job stays head of its lane
+      return true;
+    });
+
+    this.deadLetterTx = db.transaction((job: OutboxJob, owner: string, error: string, now: number): boolean => {
+      if (!this.holdsLease(job, owner)) return false;
+      const row = jobRowSchema.optional().parse(this.stmt.jobById.get(job.id));
+      if (!row) return false;
+      // Record the stored job (authoritative attempts/lastError), not the caller's copy.
+      this.stmt.insertDead.run(JSON.stringify(rowToJob(row)), error, now);
+      this.stmt.deleteJob.run(job.id);
+      this.releaseToNextHead(job.lane);
+      return true;
+    });
+  }
+
+  private holdsLease(job: OutboxJob, owner: string): boolean {
+    const lease = leaseRowSchema.optional().parse(this.stmt.getLease.get(job.lane));
+    return lease !== undefined && lease.lease_owner === owner && lease.lease_job === job.id;
+  }
+
+  private releaseToNextHead(lane: string): void {
+    const head = jobRowSchema.optional().parse(this.stmt.laneHead.get(lane));
+    if (head) this.stmt.releaseLane.run(head.next_attempt_at, lane);
+    else this.stmt.deleteLane.run(lane);
+  }
+
+  async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
+    const row = dataRowSchema.optional().parse(this.stmt.getConv.get(tenantId, threadId));
+    return row ? parseConversation(row.data) : null;
+  }
+
+  async findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null> {
+    const row = dataRowSchema.optional().parse(this.stmt.getConvByEngage.get(tenantId, engageThreadId));
+    return row ? parseConversation(row.data) : null;
+  }
+
+  async apply(mutation: Mutation): Promise<MutationOutcome> {
+    validateMutation(mutation);
+    // IMMEDIATE takes the write lock up front, so two connections never deadlock upgrading a read lock.
+    return this.applyTx.immediate(mutation, this.clock());
+  }
+
+  async hasDedupKey(key: string): Promise<boolean> {
+    const row = expiryRowSchema.optional().parse(this.stmt.getDedup.get(key));
+    return row !== undefined && row.expires_at > this.clock();
+  }
+
+  async claimDueJobs(options: ClaimOptions): Promise<OutboxJob[]> {
+    if (options.limit <= 0) return [];
+    return this.claimTx.immediate(options);
+  }
+
+  async completeJob(job: OutboxJob, owner: string): Promise<boolean> {
+    return this.completeTx.immediate(job, owner);
+  }
+
+  async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
+    return this.retryTx.immediate(job, owner, next.nextAttemptAt, next.error);
+  }
+
+  async deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean> {
+    return this.deadLetterTx.immediate(job, owner, error, this.clock());
+  }
+
+  async listDeadLetters(limit: number): Promise<DeadLetter[]> {
+    if (limit <= 0) return [];
+    return z
+      .array(deadRowSchema)
+      .parse(this.stmt.listDead.all(limit))
+      .map((r) => ({ job: outboxJobSchema.parse(JSON.parse(r.job)), error: r.error, failedAt: r.failed_at }));
+  }
+
+  async outboxStats(): Promise<OutboxStats> {
+    return {
+      pending: countRowSchema.parse(this.stmt.countJobs.get()).n,
+      deadLettered: countRowSchema.parse(this.stmt.countDead.get()).n,
+      nextDueAt: minRowSchema.parse(this.stmt.minReady.get()).t,
+    };
+  }
+
+  async ping(): Promise<void> {
+    if (!this.db.open) throw new Error('SQLite store is closed');
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const readVersion = (): number => z.number().int().parse(db.pragma('user_version', { simple: true }));
+  for (;;) {
+    // Re-read inside the write lock: another process may have migrated since we looked.
+    const done = db
+      .transaction((): boolean => {
+        const v = readVersion();
+        if (v > MIGRATIONS.length) {
+          throw new Error(`SQLite store schema version ${v} is newer than this relay supports (${MIGRATIONS.length}); upgrade the relay`);
+        }
+        const sql = MIGRATIONS[v];
+        if (sql === undefined) return true;
+        db.exec(sql);
+        db.pragma(`user_version = ${v + 1}`);
+        return false;
+      })
+      .immediate();
+    if (done) return;
+  }
+}

@@ -1,0 +1,130 @@
+import type { CognigySession, HandoverStatus } from '../../../contract/relayApi';
+
+/** JSON values that can be stored as outbox payloads. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface QueueSnapshot {
+  position: number;
+  estimatedWaitTimeMs: number;
+  /** ISO-8601 time the relay received it. */
+  receivedAt: string;
+}
+
+/** One Cognigy session as the relay knows it. Keyed by (tenantId, threadId). */
+export interface Conversation {
+  tenantId: string;
+  /** Our Engage thread id (Engage's `foreign_id`), derived from the Cognigy session. */
+  threadId: string;
+  session: CognigySession;
+  /** Engage user id of the contact (author of the user's messages). */
+  authorId: string;
+  /** Display name sent with every message of the contact, so Engage keeps one name. */
+  authorScreenname: string;
+  status: HandoverStatus;
+  /** Increments on every handover start; a finished handover never blocks the next one. */
+  handoverCount: number;
+  options: { forwardOnlyHandoverConversations: boolean; getQueueUpdates: boolean };
+  /** Engage's content_thread id once the thread has been imported and looked up. */
+  engageThreadId: string | null;
+  interventionId: string | null;
+  queue: QueueSnapshot | null;
+  /** `issued_at` of the newest webhook event applied, to drop out-of-order older ones. */
+  lastEventAt: string | null;
+  /** Count of messages we created in this thread; used to mint message ids. */
+  messageCount: number;
+  /** Optimistic concurrency: every write must name the version it read. */
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type OutboxJobKind =
+  | 'engage.send' // Send API action: payload { action, params }
+  | 'engage.categorize' // find thread by foreign id, then update_categories: payload { threadId, categoryIds }
+  | 'engage.endIntervention' // close or cancel the open intervention: payload { threadId }
+  | 'cognigy.notify' // payload: notify body
+  | 'cognigy.inject'; // payload: inject body
+
+export interface NewOutboxJob {
+  tenantId: string;
+  /** Jobs in one lane run strictly one after another in enqueue order. */
+  lane: string;
+  kind: OutboxJobKind;
+  payload: JsonValue;
+  /** Epoch ms after which the job is given up (dead-lettered). */
+  deadlineAt: number;
+  /** Epoch ms before which it must not run; defaults to now. */
+  notBefore?: number;
+}
+
+export interface OutboxJob extends NewOutboxJob {
+  id: string;
+  /** Position within its lane (monotonic per store). */
+  seq: number;
+  attempts: number;
+  nextAttemptAt: number;
+  createdAt: number;
+  lastError: string | null;
+}
+
+export interface DeadLetter {
+  job: OutboxJob;
+  error: string;
+  failedAt: number;
+}
+
+/**
+ * One atomic write. Everything happens or nothing does:
+ *  - `dedup`: if the key was seen within its TTL, nothing is written and the outcome is 'duplicate';
+ *    otherwise the key is remembered for `ttlMs`.
+ *  - `conversation`: written only if the stored version equals `expectedVersion`
+ *    (`null` = must not exist yet); otherwise the outcome is 'conflict' and nothing is written.
+ *  - `jobs`: appended to their lanes in array order.
+ */
+export interface Mutation {
+  dedup?: { key: string; ttlMs: number };
+  conversation?: { value: Conversation; expectedVersion: number | null };
+  jobs?: NewOutboxJob[];
+}
+
+export type MutationOutcome = 'applied' | 'duplicate' | 'conflict';
+
+export interface ClaimOptions {
+  now: number;
+  limit: number;
+  /** Identifies this relay process; only the owner may complete/retry a claimed job. */
+  owner: string;
+  /** While leased, no other owner can claim the lane; after expiry another relay takes over. */
+  leaseMs: number;
+}
+
+export interface OutboxStats {
+  pending: number;
+  deadLettered: number;
+  /** Earliest nextAttemptAt among lane heads, or null if empty. */
+  nextDueAt: number | null;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'redis';
+  getConversation(tenantId: string, threadId: string): Promise<Conversation | null>;
+  findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null>;
+  apply(mutation: Mutation): Promise<MutationOutcome>;
+  /** True if the dedup key is currently remembered. */
+  hasDedupKey(key: string): Promise<boolean>;
+
+  /** Lane heads that are due and not leased by someone else, leased to `owner`. At most one job per lane. */
+  claimDueJobs(options: ClaimOptions): Promise<OutboxJob[]>;
+  /** Removes a finished job and releases its lane. False if the lease was lost (job untouched). */
+  completeJob(job: OutboxJob, owner: string): Promise<boolean>;
+  /** Records a failed attempt, schedules the next and releases the lane. False if the lease was lost. */
+  retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean>;
+  /** Moves a job that ran out of time to the dead letters and releases the lane. False if the lease was lost. */
+  deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean>;
+  listDeadLetters(limit: number): Promise<DeadLetter[]>;
+  outboxStats(): Promise<OutboxStats>;
+
+  /** Throws when the backing store is unreachable (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

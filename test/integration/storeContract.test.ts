@@ -1,0 +1,487 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RedisStore } from '../../relay/src/store/redisStore';
+import { SqliteStore } from '../../relay/src/store/sqliteStore';
+import type { Conversation, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
+
+/**
+ * One contract, two stores. A "backend" is one isolated namespace (a SQLite file, a Redis key prefix);
+ * `open()` may be called several times to get independent handles on the same data, which is how
+ * durability (close + reopen) and two-relay concurrency are tested.
+ */
+interface Backend {
+  open(opts?: { clock?: () => number }): Promise<Store>;
+}
+
+const redisUrl = (): string => {
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error('TEST_REDIS_URL is not set: test/helpers/globalSetup.ts should have started redis-server');
+  return url;
+};
+
+const tempDirs: string[] = [];
+const openStores: Store[] = [];
+afterEach(async () => {
+  await Promise.all(openStores.splice(0).map((s) => s.close()));
+});
+afterAll(() => {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function sqliteBackend(): Backend {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'rce-store-'));
+  tempDirs.push(dir);
+  // A subdirectory that does not exist yet: open() must create it.
+  const file = path.join(dir, 'data', 'relay.db');
+  return {
+    async open(opts) {
+      const s = SqliteStore.open(file, opts);
+      openStores.push(s);
+      return s;
+    },
+  };
+}
+
+function redisBackend(): Backend {
+  const keyPrefix = `test:contract:${randomUUID()}:`;
+  return {
+    async open(opts) {
+      const s = await RedisStore.connect(redisUrl(), { keyPrefix, ...opts });
+      openStores.push(s);
+      return s;
+    },
+  };
+}
+
+const T0 = 1_700_000_000_000;
+function fakeClock(start = T0): { now: () => number; advance(ms: number): void; set(t: number): void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => (t += ms), set: (v) => (t = v) };
+}
+
+function conv(tenantId: string, threadId: string, patch: Partial<Conversation> = {}): Conversation {
+  return {
+    tenantId,
+    threadId,
+    session: { URLToken: 'tok', userId: `user-${threadId}`, sessionId: `sess-${threadId}` },
+    authorId: `author-${threadId}`,
+    authorScreenname: 'Ada Lovelace',
+    status: 'idle',
+    handoverCount: 0,
+    options: { forwardOnlyHandoverConversations: true, getQueueUpdates: true },
+    engageThreadId: null,
+    interventionId: null,
+    queue: null,
+    lastEventAt: null,
+    messageCount: 0,
+    version: 0,
+    createdAt: '2024-01-01T00:00:00.000Z',
+    updatedAt: '2024-01-01T00:00:00.000Z',
+    ...patch,
+  };
+}
+
+function job(lane: string, patch: Partial<NewOutboxJob> = {}): NewOutboxJob {
+  return {
+    tenantId: 'tenant-a',
+    lane,
+    kind: 'engage.send',
+    payload: { action: 'messages.create', params: { body: `for ${lane}`, n: 1, ok: true, none: null, list: [1, 'x'] } },
+    deadlineAt: T0 + 3_600_000,
+    ...patch,
+  };
+}
+
+const LEASE = 30_000;
+const claim = (s: Store, owner: string, now: number, limit = 100): Promise<OutboxJob[]> =>
+  s.claimDueJobs({ now, limit, owner, leaseMs: LEASE });
+const byLane = (jobs: OutboxJob[]): OutboxJob[] => [...jobs].sort((a, b) => a.lane.localeCompare(b.lane));
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe.each<[string, () => Backend]>([
+  ['sqlite', sqliteBackend],
+  ['redis', redisBackend],
+])('Store contract: %s', (kind, makeBackend) => {
+  let backend: Backend;
+  let clock: ReturnType<typeof fakeClock>;
+  let store: Store;
+
+  beforeEach(async () => {
+    backend = makeBackend();
+    clock = fakeClock();
+    store = await backend.open({ clock: clock.now });
+  });
+
+  it('reports its kind and answers ping', async () => {
+    expect(store.kind).toBe(kind);
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  describe('conversations', () => {
+    it('creates, reads, updates with optimistic versions', async () => {
+      expect(await store.getConversation('tenant-a', 't1')).toBeNull();
+
+      const created = conv('tenant-a', 't1', { queue: { position: 3, estimatedWaitTimeMs: 60_000, receivedAt: '2024-01-01T00:00:01.000Z' } });
+      expect(await store.apply({ conversation: { value: created, expectedVersion: null } })).toBe('applied');
+      const v1 = await store.getConversation('tenant-a', 't1');
+      // The store owns the counter: a new conversation is version 1 whatever the caller put in.
+      expect(v1).toEqual({ ...created, version: 1 });
+
+      // null = must not exist yet
+      expect(await store.apply({ conversation: { value: created, expectedVersion: null } })).toBe('conflict');
+
+      const updated = { ...v1!, status: 'queued' as const, handoverCount: 1, messageCount: 2 };
+      expect(await store.apply({ conversation: { value: updated, expectedVersion: 1 } })).toBe('applied');
+      expect(await store.getConversation('tenant-a', 't1')).toEqual({ ...updated, version: 2 });
+
+      // A writer that read version 1 lost the race.
+      expect(await store.apply({ conversation: { value: { ...updated, status: 'active' }, expectedVersion: 1 } })).toBe('conflict');
+      expect((await store.getConversation('tenant-a', 't1'))?.status).toBe('queued');
+      // Ahead of the stored version is a conflict too.
+      expect(await store.apply({ conversation: { value: updated, expectedVersion: 7 } })).toBe('conflict');
+    });
+
+    it('refuses an update of a conversation that does not exist', async () => {
+      expect(await store.apply({ conversation: { value: conv('tenant-a', 'ghost'), expectedVersion: 1 } })).toBe('conflict');
+      expect(await store.getConversation('tenant-a', 'ghost')).toBeNull();
+    });
+
+    it('keeps tenants apart', async () => {
+      await store.apply({ conversation: { value: conv('tenant-a', 'same', { authorId: 'a' }), expectedVersion: null } });
+      await store.apply({ conversation: { value: conv('tenant-b', 'same', { authorId: 'b' }), expectedVersion: null } });
+      await store.apply({ conversation: { value: conv('tenant-a', 'only-a', { engageThreadId: 'E-a' }), expectedVersion: null } });
+
+      expect((await store.getConversation('tenant-a', 'same'))?.authorId).toBe('a');
+      expect((await store.getConversation('tenant-b', 'same'))?.authorId).toBe('b');
+      expect(await store.getConversation('tenant-b', 'only-a')).toBeNull();
+      expect(await store.findConversationByEngageThread('tenant-b', 'E-a')).toBeNull();
+      expect((await store.findConversationByEngageThread('tenant-a', 'E-a'))?.threadId).toBe('only-a');
+      // Same version sequence per tenant: updating one does not touch the other.
+      expect(await store.apply({ conversation: { value: conv('tenant-b', 'same', { authorId: 'b2' }), expectedVersion: 1 } })).toBe('applied');
+      expect((await store.getConversation('tenant-a', 'same'))?.version).toBe(1);
+    });
+
+    it('does not confuse ids that contain separators', async () => {
+      await store.apply({ conversation: { value: conv('a:b', 'c', { authorId: 'first' }), expectedVersion: null } });
+      expect(await store.getConversation('a', 'b:c')).toBeNull();
+      expect(await store.apply({ conversation: { value: conv('a', 'b:c', { authorId: 'second' }), expectedVersion: null } })).toBe('applied');
+      expect((await store.getConversation('a:b', 'c'))?.authorId).toBe('first');
+    });
+
+    it('finds a conversation by Engage thread id, following changes', async () => {
+      const c = conv('tenant-a', 't1');
+      await store.apply({ conversation: { value: c, expectedVersion: null } });
+      expect(await store.findConversationByEngageThread('tenant-a', 'E1')).toBeNull();
+
+      await store.apply({ conversation: { value: { ...c, engageThreadId: 'E1' }, expectedVersion: 1 } });
+      expect(await store.findConversationByEngageThread('tenant-a', 'E1')).toMatchObject({ threadId: 't1', version: 2 });
+
+      // Other writes keep the index (and return the newest data).
+      await store.apply({ conversation: { value: { ...c, engageThreadId: 'E1', status: 'active' }, expectedVersion: 2 } });
+      expect(await store.findConversationByEngageThread('tenant-a', 'E1')).toMatchObject({ status: 'active', version: 3 });
+
+      await store.apply({ conversation: { value: { ...c, engageThreadId: 'E2' }, expectedVersion: 3 } });
+      expect(await store.findConversationByEngageThread('tenant-a', 'E1')).toBeNull();
+      expect((await store.findConversationByEngageThread('tenant-a', 'E2'))?.threadId).toBe('t1');
+
+      await store.apply({ conversation: { value: { ...c, engageThreadId: null }, expectedVersion: 4 } });
+      expect(await store.findConversationByEngageThread('tenant-a', 'E2')).toBeNull();
+    });
+
+    it('leaves the Engage index alone when the write is a conflict', async () => {
+      await store.apply({ conversation: { value: conv('tenant-a', 't1', { engageThreadId: 'E1' }), expectedVersion: null } });
+      expect(await store.apply({ conversation: { value: conv('tenant-a', 't1', { engageThreadId: 'E9' }), expectedVersion: 5 } })).toBe('conflict');
+      expect((await store.findConversationByEngageThread('tenant-a', 'E1'))?.threadId).toBe('t1');
+      expect(await store.findConversationByEngageThread('tenant-a', 'E9')).toBeNull();
+    });
+  });
+
+  describe('dedup', () => {
+    it('remembers a key for its TTL and forgets it afterwards', async () => {
+      expect(await store.hasDedupKey('evt-1')).toBe(false);
+      expect(await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).toBe('applied');
+      expect(await store.hasDedupKey('evt-1')).toBe(true);
+      expect(await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).toBe('duplicate');
+
+      clock.advance(9_999);
+      expect(await store.hasDedupKey('evt-1')).toBe(true);
+      clock.advance(1);
+      expect(await store.hasDedupKey('evt-1')).toBe(false);
+      // Expired counts as unseen, and re-applying remembers it again.
+      expect(await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).toBe('applied');
+      expect(await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).toBe('duplicate');
+    });
+
+    it('writes nothing on a duplicate', async () => {
+      const c = conv('tenant-a', 't1');
+      await store.apply({ dedup: { key: 'req-1', ttlMs: 60_000 }, conversation: { value: c, expectedVersion: null }, jobs: [job('L')] });
+      const before = await store.outboxStats();
+
+      const outcome = await store.apply({
+        dedup: { key: 'req-1', ttlMs: 60_000 },
+        conversation: { value: { ...c, status: 'active' }, expectedVersion: 1 },
+        jobs: [job('L'), job('M')],
+      });
+      expect(outcome).toBe('duplicate');
+      expect(await store.getConversation('tenant-a', 't1')).toMatchObject({ status: 'idle', version: 1 });
+      expect(await store.outboxStats()).toEqual(before);
+      expect(before.pending).toBe(1);
+    });
+
+    it('rejects a non-positive TTL', async () => {
+      await expect(store.apply({ dedup: { key: 'k', ttlMs: 0 } })).rejects.toThrow(/ttlMs/);
+    });
+  });
+
+  describe('atomicity', () => {
+    it('a conflict appends no jobs and does not remember the dedup key', async () => {
+      await store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: null } });
+      const outcome = await store.apply({
+        dedup: { key: 'req-9', ttlMs: 60_000 },
+        conversation: { value: conv('tenant-a', 't1', { status: 'active' }), expectedVersion: null },
+        jobs: [job('L1'), job('L2')],
+      });
+      expect(outcome).toBe('conflict');
+      expect(await store.hasDedupKey('req-9')).toBe(false);
+      expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
+      expect(await claim(store, 'r1', T0)).toEqual([]);
+      expect((await store.getConversation('tenant-a', 't1'))?.status).toBe('idle');
+      // The same request can then succeed.
+      expect(
+        await store.apply({
+          dedup: { key: 'req-9', ttlMs: 60_000 },
+          conversation: { value: conv('tenant-a', 't1', { status: 'active' }), expectedVersion: 1 },
+          jobs: [job('L1')],
+        }),
+      ).toBe('applied');
+      expect(await store.outboxStats()).toMatchObject({ pending: 1 });
+    });
+
+    it('an empty mutation is applied and changes nothing', async () => {
+      expect(await store.apply({})).toBe('applied');
+      expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
+    });
+  });
+
+  describe('outbox', () => {
+    it('assigns ids, seq and defaults to new jobs and returns them intact', async () => {
+      const input = job('L', { kind: 'cognigy.inject', tenantId: 'tenant-z' });
+      await store.apply({ jobs: [input] });
+      const [claimed] = await claim(store, 'r1', T0);
+      expect(claimed).toEqual({
+        ...input,
+        id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+        seq: expect.any(Number),
+        attempts: 0,
+        nextAttemptAt: T0,
+        createdAt: T0,
+        lastError: null,
+      });
+    });
+
+    it('hands out only the head of each lane, in seq order, lanes in parallel', async () => {
+      await store.apply({ jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' }), job('A', { payload: 'a2' })] });
+      await store.apply({ jobs: [job('A', { payload: 'a3' }), job('B', { payload: 'b2' })] });
+      expect(await store.outboxStats()).toEqual({ pending: 5, deadLettered: 0, nextDueAt: T0 });
+
+      const first = byLane(await claim(store, 'r1', T0));
+      expect(first.map((j) => j.payload)).toEqual(['a1', 'b1']);
+      // While leased nobody gets the lane, not even the holder (no double execution).
+      expect(await claim(store, 'r1', T0)).toEqual([]);
+      expect(await claim(store, 'r2', T0)).toEqual([]);
+
+      const seen: OutboxJob[] = [...first];
+      for (let current = first; current.length > 0; ) {
+        for (const j of current) expect(await store.completeJob(j, 'r1')).toBe(true);
+        current = await claim(store, 'r1', T0);
+        expect(current.length).toBeLessThanOrEqual(2);
+        seen.push(...current);
+      }
+      const order = (lane: string): unknown[] => seen.filter((j) => j.lane === lane).map((j) => j.payload);
+      expect(order('A')).toEqual(['a1', 'a2', 'a3']);
+      expect(order('B')).toEqual(['b1', 'b2']);
+      // seq is monotonic across the store.
+      const seqA = seen.filter((j) => j.lane === 'A').map((j) => j.seq);
+      expect([...seqA].sort((x, y) => x - y)).toEqual(seqA);
+      expect(new Set(seen.map((j) => j.seq)).size).toBe(5);
+      expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
+    });
+
+    it('respects the claim limit', async () => {
+      await store.apply({ jobs: ['L1', 'L2', 'L3', 'L4', 'L5'].map((l) => job(l)) });
+      expect(await claim(store, 'r1', T0, 2)).toHaveLength(2);
+      expect(await claim(store, 'r1', T0, 0)).toHaveLength(0);
+      expect(await claim(store, 'r1', T0, 10)).toHaveLength(3);
+    });
+
+    it('holds a job until notBefore, and a waiting head blocks its lane', async () => {
+      await store.apply({ jobs: [job('A', { notBefore: T0 + 5_000, payload: 'later' }), job('A', { payload: 'behind' })] });
+      await store.apply({ jobs: [job('B', { payload: 'now' })] });
+      expect(await store.outboxStats()).toMatchObject({ nextDueAt: T0 });
+
+      const now = await claim(store, 'r1', T0);
+      expect(now.map((j) => j.payload)).toEqual(['now']);
+      expect(now[0] && (await store.completeJob(now[0], 'r1'))).toBe(true);
+      expect(await store.outboxStats()).toMatchObject({ pending: 2, nextDueAt: T0 + 5_000 });
+
+      expect(await claim(store, 'r1', T0 + 4_999)).toEqual([]);
+      const later = await claim(store, 'r1', T0 + 5_000);
+      expect(later).toHaveLength(1);
+      expect(later[0]).toMatchObject({ payload: 'later', nextAttemptAt: T0 + 5_000, notBefore: T0 + 5_000 });
+    });
+
+    it('keeps a leased lane closed when jobs are appended to it, then continues with them', async () => {
+      await store.apply({ jobs: [job('A', { payload: 1 })] });
+      const [head] = await claim(store, 'r1', T0);
+      await store.apply({ jobs: [job('A', { payload: 2 })] });
+      expect(await claim(store, 'r2', T0)).toEqual([]);
+      expect(await store.completeJob(head!, 'r1')).toBe(true);
+      expect((await claim(store, 'r2', T0)).map((j) => j.payload)).toEqual([2]);
+    });
+
+    it('leases a lane to one owner until the lease expires, then another takes over', async () => {
+      await store.apply({ jobs: [job('A', { payload: 'x' }), job('A', { payload: 'y' })] });
+      const [mine] = await claim(store, 'r1', T0);
+      expect(mine).toBeDefined();
+      const j = mine!;
+
+      // Another relay can neither claim nor settle it.
+      expect(await claim(store, 'r2', T0 + LEASE - 1)).toEqual([]);
+      expect(await store.completeJob(j, 'r2')).toBe(false);
+      expect(await store.retryJob(j, 'r2', { nextAttemptAt: T0, error: 'nope' })).toBe(false);
+      expect(await store.deadLetterJob(j, 'r2', 'nope')).toBe(false);
+      expect(await store.outboxStats()).toEqual({ pending: 2, deadLettered: 0, nextDueAt: T0 + LEASE });
+
+      // r1 "died": after leaseMs r2 takes the lane over with the same head.
+      const [taken] = await claim(store, 'r2', T0 + LEASE);
+      expect(taken).toMatchObject({ id: j.id, payload: 'x', attempts: 0 });
+      // The old owner lost the lease: its late answers change nothing.
+      expect(await store.completeJob(j, 'r1')).toBe(false);
+      expect(await store.retryJob(j, 'r1', { nextAttemptAt: T0, error: 'late' })).toBe(false);
+      expect(await store.deadLetterJob(j, 'r1', 'late')).toBe(false);
+      expect(await store.outboxStats()).toMatchObject({ pending: 2, deadLettered: 0 });
+
+      expect(await store.completeJob(taken!, 'r2')).toBe(true);
+      expect((await claim(store, 'r1', T0 + LEASE)).map((x) => x.payload)).toEqual(['y']);
+    });
+
+    it('a lease is bound to the job it was granted for', async () => {
+      await store.apply({ jobs: [job('A', { payload: 'x' }), job('A', { payload: 'y' })] });
+      const [head] = await claim(store, 'r1', T0);
+      const forged: OutboxJob = { ...head!, id: randomUUID() };
+      expect(await store.completeJob(forged, 'r1')).toBe(false);
+      expect(await store.completeJob(head!, 'r1')).toBe(true);
+      // Completing twice is refused: the lease was released.
+      expect(await store.completeJob(head!, 'r1')).toBe(false);
+    });
+
+    it('schedules retries and counts attempts', async () => {
+      await store.apply({ jobs: [job('A', { payload: 'x' }), job('A', { payload: 'y' })] });
+      const [first] = await claim(store, 'r1', T0);
+      expect(await store.retryJob(first!, 'r1', { nextAttemptAt: T0 + 2_000, error: 'HTTP 503' })).toBe(true);
+      // Released, but not due yet; the job stays at the head, so 'y' waits too.
+      expect(await store.outboxStats()).toEqual({ pending: 2, deadLettered: 0, nextDueAt: T0 + 2_000 });
+      expect(await claim(store, 'r2', T0 + 1_999)).toEqual([]);
+
+      const [again] = await claim(store, 'r2', T0 + 2_000);
+      expect(again).toMatchObject({ id: first!.id, payload: 'x', attempts: 1, nextAttemptAt: T0 + 2_000, lastError: 'HTTP 503' });
+      expect(await store.retryJob(again!, 'r2', { nextAttemptAt: T0 + 6_000, error: 'HTTP 502' })).toBe(true);
+      const [third] = await claim(store, 'r1', T0 + 6_000);
+      expect(third).toMatchObject({ attempts: 2, lastError: 'HTTP 502', seq: first!.seq });
+      expect(await store.completeJob(third!, 'r1')).toBe(true);
+      expect((await claim(store, 'r1', T0 + 6_000)).map((j) => j.payload)).toEqual(['y']);
+    });
+
+    it('moves a job to the dead letters, newest first, and lets the lane go on', async () => {
+      await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2' }), job('B', { payload: 'b1', kind: 'cognigy.notify' })] });
+      const firsts = byLane(await claim(store, 'r1', T0));
+      expect(firsts.map((j) => j.payload)).toEqual(['a1', 'b1']);
+      const [a1, b1] = firsts;
+      expect(await store.retryJob(a1!, 'r1', { nextAttemptAt: T0 + 1_000, error: 'timeout' })).toBe(true);
+      const [a1again] = await claim(store, 'r1', T0 + 1_000);
+
+      clock.set(T0 + 1_500);
+      expect(await store.deadLetterJob(a1again!, 'r1', 'deadline passed')).toBe(true);
+      clock.set(T0 + 1_600);
+      expect(await store.deadLetterJob(b1!, 'r1', 'HTTP 400 bad request')).toBe(true);
+
+      const dead = await store.listDeadLetters(10);
+      expect(dead).toEqual([
+        { job: { ...b1!, attempts: 0, lastError: null }, error: 'HTTP 400 bad request', failedAt: T0 + 1_600 },
+        { job: { ...a1!, attempts: 1, nextAttemptAt: T0 + 1_000, lastError: 'timeout' }, error: 'deadline passed', failedAt: T0 + 1_500 },
+      ]);
+      expect(await store.listDeadLetters(1)).toHaveLength(1);
+      expect(await store.listDeadLetters(0)).toEqual([]);
+      expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 2, nextDueAt: T0 });
+      expect((await claim(store, 'r1', T0 + 2_000)).map((j) => j.payload)).toEqual(['a2']);
+    });
+  });
+
+  describe('durability', () => {
+    it('data survives closing and opening the store again', async () => {
+      await store.apply({
+        dedup: { key: 'req-1', ttlMs: 60_000 },
+        conversation: { value: conv('tenant-a', 't1', { engageThreadId: 'E1' }), expectedVersion: null },
+        jobs: [job('A', { payload: 'first' }), job('A', { payload: 'second' })],
+      });
+      const [leased] = await claim(store, 'r1', T0);
+      await store.close();
+
+      const reopened = await backend.open({ clock: clock.now });
+      expect(await reopened.getConversation('tenant-a', 't1')).toMatchObject({ version: 1, engageThreadId: 'E1' });
+      expect((await reopened.findConversationByEngageThread('tenant-a', 'E1'))?.threadId).toBe('t1');
+      expect(await reopened.hasDedupKey('req-1')).toBe(true);
+      expect(await reopened.outboxStats()).toEqual({ pending: 2, deadLettered: 0, nextDueAt: T0 + LEASE });
+      // The lease survives too: the old owner can still finish its job.
+      expect(await reopened.completeJob(leased!, 'r1')).toBe(true);
+      expect((await claim(reopened, 'r2', T0)).map((j) => j.payload)).toEqual(['second']);
+    });
+  });
+
+  describe('concurrency', () => {
+    it('two stores on the same data process 200 jobs in 20 lanes exactly once, in lane order', async () => {
+      const LANES = 20;
+      const PER_LANE = 10;
+      const other = await backend.open();
+      const realStore = await backend.open();
+      const all: NewOutboxJob[] = [];
+      for (let i = 0; i < PER_LANE; i++) {
+        for (let l = 0; l < LANES; l++) all.push(job(`lane-${l}`, { payload: { lane: l, i }, deadlineAt: Date.now() + 60_000 }));
+      }
+      for (let k = 0; k < all.length; k += 25) expect(await realStore.apply({ jobs: all.slice(k, k + 25) })).toBe('applied');
+
+      const processed: { id: string; lane: string; seq: number; payload: unknown; owner: string }[] = [];
+      const deadline = Date.now() + 15_000;
+      const worker = async (s: Store, owner: string): Promise<void> => {
+        while (processed.length < all.length && Date.now() < deadline) {
+          const jobs = await s.claimDueJobs({ now: Date.now(), limit: 7, owner, leaseMs: 60_000 });
+          if (jobs.length === 0) {
+            await sleep(2);
+            continue;
+          }
+          await Promise.all(
+            jobs.map(async (j) => {
+              processed.push({ id: j.id, lane: j.lane, seq: j.seq, payload: j.payload, owner });
+              await sleep(Math.random() * 3);
+              if (!(await s.completeJob(j, owner))) throw new Error(`lost lease on ${j.id}`);
+            }),
+          );
+        }
+      };
+      await Promise.all([worker(realStore, 'relay-1'), worker(other, 'relay-2'), worker(other, 'relay-3')]);
+
+      expect(processed).toHaveLength(all.length);
+      expect(new Set(processed.map((p) => p.id)).size).toBe(all.length);
+      for (let l = 0; l < LANES; l++) {
+        const inLane = processed.filter((p) => p.lane === `lane-${l}`);
+        expect(inLane.map((p) => p.payload)).toEqual(Array.from({ length: PER_LANE }, (_, i) => ({ lane: l, i })));
+        const seqs = inLane.map((p) => p.seq);
+        expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      }
+      expect(await realStore.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
+    });
+  });
+});
