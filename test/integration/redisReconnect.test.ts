@@ -81,7 +81,7 @@ describe('RedisStore reconnect', () => {
     expect(unhandled).toEqual([]);
     expect(consoleError).not.toHaveBeenCalled();
     const messages = logLines.map((l) => (JSON.parse(l) as { msg?: string }).msg);
-    expect(messages).toContain('redis store: connection error; reconnecting');
+    expect(messages).toContain('redis store: connection lost; reconnecting');
     expect(messages).toContain('redis store: reconnected');
   });
 

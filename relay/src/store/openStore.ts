@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { RedisStore } from './redisStore';
+import { RedisStore, redactUrl as redact } from './redisStore';
 import { SqliteStore } from './sqliteStore';
 import type { Store } from './types';
 
@@ -45,9 +45,4 @@ export async function openStore(storeUrl: string, logger?: Logger): Promise<Stor
   }
   logger?.info({ store: 'redis', url: redact(loc.url) }, 'opening store');
   return RedisStore.connect(loc.url, logger ? { logger } : {});
-}
-
-/** Hides a password in redis://user:pass@host URLs before it reaches a log or an error. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

@@ -175,8 +175,9 @@ declare module 'ioredis' {
 const outcomeSchema = z.enum(['applied', 'duplicate', 'conflict']);
 const flagSchema = z.union([z.literal(0), z.literal(1)]);
 const nullableStringSchema = z.string().nullable();
-const intString = z.string().regex(/^-?\d+(\.\d+)?$/).transform(Number);
-const claimedSchema = z.array(z.tuple([z.string(), intString, intString, intString, z.string()]));
+// Hash fields come back as strings; numbers must survive the round trip exactly (NaN/Infinity fail).
+const numString = z.string().transform(Number).pipe(z.number());
+const claimedSchema = z.array(z.tuple([z.string(), numString, numString, numString, z.string()]));
 const deadEntrySchema = z.object({
   d: jobDataSchema,
   s: z.number().int(),
@@ -214,6 +215,9 @@ export class RedisStore implements Store {
   static async connect(url: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
     const logger = opts.logger;
     const maxDelay = opts.maxReconnectDelayMs ?? 1000;
+    // Reconnect only once we have been connected: a wrong URL at startup should fail, not retry forever.
+    let everReady = false;
+    let lastError: Error | undefined;
     const redis = new Redis(url, {
       lazyConnect: true,
       connectTimeout: 5000,
@@ -222,25 +226,34 @@ export class RedisStore implements Store {
       maxRetriesPerRequest: 1,
       // A script that was sent but unanswered may have run; re-sending could apply it twice. Fail it instead.
       autoResendUnfulfilledCommands: false,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
+      retryStrategy: (times) => (everReady ? Math.min(50 * 2 ** Math.min(times, 10), maxDelay) : null),
     });
-    // Without a listener ioredis reports every failed reconnect as an unhandled error event.
+    // Without an 'error' listener ioredis reports every failed reconnect as an unhandled error event.
     let down = false;
     redis.on('error', (err: Error) => {
-      if (!down) logger?.warn({ err }, 'redis store: connection error; reconnecting');
-      else logger?.debug({ err }, 'redis store: still unreachable');
+      lastError = err;
+      if (everReady) logger?.debug({ err }, 'redis store: connection error');
+    });
+    redis.on('reconnecting', () => {
+      if (!down) logger?.warn({ err: lastError }, 'redis store: connection lost; reconnecting');
       down = true;
     });
     redis.on('ready', () => {
+      everReady = true;
       if (down) logger?.info('redis store: reconnected');
       down = false;
+      lastError = undefined;
     });
     for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 0, lua });
     try {
       await redis.connect();
     } catch (err) {
-      redis.disconnect();
-      throw new Error(`cannot connect to Redis store at ${redactUrl(url)}: ${err instanceof Error ? err.message : String(err)}`);
+      // With retryStrategy returning null the client is already 'end'; disconnect() on it would leave a 2 s timer.
+      if (redis.status !== 'end') redis.disconnect();
+      const cause = lastError ?? err;
+      throw new Error(`cannot connect to Redis store at ${redactUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+        cause,
+      });
     }
     return new RedisStore(redis, opts);
   }
@@ -383,6 +396,7 @@ export class RedisStore implements Store {
   }
 }
 
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
+/** Hides a password in redis://user:pass@host URLs before it reaches a log or an error. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

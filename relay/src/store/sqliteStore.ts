@@ -209,6 +209,7 @@ export class SqliteStore implements Store {
       countJobs: db.prepare<[]>('SELECT count(*) AS n FROM jobs'),
       countDead: db.prepare<[]>('SELECT count(*) AS n FROM dead_letters'),
       minReady: db.prepare<[]>('SELECT min(ready_at) AS t FROM lanes'),
+      ping: db.prepare<[]>('SELECT 1'),
     };
 
     this.applyTx = db.transaction((m: Mutation, now: number): MutationOutcome => {
@@ -361,7 +362,7 @@ export class SqliteStore implements Store {
 
   async ping(): Promise<void> {
     if (!this.db.open) throw new Error('SQLite store is closed');
-    this.db.prepare('SELECT 1').get();
+    this.stmt.ping.get();
   }
 
   async close(): Promise<void> {

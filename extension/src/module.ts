@@ -1,0 +1,11 @@
+import { createExtension } from '@cognigy/extension-tools';
+import { rceHandoverConnection } from './connection';
+import { getQueueStatusNodes } from './nodes/getQueueStatus';
+import { handoverToRceNodes } from './nodes/handoverToRce';
+import { sendProfileNodes } from './nodes/sendProfile';
+
+export default createExtension({
+  nodes: [...handoverToRceNodes, ...getQueueStatusNodes, ...sendProfileNodes],
+  connections: [rceHandoverConnection],
+  options: { label: 'RingCentral Engage Handover' },
+});

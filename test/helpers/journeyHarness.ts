@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { relaySettingsSchema, type RelayConfig, type TenantConfig, secretsOf } from '../../relay/src/config';
+import { createLogger } from '../../relay/src/log';
+import { createRelay, type Relay } from '../../relay/src/relay';
+import { RedisStore } from '../../relay/src/store/redisStore';
+import { SqliteStore } from '../../relay/src/store/sqliteStore';
+import type { Store } from '../../relay/src/store/types';
+import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
+import { EngageSimulator } from '../../sandbox/engage';
+
+export type StoreKind = 'sqlite' | 'redis';
+
+export interface Journey {
+  engage: EngageSimulator;
+  cognigy: CognigyApiSimulator;
+  relay: Relay;
+  relayUrl: string;
+  tenant: TenantConfig;
+  config: RelayConfig;
+  logLines: string[];
+  logger: Logger;
+  /** Stops the relay (as a crash would: store left as is) and starts a new one on the same store location. */
+  restartRelay(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const TEST_SECRETS = {
+  apiAccessToken: 'rest-token-0123456789abcdef',
+  realtimeAccessToken: 'realtime-token-0123456789abcdef',
+  webhookSecret: 'webhook-secret-0123456789',
+  cognigyApiKey: 'cognigy-api-key-0123456789',
+  relayApiKey: 'relay-api-key-0123456789',
+};
+
+async function openTestStore(kind: StoreKind, location: { dir: string; prefix: string }): Promise<Store> {
+  if (kind === 'sqlite') return SqliteStore.open(join(location.dir, 'relay.db'));
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error('TEST_REDIS_URL not set: jest globalSetup starts redis-server');
+  return RedisStore.connect(url, { keyPrefix: location.prefix });
+}
+
+/** Engage simulator + Cognigy simulator + the real relay on 127.0.0.1, wired like a real deployment. */
+export async function startJourney(options: { store: StoreKind; outboxDeadlineMs?: number; sourceId?: string; engageOptions?: Record<string, unknown> }): Promise<Journey> {
+  const sourceId = options.sourceId ?? `src${randomUUID().slice(0, 8)}`;
+  const engage = new EngageSimulator({ sourceId, realtimeAccessToken: TEST_SECRETS.realtimeAccessToken, apiAccessToken: TEST_SECRETS.apiAccessToken, importDelayMs: 30, categorizeDurationMs: 20, ...options.engageOptions });
+  await engage.start();
+  const cognigy = new CognigyApiSimulator(TEST_SECRETS.cognigyApiKey);
+  await cognigy.start();
+  const categories = engage.categories;
+
+  const tenant: TenantConfig = {
+    apiAccessToken: TEST_SECRETS.apiAccessToken,
+    botCategoryId: categories.botId,
+    agentCategoryId: categories.agentId,
+    realtimeAccessToken: TEST_SECRETS.realtimeAccessToken,
+    realtimeEndpointUrl: engage.realtimeEndpointUrl,
+    webhookSecret: TEST_SECRETS.webhookSecret,
+    baseApiUrl: engage.baseApiUrl,
+    verifyToken: 'cognigy123',
+    cognigyApiBaseUrl: cognigy.url,
+    cognigyApiKey: TEST_SECRETS.cognigyApiKey,
+    relayApiKey: TEST_SECRETS.relayApiKey,
+    sourceId,
+  };
+  const config: RelayConfig = {
+    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', outboxDeadlineMs: options.outboxDeadlineMs ?? 60_000 }),
+    tenants: [tenant],
+  };
+  const logLines: string[] = [];
+  const logger = createLogger({ level: 'debug', secrets: secretsOf(config), destination: { write: (line: string) => void logLines.push(line) } });
+  const location = { dir: mkdtempSync(join(tmpdir(), 'rce-journey-')), prefix: `journey:${sourceId}:` };
+
+  let store = await openTestStore(options.store, location);
+  const makeRelay = (s: Store) => createRelay({ config, store: s, logger, outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 }, outboundTimeoutMs: 2_000 });
+  let relay = makeRelay(store);
+  const { url } = await relay.start(0, '127.0.0.1');
+  const relayPath = `${url}/handover/rce`;
+  engage.setSourceBaseUri(relayPath);
+  await engage.saveSource();
+  const webhook = await engage.registerWebhook({ url: relayPath, secret: TEST_SECRETS.webhookSecret, verifyToken: 'cognigy123', events: ['intervention.opened', 'intervention.closed', 'task.taken'] });
+  if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
+
+  const journey: Journey = {
+    engage,
+    cognigy,
+    relay,
+    relayUrl: url,
+    tenant,
+    config,
+    logLines,
+    logger,
+    async restartRelay() {
+      const port = Number(new URL(journey.relayUrl).port);
+      await journey.relay.stop({ closeStore: true });
+      store = await openTestStore(options.store, location);
+      relay = makeRelay(store);
+      journey.relay = relay;
+      await relay.start(port, '127.0.0.1');
+    },
+    async close() {
+      await journey.relay.stop({ closeStore: true });
+      await engage.stop();
+      await cognigy.stop();
+      rmSync(location.dir, { recursive: true, force: true });
+    },
+  };
+  return journey;
+}
+
+/** Polls until `predicate` returns true, or fails after `timeoutMs` with `what` in the message. */
+export async function eventually(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

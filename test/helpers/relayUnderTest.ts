@@ -1,0 +1,291 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tokenFingerprint } from '../../contract/fingerprint';
+import {
+  RELAY_API_PREFIX,
+  RELAY_ROUTES,
+  relayRequestSchemas,
+  type CognigySession,
+  type RelayRequest,
+  type RelayResponse,
+  type RelayRouteName,
+} from '../../contract/relayApi';
+import { RELAY_HEADERS, verifyRelayRequest, type RelaySignatureCheck } from '../../contract/requestSigning';
+
+/**
+ * The relay the extension tests talk to, on 127.0.0.1.
+ *
+ * Every request first passes a recording front that checks the signature with
+ * `verifyRelayRequest`, parses the body with the contract schema and keeps it for assertions.
+ * Then it is answered by:
+ *  - backend 'recording' (default): a small in-memory stand-in that answers contract responses
+ *    and can be scripted per route (status, body, delay);
+ *  - backend 'real': the real relay (`createRelay`) with a throw-away SQLite store, the request
+ *    forwarded byte for byte. Engage and Cognigy are not running, so outbox jobs just retry.
+ * Switching a test file to the real relay is `startRelayForTest({ backend: 'real' })`.
+ */
+
+export const TEST_CONNECTION_SECRETS = {
+  apiAccessToken: 'engage-api-token-Zq81-SECRET',
+  realtimeAccessToken: 'realtime-token-Pk22-SECRET',
+  webhookSecret: 'webhook-secret-Lm93-SECRET',
+  relayApiKey: 'relay-api-key-Xy47-SECRET-0123456789',
+};
+
+export interface RecordedRelayRequest {
+  route: RelayRouteName | null;
+  path: string;
+  headers: IncomingHttpHeaders;
+  rawBody: string;
+  signature: RelaySignatureCheck;
+  /** The body parsed with the route's contract schema (null when it did not parse). */
+  body: unknown;
+  schemaError: string | null;
+  status: number;
+}
+
+export interface ScriptedReply {
+  status?: number;
+  body: unknown;
+  /** Answer after this many ms (to provoke the client timeout). */
+  delayMs?: number;
+}
+export type Responder<R extends RelayRouteName> = (request: RelayRequest<R>) => ScriptedReply | Promise<ScriptedReply>;
+
+export interface RelayForTest {
+  backend: 'recording' | 'real';
+  url: string;
+  apiKey: string;
+  sourceId: string;
+  /** A complete, valid extension connection pointing at this relay. */
+  connection: Record<string, string>;
+  requests: RecordedRelayRequest[];
+  requestsFor<R extends RelayRouteName>(route: R): (RecordedRelayRequest & { body: RelayRequest<R> })[];
+  /** Recording backend only: answer a route with a script instead of the stand-in. */
+  respondWith<R extends RelayRouteName>(route: R, responder: Responder<R>): void;
+  /** Recording backend only: the queue state `queueStatus` reports for a session. */
+  setQueue(session: CognigySession, queue: { position: number; estimatedWaitTime: number } | null): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const ROUTE_BY_PATH = new Map<string, RelayRouteName>(
+  Object.entries(RELAY_ROUTES).map(([name, path]) => [`${RELAY_API_PREFIX}${path}`, name as RelayRouteName]),
+);
+
+function sessionKey(session: CognigySession): string {
+  return `${session.URLToken}\n${session.userId}\n${session.sessionId}`;
+}
+
+function threadIdOf(sourceId: string, session: CognigySession): string {
+  return `cg-${createHash('sha256').update(`${sourceId}\n${sessionKey(session)}`).digest('hex').slice(0, 24)}`;
+}
+
+function errorBody(code: string, message: string, field?: string): unknown {
+  return { error: { code, message, ...(field ? { field } : {}) } };
+}
+
+export async function startRelayForTest(options: { backend?: 'recording' | 'real'; sourceId?: string } = {}): Promise<RelayForTest> {
+  const backend = options.backend ?? 'recording';
+  const sourceId = options.sourceId ?? 'src-test-4711';
+  const apiKey = TEST_CONNECTION_SECRETS.relayApiKey;
+  const categories = { botCategoryId: 'cat-bot-0001', agentCategoryId: 'cat-agent-0002' };
+  const realtimeEndpointUrl = `https://demo.engagement.dimelo.com/realtime/sdk/${sourceId}`;
+
+  const requests: RecordedRelayRequest[] = [];
+  const responders = new Map<RelayRouteName, Responder<RelayRouteName>>();
+  const queues = new Map<string, { position: number; estimatedWaitTime: number; updatedAt: string } | null>();
+  const handovers = new Map<string, RelayResponse<'startHandover'>['status']>();
+  const answered = new Map<string, { status: number; body: unknown }>();
+
+  let upstream: { url: string; stop: () => Promise<void> } | null = null;
+  if (backend === 'real') upstream = await startRealRelay({ sourceId, apiKey, realtimeEndpointUrl, ...categories });
+
+  /** The in-memory stand-in: contract responses, idempotent on requestId like the relay. */
+  const standIn = async (route: RelayRouteName, body: RelayRequest<RelayRouteName>): Promise<ScriptedReply> => {
+    const fp = body.connection;
+    if (fp.botCategoryId !== categories.botCategoryId) return { status: 409, body: errorBody('connection_mismatch', "The connection's Bot Category ID differs from the relay's configuration for this source", 'botCategoryId') };
+    if (fp.agentCategoryId !== categories.agentCategoryId) return { status: 409, body: errorBody('connection_mismatch', "The connection's Agent Category ID differs from the relay's configuration for this source", 'agentCategoryId') };
+    if (fp.apiAccessTokenFingerprint !== tokenFingerprint(TEST_CONNECTION_SECRETS.apiAccessToken)) {
+      return { status: 409, body: errorBody('connection_mismatch', "The connection's API Access Token differs from the relay's configuration for this source", 'apiAccessToken') };
+    }
+    const scripted = responders.get(route);
+    if (scripted) return scripted(body);
+    const key = sessionKey(body.session);
+    const threadId = threadIdOf(sourceId, body.session);
+    const current = handovers.get(key) ?? 'idle';
+    const running = current === 'queued' || current === 'active';
+    switch (route) {
+      case 'startHandover':
+        if (running) return { body: { threadId, status: current, started: false } };
+        handovers.set(key, 'queued');
+        return { body: { threadId, status: 'queued', started: true } };
+      case 'userMessage':
+        return { body: { forwarded: running, status: current } };
+      case 'cancelHandover':
+        if (!running) return { body: { status: current, cancelled: false } };
+        handovers.set(key, 'cancelled');
+        return { body: { status: 'cancelled', cancelled: true } };
+      case 'queueStatus': {
+        const queue = running ? queues.get(key) : null;
+        return { body: { status: current, known: !!queue, position: queue?.position ?? null, estimatedWaitTime: queue?.estimatedWaitTime ?? null, updatedAt: queue?.updatedAt ?? null } };
+      }
+      case 'sendProfile':
+        return { body: { queued: true, authorId: `author-${threadId.slice(3)}` } };
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const raw = Buffer.concat(chunks);
+        const path = req.url ?? '';
+        const route = ROUTE_BY_PATH.get(path) ?? null;
+        const header = (name: string): string | undefined => {
+          const v = req.headers[name];
+          return Array.isArray(v) ? v[0] : v;
+        };
+        const signature = verifyRelayRequest({
+          acceptedKeys: [apiKey],
+          timestampHeader: header(RELAY_HEADERS.timestamp),
+          signatureHeader: header(RELAY_HEADERS.signature),
+          rawBody: raw,
+          nowSeconds: Math.floor(Date.now() / 1000),
+        });
+        const recorded: RecordedRelayRequest = { route, path, headers: req.headers, rawBody: raw.toString('utf8'), signature, body: null, schemaError: null, status: 0 };
+        requests.push(recorded);
+        let json: unknown;
+        try {
+          json = JSON.parse(recorded.rawBody);
+        } catch {
+          json = undefined;
+        }
+        if (route) {
+          const parsed = relayRequestSchemas[route].safeParse(json);
+          if (parsed.success) recorded.body = parsed.data;
+          else recorded.schemaError = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        }
+
+        let reply: ScriptedReply;
+        if (upstream) {
+          reply = await forward(upstream.url, path, req.headers, raw);
+        } else if (!route) reply = { status: 404, body: errorBody('unknown_route', `No relay API route ${path}`) };
+        else if (header(RELAY_HEADERS.source) !== sourceId) {
+          reply = { status: 401, body: errorBody('unknown_source', 'No tenant for this Realtime Endpoint URL (source id) on the relay', 'realtimeEndpointUrl') };
+        } else if (!signature.ok) {
+          reply = { status: 401, body: errorBody(signature.reason, 'Request signature rejected (check the Relay API Key and the clock)', signature.reason === 'bad_signature' ? 'relayApiKey' : undefined) };
+        } else if (recorded.schemaError !== null) reply = { status: 400, body: errorBody('invalid_request', recorded.schemaError) };
+        else {
+          const body = recorded.body as RelayRequest<RelayRouteName>;
+          const previous = answered.get(body.requestId);
+          if (previous) reply = previous;
+          else {
+            reply = await standIn(route, body);
+            if ((reply.status ?? 200) < 300) answered.set(body.requestId, { status: reply.status ?? 200, body: reply.body });
+          }
+        }
+        if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
+        recorded.status = reply.status ?? 200;
+        if (res.destroyed) return;
+        res.writeHead(recorded.status, { 'content-type': 'application/json' });
+        res.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const connection: Record<string, string> = {
+    apiAccessToken: TEST_CONNECTION_SECRETS.apiAccessToken,
+    botCategoryId: categories.botCategoryId,
+    agentCategoryId: categories.agentCategoryId,
+    realtimeAccessToken: TEST_CONNECTION_SECRETS.realtimeAccessToken,
+    realtimeEndpointUrl,
+    webhookSecret: TEST_CONNECTION_SECRETS.webhookSecret,
+    baseApiUrl: 'demo.api.engagement.dimelo.com',
+    relayUrl: url,
+    relayApiKey: apiKey,
+  };
+
+  return {
+    backend,
+    url,
+    apiKey,
+    sourceId,
+    connection,
+    requests,
+    requestsFor: <R extends RelayRouteName>(route: R) =>
+      requests.filter((r) => r.route === route) as (RecordedRelayRequest & { body: RelayRequest<R> })[],
+    respondWith: <R extends RelayRouteName>(route: R, responder: Responder<R>) => {
+      if (backend === 'real') throw new Error('respondWith needs the recording backend');
+      responders.set(route, responder as unknown as Responder<RelayRouteName>);
+    },
+    setQueue: (session, queue) => {
+      if (backend === 'real') throw new Error('setQueue needs the recording backend');
+      queues.set(sessionKey(session), queue ? { ...queue, updatedAt: new Date().toISOString() } : null);
+    },
+    reset: () => {
+      requests.length = 0;
+      responders.clear();
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await upstream?.stop();
+    },
+  };
+}
+
+async function forward(base: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<ScriptedReply> {
+  const pass: Record<string, string> = {};
+  for (const name of ['content-type', RELAY_HEADERS.timestamp, RELAY_HEADERS.signature, RELAY_HEADERS.source]) {
+    const v = headers[name];
+    if (typeof v === 'string') pass[name] = v;
+  }
+  const response = await fetch(`${base}${path}`, { method: 'POST', headers: pass, body });
+  return { status: response.status, body: await response.text() };
+}
+
+/** The real relay with a throw-away SQLite store; Engage and Cognigy point at a closed port. */
+async function startRealRelay(tenant: { sourceId: string; apiKey: string; realtimeEndpointUrl: string; botCategoryId: string; agentCategoryId: string }): Promise<{ url: string; stop: () => Promise<void> }> {
+  // Loaded lazily so the recording backend works without the relay's dependencies.
+  const { createRelay } = await import('../../relay/src/relay');
+  const { relaySettingsSchema, tenantSchema } = await import('../../relay/src/config');
+  const { createLogger } = await import('../../relay/src/log');
+  const { SqliteStore } = await import('../../relay/src/store/sqliteStore');
+  const dir = mkdtempSync(join(tmpdir(), 'rce-ext-relay-'));
+  const nowhere = 'http://127.0.0.1:9';
+  const config = {
+    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1' }),
+    tenants: [
+      tenantSchema.parse({
+        apiAccessToken: TEST_CONNECTION_SECRETS.apiAccessToken,
+        botCategoryId: tenant.botCategoryId,
+        agentCategoryId: tenant.agentCategoryId,
+        realtimeAccessToken: TEST_CONNECTION_SECRETS.realtimeAccessToken,
+        realtimeEndpointUrl: tenant.realtimeEndpointUrl,
+        webhookSecret: TEST_CONNECTION_SECRETS.webhookSecret,
+        baseApiUrl: nowhere,
+        cognigyApiBaseUrl: nowhere,
+        cognigyApiKey: 'cognigy-api-key-not-used',
+        relayApiKey: tenant.apiKey,
+      }),
+    ],
+  };
+  const logger = createLogger({ level: 'silent', secrets: [] });
+  const relay = createRelay({ config, store: SqliteStore.open(join(dir, 'relay.db')), logger, outbox: { backoff: { baseMs: 1000, capMs: 5000 }, idlePollMs: 200 } });
+  const { url } = await relay.start(0, '127.0.0.1');
+  return {
+    url,
+    stop: async () => {
+      await relay.stop({ closeStore: true });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
