@@ -17,7 +17,7 @@ describe('relay protocol edge at /handover/rce', () => {
   });
 
   const post = (body: string | Buffer, headers: Record<string, string>, query = '') =>
-    axios.post<string>(`${url}${query}`, body, { headers, validateStatus: () => true, responseType: 'text', transformResponse: [(d: unknown) => d] });
+    axios.post<string>(`${url}${query}`, Buffer.from(body), { headers, validateStatus: () => true, responseType: 'text', transformResponse: [(d: unknown) => d] });
   const sdkBody = (action: string, params?: Record<string, unknown>, time = new Date().toISOString()) => JSON.stringify(params ? { action, params, time } : { action, time });
   const signed = (body: string, token = TEST_SECRETS.realtimeAccessToken) => ({ 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': signSdkBody(token, body) });
 

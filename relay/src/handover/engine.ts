@@ -180,7 +180,8 @@ export class HandoverEngine {
           interventionId: null,
           queue: null,
         };
-        const jobs: NewOutboxJob[] = [];
+        // The Bot identity must exist before the admin can mark it controlled and agents can reply (seed step 7).
+        const jobs: NewOutboxJob[] = [engageSendJob(tenant.sourceId, threadId, this.deadline(), { action: 'users.create', params: { ...this.botAuthor(tenant) } })];
         const contact = { ...user, updated_at: now };
         for (const line of request.transcript) {
           jobs.push(this.messageJob(tenant, conversation, { author: line.role === 'bot' ? this.botAuthor(tenant) : contact, body: line.text, createdAt: line.at }));
