@@ -86,6 +86,8 @@ export interface SendApiOptions {
 }
 
 const ok: TextResponse = { status: 200, body: 'ok' };
+/** Marker for "accepted, nothing changed" so the log can flag duplicates. */
+const duplicateOk: TextResponse = { status: 200, body: 'ok' };
 const fail = (status: number, body: string): TextResponse => ({ status, body });
 
 export class SendApi {
@@ -188,11 +190,11 @@ export class SendApi {
     const dropField = (field: string, reason: string): void =>
       this.state.recordDrop({ action, itemId: id, scope: 'field', field, reason }, this.now());
 
-    const identity = this.upsertIdentity(author, action, id, 'author.');
     const attachments = this.sanitizeAttachments(message.attachments ?? [], dropField);
     if (isBlank(message.body) && attachments.length === 0) {
       return this.dropItem(action, id, 'no body and no usable attachment');
     }
+    const identity = this.upsertIdentity(author, action, id, 'author.');
     const contextData = sanitizeContextData(message.context_data, 'context_data', dropField);
     const format = this.format(message.format, dropField);
 
@@ -489,9 +491,6 @@ export class SendApi {
     return ok;
   }
 }
-
-/** Marker for "accepted, nothing changed" so the log can flag duplicates. */
-const duplicateOk: TextResponse = { status: 200, body: 'ok' };
 
 /** Keeps keys matching [a-zA-Z-] with string or string-list values; reports the rest. */
 export function sanitizeContextData(

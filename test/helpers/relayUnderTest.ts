@@ -105,7 +105,7 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
   let upstream: { url: string; stop: () => Promise<void> } | null = null;
   if (backend === 'real') upstream = await startRealRelay({ sourceId, apiKey, realtimeEndpointUrl, ...categories });
 
-  /** The in-memory stand-in: contract responses, idempotent on requestId like the relay. */
+  /** The in-memory stand-in: contract responses, idempotent on requestId like the relay (scripts are not). */
   const standIn = async (route: RelayRouteName, body: RelayRequest<RelayRouteName>): Promise<ScriptedReply> => {
     const fp = body.connection;
     if (fp.botCategoryId !== categories.botCategoryId) return { status: 409, body: errorBody('connection_mismatch', "The connection's Bot Category ID differs from the relay's configuration for this source", 'botCategoryId') };
@@ -115,6 +115,14 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
     }
     const scripted = responders.get(route);
     if (scripted) return scripted(body);
+    const previous = answered.get(body.requestId);
+    if (previous) return previous;
+    const reply = await defaultReply(route, body);
+    if ((reply.status ?? 200) < 300) answered.set(body.requestId, { status: reply.status ?? 200, body: reply.body });
+    return reply;
+  };
+
+  const defaultReply = async (route: RelayRouteName, body: RelayRequest<RelayRouteName>): Promise<ScriptedReply> => {
     const key = sessionKey(body.session);
     const threadId = threadIdOf(sourceId, body.session);
     const current = handovers.get(key) ?? 'idle';
@@ -181,15 +189,7 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
         } else if (!signature.ok) {
           reply = { status: 401, body: errorBody(signature.reason, 'Request signature rejected (check the Relay API Key and the clock)', signature.reason === 'bad_signature' ? 'relayApiKey' : undefined) };
         } else if (recorded.schemaError !== null) reply = { status: 400, body: errorBody('invalid_request', recorded.schemaError) };
-        else {
-          const body = recorded.body as RelayRequest<RelayRouteName>;
-          const previous = answered.get(body.requestId);
-          if (previous) reply = previous;
-          else {
-            reply = await standIn(route, body);
-            if ((reply.status ?? 200) < 300) answered.set(body.requestId, { status: reply.status ?? 200, body: reply.body });
-          }
-        }
+        else reply = await standIn(route, recorded.body as RelayRequest<RelayRouteName>);
         if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
         recorded.status = reply.status ?? 200;
         if (res.destroyed) return;

@@ -466,6 +466,22 @@ describe('Engage Digital simulator', () => {
       expect(posts).toHaveLength(2);
       expect(posts[0]?.payload.events.map((event) => event.id)).toEqual(posts[1]?.payload.events.map((event) => event.id));
     });
+
+    it('can shuffle the events of a batch, and emits change events for live pages', async () => {
+      await threadInAgentFolder('shuffle');
+      await sim.flush();
+      const changes: unknown[] = [];
+      const onChange = (change: unknown) => changes.push(change);
+      sim.events.on('change', onChange);
+      const before = source.webhookPosts.length;
+      sim.shuffleNextBatch();
+      sim.takeTask('shuffle');
+      await sim.flush();
+      sim.events.off('change', onChange);
+      const batch = source.webhookPosts.slice(before).find((post) => post.payload.events.length === 2);
+      expect(batch?.payload.events.map((event) => event.type)).toEqual(['intervention.opened', 'task.taken']);
+      expect(changes).toEqual(expect.arrayContaining([{ kind: 'task', id: expect.any(String) }, { kind: 'intervention', id: expect.any(String) }]));
+    });
   });
 
   describe('agent replies and agent actions', () => {
