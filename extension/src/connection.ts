@@ -86,7 +86,7 @@ export const connectionFieldHelp: Record<ConnectionFieldName, ConnectionFieldHel
   },
   relayApiKey: {
     label: 'Relay API Key',
-    help: 'Shared key the relay accepts for this tenant (at least 16 characters). Used to sign requests; never sent.',
+    help: 'Shared key the relay accepts for this tenant (at least 8 characters, as the relay requires). Used to sign requests; never sent.',
     secret: true,
     required: true,
   },
@@ -158,7 +158,7 @@ const connectionSchema = z.object({
   relayUrl: requiredText(2048).refine(isAcceptableRelayUrl, {
     error: 'must be an https URL without query or fragment (http only for localhost)',
   }),
-  relayApiKey: requiredText().pipe(z.string().min(16, { error: 'is shorter than 16 characters' })),
+  relayApiKey: requiredText().pipe(z.string().min(8, { error: 'is shorter than 8 characters' })),
 });
 
 function isHostOrHttpsUrl(value: string): boolean {

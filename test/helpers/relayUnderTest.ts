@@ -248,7 +248,7 @@ async function forward(base: string, path: string, headers: IncomingHttpHeaders,
     const v = headers[name];
     if (typeof v === 'string') pass[name] = v;
   }
-  const response = await fetch(`${base}${path}`, { method: 'POST', headers: pass, body });
+  const response = await fetch(`${base}${path}`, { method: 'POST', headers: pass, body: body.toString('utf8') });
   return { status: response.status, body: await response.text() };
 }
 

@@ -65,7 +65,7 @@ describe('parseConnection', () => {
 
   it('never echoes a value, secret or not', () => {
     const cases: Record<string, string>[] = [
-      { relayApiKey: 'short-SECRET' },
+      { relayApiKey: 'SECRET7' },
       { realtimeEndpointUrl: 'not a url SECRET-in-url' },
       { botCategoryId: 'https://x.engagement.dimelo.com/admin/categories/SECRET-CAT/edit' },
       { relayUrl: 'ftp://SECRET-host.example.com' },

@@ -1,4 +1,6 @@
 import type { INodeDescriptor } from '@cognigy/extension-tools';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import extension from '../../extension/src/module';
 import { CONNECTION_FIELD_NAMES, CONNECTION_TYPE, connectionFieldHelp } from '../../extension/src/connection';
 import { HANDOVER_CHILD_TYPES } from '../../extension/src/handoverLogic';
@@ -142,5 +144,18 @@ describe('extension descriptors', () => {
     expect(field('getQueueStatus', 'storeLocation').defaultValue).toBe('context');
     expect(field('getQueueStatus', 'contextKey').defaultValue).toBe('rceQueue');
     expect(field('getQueueStatus', 'inputKey').condition).toEqual({ key: 'storeLocation', value: 'input' });
+  });
+
+  it('documents every connection field, node, branch and field key in the README', () => {
+    const readme = readFileSync(join(__dirname, '../../extension/README.md'), 'utf8');
+    for (const name of CONNECTION_FIELD_NAMES) {
+      expect(readme).toContain(`| **${connectionFieldHelp[name].label}** | \`${name}\` |`);
+      expect(readme).toContain(connectionFieldHelp[name].help);
+    }
+    for (const n of extension.nodes) expect(readme).toContain(`\`${n.type}\``);
+    for (const parent of parents) {
+      expect(readme).toContain(`## Node: ${String(parent.defaultLabel)}`);
+      for (const f of parent.fields ?? []) expect(readme).toContain(`\`${f.key}\``);
+    }
   });
 });

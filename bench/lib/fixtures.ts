@@ -1,0 +1,29 @@
+import { threadIdFor } from '../../relay/src/handover/identity';
+import type { Conversation } from '../../relay/src/store/types';
+import { BENCH_SESSION_URL_TOKEN, BENCH_SOURCE_ID } from './common';
+
+/** A conversation whose handover is under way (an agent took it), as the engine would have stored it. */
+export function benchConversation(index: number, status: Conversation['status'] = 'active'): Conversation {
+  const session = { URLToken: BENCH_SESSION_URL_TOKEN, userId: `user-${index}`, sessionId: `session-${index}` };
+  const threadId = threadIdFor(BENCH_SOURCE_ID, session);
+  const now = new Date().toISOString();
+  return {
+    tenantId: BENCH_SOURCE_ID,
+    threadId,
+    session,
+    authorId: `cog-u-bench-${index}`,
+    authorScreenname: `Customer ${index}`,
+    status,
+    handoverCount: 1,
+    options: { forwardOnlyHandoverConversations: true, getQueueUpdates: true },
+    engageThreadId: `engage-${index.toString(16).padStart(24, '0')}`,
+    interventionId: null,
+    queue: null,
+    lastEventAt: null,
+    messageCount: 1,
+    version: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+

@@ -1,0 +1,104 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BENCH_SECRETS, BENCH_SESSION_URL_TOKEN, failStartup, serveParent } from '../lib/common';
+
+/**
+ * The baseline (child process): a bare node:http server doing only the irreducible work of an
+ * agent reply — HMAC-SHA512 check of the raw body (timingSafeEqual), JSON parse, a signed
+ * `{"id": ...}` answer, and one forward to Cognigy on a keep-alive agent. No store, no dedup, no
+ * durability, no framework, no logging. Like the relay it answers Engage first and forwards
+ * right after (the forward is not awaited before answering).
+ */
+
+const token = BENCH_SECRETS.realtimeAccessToken;
+const stubUrl = new URL(process.env.STUB_URL ?? '');
+const notifyPath = '/new/v2.0/endpoint/notify';
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+let forwarded = 0;
+let forwardErrors = 0;
+
+function reject(res: http.ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain' });
+  res.end(text);
+}
+
+function forward(body: string): void {
+  const req = http.request(
+    {
+      host: stubUrl.hostname,
+      port: stubUrl.port,
+      path: notifyPath,
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-api-key': BENCH_SECRETS.cognigyApiKey },
+    },
+    (res) => {
+      res.resume();
+      res.on('end', () => {
+        forwarded += 1;
+      });
+    },
+  );
+  req.on('error', () => {
+    forwardErrors += 1;
+  });
+  req.end(body);
+}
+
+interface Params {
+  content_id?: unknown;
+  thread_id?: unknown;
+  body?: unknown;
+  sender_name?: unknown;
+}
+
+const server = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const raw = Buffer.concat(chunks);
+    const presented = req.headers['x-smccsdk-signature'];
+    if (typeof presented !== 'string' || presented.length !== 128) return reject(res, 401, 'Invalid signature');
+    const expected = createHmac('sha512', token).update(raw).digest();
+    if (!timingSafeEqual(expected, Buffer.from(presented, 'hex'))) return reject(res, 401, 'Invalid signature');
+    let params: Params;
+    try {
+      params = (JSON.parse(raw.toString('utf8')) as { params?: Params }).params ?? {};
+    } catch {
+      return reject(res, 400, 'Invalid JSON');
+    }
+    const contentId = String(params.content_id ?? '');
+    const threadId = String(params.thread_id ?? '');
+    const id = `agent-${createHash('sha256').update(contentId).digest('hex').slice(0, 24)}`;
+    const answer = JSON.stringify({ id });
+    res.writeHead(200, { 'content-type': 'application/json', 'x-smccsdk-signature': createHmac('sha512', token).update(answer).digest('hex') });
+    res.end(answer);
+    forward(
+      JSON.stringify({
+        URLToken: BENCH_SESSION_URL_TOKEN,
+        userId: `user-${threadId}`,
+        sessionId: `session-${threadId}`,
+        text: typeof params.body === 'string' ? params.body : '',
+        data: { rceHandover: { type: 'agentMessage', contentId, agentName: params.sender_name ?? null } },
+      }),
+    );
+  });
+});
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
+
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  serveParent(
+    { url: `http://127.0.0.1:${port}` },
+    { stats: () => ({ forwarded, forwardErrors, rssBytes: process.memoryUsage().rss }) },
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        agent.destroy();
+      }),
+  );
+});
+server.on('error', failStartup);

@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { relaySettingsSchema, secretsOf, tenantSchema, type RelayConfig } from '../../relay/src/config';
+import { createLogger } from '../../relay/src/log';
+import { createRelay } from '../../relay/src/relay';
+import { RedisStore } from '../../relay/src/store/redisStore';
+import { SqliteStore } from '../../relay/src/store/sqliteStore';
+import type { Store } from '../../relay/src/store/types';
+import { BENCH_SECRETS, BENCH_SOURCE_ID, failStartup, serveParent } from '../lib/common';
+import { benchConversation } from '../lib/fixtures';
+
+/**
+ * The real relay (child process) for the agent-reply benchmark: createRelay with a SQLite file
+ * or a Redis store, Cognigy pointing at the bench stub, logs at `info` into /dev/null (the
+ * formatting and scrubbing cost is real, the disk is not). Engage is never called on this path.
+ *
+ * Before it reports ready it seeds CONVERSATIONS conversations whose handover is `active`
+ * (an agent already took them), through the store API, so every agent reply takes the hot path:
+ * verify → dedup → outbox (one notify job) → notify.
+ *
+ * RPC: stats, profileStart, profileStop({file}) (inspector CPU profile), stop.
+ */
+
+const storeKind = process.env.STORE === 'redis' ? 'redis' : 'sqlite';
+const stubUrl = process.env.STUB_URL ?? '';
+const conversations = Number(process.env.CONVERSATIONS ?? 1000);
+const logLevel = process.env.RELAY_LOG_LEVEL ?? 'info';
+
+async function main(): Promise<void> {
+  const nowhere = 'http://127.0.0.1:9';
+  const config: RelayConfig = {
+    // The per-address limit (default 1200/min) would turn a load test into a 429 test.
+    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel, rateLimitPerMinute: 1_000_000_000 }),
+    tenants: [
+      tenantSchema.parse({
+        apiAccessToken: BENCH_SECRETS.apiAccessToken,
+        botCategoryId: 'cat-bot',
+        agentCategoryId: 'cat-agent',
+        realtimeAccessToken: BENCH_SECRETS.realtimeAccessToken,
+        realtimeEndpointUrl: `${nowhere}/realtime/sdk/${BENCH_SOURCE_ID}`,
+        webhookSecret: BENCH_SECRETS.webhookSecret,
+        baseApiUrl: nowhere,
+        cognigyApiBaseUrl: stubUrl,
+        cognigyApiKey: BENCH_SECRETS.cognigyApiKey,
+        relayApiKey: BENCH_SECRETS.relayApiKey,
+      }),
+    ],
+  };
+  const logger = createLogger({ level: logLevel, secrets: secretsOf(config), destination: pino.destination({ dest: '/dev/null', sync: false }) });
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'rce-bench-relay-'));
+  let store: Store;
+  if (storeKind === 'redis') {
+    const url = process.env.REDIS_URL;
+    if (!url) throw new Error('REDIS_URL is required for STORE=redis');
+    store = await RedisStore.connect(url, { keyPrefix: `bench:${process.pid}:` });
+  } else {
+    store = SqliteStore.open(path.join(dir, 'relay.db'));
+  }
+
+  const threadIds: string[] = [];
+  for (let i = 0; i < conversations; i++) {
+    const value = benchConversation(i);
+    threadIds.push(value.threadId);
+    const outcome = await store.apply({ conversation: { value, expectedVersion: null } });
+    if (outcome !== 'applied') throw new Error(`seeding conversation ${i}: ${outcome}`);
+  }
+
+  const relay = createRelay({ config, store, logger });
+  const { url } = await relay.start(0, '127.0.0.1');
+
+  let session: Session | null = null;
+  serveParent(
+    { url, threadIds, store: storeKind },
+    {
+      stats: async () => ({
+        rssBytes: process.memoryUsage().rss,
+        heapUsedBytes: process.memoryUsage().heapUsed,
+        outbox: { ...relay.worker.metrics },
+        pending: (await store.outboxStats()).pending,
+      }),
+      profileStart: async () => {
+        session = new Session();
+        session.connect();
+        const post = (method: string, params?: Record<string, unknown>) =>
+          new Promise<unknown>((resolve, reject) => session?.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+        await post('Profiler.enable');
+        await post('Profiler.setSamplingInterval', { interval: 200 });
+        await post('Profiler.start');
+        return null;
+      },
+      profileStop: async (args) => {
+        const file = (args as { file: string }).file;
+        const s = session;
+        if (!s) throw new Error('profiler not started');
+        const result = await new Promise<{ profile: unknown }>((resolve, reject) =>
+          s.post('Profiler.stop', (err, res) => (err ? reject(err) : resolve(res as { profile: unknown }))),
+        );
+        s.disconnect();
+        session = null;
+        writeFileSync(file, JSON.stringify(result.profile));
+        return { file };
+      },
+    },
+    async () => {
+      await relay.stop({ closeStore: true });
+      logger.flush?.();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  );
+}
+
+main().catch(failStartup);

@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
+import { ChangeBroadcaster } from '../sse';
+import { DeskError } from './desk';
+import type { EngageSimulator, ThreadView } from './simulator';
+
+/**
+ * The agent desk of the sandbox: a small web page over the Engage simulator's agent actions.
+ * It shows the Agent folder (profile, context_data, queue), lets an agent take, reply and close.
+ * A queue ticker plays Engage's routing: while nobody has taken a conversation it sends
+ * `messaging.queuing_update` with the position and an estimated wait every few seconds.
+ */
+
+const replySchema = z.object({ body: z.string().trim().min(1).max(5000) });
+
+export interface DeskServerOptions {
+  engage: EngageSimulator;
+  /** Seconds of estimated wait per queue position (the simulator's stand-in for Engage's estimate). */
+  secondsPerPosition?: number;
+  queueTickMs?: number;
+}
+
+function deskView(thread: ThreadView) {
+  const open = thread.interventions.find((i) => i.status !== 'closed' && !i.closed_at);
+  return {
+    id: thread.id,
+    threadId: thread.foreign_id,
+    inAgentFolder: thread.inAgentFolder,
+    categoryIds: thread.categoryIds,
+    customer: thread.customer,
+    contextData: thread.context_data,
+    queue: thread.queue,
+    taskStatus: thread.task?.status ?? null,
+    intervention: open ? { id: open.id, agentReplies: open.agentReplyCount } : null,
+    messages: thread.messages.map((m) => ({ id: m.id, side: m.side, author: m.sender_name ?? m.author.screenname, body: m.body, attachments: m.attachments, createdAt: m.created_at })),
+  };
+}
+
+export class DeskServer {
+  private server: Server | null = null;
+  private ticker: NodeJS.Timeout | null = null;
+  private readonly changes = new ChangeBroadcaster();
+  private readonly onChange = () => this.changes.changed();
+
+  constructor(private readonly options: DeskServerOptions) {}
+
+  /** Positions for conversations waiting in the Agent folder, oldest first. */
+  private waiting(): ThreadView[] {
+    return this.options.engage
+      .agentFolder()
+      .filter((t) => t.task?.status === 'pending' && !t.interventions.some((i) => i.status !== 'closed' && !i.closed_at))
+      .sort((a, b) => (a.task?.created_at ?? '').localeCompare(b.task?.created_at ?? ''));
+  }
+
+  private async tickQueue(): Promise<void> {
+    const perPosition = this.options.secondsPerPosition ?? 45;
+    for (const [index, thread] of this.waiting().entries()) {
+      const position = index + 1;
+      if (thread.queue?.position === position && Date.now() - Date.parse(thread.queue.sentAt) < 15_000) continue;
+      await this.options.engage.queuingUpdate({ threadId: thread.foreign_id, position, estimatedWaitTimeSeconds: position * perPosition }).catch(() => undefined);
+    }
+  }
+
+  private app(): express.Express {
+    const engage = this.options.engage;
+    const app = express();
+    const page = readFileSync(join(__dirname, '..', 'pages', 'desk.html'), 'utf8');
+    app.get('/', (_req, res) => {
+      res.type('html').send(page);
+    });
+    app.get('/api/state', (_req, res) => {
+      const threads = engage.threads().filter((t) => t.imported).map(deskView);
+      res.json({ threads, agentCategoryId: engage.categories.agentId, botCategoryId: engage.categories.botId });
+    });
+    app.get('/api/events', (_req, res) => this.changes.attach(res));
+    const act = (handler: (thread: ThreadView, req: Request) => Promise<unknown> | unknown) => async (req: Request, res: Response) => {
+      const thread = engage.thread(String(req.params.id));
+      if (!thread) return res.status(404).json({ error: 'no such conversation' });
+      try {
+        res.json({ ok: true, result: (await handler(thread, req)) ?? null });
+      } catch (err) {
+        const status = err instanceof DeskError ? 409 : 400;
+        res.status(status).json({ error: (err as Error).message });
+      }
+    };
+    app.post('/api/threads/:id/take', express.json(), act((thread) => engage.takeTask(thread.id)));
+    app.post('/api/threads/:id/reply', express.json(), act(async (thread, req) => {
+      const body = replySchema.parse(req.body).body;
+      const result = await engage.agentReply({ threadId: thread.foreign_id, body, agentName: 'Alex (agent)' });
+      if (result.outcome !== 'delivered') throw new Error(`the relay did not accept the reply (${result.outcome})`);
+      return { contentId: result.contentId };
+    }));
+    app.post('/api/threads/:id/close', express.json(), act((thread) => {
+      const open = thread.interventions.find((i) => i.status !== 'closed' && !i.closed_at);
+      if (open && open.agentReplyCount > 0) return engage.closeIntervention(open.id);
+      if (open) return engage.cancelIntervention(open.id);
+      throw new DeskError('conflict', 'no open intervention to close: reply or take the conversation first');
+    }));
+    return app;
+  }
+
+  async start(port = 0): Promise<string> {
+    const app = this.app();
+    this.server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(port, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+    this.options.engage.events.on('change', this.onChange);
+    this.ticker = setInterval(() => void this.tickQueue(), this.options.queueTickMs ?? 3000);
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    this.options.engage.events.off('change', this.onChange);
+    this.changes.close();
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,351 @@
+import type { InjectedHandoverEvent } from '../../contract/relayApi';
+import { CANCEL_PAYLOAD, type HandoverState } from '../../extension/src/handoverLogic';
+import extension from '../../extension/src/module';
+import { DEFAULT_ACCEPTED_MESSAGE, handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
+import { FlowRunner, placeNode, type Flow, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
+import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+
+/**
+ * The Handover to RCE node run by the Flow runner against a relay on 127.0.0.1.
+ * The journey block runs against both backends of startRelayForTest (the recording stand-in
+ * and the real relay); fault scripts need the recording backend.
+ */
+
+const profile = { firstname: 'Ada', lastname: 'Lovelace', email: 'ada@example.com', gender: 'female', goals: ['billing'] };
+
+function handoverFlow(config: Record<string, unknown> = {}): Flow {
+  return {
+    nodes: [
+      { id: 'welcome', type: 'say', config: { text: 'Welcome!' }, next: 'handover' },
+      ...placeNode(handoverToRceNode, {
+        id: 'handover',
+        config: { connection: 'rce', transcript: '{{context.transcript}}', contextData: { intent: '{{context.intent}}' }, ...config },
+        branches: {
+          onAgentJoined: [{ type: 'say', config: { text: 'Agent {{context.rceHandover.agentName}} joined.' } }],
+          onReturnToBot: [{ type: 'say', config: { text: 'Welcome back to the bot.' } }],
+          onCancel: [{ type: 'say', config: { text: 'Handover cancelled.' } }],
+          onError: [{ type: 'say', config: { text: 'Sorry: {{context.rceHandover.error.code}}' } }],
+        },
+      }),
+    ],
+  };
+}
+
+let sessionCounter = 0;
+function newSession(): SessionKey {
+  sessionCounter += 1;
+  return { URLToken: 'endpoint-url-token', userId: `user-${sessionCounter}`, sessionId: `session-${sessionCounter}-${Date.now()}` };
+}
+
+function runnerFor(relay: RelayForTest, config: Record<string, unknown> = {}, connection: Record<string, string> = relay.connection): FlowRunner {
+  return new FlowRunner({ flow: handoverFlow(config), extension, connections: { rce: connection }, defaultProfile: profile });
+}
+
+function state(runner: FlowRunner, session: SessionKey): HandoverState {
+  return runner.session(session).context.rceHandover as HandoverState;
+}
+
+function texts(turn: TurnResult): string[] {
+  return turn.outputs.map((o) => o.text);
+}
+
+/** Cognigy's limit is 10; our nodes promise one. */
+function expectAtMostOneCallPerExecution(turn: TurnResult): void {
+  for (const execution of turn.executions) expect(execution.httpCalls).toBeLessThanOrEqual(1);
+}
+
+function handoverEvent(runner: FlowRunner, session: SessionKey, status: InjectedHandoverEvent['status'], extra: Partial<InjectedHandoverEvent> = {}) {
+  return { text: '', data: { handover: { source: 'rce-handover', threadId: state(runner, session).threadId, status, ...extra } } };
+}
+
+async function startedSession(relay: RelayForTest, config: Record<string, unknown> = {}): Promise<{ runner: FlowRunner; session: SessionKey; start: TurnResult }> {
+  const runner = runnerFor(relay, config);
+  const session = newSession();
+  runner.session(session).context.transcript = [
+    { role: 'user', text: 'My invoice is wrong' },
+    { role: 'bot', text: 'I can connect you with an agent.' },
+  ];
+  runner.session(session).context.intent = 'billing';
+  const start = await runner.send(session, { text: 'I want a human' });
+  return { runner, session, start };
+}
+
+function expectNoSecretsAnywhere(runner: FlowRunner, session: SessionKey): void {
+  const s = runner.session(session);
+  const everything = JSON.stringify({ context: s.context, logs: s.logs, outputs: s.outputs });
+  for (const secret of Object.values(TEST_CONNECTION_SECRETS)) expect(everything).not.toContain(secret);
+}
+
+describe.each(['recording', 'real'] as const)('Handover to RCE against the %s relay', (backend) => {
+  let relay: RelayForTest;
+  beforeAll(async () => {
+    relay = await startRelayForTest({ backend });
+  });
+  afterAll(async () => relay.close());
+  beforeEach(() => relay.reset());
+
+  it('starts a handover with one signed call, tells the user and waits in the node', async () => {
+    const { runner, session, start } = await startedSession(relay);
+    expect(texts(start)).toEqual(['Welcome!', DEFAULT_ACCEPTED_MESSAGE]);
+    expect(start.outputs[1]?.data).toMatchObject({ _cognigy: { _default: { _quickReplies: { quickReplies: [{ payload: CANCEL_PAYLOAD, title: 'Cancel' }] } } } });
+    expect(start.executions.find((e) => e.nodeId === 'handover')?.httpCalls).toBe(1);
+    expect(start.nextEntry).toBe('handover');
+
+    const [request] = relay.requestsFor('startHandover');
+    expect(request?.status).toBe(200);
+    expect(request?.signature.ok).toBe(true);
+    expect(request?.body).toMatchObject({
+      session,
+      firstMessage: 'The customer asked for a human agent.',
+      profile: { firstname: 'Ada', lastname: 'Lovelace', email: 'ada@example.com', goals: ['billing'] },
+      transcript: [
+        { role: 'user', text: 'My invoice is wrong' },
+        { role: 'bot', text: 'I can connect you with an agent.' },
+      ],
+      contextData: { intent: 'billing' },
+      options: { forwardOnlyHandoverConversations: true, getQueueUpdates: true },
+    });
+    expect(state(runner, session)).toMatchObject({ active: true, status: 'queued', threadId: expect.any(String), startedAt: expect.any(String), error: null });
+  });
+
+  it('forwards user messages to the agent and keeps the bot silent', async () => {
+    const { runner, session } = await startedSession(relay);
+    relay.reset();
+    const turn = await runner.send(session, {
+      text: 'Here is a photo',
+      data: { attachments: [{ url: 'https://cdn.example.com/invoice.png', name: 'invoice.png' }] },
+    });
+    expect(turn.outputs).toEqual([]);
+    expect(turn.nextEntry).toBe('handover');
+    expect(turn.executions).toHaveLength(1);
+    expect(turn.executions[0]?.httpCalls).toBe(1);
+    const [request] = relay.requestsFor('userMessage');
+    expect(request?.body).toMatchObject({ role: 'user', text: 'Here is a photo', attachments: [{ url: 'https://cdn.example.com/invoice.png', filename: 'invoice.png' }], session });
+    expect(request?.status).toBe(200);
+  });
+
+  it('says the queue position on a queue event without calling the relay', async () => {
+    const { runner, session } = await startedSession(relay);
+    relay.reset();
+    const turn = await runner.send(session, handoverEvent(runner, session, 'queue', { position: 3, estimatedWaitTime: 90_000 }));
+    expect(texts(turn)).toEqual(['You are number 3 in the queue. Estimated wait: 2 min.']);
+    expect(turn.executions[0]?.httpCalls).toBe(0);
+    expect(relay.requests).toHaveLength(0);
+    expect(turn.nextEntry).toBe('handover');
+    expect(state(runner, session)).toMatchObject({ active: true, status: 'queued', position: 3, estimatedWaitTime: 90_000 });
+  });
+
+  it('takes "On Agent Joined" and stays in the handover', async () => {
+    const { runner, session } = await startedSession(relay);
+    const turn = await runner.send(session, handoverEvent(runner, session, 'active', { agentName: 'Grace' }));
+    expect(texts(turn)).toEqual(['Agent Grace joined.']);
+    expect(turn.nextEntry).toBe('handover');
+    expect(state(runner, session)).toMatchObject({ active: true, status: 'active', agentName: 'Grace' });
+    // The next user message still goes to the agent.
+    relay.reset();
+    expect((await runner.send(session, { text: 'Thanks' })).outputs).toEqual([]);
+    expect(relay.requestsFor('userMessage')).toHaveLength(1);
+  });
+
+  it('returns to the bot when the agent closes, and the next input starts the Flow again', async () => {
+    const { runner, session } = await startedSession(relay);
+    const done = await runner.send(session, handoverEvent(runner, session, 'completed'));
+    expect(texts(done)).toEqual(['Welcome back to the bot.']);
+    expect(done.nextEntry).toBeNull();
+    expect(state(runner, session)).toMatchObject({ active: false, status: 'completed', endedAt: expect.any(String) });
+    relay.reset();
+    const next = await runner.send(session, { text: 'Hello again' });
+    expect(texts(next)[0]).toBe('Welcome!');
+    expect(relay.requestsFor('startHandover')).toHaveLength(1);
+  });
+
+  it.each(['Cancel', '  stop ', CANCEL_PAYLOAD])('cancels on %p', async (text) => {
+    const { runner, session } = await startedSession(relay);
+    relay.reset();
+    const turn = await runner.send(session, { text });
+    expect(texts(turn)).toEqual(['Handover cancelled.']);
+    expect(turn.nextEntry).toBeNull();
+    expect(relay.requests.map((r) => r.route)).toEqual(['cancelHandover']);
+    expect(relay.requests[0]?.status).toBe(200);
+    expect(state(runner, session)).toMatchObject({ active: false, status: 'cancelled' });
+    // A late event (here: an echo of our own cancel) enters at the Flow start, like any inject
+    // after the end; the Handover node ignores it: no branch, no call, no new handover.
+    relay.reset();
+    const echo = await runner.send(session, handoverEvent(runner, session, 'cancelled'));
+    expect(echo.outputs.map((o) => o.nodeId)).toEqual(['welcome']);
+    expect(echo.nextEntry).toBeNull();
+    expect(relay.requests).toHaveLength(0);
+    expect(echo.logs.some((l) => l.nodeId === 'handover' && l.message.includes('already_ended'))).toBe(true);
+  });
+
+  it('ignores events for another thread and events after the end', async () => {
+    const { runner, session } = await startedSession(relay);
+    relay.reset();
+    const foreign = await runner.send(session, { data: { handover: { source: 'rce-handover', threadId: 'someone-else', status: 'completed' } } });
+    expect(foreign.outputs).toEqual([]);
+    expect(foreign.nextEntry).toBe('handover');
+    expect(state(runner, session).active).toBe(true);
+    const malformed = await runner.send(session, { data: { handover: { source: 'rce-handover', status: 'teleported' } } });
+    expect(malformed.outputs).toEqual([]);
+    expect(malformed.nextEntry).toBe('handover');
+    expect(relay.requests).toHaveLength(0);
+  });
+
+  it('sends the same requestId when Cognigy retries the same input', async () => {
+    const runner = runnerFor(relay);
+    const session = newSession();
+    await runner.send(session, { text: 'agent please' }, { inputId: 'retried-input-1' });
+    // Cognigy re-runs the input as if the first run never finished.
+    runner.session(session).context = {};
+    runner.session(session).entry = null;
+    await runner.send(session, { text: 'agent please' }, { inputId: 'retried-input-1' });
+    const [first, second] = relay.requestsFor('startHandover');
+    expect(first?.body.requestId).toBe(second?.body.requestId);
+  });
+
+  it('never puts a secret into context, logs or outputs', async () => {
+    const { runner, session } = await startedSession(relay);
+    await runner.send(session, { text: 'hi' });
+    await runner.send(session, handoverEvent(runner, session, 'queue', { position: 1, estimatedWaitTime: 1000 }));
+    await runner.send(session, { text: 'cancel' });
+    expectNoSecretsAnywhere(runner, session);
+  });
+});
+
+describe('Handover to RCE when things go wrong (recording relay)', () => {
+  let relay: RelayForTest;
+  beforeAll(async () => {
+    relay = await startRelayForTest();
+  });
+  afterAll(async () => relay.close());
+  beforeEach(() => relay.reset());
+
+  it('takes "On Error" with a clear log line when the relay is down', async () => {
+    const runner = new FlowRunner({ flow: handoverFlow(), extension, connections: { rce: { ...relay.connection, relayUrl: 'http://127.0.0.1:9' } }, defaultProfile: profile });
+    const session = newSession();
+    const turn = await runner.send(session, { text: 'human' });
+    expect(texts(turn)).toEqual(['Welcome!', 'Sorry: relay_unreachable']);
+    expect(turn.nextEntry).toBeNull();
+    expect(state(runner, session)).toMatchObject({ active: false, status: 'error', error: { code: 'relay_unreachable' } });
+    const errors = turn.logs.filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.message).toBe('[rce-handover] handoverToRce: could not start the handover: relay_unreachable: The relay at http://127.0.0.1:9 is unreachable (ECONNREFUSED).');
+    expectNoSecretsAnywhere(runner, session);
+  });
+
+  it('names the drifting connection field', async () => {
+    const runner = runnerFor(relay, {}, { ...relay.connection, agentCategoryId: 'stale-category' });
+    const session = newSession();
+    const turn = await runner.send(session, { text: 'human' });
+    expect(texts(turn)).toEqual(['Welcome!', 'Sorry: connection_mismatch']);
+    expect(state(runner, session).error?.message).toContain('Agent Category ID');
+  });
+
+  it('routes a broken connection to "On Error" without any call', async () => {
+    const runner = runnerFor(relay, {}, { ...relay.connection, relayApiKey: '' });
+    const session = newSession();
+    const turn = await runner.send(session, { text: 'human' });
+    expect(texts(turn)).toEqual(['Welcome!', 'Sorry: invalid_connection']);
+    expect(turn.executions[0]?.httpCalls).toBe(0);
+    expect(state(runner, session).error?.message).toContain('"Relay API Key" (relayApiKey) is missing');
+  });
+
+  it('rejects an unknown Engage key in the profile mappings before calling', async () => {
+    const runner = runnerFor(relay, { profileMapping: { shoeSize: 'shoe_size' } });
+    const session = newSession();
+    const turn = await runner.send(session, { text: 'human' });
+    expect(texts(turn)).toEqual(['Welcome!', 'Sorry: invalid_profile_mapping']);
+    expect(relay.requests).toHaveLength(0);
+    expect(turn.logs.find((l) => l.level === 'error')?.message).toContain('"shoeSize" maps to "shoe_size"');
+  });
+
+  it('sends explicit mappings, and no profile when the toggle is off or the contact opted out', async () => {
+    await runnerFor(relay, { profileMapping: { mobile: 'mobile_phone', customerNo: 'context_data.customer_no' } }).send(newSession(), { text: 'x' });
+    expect(relay.requestsFor('startHandover')[0]?.body).toMatchObject({ profileMapping: { mobile: 'mobile_phone', customerNo: 'context_data.customer_no' } });
+
+    relay.reset();
+    await runnerFor(relay, { useCognigyProfile: false }).send(newSession(), { text: 'x' });
+    expect(relay.requestsFor('startHandover')[0]?.body.profile).toEqual({});
+
+    relay.reset();
+    const optedOut = new FlowRunner({ flow: handoverFlow(), extension, connections: { rce: relay.connection }, defaultProfile: { ...profile, prevent_data_collection: true } });
+    const turn = await optedOut.send(newSession(), { text: 'x' });
+    expect(relay.requestsFor('startHandover')[0]?.body.profile).toEqual({});
+    expect(turn.logs.some((l) => l.level === 'info' && l.message.includes('opted out'))).toBe(true);
+  });
+
+  it('passes the option toggles and a custom first message', async () => {
+    await runnerFor(relay, { forwardOnlyHandoverConversations: false, getQueueUpdates: false, firstMessage: 'VIP {{profile.firstname}} needs help' }).send(newSession(), { text: 'x' });
+    expect(relay.requestsFor('startHandover')[0]?.body).toMatchObject({
+      firstMessage: 'VIP Ada needs help',
+      options: { forwardOnlyHandoverConversations: false, getQueueUpdates: false },
+    });
+  });
+
+  it('says nothing on start or queue updates when those messages are empty, and no button without a label', async () => {
+    const { runner, session, start } = await startedSession(relay, { acceptedMessage: '', queueMessageTemplate: '' });
+    expect(texts(start)).toEqual(['Welcome!']);
+    const queued = await runner.send(session, handoverEvent(runner, session, 'queue', { position: 2 }));
+    expect(queued.outputs).toEqual([]);
+    const plain = await startedSession(relay, { cancelButtonLabel: '' });
+    expect(plain.start.outputs[1]?.data).toBeNull();
+  });
+
+  it('keeps waiting in the handover when a message cannot be forwarded', async () => {
+    const { runner, session } = await startedSession(relay);
+    relay.respondWith('userMessage', () => ({ status: 503, body: { error: { code: 'unavailable', message: 'Relay is restarting' } } }));
+    const turn = await runner.send(session, { text: 'Are you there?' });
+    expect(texts(turn)).toEqual(['Sorry: unavailable']);
+    expect(turn.nextEntry).toBe('handover');
+    expect(state(runner, session)).toMatchObject({ active: true, error: { code: 'unavailable', message: 'Relay is restarting' } });
+    expect(turn.logs.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
+      '[rce-handover] handoverToRce: could not forward the message to the agent: unavailable: Relay is restarting',
+    ]);
+  });
+
+  it('leaves the handover when the relay says it is already over', async () => {
+    const { runner, session } = await startedSession(relay);
+    relay.respondWith('userMessage', () => ({ body: { forwarded: false, status: 'completed' } }));
+    const turn = await runner.send(session, { text: 'hello?' });
+    expect(texts(turn)).toEqual(['Welcome back to the bot.']);
+    expect(turn.nextEntry).toBeNull();
+    expect(state(runner, session).active).toBe(false);
+  });
+
+  it('ends the handover locally when a cancel cannot reach the relay', async () => {
+    const { runner, session } = await startedSession(relay);
+    relay.respondWith('cancelHandover', () => ({ status: 500, body: 'oops' }));
+    const turn = await runner.send(session, { text: 'cancel' });
+    expect(texts(turn)).toEqual(['Sorry: relay_http_500']);
+    expect(turn.nextEntry).toBeNull();
+    expect(state(runner, session)).toMatchObject({ active: false, status: 'error' });
+  });
+
+  it('continues a handover the relay already runs', async () => {
+    relay.respondWith('startHandover', () => ({ body: { threadId: 'existing-thread', status: 'active', started: false } }));
+    const runner = runnerFor(relay);
+    const session = newSession();
+    const turn = await runner.send(session, { text: 'agent' });
+    expect(texts(turn)).toEqual(['Welcome!']);
+    expect(turn.nextEntry).toBe('handover');
+    expect(state(runner, session)).toMatchObject({ active: true, threadId: 'existing-thread', status: 'active' });
+    expect(turn.logs.some((l) => l.message.includes('already running'))).toBe(true);
+  });
+
+  it('routes an Engage error event to "On Error" and ends the handover', async () => {
+    const { runner, session } = await startedSession(relay);
+    const turn = await runner.send(session, handoverEvent(runner, session, 'error', { error: { reason: 'engage_unavailable', message: 'Engage did not accept the thread' } }));
+    expect(texts(turn)).toEqual(['Sorry: engage_unavailable']);
+    expect(turn.nextEntry).toBeNull();
+    expect(turn.logs.find((l) => l.level === 'error')?.message).toContain('Engage did not accept the thread');
+    expectAtMostOneCallPerExecution(turn);
+  });
+
+  it('does not forward empty inputs', async () => {
+    const { runner, session } = await startedSession(relay);
+    relay.reset();
+    const turn = await runner.send(session, { text: '   ' });
+    expect(turn.nextEntry).toBe('handover');
+    expect(relay.requests).toHaveLength(0);
+  });
+});
