@@ -153,7 +153,7 @@ const connectionSchema = z.object({
   }),
   webhookSecret: optionalText(),
   baseApiUrl: optionalText(2048).refine((v) => v === '' || isHostOrHttpsUrl(v), {
-    error: 'must be a host name such as cognigy.api.engagement.dimelo.com or an https URL',
+    error: 'must be a host name such as cognigy.api.engagement.dimelo.com or an https URL (http only for localhost)',
   }),
   relayUrl: requiredText(2048).refine(isAcceptableRelayUrl, {
     error: 'must be an https URL without query or fragment (http only for localhost)',
@@ -164,7 +164,9 @@ const connectionSchema = z.object({
 function isHostOrHttpsUrl(value: string): boolean {
   if (/^[A-Za-z0-9.-]+(:\d+)?$/.test(value)) return true;
   try {
-    return new URL(value).protocol === 'https:';
+    const url = new URL(value);
+    // Plain http only for a relay/simulator on this machine (the sandbox).
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
   } catch {
     return false;
   }

@@ -2,10 +2,11 @@ import { createExtension } from '@cognigy/extension-tools';
 import { rceHandoverConnection } from './connection';
 import { getQueueStatusNodes } from './nodes/getQueueStatus';
 import { handoverToRceNodes } from './nodes/handoverToRce';
+import { mirrorToRceNodes } from './nodes/mirrorToRce';
 import { sendProfileNodes } from './nodes/sendProfile';
 
 export default createExtension({
-  nodes: [...handoverToRceNodes, ...getQueueStatusNodes, ...sendProfileNodes],
+  nodes: [...handoverToRceNodes, ...getQueueStatusNodes, ...sendProfileNodes, ...mirrorToRceNodes],
   connections: [rceHandoverConnection],
   options: { label: 'RingCentral Engage Handover' },
 });

@@ -9,7 +9,7 @@ import { WebhookHandler } from './engage/webhookHandler';
 import { HandoverEngine } from './handover/engine';
 import { createOutboundHttp } from './http/outboundHttp';
 import { createJobExecutor } from './outbox/executors';
-import { TokenBucketGate } from './outbox/rateGate';
+import { SlidingWindowRestGate } from './outbox/rateGate';
 import { OutboxWorker } from './outbox/worker';
 import type { Store } from './store/types';
 
@@ -51,7 +51,7 @@ export function createRelay(options: RelayOptions): Relay {
   worker = new OutboxWorker({
     store,
     logger,
-    execute: createJobExecutor({ http: outbound.client, tenants: tenantMap, restGate: new TokenBucketGate(config.settings.engageRestPerMinute, options.clock), threads: engine }),
+    execute: createJobExecutor({ http: outbound.client, tenants: tenantMap, restGate: new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock), threads: engine }),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.outbox?.backoff ? { backoff: options.outbox.backoff } : {}),

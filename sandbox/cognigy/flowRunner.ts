@@ -26,7 +26,7 @@ import { createNodeApi, type LogLevel } from './nodeApi';
 /** A node placed in the Flow. `config` values may contain CognigyScript. */
 export interface FlowNode {
   id: string;
-  /** A descriptor type from the extension, or a built-in: `say`, `setContext`, `goToIf`. */
+  /** A descriptor type from the extension, or a built-in: `say`, `setContext`, `goToIf`, `ifTextMatches`. */
   type: string;
   label?: string;
   config?: Record<string, unknown>;
@@ -117,7 +117,7 @@ export interface FlowRunnerOptions {
   onLog?: (session: SessionKey, log: LogRecord) => void;
 }
 
-export const BUILT_IN_TYPES = ['say', 'setContext', 'goToIf'] as const;
+export const BUILT_IN_TYPES = ['say', 'setContext', 'goToIf', 'ifTextMatches'] as const;
 const RESOLVED_FIELD_TYPES = new Set(['cognigyText', 'text', 'json', 'textArray', 'say']);
 
 // ---- outbound HTTP accounting --------------------------------------------------------------
@@ -280,6 +280,14 @@ export class FlowRunner {
         const config = resolveDeep(node.config ?? {}, scope, true) as { key?: unknown; value?: unknown };
         if (typeof config.key === 'string') session.context[config.key] = config.value;
         current = afterThis();
+        continue;
+      }
+      if (node.type === 'ifTextMatches') {
+        // Cognigy's If node with a condition like `ci.text` matching a pattern (e.g. "agent|human").
+        const config = (node.config ?? {}) as { pattern?: unknown; target?: unknown };
+        const text = typeof input.text === 'string' ? input.text : '';
+        const matches = typeof config.pattern === 'string' && new RegExp(config.pattern, 'i').test(text);
+        current = matches && typeof config.target === 'string' ? config.target : afterThis();
         continue;
       }
       if (node.type === 'goToIf') {

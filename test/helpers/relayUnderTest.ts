@@ -46,6 +46,8 @@ export interface RecordedRelayRequest {
   body: unknown;
   schemaError: string | null;
   status: number;
+  /** The answer's body, parsed as JSON when it is JSON (undefined until answered). */
+  response: unknown;
 }
 
 export interface ScriptedReply {
@@ -133,7 +135,8 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
         handovers.set(key, 'queued');
         return { body: { threadId, status: 'queued', started: true } };
       case 'userMessage':
-        return { body: { forwarded: running, status: current } };
+        // Like the relay: a mirrored message is forwarded (under the Bot category) even without a handover.
+        return { body: { forwarded: running || (body as RelayRequest<'userMessage'>).mirror, status: current } };
       case 'cancelHandover':
         if (!running) return { body: { status: current, cancelled: false } };
         handovers.set(key, 'cancelled');
@@ -166,7 +169,7 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
           rawBody: raw,
           nowSeconds: Math.floor(Date.now() / 1000),
         });
-        const recorded: RecordedRelayRequest = { route, path, headers: req.headers, rawBody: raw.toString('utf8'), signature, body: null, schemaError: null, status: 0 };
+        const recorded: RecordedRelayRequest = { route, path, headers: req.headers, rawBody: raw.toString('utf8'), signature, body: null, schemaError: null, status: 0, response: undefined };
         requests.push(recorded);
         let json: unknown;
         try {
@@ -192,9 +195,15 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
         else reply = await standIn(route, recorded.body as RelayRequest<RelayRouteName>);
         if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
         recorded.status = reply.status ?? 200;
+        const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+        try {
+          recorded.response = JSON.parse(text) as unknown;
+        } catch {
+          recorded.response = text;
+        }
         if (res.destroyed) return;
         res.writeHead(recorded.status, { 'content-type': 'application/json' });
-        res.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
+        res.end(text);
       })();
     });
   });

@@ -119,7 +119,9 @@ export const handoverToRceNode = createNodeDescriptor({
       key: 'forwardOnlyHandoverConversations',
       type: 'toggle',
       label: 'Forward Only Handover Conversations',
-      description: 'On: Engage sees the conversation only from the handover on. Off: the relay mirrors it to Engage under the Bot category before any handover.',
+      description:
+        'On: Engage sees the conversation only from the handover on. Off: the conversation before the handover is mirrored to Engage under the Bot category ' +
+        'by "Mirror to RCE" nodes in the Flow (add them at the Flow start and after bot outputs).',
       defaultValue: true,
     },
     {

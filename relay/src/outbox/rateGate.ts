@@ -2,29 +2,47 @@ import { DeliveryError } from './deliveryError';
 import type { RestRateGate } from '../engage/restClient';
 
 /**
- * Per-tenant token bucket for Engage REST calls (Engage allows 500 requests/minute per token).
- * Out of tokens → a retryable DeliveryError that says when the next token is due, so the job is
- * rescheduled instead of hammering Engage into 429s.
+ * At most `limit` events per key in any window of `windowMs` (a sliding log). Unlike a token
+ * bucket of the same rate, which allows a full bucket plus a minute of refill (up to twice the
+ * rate) inside one window, this never exceeds the limit however the window is placed.
  */
-export class TokenBucketGate implements RestRateGate {
-  private readonly buckets = new Map<string, { tokens: number; refilledAt: number }>();
+export class SlidingWindowLimiter {
+  private readonly hits = new Map<string, number[]>();
 
   constructor(
-    private readonly perMinute: number,
+    private readonly limit: number,
+    private readonly windowMs: number,
     private readonly clock: () => number = Date.now,
   ) {}
 
-  take(tenantId: string): void {
+  /** Counts one event and returns 0, or counts nothing and returns how many ms until one is allowed. */
+  tryTake(key: string): number {
     const now = this.clock();
-    const bucket = this.buckets.get(tenantId) ?? { tokens: this.perMinute, refilledAt: now };
-    const refill = ((now - bucket.refilledAt) / 60_000) * this.perMinute;
-    bucket.tokens = Math.min(this.perMinute, bucket.tokens + refill);
-    bucket.refilledAt = now;
-    this.buckets.set(tenantId, bucket);
-    if (bucket.tokens < 1) {
-      const waitMs = Math.ceil(((1 - bucket.tokens) / this.perMinute) * 60_000);
-      throw new DeliveryError('Engage REST rate limit reached locally', true, waitMs);
-    }
-    bucket.tokens -= 1;
+    const times = this.hits.get(key) ?? [];
+    let expired = 0;
+    while (expired < times.length && now - (times[expired] ?? now) >= this.windowMs) expired++;
+    if (expired > 0) times.splice(0, expired);
+    if (times.length >= this.limit) return Math.max(1, (times[0] ?? now) + this.windowMs - now);
+    times.push(now);
+    this.hits.set(key, times);
+    return 0;
+  }
+}
+
+/**
+ * Per-tenant limit on Engage REST calls (Engage allows 500 requests/minute per token).
+ * Over the limit → a retryable DeliveryError that says when a call is allowed again, so the job
+ * is rescheduled instead of hammering Engage into 429s.
+ */
+export class SlidingWindowRestGate implements RestRateGate {
+  private readonly limiter: SlidingWindowLimiter;
+
+  constructor(perMinute: number, clock: () => number = Date.now) {
+    this.limiter = new SlidingWindowLimiter(perMinute, 60_000, clock);
+  }
+
+  take(tenantId: string): void {
+    const waitMs = this.limiter.tryTake(tenantId);
+    if (waitMs > 0) throw new DeliveryError('Engage REST rate limit reached locally', true, waitMs);
   }
 }

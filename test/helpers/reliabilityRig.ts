@@ -1,0 +1,212 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { CognigySession, RelayRouteName } from '../../contract/relayApi';
+import { relaySettingsSchema, secretsOf, type RelayConfig, type RelaySettings, type TenantConfig } from '../../relay/src/config';
+import { createLogger } from '../../relay/src/log';
+import { createRelay, type Relay, type RelayOptions } from '../../relay/src/relay';
+import { RedisStore } from '../../relay/src/store/redisStore';
+import { SqliteStore } from '../../relay/src/store/sqliteStore';
+import type { Store } from '../../relay/src/store/types';
+import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
+import { EngageSimulator, type EngageSimulatorOptions } from '../../sandbox/engage';
+import { startRecordingProxy, type RecordingProxy } from './recordingProxy';
+import { envelopeFor, signedRelayCall } from './signedRelayCall';
+
+/**
+ * A relay with one or more tenants (one Engage simulator each), one Cognigy simulator, and an
+ * optional warpable clock shared by the relay, its store and the Engage simulators, so a test
+ * can let minutes of relay time pass in milliseconds without faking timers.
+ */
+
+/** Real time plus an offset the test moves forward: timers still run, deadlines and backoff see the jump. */
+export class WarpClock {
+  private offsetMs = 0;
+  readonly now = (): number => Date.now() + this.offsetMs;
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+  get offset(): number {
+    return this.offsetMs;
+  }
+}
+
+/** Distinct, recognisable secrets per tenant (the leak scan looks for every one of them). */
+export function tenantSecrets(index: number): { apiAccessToken: string; realtimeAccessToken: string; webhookSecret: string; cognigyApiKey: string; relayApiKey: string; verifyToken: string } {
+  return {
+    apiAccessToken: `rest-token-T${index}-7f3a9c1e5b0d2468`,
+    realtimeAccessToken: `realtime-token-T${index}-c0ffee12deadbeef`,
+    webhookSecret: `webhook-secret-T${index}-55aa77cc99ee`,
+    cognigyApiKey: `cognigy-api-key-T${index}-31415926535`,
+    relayApiKey: `relay-api-key-T${index}-27182818284`,
+    verifyToken: `verify-token-T${index}-16180339887`,
+  };
+}
+
+export interface RigTenant {
+  engage: EngageSimulator;
+  tenant: TenantConfig;
+  /** With `proxyEngage`: every relay → Engage request, answered. */
+  proxy: RecordingProxy | null;
+}
+
+export interface Rig {
+  tenants: RigTenant[];
+  /** Tenant 0, for single-tenant tests. */
+  engage: EngageSimulator;
+  tenant: TenantConfig;
+  cognigy: CognigyApiSimulator;
+  relay: Relay;
+  relayUrl: string;
+  config: RelayConfig;
+  store: Store;
+  logLines: string[];
+  clock: WarpClock | null;
+  /** Every configured secret, plus verify tokens. */
+  secrets: string[];
+  /** Where the SQLite file lives (sqlite rigs). */
+  dbPath: string | null;
+  call(route: RelayRouteName, session: CognigySession, extra?: Record<string, unknown>, tenantIndex?: number): ReturnType<typeof signedRelayCall>;
+  close(): Promise<void>;
+}
+
+export type RigStore = 'sqlite' | { redisUrl: string };
+
+export interface RigOptions {
+  tenants?: number;
+  store?: RigStore;
+  settings?: Partial<RelaySettings>;
+  clock?: WarpClock;
+  outbox?: RelayOptions['outbox'];
+  outboundTimeoutMs?: number;
+  engageOptions?: Partial<EngageSimulatorOptions>;
+  /** Put a recording proxy between the relay and each Engage simulator (Send API and REST). */
+  proxyEngage?: boolean;
+  /** Skip the Engage source save / webhook registration (fuzzing does not need them). */
+  skipEngageSetup?: boolean;
+  logLevel?: RelaySettings['logLevel'];
+}
+
+let requestCounter = 0;
+
+export async function startRig(options: RigOptions = {}): Promise<Rig> {
+  const count = options.tenants ?? 1;
+  const clock = options.clock ?? null;
+  const simClock = clock ? { clock: () => new Date(clock.now()) } : {};
+  const cognigy = new CognigyApiSimulator(tenantSecrets(0).cognigyApiKey);
+  await cognigy.start();
+
+  const rigTenants: RigTenant[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = tenantSecrets(i);
+    const sourceId = `src${i}${randomUUID().slice(0, 8)}`;
+    const engage = new EngageSimulator({ sourceId, realtimeAccessToken: s.realtimeAccessToken, apiAccessToken: s.apiAccessToken, importDelayMs: 30, categorizeDurationMs: 20, ...simClock, ...options.engageOptions });
+    await engage.start();
+    const proxy = options.proxyEngage ? await startRecordingProxy(engage.url) : null;
+    const engageBase = proxy?.url ?? engage.url;
+    const tenant: TenantConfig = {
+      apiAccessToken: s.apiAccessToken,
+      botCategoryId: engage.categories.botId,
+      agentCategoryId: engage.categories.agentId,
+      realtimeAccessToken: s.realtimeAccessToken,
+      realtimeEndpointUrl: `${engageBase}/realtime/sdk/${sourceId}`,
+      webhookSecret: s.webhookSecret,
+      baseApiUrl: `${engageBase}/1.0`,
+      verifyToken: s.verifyToken,
+      cognigyApiBaseUrl: cognigy.url,
+      // One Cognigy simulator serves every tenant, so they share its key.
+      cognigyApiKey: tenantSecrets(0).cognigyApiKey,
+      relayApiKey: s.relayApiKey,
+      sourceId,
+    };
+    rigTenants.push({ engage, tenant, proxy });
+  }
+
+  const config: RelayConfig = {
+    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel: options.logLevel ?? 'debug', ...options.settings }),
+    tenants: rigTenants.map((t) => t.tenant),
+  };
+  const secrets = [...new Set([...secretsOf(config), ...rigTenants.map((t) => t.tenant.verifyToken)])];
+  const logLines: string[] = [];
+  const logger = createLogger({ level: config.settings.logLevel, secrets: secretsOf(config), destination: { write: (line: string) => void logLines.push(line) } });
+
+  const dir = mkdtempSync(join(tmpdir(), 'rce-rig-'));
+  const storeOption = options.store ?? 'sqlite';
+  const dbPath = storeOption === 'sqlite' ? join(dir, 'relay.db') : null;
+  const clockOpt = clock ? { clock: clock.now } : {};
+  const store: Store = dbPath
+    ? SqliteStore.open(dbPath, clockOpt)
+    : await RedisStore.connect((storeOption as { redisUrl: string }).redisUrl, { keyPrefix: `rig:${randomUUID()}:`, logger, ...clockOpt });
+
+  const relay = createRelay({
+    config,
+    store,
+    logger,
+    ...clockOpt,
+    outbox: options.outbox ?? { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
+    outboundTimeoutMs: options.outboundTimeoutMs ?? 2_000,
+  });
+  const { url } = await relay.start(0, '127.0.0.1');
+
+  if (!options.skipEngageSetup) {
+    for (const { engage, tenant } of rigTenants) {
+      engage.setSourceBaseUri(`${url}/handover/rce`);
+      await engage.saveSource();
+      const webhook = await engage.registerWebhook({ url: `${url}/handover/rce`, secret: tenant.webhookSecret, verifyToken: tenant.verifyToken, events: ['intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken'] });
+      if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
+    }
+  }
+
+  const first = rigTenants[0];
+  if (!first) throw new Error('a rig needs at least one tenant');
+  return {
+    tenants: rigTenants,
+    engage: first.engage,
+    tenant: first.tenant,
+    cognigy,
+    relay,
+    relayUrl: url,
+    config,
+    store,
+    logLines,
+    clock,
+    secrets,
+    dbPath,
+    call(route, session, extra = {}, tenantIndex = 0) {
+      const t = rigTenants[tenantIndex]?.tenant;
+      if (!t) throw new Error(`no tenant ${tenantIndex}`);
+      const timestampSeconds = Math.floor((clock ? clock.now() : Date.now()) / 1000);
+      return signedRelayCall(url, t, route, { ...envelopeFor(t, session, `rq-${++requestCounter}-${randomUUID().slice(0, 6)}`), ...extra }, { timestampSeconds });
+    },
+    async close() {
+      await relay.stop({ closeStore: true });
+      for (const { engage, proxy } of rigTenants) {
+        await engage.stop();
+        await proxy?.close();
+      }
+      await cognigy.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until `predicate` holds, or fails after `timeoutMs` naming `what`. `step` runs between polls (e.g. to advance a clock). */
+export async function waitUntil(what: string, predicate: () => boolean | Promise<boolean>, options: { timeoutMs?: number; intervalMs?: number; step?: () => void } = {}): Promise<void> {
+  const until = Date.now() + (options.timeoutMs ?? 10_000);
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
+    options.step?.();
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 20));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** `input.data.handover.status` of an inject, or 'notify:<text>' for a notify: one comparable line per Cognigy call. */
+export function describeCognigyCall(call: { kind: string; text: string; data: Record<string, unknown> }): string {
+  if (call.kind === 'notify') return `notify:${call.text}`;
+  const handover = call.data.handover as { status?: string; position?: number } | undefined;
+  return handover?.status === 'queue' ? `queue:${handover.position ?? '?'}` : `inject:${handover?.status ?? '?'}`;
+}
