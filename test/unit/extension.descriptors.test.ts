@@ -5,6 +5,7 @@ import extension from '../../extension/src/module';
 import { CONNECTION_FIELD_NAMES, CONNECTION_TYPE, connectionFieldHelp } from '../../extension/src/connection';
 import { HANDOVER_CHILD_TYPES } from '../../extension/src/handoverLogic';
 import { DEFAULT_QUEUE_MESSAGE } from '../../extension/src/nodes/handoverToRce';
+import { MIRROR_NODE_TYPE } from '../../extension/src/nodes/mirrorToRce';
 
 // Field types extension-tools 0.14 accepts.
 const FIELD_TYPES_014 = new Set([
@@ -27,8 +28,8 @@ function field(type: string, key: string) {
 }
 
 describe('extension descriptors', () => {
-  it('exports the three nodes with their branches and the display label', () => {
-    expect(parents.map((n) => n.type).sort()).toEqual(['getQueueStatus', 'handoverToRce', 'sendProfile']);
+  it('exports the four nodes with their branches and the display label', () => {
+    expect(parents.map((n) => n.type).sort()).toEqual(['getQueueStatus', 'handoverToRce', 'mirrorToRce', 'sendProfile']);
     expect(children.map((n) => n.type).sort()).toEqual(
       [
         'getQueueStatusOnError', 'getQueueStatusOnSuccess',
@@ -67,6 +68,7 @@ describe('extension descriptors', () => {
     expect(node('handoverToRce').behavior?.entrypoint).toBe(true);
     expect(node('getQueueStatus').behavior?.entrypoint).toBe(false);
     expect(node('sendProfile').behavior?.entrypoint).toBe(false);
+    expect(node('mirrorToRce').behavior?.entrypoint).toBe(false);
   });
 
   it('groups every field in exactly one section and renders every section', () => {
@@ -138,6 +140,22 @@ describe('extension descriptors', () => {
   it('tells bot builders about the Flow-start guard', () => {
     expect(String(node('handoverToRce').summary)).toContain('If context.rceHandover.active');
     expect(String(field('handoverToRce', 'contextKey').description)).toContain('Go To this node');
+  });
+
+  it('gives Mirror to RCE no branches, sensible defaults and the "Forward Only" hint', () => {
+    const mirror = node(MIRROR_NODE_TYPE);
+    expect(mirror.defaultLabel).toBe('Mirror to RCE');
+    expect(mirror.dependencies?.children ?? []).toEqual([]);
+    expect(children.filter((c) => c.parentType === MIRROR_NODE_TYPE)).toEqual([]);
+    expect((mirror.fields ?? []).map((f) => f.key)).toEqual(['connection', 'mirrorUserInput', 'botText', 'contextKey']);
+    expect(field(MIRROR_NODE_TYPE, 'mirrorUserInput')).toMatchObject({ type: 'toggle', defaultValue: true });
+    expect(field(MIRROR_NODE_TYPE, 'botText')).toMatchObject({ type: 'cognigyText', defaultValue: '' });
+    // The same default key as the Handover node, so both read the same state.
+    expect(field(MIRROR_NODE_TYPE, 'contextKey').defaultValue).toBe(field('handoverToRce', 'contextKey').defaultValue);
+    expect(mirror.sections?.map((s) => s.label)).toEqual(['Connection', 'Mirror', 'Storage']);
+    expect(String(mirror.summary)).toContain('Only needed when "Forward Only Handover Conversations" is off');
+    expect(String(mirror.summary)).toContain('Handover to RCE node too');
+    expect(String(field('handoverToRce', 'forwardOnlyHandoverConversations').description)).toContain('Mirror to RCE');
   });
 
   it('stores the queue status in the context by default', () => {
