@@ -48,6 +48,14 @@ interface Delivery {
 interface RunRecord {
   load: LoadResult;
   delivery: Delivery;
+  /** CPU time (user + system) the target process spent per accepted reply, including its outbox work. */
+  cpuUsPerReq: number;
+}
+interface Endpoint {
+  name: TargetName;
+  url: string;
+  threadIds: string[];
+  child: BenchChild;
 }
 interface StubStats {
   total: number;
@@ -88,16 +96,19 @@ async function waitForDelivery(stub: BenchChild, sent: number, endedAt: number, 
 }
 
 let runCounter = 0;
-async function measure(stub: BenchChild, target: { name: TargetName; url: string; threadIds: string[] }, mode: LoadMode): Promise<RunRecord> {
+async function measure(stub: BenchChild, target: Endpoint, mode: LoadMode): Promise<RunRecord> {
   await stub.call('reset');
+  const cpuBefore = (await target.child.call<{ cpuMicros: number }>('stats')).cpuMicros;
   const runTag = `b${process.pid}r${++runCounter}${target.name.replace(/[^a-z]/g, '')}`;
   const load = await runAgentReplyLoad({ url: target.url, threadIds: target.threadIds, realtimeToken: BENCH_SECRETS.realtimeAccessToken, runTag }, mode);
   const delivery = await waitForDelivery(stub, load.accepted, load.endedAt);
+  const cpuUsPerReq = ((await target.child.call<{ cpuMicros: number }>('stats')).cpuMicros - cpuBefore) / Math.max(1, load.accepted);
   log(
     `${target.name.padEnd(12)} ${mode.kind === 'max' ? `max ${mode.connections}c` : `paced ${mode.rate}/s`}: ${fmtInt(load.rps)} req/s, p50 ${fmt(load.p50Ms)} ms, p99 ${fmt(load.p99Ms)} ms, ` +
-      `accepted ${load.accepted}/${load.answered} (non2xx ${load.non2xx}, errors ${load.errors}), delivered ${delivery.delivered}, dups ${delivery.duplicates}, drain ${fmtInt(delivery.drainMs)} ms`,
+      `accepted ${load.accepted}/${load.answered} (non2xx ${load.non2xx}, errors ${load.errors}), delivered ${delivery.delivered}, dups ${delivery.duplicates}, drain ${fmtInt(delivery.drainMs)} ms, CPU ${fmtInt(cpuUsPerReq)} µs/req`,
   );
-  return { load, delivery };
+  if (Object.keys(load.sampleErrors).length) log(`  unexpected answers: ${JSON.stringify(load.statuses)} ${JSON.stringify(load.sampleErrors)}`);
+  return { load, delivery, cpuUsPerReq };
 }
 
 // ---- sections -----------------------------------------------------------------------------
@@ -114,7 +125,7 @@ async function agentReplySections(stub: BenchChild, stubUrl: string, redisUrl: s
   if (SECTIONS.has('reply')) targets.push('relay-sqlite');
   if (SECTIONS.has('redis') && redisUrl) targets.push('relay-redis');
   const children: Partial<Record<TargetName, BenchChild>> = {};
-  const endpoints: { name: TargetName; url: string; threadIds: string[] }[] = [];
+  const endpoints: Endpoint[] = [];
   try {
     let threadIds: string[] = [];
     for (const name of targets) {
@@ -125,12 +136,12 @@ async function agentReplySections(stub: BenchChild, stubUrl: string, redisUrl: s
       children[name] = child;
       const ready = child.ready as { url: string; threadIds: string[] };
       threadIds = ready.threadIds;
-      endpoints.push({ name, url: ready.url, threadIds });
+      endpoints.push({ name, url: ready.url, threadIds, child });
     }
     const baseline = await startChild('bench/targets/baselineServer.ts', { env: { STUB_URL: stubUrl } });
     children.baseline = baseline;
     if (threadIds.length === 0) threadIds = Array.from({ length: CONVERSATIONS }, (_, i) => `bench-thread-${i}`);
-    endpoints.unshift({ name: 'baseline', url: (baseline.ready as { url: string }).url, threadIds });
+    endpoints.unshift({ name: 'baseline', url: (baseline.ready as { url: string }).url, threadIds, child: baseline });
 
     log(`warming up ${endpoints.map((e) => e.name).join(', ')}`);
     for (const e of endpoints) {
@@ -149,10 +160,7 @@ async function agentReplySections(stub: BenchChild, stubUrl: string, redisUrl: s
       }
     }
     const rssAfterBytes: Record<string, number> = {};
-    for (const e of endpoints) {
-      const child = children[e.name];
-      if (child) rssAfterBytes[e.name] = (await child.call<{ rssBytes: number }>('stats')).rssBytes;
-    }
+    for (const e of endpoints) rssAfterBytes[e.name] = (await e.child.call<{ rssBytes: number }>('stats')).rssBytes;
     return { targets: endpoints.map((e) => e.name), paced, max, rssAfterBytes };
   } finally {
     for (const child of Object.values(children)) await child?.stop();

@@ -53,6 +53,9 @@ export interface LoadResult {
   endedAt: number;
   /** Content ids accepted (to check end-to-end delivery). */
   acceptedIds: number;
+  /** Count per HTTP status, and the first body seen for each non-200 status (diagnostics). */
+  statuses: Record<string, number>;
+  sampleErrors: Record<string, string>;
 }
 
 interface PacedClient {
@@ -89,6 +92,8 @@ export async function runAgentReplyLoad(target: AgentReplyLoad, mode: LoadMode):
   let accepted = 0;
   let refused = 0;
   const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const sampleErrors: Record<string, string> = {};
   const threadCount = target.threadIds.length;
 
   const request: autocannon.Request = {
@@ -106,9 +111,16 @@ export async function runAgentReplyLoad(target: AgentReplyLoad, mode: LoadMode):
       return req;
     },
     onResponse: (status, body) => {
-      if (status !== 200) return;
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status !== 200) {
+        sampleErrors[status] ??= body.slice(0, 200);
+        return;
+      }
       if (body.startsWith('{"id":')) accepted += 1;
-      else refused += 1;
+      else {
+        refused += 1;
+        sampleErrors['200'] ??= body.slice(0, 200);
+      }
     },
   };
 
@@ -180,5 +192,7 @@ export async function runAgentReplyLoad(target: AgentReplyLoad, mode: LoadMode):
     maxMs: sorted.length ? (sorted[sorted.length - 1] as number) : Number.NaN,
     endedAt,
     acceptedIds: accepted,
+    statuses,
+    sampleErrors,
   };
 }

@@ -16,6 +16,10 @@ const stubUrl = new URL(process.env.STUB_URL ?? '');
 const notifyPath = '/new/v2.0/endpoint/notify';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 let forwarded = 0;
+const cpuMicros = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 let forwardErrors = 0;
 
 function reject(res: http.ServerResponse, status: number, text: string): void {
@@ -92,7 +96,7 @@ server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   serveParent(
     { url: `http://127.0.0.1:${port}` },
-    { stats: () => ({ forwarded, forwardErrors, rssBytes: process.memoryUsage().rss }) },
+    { stats: () => ({ forwarded, forwardErrors, rssBytes: process.memoryUsage().rss, cpuMicros: cpuMicros() }) },
     () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -79,6 +79,7 @@ async function main(): Promise<void> {
       stats: async () => ({
         rssBytes: process.memoryUsage().rss,
         heapUsedBytes: process.memoryUsage().heapUsed,
+        cpuMicros: process.cpuUsage().user + process.cpuUsage().system,
         outbox: { ...relay.worker.metrics },
         pending: (await store.outboxStats()).pending,
       }),

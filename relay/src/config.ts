@@ -59,6 +59,8 @@ export const relaySettingsSchema = z.object({
   maxBodyBytes: z.coerce.number().int().positive().default(1_048_576),
   /** Requests per minute per client address on public routes. */
   rateLimitPerMinute: z.coerce.number().int().positive().default(1200),
+  /** Requests per minute per tenant on public routes, counted once the caller proved it is that tenant. */
+  tenantRateLimitPerMinute: z.coerce.number().int().positive().default(3000),
   /** Engage REST calls per minute per tenant (Engage allows 500). */
   engageRestPerMinute: z.coerce.number().int().positive().default(450),
 });
@@ -100,6 +102,7 @@ const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
   REPLAY_WINDOW_MS: 'replayWindowMs',
   MAX_BODY_BYTES: 'maxBodyBytes',
   RATE_LIMIT_PER_MINUTE: 'rateLimitPerMinute',
+  TENANT_RATE_LIMIT_PER_MINUTE: 'tenantRateLimitPerMinute',
   ENGAGE_REST_PER_MINUTE: 'engageRestPerMinute',
 };
 

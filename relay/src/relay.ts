@@ -9,7 +9,7 @@ import { WebhookHandler } from './engage/webhookHandler';
 import { HandoverEngine } from './handover/engine';
 import { createOutboundHttp } from './http/outboundHttp';
 import { createJobExecutor } from './outbox/executors';
-import { SlidingWindowRestGate } from './outbox/rateGate';
+import { SlidingWindowLimiter, SlidingWindowRestGate } from './outbox/rateGate';
 import { OutboxWorker } from './outbox/worker';
 import type { Store } from './store/types';
 
@@ -60,10 +60,13 @@ export function createRelay(options: RelayOptions): Relay {
   });
   const activeWorker = worker;
 
+  // Public routes: per client address in app.ts, per tenant here (once the caller proved which tenant it is).
+  const tenantRequests = new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
+  const tenantLimit = (tenantId: string) => tenantRequests.tryTake(tenantId);
   const app = createApp({
-    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs }),
-    webhooks: new WebhookHandler({ tenants, engine, logger }),
-    extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, ...(options.clock ? { clock: options.clock } : {}) }),
+    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, tenantLimit }),
+    webhooks: new WebhookHandler({ tenants, engine, logger, tenantLimit }),
+    extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, tenantLimit, ...(options.clock ? { clock: options.clock } : {}) }),
     logger,
     maxBodyBytes: config.settings.maxBodyBytes,
     rateLimitPerMinute: config.settings.rateLimitPerMinute,

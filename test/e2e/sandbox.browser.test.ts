@@ -46,64 +46,51 @@ describe('sandbox in a real browser', () => {
 
   it('walks the whole journey: bot, handover, queue, agent reply, close, bot again', async () => {
     await say('hello');
-    await expect(lastChatLine('bot')).toContainTextSoon('only a demo bot');
+    await containsTextSoon(lastChatLine('bot'), 'only a demo bot');
 
     await say('I want to talk to an agent');
-    await expect(lastChatLine('bot')).toContainTextSoon('You are number 1 in the queue');
+    await containsTextSoon(lastChatLine('bot'), 'You are number 1 in the queue');
 
     // The agent sees the conversation with its profile and context data, and the queue position.
     const conversation = desk.locator('.conv').first();
-    await expect(conversation).toContainTextSoon('Waiting');
+    await containsTextSoon(conversation, 'Waiting');
     await conversation.click();
-    await expect(desk.locator('#profileBody')).toContainTextSoon('@example.com');
-    await expect(desk.locator('#profileBody')).toContainTextSoon('loyalty-tier');
-    await expect(desk.locator('#profileBody')).toContainTextSoon('Position 1');
-    await expect(desk.locator('#messages')).toContainTextSoon('I want to talk to an agent');
+    await containsTextSoon(desk.locator('#profileBody'), '@example.com');
+    await containsTextSoon(desk.locator('#profileBody'), 'loyalty-tier');
+    await containsTextSoon(desk.locator('#profileBody'), 'Position 1');
+    await containsTextSoon(desk.locator('#messages'), 'I want to talk to an agent');
     await desk.screenshot({ path: join(DOCS, 'sandbox-desk.png') });
 
     await desk.fill('#reply', 'Hello, this is Alex. How can I help?');
     await desk.click('#send');
-    await expect(lastChatLine('agent')).toContainTextSoon('this is Alex');
-    await expect(chat.locator('.line[data-from="bot"]', { hasText: 'An agent has joined' })).toHaveCountSoon(1);
+    await containsTextSoon(lastChatLine('agent'), 'this is Alex');
+    await hasCountSoon(chat.locator('.line[data-from="bot"]', { hasText: 'An agent has joined' }), 1);
 
     await say('My parcel is late.');
-    await expect(desk.locator('#messages')).toContainTextSoon('My parcel is late.');
+    await containsTextSoon(desk.locator('#messages'), 'My parcel is late.');
     await chat.screenshot({ path: join(DOCS, 'sandbox-chat.png') });
 
     await desk.click('#close');
-    await expect(lastChatLine('bot')).toContainTextSoon('The agent closed the conversation');
+    await containsTextSoon(lastChatLine('bot'), 'The agent closed the conversation');
     await say('thanks, bye');
-    await expect(lastChatLine('bot')).toContainTextSoon('only a demo bot');
+    await containsTextSoon(lastChatLine('bot'), 'only a demo bot');
   }, 60_000);
 });
 
-// Small polling matchers on top of playwright-core locators (no @playwright/test here).
+// Polling checks on top of playwright-core locators (no @playwright/test here): each fails with what the page showed.
 type Locator = ReturnType<Page['locator']>;
-async function poll(check: () => Promise<boolean>, what: () => Promise<string>, timeoutMs = 10_000): Promise<{ pass: boolean; message: () => string }> {
+async function poll(check: () => Promise<boolean>, describe: () => Promise<string>, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return { pass: true, message: () => 'ok' };
-    if (Date.now() > until) {
-      const actual = await what();
-      return { pass: false, message: () => actual };
-    }
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(await describe());
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-expect.extend({
-  async toContainTextSoon(locator: Locator, text: string) {
-    const content = async () => ((await locator.count()) > 0 ? (await locator.textContent()) ?? '' : '');
-    const result = await poll(async () => (await content()).includes(text), async () => `expected to contain "${text}", got "${await content()}"`);
-    return result;
-  },
-  async toHaveCountSoon(locator: Locator, count: number) {
-    return poll(async () => (await locator.count()) === count, async () => `expected ${count} elements, got ${await locator.count()}`);
-  },
-});
-declare module 'expect' {
-  interface Matchers<R> {
-    toContainTextSoon(text: string): Promise<R>;
-    toHaveCountSoon(count: number): Promise<R>;
-  }
+async function containsTextSoon(locator: Locator, text: string): Promise<void> {
+  const content = async () => ((await locator.count()) > 0 ? (await locator.last().textContent()) ?? '' : '');
+  await poll(async () => (await content()).includes(text), async () => `expected to contain "${text}", got "${await content()}"`);
+}
+async function hasCountSoon(locator: Locator, count: number): Promise<void> {
+  await poll(async () => (await locator.count()) === count, async () => `expected ${count} elements, got ${await locator.count()}`);
 }
 mkdirSync(DOCS, { recursive: true });

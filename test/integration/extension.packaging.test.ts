@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FlowRunner, placeNode } from '../../sandbox/cognigy/flowRunner';
+import { FlowRunner, placeNode, type Flow } from '../../sandbox/cognigy/flowRunner';
 import { startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
 
 /** Builds the uploadable tarball once and checks it the way Cognigy would use it. */
@@ -75,6 +75,7 @@ describe('extension tarball', () => {
         'handoverToRce', 'onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError',
         'getQueueStatus', 'getQueueStatusOnSuccess', 'getQueueStatusOnError',
         'sendProfile', 'sendProfileOnSuccess', 'sendProfileOnError',
+        'mirrorToRce',
       ].sort(),
     );
     expect(loaded.connections.map((c) => c.type)).toEqual(['rce-handover']);
@@ -86,12 +87,13 @@ describe('extension tarball', () => {
     for (const n of loaded.nodes) expect(typeof n.function === 'function').toBe(!n.parentType);
   });
 
-  describe('a node from the loaded bundle', () => {
+  describe('nodes from the loaded bundle against the real relay', () => {
     let relay: RelayForTest;
     beforeAll(async () => {
-      relay = await startRelayForTest();
+      relay = await startRelayForTest({ backend: 'real' });
     });
     afterAll(async () => relay.close());
+    beforeEach(() => relay.reset());
 
     it('starts a handover against the relay with one signed call', async () => {
       const handover = loaded.nodes.find((n) => n.type === 'handoverToRce')!;
@@ -111,6 +113,21 @@ describe('extension tarball', () => {
       expect(request?.schemaError).toBeNull();
       expect(request?.body).toMatchObject({ session, profile: { firstname: 'Ada' } });
       expect(runner.session(session).context.rceHandover).toMatchObject({ active: true, status: 'queued' });
+    });
+
+    it('mirrors a user message before any handover with one signed call', async () => {
+      const mirror = loaded.nodes.find((n) => n.type === 'mirrorToRce')!;
+      const flow: Flow = { nodes: [...placeNode(mirror, { id: 'mirror', config: { connection: 'rce' }, next: 'say' }), { id: 'say', type: 'say', config: { text: 'ok' } }] };
+      const runner = new FlowRunner({ flow, extension: loaded, connections: { rce: relay.connection } });
+      const session = { URLToken: 'tok', userId: 'packaged-user', sessionId: 'packaged-mirror-session' };
+      const turn = await runner.send(session, { text: 'hello' });
+      expect(turn.executions[0]).toMatchObject({ nodeId: 'mirror', httpCalls: 1 });
+      expect(turn.outputs.map((o) => o.text)).toEqual(['ok']);
+      expect(turn.logs).toEqual([]);
+      const [request] = relay.requestsFor('userMessage');
+      expect(request?.signature.ok).toBe(true);
+      expect(request?.body).toMatchObject({ session, role: 'user', mirror: true, text: 'hello' });
+      expect(request?.response).toEqual({ forwarded: true, status: 'idle' });
     });
   });
 });

@@ -17,20 +17,13 @@ import {
 } from '../../extension/src/relayClient';
 import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
 
-/** The extension's relay client against the recording relay (contract + signature checked on every call). */
+/**
+ * The extension's relay client against the real relay (contract + signature checked on every call
+ * by the recording front). Answers only a script can give (odd bodies, delays) use the recording
+ * stand-in, in the last block.
+ */
 
 const session = { URLToken: 'url-token-1', userId: 'user-1', sessionId: 'session-1' };
-let relay: RelayForTest;
-let connection: RceConnection;
-let context: RelayCallContext;
-
-beforeAll(async () => {
-  relay = await startRelayForTest();
-  connection = parseConnection(relay.connection);
-  context = { connection, session, inputId: 'input-1' };
-});
-afterAll(async () => relay.close());
-beforeEach(() => relay.reset());
 
 async function callError(promise: Promise<unknown>): Promise<RelayCallError> {
   try {
@@ -46,7 +39,19 @@ function expectNoSecrets(text: string): void {
   for (const secret of Object.values(TEST_CONNECTION_SECRETS)) expect(text).not.toContain(secret);
 }
 
-describe('relay client', () => {
+describe('relay client against the real relay', () => {
+  let relay: RelayForTest;
+  let connection: RceConnection;
+  let context: RelayCallContext;
+
+  beforeAll(async () => {
+    relay = await startRelayForTest({ backend: 'real' });
+    connection = parseConnection(relay.connection);
+    context = { connection, session, inputId: 'input-1' };
+  });
+  afterAll(async () => relay.close());
+  beforeEach(() => relay.reset());
+
   it('sends one signed, contract-valid request per call with the connection fingerprint', async () => {
     const result = await startHandover(context, { firstMessage: 'Help', profile: { firstname: 'Ada' } });
     expect(result).toMatchObject({ status: 'queued', started: true });
@@ -82,6 +87,18 @@ describe('relay client', () => {
     expect(relay.requests.every((r) => r.signature.ok && r.schemaError === null)).toBe(true);
   });
 
+  it('mirrors a message without a handover only when asked to', async () => {
+    const idle = { ...context, session: { ...session, sessionId: 'mirror-only' } };
+    await expect(sendUserMessage({ ...idle, inputId: 'm-1' }, { text: 'not mirrored' })).resolves.toEqual({ forwarded: false, status: 'idle' });
+    await expect(sendUserMessage({ ...idle, inputId: 'm-2' }, { text: 'mirrored', mirror: true })).resolves.toEqual({ forwarded: true, status: 'idle' });
+    await expect(sendUserMessage({ ...idle, inputId: 'm-3' }, { role: 'bot', text: 'bot line', mirror: true })).resolves.toEqual({ forwarded: true, status: 'idle' });
+    expect(relay.requestsFor('userMessage').map((r) => [r.body.role, r.body.mirror])).toEqual([
+      ['user', false],
+      ['user', true],
+      ['bot', true],
+    ]);
+  });
+
   it('derives the requestId from the input so a retried input is deduplicated', async () => {
     expect(relayRequestId('userMessage', session, 'in-9')).toBe(relayRequestId('userMessage', session, 'in-9'));
     expect(relayRequestId('userMessage', session, 'in-9')).not.toBe(relayRequestId('cancelHandover', session, 'in-9'));
@@ -89,10 +106,14 @@ describe('relay client', () => {
     expect(relayRequestId('userMessage', session, undefined)).not.toBe(relayRequestId('userMessage', session, undefined));
 
     const ctx = { ...context, session: { ...session, sessionId: 'dedup' }, inputId: 'same-input' };
-    await sendProfile(ctx, { profile: {} });
-    await sendProfile(ctx, { profile: {} });
+    const once = await sendProfile(ctx, { profile: {} });
+    // The relay refuses a byte-identical request signed in the same second as a replay; a
+    // re-run input comes later, so sign the repeat in the next second.
+    await new Promise((resolve) => setTimeout(resolve, 1020 - (Date.now() % 1000)));
+    await expect(sendProfile(ctx, { profile: {} })).resolves.toEqual(once);
     const [first, second] = relay.requestsFor('sendProfile');
     expect(first?.body.requestId).toBe(second?.body.requestId);
+    expect(second?.status).toBe(200);
   });
 
   it('refuses to send a request that breaks the contract, without a call', async () => {
@@ -114,6 +135,35 @@ describe('relay client', () => {
     expect(error).toMatchObject({ code: 'bad_signature', field: 'relayApiKey', httpStatus: 401 });
     expect(error.message).not.toContain('a-different-relay-key-000');
   });
+
+  it('reports an unreachable relay by its origin only', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const down = parseConnection({ ...relay.connection, relayUrl: `http://127.0.0.1:${port}/base` });
+    const error = await callError(callRelay('queueStatus', { ...context, connection: down }, {}));
+    expect(error.code).toBe('relay_unreachable');
+    expect(error.message).toBe(`The relay at http://127.0.0.1:${port} is unreachable (ECONNREFUSED).`);
+    expectNoSecrets(error.message);
+  });
+
+  it('uses a request timeout of at most 8 s', () => {
+    expect(relayHttp.defaults.timeout).toBeLessThanOrEqual(8000);
+    expect(relayHttp.defaults.maxRedirects).toBe(0);
+  });
+});
+
+describe('relay client against scripted relay answers (recording relay)', () => {
+  let relay: RelayForTest;
+  let context: RelayCallContext;
+
+  beforeAll(async () => {
+    relay = await startRelayForTest();
+    context = { connection: parseConnection(relay.connection), session, inputId: 'input-1' };
+  });
+  afterAll(async () => relay.close());
+  beforeEach(() => relay.reset());
 
   it('redacts secrets the relay might echo', async () => {
     relay.respondWith('queueStatus', () => ({ status: 400, body: { error: { code: 'odd', message: `token ${TEST_CONNECTION_SECRETS.apiAccessToken} rejected` } } }));
@@ -142,22 +192,5 @@ describe('relay client', () => {
     } finally {
       relayHttp.defaults.timeout = saved;
     }
-  });
-
-  it('reports an unreachable relay by its origin only', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const down = parseConnection({ ...relay.connection, relayUrl: `http://127.0.0.1:${port}/base` });
-    const error = await callError(callRelay('queueStatus', { ...context, connection: down }, {}));
-    expect(error.code).toBe('relay_unreachable');
-    expect(error.message).toBe(`The relay at http://127.0.0.1:${port} is unreachable (ECONNREFUSED).`);
-    expectNoSecrets(error.message);
-  });
-
-  it('uses a request timeout of at most 8 s', () => {
-    expect(relayHttp.defaults.timeout).toBeLessThanOrEqual(8000);
-    expect(relayHttp.defaults.maxRedirects).toBe(0);
   });
 });

@@ -6,7 +6,7 @@ import { RELAY_HEADERS, verifyRelayRequest } from '../../../contract/requestSign
 import type { TenantConfig } from '../config';
 import type { HandoverEngine } from '../handover/engine';
 import { firstIssue, parseJsonBody } from '../http/jsonBody';
-import { jsonError, jsonResponse, type PlainResponse } from '../http/plainResponse';
+import { jsonError, jsonResponse, type PlainResponse, type TenantAdmission, withRetryAfter } from '../http/plainResponse';
 import type { Store } from '../store/types';
 
 const ROUTE_BY_PATH = new Map<string, RelayRouteName>(Object.entries(RELAY_ROUTES).map(([name, path]) => [path, name as RelayRouteName]));
@@ -25,7 +25,7 @@ export function connectionDrift(tenant: TenantConfig, connection: ConnectionFing
 
 /** Calls from the Cognigy extension: signed with the relay API key, parsed with the shared contract. */
 export class ExtensionApiHandler {
-  constructor(private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; store: Store; logger: Logger; clock?: () => number; toleranceSeconds?: number }) {}
+  constructor(private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; store: Store; logger: Logger; clock?: () => number; toleranceSeconds?: number; tenantLimit?: TenantAdmission }) {}
 
   async handle(input: { path: string; rawBody: Buffer; headers: Record<string, string | undefined> }): Promise<PlainResponse> {
     const route = ROUTE_BY_PATH.get(input.path);
@@ -44,6 +44,8 @@ export class ExtensionApiHandler {
       ...(this.deps.toleranceSeconds !== undefined ? { toleranceSeconds: this.deps.toleranceSeconds } : {}),
     });
     if (!check.ok) return jsonError(401, check.reason, 'Request signature rejected (check the Relay API Key and the clock)', check.reason === 'bad_signature' ? 'relayApiKey' : undefined);
+    const waitMs = this.deps.tenantLimit?.(tenant.sourceId) ?? 0;
+    if (waitMs > 0) return withRetryAfter(jsonError(429, 'rate_limited', 'Too many requests for this source'), waitMs);
 
     const json = parseJsonBody(input.rawBody);
     if (!json.ok) return jsonError(400, 'invalid_json', json.reason);

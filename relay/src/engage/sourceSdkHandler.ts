@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { TenantConfig } from '../config';
 import type { HandoverEngine } from '../handover/engine';
 import { firstIssue, parseJsonBody } from '../http/jsonBody';
-import { type PlainResponse, textResponse } from '../http/plainResponse';
+import { type PlainResponse, type TenantAdmission, textResponse, withRetryAfter } from '../http/plainResponse';
 import { signSdkBody, verifySdkSignature } from './sdkSignature';
 import {
   agentReplyParamsSchema,
@@ -36,7 +36,7 @@ function signedJson(tenant: TenantConfig, value: unknown): PlainResponse {
 
 export class SourceSdkHandler {
   constructor(
-    private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; logger: Logger; replayWindowMs: number },
+    private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; logger: Logger; replayWindowMs: number; tenantLimit?: TenantAdmission },
   ) {}
 
   /** The tenant whose realtime token signed these bytes; every candidate is checked (constant work). */
@@ -54,6 +54,8 @@ export class SourceSdkHandler {
     // MAC first, JSON after: nothing from an unauthenticated body is parsed.
     const tenant = this.tenantFor(input);
     if (!tenant) return textResponse(401, 'Invalid signature');
+    const waitMs = this.deps.tenantLimit?.(tenant.sourceId) ?? 0;
+    if (waitMs > 0) return withRetryAfter(textResponse(429, 'Too many requests for this source'), waitMs);
 
     const json = parseJsonBody(input.rawBody);
     if (!json.ok) return textResponse(400, `Invalid request format: ${json.reason}`);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { TenantConfig } from '../config';
 import type { HandoverEngine } from '../handover/engine';
 import { firstIssue, parseJsonBody } from '../http/jsonBody';
-import { jsonError, jsonResponse, type PlainResponse, textResponse } from '../http/plainResponse';
+import { jsonError, jsonResponse, type PlainResponse, type TenantAdmission, textResponse, withRetryAfter } from '../http/plainResponse';
 import { matchesAnySecret, secretsEqual } from '../secretCompare';
 import { verificationQuerySchema, webhookDeliverySchema, webhookEventSchema, type WebhookEvent } from './webhookProtocol';
 
@@ -12,7 +12,7 @@ function webhookSecretsOf(tenant: TenantConfig): string[] {
 
 /** Engage webhooks: the GET verification handshake and POST deliveries authenticated by X-Dimelo-Secret. */
 export class WebhookHandler {
-  constructor(private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; logger: Logger }) {}
+  constructor(private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; logger: Logger; tenantLimit?: TenantAdmission }) {}
 
   /** PubSubHubbub-style handshake: echo the challenge only when the verify token matches. */
   verify(query: Record<string, unknown>): PlainResponse {
@@ -37,6 +37,8 @@ export class WebhookHandler {
     if (input.secret === undefined) return jsonError(401, 'missing_secret', 'X-Dimelo-Secret header required');
     const tenant = this.tenantFor(input.secret, input.sourceId);
     if (!tenant) return jsonError(401, 'invalid_secret', 'X-Dimelo-Secret does not match');
+    const waitMs = this.deps.tenantLimit?.(tenant.sourceId) ?? 0;
+    if (waitMs > 0) return withRetryAfter(jsonError(429, 'rate_limited', 'Too many requests for this source'), waitMs);
     const json = parseJsonBody(input.rawBody);
     if (!json.ok) return jsonError(400, 'invalid_json', json.reason);
     const delivery = webhookDeliverySchema.safeParse(json.value);

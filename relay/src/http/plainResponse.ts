@@ -16,6 +16,14 @@ export function jsonResponse(status: number, value: unknown, headers?: Record<st
   return { status, contentType: 'application/json', body: JSON.stringify(value), ...(headers ? { headers } : {}) };
 }
 
+/** Adds Retry-After (whole seconds, at least 1) to a 429. */
+export function withRetryAfter(response: PlainResponse, waitMs: number): PlainResponse {
+  return { ...response, headers: { ...response.headers, 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) } };
+}
+
+/** Per-tenant admission: 0 = go ahead, otherwise ms until the tenant may send again. */
+export type TenantAdmission = (tenantId: string) => number;
+
 export function jsonError(status: number, code: string, message: string, field?: string): PlainResponse {
   return { ...jsonResponse(status, { error: { code, message, ...(field ? { field } : {}) } }), rejection: `${code}: ${message}` };
 }
