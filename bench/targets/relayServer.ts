@@ -32,8 +32,9 @@ const logLevel = process.env.RELAY_LOG_LEVEL ?? 'info';
 async function main(): Promise<void> {
   const nowhere = 'http://127.0.0.1:9';
   const config: RelayConfig = {
-    // The per-address limit (default 1200/min) would turn a load test into a 429 test.
-    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel, rateLimitPerMinute: 1_000_000_000 }),
+    // The per-address (default 1200/min) and per-tenant (default 3000/min) limits would turn a
+    // load test into a 429 test: raised far above the load.
+    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel, rateLimitPerMinute: 1_000_000_000, tenantRateLimitPerMinute: 1_000_000_000 }),
     tenants: [
       tenantSchema.parse({
         apiAccessToken: BENCH_SECRETS.apiAccessToken,

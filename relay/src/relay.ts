@@ -30,8 +30,11 @@ export interface Relay {
   readonly store: Store;
   /** Starts HTTP and the outbox worker; resolves with the base URL. */
   start(port?: number, host?: string): Promise<{ url: string; port: number }>;
-  /** Graceful: stop accepting, finish in-flight requests, stop the worker, close the store. */
-  stop(options?: { closeStore?: boolean }): Promise<void>;
+  /**
+   * Graceful: stop accepting, finish in-flight requests, let outbox calls in flight finish and try
+   * once more what is due, close the store. Each phase waits at most `graceMs` (default 3 s).
+   */
+  stop(options?: { closeStore?: boolean; graceMs?: number }): Promise<void>;
 }
 
 export function createRelay(options: RelayOptions): Relay {
@@ -119,16 +122,30 @@ export function createRelay(options: RelayOptions): Relay {
       logger.info({ port: address.port, tenants: tenants.map((t) => t.sourceId), store: store.kind }, 'relay listening');
       return { url: `http://${shownHost}:${address.port}`, port: address.port };
     },
-    async stop({ closeStore = true } = {}) {
+    async stop({ closeStore = true, graceMs = 3_000 } = {}) {
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {
-          s.close(() => resolve());
+          // A keep-alive connection busy at close() stays open after its response until keepAliveTimeout:
+          // close connections as they go idle, and cut what is still open (slow or stuck clients) after the grace.
+          const sweep = setInterval(() => s.closeIdleConnections(), 25);
+          const cut = setTimeout(() => s.closeAllConnections(), graceMs);
+          s.close(() => {
+            clearInterval(sweep);
+            clearTimeout(cut);
+            resolve();
+          });
           s.closeIdleConnections();
         });
         server = null;
       }
+      // Calls still waiting on Engage or Cognigy after the grace are cut: the jobs stay in the outbox
+      // (recorded as a failed attempt, lease released) and run again after the restart.
+      const cutOutbound = setTimeout(() => outbound.close(), graceMs);
       await activeWorker.stop();
+      // Flush: one more pass over what is due now (e.g. jobs enqueued by the last requests).
+      await activeWorker.drainOnce().catch((err: Error) => logger.warn({ err: { message: err.message } }, 'final outbox pass failed'));
+      clearTimeout(cutOutbound);
       outbound.close();
       if (closeStore) await store.close();
       logger.info('relay stopped');
