@@ -141,10 +141,14 @@ export function createRelay(options: RelayOptions): Relay {
       }
       // Calls still waiting on Engage or Cognigy after the grace are cut: the jobs stay in the outbox
       // (recorded as a failed attempt, lease released) and run again after the restart.
-      const cutOutbound = setTimeout(() => outbound.close(), graceMs);
+      let graceOver = false;
+      const cutOutbound = setTimeout(() => {
+        graceOver = true;
+        outbound.close();
+      }, graceMs);
       await activeWorker.stop();
-      // Flush: one more pass over what is due now (e.g. jobs enqueued by the last requests).
-      await activeWorker.drainOnce().catch((err: Error) => logger.warn({ err: { message: err.message } }, 'final outbox pass failed'));
+      // Flush: one more pass over what is due now (e.g. jobs enqueued by the last requests), within the same grace.
+      if (!graceOver) await activeWorker.drainOnce().catch((err: Error) => logger.warn({ err: { message: err.message } }, 'final outbox pass failed'));
       clearTimeout(cutOutbound);
       outbound.close();
       if (closeStore) await store.close();

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import { z } from 'zod';
+import { closeLocal, listenLocal } from '../localServer';
 import { ChangeBroadcaster } from '../sse';
 import type { CognigyApiSimulator, CognigyCall } from './cognigyApiSimulator';
 import type { FlowRunner, OutputRecord, SessionKey } from './flowRunner';
@@ -114,12 +114,11 @@ export class WebchatServer {
 
   async start(port = 0): Promise<string> {
     const app = this.app();
-    this.server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(port, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
-    });
+    const { server, url } = await listenLocal(app, port);
+    this.server = server;
     this.options.cognigy.events.on('inject', this.onInject);
     this.options.cognigy.events.on('notify', this.onNotify);
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return url;
   }
 
   async stop(): Promise<void> {
@@ -128,9 +127,6 @@ export class WebchatServer {
     this.changes.close();
     const server = this.server;
     this.server = null;
-    if (server) await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeLocal(server);
   }
 }

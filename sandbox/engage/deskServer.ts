@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
+import { closeLocal, listenLocal } from '../localServer';
 import { ChangeBroadcaster } from '../sse';
 import { DeskError } from './desk';
 import type { EngageSimulator, ThreadView } from './simulator';
@@ -105,12 +105,11 @@ export class DeskServer {
 
   async start(port = 0): Promise<string> {
     const app = this.app();
-    this.server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(port, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
-    });
+    const { server, url } = await listenLocal(app, port);
+    this.server = server;
     this.options.engage.events.on('change', this.onChange);
     this.ticker = setInterval(() => void this.tickQueue(), this.options.queueTickMs ?? 3000);
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return url;
   }
 
   async stop(): Promise<void> {
@@ -119,9 +118,6 @@ export class DeskServer {
     this.changes.close();
     const server = this.server;
     this.server = null;
-    if (server) await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeLocal(server);
   }
 }

@@ -83,6 +83,8 @@ export interface RigOptions {
   engageOptions?: Partial<EngageSimulatorOptions>;
   /** Put a recording proxy between the relay and each Engage simulator (Send API and REST). */
   proxyEngage?: boolean;
+  /** Extra relay-side tenant settings (e.g. a previous token during rotation); the simulators don't see them. */
+  tenantExtras?: (index: number) => Partial<TenantConfig>;
   /** Skip the Engage source save / webhook registration (fuzzing does not need them). */
   skipEngageSetup?: boolean;
   logLevel?: RelaySettings['logLevel'];
@@ -119,6 +121,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       cognigyApiKey: tenantSecrets(0).cognigyApiKey,
       relayApiKey: s.relayApiKey,
       sourceId,
+      ...options.tenantExtras?.(i),
     };
     rigTenants.push({ engage, tenant, proxy });
   }

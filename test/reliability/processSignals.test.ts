@@ -11,6 +11,7 @@ import { EngageSimulator } from '../../sandbox/engage';
 import { recordFigures } from '../helpers/reliabilityFigures';
 import { sleep, tenantSecrets, waitUntil } from '../helpers/reliabilityRig';
 import { startRelayProcess, type RelayProcess } from '../helpers/relayProcess';
+import { findLeaks } from '../helpers/secretScan';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /**
@@ -74,6 +75,7 @@ describe('the relay process under signals', () => {
     const p = await startRelayProcess(envFor(dbName), port ? { port } : {});
     processes.push(p);
     engage.setSourceBaseUri(`${p.url}/handover/rce`);
+    await engage.saveSource();
     return p;
   }
 
@@ -89,7 +91,6 @@ describe('the relay process under signals', () => {
 
   it('SIGKILL during a burst of agent replies: every reply Engage got a 2xx for is delivered after the restart, none twice', async () => {
     const first = await launch('kill.db');
-    await engage.saveSource();
     const conversations = await Promise.all(
       [0, 1, 2, 3].map(async (i) => {
         const session = { URLToken: 'tok', userId: `u-kill-${i}`, sessionId: `s-kill-${i}` };
@@ -234,4 +235,10 @@ describe('the relay process under signals', () => {
     expect((await again.exited).code).toBe(0);
     recordFigures('sigterm-hang', { exitCode: exit.code ?? -1, exitMsAfterSigterm: exit.at - signalledAt });
   }, 40_000);
+
+  it('wrote no secret to stdout or stderr in any of these runs', () => {
+    const output = processes.flatMap((p, i) => [...p.stdout.map((text) => ({ where: `process ${i} stdout`, text })), ...p.stderr.map((text) => ({ where: `process ${i} stderr`, text }))]);
+    expect(output.length).toBeGreaterThan(10);
+    expect(findLeaks(output, Object.values(secrets))).toEqual([]);
+  });
 });
