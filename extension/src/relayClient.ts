@@ -131,6 +131,8 @@ export async function callRelay<R extends RelayRouteName>(
 
   const rawBody = JSON.stringify(checked.data);
   const timestamp = Math.floor(Date.now() / 1000);
+  // Fresh per HTTP attempt: a quick retry of the same input is not mistaken for a replay.
+  const nonce = randomUUID();
   const url = `${connection.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`;
   const where = relayOrigin(connection.relayUrl);
 
@@ -142,7 +144,8 @@ export async function callRelay<R extends RelayRouteName>(
         'content-type': 'application/json',
         accept: 'application/json',
         [RELAY_HEADERS.timestamp]: String(timestamp),
-        [RELAY_HEADERS.signature]: signRelayRequest(connection.relayApiKey, timestamp, rawBody),
+        [RELAY_HEADERS.nonce]: nonce,
+        [RELAY_HEADERS.signature]: signRelayRequest(connection.relayApiKey, timestamp, rawBody, nonce),
         [RELAY_HEADERS.source]: connection.sourceId,
       },
     });

@@ -166,6 +166,7 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
           acceptedKeys: [apiKey],
           timestampHeader: header(RELAY_HEADERS.timestamp),
           signatureHeader: header(RELAY_HEADERS.signature),
+          nonceHeader: header(RELAY_HEADERS.nonce),
           rawBody: raw,
           nowSeconds: Math.floor(Date.now() / 1000),
         });
@@ -253,7 +254,7 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
 
 async function forward(base: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<ScriptedReply> {
   const pass: Record<string, string> = {};
-  for (const name of ['content-type', RELAY_HEADERS.timestamp, RELAY_HEADERS.signature, RELAY_HEADERS.source]) {
+  for (const name of ['content-type', RELAY_HEADERS.timestamp, RELAY_HEADERS.nonce, RELAY_HEADERS.signature, RELAY_HEADERS.source]) {
     const v = headers[name];
     if (typeof v === 'string') pass[name] = v;
   }

@@ -10,7 +10,7 @@ export async function signedRelayCall(
   tenant: TenantConfig,
   route: RelayRouteName,
   body: Record<string, unknown>,
-  options: { timestampSeconds?: number; key?: string } = {},
+  options: { timestampSeconds?: number; key?: string; nonce?: string } = {},
 ): Promise<{ status: number; body: unknown; raw: string; headers: Record<string, string> }> {
   const raw = JSON.stringify(body);
   const ts = options.timestampSeconds ?? Math.floor(Date.now() / 1000);
@@ -18,7 +18,8 @@ export async function signedRelayCall(
     headers: {
       'Content-Type': 'application/json',
       [RELAY_HEADERS.timestamp]: String(ts),
-      [RELAY_HEADERS.signature]: signRelayRequest(options.key ?? tenant.relayApiKey, ts, raw),
+      ...(options.nonce ? { [RELAY_HEADERS.nonce]: options.nonce } : {}),
+      [RELAY_HEADERS.signature]: signRelayRequest(options.key ?? tenant.relayApiKey, ts, raw, options.nonce),
       [RELAY_HEADERS.source]: tenant.sourceId,
     },
     validateStatus: () => true,

@@ -164,6 +164,17 @@ describe('relay protocol edge at /handover/rce', () => {
       expect([replay.status, (replay.body as { error: { code: string } }).error.code]).toEqual([409, 'replayed_request']);
     });
 
+    it('accepts a quick retry of the same body with a fresh nonce, and refuses that request replayed', async () => {
+      const body = { ...envelopeFor(journey.tenant, session, 'api-retry'), text: 'hello' };
+      const ts = Math.floor(Date.now() / 1000);
+      const first = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', body, { timestampSeconds: ts, nonce: 'attempt-0000001' });
+      const retry = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', body, { timestampSeconds: ts, nonce: 'attempt-0000002' });
+      expect([first.status, retry.status]).toEqual([200, 200]);
+      expect(retry.body).toEqual(first.body);
+      const replay = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', body, { timestampSeconds: ts, nonce: 'attempt-0000002' });
+      expect([replay.status, (replay.body as { error: { code: string } }).error.code]).toEqual([409, 'replayed_request']);
+    });
+
     it('names the connection field that disagrees with the relay', async () => {
       const envelope = envelopeFor(journey.tenant, session, 'api-2') as { connection: Record<string, string> };
       const body = { ...envelope, connection: { ...envelope.connection, agentCategoryId: 'some-other-category' }, firstMessage: 'x' };

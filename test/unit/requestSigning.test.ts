@@ -34,6 +34,16 @@ describe('extension → relay request signing', () => {
     expect(check({ timestampHeader: 'yesterday' })).toEqual({ ok: false, reason: 'malformed_timestamp' });
     expect(check({ signatureHeader: 'v2=abc' })).toEqual({ ok: false, reason: 'bad_signature' });
   });
+  it('binds the nonce into the MAC, so the same body at the same second differs per attempt', () => {
+    const now = 1_700_000_000;
+    const first = signRelayRequest(KEY, now, body, 'nonce-aaaaaaaa');
+    const second = signRelayRequest(KEY, now, body, 'nonce-bbbbbbbb');
+    expect(first).not.toBe(second);
+    expect(check({ signatureHeader: first, nonceHeader: 'nonce-aaaaaaaa' })).toEqual({ ok: true });
+    expect(check({ signatureHeader: first, nonceHeader: 'nonce-bbbbbbbb' })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(check({ signatureHeader: first })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(check({ signatureHeader: first, nonceHeader: 'bad nonce!' })).toEqual({ ok: false, reason: 'malformed_nonce' });
+  });
   it('binds the timestamp into the MAC', () => {
     const sig = signRelayRequest(KEY, 1_700_000_000, body);
     expect(check({ timestampHeader: '1700000001', signatureHeader: sig, nowSeconds: 1_700_000_001 })).toEqual({ ok: false, reason: 'bad_signature' });

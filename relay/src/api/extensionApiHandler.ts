@@ -39,6 +39,7 @@ export class ExtensionApiHandler {
       acceptedKeys: relayKeysOf(tenant),
       timestampHeader: input.headers[RELAY_HEADERS.timestamp],
       signatureHeader: input.headers[RELAY_HEADERS.signature],
+      nonceHeader: input.headers[RELAY_HEADERS.nonce],
       rawBody: input.rawBody,
       nowSeconds: Math.floor(now / 1000),
       ...(this.deps.toleranceSeconds !== undefined ? { toleranceSeconds: this.deps.toleranceSeconds } : {}),
