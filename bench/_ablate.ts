@@ -7,7 +7,7 @@ import { runAgentReplyLoad } from './lib/load';
   for (const w of which) {
     const child = w === 'baseline'
       ? await startChild('bench/targets/baselineServer.ts', { env: { STUB_URL: (stub.ready as any).url } })
-      : await startChild('bench/targets/relayServer.ts', { env: { STORE: 'sqlite', STUB_URL: (stub.ready as any).url } });
+      : await startChild('bench/targets/relayServer.ts', { env: { STORE: 'sqlite', STUB_URL: (stub.ready as any).url, ABLATE: w.split(':')[1] ?? '' } });
     const url = (child.ready as any).url; const threadIds = (child.ready as any).threadIds ?? Array.from({ length: 1000 }, (_, i) => `t${i}`);
     await runAgentReplyLoad({ url, threadIds, realtimeToken: BENCH_SECRETS.realtimeAccessToken, runTag: 'w' + w }, { kind: 'paced', rate, connections: 16, seconds: 2 });
     for (let r = 0; r < Number(process.env.REPS ?? 2); r++) {

@@ -37,6 +37,14 @@ export function childNodeDescriptor(params: { type: string; parentType: string; 
   });
 }
 
+/** The "On Success" / "On Error" branch pair shared by the nodes that make one call and report back. */
+export function successAndErrorChildren(parentType: string, types: { success: string; error: string }): [INodeDescriptor, INodeDescriptor] {
+  return [
+    childNodeDescriptor({ type: types.success, parentType, label: 'On Success', color: '#2E9E5B' }),
+    childNodeDescriptor({ type: types.error, parentType, label: 'On Error', color: '#D64545' }),
+  ];
+}
+
 /** Continue on the child branch of the given type. Returns false when the Flow lacks it (an old copy of the node). */
 export function routeToChild(api: NodeApi, childConfigs: readonly TNodeChildConfigs[], childType: string): boolean {
   const child = childConfigs.find((c) => c.type === childType);

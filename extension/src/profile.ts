@@ -8,17 +8,8 @@ import { NodeInputError } from './nodeSupport';
  * sure the values fit the contract and rejects mappings the relay could not honour.
  */
 
-/** The standard Engage user keys a profile value can be mapped to (besides `context_data.<key>`). */
-export const ENGAGE_USER_KEYS = [
-  'firstname',
-  'lastname',
-  'email',
-  'home_phone',
-  'mobile_phone',
-  'avatar_url',
-  'gender',
-  'screenname',
-] as const;
+export { ENGAGE_USER_KEYS } from '../../contract/engageUserKeys';
+import { ENGAGE_USER_KEYS } from '../../contract/engageUserKeys';
 
 const MAX_VALUE_CHARS = 4096;
 const MAX_KEY_CHARS = 128;

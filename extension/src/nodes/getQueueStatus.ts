@@ -4,7 +4,7 @@ import { parseConnection } from '../connection';
 import {
   BRAND_COLOR,
   LOG_PREFIX,
-  childNodeDescriptor,
+  successAndErrorChildren,
   configChoice,
   connectionField,
   nowIso,
@@ -90,18 +90,7 @@ export const getQueueStatusNode = createNodeDescriptor({
   function: runGetQueueStatus,
 });
 
-export const getQueueStatusOnSuccessNode = childNodeDescriptor({
-  type: QUEUE_STATUS_CHILD_TYPES.success,
-  parentType: QUEUE_STATUS_NODE_TYPE,
-  label: 'On Success',
-  color: '#2E9E5B',
-});
-export const getQueueStatusOnErrorNode = childNodeDescriptor({
-  type: QUEUE_STATUS_CHILD_TYPES.error,
-  parentType: QUEUE_STATUS_NODE_TYPE,
-  label: 'On Error',
-  color: '#D64545',
-});
+export const [getQueueStatusOnSuccessNode, getQueueStatusOnErrorNode] = successAndErrorChildren(QUEUE_STATUS_NODE_TYPE, QUEUE_STATUS_CHILD_TYPES);
 
 export const getQueueStatusNodes = [getQueueStatusNode, getQueueStatusOnSuccessNode, getQueueStatusOnErrorNode];
 

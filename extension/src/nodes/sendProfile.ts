@@ -4,7 +4,7 @@ import { parseConnection } from '../connection';
 import {
   BRAND_COLOR,
   LOG_PREFIX,
-  childNodeDescriptor,
+  successAndErrorChildren,
   configToggle,
   connectionField,
   nowIso,
@@ -85,18 +85,7 @@ export const sendProfileNode = createNodeDescriptor({
   function: runSendProfile,
 });
 
-export const sendProfileOnSuccessNode = childNodeDescriptor({
-  type: SEND_PROFILE_CHILD_TYPES.success,
-  parentType: SEND_PROFILE_NODE_TYPE,
-  label: 'On Success',
-  color: '#2E9E5B',
-});
-export const sendProfileOnErrorNode = childNodeDescriptor({
-  type: SEND_PROFILE_CHILD_TYPES.error,
-  parentType: SEND_PROFILE_NODE_TYPE,
-  label: 'On Error',
-  color: '#D64545',
-});
+export const [sendProfileOnSuccessNode, sendProfileOnErrorNode] = successAndErrorChildren(SEND_PROFILE_NODE_TYPE, SEND_PROFILE_CHILD_TYPES);
 
 export const sendProfileNodes = [sendProfileNode, sendProfileOnSuccessNode, sendProfileOnErrorNode];
 

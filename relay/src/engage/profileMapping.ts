@@ -1,3 +1,4 @@
+import { ENGAGE_USER_KEYS, type EngageUserKey } from '../../../contract/engageUserKeys';
 import type { ContactProfile } from '../../../contract/relayApi';
 
 /**
@@ -6,8 +7,6 @@ import type { ContactProfile } from '../../../contract/relayApi';
  * only accepts as [a-zA-Z-] (unknown user keys would be silently ignored by Engage).
  */
 
-export const ENGAGE_USER_KEYS = ['firstname', 'lastname', 'email', 'home_phone', 'mobile_phone', 'avatar_url', 'gender', 'screenname'] as const;
-export type EngageUserKey = (typeof ENGAGE_USER_KEYS)[number];
 
 /** Cognigy's standard profile keys that have an Engage equivalent under another name. */
 export const DEFAULT_PROFILE_MAPPING: Readonly<Record<string, EngageUserKey>> = {
