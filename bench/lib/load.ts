@@ -24,7 +24,7 @@ export interface AgentReplyLoad {
   /** Conversations to reply into (round robin). */
   threadIds: readonly string[];
   realtimeToken: string;
-  /** Prefix of the content ids of this run; content ids are `${runTag}-${n}`, unique per run. */
+  /** Prefix of the content ids of this run; content ids are `${runTag}${n}`, unique per run. */
   runTag: string;
 }
 
@@ -102,7 +102,7 @@ export async function runAgentReplyLoad(target: AgentReplyLoad, mode: LoadMode):
     setupRequest: (req) => {
       const i = n++;
       const time = isoNow();
-      const body = agentReplyBody(target.threadIds[i % threadCount] as string, `${target.runTag}-${i}`, time);
+      const body = agentReplyBody(target.threadIds[i % threadCount] as string, `${target.runTag}${i}`, time);
       req.body = body;
       req.headers = {
         'content-type': 'application/json',

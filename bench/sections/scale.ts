@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   const threadIds: string[] = new Array<string>(count);
   const engageIds: string[] = new Array<string>(count);
   const insertStarted = process.hrtime.bigint();
-  const concurrency = storeKind === 'redis' ? 64 : 1;
+  const concurrency = 64;
   let nextIndex = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {

@@ -9,6 +9,9 @@ import { failStartup, serveParent } from '../lib/common';
  */
 
 let total = 0;
+/** Only content ids of the current run count (`reset({prefix})`); late deliveries of an earlier run are `stray`. */
+let prefix = '';
+let stray = 0;
 let duplicates = 0;
 let withoutContentId = 0;
 let connections = 0;
@@ -32,10 +35,11 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const now = Date.now();
     if (total === 0) firstAt = now;
-    lastAt = now;
     total += 1;
     const id = contentIdOf(Buffer.concat(chunks).toString('utf8'));
+    if (id?.startsWith(prefix)) lastAt = now;
     if (id === null) withoutContentId += 1;
+    else if (!id.startsWith(prefix)) stray += 1;
     else if (seen.has(id)) duplicates += 1;
     else seen.add(id);
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
@@ -53,8 +57,10 @@ server.listen(0, '127.0.0.1', () => {
   serveParent(
     { url: `http://127.0.0.1:${port}` },
     {
-      stats: () => ({ total, unique: seen.size, duplicates, withoutContentId, connections, firstAt, lastAt }),
-      reset: () => {
+      stats: () => ({ total, unique: seen.size, duplicates, stray, withoutContentId, connections, firstAt, lastAt }),
+      reset: (args) => {
+        prefix = (args as { prefix?: string } | undefined)?.prefix ?? '';
+        stray = 0;
         total = 0;
         duplicates = 0;
         withoutContentId = 0;

@@ -70,11 +70,6 @@ async function main(): Promise<void> {
     if (outcome !== 'applied') throw new Error(`seeding conversation ${i}: ${outcome}`);
   }
 
-  // ABLATION (temporary)
-  const ablate = new Set((process.env.ABLATE ?? '').split(','));
-  const db = (store as unknown as { db?: { pragma: (s: string) => unknown } }).db;
-  if (ablate.has('nockpt') && db) db.pragma('wal_autocheckpoint = 0');
-  if (ablate.has('syncoff') && db) db.pragma('synchronous = OFF');
   const relay = createRelay({ config, store, logger });
   const { url } = await relay.start(0, '127.0.0.1');
 

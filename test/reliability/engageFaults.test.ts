@@ -60,7 +60,8 @@ describe('Engage Send API and REST failing', () => {
     // A 429 with Retry-After on a Send API call whose body is unique (so its retry can be recognised).
     const late = conversations[3];
     if (!late) throw new Error('four conversations expected');
-    await waitUntil('first messages in Engage', () => (engage.thread(late.threadId)?.messages.length ?? 0) >= late.expected.length, { timeoutMs: 15_000 });
+    // Once every message so far is in Engage, this is the only Send API call in flight.
+    await waitUntil('first messages in Engage', () => conversations.every((c) => (engage.thread(c.threadId)?.messages.length ?? 0) >= c.expected.length), { timeoutMs: 15_000 });
     engage.failNext({ api: 'send', status: 429, count: 1, retryAfterSeconds: 1 });
     expect((await rig.call('userMessage', late.session, { text: 'c3 after a 429' })).status).toBe(200);
     late.expected.push('c3 after a 429');

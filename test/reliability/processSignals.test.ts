@@ -94,7 +94,7 @@ describe('the relay process under signals', () => {
     const conversations = await Promise.all(
       [0, 1, 2, 3].map(async (i) => {
         const session = { URLToken: 'tok', userId: `u-kill-${i}`, sessionId: `s-kill-${i}` };
-        return { session, threadId: await handOver(first.url, session), acked: [] as string[], unacked: [] as string[], after: [] as string[] };
+        return { session, threadId: await handOver(first.url, session), acked: [] as string[], unacked: [] as string[], unackedTexts: [] as string[], after: [] as string[] };
       }),
     );
     // Cognigy refuses while the relay dies, so the replies acknowledged before the kill exist only in the relay's store.
@@ -109,7 +109,7 @@ describe('the relay process under signals', () => {
           if (result.outcome !== 'delivered') {
             // Engage's own retries failed too; it will retry this one later.
             c.unacked.push(result.contentId);
-            (c as { unackedTexts?: string[] }).unackedTexts = [text];
+            c.unackedTexts.push(text);
             return;
           }
           c.acked.push(text);
@@ -144,7 +144,7 @@ describe('the relay process under signals', () => {
       }
     }
     await cognigy.setFault('none');
-    const expectedFor = (c: (typeof conversations)[number]) => [...c.acked, ...((c as { unackedTexts?: string[] }).unackedTexts ?? []), ...c.after];
+    const expectedFor = (c: (typeof conversations)[number]) => [...c.acked, ...c.unackedTexts, ...c.after];
     for (const c of conversations) {
       await waitUntil(`replies of ${c.session.sessionId}`, () => notified(c.session.sessionId).length >= expectedFor(c).length, { timeoutMs: 45_000, intervalMs: 50 });
     }
@@ -178,33 +178,29 @@ describe('the relay process under signals', () => {
     // An agent reply whose body is still arriving when SIGTERM comes, on a keep-alive connection.
     const body = JSON.stringify({ action: 'messages.create', params: { content_id: 'c-in-flight', thread_id: threadId, body: 'sent during shutdown' }, time: new Date().toISOString() });
     const agent = new http.Agent({ keepAlive: true });
-    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = http.request(`${relay.url}/handover/rce`, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), 'X-SMCCSDK-SIGNATURE': signSdkBody(tenant.realtimeAccessToken, body) } }, (res) => {
+    const req = http.request(`${relay.url}/handover/rce`, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), 'X-SMCCSDK-SIGNATURE': signSdkBody(tenant.realtimeAccessToken, body) } });
+    const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      req.on('response', (res: http.IncomingMessage) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString('utf8')));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
       });
       req.on('error', reject);
-      req.write(body.slice(0, 40));
-      setTimeout(() => {
-        void (async () => {
-          const signalledAt = Date.now();
-          relay.kill('SIGTERM');
-          await sleep(300);
-          // No new connections once shutdown started.
-          const late = await fetch(`${relay.url}/healthz`).then(() => 'accepted', () => 'refused');
-          expect(late).toBe('refused');
-          req.end(body.slice(40));
-          (response as unknown as { signalledAt: number }).signalledAt = signalledAt;
-        })().catch(reject);
-      }, 100);
     });
-    const answered = await response;
-    expect(answered.status).toBe(200);
-    expect(JSON.parse(answered.text)).toEqual({ id: expect.any(String) });
+    req.write(body.slice(0, 40));
+    await sleep(100);
+    const signalledAt = Date.now();
+    relay.kill('SIGTERM');
+    await sleep(300);
+    // No new connections once shutdown started …
+    expect(await fetch(`${relay.url}/healthz`).then(() => 'accepted', () => 'refused')).toBe('refused');
+    // … but the request in flight completes.
+    req.end(body.slice(40));
+    const response = await answered;
+    expect(response.status).toBe(200);
+    expect(JSON.parse(response.text)).toEqual({ id: expect.any(String) });
     const exit = await relay.exited;
     agent.destroy();
-    const signalledAt = (response as unknown as { signalledAt: number }).signalledAt;
     expect(exit.code).toBe(0);
     expect(exit.at - signalledAt).toBeLessThan(5_000);
     // What it acknowledged was flushed to Cognigy before exiting.

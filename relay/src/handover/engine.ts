@@ -76,9 +76,11 @@ export class HandoverEngine {
     threadId: string,
     decide: (current: Conversation | null) => Decision<R>,
     onDuplicate: (current: Conversation | null) => R,
+    /** The conversation as the caller just read it: saves the first read (later attempts re-read). */
+    prefetched?: Conversation | null,
   ): Promise<R> {
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
-      const current = await this.deps.store.getConversation(tenantId, threadId);
+      const current = attempt === 0 && prefetched !== undefined ? prefetched : await this.deps.store.getConversation(tenantId, threadId);
       const decision = decide(current);
       const mutation: Mutation = { ...decision.mutation };
       if (decision.conversation) {
@@ -282,7 +284,8 @@ export class HandoverEngine {
         if (!conv) throw new ConversationNotFoundError(params.thread_id);
         const conversation = { ...conv };
         const jobs: NewOutboxJob[] = [];
-        if (conversation.status === 'queued') {
+        const firstReply = conversation.status === 'queued';
+        if (firstReply) {
           // The first reply proves an agent took the conversation even without a webhook.
           conversation.status = 'active';
           conversation.queue = null;
@@ -295,9 +298,13 @@ export class HandoverEngine {
             data: { ...notify.data, rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: params.sender_name ?? null } },
           }),
         );
-        return { conversation, mutation: { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs }, result: undefined };
+        const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };
+        // Only the first reply changes the conversation (and is version-checked); later replies leave it as it is,
+        // so the hot path writes the dedup key and the notify job only.
+        return firstReply ? { conversation, mutation, result: undefined } : { mutation, result: undefined };
       },
       () => undefined,
+      current,
     );
     return { id: replyId };
   }

@@ -7,7 +7,8 @@ import type { RestRateGate } from '../engage/restClient';
  * rate) inside one window, this never exceeds the limit however the window is placed.
  */
 export class SlidingWindowLimiter {
-  private readonly hits = new Map<string, number[]>();
+  /** Per key: event times in order; entries before `head` have left the window (dropped in bulk, not one by one). */
+  private readonly hits = new Map<string, { times: number[]; head: number }>();
 
   constructor(
     private readonly limit: number,
@@ -18,13 +19,24 @@ export class SlidingWindowLimiter {
   /** Counts one event and returns 0, or counts nothing and returns how many ms until one is allowed. */
   tryTake(key: string): number {
     const now = this.clock();
-    const times = this.hits.get(key) ?? [];
-    let expired = 0;
-    while (expired < times.length && now - (times[expired] ?? now) >= this.windowMs) expired++;
-    if (expired > 0) times.splice(0, expired);
-    if (times.length >= this.limit) return Math.max(1, (times[0] ?? now) + this.windowMs - now);
+    let log = this.hits.get(key);
+    if (!log) {
+      log = { times: [], head: 0 };
+      this.hits.set(key, log);
+    }
+    const { times } = log;
+    while (log.head < times.length && now - (times[log.head] ?? now) >= this.windowMs) log.head++;
+    // Compact only when the expired prefix is large: O(1) amortised per event instead of shifting
+    // the whole log (60,000 entries at 1,000 events/s) on every call.
+    if (log.head > 1024 && log.head * 2 > times.length) {
+      times.splice(0, log.head);
+      log.head = 0;
+    } else if (log.head === times.length && log.head > 0) {
+      times.length = 0;
+      log.head = 0;
+    }
+    if (times.length - log.head >= this.limit) return Math.max(1, (times[log.head] ?? now) + this.windowMs - now);
     times.push(now);
-    this.hits.set(key, times);
     return 0;
   }
 }

@@ -5,7 +5,6 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import {
   assembleJob,
-  jsonValueSchema,
   nextVersion,
   outboxJobKindSchema,
   outboxJobSchema,
@@ -16,6 +15,7 @@ import type {
   ClaimOptions,
   Conversation,
   DeadLetter,
+  JsonValue,
   Mutation,
   MutationOutcome,
   OutboxJob,
@@ -108,6 +108,13 @@ const laneRowSchema = z.object({ lane: z.string() });
 const deadRowSchema = z.object({ job: z.string(), error: z.string(), failed_at: z.number() });
 const countRowSchema = z.object({ n: z.number().int() });
 const minRowSchema = z.object({ t: z.number().nullable() });
+// Built once: zod schema construction (`.optional()`, `z.array()`) costs microseconds per call on the hot path.
+const optionalJobRow = jobRowSchema.optional();
+const optionalDataRow = dataRowSchema.optional();
+const optionalVersionRow = versionRowSchema.optional();
+const optionalExpiryRow = expiryRowSchema.optional();
+const optionalLeaseRow = leaseRowSchema.optional();
+const laneRowsSchema = z.array(laneRowSchema);
 
 function rowToJob(row: JobRow): OutboxJob {
   return assembleJob(
@@ -116,7 +123,8 @@ function rowToJob(row: JobRow): OutboxJob {
       tenantId: row.tenant_id,
       lane: row.lane,
       kind: row.kind,
-      payload: jsonValueSchema.parse(JSON.parse(row.payload)),
+      // JSON.parse only ever yields JSON values (and throws on corrupt text): no second validation pass.
+      payload: JSON.parse(row.payload) as JsonValue,
       deadlineAt: row.deadline_at,
       ...(row.not_before === null ? {} : { notBefore: row.not_before }),
       createdAt: row.created_at,
@@ -124,6 +132,13 @@ function rowToJob(row: JobRow): OutboxJob {
     { seq: row.seq, attempts: row.attempts, nextAttemptAt: row.next_attempt_at, lastError: row.last_error },
   );
 }
+
+interface QueuedWrite {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+type WriteOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export interface SqliteStoreOptions {
   clock?: () => number;
@@ -138,6 +153,10 @@ export class SqliteStore implements Store {
   private readonly completeTx;
   private readonly retryTx;
   private readonly deadLetterTx;
+  private readonly groupTx;
+  /** Writes waiting for the next group commit (see `write`). */
+  private queue: QueuedWrite[] = [];
+  private flushScheduled = false;
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
   static open(filePath: string, opts: SqliteStoreOptions = {}): SqliteStore {
@@ -165,8 +184,10 @@ export class SqliteStore implements Store {
     this.clock = opts.clock ?? Date.now;
     this.stmt = {
       getConv: db.prepare<[string, string]>('SELECT data FROM conversations WHERE tenant_id = ? AND thread_id = ?'),
+      // INDEXED BY: without it SQLite scans every conversation of the tenant through the primary key
+      // (~30 ms per lookup at 100,000 conversations, even after ANALYZE) instead of using the partial index.
       getConvByEngage: db.prepare<[string, string]>(
-        'SELECT data FROM conversations WHERE tenant_id = ? AND engage_thread_id = ? LIMIT 1',
+        'SELECT data FROM conversations INDEXED BY conversations_engage WHERE tenant_id = ? AND engage_thread_id = ? LIMIT 1',
       ),
       getConvVersion: db.prepare<[string, string]>(
         'SELECT version FROM conversations WHERE tenant_id = ? AND thread_id = ?',
@@ -214,12 +235,12 @@ export class SqliteStore implements Store {
 
     this.applyTx = db.transaction((m: Mutation, now: number): MutationOutcome => {
       if (m.dedup) {
-        const row = expiryRowSchema.optional().parse(this.stmt.getDedup.get(m.dedup.key));
+        const row = optionalExpiryRow.parse(this.stmt.getDedup.get(m.dedup.key));
         if (row && row.expires_at > now) return 'duplicate';
       }
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
-        const row = versionRowSchema.optional().parse(this.stmt.getConvVersion.get(value.tenantId, value.threadId));
+        const row = optionalVersionRow.parse(this.stmt.getConvVersion.get(value.tenantId, value.threadId));
         if (expectedVersion === null ? row !== undefined : row?.version !== expectedVersion) return 'conflict';
       }
       // All checks passed: from here on everything is written.
@@ -253,8 +274,8 @@ export class SqliteStore implements Store {
     this.claimTx = db.transaction((o: ClaimOptions): OutboxJob[] => {
       const claimed: OutboxJob[] = [];
       const leaseUntil = o.now + o.leaseMs;
-      for (const { lane } of z.array(laneRowSchema).parse(this.stmt.dueLanes.all(o.now, o.limit))) {
-        const head = jobRowSchema.optional().parse(this.stmt.laneHead.get(lane));
+      for (const { lane } of laneRowsSchema.parse(this.stmt.dueLanes.all(o.now, o.limit))) {
+        const head = optionalJobRow.parse(this.stmt.laneHead.get(lane));
         if (!head) {
           this.stmt.deleteLane.run(lane); // defensive: an empty lane row should not exist
           continue;
@@ -283,9 +304,20 @@ export class SqliteStore implements Store {
       return true;
     });
 
+    // Nested transaction functions run as savepoints: a write that throws is undone alone.
+    this.groupTx = db.transaction((batch: QueuedWrite[], outcomes: WriteOutcome[]): void => {
+      for (const w of batch) {
+        try {
+          outcomes.push({ ok: true, value: w.run() });
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+        }
+      }
+    });
+
     this.deadLetterTx = db.transaction((job: OutboxJob, owner: string, error: string, now: number): boolean => {
       if (!this.holdsLease(job, owner)) return false;
-      const row = jobRowSchema.optional().parse(this.stmt.jobById.get(job.id));
+      const row = optionalJobRow.parse(this.stmt.jobById.get(job.id));
       if (!row) return false;
       // Record the stored job (authoritative attempts/lastError), not the caller's copy.
       this.stmt.insertDead.run(JSON.stringify(rowToJob(row)), error, now);
@@ -295,35 +327,74 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Group commit: every write (apply, complete, retry, dead-letter) issued during one turn of the
+   * event loop runs in one IMMEDIATE transaction at the next `setImmediate`, each write in its own
+   * savepoint so its outcome (or error) is its own. The promise resolves only after COMMIT, so a
+   * caller still never acts on an unwritten result. Under load this turns several commits (each a
+   * dozen WAL writes and lock calls) per agent reply into a share of one; when idle it only adds a
+   * turn of the loop.
+   */
+  private write<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const outcomes: WriteOutcome[] = [];
+    try {
+      this.groupTx.immediate(batch, outcomes);
+    } catch (err) {
+      // BEGIN or COMMIT failed (busy, disk, closed): nothing of the batch was written.
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    batch.forEach((w, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok) w.resolve(outcome.value);
+      else w.reject(outcome ? outcome.error : new Error('group commit lost a write'));
+    });
+  }
+
   private holdsLease(job: OutboxJob, owner: string): boolean {
-    const lease = leaseRowSchema.optional().parse(this.stmt.getLease.get(job.lane));
+    const lease = optionalLeaseRow.parse(this.stmt.getLease.get(job.lane));
     return lease !== undefined && lease.lease_owner === owner && lease.lease_job === job.id;
   }
 
   private releaseToNextHead(lane: string): void {
-    const head = jobRowSchema.optional().parse(this.stmt.laneHead.get(lane));
+    const head = optionalJobRow.parse(this.stmt.laneHead.get(lane));
     if (head) this.stmt.releaseLane.run(head.next_attempt_at, lane);
     else this.stmt.deleteLane.run(lane);
   }
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
-    const row = dataRowSchema.optional().parse(this.stmt.getConv.get(tenantId, threadId));
+    const row = optionalDataRow.parse(this.stmt.getConv.get(tenantId, threadId));
     return row ? parseConversation(row.data) : null;
   }
 
   async findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null> {
-    const row = dataRowSchema.optional().parse(this.stmt.getConvByEngage.get(tenantId, engageThreadId));
+    const row = optionalDataRow.parse(this.stmt.getConvByEngage.get(tenantId, engageThreadId));
     return row ? parseConversation(row.data) : null;
   }
 
   async apply(mutation: Mutation): Promise<MutationOutcome> {
     validateMutation(mutation);
-    // IMMEDIATE takes the write lock up front, so two connections never deadlock upgrading a read lock.
-    return this.applyTx.immediate(mutation, this.clock());
+    const now = this.clock();
+    // The group transaction is IMMEDIATE: it takes the write lock up front, so two connections never deadlock upgrading a read lock.
+    return this.write(() => this.applyTx(mutation, now));
   }
 
   async hasDedupKey(key: string): Promise<boolean> {
-    const row = expiryRowSchema.optional().parse(this.stmt.getDedup.get(key));
+    const row = optionalExpiryRow.parse(this.stmt.getDedup.get(key));
     return row !== undefined && row.expires_at > this.clock();
   }
 
@@ -333,15 +404,16 @@ export class SqliteStore implements Store {
   }
 
   async completeJob(job: OutboxJob, owner: string): Promise<boolean> {
-    return this.completeTx.immediate(job, owner);
+    return this.write(() => this.completeTx(job, owner));
   }
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
-    return this.retryTx.immediate(job, owner, next.nextAttemptAt, next.error);
+    return this.write(() => this.retryTx(job, owner, next.nextAttemptAt, next.error));
   }
 
   async deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean> {
-    return this.deadLetterTx.immediate(job, owner, error, this.clock());
+    const now = this.clock();
+    return this.write(() => this.deadLetterTx(job, owner, error, now));
   }
 
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {
@@ -366,7 +438,10 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.flush(); // writes already accepted are committed, not dropped
+      this.db.close();
+    }
   }
 }
 
