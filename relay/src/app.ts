@@ -114,8 +114,10 @@ export function createApp(deps: AppDeps): express.Express {
     void _next;
     if (err.type === 'entity.too.large') return reply(res, textResponse(413, `Body larger than ${deps.maxBodyBytes} bytes`));
     if (err.status && err.status >= 400 && err.status < 500) return reply(res, textResponse(err.status, 'Bad request body'));
-    deps.logger.error({ err: { name: err.name, message: err.message } }, 'unhandled error');
-    reply(res, textResponse(500, 'Internal error'));
+    // Nearly always the store being unreachable: nothing was acknowledged, so tell the caller to
+    // come back (Engage and the extension both retry) instead of a bare 500.
+    deps.logger.error({ err: { name: err.name, message: err.message } }, 'request failed before it was stored');
+    reply(res, { ...textResponse(503, 'Temporarily unavailable, retry later'), headers: { 'Retry-After': '5' } });
   });
   return app;
 }

@@ -330,18 +330,20 @@ describe('fuzzing the public routes', () => {
   }, 120_000);
 
   it(`extension API: ${AUTHENTIC_CASES} validly signed + ${FORGED_CASES} forged calls`, async () => {
-    const headersFor = (sent: Buffer | string, ts: number, key = rig.tenant.relayApiKey): Record<string, string> => ({
+    const headersFor = (sent: Buffer | string, ts: number, key = rig.tenant.relayApiKey, nonce?: string): Record<string, string> => ({
       'Content-Type': 'application/json',
       [RELAY_HEADERS.timestamp]: String(ts),
-      [RELAY_HEADERS.signature]: signRelayRequest(key, ts, Buffer.isBuffer(sent) ? sent.toString('utf8') : sent),
+      [RELAY_HEADERS.signature]: signRelayRequest(key, ts, Buffer.isBuffer(sent) ? sent.toString('utf8') : sent, nonce),
       [RELAY_HEADERS.source]: rig.tenant.sourceId,
+      ...(nonce === undefined ? {} : { [RELAY_HEADERS.nonce]: nonce }),
     });
+    const nonceArb = fc.option(fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/), { nil: undefined });
     const nowSeconds = () => Math.floor(Date.now() / 1000);
-    await authenticStream(fc.record({ call: apiCaseArb(), mutation: mutationArb }), async ({ call, mutation }) => {
+    await authenticStream(fc.record({ call: apiCaseArb(), mutation: mutationArb, nonce: nonceArb }), async ({ call, mutation, nonce }) => {
       const bytes = mutate(call.body, mutation);
       // The signature covers the bytes as UTF-8 text, as the extension sends them.
       const sent = Buffer.from(bytes.toString('utf8'));
-      return { route: 'extensionApi', result: await send(apiPath(call.route), sent, headersFor(sent, nowSeconds())) };
+      return { route: 'extensionApi', result: await send(apiPath(call.route), sent, headersFor(sent, nowSeconds(), undefined, nonce)) };
     });
     const forgery = fc.oneof(
       headerText(40).map((key) => ({ kind: 'wrongKey' as const, key: `k${key}` })),
@@ -352,6 +354,8 @@ describe('fuzzing the public routes', () => {
       fc.constant({ kind: 'signedOtherBytes' as const }),
       fc.stringMatching(/^[0-9a-f]{64}$/).map((hex) => ({ kind: 'badVersion' as const, hex })),
       wrongTypeArb.map((type) => ({ kind: 'wrongContentType' as const, type })),
+      fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/).map((nonce) => ({ kind: 'unsignedNonce' as const, nonce })),
+      headerText(80).map((nonce) => ({ kind: 'malformedNonce' as const, nonce: /^[A-Za-z0-9_-]{8,64}$/.test(nonce) ? `${nonce}!` : nonce })),
     );
     await forgedStream(fc.record({ call: apiCaseArb(), mutation: mutationArb, forgery }), async ({ call, mutation, forgery: f }) => {
       const { original, sent: bytes } = mutatedDifferent(call.body, mutation);
@@ -366,6 +370,8 @@ describe('fuzzing the public routes', () => {
       if (f.kind === 'signedOtherBytes') headers = { ...headersFor(original, ts), 'Content-Type': 'application/json' };
       if (f.kind === 'badVersion') headers[RELAY_HEADERS.signature] = `v2=${f.hex}`;
       if (f.kind === 'wrongContentType') headers['Content-Type'] = f.type;
+      // A nonce the signature does not cover, or one that is not a nonce at all.
+      if (f.kind === 'unsignedNonce' || f.kind === 'malformedNonce') headers[RELAY_HEADERS.nonce] = f.nonce;
       return problemWith('extensionApi', await send(apiPath(call.route), sent, headers), true);
     });
     expect(tallies.extensionApi.cases).toBeGreaterThanOrEqual(10_000);
