@@ -148,7 +148,8 @@ const baseOptions = (baseUri: string): EngageSimulatorOptions => ({
   realtimeAccessToken: REALTIME_TOKEN,
   apiAccessToken: API_TOKEN,
   baseUri,
-  importDelayMs: 30,
+  // Long enough that "not imported yet" holds between two requests on a busy 2-core machine.
+  importDelayMs: 400,
   categorizeDurationMs: 300,
   closeDurationMs: 100,
   agentReplyRetryDelayMs: 5,
@@ -322,7 +323,7 @@ describe('Engage Digital simulator', () => {
       const search = `/content_threads?q=${encodeURIComponent(`foreign:imp source:${SOURCE_ID}`)}`;
       const before = await restJson<{ count: number; records: unknown[] }>('GET', search);
       expect(before.body).toMatchObject({ count: 0, offset: 0, limit: 30, records: [] });
-      await sleep(60);
+      await until('import', () => sim.thread('imp')?.imported === true);
       const after = await restJson<{ count: number; records: Array<{ id: string; foreign_id: string; category_ids: string[]; source_id: string }> }>('GET', search);
       expect(after.body.count).toBe(1);
       expect(after.body.records[0]).toMatchObject({ foreign_id: 'imp', source_id: SOURCE_ID, category_ids: [sim.categories.botId] });
