@@ -244,7 +244,8 @@ function agentReplyTable(r: ReplyResults, relay: TargetName, report: Report): st
   const base = 'baseline';
   const pick = (t: string, m: 'paced' | 'max', f: (x: RunRecord) => number) => spread((r[m][t] ?? []).map(f));
   const note = (label: string, s: Spread) => {
-    if (s.relSpread > NOISY) report.noisy.push(`${label}: spread ${fmt(100 * s.relSpread, 0)}% of the median`);
+    const line = `${label}: spread ${fmt(100 * s.relSpread, 0)}% of the median (${fmt(s.min, 1)}–${fmt(s.max, 1)})`;
+    if (s.relSpread > NOISY && !report.noisy.includes(line)) report.noisy.push(line);
     return s;
   };
   const rpsBase = note(`${base} max req/s`, pick(base, 'max', (x) => x.load.rps));
@@ -411,7 +412,7 @@ function writeReport(report: Report): string {
   L.push('## Noise');
   L.push('');
   if (report.noisy.length) {
-    L.push(`Runs with a min–max spread above ${NOISY * 100}% of the median — the machine was noisy (shared cores, other load); read those medians with care:`);
+    L.push(`Measures with a min–max spread above ${NOISY * 100}% of the median — the machine was noisy (shared cores, other load); read those medians with care, and prefer the CPU time per reply, which a busy machine disturbs much less:`);
     L.push('');
     for (const n of report.noisy) L.push(`- ${n}`);
   } else {

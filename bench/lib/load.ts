@@ -162,10 +162,11 @@ export async function runAgentReplyLoad(target: AgentReplyLoad, mode: LoadMode):
     }
   }
 
-  const started = Date.now();
+  let lastResponseAt = 0;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (err, res) => (err ? reject(err) : resolve(res)));
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      lastResponseAt = performance.now();
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
     });
     // Count-bounded runs are also time-bounded.
@@ -173,7 +174,8 @@ export async function runAgentReplyLoad(target: AgentReplyLoad, mode: LoadMode):
     instance.once('done', () => clearTimeout(guard));
   });
   const endedAt = Date.now();
-  const durationS = mode.kind === 'max' ? result.duration : (endedAt - started) / 1000;
+  // Paced: from the first scheduled send to the last answer (autocannon reports only at its next 1 s sample tick).
+  const durationS = mode.kind === 'max' ? result.duration : (lastResponseAt - (useAutocannonRate ? t0 : t0 + 50)) / 1000;
   const sorted = sortedCopy(latencies);
   return {
     mode: mode.kind,

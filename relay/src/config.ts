@@ -58,9 +58,9 @@ export const relaySettingsSchema = z.object({
   /** Max body bytes on public routes. Engage's own Send API limit is 20 MiB; agent replies are small. */
   maxBodyBytes: z.coerce.number().int().positive().default(1_048_576),
   /** Requests per minute per client address on public routes. */
-  rateLimitPerMinute: z.coerce.number().int().positive().default(1200),
+  rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
   /** Requests per minute per tenant on public routes, counted once the caller proved it is that tenant. */
-  tenantRateLimitPerMinute: z.coerce.number().int().positive().default(3000),
+  tenantRateLimitPerMinute: z.coerce.number().int().positive().default(6000),
   /** Engage REST calls per minute per tenant (Engage allows 500). */
   engageRestPerMinute: z.coerce.number().int().positive().default(450),
 });

@@ -31,7 +31,8 @@ export function createJobExecutor(deps: { http: AxiosInstance; tenants: Readonly
     const known = await deps.threads.engageThreadOf(tenant.sourceId, threadId);
     if (known) return known;
     const found = await rest.findThreadByForeignId(threadId);
-    if (!found) throw new DeliveryError('Engage has not imported the thread yet', true, 500);
+    // Engage usually imports within tens of ms: retry soon so the agent sees the handover quickly.
+    if (!found) throw new DeliveryError('Engage has not imported the thread yet', true, 150);
     await deps.threads.rememberEngageThread(tenant.sourceId, threadId, found.id);
     return found.id;
   };
