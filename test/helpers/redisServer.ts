@@ -10,7 +10,7 @@ export interface RedisServerHandle {
   /** Stops the server (SIGTERM, then SIGKILL) and removes its temp dir. */
   stop(): Promise<void>;
   /**
-   * Stops and starts it again on the same port (no persistence: data is gone).
+   * Stops and starts it again on the same port (data kept only when started `persistent`).
    * `whileDown` runs after the old process has exited and before the new one starts.
    */
   restart(whileDown?: () => Promise<void>): Promise<void>;
@@ -25,7 +25,7 @@ export function redisServerAvailable(): boolean {
   return r.error === undefined && r.status === 0;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -59,10 +59,16 @@ function pingOnce(port: number): Promise<boolean> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function startRedisServer(): Promise<RedisServerHandle> {
+/**
+ * `persistent: false` (default): no persistence, a clean slate for tests; a restart loses the data.
+ * `persistent: true`: configured as the relay's Redis store must run in production (append-only
+ * file, fsync on every write), so a restart keeps what the relay acknowledged.
+ */
+export async function startRedisServer(options: { persistent?: boolean } = {}): Promise<RedisServerHandle> {
   if (!redisServerAvailable()) throw new Error(REDIS_MISSING_MESSAGE);
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rce-redis-'));
+  const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let child: ChildProcess | null = null;
   let stderr = '';
 
@@ -70,7 +76,7 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     stderr = '';
     const proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--loglevel', 'warning'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child = proc;

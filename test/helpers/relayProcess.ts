@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from './redisServer';
 
 /**
  * The relay as its own process, started the way operators start it (`relay/src/main.ts start`,
@@ -25,18 +25,6 @@ export interface RelayProcess {
   ensureStopped(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 export async function startRelayProcess(env: Record<string, string>, options: { port?: number; readyTimeoutMs?: number } = {}): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());

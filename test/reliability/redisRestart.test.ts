@@ -1,7 +1,7 @@
 import axios from 'axios';
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { startDurableRedisServer, type DurableRedisServer } from '../helpers/durableRedisServer';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
 import { recordFigures } from '../helpers/reliabilityFigures';
 import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
 
@@ -10,14 +10,14 @@ import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig'
  * replies wait in the outbox. The relay reconnects, /readyz says so, and nothing acknowledged is lost.
  */
 describe('a Redis restart mid-conversation', () => {
-  let redis: DurableRedisServer;
+  let redis: RedisServerHandle;
   let rig: Rig;
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => void unhandled.push(reason);
 
   beforeAll(async () => {
     process.on('unhandledRejection', onUnhandled);
-    redis = await startDurableRedisServer();
+    redis = await startRedisServer({ persistent: true });
     rig = await startRig({ store: { redisUrl: redis.url } });
   });
   afterAll(async () => {
