@@ -2,12 +2,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { relaySettingsSchema, tenantSchema, type RelayConfig } from '../relay/src/config';
+import { relaySettingsSchema, type RelayConfig } from '../relay/src/config';
 import { createLogger } from '../relay/src/log';
 import { createRelay } from '../relay/src/relay';
 import { SqliteStore } from '../relay/src/store/sqliteStore';
-import { BENCH_SECRETS, BENCH_SOURCE_ID, fmtInt, sleep, startChild } from './lib/common';
-import { benchConversation } from './lib/fixtures';
+import { fmtInt, sleep, startChild } from './lib/common';
+import { benchConversation, benchTenant } from './lib/fixtures';
 
 /**
  * `npx tsx bench/engineOnly.ts`: the agent-reply path without inbound HTTP — `engine.agentReply`
@@ -28,23 +28,9 @@ async function main(): Promise<void> {
   const concurrency = Number(process.env.C ?? 8);
   const rounds = Number(process.env.ROUNDS ?? 4);
   const stub = await startChild('bench/targets/cognigyStub.ts');
-  const nowhere = 'http://127.0.0.1:9';
   const config: RelayConfig = {
     settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1' }),
-    tenants: [
-      tenantSchema.parse({
-        apiAccessToken: BENCH_SECRETS.apiAccessToken,
-        botCategoryId: 'cat-bot',
-        agentCategoryId: 'cat-agent',
-        realtimeAccessToken: BENCH_SECRETS.realtimeAccessToken,
-        realtimeEndpointUrl: `${nowhere}/realtime/sdk/${BENCH_SOURCE_ID}`,
-        webhookSecret: BENCH_SECRETS.webhookSecret,
-        baseApiUrl: nowhere,
-        cognigyApiBaseUrl: (stub.ready as { url: string }).url,
-        cognigyApiKey: BENCH_SECRETS.cognigyApiKey,
-        relayApiKey: BENCH_SECRETS.relayApiKey,
-      }),
-    ],
+    tenants: [benchTenant((stub.ready as { url: string }).url)],
   };
   const tenant = config.tenants[0];
   if (!tenant) throw new Error('no tenant');

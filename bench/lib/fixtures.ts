@@ -1,6 +1,26 @@
 import { threadIdFor } from '../../relay/src/handover/identity';
 import type { Conversation } from '../../relay/src/store/types';
-import { BENCH_SESSION_URL_TOKEN, BENCH_SOURCE_ID } from './common';
+import { tenantSchema, type TenantConfig } from '../../relay/src/config';
+import { BENCH_SECRETS, BENCH_SESSION_URL_TOKEN, BENCH_SOURCE_ID } from './common';
+
+/** An address nothing listens on: Engage is not part of the agent-reply path being measured. */
+export const NOWHERE = 'http://127.0.0.1:9';
+
+/** The bench's one tenant; only the Cognigy API URL differs between measurements. */
+export function benchTenant(cognigyApiBaseUrl: string): TenantConfig {
+  return tenantSchema.parse({
+    apiAccessToken: BENCH_SECRETS.apiAccessToken,
+    botCategoryId: 'cat-bot',
+    agentCategoryId: 'cat-agent',
+    realtimeAccessToken: BENCH_SECRETS.realtimeAccessToken,
+    realtimeEndpointUrl: `${NOWHERE}/realtime/sdk/${BENCH_SOURCE_ID}`,
+    webhookSecret: BENCH_SECRETS.webhookSecret,
+    baseApiUrl: NOWHERE,
+    cognigyApiBaseUrl,
+    cognigyApiKey: BENCH_SECRETS.cognigyApiKey,
+    relayApiKey: BENCH_SECRETS.relayApiKey,
+  });
+}
 
 /** A conversation whose handover is under way (an agent took it), as the engine would have stored it. */
 export function benchConversation(index: number, status: Conversation['status'] = 'active'): Conversation {

@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import pino from 'pino';
-import { relaySettingsSchema, secretsOf, tenantSchema, type RelayConfig } from '../../relay/src/config';
+import { relaySettingsSchema, secretsOf, type RelayConfig } from '../../relay/src/config';
 import { createLogger } from '../../relay/src/log';
 import { createRelay } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import type { Store } from '../../relay/src/store/types';
-import { BENCH_SECRETS, BENCH_SOURCE_ID, failStartup, percentileSorted, serveParent, sortedCopy } from '../lib/common';
-import { benchConversation } from '../lib/fixtures';
+import { BENCH_SOURCE_ID, failStartup, percentileSorted, serveParent, sortedCopy } from '../lib/common';
+import { benchConversation, benchTenant, NOWHERE } from '../lib/fixtures';
 
 /**
  * Scale of state (child process, so RSS is this relay's alone): a running relay (createRelay,
@@ -61,23 +61,9 @@ async function timeLookups(indices: Uint32Array, fn: (i: number) => Promise<unkn
 }
 
 async function main(): Promise<void> {
-  const nowhere = 'http://127.0.0.1:9';
   const config: RelayConfig = {
     settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel: 'info' }),
-    tenants: [
-      tenantSchema.parse({
-        apiAccessToken: BENCH_SECRETS.apiAccessToken,
-        botCategoryId: 'cat-bot',
-        agentCategoryId: 'cat-agent',
-        realtimeAccessToken: BENCH_SECRETS.realtimeAccessToken,
-        realtimeEndpointUrl: `${nowhere}/realtime/sdk/${BENCH_SOURCE_ID}`,
-        webhookSecret: BENCH_SECRETS.webhookSecret,
-        baseApiUrl: nowhere,
-        cognigyApiBaseUrl: nowhere,
-        cognigyApiKey: BENCH_SECRETS.cognigyApiKey,
-        relayApiKey: BENCH_SECRETS.relayApiKey,
-      }),
-    ],
+    tenants: [benchTenant(NOWHERE)],
   };
   const logger = createLogger({ level: 'info', secrets: secretsOf(config), destination: pino.destination({ dest: '/dev/null', sync: false }) });
   const dir = mkdtempSync(path.join(tmpdir(), 'rce-bench-scale-'));

@@ -3,14 +3,14 @@ import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { relaySettingsSchema, secretsOf, tenantSchema, type RelayConfig } from '../../relay/src/config';
+import { relaySettingsSchema, secretsOf, type RelayConfig } from '../../relay/src/config';
 import { createLogger } from '../../relay/src/log';
 import { createRelay } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import type { Store } from '../../relay/src/store/types';
-import { BENCH_SECRETS, BENCH_SOURCE_ID, failStartup, serveParent } from '../lib/common';
-import { benchConversation } from '../lib/fixtures';
+import { failStartup, serveParent } from '../lib/common';
+import { benchConversation, benchTenant } from '../lib/fixtures';
 
 /**
  * The real relay (child process) for the agent-reply benchmark: createRelay with a SQLite file
@@ -30,25 +30,11 @@ const conversations = Number(process.env.CONVERSATIONS ?? 1000);
 const logLevel = process.env.RELAY_LOG_LEVEL ?? 'info';
 
 async function main(): Promise<void> {
-  const nowhere = 'http://127.0.0.1:9';
   const config: RelayConfig = {
     // The per-address (default 1200/min) and per-tenant (default 3000/min) limits would turn a
     // load test into a 429 test: raised far above the load.
     settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel, rateLimitPerMinute: 1_000_000_000, tenantRateLimitPerMinute: 1_000_000_000 }),
-    tenants: [
-      tenantSchema.parse({
-        apiAccessToken: BENCH_SECRETS.apiAccessToken,
-        botCategoryId: 'cat-bot',
-        agentCategoryId: 'cat-agent',
-        realtimeAccessToken: BENCH_SECRETS.realtimeAccessToken,
-        realtimeEndpointUrl: `${nowhere}/realtime/sdk/${BENCH_SOURCE_ID}`,
-        webhookSecret: BENCH_SECRETS.webhookSecret,
-        baseApiUrl: nowhere,
-        cognigyApiBaseUrl: stubUrl,
-        cognigyApiKey: BENCH_SECRETS.cognigyApiKey,
-        relayApiKey: BENCH_SECRETS.relayApiKey,
-      }),
-    ],
+    tenants: [benchTenant(stubUrl)],
   };
   const logger = createLogger({ level: logLevel, secrets: secretsOf(config), destination: pino.destination({ dest: '/dev/null', sync: false }) });
 
