@@ -54,7 +54,7 @@ export function createRelay(options: RelayOptions): Relay {
   worker = new OutboxWorker({
     store,
     logger,
-    execute: createJobExecutor({ http: outbound.client, tenants: tenantMap, restGate: new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock), threads: engine }),
+    execute: createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate: new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock), threads: engine }),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.outbox?.backoff ? { backoff: options.outbox.backoff } : {}),

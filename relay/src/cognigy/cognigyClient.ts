@@ -1,6 +1,5 @@
-import type { AxiosInstance } from 'axios';
 import type { TenantConfig } from '../config';
-import { describeTransportError } from '../http/outboundHttp';
+import { describeTransportError, type PostText } from '../http/outboundHttp';
 import { DeliveryError, isRetryableStatus, parseRetryAfter } from '../outbox/deliveryError';
 import { headerOf } from '../engage/sendApiClient';
 import type { CognigyCallPayload } from '../outbox/jobs';
@@ -9,13 +8,11 @@ import type { CognigyCallPayload } from '../outbox/jobs';
  * Cognigy REST API: notify (straight to the user, no Flow run) and inject (runs the Flow as if
  * the user had typed). Auth header X-API-Key.
  */
-export async function callCognigy(http: AxiosInstance, tenant: TenantConfig, kind: 'notify' | 'inject', payload: CognigyCallPayload): Promise<void> {
+export async function callCognigy(postText: PostText, tenant: TenantConfig, kind: 'notify' | 'inject', payload: CognigyCallPayload): Promise<void> {
   const url = `${tenant.cognigyApiBaseUrl}/new/v2.0/endpoint/${kind}`;
   let response;
   try {
-    response = await http.post<string>(url, JSON.stringify(payload), {
-      headers: { 'Content-Type': 'application/json', 'X-API-Key': tenant.cognigyApiKey },
-    });
+    response = await postText(url, JSON.stringify(payload), { 'Content-Type': 'application/json', 'X-API-Key': tenant.cognigyApiKey });
   } catch (err) {
     throw new DeliveryError(`Cognigy ${kind}: ${describeTransportError(err)}`, true);
   }

@@ -1,17 +1,14 @@
-import type { AxiosInstance } from 'axios';
 import type { TenantConfig } from '../config';
 import { DeliveryError, isRetryableStatus, parseRetryAfter } from '../outbox/deliveryError';
-import { describeTransportError } from '../http/outboundHttp';
+import { describeTransportError, type PostText } from '../http/outboundHttp';
 import { signSdkBody, SDK_SIGNATURE_HEADER } from './sdkSignature';
 
 /** Engage Source SDK Send API: POST <Realtime Endpoint URL>, signed body, answer `ok`. */
-export async function callSendApi(http: AxiosInstance, tenant: TenantConfig, action: string, params: Record<string, unknown>): Promise<void> {
+export async function callSendApi(postText: PostText, tenant: TenantConfig, action: string, params: Record<string, unknown>): Promise<void> {
   const body = JSON.stringify({ action, params });
   let response;
   try {
-    response = await http.post<string>(tenant.realtimeEndpointUrl, body, {
-      headers: { 'Content-Type': 'application/json', [SDK_SIGNATURE_HEADER]: signSdkBody(tenant.realtimeAccessToken, body) },
-    });
+    response = await postText(tenant.realtimeEndpointUrl, body, { 'Content-Type': 'application/json', [SDK_SIGNATURE_HEADER]: signSdkBody(tenant.realtimeAccessToken, body) });
   } catch (err) {
     throw new DeliveryError(`Send API ${action}: ${describeTransportError(err)}`, true);
   }

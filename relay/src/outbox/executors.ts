@@ -1,4 +1,5 @@
 import type { AxiosInstance } from 'axios';
+import type { PostText } from '../http/outboundHttp';
 import type { TenantConfig } from '../config';
 import { callCognigy } from '../cognigy/cognigyClient';
 import { EngageRestClient, type RestRateGate } from '../engage/restClient';
@@ -14,7 +15,7 @@ export interface ThreadDirectory {
 }
 
 /** Maps each outbox job kind to the one external call it stands for. */
-export function createJobExecutor(deps: { http: AxiosInstance; tenants: ReadonlyMap<string, TenantConfig>; restGate: RestRateGate; threads: ThreadDirectory }): JobExecutor {
+export function createJobExecutor(deps: { http: AxiosInstance; postText: PostText; tenants: ReadonlyMap<string, TenantConfig>; restGate: RestRateGate; threads: ThreadDirectory }): JobExecutor {
   const tenantOf = (job: OutboxJob): TenantConfig => {
     const tenant = deps.tenants.get(job.tenantId);
     if (!tenant) throw new DeliveryError(`tenant ${job.tenantId} is no longer configured`, false);
@@ -42,7 +43,7 @@ export function createJobExecutor(deps: { http: AxiosInstance; tenants: Readonly
     switch (job.kind) {
       case 'engage.send': {
         const payload = parse(engageSendPayloadSchema, job);
-        await callSendApi(deps.http, tenant, payload.action, payload.params);
+        await callSendApi(deps.postText, tenant, payload.action, payload.params);
         return;
       }
       case 'engage.categorize': {
@@ -66,7 +67,7 @@ export function createJobExecutor(deps: { http: AxiosInstance; tenants: Readonly
       case 'cognigy.notify':
       case 'cognigy.inject': {
         const payload = parse(cognigyCallPayloadSchema, job);
-        await callCognigy(deps.http, tenant, job.kind === 'cognigy.notify' ? 'notify' : 'inject', payload);
+        await callCognigy(deps.postText, tenant, job.kind === 'cognigy.notify' ? 'notify' : 'inject', payload);
         return;
       }
     }
