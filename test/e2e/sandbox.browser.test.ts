@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -9,7 +9,8 @@ import { startSandbox, type Sandbox } from '../../sandbox/startSandbox';
  * headless Chromium (Debian's; never a downloaded browser).
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const DOCS = join(__dirname, '..', '..', 'docs');
+// The README's screenshots are refreshed only on request, so an ordinary test run leaves the tree clean.
+const SCREENSHOTS = process.env.UPDATE_DOCS_SCREENSHOTS === '1' ? join(__dirname, '..', '..', 'docs') : mkdtempSync(join(tmpdir(), 'rce-screens-'));
 
 describe('sandbox in a real browser', () => {
   let sandbox: Sandbox;
@@ -36,6 +37,7 @@ describe('sandbox in a real browser', () => {
     await browser?.close();
     await sandbox?.stop();
     rmSync(dataDir, { recursive: true, force: true });
+    if (process.env.UPDATE_DOCS_SCREENSHOTS !== '1') rmSync(SCREENSHOTS, { recursive: true, force: true });
   });
 
   async function say(text: string): Promise<void> {
@@ -59,7 +61,7 @@ describe('sandbox in a real browser', () => {
     await containsTextSoon(desk.locator('#profileBody'), 'loyalty-tier');
     await containsTextSoon(desk.locator('#profileBody'), 'Position 1');
     await containsTextSoon(desk.locator('#messages'), 'I want to talk to an agent');
-    await desk.screenshot({ path: join(DOCS, 'sandbox-desk.png') });
+    await desk.screenshot({ path: join(SCREENSHOTS, 'sandbox-desk.png') });
 
     await desk.fill('#reply', 'Hello, this is Alex. How can I help?');
     await desk.click('#send');
@@ -68,7 +70,8 @@ describe('sandbox in a real browser', () => {
 
     await say('My parcel is late.');
     await containsTextSoon(desk.locator('#messages'), 'My parcel is late.');
-    await chat.screenshot({ path: join(DOCS, 'sandbox-chat.png') });
+    await chat.screenshot({ path: join(SCREENSHOTS, 'sandbox-chat.png') });
+    for (const file of ['sandbox-desk.png', 'sandbox-chat.png']) expect(statSync(join(SCREENSHOTS, file)).size).toBeGreaterThan(10_000);
 
     await desk.click('#close');
     await containsTextSoon(lastChatLine('bot'), 'The agent closed the conversation');
@@ -93,4 +96,4 @@ async function containsTextSoon(locator: Locator, text: string): Promise<void> {
 async function hasCountSoon(locator: Locator, count: number): Promise<void> {
   await poll(async () => (await locator.count()) === count, async () => `expected ${count} elements, got ${await locator.count()}`);
 }
-mkdirSync(DOCS, { recursive: true });
+mkdirSync(SCREENSHOTS, { recursive: true });
