@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { tokenFingerprint } from '../../../contract/fingerprint';
 import { type ConnectionFingerprint, relayRequestSchemas, type RelayRouteName, RELAY_ROUTES } from '../../../contract/relayApi';
-import { RELAY_HEADERS, verifyRelayRequest } from '../../../contract/requestSigning';
+import { DEFAULT_TOLERANCE_SECONDS, RELAY_HEADERS, verifyRelayRequest } from '../../../contract/requestSigning';
 import type { TenantConfig } from '../config';
 import type { HandoverEngine } from '../handover/engine';
 import { firstIssue, parseJsonBody } from '../http/jsonBody';
@@ -35,6 +35,7 @@ export class ExtensionApiHandler {
     if (!sourceId || !tenant) return jsonError(401, 'unknown_source', 'No tenant for this Realtime Endpoint URL (source id) on the relay', 'realtimeEndpointUrl');
 
     const now = (this.deps.clock ?? Date.now)();
+    const toleranceSeconds = this.deps.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
     const check = verifyRelayRequest({
       acceptedKeys: relayKeysOf(tenant),
       timestampHeader: input.headers[RELAY_HEADERS.timestamp],
@@ -42,7 +43,7 @@ export class ExtensionApiHandler {
       nonceHeader: input.headers[RELAY_HEADERS.nonce],
       rawBody: input.rawBody,
       nowSeconds: Math.floor(now / 1000),
-      ...(this.deps.toleranceSeconds !== undefined ? { toleranceSeconds: this.deps.toleranceSeconds } : {}),
+      toleranceSeconds,
     });
     if (!check.ok) return jsonError(401, check.reason, 'Request signature rejected (check the Relay API Key and the clock)', check.reason === 'bad_signature' ? 'relayApiKey' : undefined);
     const waitMs = this.deps.tenantLimit?.(tenant.sourceId) ?? 0;
@@ -55,7 +56,7 @@ export class ExtensionApiHandler {
 
     // A captured request replayed verbatim (same signature) is refused within the window.
     const signature = input.headers[RELAY_HEADERS.signature] ?? '';
-    const fresh = await this.deps.store.apply({ dedup: { key: `sig:${tenant.sourceId}:${signature}`, ttlMs: 2 * 300_000 } });
+    const fresh = await this.deps.store.apply({ dedup: { key: `sig:${tenant.sourceId}:${signature}`, ttlMs: 2 * toleranceSeconds * 1000 } }); // a signature stays acceptable for ±tolerance
     if (fresh === 'duplicate') return jsonError(409, 'replayed_request', 'This signed request was already received');
 
     const result = await prepared.run();

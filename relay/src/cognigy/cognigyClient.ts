@@ -1,7 +1,6 @@
 import type { TenantConfig } from '../config';
-import { describeTransportError, type PostText } from '../http/outboundHttp';
-import { DeliveryError, isRetryableStatus, parseRetryAfter } from '../outbox/deliveryError';
-import { headerOf } from '../engage/sendApiClient';
+import { describeTransportError, headerOf, type PostText } from '../http/outboundHttp';
+import { DeliveryError, statusFailure } from '../outbox/deliveryError';
 import type { CognigyCallPayload } from '../outbox/jobs';
 
 /**
@@ -17,5 +16,5 @@ export async function callCognigy(postText: PostText, tenant: TenantConfig, kind
     throw new DeliveryError(`Cognigy ${kind}: ${describeTransportError(err)}`, true);
   }
   if (response.status >= 200 && response.status < 300) return;
-  throw new DeliveryError(`Cognigy ${kind}: HTTP ${response.status}`, isRetryableStatus(response.status), parseRetryAfter(headerOf(response.headers, 'retry-after'), Date.now()));
+  throw statusFailure(`Cognigy ${kind}: HTTP ${response.status}`, response.status, headerOf(response.headers, 'retry-after'));
 }

@@ -83,10 +83,6 @@ export function mergeContextData(...parts: ContextData[]): ContextData {
   return out;
 }
 
-export function toContextData(data: Record<string, string | string[]>): ContextData {
-  return mergeContextData(data);
-}
-
 /**
  * Builds the Engage user for a contact. `mapping` adds to or overrides the defaults; a target of
  * `context_data.<key>` forces a field into context_data under that key.

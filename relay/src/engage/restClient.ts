@@ -1,9 +1,8 @@
 import type { AxiosInstance } from 'axios';
 import { z } from 'zod';
 import type { TenantConfig } from '../config';
-import { DeliveryError, isRetryableStatus, parseRetryAfter } from '../outbox/deliveryError';
-import { describeTransportError } from '../http/outboundHttp';
-import { headerOf } from './sendApiClient';
+import { DeliveryError, statusFailure } from '../outbox/deliveryError';
+import { describeTransportError, headerOf } from '../http/outboundHttp';
 
 /**
  * The Engage REST subset the relay needs (Bearer token, `{error, message, status}` errors).
@@ -68,20 +67,9 @@ export class EngageRestClient {
       if (!parsed.success) throw new DeliveryError(`Engage REST ${method} ${path}: unexpected response shape`, false);
       return { status: response.status, data: parsed.data };
     }
-    return { status: response.status, data: null, ...this.failure(method, path, response.status, headerOf(response.headers, 'retry-after'), String(response.data ?? '')) };
-  }
-
-  /** 404/409 are answered to the caller, which knows what they mean; others become DeliveryErrors. */
-  private failure(method: string, path: string, status: number, retryAfter: string | undefined, body: string): Record<string, never> {
-    if (status === 404 || status === 409 || status === 403) return {};
-    let code = '';
-    try {
-      const parsed = z.object({ error: z.string() }).safeParse(JSON.parse(body));
-      if (parsed.success) code = ` ${parsed.data.error}`;
-    } catch {
-      /* non-JSON error body */
-    }
-    throw new DeliveryError(`Engage REST ${method} ${path}: HTTP ${status}${code}`, isRetryableStatus(status), parseRetryAfter(retryAfter, Date.now()));
+    // 403/404/409 are answered to the caller, which knows what they mean; others become DeliveryErrors.
+    if (response.status === 403 || response.status === 404 || response.status === 409) return { status: response.status, data: null };
+    throw statusFailure(`Engage REST ${method} ${path}: HTTP ${response.status}${errorIdOf(String(response.data ?? ''))}`, response.status, headerOf(response.headers, 'retry-after'));
   }
 
   async findThreadByForeignId(foreignId: string): Promise<z.infer<typeof contentThreadSchema> | null> {
@@ -124,5 +112,15 @@ export class EngageRestClient {
 
   async category(id: string): Promise<z.infer<typeof categorySchema> | null> {
     return (await this.request('GET', `/categories/${encodeURIComponent(id)}`, categorySchema)).data;
+  }
+}
+
+/** The `error` id of Engage's `{error, message, status}` body, for the log line; '' otherwise. */
+function errorIdOf(body: string): string {
+  try {
+    const parsed = z.object({ error: z.string() }).safeParse(JSON.parse(body));
+    return parsed.success ? ` ${parsed.data.error}` : '';
+  } catch {
+    return '';
   }
 }

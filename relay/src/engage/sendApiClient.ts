@@ -1,6 +1,6 @@
 import type { TenantConfig } from '../config';
-import { DeliveryError, isRetryableStatus, parseRetryAfter } from '../outbox/deliveryError';
-import { describeTransportError, type PostText } from '../http/outboundHttp';
+import { DeliveryError, statusFailure } from '../outbox/deliveryError';
+import { describeTransportError, headerOf, type PostText } from '../http/outboundHttp';
 import { signSdkBody, SDK_SIGNATURE_HEADER } from './sdkSignature';
 
 /** Engage Source SDK Send API: POST <Realtime Endpoint URL>, signed body, answer `ok`. */
@@ -14,17 +14,5 @@ export async function callSendApi(postText: PostText, tenant: TenantConfig, acti
   }
   if (response.status === 200) return;
   const reason = String(response.data ?? '').slice(0, 120).replace(/\s+/g, ' ');
-  throw new DeliveryError(
-    `Send API ${action}: HTTP ${response.status} ${reason}`,
-    isRetryableStatus(response.status),
-    parseRetryAfter(headerOf(response.headers, 'retry-after'), Date.now()),
-  );
-}
-
-export function headerOf(headers: unknown, name: string): string | undefined {
-  if (headers && typeof headers === 'object') {
-    const value = (headers as Record<string, unknown>)[name];
-    if (typeof value === 'string') return value;
-  }
-  return undefined;
+  throw statusFailure(`Send API ${action}: HTTP ${response.status} ${reason}`, response.status, headerOf(response.headers, 'retry-after'));
 }

@@ -128,3 +128,12 @@ export function describeTransportError(err: unknown): string {
   if (err instanceof OutboundTransportError) return `network error ${err.code}`;
   return `network error ${(err as Error).name ?? 'unknown'}`;
 }
+
+/** A header value from a response's header map, when it is a single string. */
+export function headerOf(headers: unknown, name: string): string | undefined {
+  if (headers && typeof headers === 'object') {
+    const value = (headers as Record<string, unknown>)[name];
+    if (typeof value === 'string') return value;
+  }
+  return undefined;
+}

@@ -27,3 +27,8 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
+
+/** The DeliveryError for an unsuccessful HTTP status: retryable or not by status, honouring Retry-After. */
+export function statusFailure(message: string, status: number, retryAfterHeader: string | undefined): DeliveryError {
+  return new DeliveryError(message, isRetryableStatus(status), parseRetryAfter(retryAfterHeader, Date.now()));
+}
