@@ -1,15 +1,19 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type Request, type Response, type NextFunction } from 'express';
-import helmet from 'helmet';
-import { rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import { RELAY_API_PREFIX } from '../../contract/relayApi';
 import type { ExtensionApiHandler } from './api/extensionApiHandler';
 import type { SourceSdkHandler } from './engage/sourceSdkHandler';
 import type { WebhookHandler } from './engage/webhookHandler';
+import { AddressRateLimit } from './http/addressRateLimit';
+import { clientAddress } from './http/clientAddress';
+import { createEngageEndpoint, matchEngagePost } from './http/engageEndpoint';
 import { isJsonContentType } from './http/jsonBody';
 import { textResponse, jsonError, type PlainResponse } from './http/plainResponse';
+import { elapsedMs, logRequest } from './http/requestLog';
+import { helmetHeaders } from './http/securityHeaders';
 
-/** HTTP wiring only: adapts Express to the transport-agnostic handlers. */
+/** HTTP wiring only: adapts node:http and Express to the transport-agnostic handlers. */
 export interface AppDeps {
   sourceSdk: SourceSdkHandler;
   webhooks: WebhookHandler;
@@ -34,22 +38,37 @@ function headerValue(req: Request, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-export function createApp(deps: AppDeps): express.Express {
+/**
+ * The relay's request listener: `POST /handover/rce[/<sourceId>]` (Engage's hot path) on plain
+ * node:http (see http/engageEndpoint.ts), every other route on Express. Both share the security
+ * headers, the per-address limit and the request log.
+ */
+export function createRequestListener(deps: AppDeps): RequestListener {
+  const securityHeaders = helmetHeaders();
+  const addressLimit = new AddressRateLimit(deps.rateLimitPerMinute, 60_000, deps.clock);
+  const engage = createEngageEndpoint({ ...deps, addressLimit, securityHeaders });
+  const app = createExpressApp(deps, securityHeaders, addressLimit);
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const route = matchEngagePost(req);
+    if (route) engage(req, res, route);
+    else app(req, res);
+  };
+}
+
+function createExpressApp(deps: AppDeps, securityHeaders: ReturnType<typeof helmetHeaders>, addressLimit: AddressRateLimit): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
-  app.use(helmet());
+  app.disable('etag');
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    for (const [k, v] of securityHeaders) res.setHeader(k, v);
+    next();
+  });
 
-  // One log line per request; the path only (queries may carry signatures or verify tokens).
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const rejection = res.locals.rejection as string | undefined;
-      const line = { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10, ...(rejection ? { reason: rejection } : {}) };
-      if (res.statusCode >= 500) deps.logger.error(line, 'request failed');
-      else if (res.statusCode >= 400) deps.logger.warn(line, 'request rejected');
-      else deps.logger.debug(line, 'request');
+      logRequest(deps.logger, { method: req.method, path: req.path, status: res.statusCode, ms: elapsedMs(started), ...(rejection ? { reason: rejection } : {}) });
     });
     next();
   });
@@ -70,35 +89,22 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('text/plain; version=0.0.4').send(await deps.metrics());
   });
 
-  const publicLimiter = rateLimit({
-    windowMs: 60_000,
-    limit: deps.rateLimitPerMinute,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    handler: (_req, res) => reply(res, textResponse(429, 'Too many requests')),
-  });
-  const rawJson = express.raw({ type: () => true, limit: deps.maxBodyBytes });
+  const publicLimiter = (req: Request, res: Response, next: NextFunction) => {
+    const admission = addressLimit.take(clientAddress(req));
+    for (const [k, v] of admission.headers) res.setHeader(k, v);
+    if (!admission.allowed) return reply(res, textResponse(429, 'Too many requests'));
+    next();
+  };
+  const rawJson = express.raw({ type: () => true, limit: deps.maxBodyBytes, inflate: false });
   const requireJson = (req: Request, res: Response, next: NextFunction) => {
     if (!isJsonContentType(headerValue(req, 'content-type'))) return reply(res, textResponse(415, 'Content-Type must be application/json'));
     next();
   };
   const bodyBuffer = (req: Request): Buffer => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
 
-  // Webhook verification handshake.
+  // Webhook verification handshake (the POSTs to this URL never reach Express: see createRequestListener).
   app.get(['/handover/rce', '/handover/rce/:sourceId'], publicLimiter, (req, res) => {
     reply(res, deps.webhooks.verify(req.query as Record<string, unknown>));
-  });
-
-  // Engage calls one URL for two things: Source SDK actions (signed) and webhooks (secret header).
-  app.post(['/handover/rce', '/handover/rce/:sourceId'], publicLimiter, requireJson, rawJson, async (req, res) => {
-    const sourceId = typeof req.params.sourceId === 'string' ? req.params.sourceId : undefined;
-    const sdkSignature = headerValue(req, 'x-smccsdk-signature') ?? (typeof req.query.signature === 'string' ? req.query.signature : undefined);
-    const dimeloSecret = headerValue(req, 'x-dimelo-secret');
-    if (sdkSignature !== undefined || dimeloSecret === undefined) {
-      const now = (deps.clock ?? Date.now)();
-      return reply(res, await deps.sourceSdk.handle({ rawBody: bodyBuffer(req), signature: sdkSignature, now, ...(sourceId ? { sourceId } : {}) }));
-    }
-    reply(res, await deps.webhooks.deliver({ rawBody: bodyBuffer(req), secret: dimeloSecret, ...(sourceId ? { sourceId } : {}) }));
   });
 
   app.post(`${RELAY_API_PREFIX}/*path`, publicLimiter, requireJson, rawJson, async (req, res) => {
@@ -109,10 +115,11 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use((_req: Request, res: Response) => reply(res, jsonError(404, 'not_found', 'No such route')));
 
-  // Body-parser errors (size, aborted) and anything unexpected: a reason, never a stack or a secret.
+  // Body-parser errors (size, aborted, encoding) and anything unexpected: a reason, never a stack or a secret.
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     void _next;
     if (err.type === 'entity.too.large') return reply(res, textResponse(413, `Body larger than ${deps.maxBodyBytes} bytes`));
+    if (err.type === 'encoding.unsupported') return reply(res, textResponse(415, 'Unsupported Content-Encoding (send identity)'));
     if (err.status && err.status >= 400 && err.status < 500) return reply(res, textResponse(err.status, 'Bad request body'));
     // Nearly always the store being unreachable: nothing was acknowledged, so tell the caller to
     // come back (Engage and the extension both retry) instead of a bare 500.

@@ -1,8 +1,8 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ExtensionApiHandler } from './api/extensionApiHandler';
-import { createApp } from './app';
+import { createRequestListener } from './app';
 import type { RelayConfig } from './config';
 import { SourceSdkHandler } from './engage/sourceSdkHandler';
 import { WebhookHandler } from './engage/webhookHandler';
@@ -49,7 +49,12 @@ export function createRelay(options: RelayOptions): Relay {
     logger,
     settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: 7 * 24 * 3600_000, replayWindowMs: config.settings.replayWindowMs },
     ...(options.clock ? { clock: options.clock } : {}),
-    onJobsEnqueued: () => worker?.kick(),
+    // The worker is built below (it needs the engine); until then nothing is leased.
+    outbox: {
+      leaseRequest: () => worker?.leaseRequest() ?? null,
+      runLeased: (jobs) => worker?.runLeased(jobs),
+      kick: () => worker?.kick(),
+    },
   });
   worker = new OutboxWorker({
     store,
@@ -66,7 +71,7 @@ export function createRelay(options: RelayOptions): Relay {
   // Public routes: per client address in app.ts, per tenant here (once the caller proved which tenant it is).
   const tenantRequests = new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
   const tenantLimit = (tenantId: string) => tenantRequests.tryTake(tenantId);
-  const app = createApp({
+  const listener = createRequestListener({
     sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, tenantLimit }),
     webhooks: new WebhookHandler({ tenants, engine, logger, tenantLimit }),
     extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, tenantLimit, ...(options.clock ? { clock: options.clock } : {}) }),
@@ -113,7 +118,12 @@ export function createRelay(options: RelayOptions): Relay {
     store,
     async start(port = config.settings.port, host = config.settings.host) {
       server = await new Promise<Server>((resolve, reject) => {
-        const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+        const s = createServer(listener);
+        s.once('error', reject);
+        s.listen(port, host, () => {
+          s.off('error', reject);
+          resolve(s);
+        });
       });
       server.keepAliveTimeout = 65_000;
       activeWorker.start();

@@ -19,7 +19,7 @@ import { buildEngageUser, mergeContextData, type EngageUser } from '../engage/pr
 import type { AgentReplyParams, QueuingUpdateParams } from '../engage/sourceSdkProtocol';
 import { interventionMetadataSchema, type WebhookEvent } from '../engage/webhookProtocol';
 import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, threadIdOfLane } from '../outbox/jobs';
-import type { Conversation, Mutation, NewOutboxJob, OutboxJob, Store } from '../store/types';
+import type { Conversation, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store } from '../store/types';
 import { agentReplyIdFor, authorIdFor, botAuthorIdFor, messageIdFor, threadIdFor } from './identity';
 import { agentReplyToNotify } from './agentReplyText';
 
@@ -34,6 +34,18 @@ export interface EngineSettings {
   dedupTtlMs: number;
   /** Queue updates and other signed bodies are de-duplicated for at least the replay window. */
   replayWindowMs: number;
+}
+
+/**
+ * The local outbox worker as the engine sees it. A write leases the jobs that open an empty lane
+ * to this worker, which runs them at once (no claim round trip); other jobs wait in their lane and
+ * the worker is told to look.
+ */
+export interface LocalOutbox {
+  /** null while the worker is stopping: jobs are then left for the next claim (this relay's restart or another relay). */
+  leaseRequest(): LeaseRequest | null;
+  runLeased(jobs: readonly OutboxJob[]): void;
+  kick(): void;
 }
 
 export class ConversationNotFoundError extends Error {
@@ -52,8 +64,8 @@ export class HandoverEngine {
       logger: Logger;
       settings: EngineSettings;
       clock?: () => number;
-      /** Called after jobs were enqueued so the local worker can run them at once. */
-      onJobsEnqueued?: () => void;
+      /** The local outbox worker: runs at once what a write leased to it, and is told about the rest. */
+      outbox?: LocalOutbox;
     },
   ) {}
 
@@ -90,9 +102,12 @@ export class HandoverEngine {
         };
       }
       if (!mutation.conversation && !mutation.jobs?.length && !mutation.dedup) return decision.result;
-      const outcome = await this.deps.store.apply(mutation);
+      const jobCount = mutation.jobs?.length ?? 0;
+      const lease = jobCount > 0 ? (this.deps.outbox?.leaseRequest() ?? null) : null;
+      const { outcome, leased } = lease ? await this.deps.store.applyLeasing(mutation, lease) : { outcome: await this.deps.store.apply(mutation), leased: [] };
       if (outcome === 'applied') {
-        if (mutation.jobs?.length) this.deps.onJobsEnqueued?.();
+        if (leased.length > 0) this.deps.outbox?.runLeased(leased);
+        if (jobCount > leased.length) this.deps.outbox?.kick();
         return decision.result;
       }
       if (outcome === 'duplicate') return onDuplicate(current);

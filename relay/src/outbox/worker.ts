@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { OutboxJob, Store } from '../store/types';
+import type { LeaseRequest, OutboxJob, Store } from '../store/types';
 import { backoffDelayMs } from './backoff';
 import { DeliveryError } from './deliveryError';
 
@@ -29,6 +29,12 @@ export interface OutboxMetrics {
 /**
  * Runs due outbox jobs: the head of each lane, one at a time per lane, many lanes in parallel.
  * Leases make several relays on one store safe; a relay that dies leaves leases that expire.
+ *
+ * Jobs reach it three ways: a write that opens an empty lane leases its job to this worker
+ * (`runLeased`, no claim round trip — the common case: one reply, one notify); completing a job
+ * leases the lane's next job if it is due (a burst in one lane runs back to back); everything
+ * else (retries, lanes busy when the job was written, other relays' leftovers) is claimed by the
+ * polling loop.
  */
 export class OutboxWorker {
   readonly owner = `relay-${randomUUID()}`;
@@ -38,9 +44,13 @@ export class OutboxWorker {
   private wake: (() => void) | null = null;
   private kicked = false;
   private readonly clock: () => number;
+  private readonly leaseMs: number;
+  /** Jobs started by `runLeased`, awaited by `stop`. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.clock = options.clock ?? Date.now;
+    this.leaseMs = options.leaseMs ?? 30_000;
     this.metrics = options.metrics ?? { delivered: 0, retried: 0, gaveUp: 0 };
   }
 
@@ -56,16 +66,31 @@ export class OutboxWorker {
     this.wake?.();
   }
 
+  /** The lease a write may take for this worker; null once stopping, so nothing new is leased to a relay on its way out. */
+  leaseRequest(): LeaseRequest | null {
+    return this.running ? { owner: this.owner, leaseMs: this.leaseMs } : null;
+  }
+
+  /** Runs jobs a write has leased to this worker (see `Store.applyLeasing`). */
+  runLeased(jobs: readonly OutboxJob[]): void {
+    for (const job of jobs) {
+      const run = this.runJob(job).catch((err: Error) => this.options.logger.error({ jobId: job.id, err: { message: err.message } }, 'outbox job bookkeeping failed; its lease will expire and it runs again'));
+      this.inFlight.add(run);
+      void run.finally(() => this.inFlight.delete(run));
+    }
+  }
+
   /** Stops claiming; waits for the jobs in flight to finish (bounded by their HTTP timeouts). */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
   /** Processes everything due now, then returns (tests and graceful shutdown). */
   async drainOnce(): Promise<number> {
-    const jobs = await this.options.store.claimDueJobs({ now: this.clock(), limit: this.options.batchSize ?? 32, owner: this.owner, leaseMs: this.options.leaseMs ?? 30_000 });
+    const jobs = await this.options.store.claimDueJobs({ now: this.clock(), limit: this.options.batchSize ?? 32, owner: this.owner, leaseMs: this.leaseMs });
     await Promise.all(jobs.map((job) => this.runJob(job)));
     return jobs.length;
   }
@@ -102,26 +127,35 @@ export class OutboxWorker {
     const log = { jobId: job.id, kind: job.kind, lane: job.lane, attempt: job.attempts + 1 };
     try {
       await this.options.execute(job);
-      if (await store.completeJob(job, this.owner)) this.metrics.delivered += 1;
-      else logger.warn(log, 'outbox lease lost before completion; another relay owns the lane now');
-      return;
     } catch (err) {
-      const failure = err instanceof DeliveryError ? err : new DeliveryError(`unexpected: ${(err as Error).message}`, true);
-      const now = this.clock();
-      const delay = Math.max(failure.retryAfterMs ?? 0, backoffDelayMs(job.attempts, this.options.backoff ?? { baseMs: 250, capMs: 30_000 }));
-      if (!failure.retryable || now + delay > job.deadlineAt) {
-        const reason = failure.retryable ? `gave up after ${job.attempts + 1} attempts: ${failure.message}` : failure.message;
-        if (await store.deadLetterJob(job, this.owner, reason)) {
-          this.metrics.gaveUp += 1;
-          logger.error({ ...log, reason }, 'outbox job abandoned');
-          await this.options.onGiveUp(job, reason).catch((e: Error) => logger.error({ ...log, err: { message: e.message } }, 'give-up handling failed'));
-        }
-        return;
+      await this.recordFailure(job, err, log);
+      return;
+    }
+    // While running, the lane's next due job is leased to us in the same write and runs right away.
+    const { completed, next } = this.running ? await store.completeLeasingNext(job, this.owner, this.leaseMs) : { completed: await store.completeJob(job, this.owner), next: null };
+    if (completed) this.metrics.delivered += 1;
+    else logger.warn(log, 'outbox lease lost before completion; another relay owns the lane now');
+    if (next) await this.runJob(next);
+  }
+
+  /** A failed attempt: rescheduled with backoff, or dead-lettered once permanent or past the deadline. */
+  private async recordFailure(job: OutboxJob, err: unknown, log: Record<string, unknown>): Promise<void> {
+    const { store, logger } = this.options;
+    const failure = err instanceof DeliveryError ? err : new DeliveryError(`unexpected: ${(err as Error).message}`, true);
+    const now = this.clock();
+    const delay = Math.max(failure.retryAfterMs ?? 0, backoffDelayMs(job.attempts, this.options.backoff ?? { baseMs: 250, capMs: 30_000 }));
+    if (!failure.retryable || now + delay > job.deadlineAt) {
+      const reason = failure.retryable ? `gave up after ${job.attempts + 1} attempts: ${failure.message}` : failure.message;
+      if (await store.deadLetterJob(job, this.owner, reason)) {
+        this.metrics.gaveUp += 1;
+        logger.error({ ...log, reason }, 'outbox job abandoned');
+        await this.options.onGiveUp(job, reason).catch((e: Error) => logger.error({ ...log, err: { message: e.message } }, 'give-up handling failed'));
       }
-      if (await store.retryJob(job, this.owner, { nextAttemptAt: now + delay, error: failure.message })) {
-        this.metrics.retried += 1;
-        logger.warn({ ...log, error: failure.message, retryInMs: delay }, 'outbox job failed; will retry');
-      }
+      return;
+    }
+    if (await store.retryJob(job, this.owner, { nextAttemptAt: now + delay, error: failure.message })) {
+      this.metrics.retried += 1;
+      logger.warn({ ...log, error: failure.message, retryInMs: delay }, 'outbox job failed; will retry');
     }
   }
 }

@@ -41,7 +41,7 @@ export async function openStore(storeUrl: string, logger?: Logger): Promise<Stor
   const loc = parseStoreUrl(storeUrl);
   if (loc.kind === 'sqlite') {
     logger?.info({ store: 'sqlite', file: loc.filePath }, 'opening store');
-    return SqliteStore.open(loc.filePath);
+    return SqliteStore.open(loc.filePath, logger ? { logger } : {});
   }
   logger?.info({ store: 'redis', url: redact(loc.url) }, 'opening store');
   return RedisStore.connect(loc.url, logger ? { logger } : {});

@@ -2,11 +2,15 @@ import { randomUUID } from 'node:crypto';
 import Redis, { type Result } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { assembleJob, jobDataSchema, nextVersion, outboxJobSchema, parseConversation, validateMutation } from './schemas';
+import { assembleJob, type JobData, jobDataSchema, nextVersion, outboxJobSchema, parseConversation, validateMutation } from './schemas';
 import type {
+  ApplyResult,
   ClaimOptions,
+  CompleteResult,
   Conversation,
   DeadLetter,
+  JsonValue,
+  LeaseRequest,
   Mutation,
   MutationOutcome,
   OutboxJob,
@@ -49,7 +53,10 @@ end
 
 const SCRIPTS = {
   // ARGV: P, now, hasDedup, dedupKey, dedupExpiresAt, dedupTtlMs, hasConv, convKey, expectedVersion ('' = must not
-  //       exist), newVersion, engageKey ('' = none), convJson, jobCount, then per job: id, lane, dataJson, nextAttemptAt
+  //       exist), newVersion, engageKey ('' = none), convJson, leaseOwner ('' = no lease), leaseUntil, jobCount,
+  //       then per job: id, lane, dataJson, nextAttemptAt.
+  // Returns 'duplicate', 'conflict' or {'applied', leasedId, leasedSeq, ...}: a job that opens an empty lane and is
+  // due now is leased to leaseOwner at once.
   rceApply: `
 local P = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -75,18 +82,29 @@ if ARGV[7] == '1' then
   if newEk ~= '' then redis.call('SET', newEk, convKey) end
   redis.call('HSET', convKey, 'v', ARGV[10], 'ek', newEk, 'd', ARGV[12])
 end
-local n = tonumber(ARGV[13])
+local leaseOwner, leaseUntil = ARGV[13], ARGV[14]
+local out = {'applied'}
+local n = tonumber(ARGV[15])
 for i = 0, n - 1 do
-  local b = 14 + i * 4
+  local b = 16 + i * 4
   local id, lane, nextAt = ARGV[b], ARGV[b + 1], ARGV[b + 3]
   local seq = redis.call('INCR', P .. 'seq')
   redis.call('HSET', P .. 'job:' .. id, 'd', ARGV[b + 2], 's', seq, 'a', '0', 'n', nextAt, 'e', 'null')
   local laneKey = P .. 'lane:' .. lane
   redis.call('ZADD', laneKey, seq, id)
-  if redis.call('ZCARD', laneKey) == 1 then redis.call('ZADD', P .. 'lanes', nextAt, lane) end
+  if redis.call('ZCARD', laneKey) == 1 then
+    if leaseOwner ~= '' and tonumber(nextAt) <= now then
+      redis.call('HSET', P .. 'lease:' .. lane, 'o', leaseOwner, 'j', id)
+      redis.call('ZADD', P .. 'lanes', leaseUntil, lane)
+      out[#out + 1] = id
+      out[#out + 1] = seq
+    else
+      redis.call('ZADD', P .. 'lanes', nextAt, lane)
+    end
+  end
 end
 if n > 0 then redis.call('INCRBY', P .. 'pending', n) end
-return 'applied'
+return out
 `,
   // ARGV: P, now, limit, owner, leaseUntil. Returns [d, s, a, n, e] per claimed job.
   rceClaim: `
@@ -113,15 +131,27 @@ for _, lane in ipairs(lanes) do
 end
 return out
 `,
-  // ARGV: P, lane, jobId, owner
+  // ARGV: P, lane, jobId, owner, now ('' = release the lane), leaseUntil.
+  // Returns {0} (lease lost), {1}, or {1, d, s, a, n, e}: the lane's next job, due now, leased to the owner.
   rceComplete: `${RELEASE_TO_NEXT_HEAD}
-local P, lane, jobId = ARGV[1], ARGV[2], ARGV[3]
-if not holdsLease(P, lane, jobId, ARGV[4]) then return 0 end
+local P, lane, jobId, owner = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if not holdsLease(P, lane, jobId, owner) then return {0} end
 redis.call('DEL', P .. 'lease:' .. lane, P .. 'job:' .. jobId)
 redis.call('ZREM', P .. 'lane:' .. lane, jobId)
 redis.call('DECR', P .. 'pending')
+if ARGV[5] ~= '' then
+  local head = redis.call('ZRANGE', P .. 'lane:' .. lane, 0, 0)[1]
+  if head then
+    local f = redis.call('HMGET', P .. 'job:' .. head, 'd', 's', 'a', 'n', 'e')
+    if f[1] and tonumber(f[4]) <= tonumber(ARGV[5]) then
+      redis.call('HSET', P .. 'lease:' .. lane, 'o', owner, 'j', head)
+      redis.call('ZADD', P .. 'lanes', ARGV[6], lane)
+      return {1, f[1], f[2], f[3], f[4], f[5]}
+    end
+  end
+end
 releaseToNextHead(P, lane)
-return 1
+return {1}
 `,
   // ARGV: P, lane, jobId, owner, nextAttemptAt, errorJson
   rceRetry: `${RELEASE_TO_NEXT_HEAD}
@@ -172,12 +202,19 @@ declare module 'ioredis' {
   }
 }
 
-const outcomeSchema = z.enum(['applied', 'duplicate', 'conflict']);
+const applyReplySchema = z.union([
+  z.enum(['duplicate', 'conflict']),
+  z.tuple([z.literal('applied')], z.union([z.string(), z.number().int()])),
+]);
 const flagSchema = z.union([z.literal(0), z.literal(1)]);
+const claimedFieldsSchema = z.tuple([z.string(), numString(), numString(), numString(), z.string()]);
+const completeReplySchema = z.union([z.tuple([flagSchema]), z.tuple([z.literal(1)]).rest(z.string())]);
 const nullableStringSchema = z.string().nullable();
 // Hash fields come back as strings; numbers must survive the round trip exactly (NaN/Infinity fail).
-const numString = z.string().transform(Number).pipe(z.number());
-const claimedSchema = z.array(z.tuple([z.string(), numString, numString, numString, z.string()]));
+function numString() {
+  return z.string().transform(Number).pipe(z.number());
+}
+const claimedSchema = z.array(z.tuple([z.string(), numString(), numString(), numString(), z.string()]));
 const deadEntrySchema = z.object({
   d: jobDataSchema,
   s: z.number().int(),
@@ -194,6 +231,11 @@ const statsSchema = z.tuple([
 ]);
 
 const key = (...parts: string[]): string => parts.map(encodeURIComponent).join(':');
+
+/** A job from the fields a script read with HMGET d, s, a, n, e. */
+function jobFromFields([d, seq, attempts, nextAttemptAt, e]: z.infer<typeof claimedFieldsSchema>): OutboxJob {
+  return assembleJob(jobDataSchema.parse(JSON.parse(d)), { seq, attempts, nextAttemptAt, lastError: nullableStringSchema.parse(JSON.parse(e)) });
+}
 
 export interface RedisStoreOptions {
   /** Namespaces every key, so several relays (or test files) can share one Redis. Default `rce:`. */
@@ -285,6 +327,14 @@ export class RedisStore implements Store {
   }
 
   async apply(m: Mutation): Promise<MutationOutcome> {
+    return (await this.applyWith(m, null)).outcome;
+  }
+
+  async applyLeasing(m: Mutation, lease: LeaseRequest): Promise<ApplyResult> {
+    return this.applyWith(m, lease);
+  }
+
+  private async applyWith(m: Mutation, lease: LeaseRequest | null): Promise<ApplyResult> {
     validateMutation(m);
     const now = this.clock();
     const args: ScriptArg[] = [this.P, now];
@@ -305,7 +355,8 @@ export class RedisStore implements Store {
       args.push('0', '', '', '', '', '');
     }
     const jobs = m.jobs ?? [];
-    args.push(jobs.length);
+    args.push(lease ? lease.owner : '', lease ? now + lease.leaseMs : '', jobs.length);
+    const built = new Map<string, JobData>();
     for (const job of jobs) {
       const data = {
         id: randomUUID(),
@@ -317,9 +368,21 @@ export class RedisStore implements Store {
         ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }),
         createdAt: now,
       };
-      args.push(data.id, job.lane, JSON.stringify(data), job.notBefore ?? now);
+      const text = JSON.stringify(data);
+      if (lease) built.set(data.id, data);
+      args.push(data.id, job.lane, text, job.notBefore ?? now);
     }
-    return outcomeSchema.parse(await this.redis.rceApply(...args));
+    const reply = applyReplySchema.parse(await this.redis.rceApply(...args));
+    if (typeof reply === 'string') return { outcome: reply, leased: [] };
+    const leased: OutboxJob[] = [];
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      const data = built.get(String(reply[i]));
+      if (!data) throw new Error('Redis store: apply leased a job it was not given');
+      // The payload as a claim would read it back (JSON drops undefined fields).
+      const payload = JSON.parse(JSON.stringify(data.payload)) as JsonValue;
+      leased.push(assembleJob({ ...data, payload }, { seq: Number(reply[i + 1]), attempts: 0, nextAttemptAt: data.notBefore ?? now, lastError: null }));
+    }
+    return { outcome: 'applied', leased };
   }
 
   async hasDedupKey(dedupKey: string): Promise<boolean> {
@@ -330,18 +393,23 @@ export class RedisStore implements Store {
   async claimDueJobs(o: ClaimOptions): Promise<OutboxJob[]> {
     if (o.limit <= 0) return [];
     const raw = await this.redis.rceClaim(this.P, o.now, o.limit, o.owner, o.now + o.leaseMs);
-    return claimedSchema.parse(raw).map(([d, seq, attempts, nextAttemptAt, e]) =>
-      assembleJob(jobDataSchema.parse(JSON.parse(d)), {
-        seq,
-        attempts,
-        nextAttemptAt,
-        lastError: nullableStringSchema.parse(JSON.parse(e)),
-      }),
-    );
+    return claimedSchema.parse(raw).map(jobFromFields);
   }
 
   async completeJob(job: OutboxJob, owner: string): Promise<boolean> {
-    return flagSchema.parse(await this.redis.rceComplete(this.P, job.lane, job.id, owner)) === 1;
+    return (await this.complete(job, owner, null)).completed;
+  }
+
+  async completeLeasingNext(job: OutboxJob, owner: string, leaseMs: number): Promise<CompleteResult> {
+    return this.complete(job, owner, leaseMs);
+  }
+
+  private async complete(job: OutboxJob, owner: string, leaseMs: number | null): Promise<CompleteResult> {
+    const now = this.clock();
+    const reply = completeReplySchema.parse(await this.redis.rceComplete(this.P, job.lane, job.id, owner, leaseMs === null ? '' : now, leaseMs === null ? '' : now + leaseMs));
+    if (reply[0] === 0) return { completed: false, next: null };
+    const rest = reply.slice(1);
+    return { completed: true, next: rest.length === 0 ? null : jobFromFields(claimedFieldsSchema.parse(rest)) };
   }
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
   assembleJob,
@@ -12,16 +13,20 @@ import {
   validateMutation,
 } from './schemas';
 import type {
+  ApplyResult,
   ClaimOptions,
+  CompleteResult,
   Conversation,
   DeadLetter,
   JsonValue,
+  LeaseRequest,
   Mutation,
   MutationOutcome,
   OutboxJob,
   OutboxStats,
   Store,
 } from './types';
+import { startWalCheckpointer, type WalCheckpointer } from './walCheckpointer';
 
 /**
  * Schema history; index i migrates user_version i → i+1. Append only, never edit a shipped entry.
@@ -142,7 +147,18 @@ type WriteOutcome = { ok: true; value: unknown } | { ok: false; error: unknown }
 
 export interface SqliteStoreOptions {
   clock?: () => number;
+  logger?: Logger;
+  /**
+   * WAL checkpoints in a background thread (see walCheckpointer.ts) instead of inside whichever
+   * commit crosses the threshold. Default true for files; `:memory:` has no WAL.
+   */
+  backgroundCheckpoints?: boolean;
+  /** How often the background thread checkpoints. Default 100 ms. */
+  checkpointIntervalMs?: number;
 }
+
+/** SQLite's default automatic checkpoint threshold (pages), restored if the background thread fails. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -154,6 +170,8 @@ export class SqliteStore implements Store {
   private readonly retryTx;
   private readonly deadLetterTx;
   private readonly groupTx;
+  private readonly logger: Logger | undefined;
+  private checkpointer: WalCheckpointer | null = null;
   /** Writes waiting for the next group commit (see `write`). */
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
@@ -170,7 +188,9 @@ export class SqliteStore implements Store {
       db.pragma('busy_timeout = 5000');
       db.pragma('foreign_keys = ON');
       migrate(db);
-      return new SqliteStore(db, opts);
+      const store = new SqliteStore(db, opts);
+      if (filePath !== ':memory:' && opts.backgroundCheckpoints !== false) store.checkpointInBackground(filePath, opts.checkpointIntervalMs ?? 100);
+      return store;
     } catch (err) {
       db.close();
       throw err;
@@ -182,6 +202,7 @@ export class SqliteStore implements Store {
     opts: SqliteStoreOptions,
   ) {
     this.clock = opts.clock ?? Date.now;
+    this.logger = opts.logger;
     this.stmt = {
       getConv: db.prepare<[string, string]>('SELECT data FROM conversations WHERE tenant_id = ? AND thread_id = ?'),
       // INDEXED BY: without it SQLite scans every conversation of the tenant through the primary key
@@ -210,6 +231,11 @@ export class SqliteStore implements Store {
       ),
       // A lane row already present keeps its ready_at: the new job is not its head.
       touchLane: db.prepare<[string, number]>('INSERT INTO lanes (lane, ready_at) VALUES (?, ?) ON CONFLICT (lane) DO NOTHING'),
+      // Same, but a new lane (changes = 1) starts leased to the writer: its first job runs without a claim.
+      touchLaneLeased: db.prepare<[string, number, string, string, number]>(
+        `INSERT INTO lanes (lane, ready_at, lease_owner, lease_job, lease_until) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (lane) DO NOTHING`,
+      ),
       dueLanes: db.prepare<[number, number]>('SELECT lane FROM lanes WHERE ready_at <= ? ORDER BY ready_at, lane LIMIT ?'),
       laneHead: db.prepare<[string]>('SELECT * FROM jobs WHERE lane = ? ORDER BY seq LIMIT 1'),
       jobById: db.prepare<[string]>('SELECT * FROM jobs WHERE id = ?'),
@@ -233,15 +259,16 @@ export class SqliteStore implements Store {
       ping: db.prepare<[]>('SELECT 1'),
     };
 
-    this.applyTx = db.transaction((m: Mutation, now: number): MutationOutcome => {
+    this.applyTx = db.transaction((m: Mutation, now: number, lease: LeaseRequest | null): ApplyResult => {
+      const leased: OutboxJob[] = [];
       if (m.dedup) {
         const row = optionalExpiryRow.parse(this.stmt.getDedup.get(m.dedup.key));
-        if (row && row.expires_at > now) return 'duplicate';
+        if (row && row.expires_at > now) return { outcome: 'duplicate', leased };
       }
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
         const row = optionalVersionRow.parse(this.stmt.getConvVersion.get(value.tenantId, value.threadId));
-        if (expectedVersion === null ? row !== undefined : row?.version !== expectedVersion) return 'conflict';
+        if (expectedVersion === null ? row !== undefined : row?.version !== expectedVersion) return { outcome: 'conflict', leased };
       }
       // All checks passed: from here on everything is written.
       if (m.dedup) {
@@ -254,21 +281,26 @@ export class SqliteStore implements Store {
         this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored));
       }
       for (const job of m.jobs ?? []) {
+        const id = randomUUID();
         const nextAttemptAt = job.notBefore ?? now;
-        this.stmt.insertJob.run(
-          randomUUID(),
-          job.tenantId,
-          job.lane,
-          job.kind,
-          JSON.stringify(job.payload),
-          job.deadlineAt,
-          job.notBefore ?? null,
-          now,
-          nextAttemptAt,
-        );
-        this.stmt.touchLane.run(job.lane, nextAttemptAt);
+        const payload = JSON.stringify(job.payload);
+        const inserted = this.stmt.insertJob.run(id, job.tenantId, job.lane, job.kind, payload, job.deadlineAt, job.notBefore ?? null, now, nextAttemptAt);
+        if (lease && nextAttemptAt <= now) {
+          const leaseUntil = now + lease.leaseMs;
+          if (this.stmt.touchLaneLeased.run(job.lane, leaseUntil, lease.owner, id, leaseUntil).changes === 1) {
+            leased.push(
+              assembleJob(
+                // The payload as a claim would read it back (JSON drops undefined fields).
+                { id, tenantId: job.tenantId, lane: job.lane, kind: job.kind, payload: JSON.parse(payload) as JsonValue, deadlineAt: job.deadlineAt, ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }), createdAt: now },
+                { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt, lastError: null },
+              ),
+            );
+          }
+        } else {
+          this.stmt.touchLane.run(job.lane, nextAttemptAt);
+        }
       }
-      return 'applied';
+      return { outcome: 'applied', leased };
     });
 
     this.claimTx = db.transaction((o: ClaimOptions): OutboxJob[] => {
@@ -290,11 +322,19 @@ export class SqliteStore implements Store {
       return claimed;
     });
 
-    this.completeTx = db.transaction((job: OutboxJob, owner: string): boolean => {
-      if (!this.holdsLease(job, owner)) return false;
+    this.completeTx = db.transaction((job: OutboxJob, owner: string, leaseNext: { leaseMs: number; now: number } | null): CompleteResult => {
+      if (!this.holdsLease(job, owner)) return { completed: false, next: null };
       this.stmt.deleteJob.run(job.id);
+      if (leaseNext) {
+        const head = optionalJobRow.parse(this.stmt.laneHead.get(job.lane));
+        if (head && head.next_attempt_at <= leaseNext.now) {
+          const leaseUntil = leaseNext.now + leaseNext.leaseMs;
+          this.stmt.leaseLane.run(owner, head.id, leaseUntil, leaseUntil, job.lane);
+          return { completed: true, next: rowToJob(head) };
+        }
+      }
       this.releaseToNextHead(job.lane);
-      return true;
+      return { completed: true, next: null };
     });
 
     this.retryTx = db.transaction((job: OutboxJob, owner: string, nextAttemptAt: number, error: string): boolean => {
@@ -365,6 +405,18 @@ export class SqliteStore implements Store {
     });
   }
 
+  private checkpointInBackground(filePath: string, intervalMs: number): void {
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.checkpointer = startWalCheckpointer(filePath, {
+      intervalMs,
+      onFailure: (reason) => {
+        this.checkpointer = null;
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+        this.logger?.warn({ reason }, 'SQLite store: background WAL checkpoints stopped; checkpointing inline again');
+      },
+    });
+  }
+
   private holdsLease(job: OutboxJob, owner: string): boolean {
     const lease = optionalLeaseRow.parse(this.stmt.getLease.get(job.lane));
     return lease !== undefined && lease.lease_owner === owner && lease.lease_job === job.id;
@@ -387,10 +439,18 @@ export class SqliteStore implements Store {
   }
 
   async apply(mutation: Mutation): Promise<MutationOutcome> {
+    return (await this.write(this.applyWrite(mutation, null))).outcome;
+  }
+
+  async applyLeasing(mutation: Mutation, lease: LeaseRequest): Promise<ApplyResult> {
+    return this.write(this.applyWrite(mutation, lease));
+  }
+
+  private applyWrite(mutation: Mutation, lease: LeaseRequest | null): () => ApplyResult {
     validateMutation(mutation);
     const now = this.clock();
     // The group transaction is IMMEDIATE: it takes the write lock up front, so two connections never deadlock upgrading a read lock.
-    return this.write(() => this.applyTx(mutation, now));
+    return () => this.applyTx(mutation, now, lease);
   }
 
   async hasDedupKey(key: string): Promise<boolean> {
@@ -404,7 +464,12 @@ export class SqliteStore implements Store {
   }
 
   async completeJob(job: OutboxJob, owner: string): Promise<boolean> {
-    return this.write(() => this.completeTx(job, owner));
+    return (await this.write(() => this.completeTx(job, owner, null))).completed;
+  }
+
+  async completeLeasingNext(job: OutboxJob, owner: string, leaseMs: number): Promise<CompleteResult> {
+    const now = this.clock();
+    return this.write(() => this.completeTx(job, owner, { leaseMs, now }));
   }
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
@@ -438,6 +503,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    const checkpointer = this.checkpointer;
+    this.checkpointer = null;
+    await checkpointer?.stop();
     if (this.db.open) {
       this.flush(); // writes already accepted are committed, not dropped
       this.db.close();

@@ -89,6 +89,29 @@ export interface Mutation {
 
 export type MutationOutcome = 'applied' | 'duplicate' | 'conflict';
 
+/** Asks a write to lease the jobs it makes runnable to the caller's worker, saving a claim round trip. */
+export interface LeaseRequest {
+  owner: string;
+  leaseMs: number;
+}
+
+export interface ApplyResult {
+  outcome: MutationOutcome;
+  /**
+   * Jobs of this mutation that opened an empty lane and were due at once, already leased to the
+   * requester (exactly as `claimDueJobs` would have): the requester must run them. Empty without
+   * a lease request or when the outcome is not 'applied'.
+   */
+  leased: OutboxJob[];
+}
+
+export interface CompleteResult {
+  /** False if the lease was lost (job untouched), as `completeJob`. */
+  completed: boolean;
+  /** The lane's next job, leased to the requester, when it was due at once; otherwise null. */
+  next: OutboxJob | null;
+}
+
 export interface ClaimOptions {
   now: number;
   limit: number;
@@ -110,6 +133,8 @@ export interface Store {
   getConversation(tenantId: string, threadId: string): Promise<Conversation | null>;
   findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null>;
   apply(mutation: Mutation): Promise<MutationOutcome>;
+  /** `apply`, and the jobs that open an empty lane and are due now are leased to `lease.owner` in the same write. */
+  applyLeasing(mutation: Mutation, lease: LeaseRequest): Promise<ApplyResult>;
   /** True if the dedup key is currently remembered. */
   hasDedupKey(key: string): Promise<boolean>;
 
@@ -117,6 +142,8 @@ export interface Store {
   claimDueJobs(options: ClaimOptions): Promise<OutboxJob[]>;
   /** Removes a finished job and releases its lane. False if the lease was lost (job untouched). */
   completeJob(job: OutboxJob, owner: string): Promise<boolean>;
+  /** `completeJob`, and the lane's next job, if due now, is leased to `owner` in the same write (a lane's burst runs back to back). */
+  completeLeasingNext(job: OutboxJob, owner: string, leaseMs: number): Promise<CompleteResult>;
   /** Records a failed attempt, schedules the next and releases the lane. False if the lease was lost. */
   retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean>;
   /** Moves a job that ran out of time to the dead letters and releases the lane. False if the lease was lost. */

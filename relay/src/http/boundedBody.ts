@@ -1,0 +1,50 @@
+import type { IncomingMessage } from 'node:http';
+
+export type BodyOutcome = { ok: true; body: Buffer } | { ok: false; status: 400 | 413 | 415; reason: string; closeConnection: boolean };
+
+/**
+ * Reads a request body of at most `limit` bytes. A declared Content-Length over the limit is
+ * refused before a byte is read; a body that grows past it (chunked) stops being collected at
+ * once. Only identity encoding: Engage sends plain JSON, and inflating untrusted gzip is a
+ * decompression-bomb risk for nothing.
+ */
+export function readBoundedBody(req: IncomingMessage, limit: number): Promise<BodyOutcome> {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    return Promise.resolve({ ok: false, status: 415, reason: 'Unsupported Content-Encoding (send identity)', closeConnection: true });
+  }
+  const tooLarge = { ok: false, status: 413, reason: `Body larger than ${limit} bytes`, closeConnection: true } as const;
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return Promise.resolve(tooLarge);
+
+  return new Promise<BodyOutcome>((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (outcome: BodyOutcome) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      resolve(outcome);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        chunks.length = 0;
+        settle(tooLarge);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => settle({ ok: true, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+    const onError = () => settle({ ok: false, status: 400, reason: 'Request body could not be read', closeConnection: true });
+    const onAborted = () => settle({ ok: false, status: 400, reason: 'Request aborted', closeConnection: true });
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}

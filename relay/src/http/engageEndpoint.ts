@@ -1,0 +1,123 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { SourceSdkHandler } from '../engage/sourceSdkHandler';
+import type { WebhookHandler } from '../engage/webhookHandler';
+import type { AddressRateLimit } from './addressRateLimit';
+import { clientAddress } from './clientAddress';
+import { readBoundedBody } from './boundedBody';
+import { isJsonContentType } from './jsonBody';
+import { type PlainResponse, textResponse } from './plainResponse';
+import { elapsedMs, logRequest } from './requestLog';
+import type { HeaderPairs } from './securityHeaders';
+
+/**
+ * `POST <relay>/handover/rce[/<sourceId>]`, the URL Engage calls for every agent reply, queue
+ * update and webhook event, on plain node:http. It is the relay's hot path: in the benchmark the
+ * Express pipeline (router, body parser, rate-limit and helmet middlewares, `res.send`) cost more
+ * CPU per reply than the durable outbox behind it. Same checks, in the same order, as the Express
+ * routes: per-address limit → 415 → 413 → handler; helmet's headers on every answer; errors as 503.
+ */
+export interface EngageEndpointDeps {
+  sourceSdk: SourceSdkHandler;
+  webhooks: WebhookHandler;
+  logger: Logger;
+  maxBodyBytes: number;
+  addressLimit: AddressRateLimit;
+  securityHeaders: HeaderPairs;
+  clock?: () => number;
+}
+
+export interface EngageRoute {
+  /** `/handover/rce/<sourceId>` names the tenant; decoded like an Express route parameter. */
+  sourceId?: string;
+  /** Raw query string (without `?`), or '' */
+  query: string;
+}
+
+// Express' matching of '/handover/rce' and '/handover/rce/:sourceId': case-insensitive, optional trailing slash.
+const ENGAGE_PATH = /^\/handover\/rce(?:\/([^/]+))?\/?$/i;
+
+/** The Engage route this request is for, or null (then Express serves it). */
+export function matchEngagePost(req: IncomingMessage): EngageRoute | 'bad-path' | null {
+  if (req.method !== 'POST' || !req.url) return null;
+  const q = req.url.indexOf('?');
+  const path = q === -1 ? req.url : req.url.slice(0, q);
+  const m = ENGAGE_PATH.exec(path);
+  if (!m) return null;
+  const query = q === -1 ? '' : req.url.slice(q + 1);
+  if (m[1] === undefined) return { query };
+  try {
+    return { sourceId: decodeURIComponent(m[1]), query };
+  } catch {
+    return 'bad-path';
+  }
+}
+
+/** `?signature=` when given exactly once (as Express' query parser would yield a single string). */
+function signatureFromQuery(query: string): string | undefined {
+  if (!query.includes('signature')) return undefined;
+  const values = new URLSearchParams(query).getAll('signature');
+  return values.length === 1 ? values[0] : undefined;
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+const CONTENT_TYPE: Record<PlainResponse['contentType'], string> = {
+  'application/json': 'application/json; charset=utf-8',
+  'text/plain': 'text/plain; charset=utf-8',
+};
+
+export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMessage, res: ServerResponse, route: EngageRoute | 'bad-path') => void {
+  const now = deps.clock ?? Date.now;
+
+  const write = (res: ServerResponse, started: bigint, req: IncomingMessage, response: PlainResponse, extra: HeaderPairs, close = false) => {
+    const body = Buffer.from(response.body, 'utf8');
+    const headers: string[] = [];
+    for (const [k, v] of deps.securityHeaders) headers.push(k, v);
+    for (const [k, v] of extra) headers.push(k, v);
+    for (const [k, v] of Object.entries(response.headers ?? {})) headers.push(k, v);
+    headers.push('Content-Type', CONTENT_TYPE[response.contentType], 'Content-Length', String(body.length));
+    if (close) headers.push('Connection', 'close');
+    res.writeHead(response.status, headers);
+    res.end(body);
+    const path = (req.url ?? '').split('?', 1)[0] ?? '';
+    logRequest(deps.logger, { method: 'POST', path, status: response.status, ms: elapsedMs(started), ...(response.rejection ? { reason: response.rejection } : {}) });
+  };
+
+  const serve = async (req: IncomingMessage, res: ServerResponse, route: EngageRoute | 'bad-path', started: bigint): Promise<void> => {
+    const admission = deps.addressLimit.take(clientAddress(req));
+    if (!admission.allowed) return write(res, started, req, textResponse(429, 'Too many requests'), admission.headers);
+    if (route === 'bad-path') return write(res, started, req, textResponse(400, 'Bad request path'), admission.headers);
+    if (!isJsonContentType(single(req.headers['content-type']))) {
+      return write(res, started, req, textResponse(415, 'Content-Type must be application/json'), admission.headers, true);
+    }
+    const read = await readBoundedBody(req, deps.maxBodyBytes);
+    if (!read.ok) return write(res, started, req, textResponse(read.status, read.reason), admission.headers, read.closeConnection);
+
+    // Engage calls this one URL for two things: Source SDK actions (signed) and webhooks (secret header).
+    const sdkSignature = single(req.headers['x-smccsdk-signature']) ?? signatureFromQuery(route.query);
+    const dimeloSecret = single(req.headers['x-dimelo-secret']);
+    const sourceId = route.sourceId !== undefined ? { sourceId: route.sourceId } : {};
+    const response =
+      sdkSignature !== undefined || dimeloSecret === undefined
+        ? await deps.sourceSdk.handle({ rawBody: read.body, signature: sdkSignature, now: now(), ...sourceId })
+        : await deps.webhooks.deliver({ rawBody: read.body, secret: dimeloSecret, ...sourceId });
+    write(res, started, req, response, admission.headers);
+  };
+
+  return (req, res, route) => {
+    const started = process.hrtime.bigint();
+    serve(req, res, route, started).catch((err: unknown) => {
+      // Nearly always the store being unreachable: nothing was acknowledged, so tell Engage to come back.
+      const e = err instanceof Error ? err : new Error('non-error thrown');
+      deps.logger.error({ err: { name: e.name, message: e.message } }, 'request failed before it was stored');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      write(res, started, req, { ...textResponse(503, 'Temporarily unavailable, retry later'), headers: { 'Retry-After': '5' } }, []);
+    });
+  };
+}
