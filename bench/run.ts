@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startRedisServer, type RedisServerHandle } from '../test/helpers/redisServer';
-import { BENCH_SECRETS, fmt, fmtInt, machineInfo, sleep, spread, startChild, type BenchChild, type MachineInfo, type Spread } from './lib/common';
+import { BENCH_SECRETS, fmt, fmtInt, machineInfo, sleep, spread, startChild, type BenchChild, type LoopDiagnostics, type MachineInfo, type Spread } from './lib/common';
 import { runAgentReplyLoad, type LoadMode, type LoadResult } from './lib/load';
 import type { HandoverStartResult } from './sections/handoverStart';
 import type { ScaleResult } from './sections/scale';
@@ -47,6 +47,8 @@ interface Delivery {
 }
 interface RunRecord {
   load: LoadResult;
+  /** The target's event-loop delay and GC pauses during the run. */
+  loop: LoopDiagnostics;
   delivery: Delivery;
   /** CPU time (user + system) the target process spent per accepted reply, including its outbox work. */
   cpuUsPerReq: number;
@@ -100,15 +102,18 @@ async function measure(stub: BenchChild, target: Endpoint, mode: LoadMode): Prom
   const runTag = `b${process.pid}r${++runCounter}${target.name.replace(/[^a-z]/g, '')}-`;
   await stub.call('reset', { prefix: runTag });
   const cpuBefore = (await target.child.call<{ cpuMicros: number }>('stats')).cpuMicros;
+  await target.child.call('diagStart');
   const load = await runAgentReplyLoad({ url: target.url, threadIds: target.threadIds, realtimeToken: BENCH_SECRETS.realtimeAccessToken, runTag }, mode);
+  const loop = await target.child.call<LoopDiagnostics>('diagStop');
   const delivery = await waitForDelivery(stub, load.accepted, load.endedAt);
   const cpuUsPerReq = ((await target.child.call<{ cpuMicros: number }>('stats')).cpuMicros - cpuBefore) / Math.max(1, load.accepted);
   log(
     `${target.name.padEnd(12)} ${mode.kind === 'max' ? `max ${mode.connections}c` : `paced ${mode.rate}/s`}: ${fmtInt(load.rps)} req/s, p50 ${fmt(load.p50Ms)} ms, p99 ${fmt(load.p99Ms)} ms, ` +
-      `accepted ${load.accepted}/${load.answered} (non2xx ${load.non2xx}, errors ${load.errors}), delivered ${delivery.delivered}, dups ${delivery.duplicates}, drain ${fmtInt(delivery.drainMs)} ms, CPU ${fmtInt(cpuUsPerReq)} µs/req`,
+      `accepted ${load.accepted}/${load.answered} (non2xx ${load.non2xx}, errors ${load.errors}), delivered ${delivery.delivered}, dups ${delivery.duplicates}, drain ${fmtInt(delivery.drainMs)} ms, CPU ${fmtInt(cpuUsPerReq)} µs/req, ` +
+      `loop delay p99 ${fmt(loop.loopDelayP99Ms)} ms, GC ${loop.gcCount}× max ${fmt(loop.gcMaxMs)} ms`,
   );
   if (Object.keys(load.sampleErrors).length) log(`  unexpected answers: ${JSON.stringify(load.statuses)} ${JSON.stringify(load.sampleErrors)}`);
-  return { load, delivery, cpuUsPerReq };
+  return { load, loop, delivery, cpuUsPerReq };
 }
 
 // ---- sections -----------------------------------------------------------------------------
@@ -290,6 +295,10 @@ function agentReplyTable(r: ReplyResults, relay: TargetName, report: Report): st
   lines.push(`| CPU time of the server process per reply, paced runs (µs) | ${num(cpuPaced(base))} | ${num(cpuPaced(relay))} | ${fmt(cpuPaced(relay).median / cpuPaced(base).median, 1)}× the CPU | | |`);
   const relayDelivery = deliverySummary(relay);
   lines.push(`| notifies at the Cognigy stub: delivered / accepted (all runs) | ${deliverySummary(base).text} | ${relayDelivery.text} | | every accepted reply, 0 duplicates | ${met(relayDelivery.complete && relayDelivery.dups === 0)} |`);
+  const loopP99 = (t: string) => spread((r.paced[t] ?? []).map((x) => x.loop.loopDelayP99Ms));
+  const gcMax = (t: string) => spread((r.paced[t] ?? []).map((x) => x.loop.gcMaxMs));
+  lines.push(`| event-loop delay p99 in the paced runs (ms, 1 ms sampling) | ${ms(loopP99(base))} | ${ms(loopP99(relay))} | | | |`);
+  lines.push(`| longest GC pause in the paced runs (ms) | ${ms(gcMax(base))} | ${ms(gcMax(relay))} | | | |`);
   lines.push(`| outbox backlog drained after a max run (ms after the load ended) | ${ms(drain(base), 0)} | ${ms(drain(relay), 0)} | | | |`);
   lines.push(`| rejected / failed requests (all runs) | ${refused(base)} | ${refused(relay)} | | 0 | |`);
   if (r.rssAfterBytes[relay]) lines.push(`| relay RSS after all runs | | ${mb(r.rssAfterBytes[relay] ?? 0)} | | | |`);

@@ -1,6 +1,8 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 
 /** Shared by the bench orchestrator and its child processes. Nothing here is used by the relay. */
 
@@ -89,14 +91,34 @@ export interface BenchChild {
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
+const compiledRoot = path.join(repoRoot, '.bench-build');
+let compiled = false;
+
 /**
- * Forks a TypeScript file under tsx with an IPC channel, and waits for its `{ready}` message.
- * `nodeArgs` go before `--import tsx` (e.g. `--expose-gc`).
+ * The bench's child processes (targets and sections) compiled once with tsc, as `npm start` runs
+ * the relay: under tsx every closure the relay creates also pays esbuild's `__name` helper, which
+ * showed up in the relay's CPU profile and is not in production. `BENCH_TSX=1` runs them under tsx.
+ */
+function compiledChild(file: string): string | null {
+  if (process.env.BENCH_TSX === '1') return null;
+  if (!compiled) {
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(repoRoot, 'tsconfig.bench.json')], { cwd: repoRoot, stdio: 'inherit' });
+    compiled = true;
+  }
+  const js = path.join(compiledRoot, file.replace(/\.ts$/, '.js'));
+  if (!existsSync(js)) throw new Error(`${file} is not part of tsconfig.bench.json`);
+  return js;
+}
+
+/**
+ * Forks a bench child (compiled JavaScript, or TypeScript under tsx with BENCH_TSX=1) with an IPC
+ * channel, and waits for its `{ready}` message. `nodeArgs` go first (e.g. `--expose-gc`).
  */
 export async function startChild(file: string, options: { env?: Record<string, string>; nodeArgs?: string[]; readyTimeoutMs?: number } = {}): Promise<BenchChild> {
-  const child = fork(path.resolve(repoRoot, file), [], {
+  const js = compiledChild(file);
+  const child = fork(js ?? path.resolve(repoRoot, file), [], {
     cwd: repoRoot,
-    execArgv: [...(options.nodeArgs ?? []), '--import', 'tsx'],
+    execArgv: [...(options.nodeArgs ?? []), ...(js ? [] : ['--import', 'tsx'])],
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -182,7 +204,56 @@ export async function startChild(file: string, options: { env?: Record<string, s
  * Child side: announces `ready` and serves RPC methods. `stop` is always available: it runs
  * the given cleanup, answers, and exits.
  */
-export function serveParent(ready: unknown, methods: Record<string, (args: unknown) => unknown>, onStop: () => Promise<void> | void): void {
+export interface LoopDiagnostics {
+  /** Event-loop delay percentiles (ms) over the window: how long ready work waited for the loop. */
+  loopDelayP50Ms: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** Garbage-collection pauses in the window. */
+  gcCount: number;
+  gcTotalMs: number;
+  gcMaxMs: number;
+}
+
+/**
+ * Built into every child: `diagStart` / `diagStop` measure the event-loop delay (1 ms resolution)
+ * and GC pauses over a load run, which is what a request's tail latency waits behind.
+ */
+function loopDiagnostics(): Record<string, () => unknown> {
+  let histogram: IntervalHistogram | null = null;
+  let gc = { count: 0, totalMs: 0, maxMs: 0 };
+  let observer: PerformanceObserver | null = null;
+  return {
+    diagStart: () => {
+      histogram?.disable();
+      observer?.disconnect();
+      histogram = monitorEventLoopDelay({ resolution: 1 });
+      histogram.enable();
+      gc = { count: 0, totalMs: 0, maxMs: 0 };
+      observer = new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) {
+          gc.count += 1;
+          gc.totalMs += entry.duration;
+          gc.maxMs = Math.max(gc.maxMs, entry.duration);
+        }
+      });
+      observer.observe({ entryTypes: ['gc'] });
+      return null;
+    },
+    diagStop: (): LoopDiagnostics => {
+      const h = histogram;
+      if (!h) throw new Error('diagStart was not called');
+      h.disable();
+      observer?.disconnect();
+      histogram = null;
+      observer = null;
+      return { loopDelayP50Ms: h.percentile(50) / 1e6, loopDelayP99Ms: h.percentile(99) / 1e6, loopDelayMaxMs: h.max / 1e6, gcCount: gc.count, gcTotalMs: gc.totalMs, gcMaxMs: gc.maxMs };
+    },
+  };
+}
+
+export function serveParent(ready: unknown, ownMethods: Record<string, (args: unknown) => unknown>, onStop: () => Promise<void> | void): void {
+  const methods: Record<string, (args: unknown) => unknown> = { ...loopDiagnostics(), ...ownMethods };
   const send = (msg: unknown) => {
     if (process.send && process.connected) process.send(msg);
   };

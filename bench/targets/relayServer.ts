@@ -1,6 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -61,17 +60,6 @@ async function main(): Promise<void> {
   const { url } = await relay.start(0, '127.0.0.1');
 
   let session: Session | null = null;
-  let loopDelay: IntervalHistogram | null = null;
-  let gc = { count: 0, totalMs: 0, maxMs: 0, over2ms: 0 };
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      gc.count += 1;
-      gc.totalMs += entry.duration;
-      gc.maxMs = Math.max(gc.maxMs, entry.duration);
-      if (entry.duration > 2) gc.over2ms += 1;
-    }
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
   serveParent(
     { url, threadIds, store: storeKind },
     {
@@ -82,21 +70,6 @@ async function main(): Promise<void> {
         outbox: { ...relay.worker.metrics },
         pending: (await store.outboxStats()).pending,
       }),
-      // Event-loop delay and GC pauses over a run: what a request's tail latency waits behind.
-      diagStart: async () => {
-        loopDelay?.disable();
-        loopDelay = monitorEventLoopDelay({ resolution: 1 });
-        loopDelay.enable();
-        gc = { count: 0, totalMs: 0, maxMs: 0, over2ms: 0 };
-        return null;
-      },
-      diagStop: async () => {
-        const h = loopDelay;
-        if (!h) throw new Error('diagnostics not started');
-        h.disable();
-        loopDelay = null;
-        return { loopDelayP50Ms: h.percentile(50) / 1e6, loopDelayP99Ms: h.percentile(99) / 1e6, loopDelayMaxMs: h.max / 1e6, gc: { ...gc } };
-      },
       profileStart: async () => {
         session = new Session();
         session.connect();

@@ -28,6 +28,7 @@ export function readBoundedBody(req: IncomingMessage, limit: number): Promise<Bo
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('aborted', onAborted);
+      req.off('close', onAborted);
       resolve(outcome);
     };
     const onData = (chunk: Buffer) => {
@@ -46,5 +47,7 @@ export function readBoundedBody(req: IncomingMessage, limit: number): Promise<Bo
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('aborted', onAborted);
+    // A client gone mid-body: 'close' without 'end' (after 'end' the outcome is already settled).
+    req.on('close', onAborted);
   });
 }

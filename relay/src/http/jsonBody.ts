@@ -3,6 +3,8 @@ export function parseJsonBody(raw: Buffer, maxDepth = 32): { ok: true; value: un
   if (raw.length === 0) return { ok: false, reason: 'empty body' };
   const text = raw.toString('utf8');
   // Depth is checked on the text before parsing so a hostile body never builds a deep object.
+  // A body with at most maxDepth brackets in all cannot nest deeper: skip the scan (most bodies).
+  if (bracketsAtMost(text, maxDepth)) return parseText(text);
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -15,11 +17,26 @@ export function parseJsonBody(raw: Buffer, maxDepth = 32): { ok: true; value: un
       if (++depth > maxDepth) return { ok: false, reason: `JSON nested deeper than ${maxDepth}` };
     } else if (c === 125 || c === 93) depth--;
   }
+  return parseText(text);
+}
+
+function parseText(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch {
     return { ok: false, reason: 'invalid JSON' };
   }
+}
+
+/** True if `text` holds at most `limit` opening brackets ('{' or '['), counted with native indexOf. */
+function bracketsAtMost(text: string, limit: number): boolean {
+  let count = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1; i = text.indexOf(bracket, i + 1)) {
+      if (++count > limit) return false;
+    }
+  }
+  return true;
 }
 
 export function isJsonContentType(contentType: string | undefined): boolean {

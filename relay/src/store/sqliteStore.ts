@@ -84,6 +84,31 @@ const MIGRATIONS: readonly string[] = [
     failed_at INTEGER NOT NULL
   );
   `,
+  // v2: jobs keyed by seq alone. Every write to `jobs` used to touch four b-trees (the table,
+  // sqlite_sequence for AUTOINCREMENT, the UNIQUE(id) index, the lane index); each is a WAL page per
+  // commit. A plain INTEGER PRIMARY KEY gives a new job max(seq)+1, which still sorts after every job
+  // left in its lane (order within a lane is all seq is for), and jobs are found by seq, not id.
+  `
+  CREATE TABLE jobs_v2 (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    deadline_at INTEGER NOT NULL,
+    not_before INTEGER,
+    created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT
+  );
+  INSERT INTO jobs_v2 (seq, id, tenant_id, lane, kind, payload, deadline_at, not_before, created_at, attempts, next_attempt_at, last_error)
+    SELECT seq, id, tenant_id, lane, kind, payload, deadline_at, not_before, created_at, attempts, next_attempt_at, last_error FROM jobs;
+  DROP TABLE jobs;
+  ALTER TABLE jobs_v2 RENAME TO jobs;
+  CREATE INDEX jobs_lane_seq ON jobs (lane, seq);
+  `,
 ];
 
 /** Expired dedup keys removed per write; bounded so one write never pays for a large backlog. */
@@ -157,6 +182,15 @@ export interface SqliteStoreOptions {
   checkpointIntervalMs?: number;
 }
 
+/**
+ * Completions are committed with the next group commit, or after at most this long. Nobody waits
+ * on a completion's commit to answer a request, and at a steady trickle of agent replies (one per
+ * event-loop turn) a completion committed on its own doubles the commits per reply; riding along
+ * with the next reply's commit halves them. The cost: a relay killed inside this window re-sends
+ * the notify it had just delivered (the same gap that exists between Cognigy's answer and any commit).
+ */
+const COMPLETION_COMMIT_DELAY_MS = 2;
+
 /** SQLite's default automatic checkpoint threshold (pages), restored if the background thread fails. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
@@ -175,6 +209,8 @@ export class SqliteStore implements Store {
   /** Writes waiting for the next group commit (see `write`). */
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
+  /** Timer of a flush holding only 'soon' writes (see COMPLETION_COMMIT_DELAY_MS). */
+  private lazyFlush: NodeJS.Timeout | null = null;
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
   static open(filePath: string, opts: SqliteStoreOptions = {}): SqliteStore {
@@ -238,7 +274,8 @@ export class SqliteStore implements Store {
       ),
       dueLanes: db.prepare<[number, number]>('SELECT lane FROM lanes WHERE ready_at <= ? ORDER BY ready_at, lane LIMIT ?'),
       laneHead: db.prepare<[string]>('SELECT * FROM jobs WHERE lane = ? ORDER BY seq LIMIT 1'),
-      jobById: db.prepare<[string]>('SELECT * FROM jobs WHERE id = ?'),
+      // By primary key, and the id must match too: a caller's stale copy can never hit another job.
+      jobBySeq: db.prepare<[number, string]>('SELECT * FROM jobs WHERE seq = ? AND id = ?'),
       leaseLane: db.prepare<[string, string, number, number, string]>(
         'UPDATE lanes SET lease_owner = ?, lease_job = ?, lease_until = ?, ready_at = ? WHERE lane = ?',
       ),
@@ -247,9 +284,9 @@ export class SqliteStore implements Store {
         'UPDATE lanes SET ready_at = ?, lease_owner = NULL, lease_job = NULL, lease_until = NULL WHERE lane = ?',
       ),
       deleteLane: db.prepare<[string]>('DELETE FROM lanes WHERE lane = ?'),
-      deleteJob: db.prepare<[string]>('DELETE FROM jobs WHERE id = ?'),
-      retryJob: db.prepare<[number, string, string]>(
-        'UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?',
+      deleteJob: db.prepare<[number, string]>('DELETE FROM jobs WHERE seq = ? AND id = ?'),
+      retryJob: db.prepare<[number, string, number, string]>(
+        'UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ? AND id = ?',
       ),
       insertDead: db.prepare<[string, string, number]>('INSERT INTO dead_letters (job, error, failed_at) VALUES (?, ?, ?)'),
       listDead: db.prepare<[number]>('SELECT job, error, failed_at FROM dead_letters ORDER BY seq DESC LIMIT ?'),
@@ -324,7 +361,7 @@ export class SqliteStore implements Store {
 
     this.completeTx = db.transaction((job: OutboxJob, owner: string, leaseNext: { leaseMs: number; now: number } | null): CompleteResult => {
       if (!this.holdsLease(job, owner)) return { completed: false, next: null };
-      this.stmt.deleteJob.run(job.id);
+      this.stmt.deleteJob.run(job.seq, job.id);
       if (leaseNext) {
         const head = optionalJobRow.parse(this.stmt.laneHead.get(job.lane));
         if (head && head.next_attempt_at <= leaseNext.now) {
@@ -339,7 +376,7 @@ export class SqliteStore implements Store {
 
     this.retryTx = db.transaction((job: OutboxJob, owner: string, nextAttemptAt: number, error: string): boolean => {
       if (!this.holdsLease(job, owner)) return false;
-      this.stmt.retryJob.run(nextAttemptAt, error, job.id);
+      this.stmt.retryJob.run(nextAttemptAt, error, job.seq, job.id);
       this.stmt.releaseLane.run(nextAttemptAt, job.lane); // the job stays head of its lane
       return true;
     });
@@ -357,11 +394,11 @@ export class SqliteStore implements Store {
 
     this.deadLetterTx = db.transaction((job: OutboxJob, owner: string, error: string, now: number): boolean => {
       if (!this.holdsLease(job, owner)) return false;
-      const row = optionalJobRow.parse(this.stmt.jobById.get(job.id));
+      const row = optionalJobRow.parse(this.stmt.jobBySeq.get(job.seq, job.id));
       if (!row) return false;
       // Record the stored job (authoritative attempts/lastError), not the caller's copy.
       this.stmt.insertDead.run(JSON.stringify(rowToJob(row)), error, now);
-      this.stmt.deleteJob.run(job.id);
+      this.stmt.deleteJob.run(job.seq, job.id);
       this.releaseToNextHead(job.lane);
       return true;
     });
@@ -375,18 +412,25 @@ export class SqliteStore implements Store {
    * dozen WAL writes and lock calls) per agent reply into a share of one; when idle it only adds a
    * turn of the loop.
    */
-  private write<T>(run: () => T): Promise<T> {
+  private write<T>(run: () => T, when: 'now' | 'soon' = 'now'): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.flushScheduled) {
+      if (this.flushScheduled) return;
+      if (when === 'now') {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
+      } else {
+        this.lazyFlush ??= setTimeout(() => this.flush(), COMPLETION_COMMIT_DELAY_MS);
       }
     });
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.lazyFlush) {
+      clearTimeout(this.lazyFlush);
+      this.lazyFlush = null;
+    }
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
@@ -464,12 +508,12 @@ export class SqliteStore implements Store {
   }
 
   async completeJob(job: OutboxJob, owner: string): Promise<boolean> {
-    return (await this.write(() => this.completeTx(job, owner, null))).completed;
+    return (await this.write(() => this.completeTx(job, owner, null), 'soon')).completed;
   }
 
   async completeLeasingNext(job: OutboxJob, owner: string, leaseMs: number): Promise<CompleteResult> {
     const now = this.clock();
-    return this.write(() => this.completeTx(job, owner, { leaseMs, now }));
+    return this.write(() => this.completeTx(job, owner, { leaseMs, now }), 'soon');
   }
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
