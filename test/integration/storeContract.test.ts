@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
-import type { Conversation, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
+import type { Conversation, JsonValue, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
 
 /**
  * One contract, two stores. A "backend" is one isolated namespace (a SQLite file, a Redis key prefix);
@@ -417,6 +417,210 @@ describe.each<[string, () => Backend]>([
       expect(await store.listDeadLetters(0)).toEqual([]);
       expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 2, nextDueAt: T0 });
       expect((await claim(store, 'r1', T0 + 2_000)).map((j) => j.payload)).toEqual(['a2']);
+    });
+  });
+
+  describe('leasing writes (applyLeasing, completeLeasingNext)', () => {
+    const W1 = { owner: 'w1', leaseMs: LEASE };
+
+    it('leases a job that opens an empty lane and is due now, exactly as a claim would have handed it out', async () => {
+      const plain = job('L', { kind: 'cognigy.inject', tenantId: 'tenant-z' });
+      // notBefore equal to now is due now, and the field must come back as given.
+      const dueNow = job('M', { notBefore: T0, payload: ['m', 2, { deep: [null, false] }] });
+      const result = await store.applyLeasing({ jobs: [plain, dueNow] }, W1);
+      expect(result.outcome).toBe('applied');
+      expect(result.leased.map((j) => j.lane)).toEqual(['L', 'M']);
+      const [leasedL, leasedM] = result.leased;
+
+      // Leased like a claim: the lane is closed until the lease expires, for everyone (the holder too).
+      expect(await store.outboxStats()).toEqual({ pending: 2, deadLettered: 0, nextDueAt: T0 + LEASE });
+      expect(await claim(store, 'w2', T0 + LEASE - 1)).toEqual([]);
+      expect(await claim(store, 'w1', T0)).toEqual([]);
+
+      // After expiry another owner claims the very same jobs: every field equal, nothing more, nothing less.
+      clock.set(T0 + LEASE);
+      const reclaimed = byLane(await claim(store, 'w2', T0 + LEASE));
+      expect(reclaimed).toHaveLength(2);
+      expect(leasedL).toStrictEqual(reclaimed[0]);
+      expect(leasedM).toStrictEqual(reclaimed[1]);
+      expect(leasedL).toStrictEqual({
+        ...plain,
+        id: expect.any(String),
+        seq: expect.any(Number),
+        attempts: 0,
+        nextAttemptAt: T0,
+        createdAt: T0,
+        lastError: null,
+      });
+      expect(leasedM).toMatchObject({ notBefore: T0, nextAttemptAt: T0 });
+      expect(leasedM!.seq).toBeGreaterThan(leasedL!.seq);
+    });
+
+    it('only the lease owner can complete a leased job', async () => {
+      const { leased } = await store.applyLeasing({ jobs: [job('L', { payload: 'only' })] }, W1);
+      const [mine] = leased;
+      expect(mine).toBeDefined();
+      expect(await store.completeJob(mine!, 'w2')).toBe(false);
+      expect(await store.retryJob(mine!, 'w2', { nextAttemptAt: T0, error: 'not mine' })).toBe(false);
+      expect(await store.outboxStats()).toMatchObject({ pending: 1 });
+      expect(await store.completeJob(mine!, 'w1')).toBe(true);
+      expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
+      expect(await claim(store, 'w2', T0 + LEASE)).toEqual([]);
+    });
+
+    it('does not lease a job appended to a lane that already has a pending or leased job', async () => {
+      // A pending (unleased) head.
+      expect(await store.apply({ jobs: [job('P', { payload: 'p1' })] })).toBe('applied');
+      expect(await store.applyLeasing({ jobs: [job('P', { payload: 'p2' })] }, W1)).toEqual({ outcome: 'applied', leased: [] });
+      // A head leased by an earlier leasing write.
+      const first = await store.applyLeasing({ jobs: [job('Q', { payload: 'q1' })] }, W1);
+      expect(first.leased.map((j) => j.payload)).toEqual(['q1']);
+      expect(await store.applyLeasing({ jobs: [job('Q', { payload: 'q2' })] }, W1)).toEqual({ outcome: 'applied', leased: [] });
+
+      // P's head is still claimable by anyone, Q stays closed until its head is done.
+      expect((await claim(store, 'w2', T0)).map((j) => j.payload)).toEqual(['p1']);
+      expect(await store.completeJob(first.leased[0]!, 'w1')).toBe(true);
+      expect((await claim(store, 'w2', T0)).map((j) => j.payload)).toEqual(['q2']);
+      expect(await store.outboxStats()).toMatchObject({ pending: 3 });
+    });
+
+    it('does not lease a job whose notBefore is in the future; it is claimable once due', async () => {
+      const result = await store.applyLeasing({ jobs: [job('L', { notBefore: T0 + 5_000, payload: 'later' })] }, W1);
+      expect(result).toEqual({ outcome: 'applied', leased: [] });
+      expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + 5_000 });
+      expect(await claim(store, 'w2', T0 + 4_999)).toEqual([]);
+      const [later] = await claim(store, 'w2', T0 + 5_000);
+      expect(later).toMatchObject({ payload: 'later', notBefore: T0 + 5_000, nextAttemptAt: T0 + 5_000 });
+    });
+
+    it('leases only the first of two jobs for one lane in one mutation; the second follows it', async () => {
+      const result = await store.applyLeasing({ jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' }), job('A', { payload: 'a2' })] }, W1);
+      expect(result.outcome).toBe('applied');
+      expect(result.leased.map((j) => j.payload)).toEqual(['a1', 'b1']);
+      expect(await claim(store, 'w2', T0)).toEqual([]);
+      const a1 = result.leased[0]!;
+      const done = await store.completeLeasingNext(a1, 'w1', LEASE);
+      expect(done.completed).toBe(true);
+      expect(done.next).toMatchObject({ lane: 'A', payload: 'a2', attempts: 0 });
+      expect(done.next!.seq).toBeGreaterThan(a1.seq);
+    });
+
+    it.each(['duplicate', 'conflict'] as const)('a %s leases nothing and writes nothing', async (expected) => {
+      await store.apply({ dedup: { key: 'seen', ttlMs: 60_000 }, conversation: { value: conv('tenant-a', 't1'), expectedVersion: null } });
+      const before = await store.outboxStats();
+      const mutation =
+        expected === 'duplicate'
+          ? { dedup: { key: 'seen', ttlMs: 60_000 }, jobs: [job('X'), job('Y')] }
+          : { dedup: { key: 'fresh', ttlMs: 60_000 }, conversation: { value: conv('tenant-a', 't1'), expectedVersion: 5 }, jobs: [job('X'), job('Y')] };
+      expect(await store.applyLeasing(mutation, W1)).toEqual({ outcome: expected, leased: [] });
+      expect(await store.outboxStats()).toEqual(before);
+      expect(before).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
+      expect(await claim(store, 'w2', T0 + 10 * LEASE)).toEqual([]);
+      expect(await store.hasDedupKey('fresh')).toBe(false);
+      // No lane was left behind under a phantom lease: a later job in X is claimable at once by anyone.
+      expect(await store.apply({ jobs: [job('X', { payload: 'after' })] })).toBe('applied');
+      expect((await claim(store, 'w2', T0)).map((j) => j.payload)).toEqual(['after']);
+    });
+
+    it('returns the payload as JSON would: undefined fields absent, undefined array items null', async () => {
+      const payload = { keep: 1, gone: undefined, nested: { also: 'x', dropped: undefined }, list: [1, undefined, 'z'] } as unknown as JsonValue;
+      const { leased } = await store.applyLeasing({ jobs: [job('U', { payload })] }, W1);
+      const expected = { keep: 1, nested: { also: 'x' }, list: [1, null, 'z'] };
+      expect(leased[0]?.payload).toStrictEqual(expected);
+      expect(Object.keys(leased[0]?.payload as object)).toEqual(['keep', 'nested', 'list']);
+      // And exactly what a claim reads back.
+      const [reclaimed] = await claim(store, 'w2', T0 + LEASE);
+      expect(reclaimed?.payload).toStrictEqual(leased[0]?.payload);
+    });
+
+    describe('completeLeasingNext', () => {
+      it("leases the lane's next due job to the same owner, as a claim would", async () => {
+        await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2', kind: 'cognigy.notify' })] });
+        const [a1] = await claim(store, 'w1', T0);
+        clock.set(T0 + 100);
+        const done = await store.completeLeasingNext(a1!, 'w1', LEASE);
+        expect(done.completed).toBe(true);
+        const next = done.next;
+        expect(next).toMatchObject({ lane: 'A', payload: 'a2', kind: 'cognigy.notify' });
+
+        // Leased at the store's clock: closed for others until then, the old head is gone.
+        expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + 100 + LEASE });
+        expect(await claim(store, 'w2', T0 + 100 + LEASE - 1)).toEqual([]);
+        expect(await store.completeJob(next!, 'w2')).toBe(false);
+
+        // Identical to what another owner claims after the lease expired.
+        const [reclaimed] = await claim(store, 'w2', T0 + 100 + LEASE);
+        expect(next).toStrictEqual(reclaimed);
+        expect(await store.completeJob(next!, 'w1')).toBe(false);
+        expect(await store.completeJob(reclaimed!, 'w2')).toBe(true);
+      });
+
+      it('the lease on the next job belongs to the owner: it completes it and nobody else can', async () => {
+        await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2' }), job('A', { payload: 'a3' })] });
+        const [a1] = await claim(store, 'w1', T0);
+        const { next: a2 } = await store.completeLeasingNext(a1!, 'w1', LEASE);
+        expect(await store.completeJob(a2!, 'w2')).toBe(false);
+        const { completed, next: a3 } = await store.completeLeasingNext(a2!, 'w1', LEASE);
+        expect([completed, a3?.payload]).toEqual([true, 'a3']);
+        expect(await store.completeLeasingNext(a3!, 'w1', LEASE)).toEqual({ completed: true, next: null });
+        expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
+      });
+
+      it('does not lease a next job that is not due yet; it becomes claimable when due', async () => {
+        await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2', notBefore: T0 + 5_000 })] });
+        const [a1] = await claim(store, 'w1', T0);
+        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: true, next: null });
+        expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + 5_000 });
+        expect(await claim(store, 'w2', T0 + 4_999)).toEqual([]);
+        expect((await claim(store, 'w2', T0 + 5_000)).map((j) => j.payload)).toEqual(['a2']);
+      });
+
+      it('is refused once a retry released the lease: the retried job stays head and nothing is leased', async () => {
+        await store.apply({ jobs: [job('A', { payload: 'a1' })] });
+        const [a1] = await claim(store, 'w1', T0);
+        await store.apply({ jobs: [job('A', { payload: 'a2' })] });
+        expect(await store.retryJob(a1!, 'w1', { nextAttemptAt: T0 + 1_000, error: 'HTTP 503' })).toBe(true);
+        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: false, next: null });
+        expect(await claim(store, 'w2', T0)).toEqual([]);
+        const [again] = await claim(store, 'w2', T0 + 1_000);
+        expect(again).toMatchObject({ payload: 'a1', attempts: 1 });
+      });
+
+      it('on an emptied lane completes with next null and the lane is gone', async () => {
+        await store.apply({ jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' })] });
+        expect(await store.outboxStats()).toMatchObject({ pending: 2 });
+        const [a1] = (await claim(store, 'w1', T0)).filter((j) => j.lane === 'A');
+        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: true, next: null });
+        expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + LEASE });
+        // A new job in A opens the lane again (and may be leased by a leasing write).
+        const { leased } = await store.applyLeasing({ jobs: [job('A', { payload: 'a-new' })] }, { owner: 'w2', leaseMs: LEASE });
+        expect(leased.map((j) => j.payload)).toEqual(['a-new']);
+      });
+
+      it('refuses a caller that does not hold the lease and leaves the job and its lane untouched', async () => {
+        await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2' })] });
+        const [a1] = await claim(store, 'w1', T0);
+        const before = await store.outboxStats();
+        expect(await store.completeLeasingNext(a1!, 'w2', LEASE)).toEqual({ completed: false, next: null });
+        expect(await store.completeLeasingNext({ ...a1!, id: randomUUID() }, 'w1', LEASE)).toEqual({ completed: false, next: null });
+        expect(await store.outboxStats()).toEqual(before);
+        expect(await claim(store, 'w2', T0)).toEqual([]);
+        // The holder still finishes it and gets the next one.
+        const done = await store.completeLeasingNext(a1!, 'w1', LEASE);
+        expect([done.completed, done.next?.payload]).toEqual([true, 'a2']);
+      });
+
+      it('refuses an owner whose lease expired and was taken over', async () => {
+        await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2' })] });
+        const [a1] = await claim(store, 'w1', T0);
+        clock.set(T0 + LEASE);
+        const [taken] = await claim(store, 'w2', T0 + LEASE);
+        expect(taken?.id).toBe(a1?.id);
+        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: false, next: null });
+        expect(await store.outboxStats()).toMatchObject({ pending: 2 });
+        const done = await store.completeLeasingNext(taken!, 'w2', LEASE);
+        expect([done.completed, done.next?.payload]).toEqual([true, 'a2']);
+      });
     });
   });
 

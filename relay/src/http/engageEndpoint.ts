@@ -40,11 +40,13 @@ const ENGAGE_PATH = /^\/handover\/rce(?:\/([^/]+))?\/?$/i;
 /** The Engage route this request is for, or null (then Express serves it). */
 export function matchEngagePost(req: IncomingMessage): EngageRoute | 'bad-path' | null {
   if (req.method !== 'POST' || !req.url) return null;
-  const q = req.url.indexOf('?');
-  const path = q === -1 ? req.url : req.url.slice(0, q);
+  const target = originForm(req.url);
+  if (target === null) return null;
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
   const m = ENGAGE_PATH.exec(path);
   if (!m) return null;
-  const query = q === -1 ? '' : req.url.slice(q + 1);
+  const query = q === -1 ? '' : target.slice(q + 1);
   if (m[1] === undefined) return { query };
   try {
     return { sourceId: decodeURIComponent(m[1]), query };
@@ -53,9 +55,20 @@ export function matchEngagePost(req: IncomingMessage): EngageRoute | 'bad-path' 
   }
 }
 
+/** The path and query of a request target; an absolute-form target (RFC 9112 §3.2.2) is reduced to them. */
+function originForm(url: string): string | null {
+  if (url.startsWith('/')) return url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.pathname}${parsed.search}`;
+  } catch {
+    return null;
+  }
+}
+
 /** `?signature=` when given exactly once (as Express' query parser would yield a single string). */
 function signatureFromQuery(query: string): string | undefined {
-  if (!query.includes('signature')) return undefined;
+  if (query === '') return undefined;
   const values = new URLSearchParams(query).getAll('signature');
   return values.length === 1 ? values[0] : undefined;
 }
@@ -82,7 +95,7 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
     if (close) headers.push('Connection', 'close');
     res.writeHead(response.status, headers);
     res.end(body);
-    const path = (req.url ?? '').split('?', 1)[0] ?? '';
+    const path = (originForm(req.url ?? '') ?? '').split('?', 1)[0] ?? '';
     logRequest(deps.logger, { method: 'POST', path, status: response.status, ms: elapsedMs(started), ...(response.rejection ? { reason: response.rejection } : {}) });
   };
 

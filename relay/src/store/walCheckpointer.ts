@@ -7,9 +7,9 @@ import { Worker } from 'node:worker_threads';
  * pages), on the relay's event loop, and with `synchronous = NORMAL` it fsyncs the database
  * file: in the benchmark that stalled the loop ~4 ms about twenty times a second, and those
  * stalls were the requests' p99. A PASSIVE checkpoint from another connection never blocks the
- * writer, so the relay turns the automatic one off and this thread checkpoints every
- * `intervalMs`. If the thread ever fails, the store turns the automatic checkpoint back on, so
- * the WAL can never grow without bound.
+ * writer, so this thread checkpoints every `intervalMs` and the store raises its own automatic
+ * checkpoint to a backstop (see WAL_BACKSTOP_PAGES in sqliteStore.ts). If the thread fails, the
+ * store goes back to SQLite's default automatic checkpoint.
  */
 export interface WalCheckpointer {
   /** Stops the thread after a last checkpoint; resolves when it has exited. */
@@ -48,6 +48,16 @@ parentPort.on('message', () => {
 });
 `;
 
+function describeThrown(err: unknown): string {
+  if (err instanceof Error && err.message) return err.message;
+  if (err && typeof err === 'object') {
+    const { message, code } = err as { message?: unknown; code?: unknown };
+    if (typeof message === 'string' && message) return typeof code === 'string' ? `${code}: ${message}` : message;
+    if (typeof code === 'string') return code;
+  }
+  return String(err);
+}
+
 export function startWalCheckpointer(filePath: string, options: WalCheckpointerOptions): WalCheckpointer {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
@@ -65,7 +75,8 @@ export function startWalCheckpointer(filePath: string, options: WalCheckpointerO
   worker.on('message', (message: unknown) => {
     if (message && typeof message === 'object' && 'failed' in message) fail(`checkpoint failed: ${String((message as { failed: unknown }).failed)}`);
   });
-  worker.on('error', (err) => fail(`checkpoint thread crashed: ${err.message}`));
+  // What crosses the thread boundary is not always an Error (better-sqlite3's SqliteError arrives as a plain object).
+  worker.on('error', (err: unknown) => fail(`checkpoint thread crashed: ${describeThrown(err)}`));
   const exited = new Promise<void>((resolve) => {
     worker.once('exit', (code) => {
       if (code !== 0) fail(`checkpoint thread exited with code ${code}`);
