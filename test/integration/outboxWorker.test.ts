@@ -242,4 +242,18 @@ describe.each<[string, () => Promise<Store>]>([
     expect(executed).toEqual([0, 1, 2, 2, 3, 4]);
     expect(worker.metrics).toMatchObject({ delivered: 5, retried: 1, gaveUp: 0 });
   });
+
+  it('wakes up for a lane job that becomes due, instead of waiting for the next poll', async () => {
+    const store = await openStore();
+    const executed: unknown[] = [];
+    // A poll interval far beyond the test's patience: only the wake-up at the due time can run 'later'.
+    const { worker } = startWorker(store, async (j) => {
+      executed.push(j.payload);
+    }, { idlePollMs: 60_000 });
+    const opened = await store.applyLeasing({ jobs: [job('L', 'now'), { ...job('L', 'later'), notBefore: Date.now() + 150 }] }, leaseOf(worker));
+    expect(opened.leased.map((j) => j.payload)).toEqual(['now']);
+    worker.runLeased(opened.leased);
+    await waitUntil('the delayed job ran', () => executed.length === 2, { timeoutMs: 5_000 });
+    expect(executed).toEqual(['now', 'later']);
+  });
 });

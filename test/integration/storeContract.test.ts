@@ -562,14 +562,14 @@ describe.each<[string, () => Backend]>([
         expect(await store.completeJob(a2!, 'w2')).toBe(false);
         const { completed, next: a3 } = await store.completeLeasingNext(a2!, 'w1', LEASE);
         expect([completed, a3?.payload]).toEqual([true, 'a3']);
-        expect(await store.completeLeasingNext(a3!, 'w1', LEASE)).toEqual({ completed: true, next: null });
+        expect(await store.completeLeasingNext(a3!, 'w1', LEASE)).toEqual({ completed: true, next: null, nextDueAt: null });
         expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
       });
 
       it('does not lease a next job that is not due yet; it becomes claimable when due', async () => {
         await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2', notBefore: T0 + 5_000 })] });
         const [a1] = await claim(store, 'w1', T0);
-        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: true, next: null });
+        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: true, next: null, nextDueAt: T0 + 5_000 });
         expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + 5_000 });
         expect(await claim(store, 'w2', T0 + 4_999)).toEqual([]);
         expect((await claim(store, 'w2', T0 + 5_000)).map((j) => j.payload)).toEqual(['a2']);
@@ -580,7 +580,7 @@ describe.each<[string, () => Backend]>([
         const [a1] = await claim(store, 'w1', T0);
         await store.apply({ jobs: [job('A', { payload: 'a2' })] });
         expect(await store.retryJob(a1!, 'w1', { nextAttemptAt: T0 + 1_000, error: 'HTTP 503' })).toBe(true);
-        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: false, next: null });
+        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: false, next: null, nextDueAt: null });
         expect(await claim(store, 'w2', T0)).toEqual([]);
         const [again] = await claim(store, 'w2', T0 + 1_000);
         expect(again).toMatchObject({ payload: 'a1', attempts: 1 });
@@ -590,7 +590,7 @@ describe.each<[string, () => Backend]>([
         await store.apply({ jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' })] });
         expect(await store.outboxStats()).toMatchObject({ pending: 2 });
         const [a1] = (await claim(store, 'w1', T0)).filter((j) => j.lane === 'A');
-        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: true, next: null });
+        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: true, next: null, nextDueAt: null });
         expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + LEASE });
         // A new job in A opens the lane again (and may be leased by a leasing write).
         const { leased } = await store.applyLeasing({ jobs: [job('A', { payload: 'a-new' })] }, { owner: 'w2', leaseMs: LEASE });
@@ -601,8 +601,8 @@ describe.each<[string, () => Backend]>([
         await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2' })] });
         const [a1] = await claim(store, 'w1', T0);
         const before = await store.outboxStats();
-        expect(await store.completeLeasingNext(a1!, 'w2', LEASE)).toEqual({ completed: false, next: null });
-        expect(await store.completeLeasingNext({ ...a1!, id: randomUUID() }, 'w1', LEASE)).toEqual({ completed: false, next: null });
+        expect(await store.completeLeasingNext(a1!, 'w2', LEASE)).toEqual({ completed: false, next: null, nextDueAt: null });
+        expect(await store.completeLeasingNext({ ...a1!, id: randomUUID() }, 'w1', LEASE)).toEqual({ completed: false, next: null, nextDueAt: null });
         expect(await store.outboxStats()).toEqual(before);
         expect(await claim(store, 'w2', T0)).toEqual([]);
         // The holder still finishes it and gets the next one.
@@ -616,7 +616,7 @@ describe.each<[string, () => Backend]>([
         clock.set(T0 + LEASE);
         const [taken] = await claim(store, 'w2', T0 + LEASE);
         expect(taken?.id).toBe(a1?.id);
-        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: false, next: null });
+        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: false, next: null, nextDueAt: null });
         expect(await store.outboxStats()).toMatchObject({ pending: 2 });
         const done = await store.completeLeasingNext(taken!, 'w2', LEASE);
         expect([done.completed, done.next?.payload]).toEqual([true, 'a2']);

@@ -56,6 +56,8 @@ type Decision<R> = { mutation?: Omit<Mutation, 'conversation'>; conversation?: C
 
 const ACTIVE: ReadonlySet<Conversation['status']> = new Set(['queued', 'active']);
 const MAX_CONFLICT_RETRIES = 8;
+/** How long after a handover start the thread is first looked up in Engage (it must have been imported). */
+const CATEGORIZE_AFTER_MS = 250;
 
 export class HandoverEngine {
   constructor(
@@ -205,7 +207,9 @@ export class HandoverEngine {
         }
         const threadContext = mergeContextData(request.contextData, { handoverCount: String(conversation.handoverCount) });
         jobs.push(this.messageJob(tenant, conversation, { author: contact, body: request.firstMessage, contextData: threadContext }));
-        jobs.push(engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, categoryIds: [tenant.agentCategoryId], purpose: 'handover' }));
+        // Engage imports the thread asynchronously after the first message; a lookup before that is a wasted
+        // REST call (500/min per token). The lane runs the messages at once, so the categorisation waits a little.
+        jobs.push(engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, categoryIds: [tenant.agentCategoryId], purpose: 'handover' }, this.now() + CATEGORIZE_AFTER_MS));
         this.deps.logger.info({ tenant: tenant.sourceId, threadId, handover: conversation.handoverCount, transcriptLines: request.transcript.length }, 'handover started');
         return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { threadId, status: 'queued', started: true } };
       },

@@ -43,8 +43,10 @@ export function engageSendJob(tenantId: string, threadId: string, deadlineAt: nu
   return { tenantId, lane: laneFor(tenantId, threadId, 'engage'), kind: 'engage.send', payload: toJson(payload), deadlineAt };
 }
 
-export function engageCategorizeJob(tenantId: string, deadlineAt: number, payload: EngageCategorizePayload): NewOutboxJob {
-  return { tenantId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.categorize', payload: toJson(payload), deadlineAt };
+export function engageCategorizeJob(tenantId: string, deadlineAt: number, payload: EngageCategorizePayload, notBefore?: number): NewOutboxJob {
+  const job: NewOutboxJob = { tenantId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.categorize', payload: toJson(payload), deadlineAt };
+  if (notBefore !== undefined) job.notBefore = notBefore;
+  return job;
 }
 
 export function engageEndInterventionJob(tenantId: string, deadlineAt: number, payload: EngageEndInterventionPayload): NewOutboxJob {

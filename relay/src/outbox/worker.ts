@@ -47,6 +47,9 @@ export class OutboxWorker {
   private readonly leaseMs: number;
   /** Jobs started by `runLeased`, awaited by `stop`. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** An early wake-up for a job that becomes due before the next poll (a delayed or retried head). */
+  private dueTimer: NodeJS.Timeout | null = null;
+  private dueTimerAt = Number.POSITIVE_INFINITY;
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.clock = options.clock ?? Date.now;
@@ -83,6 +86,8 @@ export class OutboxWorker {
   /** Stops claiming; waits for the jobs in flight to finish (bounded by their HTTP timeouts). */
   async stop(): Promise<void> {
     this.running = false;
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.dueTimer = null;
     this.wake?.();
     await this.loop;
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
@@ -132,10 +137,27 @@ export class OutboxWorker {
       return;
     }
     // While running, the lane's next due job is leased to us in the same write and runs right away.
-    const { completed, next } = this.running ? await store.completeLeasingNext(job, this.owner, this.leaseMs) : { completed: await store.completeJob(job, this.owner), next: null };
+    const { completed, next, nextDueAt } = this.running ? await store.completeLeasingNext(job, this.owner, this.leaseMs) : { completed: await store.completeJob(job, this.owner), next: null, nextDueAt: null };
     if (completed) this.metrics.delivered += 1;
     else logger.warn(log, 'outbox lease lost before completion; another relay owns the lane now');
+    if (nextDueAt !== null) this.wakeAt(nextDueAt);
     if (next) await this.runJob(next);
+  }
+
+  /** Claims again at `at` if that is before the next poll (never later: the poll still runs). */
+  private wakeAt(at: number): void {
+    if (!this.running || at >= this.dueTimerAt) return;
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.dueTimerAt = at;
+    // +1: libuv's timer clock can run up to a millisecond behind Date.now(), and a claim a hair early finds nothing.
+    const delay = Math.min(Math.max(0, at - this.clock()) + 1, this.options.idlePollMs ?? 200);
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = null;
+      this.dueTimerAt = Number.POSITIVE_INFINITY;
+      if (at > this.clock()) this.wakeAt(at);
+      else this.kick();
+    }, delay);
+    this.dueTimer.unref();
   }
 
   /** A failed attempt: rescheduled with backoff, or dead-lettered once permanent or past the deadline. */
@@ -155,6 +177,7 @@ export class OutboxWorker {
     }
     if (await store.retryJob(job, this.owner, { nextAttemptAt: now + delay, error: failure.message })) {
       this.metrics.retried += 1;
+      this.wakeAt(now + delay);
       logger.warn({ ...log, error: failure.message, retryInMs: delay }, 'outbox job failed; will retry');
     }
   }

@@ -132,23 +132,25 @@ end
 return out
 `,
   // ARGV: P, lane, jobId, owner, now ('' = release the lane), leaseUntil.
-  // Returns {0} (lease lost), {1}, or {1, d, s, a, n, e}: the lane's next job, due now, leased to the owner.
+  // Returns {0} (lease lost), {1} (lane empty), {1, n} (next job due at n) or {1, d, s, a, n, e}: the lane's
+  // next job, due now, leased to the owner.
   rceComplete: `${RELEASE_TO_NEXT_HEAD}
 local P, lane, jobId, owner = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if not holdsLease(P, lane, jobId, owner) then return {0} end
 redis.call('DEL', P .. 'lease:' .. lane, P .. 'job:' .. jobId)
 redis.call('ZREM', P .. 'lane:' .. lane, jobId)
 redis.call('DECR', P .. 'pending')
-if ARGV[5] ~= '' then
-  local head = redis.call('ZRANGE', P .. 'lane:' .. lane, 0, 0)[1]
-  if head then
-    local f = redis.call('HMGET', P .. 'job:' .. head, 'd', 's', 'a', 'n', 'e')
-    if f[1] and tonumber(f[4]) <= tonumber(ARGV[5]) then
-      redis.call('HSET', P .. 'lease:' .. lane, 'o', owner, 'j', head)
-      redis.call('ZADD', P .. 'lanes', ARGV[6], lane)
-      return {1, f[1], f[2], f[3], f[4], f[5]}
-    end
+local head = redis.call('ZRANGE', P .. 'lane:' .. lane, 0, 0)[1]
+if head then
+  local f = redis.call('HMGET', P .. 'job:' .. head, 'd', 's', 'a', 'n', 'e')
+  if ARGV[5] ~= '' and f[1] and tonumber(f[4]) <= tonumber(ARGV[5]) then
+    redis.call('HSET', P .. 'lease:' .. lane, 'o', owner, 'j', head)
+    redis.call('ZADD', P .. 'lanes', ARGV[6], lane)
+    return {1, f[1], f[2], f[3], f[4], f[5]}
   end
+  releaseToNextHead(P, lane)
+  if f[4] then return {1, f[4]} end
+  return {1}
 end
 releaseToNextHead(P, lane)
 return {1}
@@ -208,7 +210,7 @@ const applyReplySchema = z.union([
 ]);
 const flagSchema = z.union([z.literal(0), z.literal(1)]);
 const claimedFieldsSchema = z.tuple([z.string(), numString(), numString(), numString(), z.string()]);
-const completeReplySchema = z.union([z.tuple([flagSchema]), z.tuple([z.literal(1)]).rest(z.string())]);
+const completeReplySchema = z.union([z.tuple([flagSchema]), z.tuple([z.literal(1), numString()]), z.tuple([z.literal(1)]).rest(z.string())]);
 const nullableStringSchema = z.string().nullable();
 // Hash fields come back as strings; numbers must survive the round trip exactly (NaN/Infinity fail).
 function numString() {
@@ -407,9 +409,11 @@ export class RedisStore implements Store {
   private async complete(job: OutboxJob, owner: string, leaseMs: number | null): Promise<CompleteResult> {
     const now = this.clock();
     const reply = completeReplySchema.parse(await this.redis.rceComplete(this.P, job.lane, job.id, owner, leaseMs === null ? '' : now, leaseMs === null ? '' : now + leaseMs));
-    if (reply[0] === 0) return { completed: false, next: null };
+    if (reply[0] === 0) return { completed: false, next: null, nextDueAt: null };
     const rest = reply.slice(1);
-    return { completed: true, next: rest.length === 0 ? null : jobFromFields(claimedFieldsSchema.parse(rest)) };
+    if (rest.length === 0) return { completed: true, next: null, nextDueAt: null };
+    if (rest.length === 1) return { completed: true, next: null, nextDueAt: Number(rest[0]) };
+    return { completed: true, next: jobFromFields(claimedFieldsSchema.parse(rest)), nextDueAt: null };
   }
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {

@@ -374,18 +374,20 @@ export class SqliteStore implements Store {
     });
 
     this.completeTx = db.transaction((job: OutboxJob, owner: string, leaseNext: { leaseMs: number; now: number } | null): CompleteResult => {
-      if (!this.holdsLease(job, owner)) return { completed: false, next: null };
+      if (!this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
       this.stmt.deleteJob.run(job.seq, job.id);
-      if (leaseNext) {
-        const head = optionalJobRow.parse(this.stmt.laneHead.get(job.lane));
-        if (head && head.next_attempt_at <= leaseNext.now) {
-          const leaseUntil = leaseNext.now + leaseNext.leaseMs;
-          this.stmt.leaseLane.run(owner, head.id, leaseUntil, leaseUntil, job.lane);
-          return { completed: true, next: rowToJob(head) };
-        }
+      const head = optionalJobRow.parse(this.stmt.laneHead.get(job.lane));
+      if (!head) {
+        this.stmt.deleteLane.run(job.lane);
+        return { completed: true, next: null, nextDueAt: null };
       }
-      this.releaseToNextHead(job.lane);
-      return { completed: true, next: null };
+      if (leaseNext && head.next_attempt_at <= leaseNext.now) {
+        const leaseUntil = leaseNext.now + leaseNext.leaseMs;
+        this.stmt.leaseLane.run(owner, head.id, leaseUntil, leaseUntil, job.lane);
+        return { completed: true, next: rowToJob(head), nextDueAt: null };
+      }
+      this.stmt.releaseLane.run(head.next_attempt_at, job.lane);
+      return { completed: true, next: null, nextDueAt: head.next_attempt_at };
     });
 
     this.retryTx = db.transaction((job: OutboxJob, owner: string, nextAttemptAt: number, error: string): boolean => {

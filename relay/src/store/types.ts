@@ -110,6 +110,8 @@ export interface CompleteResult {
   completed: boolean;
   /** The lane's next job, leased to the requester, when it was due at once; otherwise null. */
   next: OutboxJob | null;
+  /** When the lane's next job (not leased: not due yet) becomes due; null if the lane is empty or `next` is set. */
+  nextDueAt: number | null;
 }
 
 export interface ClaimOptions {
