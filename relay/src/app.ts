@@ -9,7 +9,7 @@ import { AddressRateLimit } from './http/addressRateLimit';
 import { clientAddress } from './http/clientAddress';
 import { createEngageEndpoint, matchEngagePost } from './http/engageEndpoint';
 import { isJsonContentType } from './http/jsonBody';
-import { textResponse, jsonError, type PlainResponse } from './http/plainResponse';
+import { CONTENT_TYPE_HEADER, textResponse, jsonError, type PlainResponse } from './http/plainResponse';
 import { elapsedMs, logRequest } from './http/requestLog';
 import { helmetHeaders } from './http/securityHeaders';
 
@@ -28,7 +28,7 @@ export interface AppDeps {
 
 function send(res: Response, response: PlainResponse): void {
   res.status(response.status);
-  res.type(response.contentType === 'application/json' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
+  res.setHeader('Content-Type', CONTENT_TYPE_HEADER[response.contentType]);
   for (const [k, v] of Object.entries(response.headers ?? {})) res.setHeader(k, v);
   res.send(response.body);
 }

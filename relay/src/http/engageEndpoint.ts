@@ -6,7 +6,7 @@ import type { AddressRateLimit } from './addressRateLimit';
 import { clientAddress } from './clientAddress';
 import { readBoundedBody } from './boundedBody';
 import { isJsonContentType } from './jsonBody';
-import { type PlainResponse, textResponse } from './plainResponse';
+import { CONTENT_TYPE_HEADER, type PlainResponse, textResponse } from './plainResponse';
 import { elapsedMs, logRequest } from './requestLog';
 import type { HeaderPairs } from './securityHeaders';
 
@@ -77,11 +77,6 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-const CONTENT_TYPE: Record<PlainResponse['contentType'], string> = {
-  'application/json': 'application/json; charset=utf-8',
-  'text/plain': 'text/plain; charset=utf-8',
-};
-
 export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMessage, res: ServerResponse, route: EngageRoute | 'bad-path') => void {
   const now = deps.clock ?? Date.now;
 
@@ -91,7 +86,7 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
     for (const [k, v] of deps.securityHeaders) headers.push(k, v);
     for (const [k, v] of extra) headers.push(k, v);
     for (const [k, v] of Object.entries(response.headers ?? {})) headers.push(k, v);
-    headers.push('Content-Type', CONTENT_TYPE[response.contentType], 'Content-Length', String(body.length));
+    headers.push('Content-Type', CONTENT_TYPE_HEADER[response.contentType], 'Content-Length', String(body.length));
     if (close) headers.push('Connection', 'close');
     res.writeHead(response.status, headers);
     res.end(body);

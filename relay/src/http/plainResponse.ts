@@ -8,6 +8,12 @@ export interface PlainResponse {
   rejection?: string;
 }
 
+/** The Content-Type header a PlainResponse is sent with (UTF-8 always). */
+export const CONTENT_TYPE_HEADER: Record<PlainResponse['contentType'], string> = {
+  'application/json': 'application/json; charset=utf-8',
+  'text/plain': 'text/plain; charset=utf-8',
+};
+
 export function textResponse(status: number, body: string): PlainResponse {
   return { status, contentType: 'text/plain', body, ...(status >= 400 ? { rejection: body } : {}) };
 }
