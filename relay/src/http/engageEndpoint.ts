@@ -28,17 +28,21 @@ export interface EngageEndpointDeps {
 }
 
 export interface EngageRoute {
-  /** `/handover/rce/<sourceId>` names the tenant; decoded like an Express route parameter. */
-  sourceId?: string;
+  /** The request path (for the log). */
+  path: string;
   /** Raw query string (without `?`), or '' */
   query: string;
+  /** `/handover/rce/<sourceId>` names the tenant; decoded like an Express route parameter. */
+  sourceId?: string;
+  /** The source id segment is not valid percent-encoding: answered 400. */
+  badPath?: true;
 }
 
 // Express' matching of '/handover/rce' and '/handover/rce/:sourceId': case-insensitive, optional trailing slash.
 const ENGAGE_PATH = /^\/handover\/rce(?:\/([^/]+))?\/?$/i;
 
 /** The Engage route this request is for, or null (then Express serves it). */
-export function matchEngagePost(req: IncomingMessage): EngageRoute | 'bad-path' | null {
+export function matchEngagePost(req: IncomingMessage): EngageRoute | null {
   if (req.method !== 'POST' || !req.url) return null;
   const target = originForm(req.url);
   if (target === null) return null;
@@ -47,11 +51,11 @@ export function matchEngagePost(req: IncomingMessage): EngageRoute | 'bad-path' 
   const m = ENGAGE_PATH.exec(path);
   if (!m) return null;
   const query = q === -1 ? '' : target.slice(q + 1);
-  if (m[1] === undefined) return { query };
+  if (m[1] === undefined) return { path, query };
   try {
-    return { sourceId: decodeURIComponent(m[1]), query };
+    return { path, query, sourceId: decodeURIComponent(m[1]) };
   } catch {
-    return 'bad-path';
+    return { path, query, badPath: true };
   }
 }
 
@@ -77,10 +81,10 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMessage, res: ServerResponse, route: EngageRoute | 'bad-path') => void {
+export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMessage, res: ServerResponse, route: EngageRoute) => void {
   const now = deps.clock ?? Date.now;
 
-  const write = (res: ServerResponse, started: bigint, req: IncomingMessage, response: PlainResponse, extra: HeaderPairs, close = false) => {
+  const write = (res: ServerResponse, started: bigint, route: EngageRoute, response: PlainResponse, extra: HeaderPairs, close = false) => {
     const body = Buffer.from(response.body, 'utf8');
     const headers: string[] = [];
     for (const [k, v] of deps.securityHeaders) headers.push(k, v);
@@ -90,19 +94,18 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
     if (close) headers.push('Connection', 'close');
     res.writeHead(response.status, headers);
     res.end(body);
-    const path = (originForm(req.url ?? '') ?? '').split('?', 1)[0] ?? '';
-    logRequest(deps.logger, { method: 'POST', path, status: response.status, ms: elapsedMs(started), ...(response.rejection ? { reason: response.rejection } : {}) });
+    logRequest(deps.logger, { method: 'POST', path: route.path, status: response.status, ms: elapsedMs(started), ...(response.rejection ? { reason: response.rejection } : {}) });
   };
 
-  const serve = async (req: IncomingMessage, res: ServerResponse, route: EngageRoute | 'bad-path', started: bigint): Promise<void> => {
+  const serve = async (req: IncomingMessage, res: ServerResponse, route: EngageRoute, started: bigint): Promise<void> => {
     const admission = deps.addressLimit.take(clientAddress(req));
-    if (!admission.allowed) return write(res, started, req, textResponse(429, 'Too many requests'), admission.headers);
-    if (route === 'bad-path') return write(res, started, req, textResponse(400, 'Bad request path'), admission.headers);
+    if (!admission.allowed) return write(res, started, route, textResponse(429, 'Too many requests'), admission.headers);
+    if (route.badPath) return write(res, started, route, textResponse(400, 'Bad request path'), admission.headers);
     if (!isJsonContentType(single(req.headers['content-type']))) {
-      return write(res, started, req, textResponse(415, 'Content-Type must be application/json'), admission.headers, true);
+      return write(res, started, route, textResponse(415, 'Content-Type must be application/json'), admission.headers, true);
     }
     const read = await readBoundedBody(req, deps.maxBodyBytes);
-    if (!read.ok) return write(res, started, req, textResponse(read.status, read.reason), admission.headers, read.closeConnection);
+    if (!read.ok) return write(res, started, route, textResponse(read.status, read.reason), admission.headers, read.closeConnection);
 
     // Engage calls this one URL for two things: Source SDK actions (signed) and webhooks (secret header).
     const sdkSignature = single(req.headers['x-smccsdk-signature']) ?? signatureFromQuery(route.query);
@@ -112,7 +115,7 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
       sdkSignature !== undefined || dimeloSecret === undefined
         ? await deps.sourceSdk.handle({ rawBody: read.body, signature: sdkSignature, now: now(), ...sourceId })
         : await deps.webhooks.deliver({ rawBody: read.body, secret: dimeloSecret, ...sourceId });
-    write(res, started, req, response, admission.headers);
+    write(res, started, route, response, admission.headers);
   };
 
   return (req, res, route) => {
@@ -125,7 +128,7 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
         res.destroy();
         return;
       }
-      write(res, started, req, { ...textResponse(503, 'Temporarily unavailable, retry later'), headers: { 'Retry-After': '5' } }, []);
+      write(res, started, route, { ...textResponse(503, 'Temporarily unavailable, retry later'), headers: { 'Retry-After': '5' } }, []);
     });
   };
 }

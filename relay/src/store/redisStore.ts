@@ -148,11 +148,12 @@ if head then
     redis.call('ZADD', P .. 'lanes', ARGV[6], lane)
     return {1, f[1], f[2], f[3], f[4], f[5]}
   end
-  releaseToNextHead(P, lane)
+  -- Released to its head, as releaseToNextHead does (the head is already read here).
+  redis.call('ZADD', P .. 'lanes', f[4] or '0', lane)
   if f[4] then return {1, f[4]} end
   return {1}
 end
-releaseToNextHead(P, lane)
+redis.call('ZREM', P .. 'lanes', lane)
 return {1}
 `,
   // ARGV: P, lane, jobId, owner, nextAttemptAt, errorJson
@@ -209,14 +210,14 @@ const applyReplySchema = z.union([
   z.tuple([z.literal('applied')], z.union([z.string(), z.number().int()])),
 ]);
 const flagSchema = z.union([z.literal(0), z.literal(1)]);
-const claimedFieldsSchema = z.tuple([z.string(), numString(), numString(), numString(), z.string()]);
-const completeReplySchema = z.union([z.tuple([flagSchema]), z.tuple([z.literal(1), numString()]), z.tuple([z.literal(1)]).rest(z.string())]);
+
 const nullableStringSchema = z.string().nullable();
 // Hash fields come back as strings; numbers must survive the round trip exactly (NaN/Infinity fail).
-function numString() {
-  return z.string().transform(Number).pipe(z.number());
-}
-const claimedSchema = z.array(z.tuple([z.string(), numString(), numString(), numString(), z.string()]));
+const numString = z.string().transform(Number).pipe(z.number());
+/** The fields a script reads with HMGET d, s, a, n, e. */
+const claimedFieldsSchema = z.tuple([z.string(), numString, numString, numString, z.string()]);
+const claimedSchema = z.array(claimedFieldsSchema);
+const completeReplySchema = z.union([z.tuple([flagSchema]), z.tuple([z.literal(1), numString]), z.tuple([z.literal(1)]).rest(z.string())]);
 const deadEntrySchema = z.object({
   d: jobDataSchema,
   s: z.number().int(),

@@ -376,18 +376,7 @@ export class SqliteStore implements Store {
     this.completeTx = db.transaction((job: OutboxJob, owner: string, leaseNext: { leaseMs: number; now: number } | null): CompleteResult => {
       if (!this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
       this.stmt.deleteJob.run(job.seq, job.id);
-      const head = optionalJobRow.parse(this.stmt.laneHead.get(job.lane));
-      if (!head) {
-        this.stmt.deleteLane.run(job.lane);
-        return { completed: true, next: null, nextDueAt: null };
-      }
-      if (leaseNext && head.next_attempt_at <= leaseNext.now) {
-        const leaseUntil = leaseNext.now + leaseNext.leaseMs;
-        this.stmt.leaseLane.run(owner, head.id, leaseUntil, leaseUntil, job.lane);
-        return { completed: true, next: rowToJob(head), nextDueAt: null };
-      }
-      this.stmt.releaseLane.run(head.next_attempt_at, job.lane);
-      return { completed: true, next: null, nextDueAt: head.next_attempt_at };
+      return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, ...leaseNext }) };
     });
 
     this.retryTx = db.transaction((job: OutboxJob, owner: string, nextAttemptAt: number, error: string): boolean => {
@@ -415,7 +404,7 @@ export class SqliteStore implements Store {
       // Record the stored job (authoritative attempts/lastError), not the caller's copy.
       this.stmt.insertDead.run(JSON.stringify(rowToJob(row)), error, now);
       this.stmt.deleteJob.run(job.seq, job.id);
-      this.releaseToNextHead(job.lane);
+      this.advanceLane(job.lane, null);
       return true;
     });
   }
@@ -485,10 +474,23 @@ export class SqliteStore implements Store {
     return lease !== undefined && lease.lease_owner === owner && lease.lease_job === job.id;
   }
 
-  private releaseToNextHead(lane: string): void {
+  /**
+   * The lane's head just left: its next job is leased to `leaseNext.owner` when due, otherwise the
+   * lane is released to it (ready when it is due), or dropped when empty.
+   */
+  private advanceLane(lane: string, leaseNext: { owner: string; leaseMs: number; now: number } | null): Pick<CompleteResult, 'next' | 'nextDueAt'> {
     const head = optionalJobRow.parse(this.stmt.laneHead.get(lane));
-    if (head) this.stmt.releaseLane.run(head.next_attempt_at, lane);
-    else this.stmt.deleteLane.run(lane);
+    if (!head) {
+      this.stmt.deleteLane.run(lane);
+      return { next: null, nextDueAt: null };
+    }
+    if (leaseNext && head.next_attempt_at <= leaseNext.now) {
+      const leaseUntil = leaseNext.now + leaseNext.leaseMs;
+      this.stmt.leaseLane.run(leaseNext.owner, head.id, leaseUntil, leaseUntil, lane);
+      return { next: rowToJob(head), nextDueAt: null };
+    }
+    this.stmt.releaseLane.run(head.next_attempt_at, lane);
+    return { next: null, nextDueAt: head.next_attempt_at };
   }
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
