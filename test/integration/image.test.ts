@@ -1,0 +1,196 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from '../helpers/redisServer';
+
+/**
+ * The container image without a container daemon: replays the Dockerfile's three stages in a
+ * temporary directory and starts what the runtime stage would run. The commands come from the
+ * Dockerfile itself (prod-deps RUN, runtime ENV, CMD and HEALTHCHECK), so the test follows it.
+ *
+ * better-sqlite3: in a real image build, its install script (prebuild-install) downloads the
+ * prebuilt binary for this node ABI. This machine reaches no download host, so the replay hands
+ * prebuild-install the binary of the dev install (same package version, same node) through its
+ * documented local-prebuilds directory; `npm ci` still runs every install script. Without a dev
+ * binary, or with IMAGE_TEST_COMPILE=1, the binary is compiled from source (about 100 s here).
+ */
+
+const REPO = path.resolve(__dirname, '../..');
+const DOCKERFILE = readFileSync(path.join(REPO, 'Dockerfile'), 'utf8');
+
+interface Stage {
+  name: string;
+  instructions: { op: string; args: string }[];
+}
+
+function parseDockerfile(text: string): Stage[] {
+  const joined = text.replace(/\\\n\s*/g, ' ');
+  const stages: Stage[] = [];
+  for (const raw of joined.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const [, op = '', args = ''] = /^(\S+)\s+(.*)$/.exec(line) ?? [];
+    if (op === 'FROM') stages.push({ name: /\bAS\s+(\S+)/i.exec(args)?.[1] ?? '', instructions: [] });
+    else stages.at(-1)?.instructions.push({ op, args });
+  }
+  return stages;
+}
+
+function stage(name: string): Stage {
+  const found = parseDockerfile(DOCKERFILE).find((s) => s.name === name);
+  if (!found) throw new Error(`Dockerfile has no stage ${name}`);
+  return found;
+}
+
+function execForm(args: string): string[] {
+  const parsed: unknown = JSON.parse(args);
+  if (!Array.isArray(parsed) || !parsed.every((a): a is string => typeof a === 'string')) throw new Error(`not an exec form: ${args}`);
+  return parsed;
+}
+
+function only(s: Stage, op: string): string {
+  const found = s.instructions.filter((i) => i.op === op);
+  if (found.length !== 1) throw new Error(`stage ${s.name}: expected one ${op}, found ${found.length}`);
+  return found[0]!.args;
+}
+
+const tenantEnv = {
+  RCE_API_ACCESS_TOKEN: 'api-token-123456',
+  RCE_BOT_CATEGORY_ID: 'cat-bot',
+  RCE_AGENT_CATEGORY_ID: 'cat-agent',
+  RCE_REALTIME_ACCESS_TOKEN: 'realtime-token-123456',
+  RCE_REALTIME_ENDPOINT_URL: 'http://127.0.0.1:9/realtime/sdk/imagetest',
+  RCE_WEBHOOK_SECRET: 'webhook-secret-123',
+  RCE_BASE_API_URL: 'http://127.0.0.1:9/1.0',
+  COGNIGY_API_BASE_URL: 'http://127.0.0.1:9',
+  COGNIGY_API_KEY: 'cognigy-key-123456',
+  RELAY_API_KEY: 'relay-key-1234567',
+};
+
+function betterSqlitePrebuildDir(work: string): string | null {
+  const binary = path.join(REPO, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node');
+  if (process.env.IMAGE_TEST_COMPILE === '1' || !existsSync(binary)) return null;
+  const { version } = JSON.parse(readFileSync(path.join(REPO, 'node_modules/better-sqlite3/package.json'), 'utf8')) as { version: string };
+  const staging = path.join(work, 'prebuild-staging');
+  mkdirSync(path.join(staging, 'build/Release'), { recursive: true });
+  cpSync(binary, path.join(staging, 'build/Release/better_sqlite3.node'));
+  const dir = path.join(work, 'prebuilds');
+  mkdirSync(dir);
+  // prebuild-install's file name: <name>-v<version>-<runtime>-v<abi>-<platform><libc>-<arch>.tar.gz
+  const tarball = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  execFileSync('tar', ['czf', path.join(dir, tarball), '-C', staging, 'build']);
+  return dir;
+}
+
+describe('container image (Dockerfile stages replayed without a daemon)', () => {
+  let work: string;
+  beforeAll(() => {
+    work = mkdtempSync(path.join(tmpdir(), 'rce-image-'));
+  });
+  afterAll(() => {
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('runs as an unprivileged user with a data volume, a readiness HEALTHCHECK and node as PID 1', () => {
+    const runtime = stage('runtime');
+    expect(only(runtime, 'USER')).toBe('node');
+    expect(only(runtime, 'VOLUME')).toBe('["/app/data"]');
+    expect(only(runtime, 'WORKDIR')).toBe('/app');
+    // exec form: SIGTERM reaches node directly, not a shell or npm that would swallow it.
+    expect(execForm(only(runtime, 'CMD'))[0]).toBe('node');
+    expect(only(runtime, 'HEALTHCHECK')).toMatch(/\/readyz/);
+    // The runtime stage installs nothing: only what the other stages produced.
+    expect(runtime.instructions.filter((i) => i.op === 'RUN').map((i) => i.args)).toEqual(['mkdir -p /app/data && chown node:node /app/data']);
+    expect(stage('prod-deps').instructions.find((i) => i.op === 'RUN')?.args).toMatch(/^npm ci --omit=dev\b/);
+  });
+
+  it('builds, installs runtime dependencies only, starts without TypeScript, turns healthy and stops on SIGTERM', async () => {
+    const started = Date.now();
+    const timings: Record<string, number> = {};
+    const lap = (name: string, since: number) => (timings[name] = Date.now() - since);
+
+    // Stage "build": the sources it copies, compiled with the dev install (its `npm ci`).
+    let t = Date.now();
+    const build = path.join(work, 'build');
+    for (const { args } of stage('build').instructions.filter((i) => i.op === 'COPY')) {
+      const parts = args.split(/\s+/);
+      for (const source of parts.slice(0, -1)) cpSync(path.join(REPO, source), path.join(build, source), { recursive: true });
+    }
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(build, 'node_modules'));
+    const [installDev, compile = ''] = stage('build').instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
+    expect(installDev).toMatch(/^npm ci\b/); // replaced by the dev install, linked above
+    const [compileCmd = '', ...compileArgs] = compile.split(/\s+/);
+    execFileSync(compileCmd, compileArgs, { cwd: build, stdio: 'pipe' });
+    lap('build', t);
+
+    // Stage "prod-deps": its RUN line, exactly, plus --prefer-offline (npm's cache, no network needed).
+    t = Date.now();
+    const deps = path.join(work, 'prod-deps');
+    mkdirSync(deps);
+    for (const f of ['package.json', 'package-lock.json']) cpSync(path.join(REPO, f), path.join(deps, f));
+    const [npm = '', ...npmArgs] = only(stage('prod-deps'), 'RUN').split(/\s+/);
+    const prebuilds = betterSqlitePrebuildDir(work);
+    const install = spawnSync(npm, [...npmArgs, '--prefer-offline'], {
+      cwd: deps,
+      encoding: 'utf8',
+      env: { ...process.env, ...(prebuilds ? { npm_config_better_sqlite3_local_prebuilds: prebuilds } : {}) },
+      timeout: 300_000,
+    });
+    expect({ status: install.status, stderr: install.status === 0 ? '' : install.stderr }).toEqual({ status: 0, stderr: '' });
+    lap('prodDeps', t);
+
+    // Stage "runtime": package files, prod node_modules, dist; nothing else.
+    const app = path.join(work, 'app');
+    mkdirSync(app);
+    for (const f of ['package.json', 'package-lock.json']) cpSync(path.join(REPO, f), path.join(app, f));
+    renameSync(path.join(deps, 'node_modules'), path.join(app, 'node_modules'));
+    cpSync(path.join(build, 'dist'), path.join(app, 'dist'), { recursive: true });
+    mkdirSync(path.join(app, 'data'));
+    for (const devOnly of ['typescript', 'tsx', 'jest', '@swc/core', 'esbuild']) expect(existsSync(path.join(app, 'node_modules', devOnly))).toBe(false);
+    for (const runtimeDep of ['better-sqlite3', 'prom-client', 'express']) expect(existsSync(path.join(app, 'node_modules', runtimeDep))).toBe(true);
+
+    const imageEnv: Record<string, string> = {};
+    for (const { args } of stage('runtime').instructions.filter((i) => i.op === 'ENV')) {
+      for (const pair of args.split(/\s+/)) {
+        const [k = '', v = ''] = pair.split('=');
+        imageEnv[k] = v;
+      }
+    }
+    expect(imageEnv).toMatchObject({ NODE_ENV: 'production', PORT: '8080' });
+    const port = await freePort();
+    const env = { PATH: process.env.PATH ?? '', ...imageEnv, ...tenantEnv, PORT: String(port), HOST: '127.0.0.1' };
+
+    t = Date.now();
+    const [cmd = '', ...cmdArgs] = execForm(only(stage('runtime'), 'CMD'));
+    const relay = spawn(cmd === 'node' ? process.execPath : cmd, cmdArgs, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    relay.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    relay.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => relay.once('exit', (code) => resolve(code)));
+    try {
+      const until = Date.now() + 20_000;
+      let live = false;
+      while (!live && Date.now() < until) {
+        live = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+        if (!live) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect({ live, output: live ? '' : output }).toEqual({ live: true, output: '' });
+      lap('startToLive', t);
+
+      // The HEALTHCHECK command, run as Docker runs it inside the container (same env).
+      const healthArgs = execForm(only(stage('runtime'), 'HEALTHCHECK').replace(/^.*?\bCMD\s+/, ''));
+      const health = spawnSync(healthArgs[0] === 'node' ? process.execPath : healthArgs[0]!, healthArgs.slice(1), { cwd: app, env, encoding: 'utf8', timeout: 10_000 });
+      expect(health.status).toBe(0);
+      // The SQLite store went to the volume.
+      expect(existsSync(path.join(app, 'data/relay.db'))).toBe(true);
+
+      relay.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      relay.kill('SIGKILL');
+    }
+    lap('total', started);
+    process.stdout.write(`image replay timings (ms): ${JSON.stringify(timings)}\n`);
+  }, 420_000);
+});
