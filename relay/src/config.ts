@@ -76,7 +76,7 @@ export class ConfigError extends Error {
 }
 
 /** Environment variable → config key, for single-tenant mode. */
-const TENANT_ENV: Record<string, string> = {
+export const TENANT_ENV: Record<string, string> = {
   RCE_API_ACCESS_TOKEN: 'apiAccessToken',
   RCE_BOT_CATEGORY_ID: 'botCategoryId',
   RCE_AGENT_CATEGORY_ID: 'agentCategoryId',
@@ -93,7 +93,7 @@ const TENANT_ENV: Record<string, string> = {
   RELAY_PREVIOUS_API_KEY: 'previousRelayApiKey',
 };
 
-const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
+export const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
   PORT: 'port',
   HOST: 'host',
   STORE_URL: 'storeUrl',
