@@ -12,6 +12,7 @@ import { isJsonContentType } from './http/jsonBody';
 import { CONTENT_TYPE_HEADER, textResponse, jsonError, type PlainResponse } from './http/plainResponse';
 import { elapsedMs, logRequest } from './http/requestLog';
 import { helmetHeaders } from './http/securityHeaders';
+import { countExpressRequest } from './metrics/httpRequests';
 
 /** HTTP wiring only: adapts node:http and Express to the transport-agnostic handlers. */
 export interface AppDeps {
@@ -68,6 +69,7 @@ function createExpressApp(deps: AppDeps, securityHeaders: ReturnType<typeof helm
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const rejection = res.locals.rejection as string | undefined;
+      countExpressRequest(req.method, req.path, res.statusCode);
       logRequest(deps.logger, { method: req.method, path: req.path, status: res.statusCode, ms: elapsedMs(started), ...(rejection ? { reason: rejection } : {}) });
     });
     next();

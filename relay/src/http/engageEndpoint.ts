@@ -5,6 +5,7 @@ import type { WebhookHandler } from '../engage/webhookHandler';
 import type { AddressRateLimit } from './addressRateLimit';
 import { clientAddress } from './clientAddress';
 import { readBoundedBody } from './boundedBody';
+import { requestCounter } from '../metrics/httpRequests';
 import { isJsonContentType } from './jsonBody';
 import { CONTENT_TYPE_HEADER, type PlainResponse, textResponse } from './plainResponse';
 import { elapsedMs, logRequest } from './requestLog';
@@ -83,6 +84,7 @@ function single(value: string | string[] | undefined): string | undefined {
 
 export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMessage, res: ServerResponse, route: EngageRoute) => void {
   const now = deps.clock ?? Date.now;
+  const countRequest = requestCounter('engage');
 
   const write = (res: ServerResponse, started: bigint, route: EngageRoute, response: PlainResponse, extra: HeaderPairs, close = false) => {
     const body = Buffer.from(response.body, 'utf8');
@@ -94,6 +96,7 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
     if (close) headers.push('Connection', 'close');
     res.writeHead(response.status, headers);
     res.end(body);
+    countRequest(response.status);
     logRequest(deps.logger, { method: 'POST', path: route.path, status: response.status, ms: elapsedMs(started), ...(response.rejection ? { reason: response.rejection } : {}) });
   };
 
