@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { sourceIdFromRealtimeEndpoint } from '../../contract/fingerprint';
+import { configErrorMessage, describeEnvIssues, describeFileIssues } from './configErrors';
 
 /**
  * Relay configuration. Single tenant from environment variables, or several tenants from the
@@ -106,10 +107,6 @@ export const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
   ENGAGE_REST_PER_MINUTE: 'engageRestPerMinute',
 };
 
-function describeIssues(error: z.ZodError, nameOf: (path: PropertyKey[]) => string): string {
-  return error.issues.map((i) => `${nameOf(i.path)}: ${i.message}`).join('; ');
-}
-
 function pick(env: NodeJS.ProcessEnv, mapping: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [envName, key] of Object.entries(mapping)) {
@@ -125,13 +122,8 @@ const tenantFileSchema = z.object({
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
-  const envNameOf = (mapping: Record<string, string>) => (path: PropertyKey[]) => {
-    const key = String(path[0] ?? '');
-    return Object.entries(mapping).find(([, k]) => k === key)?.[0] ?? key;
-  };
-
   const settingsResult = relaySettingsSchema.safeParse(pick(env, SETTINGS_ENV));
-  if (!settingsResult.success) throw new ConfigError(`Invalid configuration: ${describeIssues(settingsResult.error, envNameOf(SETTINGS_ENV))}`);
+  if (!settingsResult.success) throw new ConfigError(configErrorMessage('Invalid configuration', describeEnvIssues(settingsResult.error, env, SETTINGS_ENV)));
   let settings = settingsResult.data;
 
   if (env.RELAY_CONFIG) {
@@ -142,11 +134,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
       throw new ConfigError(`RELAY_CONFIG: cannot read JSON file (${(err as Error).message.split('\n')[0]})`);
     }
     const file = tenantFileSchema.safeParse(raw);
-    if (!file.success) throw new ConfigError(`RELAY_CONFIG: ${describeIssues(file.error, (p) => p.join('.'))}`);
+    if (!file.success) throw new ConfigError(configErrorMessage('Invalid RELAY_CONFIG file', describeFileIssues(file.error, raw, '')));
     settings = relaySettingsSchema.parse({ ...settings, ...file.data.settings });
     const tenants = file.data.tenants.map((t, index) => {
       const parsed = tenantSchema.safeParse(t);
-      if (!parsed.success) throw new ConfigError(`RELAY_CONFIG: tenants[${index}]: ${describeIssues(parsed.error, (p) => p.join('.'))}`);
+      if (!parsed.success) throw new ConfigError(configErrorMessage('Invalid RELAY_CONFIG file', describeFileIssues(parsed.error, t, `tenants[${index}]`)));
       return parsed.data;
     });
     assertUniqueSources(tenants);
@@ -154,7 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   }
 
   const parsed = tenantSchema.safeParse(pick(env, TENANT_ENV));
-  if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error, envNameOf(TENANT_ENV))}`);
+  if (!parsed.success) throw new ConfigError(configErrorMessage('Invalid configuration', describeEnvIssues(parsed.error, env, TENANT_ENV)));
   return { settings, tenants: [parsed.data] };
 }
 
