@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { routeOf } from '../../relay/src/metrics/httpRequests';
@@ -117,6 +119,13 @@ describe('GET /metrics on a running relay after a handover', () => {
     // Categorising looks the thread up and updates it through Engage REST, within the tenant's budget.
     expect(count(samples, `rce_engage_rest_calls_total{tenant="${tenant}"}`)).toBeGreaterThanOrEqual(2);
     expect(samples.get(`rce_engage_rest_budget_per_minute{tenant="${tenant}"}`)).toBe(journey.config.settings.engageRestPerMinute);
+
+    // Every metric the alert rules use is one the relay serves.
+    const served = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name = '', type]) => (type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name])));
+    const rules = readFileSync(path.resolve(__dirname, '../../deploy/prometheus-rules.yml'), 'utf8');
+    const used = new Set([...rules.matchAll(/\b((?:rce|nodejs|process)_[a-z0-9_]+)/g)].map((m) => m[1] ?? ''));
+    expect(used.size).toBeGreaterThan(5);
+    expect([...used].filter((name) => !served.has(name))).toEqual([]);
 
     const unknown = await fetch(`${journey.relayUrl}/no/such/route`);
     expect(unknown.status).toBe(404);
