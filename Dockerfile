@@ -27,6 +27,8 @@ FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
 WORKDIR /app
 COPY package.json package-lock.json ./
+# `npm start` works here too: its prestart step sees no sources and never builds.
+COPY scripts ./scripts
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # SQLite (the default STORE_URL, sqlite:./data/relay.db) lives here: mount a persistent volume.

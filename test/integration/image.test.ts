@@ -140,12 +140,22 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
     expect({ status: install.status, stderr: install.status === 0 ? '' : install.stderr }).toEqual({ status: 0, stderr: '' });
     lap('prodDeps', t);
 
-    // Stage "runtime": package files, prod node_modules, dist; nothing else.
+    // Stage "runtime": its COPY lines, from the build context (the repo) or from the other stages' /app.
     const app = path.join(work, 'app');
     mkdirSync(app);
-    for (const f of ['package.json', 'package-lock.json']) cpSync(path.join(REPO, f), path.join(app, f));
-    renameSync(path.join(deps, 'node_modules'), path.join(app, 'node_modules'));
-    cpSync(path.join(build, 'dist'), path.join(app, 'dist'), { recursive: true });
+    const stageDirs: Record<string, string> = { build, 'prod-deps': deps };
+    for (const { args } of stage('runtime').instructions.filter((i) => i.op === 'COPY')) {
+      const parts = args.split(/\s+/);
+      const from = /^--from=(\S+)$/.exec(parts[0] ?? '')?.[1];
+      const paths = from ? parts.slice(1) : parts;
+      const dest = paths.at(-1) ?? '';
+      for (const source of paths.slice(0, -1)) {
+        const origin = from ? path.join(stageDirs[from] ?? '/nonexistent', source.replace(/^\/app\//, '')) : path.join(REPO, source);
+        const target = dest.endsWith('/') ? path.join(app, dest, path.basename(source)) : path.join(app, dest);
+        if (from === 'prod-deps') renameSync(origin, target); // node_modules: a move, as cheap as a layer
+        else cpSync(origin, target, { recursive: true });
+      }
+    }
     mkdirSync(path.join(app, 'data'));
     for (const devOnly of ['typescript', 'tsx', 'jest', '@swc/core', 'esbuild']) expect(existsSync(path.join(app, 'node_modules', devOnly))).toBe(false);
     for (const runtimeDep of ['better-sqlite3', 'prom-client', 'express']) expect(existsSync(path.join(app, 'node_modules', runtimeDep))).toBe(true);
@@ -189,6 +199,39 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
       expect(await exited).toBe(0);
     } finally {
       relay.kill('SIGKILL');
+    }
+
+    // `npm start` in the image: prestart finds no sources, builds nothing, and the relay starts.
+    // (npm does not pass SIGTERM on to the relay, one reason the image's CMD runs node itself:
+    // here the whole process group is stopped.)
+    t = Date.now();
+    const viaNpm = spawn('npm', ['start', '--silent'], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let npmOutput = '';
+    viaNpm.stdout.on('data', (c: Buffer) => (npmOutput += c.toString()));
+    viaNpm.stderr.on('data', (c: Buffer) => (npmOutput += c.toString()));
+    const npmClosed = new Promise<void>((resolve) => viaNpm.once('close', () => resolve()));
+    const stopGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (viaNpm.pid) process.kill(-viaNpm.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    try {
+      const until = Date.now() + 20_000;
+      let ready = false;
+      while (!ready && Date.now() < until) {
+        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+        if (!ready) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect({ ready, output: ready ? '' : npmOutput }).toEqual({ ready: true, output: '' });
+      lap('npmStartToReady', t);
+      expect(existsSync(path.join(app, 'relay'))).toBe(false);
+      stopGroup('SIGTERM');
+      await npmClosed; // stdout closes only when the relay, its last holder, has exited
+      expect(await fetch(`http://127.0.0.1:${port}/healthz`).then(() => 'listening', () => 'stopped')).toBe('stopped');
+    } finally {
+      stopGroup('SIGKILL');
     }
     lap('total', started);
     process.stdout.write(`image replay timings (ms): ${JSON.stringify(timings)}\n`);
