@@ -123,7 +123,8 @@ const tenantFileSchema = z.object({
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const settingsResult = relaySettingsSchema.safeParse(pick(env, SETTINGS_ENV));
-  if (!settingsResult.success) throw new ConfigError(configErrorMessage('Invalid configuration', describeEnvIssues(settingsResult.error, env, SETTINGS_ENV)));
+  // Every variable at once: the tenant's problems too, so one start shows everything to fix.
+  if (!settingsResult.success) throw new ConfigError(configErrorMessage('Invalid configuration', [...describeEnvIssues(settingsResult.error, env, SETTINGS_ENV), ...(env.RELAY_CONFIG ? [] : tenantEnvProblems(env))]));
   let settings = settingsResult.data;
 
   if (env.RELAY_CONFIG) {
@@ -148,6 +149,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const parsed = tenantSchema.safeParse(pick(env, TENANT_ENV));
   if (!parsed.success) throw new ConfigError(configErrorMessage('Invalid configuration', describeEnvIssues(parsed.error, env, TENANT_ENV)));
   return { settings, tenants: [parsed.data] };
+}
+
+function tenantEnvProblems(env: NodeJS.ProcessEnv): string[] {
+  const parsed = tenantSchema.safeParse(pick(env, TENANT_ENV));
+  return parsed.success ? [] : describeEnvIssues(parsed.error, env, TENANT_ENV);
 }
 
 function assertUniqueSources(tenants: TenantConfig[]): void {

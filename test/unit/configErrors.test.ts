@@ -45,6 +45,15 @@ describe('configuration errors: one line per variable', () => {
     expect(message).not.toContain('tiny');
   });
 
+  it('lists the settings and the tenant variables together', () => {
+    const { RELAY_API_KEY: _omit, ...without } = env;
+    void _omit;
+    expect(linesOf(messageOf(() => loadConfig({ ...without, PORT: '70000' })))).toEqual([
+      'PORT is malformed: must be at most 65535. Example: PORT=8080',
+      'RELAY_API_KEY is not set. Example: RELAY_API_KEY=<the Connection’s Relay API Key, e.g. from `openssl rand -hex 32`>',
+    ]);
+  });
+
   it('explains malformed settings in plain words: numbers, choices, our own rules', () => {
     const message = messageOf(() => loadConfig({ ...env, PORT: 'eighty', LOG_LEVEL: 'loud', OUTBOX_DEADLINE_MS: '-5' }));
     expect(linesOf(message).sort()).toEqual([
