@@ -47,9 +47,12 @@ export class RelayMetrics {
   private readonly deliverySeconds: Record<DeliveryDirection, { observe(seconds: number): void }>;
   /** Per tenant: REST calls made and calls held back by the local limit (read at scrape time). */
   private readonly restUse = new Map<string, { calls: number; deferred: number }>();
+  private readonly readOutboxStats: RelayMetricsOptions['outboxStats'];
+  private outboxStats: { pending: number; deadLettered: number } | null = null;
 
   constructor(options: RelayMetricsOptions) {
     this.clock = options.clock ?? Date.now;
+    this.readOutboxStats = options.outboxStats;
     const own = new Registry();
     const counter = (name: string, help: string, value: (m: OutboxMetrics) => number) =>
       new Counter({
@@ -65,23 +68,22 @@ export class RelayMetrics {
     counter('rce_outbox_retries_total', 'Failed attempts that were rescheduled.', (m) => m.retried);
     counter('rce_outbox_abandoned_total', 'Jobs given up (deadline or permanent error).', (m) => m.gaveUp);
 
-    // One store round trip per scrape, shared by both gauges.
-    let stats: Promise<{ pending: number; deadLettered: number } | null> | null = null;
-    const readStats = () => (stats ??= options.outboxStats().catch(() => null).finally(() => setImmediate(() => (stats = null))));
+    // Read from the store once per scrape (render), for both gauges.
+    const stats = () => this.outboxStats;
     new Gauge({
       name: 'rce_outbox_pending',
       help: 'Jobs waiting in the shared store (-1: store unreachable).',
       registers: [own],
-      async collect() {
-        this.set((await readStats())?.pending ?? -1);
+      collect() {
+        this.set(stats()?.pending ?? -1);
       },
     });
     new Gauge({
       name: 'rce_outbox_dead_letters',
       help: 'Jobs in the dead-letter list (-1: store unreachable).',
       registers: [own],
-      async collect() {
-        this.set((await readStats())?.deadLettered ?? -1);
+      collect() {
+        this.set(stats()?.deadLettered ?? -1);
       },
     });
 
@@ -134,7 +136,8 @@ export class RelayMetrics {
     return this.registry.contentType;
   }
 
-  render(): Promise<string> {
+  async render(): Promise<string> {
+    this.outboxStats = await this.readOutboxStats().catch(() => null);
     return this.registry.metrics();
   }
 
