@@ -218,6 +218,13 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
       relay.kill('SIGKILL');
     }
 
+    // The doctor runs from the image too (nothing answers at the test's Engage and Cognigy URLs,
+    // so it reports failed checks: the point is that it runs with the production dependencies).
+    const doctor = spawnSync(process.execPath, ['dist/relay/src/main.js', 'doctor'], { cwd: app, env, encoding: 'utf8', timeout: 30_000 });
+    expect({ status: doctor.status, stderr: doctor.stderr }).toEqual({ status: 1, stderr: '' });
+    expect(doctor.stdout).toMatch(/^✘ Base API URL and API Access Token: /m);
+    expect(doctor.stdout).toMatch(/^✔ Store: sqlite reachable$/m);
+
     // `npm start` in the image: prestart finds no sources, builds nothing, and the relay starts.
     // (npm does not pass SIGTERM on to the relay, one reason the image's CMD runs node itself:
     // here the whole process group is stopped.)
