@@ -83,10 +83,18 @@ function conv(tenantId: string, threadId: string, patch: Partial<Conversation> =
   };
 }
 
+/**
+ * A lane of conversation tenant-a/t1 (`<tenant>/<thread>/<direction>`, as laneFor builds them): a
+ * mutation's jobs belong to its conversation, so the short names used below share one conversation.
+ */
+const L = (name: string): string => (name.includes('/') ? name : `tenant-a/t1/${name}`);
+const T1 = { tenantId: 'tenant-a', threadId: 't1' };
+const laneName = (j: { lane: string }): string => j.lane.slice(j.lane.lastIndexOf('/') + 1);
+
 function job(lane: string, patch: Partial<NewOutboxJob> = {}): NewOutboxJob {
   return {
     tenantId: 'tenant-a',
-    lane,
+    lane: L(lane),
     kind: 'engage.send',
     payload: { action: 'messages.create', params: { body: `for ${lane}`, n: 1, ok: true, none: null, list: [1, 'x'] } },
     deadlineAt: T0 + 3_600_000,
@@ -231,6 +239,19 @@ describe.each<[string, () => Backend]>([
       expect(before.pending).toBe(1);
     });
 
+    it('a lone dedup key written with a scope is seen by that conversation\'s later writes', async () => {
+      expect(await store.apply({ scope: T1, dedup: { key: 'evt-s', ttlMs: 60_000 } })).toBe('applied');
+      expect(await store.hasDedupKey('evt-s', T1)).toBe(true);
+      expect(await store.apply({ dedup: { key: 'evt-s', ttlMs: 60_000 }, conversation: { value: conv('tenant-a', 't1'), expectedVersion: null } })).toBe('duplicate');
+      expect(await store.getConversation('tenant-a', 't1')).toBeNull();
+    });
+
+    it('refuses a mutation whose jobs belong to another conversation (one write stays in one Cluster slot)', async () => {
+      await expect(store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: null }, jobs: [job('tenant-a/t2/engage')] })).rejects.toThrow(/must belong to its conversation/);
+      await expect(store.apply({ jobs: [job('tenant-a/t2/engage'), job('tenant-a/t3/engage')] })).rejects.toThrow(/must belong to its conversation/);
+      expect(await store.getConversation('tenant-a', 't1')).toBeNull();
+    });
+
     it('rejects a non-positive TTL', async () => {
       await expect(store.apply({ dedup: { key: 'k', ttlMs: 0 } })).rejects.toThrow(/ttlMs/);
     });
@@ -245,7 +266,7 @@ describe.each<[string, () => Backend]>([
         jobs: [job('L1'), job('L2')],
       });
       expect(outcome).toBe('conflict');
-      expect(await store.hasDedupKey('req-9')).toBe(false);
+      expect(await store.hasDedupKey('req-9', T1)).toBe(false);
       expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
       expect(await claim(store, 'r1', T0)).toEqual([]);
       expect((await store.getConversation('tenant-a', 't1'))?.status).toBe('idle');
@@ -300,11 +321,11 @@ describe.each<[string, () => Backend]>([
         expect(current.length).toBeLessThanOrEqual(2);
         seen.push(...current);
       }
-      const order = (lane: string): unknown[] => seen.filter((j) => j.lane === lane).map((j) => j.payload);
+      const order = (lane: string): unknown[] => seen.filter((j) => laneName(j) === lane).map((j) => j.payload);
       expect(order('A')).toEqual(['a1', 'a2', 'a3']);
       expect(order('B')).toEqual(['b1', 'b2']);
       // seq is monotonic across the store.
-      const seqA = seen.filter((j) => j.lane === 'A').map((j) => j.seq);
+      const seqA = seen.filter((j) => laneName(j) === 'A').map((j) => j.seq);
       expect([...seqA].sort((x, y) => x - y)).toEqual(seqA);
       expect(new Set(seen.map((j) => j.seq)).size).toBe(5);
       expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
@@ -429,7 +450,7 @@ describe.each<[string, () => Backend]>([
       const dueNow = job('M', { notBefore: T0, payload: ['m', 2, { deep: [null, false] }] });
       const result = await store.applyLeasing({ jobs: [plain, dueNow] }, W1);
       expect(result.outcome).toBe('applied');
-      expect(result.leased.map((j) => j.lane)).toEqual(['L', 'M']);
+      expect(result.leased.map(laneName)).toEqual(['L', 'M']);
       const [leasedL, leasedM] = result.leased;
 
       // Leased like a claim: the lane is closed until the lease expires, for everyone (the holder too).
@@ -501,7 +522,7 @@ describe.each<[string, () => Backend]>([
       const a1 = result.leased[0]!;
       const done = await store.completeLeasingNext(a1, 'w1', LEASE);
       expect(done.completed).toBe(true);
-      expect(done.next).toMatchObject({ lane: 'A', payload: 'a2', attempts: 0 });
+      expect(done.next).toMatchObject({ lane: L('A'), payload: 'a2', attempts: 0 });
       expect(done.next!.seq).toBeGreaterThan(a1.seq);
     });
 
@@ -516,7 +537,7 @@ describe.each<[string, () => Backend]>([
       expect(await store.outboxStats()).toEqual(before);
       expect(before).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
       expect(await claim(store, 'w2', T0 + 10 * LEASE)).toEqual([]);
-      expect(await store.hasDedupKey('fresh')).toBe(false);
+      expect(await store.hasDedupKey('fresh', T1)).toBe(false);
       // No lane was left behind under a phantom lease: a later job in X is claimable at once by anyone.
       expect(await store.apply({ jobs: [job('X', { payload: 'after' })] })).toBe('applied');
       expect((await claim(store, 'w2', T0)).map((j) => j.payload)).toEqual(['after']);
@@ -541,7 +562,7 @@ describe.each<[string, () => Backend]>([
         const done = await store.completeLeasingNext(a1!, 'w1', LEASE);
         expect(done.completed).toBe(true);
         const next = done.next;
-        expect(next).toMatchObject({ lane: 'A', payload: 'a2', kind: 'cognigy.notify' });
+        expect(next).toMatchObject({ lane: L('A'), payload: 'a2', kind: 'cognigy.notify' });
 
         // Leased at the store's clock: closed for others until then, the old head is gone.
         expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + 100 + LEASE });
@@ -589,7 +610,7 @@ describe.each<[string, () => Backend]>([
       it('on an emptied lane completes with next null and the lane is gone', async () => {
         await store.apply({ jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' })] });
         expect(await store.outboxStats()).toMatchObject({ pending: 2 });
-        const [a1] = (await claim(store, 'w1', T0)).filter((j) => j.lane === 'A');
+        const [a1] = (await claim(store, 'w1', T0)).filter((j) => laneName(j) === 'A');
         expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: true, next: null, nextDueAt: null });
         expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + LEASE });
         // A new job in A opens the lane again (and may be leased by a leasing write).
@@ -637,7 +658,7 @@ describe.each<[string, () => Backend]>([
       const reopened = await backend.open({ clock: clock.now });
       expect(await reopened.getConversation('tenant-a', 't1')).toMatchObject({ version: 1, engageThreadId: 'E1' });
       expect((await reopened.findConversationByEngageThread('tenant-a', 'E1'))?.threadId).toBe('t1');
-      expect(await reopened.hasDedupKey('req-1')).toBe(true);
+      expect(await reopened.hasDedupKey('req-1', T1)).toBe(true);
       expect(await reopened.outboxStats()).toEqual({ pending: 2, deadLettered: 0, nextDueAt: T0 + LEASE });
       // The lease survives too: the old owner can still finish its job.
       expect(await reopened.completeJob(leased!, 'r1')).toBe(true);
@@ -653,9 +674,13 @@ describe.each<[string, () => Backend]>([
       const realStore = await backend.open();
       const all: NewOutboxJob[] = [];
       for (let i = 0; i < PER_LANE; i++) {
-        for (let l = 0; l < LANES; l++) all.push(job(`lane-${l}`, { payload: { lane: l, i }, deadlineAt: Date.now() + 60_000 }));
+        for (let l = 0; l < LANES; l++) all.push(job(`tenant-a/c${l}/engage`, { payload: { lane: l, i }, deadlineAt: Date.now() + 60_000 }));
       }
-      for (let k = 0; k < all.length; k += 25) expect(await realStore.apply({ jobs: all.slice(k, k + 25) })).toBe('applied');
+      // One conversation per lane (spread over the Redis store's shards), a few jobs per write.
+      for (let l = 0; l < LANES; l++) {
+        const mine = all.filter((j) => j.lane === `tenant-a/c${l}/engage`);
+        for (let k = 0; k < mine.length; k += 5) expect(await realStore.apply({ jobs: mine.slice(k, k + 5) })).toBe('applied');
+      }
 
       const processed: { id: string; lane: string; seq: number; payload: unknown; owner: string }[] = [];
       const deadline = Date.now() + 15_000;
@@ -680,7 +705,7 @@ describe.each<[string, () => Backend]>([
       expect(processed).toHaveLength(all.length);
       expect(new Set(processed.map((p) => p.id)).size).toBe(all.length);
       for (let l = 0; l < LANES; l++) {
-        const inLane = processed.filter((p) => p.lane === `lane-${l}`);
+        const inLane = processed.filter((p) => p.lane === `tenant-a/c${l}/engage`);
         expect(inLane.map((p) => p.payload)).toEqual(Array.from({ length: PER_LANE }, (_, i) => ({ lane: l, i })));
         const seqs = inLane.map((p) => p.seq);
         expect(seqs).toEqual([...seqs].sort((a, b) => a - b));

@@ -96,7 +96,7 @@ export class HandoverEngine {
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       const current = attempt === 0 && prefetched !== undefined ? prefetched : await this.deps.store.getConversation(tenantId, threadId);
       const decision = decide(current);
-      const mutation: Mutation = { ...decision.mutation };
+      const mutation: Mutation = { scope: { tenantId, threadId }, ...decision.mutation };
       if (decision.conversation) {
         mutation.conversation = {
           value: { ...decision.conversation, version: (current?.version ?? 0) + 1, updatedAt: this.iso() },

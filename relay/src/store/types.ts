@@ -80,8 +80,16 @@ export interface DeadLetter {
  *  - `conversation`: written only if the stored version equals `expectedVersion`
  *    (`null` = must not exist yet); otherwise the outcome is 'conflict' and nothing is written.
  *  - `jobs`: appended to their lanes in array order.
+ * A mutation writes one conversation's data: its jobs' lanes belong to that conversation
+ * (`<tenant>/<thread>/<direction>`, see `laneFor`) and its dedup key is remembered with it. That is
+ * what lets the Redis store keep a mutation in one Cluster hash slot.
  */
 export interface Mutation {
+  /**
+   * The conversation the mutation belongs to when it writes no conversation value (a dedup key
+   * alone, or jobs only), so its dedup key is remembered where that conversation's writes check it.
+   */
+  scope?: { tenantId: string; threadId: string };
   dedup?: { key: string; ttlMs: number };
   conversation?: { value: Conversation; expectedVersion: number | null };
   jobs?: NewOutboxJob[];
@@ -137,8 +145,8 @@ export interface Store {
   apply(mutation: Mutation): Promise<MutationOutcome>;
   /** `apply`, and the jobs that open an empty lane and are due now are leased to `lease.owner` in the same write. */
   applyLeasing(mutation: Mutation, lease: LeaseRequest): Promise<ApplyResult>;
-  /** True if the dedup key is currently remembered. */
-  hasDedupKey(key: string): Promise<boolean>;
+  /** True if the dedup key is currently remembered (for the conversation `scope`, as the mutation that wrote it named it). */
+  hasDedupKey(key: string, scope?: { tenantId: string; threadId: string }): Promise<boolean>;
 
   /** Lane heads that are due and not leased by someone else, leased to `owner`. At most one job per lane. */
   claimDueJobs(options: ClaimOptions): Promise<OutboxJob[]>;
@@ -153,7 +161,7 @@ export interface Store {
   listDeadLetters(limit: number): Promise<DeadLetter[]>;
   outboxStats(): Promise<OutboxStats>;
 
-  /** Throws when the backing store is unreachable (readiness). */
+  /** Throws unless the store can take writes now (readiness): reachable, and on Redis a primary / a fully covered Cluster. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
