@@ -44,11 +44,17 @@ function sqliteBackend(): Backend {
   };
 }
 
-function redisBackend(): Backend {
+function clusterUrl(): string {
+  const url = process.env.TEST_REDIS_CLUSTER_URL;
+  if (!url) throw new Error('TEST_REDIS_CLUSTER_URL is not set: test/helpers/globalSetup.ts should have started the Redis Cluster');
+  return url;
+}
+
+function redisBackend(url: () => string = redisUrl): Backend {
   const keyPrefix = `test:contract:${randomUUID()}:`;
   return {
     async open(opts) {
-      const s = await RedisStore.connect(redisUrl(), { keyPrefix, ...opts });
+      const s = await RedisStore.connect(url(), { keyPrefix, ...opts });
       openStores.push(s);
       return s;
     },
@@ -111,8 +117,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe.each<[string, () => Backend]>([
   ['sqlite', sqliteBackend],
-  ['redis', redisBackend],
-])('Store contract: %s', (kind, makeBackend) => {
+  ['redis', () => redisBackend()],
+  ['redis-cluster', () => redisBackend(clusterUrl)],
+])('Store contract: %s', (name, makeBackend) => {
+  const kind = name === 'sqlite' ? 'sqlite' : 'redis';
   let backend: Backend;
   let clock: ReturnType<typeof fakeClock>;
   let store: Store;
