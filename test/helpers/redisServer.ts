@@ -234,10 +234,16 @@ export async function startRedisSentinel(masterName = 'rcemaster'): Promise<Redi
   if (!redisServerAvailable()) throw new Error(REDIS_MISSING_MESSAGE);
   const procs: RedisProcess[] = [];
   try {
-    const master = await spawnRedis(['--appendonly', 'yes']);
+    // Diskless sync without its default 5 s delay: the replica holds the data within milliseconds.
+    const master = await spawnRedis(['--appendonly', 'yes', '--repl-diskless-sync-delay', '0']);
     procs.push(master);
     const replica = await spawnRedis(['--appendonly', 'yes', '--replicaof', '127.0.0.1', String(master.port)]);
     procs.push(replica);
+    const linkDeadline = Date.now() + 10_000;
+    while (!/master_link_status:up/.test(redisCli(replica.port, 'info', 'replication'))) {
+      if (Date.now() > linkDeadline) throw new Error('the replica did not finish its initial sync within 10 s');
+      await sleep(50);
+    }
     const sentinels: RedisProcess[] = [];
     for (let i = 0; i < 3; i++) {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'rce-sentinel-'));

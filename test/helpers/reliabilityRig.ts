@@ -88,6 +88,8 @@ export interface RigOptions {
   /** Skip the Engage source save / webhook registration (fuzzing does not need them). */
   skipEngageSetup?: boolean;
   logLevel?: RelaySettings['logLevel'];
+  /** Redis key prefix (several rigs' relays then share one store); a fresh one by default. */
+  keyPrefix?: string;
 }
 
 let requestCounter = 0;
@@ -140,7 +142,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const clockOpt = clock ? { clock: clock.now } : {};
   const store: Store = dbPath
     ? SqliteStore.open(dbPath, clockOpt)
-    : await RedisStore.connect((storeOption as { redisUrl: string }).redisUrl, { keyPrefix: `rig:${randomUUID()}:`, logger, ...clockOpt });
+    : await RedisStore.connect((storeOption as { redisUrl: string }).redisUrl, { keyPrefix: options.keyPrefix ?? `rig:${randomUUID()}:`, logger, ...clockOpt });
 
   const relay = createRelay({
     config,

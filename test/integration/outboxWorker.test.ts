@@ -54,8 +54,11 @@ function gate(): Gate {
   return { promise, open };
 }
 
+/** Lanes of one conversation (`<tenant>/<thread>/<name>`): a write's jobs belong to one conversation. */
+const laneOf = (name: string): string => `tenant-a/t1/${name}`;
+
 function job(lane: string, payload: number | string): NewOutboxJob {
-  return { tenantId: 'tenant-a', lane, kind: 'engage.send', payload, deadlineAt: Date.now() + 60_000 };
+  return { tenantId: 'tenant-a', lane: laneOf(lane), kind: 'engage.send', payload, deadlineAt: Date.now() + 60_000 };
 }
 
 interface WorkerRig {
@@ -212,7 +215,7 @@ describe.each<[string, () => Promise<Store>]>([
     expect(executed).toEqual(Array.from({ length: 21 }, (_, i) => i));
     expect(otherExecuted).toEqual([]);
     // None of them went through a claim: the first was leased by the write, each next one by the completion.
-    expect(claimed.filter((j) => j.lane === 'L')).toEqual([]);
+    expect(claimed.filter((j) => j.lane === laneOf('L'))).toEqual([]);
     expect(completions.map((c) => [c.completed, c.next?.payload ?? null])).toEqual(Array.from({ length: 21 }, (_, i) => [true, i < 20 ? i + 1 : null]));
     expect(worker.metrics).toMatchObject({ delivered: 21, retried: 0, gaveUp: 0 });
     expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
