@@ -5,6 +5,7 @@ import { signSdkBody, SDK_SIGNATURE_HEADER } from '../engage/sdkSignature';
 import { createOutboundHttp } from '../http/outboundHttp';
 import { DeliveryError } from '../outbox/deliveryError';
 import { openStore } from '../store/openStore';
+import { redisDoctorLines } from './redisDoctor';
 
 /**
  * `relay doctor`: checks a configuration against the live services, one line per check, with
@@ -91,9 +92,13 @@ export async function doctorLines(config: RelayConfig): Promise<DoctorLine[]> {
     }
     try {
       const store = await openStore(config.settings.storeUrl);
-      await store.ping();
-      await store.close();
-      lines.push({ ok: true, check: 'Store', detail: `${config.settings.storeUrl.split(':')[0]} reachable` });
+      try {
+        await store.ping();
+        lines.push({ ok: true, check: 'Store', detail: `${config.settings.storeUrl.split(':')[0]} reachable` });
+        lines.push(...(await redisDoctorLines(store)));
+      } finally {
+        await store.close();
+      }
     } catch (err) {
       lines.push({ ok: false, check: 'Store', detail: `STORE_URL not usable: ${(err as Error).message.slice(0, 120)}` });
     }

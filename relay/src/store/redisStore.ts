@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Result } from 'ioredis';
+import { Cluster, type Redis, type Result } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { assertWritable, connectRedis, type RedisClient } from './redis/connect';
@@ -301,6 +301,25 @@ export class RedisStore implements Store {
     let nextDueAt: number | null = null;
     for (const p of perShard) if (p.due !== null && (nextDueAt === null || p.due < nextDueAt)) nextDueAt = p.due;
     return { pending: perShard.reduce((n, p) => n + p.pending, 0), deadLettered: perShard.reduce((n, p) => n + p.dead, 0), nextDueAt };
+  }
+
+  /** Persistence and eviction settings of every primary (for `doctor`); null where CONFIG GET is refused (managed Redis). */
+  async serverSettings(): Promise<{ node: string; appendonly: string | null; maxmemoryPolicy: string | null }[]> {
+    const nodes: Redis[] = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+    return Promise.all(
+      nodes.map(async (node) => {
+        const name = `${node.options.host ?? '?'}:${node.options.port ?? '?'}`;
+        const get = async (param: string): Promise<string | null> => {
+          try {
+            const r: unknown = await node.config('GET', param);
+            return Array.isArray(r) && typeof r[1] === 'string' ? r[1] : null;
+          } catch {
+            return null;
+          }
+        };
+        return { node: name, appendonly: await get('appendonly'), maxmemoryPolicy: await get('maxmemory-policy') };
+      }),
+    );
   }
 
   async ping(): Promise<void> {
