@@ -63,6 +63,13 @@ export const relaySettingsSchema = z.object({
   tenantRateLimitPerMinute: z.coerce.number().int().positive().default(6000),
   /** Engage REST calls per minute per tenant (Engage allows 500). */
   engageRestPerMinute: z.coerce.number().int().positive().default(450),
+  /** Outbox lease: renewed while a relay works; a dead relay's lanes are taken over after it. */
+  outboxLeaseMs: durationMs.min(1000).default(8_000),
+  /**
+   * This relay's stable identity as lease owner (unique per running instance). Default: host name
+   * and port, so a relay restarted on the same host and port takes its own work back at once.
+   */
+  instanceId: z.string().trim().regex(/^[\w.:@-]{1,200}$/, 'letters, digits, . : @ - _ only').optional(),
 });
 export type RelaySettings = z.output<typeof relaySettingsSchema>;
 
@@ -104,6 +111,8 @@ const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
   RATE_LIMIT_PER_MINUTE: 'rateLimitPerMinute',
   TENANT_RATE_LIMIT_PER_MINUTE: 'tenantRateLimitPerMinute',
   ENGAGE_REST_PER_MINUTE: 'engageRestPerMinute',
+  OUTBOX_LEASE_MS: 'outboxLeaseMs',
+  RELAY_INSTANCE_ID: 'instanceId',
 };
 
 function describeIssues(error: z.ZodError, nameOf: (path: PropertyKey[]) => string): string {

@@ -10,6 +10,7 @@ import { HandoverEngine } from './handover/engine';
 import { createOutboundHttp } from './http/outboundHttp';
 import { createJobExecutor } from './outbox/executors';
 import { SlidingWindowLimiter, SlidingWindowRestGate } from './outbox/rateGate';
+import { leaseOwnerOf } from './outbox/leaseOwner';
 import { OutboxWorker } from './outbox/worker';
 import type { Store } from './store/types';
 
@@ -64,7 +65,8 @@ export function createRelay(options: RelayOptions): Relay {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.outbox?.backoff ? { backoff: options.outbox.backoff } : {}),
     ...(options.outbox?.idlePollMs ? { idlePollMs: options.outbox.idlePollMs } : {}),
-    ...(options.outbox?.leaseMs ? { leaseMs: options.outbox.leaseMs } : {}),
+    leaseMs: options.outbox?.leaseMs ?? config.settings.outboxLeaseMs,
+    ...(leaseOwnerOf(config.settings) ? { owner: leaseOwnerOf(config.settings) } : {}),
   });
   const activeWorker = worker;
 

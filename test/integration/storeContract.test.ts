@@ -397,6 +397,43 @@ describe.each<[string, () => Backend]>([
       expect((await claim(store, 'r1', T0 + LEASE)).map((x) => x.payload)).toEqual(['y']);
     });
 
+    it('a renewed lease keeps the lane closed past its first expiry; only the holder can renew', async () => {
+      await store.apply({ jobs: [job('A', { payload: 'x' })] });
+      const [a] = await claim(store, 'r1', T0);
+      clock.advance(LEASE - 1_000);
+      expect(await store.renewLease(a!, 'r2', LEASE)).toBe(false);
+      expect(await store.renewLease(a!, 'r1', LEASE)).toBe(true);
+      clock.advance(2_000); // past the first expiry, within the renewed one
+      expect(await claim(store, 'r2', clock.now())).toEqual([]);
+      clock.advance(LEASE);
+      expect((await claim(store, 'r2', clock.now())).map((j) => j.payload)).toEqual(['x']);
+      expect(await store.renewLease(a!, 'r1', LEASE)).toBe(false);
+    });
+
+    it('an expired lease the claimer itself holds is renewed, not handed out again (its completion may be waiting for the store)', async () => {
+      await store.apply({ jobs: [job('A', { payload: 'x' })] });
+      const [a] = await claim(store, 'r1', T0);
+      expect(await claim(store, 'r1', T0 + LEASE)).toEqual([]);
+      // Renewed by that claim: another relay still cannot take it, and the holder completes it.
+      expect(await claim(store, 'r2', T0 + LEASE + 1)).toEqual([]);
+      expect(await store.completeJob(a!, 'r1')).toBe(true);
+      expect(await store.outboxStats()).toMatchObject({ pending: 0 });
+    });
+
+    it("releasing an owner's leases (a restart under the same id) makes its lanes claimable at once, and no one else's", async () => {
+      await store.apply({ jobs: [job('tenant-a/o1/engage', { payload: 'mine' })] });
+      await store.apply({ jobs: [job('tenant-a/o2/engage', { payload: 'other' })] });
+      const mine = await claim(store, 'r1', T0, 1);
+      const theirs = await claim(store, 'r2', T0, 1);
+      expect(mine).toHaveLength(1);
+      expect(theirs).toHaveLength(1);
+      expect(await store.releaseLeasesOf('r1')).toBe(1);
+      const again = await claim(store, 'r1', T0);
+      expect(again.map((j) => j.payload)).toEqual(mine.map((j) => j.payload));
+      expect(await store.completeJob(again[0]!, 'r1')).toBe(true);
+      expect(await store.completeJob(theirs[0]!, 'r2')).toBe(true);
+    });
+
     it('a lease is bound to the job it was granted for', async () => {
       await store.apply({ jobs: [job('A', { payload: 'x' }), job('A', { payload: 'y' })] });
       const [head] = await claim(store, 'r1', T0);

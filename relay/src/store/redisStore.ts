@@ -36,6 +36,7 @@ declare module 'ioredis' {
     rceDeadLetter(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
     rceFindByEngage(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
     rceRenew(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceReleaseOwner(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
   }
 }
 
@@ -47,6 +48,7 @@ const COMMAND_NAMES = {
   deadLetter: 'rceDeadLetter',
   findByEngage: 'rceFindByEngage',
   renew: 'rceRenew',
+  releaseOwner: 'rceReleaseOwner',
 } as const;
 
 const applyReplySchema = z.union([
@@ -273,6 +275,17 @@ export class RedisStore implements Store {
     const x = this.laneKeys(job);
     const r = await this.redis.rceDeadLetter(6, x.lease, x.job, x.lane, x.lanes, x.pending, this.keys.dead(x.s), this.keys.shard(x.s), job.lane, job.id, owner, JSON.stringify(error), this.clock(), this.deadCapPerShard);
     return flagSchema.parse(r) === 1;
+  }
+
+  async renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean> {
+    const x = this.laneKeys(job);
+    return flagSchema.parse(await this.redis.rceRenew(2, x.lease, x.lanes, job.lane, job.id, owner, this.clock() + leaseMs)) === 1;
+  }
+
+  async releaseLeasesOf(owner: string): Promise<number> {
+    const now = this.clock();
+    const counts = await Promise.all(shardList.map(async (s) => z.number().int().parse(await this.redis.rceReleaseOwner(1, this.keys.lanes(s), this.keys.shard(s), owner, now))));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Newest first over all shards. */

@@ -298,6 +298,13 @@ export class SqliteStore implements Store {
         'UPDATE lanes SET ready_at = ?, lease_owner = NULL, lease_job = NULL, lease_until = NULL WHERE lane = ?',
       ),
       deleteLane: db.prepare<[string]>('DELETE FROM lanes WHERE lane = ?'),
+      renewLease: db.prepare<[number, number, string, string, string]>(
+        'UPDATE lanes SET lease_until = ?, ready_at = ? WHERE lane = ? AND lease_owner = ? AND lease_job = ?',
+      ),
+      // A leased head was due when it was leased, so the lane is ready at once.
+      releaseLeasesOf: db.prepare<[number, string]>(
+        'UPDATE lanes SET ready_at = ?, lease_owner = NULL, lease_job = NULL, lease_until = NULL WHERE lease_owner = ?',
+      ),
       deleteJob: db.prepare<[number, string]>('DELETE FROM jobs WHERE seq = ? AND id = ?'),
       retryJob: db.prepare<[number, string, number, string]>(
         'UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ? AND id = ?',
@@ -367,7 +374,11 @@ export class SqliteStore implements Store {
           this.stmt.releaseLane.run(head.next_attempt_at, lane); // defensive: re-sync ready_at
           continue;
         }
+        const lease = optionalLeaseRow.parse(this.stmt.getLease.get(lane));
         this.stmt.leaseLane.run(o.owner, head.id, leaseUntil, leaseUntil, lane);
+        // Our own expired lease on this head: the job is still in our hands (e.g. its completion is
+        // waiting for the store); renew it instead of handing it out a second time.
+        if (lease?.lease_owner === o.owner && lease.lease_job === head.id) continue;
         claimed.push(rowToJob(head));
       }
       return claimed;
@@ -539,6 +550,16 @@ export class SqliteStore implements Store {
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
     return this.write(() => this.retryTx(job, owner, next.nextAttemptAt, next.error));
+  }
+
+  async renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean> {
+    const until = this.clock() + leaseMs;
+    return this.write(() => this.stmt.renewLease.run(until, until, job.lane, owner, job.id).changes === 1);
+  }
+
+  async releaseLeasesOf(owner: string): Promise<number> {
+    const now = this.clock();
+    return this.write(() => this.stmt.releaseLeasesOf.run(now, owner).changes);
   }
 
   async deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean> {

@@ -158,6 +158,13 @@ export interface Store {
   retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean>;
   /** Moves a job that ran out of time to the dead letters and releases the lane. False if the lease was lost. */
   deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean>;
+  /** Extends the lease on a job its holder is still running; false if the lease was lost. */
+  renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Releases every lease held by `owner` (a relay starting again under its stable id: what it held
+   * before it died runs again now instead of after the lease expires). Returns how many.
+   */
+  releaseLeasesOf(owner: string): Promise<number>;
   listDeadLetters(limit: number): Promise<DeadLetter[]>;
   outboxStats(): Promise<OutboxStats>;
 
