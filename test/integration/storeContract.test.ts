@@ -410,16 +410,6 @@ describe.each<[string, () => Backend]>([
       expect(await store.renewLease(a!, 'r1', LEASE)).toBe(false);
     });
 
-    it('an expired lease the claimer itself holds is renewed, not handed out again (its completion may be waiting for the store)', async () => {
-      await store.apply({ jobs: [job('A', { payload: 'x' })] });
-      const [a] = await claim(store, 'r1', T0);
-      expect(await claim(store, 'r1', T0 + LEASE)).toEqual([]);
-      // Renewed by that claim: another relay still cannot take it, and the holder completes it.
-      expect(await claim(store, 'r2', T0 + LEASE + 1)).toEqual([]);
-      expect(await store.completeJob(a!, 'r1')).toBe(true);
-      expect(await store.outboxStats()).toMatchObject({ pending: 0 });
-    });
-
     it("releasing an owner's leases (a restart under the same id) makes its lanes claimable at once, and no one else's", async () => {
       await store.apply({ jobs: [job('tenant-a/o1/engage', { payload: 'mine' })] });
       await store.apply({ jobs: [job('tenant-a/o2/engage', { payload: 'other' })] });

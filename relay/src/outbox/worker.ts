@@ -108,6 +108,9 @@ export class OutboxWorker {
   /** Runs jobs a write has leased to this worker (see `Store.applyLeasing`). */
   runLeased(jobs: readonly OutboxJob[]): void {
     for (const job of jobs) {
+      // Still in our hands (its lease ran out while, e.g., its completion waited for the store):
+      // the claim just renewed our lease; running it again would send it twice.
+      if (this.held.get(job.lane)?.id === job.id) continue;
       const run = this.runJob(job).catch((err: Error) => this.options.logger.error({ jobId: job.id, err: { message: err.message } }, 'outbox job bookkeeping failed; its lease will expire and it runs again'));
       this.inFlight.add(run);
       void run.finally(() => this.inFlight.delete(run));

@@ -374,11 +374,7 @@ export class SqliteStore implements Store {
           this.stmt.releaseLane.run(head.next_attempt_at, lane); // defensive: re-sync ready_at
           continue;
         }
-        const lease = optionalLeaseRow.parse(this.stmt.getLease.get(lane));
         this.stmt.leaseLane.run(o.owner, head.id, leaseUntil, leaseUntil, lane);
-        // Our own expired lease on this head: the job is still in our hands (e.g. its completion is
-        // waiting for the store); renew it instead of handing it out a second time.
-        if (lease?.lease_owner === o.owner && lease.lease_job === head.id) continue;
         claimed.push(rowToJob(head));
       }
       return claimed;

@@ -1,6 +1,5 @@
 --[[
-  Leases the due lane heads of one shard to `owner` (at most one job per lane). A head whose
-  expired lease is already `owner`'s is renewed, not returned.
+  Leases the due lane heads of one shard to `owner` (at most one job per lane).
 
   KEYS[1] shard's due lanes (zset, lane -> when it can next be claimed)
   ARGV[1] shard key prefix S (lane, lease and job keys are S .. 'lane:' .. lane etc., same hash tag)
@@ -22,13 +21,9 @@ for _, lane in ipairs(lanes) do
     elseif tonumber(f[4]) > now then
       redis.call('ZADD', KEYS[1], f[4], lane) -- defensive: re-sync the lane score
     else
-      local leaseKey = S .. 'lease:' .. lane
-      local held = redis.call('HMGET', leaseKey, 'o', 'j')
-      redis.call('HSET', leaseKey, 'o', owner, 'j', head)
+      redis.call('HSET', S .. 'lease:' .. lane, 'o', owner, 'j', head)
       redis.call('ZADD', KEYS[1], leaseUntil, lane)
-      -- Our own expired lease on this head: the job is still in our hands (its completion may be
-      -- waiting for the store); the claim renewed it and does not hand it out a second time.
-      if not (held[1] == owner and held[2] == head) then out[#out + 1] = f end
+      out[#out + 1] = f
     end
   end
 end
