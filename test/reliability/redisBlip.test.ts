@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
+import { startAnswerDelayingProxy } from '../helpers/httpFronts';
 import { recordFigures } from '../helpers/reliabilityFigures';
 import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
 
@@ -11,47 +10,6 @@ import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig'
  * the calls succeed while the store is down, so their completions cannot be written. The relay
  * that holds them completes them once Redis is back instead of sending them again.
  */
-/** Forwards to Cognigy at once (it acts on receipt) and, while `holdAnswers`, sits on the answer until released. */
-async function startAnswerDelayingProxy(): Promise<{ url: string; target: string; holdAnswers: boolean; held: number; release(): void; close(): Promise<void> }> {
-  const waiting: (() => void)[] = [];
-  const state = {
-    url: '',
-    target: '',
-    holdAnswers: false,
-    get held() {
-      return waiting.length;
-    },
-    release() {
-      for (const go of waiting.splice(0)) go();
-    },
-    close: async () => {
-      state.release();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-  const server = http.createServer((req, res) => {
-    const target = new URL(state.target);
-    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (c: Buffer) => chunks.push(c));
-      answer.on('end', () => {
-        const send = () => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          res.end(Buffer.concat(chunks));
-        };
-        if (state.holdAnswers) waiting.push(send);
-        else send();
-      });
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return state;
-}
-
 describe('a 3 s Redis restart with deliveries in flight', () => {
   let redis: RedisServerHandle;
   let rig: Rig;

@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import axios from 'axios';
 import type { CognigySession } from '../../contract/relayApi';
@@ -8,6 +6,7 @@ import { threadIdFor } from '../../relay/src/handover/identity';
 import { createRelay, type Relay } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { startRedisSentinel, type RedisSentinelHandle } from '../helpers/redisServer';
+import { startRoundRobin } from '../helpers/httpFronts';
 import { recordFigures } from '../helpers/reliabilityFigures';
 import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
 
@@ -29,34 +28,6 @@ async function handOver(rig: Rig, session: CognigySession): Promise<string> {
   const threadId = threadIdFor(rig.tenant.sourceId, session);
   await waitUntil('thread in the Agent folder', () => rig.engage.thread(threadId)?.inAgentFolder === true, { timeoutMs: 15_000 });
   return threadId;
-}
-
-/** Spreads Engage's calls over several relays, as a load balancer would; skips relays taken out. */
-async function startRoundRobin(targets: () => string[]): Promise<{ url: string; close(): Promise<void> }> {
-  let next = 0;
-  const agent = new http.Agent({ keepAlive: true });
-  const server = http.createServer((req, res) => {
-    const list = targets();
-    const target = new URL(list[next++ % list.length] ?? '');
-    const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    upstream.on('error', () => {
-      res.writeHead(502);
-      res.end();
-    });
-    req.pipe(upstream);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      agent.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
 }
 
 describe('Redis Cluster (3 masters)', () => {
