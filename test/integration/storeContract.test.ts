@@ -12,7 +12,7 @@ import type { Conversation, JsonValue, NewOutboxJob, OutboxJob, Store } from '..
  * durability (close + reopen) and two-relay concurrency are tested.
  */
 interface Backend {
-  open(opts?: { clock?: () => number }): Promise<Store>;
+  open(opts?: { clock?: () => number; deadLetterCap?: number }): Promise<Store>;
 }
 
 const redisUrl = (): string => {
@@ -473,6 +473,38 @@ describe.each<[string, () => Backend]>([
       expect(await store.listDeadLetters(0)).toEqual([]);
       expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 2, nextDueAt: T0 });
       expect((await claim(store, 'r1', T0 + 2_000)).map((j) => j.payload)).toEqual(['a2']);
+    });
+  });
+
+  describe('dead letters', () => {
+    async function deadLetter(s: Store, lane: string, payload: string): Promise<OutboxJob> {
+      await s.apply({ jobs: [job(lane, { payload })] });
+      const [j] = (await claim(s, 'w', clock.now())).filter((x) => x.payload === payload);
+      expect(await s.deadLetterJob(j!, 'w', `failed ${payload}`)).toBe(true);
+      clock.advance(1);
+      return j!;
+    }
+
+    it('retries one: the job goes back to its lane (new id, attempts 0), once', async () => {
+      const dead = await deadLetter(store, 'tenant-a/d1/engage', 'p1');
+      const again = await store.retryDeadLetter(dead.id, T0 + 60_000);
+      expect(again).toMatchObject({ lane: dead.lane, payload: 'p1', kind: dead.kind, attempts: 0, deadlineAt: T0 + 60_000 });
+      expect(again!.id).not.toBe(dead.id);
+      expect(await store.listDeadLetters(10)).toEqual([]);
+      expect(await store.retryDeadLetter(dead.id, T0 + 60_000)).toBeNull();
+      const [claimed] = await claim(store, 'w2', clock.now());
+      expect(claimed).toMatchObject({ id: again!.id, payload: 'p1' });
+      expect(await store.completeJob(claimed!, 'w2')).toBe(true);
+      expect(await store.outboxStats()).toMatchObject({ pending: 0, deadLettered: 0 });
+    });
+
+    it('keeps at most the cap, dropping the oldest', async () => {
+      const capped = await backend.open({ clock: clock.now, deadLetterCap: 32 });
+      for (let i = 0; i < 40; i++) await deadLetter(capped, `tenant-a/cap${i % 5}/engage`, `d${i}`);
+      const kept = await capped.listDeadLetters(100);
+      expect(kept.length).toBeLessThanOrEqual(32);
+      expect(kept.map((d) => d.job.payload)).toContain('d39');
+      expect(kept.map((d) => d.job.payload)).not.toContain('d0');
     });
   });
 

@@ -37,6 +37,7 @@ declare module 'ioredis' {
     rceFindByEngage(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
     rceRenew(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
     rceReleaseOwner(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceRequeueDead(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
   }
 }
 
@@ -49,6 +50,7 @@ const COMMAND_NAMES = {
   findByEngage: 'rceFindByEngage',
   renew: 'rceRenew',
   releaseOwner: 'rceReleaseOwner',
+  requeueDead: 'rceRequeueDead',
 } as const;
 
 const applyReplySchema = z.union([
@@ -73,6 +75,12 @@ const deadEntrySchema = z.object({
   error: z.string(),
   failedAt: z.number(),
 });
+
+function parseDeadEntry(text: string): DeadLetter {
+  const x = deadEntrySchema.parse(JSON.parse(text));
+  const job = outboxJobSchema.parse(assembleJob(x.d, { seq: x.s, attempts: x.a, nextAttemptAt: x.n, lastError: x.e }));
+  return { job, error: x.error, failedAt: x.failedAt };
+}
 
 /** A job from the fields a script read with HMGET d, s, a, n, e. */
 function jobFromFields([d, seq, attempts, nextAttemptAt, e]: z.infer<typeof claimedFieldsSchema>): OutboxJob {
@@ -292,12 +300,26 @@ export class RedisStore implements Store {
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {
     if (limit <= 0) return [];
     const perShard = await Promise.all(shardList.map((s) => this.redis.lrange(this.keys.dead(s), 0, limit - 1)));
-    const all = perShard.flat().map((text) => {
-      const x = deadEntrySchema.parse(JSON.parse(text));
-      const job = outboxJobSchema.parse(assembleJob(x.d, { seq: x.s, attempts: x.a, nextAttemptAt: x.n, lastError: x.e }));
-      return { job, error: x.error, failedAt: x.failedAt };
-    });
-    return all.sort((a, b) => b.failedAt - a.failedAt).slice(0, limit);
+    return perShard
+      .flat()
+      .map(parseDeadEntry)
+      .sort((a, b) => b.failedAt - a.failedAt)
+      .slice(0, limit);
+  }
+
+  async retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null> {
+    for (const s of shardList) {
+      const entries = await this.redis.lrange(this.keys.dead(s), 0, -1);
+      const entry = entries.find((text) => parseDeadEntry(text).job.id === jobId);
+      if (entry === undefined) continue;
+      const { job } = parseDeadEntry(entry);
+      const now = this.clock();
+      const data: JobData = { id: randomUUID(), tenantId: job.tenantId, lane: job.lane, kind: job.kind, payload: job.payload, deadlineAt, createdAt: now };
+      const k = this.keys;
+      const seq = z.number().int().parse(await this.redis.rceRequeueDead(6, k.dead(s), k.job(s, data.id), k.lane(s, job.lane), k.seq(s), k.lanes(s), k.pending(s), entry, data.id, job.lane, JSON.stringify(data), now));
+      return seq === 0 ? null : assembleJob(data, { seq, attempts: 0, nextAttemptAt: now, lastError: null });
+    }
+    return null;
   }
 
   async outboxStats(): Promise<OutboxStats> {

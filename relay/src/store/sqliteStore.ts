@@ -172,6 +172,8 @@ type WriteOutcome = { ok: true; value: unknown } | { ok: false; error: unknown }
 
 export interface SqliteStoreOptions {
   clock?: () => number;
+  /** Dead letters kept (oldest dropped). Default 10,000. */
+  deadLetterCap?: number;
   logger?: Logger;
   /**
    * WAL checkpoints in a background thread (see walCheckpointer.ts) instead of inside whichever
@@ -211,6 +213,7 @@ const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly clock: () => number;
+  private readonly deadLetterCap: number;
   private readonly stmt;
   private readonly applyTx;
   private readonly claimTx;
@@ -252,6 +255,7 @@ export class SqliteStore implements Store {
     opts: SqliteStoreOptions,
   ) {
     this.clock = opts.clock ?? Date.now;
+    this.deadLetterCap = opts.deadLetterCap ?? 10_000;
     this.logger = opts.logger;
     this.stmt = {
       getConv: db.prepare<[string, string]>('SELECT data FROM conversations WHERE tenant_id = ? AND thread_id = ?'),
@@ -310,6 +314,9 @@ export class SqliteStore implements Store {
         'UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ? AND id = ?',
       ),
       insertDead: db.prepare<[string, string, number]>('INSERT INTO dead_letters (job, error, failed_at) VALUES (?, ?, ?)'),
+      trimDead: db.prepare<[number]>('DELETE FROM dead_letters WHERE seq <= (SELECT max(seq) FROM dead_letters) - ?'),
+      deadByJobId: db.prepare<[string]>("SELECT seq, job, error, failed_at FROM dead_letters WHERE json_extract(job, '$.id') = ?"),
+      deleteDead: db.prepare<[number]>('DELETE FROM dead_letters WHERE seq = ?'),
       listDead: db.prepare<[number]>('SELECT job, error, failed_at FROM dead_letters ORDER BY seq DESC LIMIT ?'),
       countJobs: db.prepare<[]>('SELECT count(*) AS n FROM jobs'),
       countDead: db.prepare<[]>('SELECT count(*) AS n FROM dead_letters'),
@@ -410,6 +417,7 @@ export class SqliteStore implements Store {
       if (!row) return false;
       // Record the stored job (authoritative attempts/lastError), not the caller's copy.
       this.stmt.insertDead.run(JSON.stringify(rowToJob(row)), error, now);
+      this.stmt.trimDead.run(this.deadLetterCap);
       this.stmt.deleteJob.run(job.seq, job.id);
       this.advanceLane(job.lane, null);
       return true;
@@ -561,6 +569,23 @@ export class SqliteStore implements Store {
   async deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean> {
     const now = this.clock();
     return this.write(() => this.deadLetterTx(job, owner, error, now));
+  }
+
+  async retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null> {
+    const now = this.clock();
+    return this.write(() => {
+      const row = z.object({ seq: z.number() }).and(deadRowSchema).optional().parse(this.stmt.deadByJobId.get(jobId));
+      if (!row) return null;
+      const old = outboxJobSchema.parse(JSON.parse(row.job));
+      this.stmt.deleteDead.run(row.seq);
+      const before = this.stmt.laneHead.get(old.lane);
+      const id = randomUUID();
+      const payload = JSON.stringify(old.payload);
+      const inserted = this.stmt.insertJob.run(id, old.tenantId, old.lane, old.kind, payload, deadlineAt, null, now, now);
+      // An empty lane is ready at once; a lane with jobs keeps its head (the job goes to its end).
+      if (before === undefined) this.stmt.touchLane.run(old.lane, now);
+      return assembleJob({ id, tenantId: old.tenantId, lane: old.lane, kind: old.kind, payload: old.payload, deadlineAt, createdAt: now }, { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt: now, lastError: null });
+    });
   }
 
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {

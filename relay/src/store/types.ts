@@ -165,7 +165,13 @@ export interface Store {
    * before it died runs again now instead of after the lease expires). Returns how many.
    */
   releaseLeasesOf(owner: string): Promise<number>;
+  /** Newest first. At most `deadLetterCap` are kept (oldest dropped). */
   listDeadLetters(limit: number): Promise<DeadLetter[]>;
+  /**
+   * Takes the dead letter of job `jobId` out and appends the job again at the end of its lane
+   * (new id, attempts 0, due now, the given deadline). Null if there is no such dead letter.
+   */
+  retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null>;
   outboxStats(): Promise<OutboxStats>;
 
   /** Throws unless the store can take writes now (readiness): reachable, and on Redis a primary / a fully covered Cluster. */
