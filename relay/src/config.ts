@@ -69,6 +69,8 @@ export const relaySettingsSchema = z.object({
    * This relay's stable identity as lease owner (unique per running instance). Default: host name
    * and port, so a relay restarted on the same host and port takes its own work back at once.
    */
+  /** Conversations not written for this many days are removed, with their Engage index entries. */
+  retentionDays: z.coerce.number().positive().max(3650).default(30),
   instanceId: z.string().trim().regex(/^[\w.:@-]{1,200}$/, 'letters, digits, . : @ - _ only').optional(),
 });
 export type RelaySettings = z.output<typeof relaySettingsSchema>;
@@ -113,6 +115,7 @@ const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
   ENGAGE_REST_PER_MINUTE: 'engageRestPerMinute',
   OUTBOX_LEASE_MS: 'outboxLeaseMs',
   RELAY_INSTANCE_ID: 'instanceId',
+  RETENTION_DAYS: 'retentionDays',
 };
 
 function describeIssues(error: z.ZodError, nameOf: (path: PropertyKey[]) => string): string {

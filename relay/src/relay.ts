@@ -11,6 +11,7 @@ import { createOutboundHttp } from './http/outboundHttp';
 import { createJobExecutor } from './outbox/executors';
 import { SlidingWindowLimiter, SlidingWindowRestGate } from './outbox/rateGate';
 import { leaseOwnerOf } from './outbox/leaseOwner';
+import { startRetention } from './store/retention';
 import { OutboxWorker } from './outbox/worker';
 import type { Store } from './store/types';
 
@@ -44,6 +45,7 @@ export function createRelay(options: RelayOptions): Relay {
   const tenantMap = new Map(tenants.map((t) => [t.sourceId, t]));
   const outbound = createOutboundHttp(options.outboundTimeoutMs ? { timeoutMs: options.outboundTimeoutMs } : {});
   let worker: OutboxWorker | null = null;
+  let retention: ReturnType<typeof startRetention> | null = null;
 
   const engine = new HandoverEngine({
     store,
@@ -129,12 +131,15 @@ export function createRelay(options: RelayOptions): Relay {
       });
       server.keepAliveTimeout = 65_000;
       activeWorker.start();
+      retention ??= startRetention({ store, logger, retentionMs: config.settings.retentionDays * 86_400_000, ...(options.clock ? { clock: options.clock } : {}) });
       const address = server.address() as AddressInfo;
       const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
       logger.info({ port: address.port, tenants: tenants.map((t) => t.sourceId), store: store.kind }, 'relay listening');
       return { url: `http://${shownHost}:${address.port}`, port: address.port };
     },
     async stop({ closeStore = true, graceMs = 3_000 } = {}) {
+      retention?.stop();
+      retention = null;
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {

@@ -476,6 +476,31 @@ describe.each<[string, () => Backend]>([
     });
   });
 
+  describe('retention', () => {
+    it('purges conversations last written before the cutoff, with their Engage index, in batches; keeps the rest', async () => {
+      for (let i = 0; i < 7; i++) {
+        await store.apply({ conversation: { value: conv('tenant-a', `old${i}`, { engageThreadId: `E-old${i}` }), expectedVersion: null } });
+      }
+      clock.advance(60_000);
+      const cutoff = clock.now();
+      await store.apply({ conversation: { value: conv('tenant-a', 'fresh', { engageThreadId: 'E-fresh' }), expectedVersion: null } });
+      // An old conversation written again is fresh again.
+      await store.apply({ conversation: { value: conv('tenant-a', 'old0', { engageThreadId: 'E-old0', authorId: 'again' }), expectedVersion: 1 } });
+
+      expect(await store.purgeIdleConversations(cutoff, 4)).toBe(4);
+      expect(await store.purgeIdleConversations(cutoff, 4)).toBe(2);
+      expect(await store.purgeIdleConversations(cutoff, 4)).toBe(0);
+      for (let i = 1; i < 7; i++) {
+        expect(await store.getConversation('tenant-a', `old${i}`)).toBeNull();
+        expect(await store.findConversationByEngageThread('tenant-a', `E-old${i}`)).toBeNull();
+      }
+      expect(await store.getConversation('tenant-a', 'old0')).toMatchObject({ authorId: 'again' });
+      expect(await store.findConversationByEngageThread('tenant-a', 'E-fresh')).toMatchObject({ threadId: 'fresh' });
+      // A purged conversation can start over.
+      expect(await store.apply({ conversation: { value: conv('tenant-a', 'old1'), expectedVersion: null } })).toBe('applied');
+    });
+  });
+
   describe('dead letters', () => {
     async function deadLetter(s: Store, lane: string, payload: string): Promise<OutboxJob> {
       await s.apply({ jobs: [job(lane, { payload })] });

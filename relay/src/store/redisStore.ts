@@ -38,6 +38,7 @@ declare module 'ioredis' {
     rceRenew(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
     rceReleaseOwner(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
     rceRequeueDead(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rcePurgeIdle(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
   }
 }
 
@@ -51,6 +52,7 @@ const COMMAND_NAMES = {
   renew: 'rceRenew',
   releaseOwner: 'rceReleaseOwner',
   requeueDead: 'rceRequeueDead',
+  purgeIdle: 'rcePurgeIdle',
 } as const;
 
 const applyReplySchema = z.union([
@@ -305,6 +307,16 @@ export class RedisStore implements Store {
       .map(parseDeadEntry)
       .sort((a, b) => b.failedAt - a.failedAt)
       .slice(0, limit);
+  }
+
+  /** Shard by shard, each a short script; at most `limit` in all. */
+  async purgeIdleConversations(writtenBefore: number, limit: number): Promise<number> {
+    let purged = 0;
+    for (const s of shardList) {
+      if (purged >= limit) break;
+      purged += z.number().int().parse(await this.redis.rcePurgeIdle(2, this.keys.idle(s), this.keys.engageIndex(s), writtenBefore, limit - purged));
+    }
+    return purged;
   }
 
   async retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null> {

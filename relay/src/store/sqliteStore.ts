@@ -109,6 +109,12 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs_v2 RENAME TO jobs;
   CREATE INDEX jobs_lane_seq ON jobs (lane, seq);
   `,
+  // v3: when each conversation was last written, for retention (purged in small batches by age).
+  `
+  ALTER TABLE conversations ADD COLUMN written_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE conversations SET written_at = coalesce(CAST(1000 * (julianday(json_extract(data, '$.updatedAt')) - 2440587.5) * 86400 AS INTEGER), 0);
+  CREATE INDEX conversations_written ON conversations (written_at);
+  `,
 ];
 
 /** Expired dedup keys removed per write; bounded so one write never pays for a large backlog. */
@@ -267,10 +273,14 @@ export class SqliteStore implements Store {
       getConvVersion: db.prepare<[string, string]>(
         'SELECT version FROM conversations WHERE tenant_id = ? AND thread_id = ?',
       ),
-      upsertConv: db.prepare<[string, string, string | null, number, string]>(
-        `INSERT INTO conversations (tenant_id, thread_id, engage_thread_id, version, data) VALUES (?, ?, ?, ?, ?)
+      upsertConv: db.prepare<[string, string, string | null, number, string, number]>(
+        `INSERT INTO conversations (tenant_id, thread_id, engage_thread_id, version, data, written_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant_id, thread_id) DO UPDATE SET
-           engage_thread_id = excluded.engage_thread_id, version = excluded.version, data = excluded.data`,
+           engage_thread_id = excluded.engage_thread_id, version = excluded.version, data = excluded.data, written_at = excluded.written_at`,
+      ),
+      purgeIdle: db.prepare<[number, number]>(
+        `DELETE FROM conversations WHERE (tenant_id, thread_id) IN
+           (SELECT tenant_id, thread_id FROM conversations INDEXED BY conversations_written WHERE written_at < ? LIMIT ?)`,
       ),
       getDedup: db.prepare<[string]>('SELECT expires_at FROM dedup WHERE key = ?'),
       upsertDedup: db.prepare<[string, number]>(
@@ -343,7 +353,7 @@ export class SqliteStore implements Store {
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
         const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
-        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored));
+        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored), now);
       }
       for (const job of m.jobs ?? []) {
         const id = randomUUID();
@@ -569,6 +579,11 @@ export class SqliteStore implements Store {
   async deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean> {
     const now = this.clock();
     return this.write(() => this.deadLetterTx(job, owner, error, now));
+  }
+
+  async purgeIdleConversations(writtenBefore: number, limit: number): Promise<number> {
+    // Its own small transaction: a purge batch never holds the write lock for long.
+    return this.write(() => this.stmt.purgeIdle.run(writtenBefore, limit).changes);
   }
 
   async retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null> {

@@ -165,6 +165,12 @@ export interface Store {
    * before it died runs again now instead of after the lease expires). Returns how many.
    */
   releaseLeasesOf(owner: string): Promise<number>;
+  /**
+   * Retention: removes up to `limit` conversations last written before `writtenBefore`, with their
+   * Engage index entries (dedup keys expire on their own TTL). Returns how many; call again until
+   * it returns less than `limit`, so no single write is long.
+   */
+  purgeIdleConversations(writtenBefore: number, limit: number): Promise<number>;
   /** Newest first. At most `deadLetterCap` are kept (oldest dropped). */
   listDeadLetters(limit: number): Promise<DeadLetter[]>;
   /**
