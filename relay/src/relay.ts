@@ -11,6 +11,7 @@ import { createOutboundHttp } from './http/outboundHttp';
 import { createJobExecutor } from './outbox/executors';
 import { SlidingWindowLimiter, SlidingWindowRestGate } from './outbox/rateGate';
 import { leaseOwnerOf } from './outbox/leaseOwner';
+import { SharedBudget, SharedRestGate } from './outbox/sharedBudget';
 import { startRetention } from './store/retention';
 import { OutboxWorker } from './outbox/worker';
 import type { Store } from './store/types';
@@ -62,7 +63,7 @@ export function createRelay(options: RelayOptions): Relay {
   worker = new OutboxWorker({
     store,
     logger,
-    execute: createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate: new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock), threads: engine }),
+    execute: createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate: store.kind === 'redis' ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock) : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock), threads: engine }),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.outbox?.backoff ? { backoff: options.outbox.backoff } : {}),
@@ -73,8 +74,12 @@ export function createRelay(options: RelayOptions): Relay {
   const activeWorker = worker;
 
   // Public routes: per client address in app.ts, per tenant here (once the caller proved which tenant it is).
-  const tenantRequests = new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
-  const tenantLimit = (tenantId: string) => tenantRequests.tryTake(tenantId);
+  // On Redis the per-tenant budget is shared by every relay (SQLite serves one process).
+  const tenantRequests =
+    store.kind === 'redis'
+      ? new SharedBudget(store, { limit: config.settings.tenantRateLimitPerMinute, windowMs: 60_000, batch: Math.max(1, Math.min(50, Math.floor(config.settings.tenantRateLimitPerMinute / 100))), ...(options.clock ? { clock: options.clock } : {}) })
+      : new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
+  const tenantLimit = (tenantId: string) => tenantRequests.tryTake(`tenant-requests/${tenantId}`);
   const listener = createRequestListener({
     sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, tenantLimit }),
     webhooks: new WebhookHandler({ tenants, engine, logger, tenantLimit }),

@@ -32,7 +32,7 @@ export const userSchema = z.object({ id: z.string(), firstname: z.string().nulla
 
 export interface RestRateGate {
   /** Resolves when a call may be made, or rejects with a retryable DeliveryError telling when. */
-  take(tenantId: string): void;
+  take(tenantId: string): void | Promise<void>;
 }
 
 export class EngageRestClient {
@@ -43,7 +43,7 @@ export class EngageRestClient {
   ) {}
 
   private async request<T extends z.ZodTypeAny>(method: 'GET' | 'PUT' | 'DELETE', path: string, schema: T, params?: URLSearchParams): Promise<{ status: number; data: z.infer<T> | null }> {
-    this.gate?.take(this.tenant.sourceId);
+    await this.gate?.take(this.tenant.sourceId);
     const url = `${this.tenant.baseApiUrl}${path}${params && method === 'GET' ? `?${params.toString()}` : ''}`;
     let response;
     try {

@@ -39,6 +39,7 @@ declare module 'ioredis' {
     rceReleaseOwner(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
     rceRequeueDead(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
     rcePurgeIdle(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceTakeBudget(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
   }
 }
 
@@ -53,6 +54,7 @@ const COMMAND_NAMES = {
   releaseOwner: 'rceReleaseOwner',
   requeueDead: 'rceRequeueDead',
   purgeIdle: 'rcePurgeIdle',
+  takeBudget: 'rceTakeBudget',
 } as const;
 
 const applyReplySchema = z.union([
@@ -307,6 +309,13 @@ export class RedisStore implements Store {
       .map(parseDeadEntry)
       .sort((a, b) => b.failedAt - a.failedAt)
       .slice(0, limit);
+  }
+
+  async takeBudget(key: string, count: number, limit: number, windowMs: number): Promise<{ granted: number; waitMs: number }> {
+    const s = shardOf(`budget/${key}`);
+    const raw = await this.redis.rceTakeBudget(1, `${this.keys.shard(s)}budget:${key}`, this.clock(), windowMs, limit, count, randomUUID());
+    const [granted, waitMs] = z.tuple([z.number().int(), z.number()]).parse(raw);
+    return { granted, waitMs };
   }
 
   /** Shard by shard, each a short script; at most `limit` in all. */

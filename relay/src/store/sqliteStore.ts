@@ -581,6 +581,18 @@ export class SqliteStore implements Store {
     return this.write(() => this.deadLetterTx(job, owner, error, now));
   }
 
+  /** One SQLite file serves one relay process, so the budget lives in this process. */
+  async takeBudget(key: string, count: number, limit: number, windowMs: number): Promise<{ granted: number; waitMs: number }> {
+    const now = this.clock();
+    const log = (this.budgets.get(key) ?? []).filter((t) => now - t < windowMs);
+    const granted = Math.max(0, Math.min(count, limit - log.length));
+    for (let i = 0; i < granted; i++) log.push(now);
+    this.budgets.set(key, log);
+    return { granted, waitMs: log.length >= limit ? Math.max(1, (log[0] ?? now) + windowMs - now) : 0 };
+  }
+
+  private readonly budgets = new Map<string, number[]>();
+
   async purgeIdleConversations(writtenBefore: number, limit: number): Promise<number> {
     // Its own small transaction: a purge batch never holds the write lock for long.
     return this.write(() => this.stmt.purgeIdle.run(writtenBefore, limit).changes);

@@ -180,6 +180,12 @@ export interface Store {
   retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null>;
   outboxStats(): Promise<OutboxStats>;
 
+  /**
+   * A budget shared by every relay on this store: takes up to `count` of at most `limit` events per
+   * `windowMs` for `key`; returns how many were granted and, when the budget is used up, how many
+   * ms until one more is free (else 0).
+   */
+  takeBudget(key: string, count: number, limit: number, windowMs: number): Promise<{ granted: number; waitMs: number }>;
   /** Throws unless the store can take writes now (readiness): reachable, and on Redis a primary / a fully covered Cluster. */
   ping(): Promise<void>;
   close(): Promise<void>;
