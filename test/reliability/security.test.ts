@@ -1,22 +1,26 @@
 import crypto from 'node:crypto';
 import { RELAY_API_PREFIX, RELAY_ROUTES } from '../../contract/relayApi';
-import { RELAY_HEADERS, signRelayRequest } from '../../contract/requestSigning';
+import { RELAY_HEADERS } from '../../contract/requestSigning';
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
 import { describeCognigyCall, startRig, WarpClock, waitUntil, sleep, type Rig } from '../helpers/reliabilityRig';
-import { envelopeFor } from '../helpers/signedRelayCall';
+import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
 /** Authentication, replay protection and the hardening of the three public routes. */
 
 const sdkBody = (action: string, params: Record<string, unknown> | undefined, time: string) => JSON.stringify(params ? { action, params, time } : { action, time });
 const isoAt = (ms: number) => new Date(ms).toISOString();
 
-function sdkPost(rig: Rig, body: string | Buffer, signature: string | null, headers: Record<string, string> = {}): Promise<RawResult> {
-  return rawRequest(`${rig.relayUrl}/handover/rce`, { body, headers: { 'Content-Type': 'application/json', ...(signature === null ? {} : { 'X-SMCCSDK-SIGNATURE': signature }), ...headers } });
+/** The URL Engage calls: `/handover/rce`, or with several tenants `/handover/rce/<source id>` (the documented multi-tenant URL). */
+function engageUrl(rig: Rig, tenantIndex = 0): string {
+  return rig.tenants.length > 1 ? `${rig.relayUrl}/handover/rce/${rig.tenants[tenantIndex]?.tenant.sourceId ?? 'missing'}` : `${rig.relayUrl}/handover/rce`;
 }
-function webhookPost(rig: Rig, body: string | Buffer, secret: string, headers: Record<string, string> = {}): Promise<RawResult> {
-  return rawRequest(`${rig.relayUrl}/handover/rce`, { body, headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret, ...headers } });
+function sdkPost(rig: Rig, body: string | Buffer, signature: string | null, headers: Record<string, string> = {}, tenantIndex = 0): Promise<RawResult> {
+  return rawRequest(engageUrl(rig, tenantIndex), { body, headers: { 'Content-Type': 'application/json', ...(signature === null ? {} : { 'X-SMCCSDK-SIGNATURE': signature }), ...headers } });
+}
+function webhookPost(rig: Rig, body: string | Buffer, secret: string, headers: Record<string, string> = {}, tenantIndex = 0): Promise<RawResult> {
+  return rawRequest(engageUrl(rig, tenantIndex), { body, headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret, ...headers } });
 }
 function apiPost(rig: Rig, route: keyof typeof RELAY_ROUTES, body: string | Buffer, options: { key?: string; sourceId?: string; timestamp?: number; headers?: Record<string, string> } = {}): Promise<RawResult> {
   const ts = options.timestamp ?? Math.floor((rig.clock?.now() ?? Date.now()) / 1000);
@@ -25,9 +29,7 @@ function apiPost(rig: Rig, route: keyof typeof RELAY_ROUTES, body: string | Buff
     body,
     headers: {
       'Content-Type': 'application/json',
-      [RELAY_HEADERS.timestamp]: String(ts),
-      [RELAY_HEADERS.signature]: signRelayRequest(options.key ?? rig.tenant.relayApiKey, ts, text),
-      [RELAY_HEADERS.source]: options.sourceId ?? rig.tenant.sourceId,
+      ...relayAuthHeaders(options.key ?? rig.tenant.relayApiKey, options.sourceId ?? rig.tenant.sourceId, route, text, { timestampSeconds: ts }),
       ...options.headers,
     },
   });
@@ -67,21 +69,23 @@ describe('signatures and secrets', () => {
     expect([overParsed.status, overParsed.body]).toEqual([401, 'Invalid signature']);
   });
 
-  it('compares Source SDK signatures in constant time: every token of every tenant, full length, wherever the mismatch is', async () => {
+  it('compares Source SDK signatures in constant time: every token of the tenant the path names, full length, wherever the mismatch is', async () => {
     const body = sdkBody('messages.list', {}, new Date().toISOString());
     const good = signSdkBody(rig.tenant.realtimeAccessToken, body);
     const flip = (hex: string, at: number) => hex.slice(0, at) + (hex[at] === '0' ? '1' : '0') + hex.slice(at + 1);
     const cases: Record<string, string> = {
       'valid, tenant 0': good,
-      'valid, tenant 1 previous token': signSdkBody(previousRealtime, body),
+      'valid for tenant 1 (previous token), sent to tenant 0': signSdkBody(previousRealtime, body),
       'first char wrong': flip(good, 0),
       'last char wrong': flip(good, 127),
       'all wrong': 'f'.repeat(128),
     };
-    const seen: Record<string, number[][]> = {};
-    for (const [name, signature] of Object.entries(cases)) seen[name] = await comparisonsDuring(() => sdkPost(rig, body, signature));
-    // 3 accepted tokens (tenant 0; tenant 1 current + previous), each compared over all 64 bytes, every time.
-    for (const comparisons of Object.values(seen)) expect(comparisons).toEqual([[64, 64], [64, 64], [64, 64]]);
+    // The path names the tenant: only its token is tried (one HMAC, not one per tenant), over all 64 bytes, every time.
+    for (const signature of Object.values(cases)) expect(await comparisonsDuring(() => sdkPost(rig, body, signature))).toEqual([[64, 64]]);
+    // Tenant 1 has a current and a previous token: both compared, whichever matches.
+    for (const signature of [signSdkBody(previousRealtime, body), 'f'.repeat(128)]) expect(await comparisonsDuring(() => sdkPost(rig, body, signature, {}, 1))).toEqual([[64, 64], [64, 64]]);
+    expect((await sdkPost(rig, body, signSdkBody(previousRealtime, body), {}, 1)).status).toBe(200);
+    expect((await sdkPost(rig, body, signSdkBody(previousRealtime, body))).status).toBe(401);
   });
 
   it('compares webhook secrets in constant time, whatever the length or correctness of the presented one', async () => {
@@ -89,8 +93,8 @@ describe('signatures and secrets', () => {
     const presented = [rig.tenant.webhookSecret, previousWebhook, `${rig.tenant.webhookSecret.slice(0, -1)}x`, 'x', 'y'.repeat(500)];
     for (const secret of presented) {
       const comparisons = await comparisonsDuring(() => webhookPost(rig, body, secret));
-      // Hash-then-compare: fixed 32-byte digests, one per accepted secret of every tenant (2 + 1).
-      expect(comparisons).toEqual([[32, 32], [32, 32], [32, 32]]);
+      // Hash-then-compare: fixed 32-byte digests, one per accepted secret of the tenant in the path (current + previous).
+      expect(comparisons).toEqual([[32, 32], [32, 32]]);
     }
     expect((await webhookPost(rig, body, previousWebhook)).status).toBe(200);
     expect((await webhookPost(rig, body, 'x')).status).toBe(401);
@@ -106,12 +110,12 @@ describe('signatures and secrets', () => {
     expect(code(await apiPost(rig, 'queueStatus', body, { key: 'relay-api-key-of-someone-else' }))).toEqual([401, 'bad_signature']);
     // Signed for one timestamp, sent with another; signed for one body, sent with another.
     const ts = now;
-    const signature = signRelayRequest(rig.tenant.relayApiKey, ts, body);
+    const signed = relayAuthHeaders(rig.tenant.relayApiKey, rig.tenant.sourceId, 'queueStatus', body, { timestampSeconds: ts });
     const tampered = (headers: Record<string, string>, sent = body) =>
-      rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES.queueStatus}`, { body: sent, headers: { 'Content-Type': 'application/json', [RELAY_HEADERS.timestamp]: String(ts), [RELAY_HEADERS.signature]: signature, [RELAY_HEADERS.source]: rig.tenant.sourceId, ...headers } });
+      rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES.queueStatus}`, { body: sent, headers: { 'Content-Type': 'application/json', ...signed, ...headers } });
     expect(code(await tampered({ [RELAY_HEADERS.timestamp]: String(ts + 1) }))).toEqual([401, 'bad_signature']);
     expect(code(await tampered({}, body.replace('u-sec', 'u-se2')))).toEqual([401, 'bad_signature']);
-    expect(code(await tampered({ [RELAY_HEADERS.signature]: '' }))).toEqual([401, 'missing_headers']);
+    expect(code(await tampered({ [RELAY_HEADERS.signatureV2]: '' }))).toEqual([401, 'missing_headers']);
     // The genuine request once, then the same bytes again.
     expect(code(await tampered({}))).toEqual([200, 'ok']);
     expect(code(await tampered({}))).toEqual([409, 'replayed_request']);
@@ -252,11 +256,13 @@ describe('public route hardening', () => {
     const responses = [
       await rawRequest(`${rig.relayUrl}/healthz`),
       await rawRequest(`${rig.relayUrl}/readyz`),
+      await rawRequest(`${rig.relayUrl}/metrics`),
       await rawRequest(`${rig.relayUrl}/nope`),
       await sdkPost(rig, '{}', 'ab'),
       await rawRequest(`${rig.relayUrl}/handover/rce?hub.mode=subscribe&hub.challenge=c&hub.verify_token=${encodeURIComponent(rig.tenant.verifyToken)}`),
     ];
-    expect(responses.map((r) => r.status)).toEqual([200, 200, 404, 401, 200]);
+    // /readyz and /metrics live on the admin listener only.
+    expect(responses.map((r) => r.status)).toEqual([200, 404, 404, 404, 401, 200]);
     for (const r of responses) expect(helmetHeaders(r)).toEqual(expectedHelmet);
   });
 });
