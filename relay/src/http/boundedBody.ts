@@ -3,7 +3,7 @@ import type { BytesInFlight } from './bytesInFlight';
 
 export type BodyOutcome =
   | { ok: true; body: Buffer }
-  | { ok: false; status: 400 | 413 | 415 | 429 | 503; reason: string; closeConnection: boolean; headers?: Record<string, string> };
+  | { ok: false; status: 400 | 413 | 415 | 429; reason: string; closeConnection: boolean; headers?: Record<string, string> };
 
 /** Whose bytes these are, for the in-flight budget. */
 export interface BodyBudget {
@@ -25,14 +25,13 @@ export function readBoundedBody(req: IncomingMessage, limit: number, budget?: Bo
   const tooLarge = { ok: false, status: 413, reason: `Body larger than ${limit} bytes`, closeConnection: true } as const;
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return Promise.resolve(tooLarge);
-  // Reserve before reading: the declared length, or the whole limit for a chunked body.
+  // Reserve before reading: the declared length, or the whole limit for a chunked body. Refused
+  // with 429 either way (the caller retries after a second; Engage and the extension both do):
+  // a full total budget means clients are sending too much, not that the relay is broken.
   const reservation = budget?.bytesInFlight.reserve(budget.address, declared !== undefined ? Number(declared) : limit);
   if (reservation && 'refused' in reservation) {
-    return Promise.resolve(
-      reservation.refused === 'address'
-        ? { ok: false, status: 429, reason: 'Too many request bytes in flight from this address', closeConnection: true, headers: { 'Retry-After': '1' } }
-        : { ok: false, status: 503, reason: 'Too many request bytes in flight, retry later', closeConnection: true, headers: { 'Retry-After': '1' } },
-    );
+    const reason = reservation.refused === 'address' ? 'Too many request bytes in flight from this address' : 'Too many request bytes in flight, retry later';
+    return Promise.resolve({ ok: false, status: 429, reason, closeConnection: true, headers: { 'Retry-After': '1' } });
   }
 
   return new Promise<BodyOutcome>((resolve) => {
