@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { RELAY_API_PREFIX, RELAY_ROUTES } from '../../contract/relayApi';
-import { RELAY_HEADERS } from '../../contract/requestSigning';
+import { RELAY_HEADERS, signRelayRequestV1 } from '../../contract/requestSigning';
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
@@ -313,5 +313,58 @@ describe('rate limiting on public routes', () => {
     } finally {
       await rig.close();
     }
+  });
+});
+
+describe('extension signature v2 and the admin listener', () => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await startRig({ skipEngageSetup: true });
+  });
+  afterAll(async () => {
+    await rig?.close();
+  });
+  const code = (r: RawResult) => [r.status, (JSON.parse(r.body) as { error?: { code: string } }).error?.code ?? 'ok'];
+  const post = (route: keyof typeof RELAY_ROUTES, body: string, headers: Record<string, string>) =>
+    rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`, { body, headers: { 'Content-Type': 'application/json', ...headers } });
+
+  it('refuses a captured status call replayed on another route', async () => {
+    const session = { URLToken: 'v2', userId: 'u-v2', sessionId: 's-v2' };
+    expect((await rig.call('startHandover', session, { firstMessage: 'help' })).status).toBe(200);
+    const body = JSON.stringify(envelopeFor(rig.tenant, session, 'v2-status'));
+    const captured = relayAuthHeaders(rig.tenant.relayApiKey, rig.tenant.sourceId, 'queueStatus', body);
+    expect(code(await post('cancelHandover', body, captured))).toEqual([401, 'bad_signature']);
+    // Not cancelled (the handover itself may have failed: no Engage source in this rig).
+    expect((await rig.call('queueStatus', session)).body).toMatchObject({ status: expect.stringMatching(/^(queued|error)$/) });
+    expect(code(await post('queueStatus', body, captured))).toEqual([200, 'ok']);
+  });
+
+  it('remembers a signature even when the body is refused, so it cannot be presented again', async () => {
+    const body = JSON.stringify({ requestId: 'no-envelope' });
+    const headers = relayAuthHeaders(rig.tenant.relayApiKey, rig.tenant.sourceId, 'queueStatus', body);
+    expect(code(await post('queueStatus', body, headers))).toEqual([400, 'invalid_request']);
+    expect(code(await post('queueStatus', body, headers))).toEqual([409, 'replayed_request']);
+  });
+
+  it('tells an extension that signs only v1 to upgrade', async () => {
+    const body = JSON.stringify(envelopeFor(rig.tenant, { URLToken: 'v1', userId: 'u', sessionId: 's' }, 'v1-call'));
+    const ts = Math.floor(Date.now() / 1000);
+    const r = await post('queueStatus', body, { [RELAY_HEADERS.timestamp]: String(ts), [RELAY_HEADERS.nonce]: 'nonce-v1-0001', [RELAY_HEADERS.signature]: signRelayRequestV1(rig.tenant.relayApiKey, ts, body, 'nonce-v1-0001'), [RELAY_HEADERS.source]: rig.tenant.sourceId });
+    expect([r.status, JSON.parse(r.body)]).toEqual([401, { error: { code: 'unsupported_signature', message: 'This extension signs requests the old way (v1): upload the current rce-handover extension', field: 'extension' } }]);
+  });
+
+  it('takes built-in property names as profile keys as data (200), not as a server error', async () => {
+    const session = { URLToken: 'proto', userId: 'u-proto', sessionId: 's-proto' };
+    const profile = { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v' };
+    expect((await rig.call('startHandover', session, { firstMessage: 'help', profile, profileMapping: { toString: 'email', valueOf: 'constructor' } })).status).toBe(200);
+    expect((await rig.call('sendProfile', session, { profile })).status).toBe(200);
+  });
+
+  it('serves /readyz and /metrics on the admin listener only', async () => {
+    expect((await rawRequest(`${rig.adminUrl}/readyz`)).status).toBe(200);
+    expect((await rawRequest(`${rig.adminUrl}/metrics`)).body).toContain('rce_outbox_pending');
+    expect((await rawRequest(`${rig.relayUrl}/readyz`)).status).toBe(404);
+    expect((await rawRequest(`${rig.relayUrl}/metrics`)).status).toBe(404);
+    expect(new URL(rig.adminUrl).hostname).toBe('127.0.0.1');
   });
 });
