@@ -110,6 +110,9 @@ function simulatorSnapshot(): string {
   return [rig.cognigy.attempts.length, rig.engage.sendApiLog.length, rig.engage.sourceCalls.length].join('|');
 }
 const snapshot = () => `${storeSnapshot()}#${simulatorSnapshot()}`;
+/** Conversations, outbox and lanes: what a request may change only when it is accepted. */
+const businessSnapshot = () => storeSnapshot().split('|').filter((_part, i) => i !== 1).join('|');
+const dedupCount = () => (db.prepare('SELECT count(*) AS n FROM dedup').get() as { n: number }).n;
 /** Changes whenever another connection (the relay's) commits a change to the database file: any write at all. */
 const commitCounter = () => Number(db.pragma('data_version', { simple: true }));
 let simulatorsAtStart = '';
@@ -255,10 +258,17 @@ async function authenticStream<T>(caseArb: fc.Arbitrary<T>, run: (c: T) => Promi
   await fc.assert(
     fc.asyncProperty(caseArb, async (c) => {
       const before = commitCounter();
+      const businessBefore = businessSnapshot();
+      const dedupBefore = dedupCount();
       const { route, result } = await run(c);
       const problem = problemWith(route, result, false);
       if (problem) throw new Error(problem);
-      if (result.status >= 400 && commitCounter() !== before) throw new Error(`${route}: rejected with ${result.status} but the relay wrote to its store`);
+      if (result.status >= 400 && commitCounter() !== before) {
+        // A proven extension signature is remembered before its body is judged (issue 13: a
+        // refused body must not leave its signature reusable): that one dedup row, nothing else.
+        const onlySignatureRemembered = route === 'extensionApi' && businessSnapshot() === businessBefore && dedupCount() === dedupBefore + 1;
+        if (!onlySignatureRemembered) throw new Error(`${route}: rejected with ${result.status} but the relay wrote to its store`);
+      }
     }),
     { numRuns: AUTHENTIC_CASES, seed: SEED + 1, endOnFailure: true },
   );
