@@ -16,10 +16,10 @@ import type { HeaderPairs } from './securityHeaders';
  * update and webhook event, on plain node:http. It is the relay's hot path: in the benchmark the
  * Express pipeline (router, body parser, rate-limit and helmet middlewares, `res.send`) cost more
  * CPU per reply than the durable outbox behind it. Same checks, in the same order, as the Express
- * routes: per-address limit → tenant in the path → 415 → signature/secret header → bytes budget →
- * 413 → handler; helmet's headers on every answer; errors as 503. Everything before the body read
- * costs the caller nothing to be refused, so an unauthenticated client cannot make the relay hold
- * or hash its bytes.
+ * routes: per-address limit → tenant in the path → 415 → signature/secret header → encoding and
+ * declared size (415/413) → bytes-in-flight budget → body (413 past the limit) → handler; helmet's
+ * headers on every answer; errors as 503. Everything before the body read costs the relay nothing,
+ * so an unauthenticated client cannot make it hold or hash its bytes.
  */
 export interface EngageEndpointDeps {
   sourceSdk: SourceSdkHandler;
