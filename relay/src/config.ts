@@ -98,8 +98,10 @@ export const relaySettingsSchema = z.object({
   /** Max body bytes of extension calls (/api/v1/…): a start with a long transcript is the largest. */
   maxBodyBytes: byteCount.default(1_048_576),
   /**
-   * Max body bytes of Engage's POSTs to /handover/rce: an agent reply is at most 100,000 characters
-   * of body (our schema) plus attachment metadata; 512 KiB holds that with room for webhook batches.
+   * Max body bytes of Engage's POSTs to /handover/rce. Engage sends UTF-8 JSON (its samples encode
+   * with ActiveSupport::JSON, which writes `<`, `>`, `&` as 6-byte `\u003c` escapes); an agent reply
+   * is typed by a person and our schema caps its body at 100,000 characters. 512 KiB holds such a
+   * reply with a third of its characters escaped, plus attachment metadata and webhook batches.
    */
   engageMaxBodyBytes: byteCount.default(524_288),
   /** Time allowed to receive the request headers. */
