@@ -204,6 +204,7 @@ describe('hostile clients', () => {
     expect(result.filter((s) => s === 429).length).toBeGreaterThanOrEqual(result.length - RATE_LIMIT_PER_MINUTE);
     // Before: every rejection logged its whole 15 KB path (18 MB for this flood).
     expect(logged).toBeLessThan(64 * 1024);
+    expect(storeState()).toMatchObject({ conversations: 0, jobs: 0 });
     for (const call of legit) expect(call.status).toBe(200);
     expect(Math.max(...legit.map((l) => l.ms))).toBeLessThan(1_000);
   }, 60_000);
