@@ -346,6 +346,22 @@ describe('extension signature v2 and the admin listener', () => {
     expect(code(await post('queueStatus', body, headers))).toEqual([409, 'replayed_request']);
   });
 
+  it('refuses missing, malformed or stale signature headers and unknown sources before reading the body', async () => {
+    // Over the 1 MiB limit: had the body been looked at, the answer would be 413.
+    const big = 'x'.repeat(1_100_000);
+    const headers = relayAuthHeaders(rig.tenant.relayApiKey, rig.tenant.sourceId, 'queueStatus', big);
+    const cases: [Record<string, string>, string][] = [
+      [{ ...headers, [RELAY_HEADERS.signatureV2]: '' }, 'missing_headers'],
+      [{ ...headers, [RELAY_HEADERS.signatureV2]: 'v2=xyz' }, 'bad_signature'],
+      [{ ...headers, [RELAY_HEADERS.timestamp]: '1000000000' }, 'stale_timestamp'],
+      [{ ...headers, [RELAY_HEADERS.source]: 'no-such-source' }, 'unknown_source'],
+    ];
+    for (const [sent, expected] of cases) {
+      const r = await post('queueStatus', big, sent);
+      expect({ expected, answer: code(r), connection: r.headers.connection }).toEqual({ expected, answer: [401, expected], connection: 'close' });
+    }
+  });
+
   it('tells an extension that signs only v1 to upgrade', async () => {
     const body = JSON.stringify(envelopeFor(rig.tenant, { URLToken: 'v1', userId: 'u', sessionId: 's' }, 'v1-call'));
     const ts = Math.floor(Date.now() / 1000);
