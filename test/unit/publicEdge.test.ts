@@ -4,7 +4,7 @@ import { buildEngageUser } from '../../relay/src/engage/profileMapping';
 import { agentReplyParamsAllowingHttpSchema, agentReplyParamsSchema } from '../../relay/src/engage/sourceSdkProtocol';
 import { agentReplyToNotify, htmlToText } from '../../relay/src/handover/agentReplyText';
 import { BytesInFlight, SMALL_BODY_BYTES } from '../../relay/src/http/bytesInFlight';
-import { clientAddressResolver } from '../../relay/src/http/clientAddress';
+import { clientAddressResolver, limitKey } from '../../relay/src/http/clientAddress';
 import { createRequestLog, REJECTIONS_LOGGED_PER_KEY } from '../../relay/src/http/requestLog';
 import { contactProfileFrom, parseProfileMapping } from '../../extension/src/profile';
 
@@ -32,6 +32,23 @@ describe('client address (TRUST_PROXY)', () => {
     expect(cidr(requestFrom('10.9.9.9', '203.0.113.4'))).toBe('203.0.113.4');
     expect(cidr(requestFrom('127.0.0.1', '203.0.113.4'))).toBe('127.0.0.1');
     expect(clientAddressResolver({ kind: 'none' })(requestFrom('127.0.0.1', '203.0.113.4'))).toBe('127.0.0.1');
+  });
+});
+
+describe('limit key', () => {
+  it('counts IPv6 clients per /64 and IPv4-mapped addresses as IPv4', () => {
+    expect(limitKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(limitKey('::ffff:203.0.113.9')).toBe('203.0.113.9');
+    expect(limitKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(limitKey('2001:0DB8:0001:0002:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(limitKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(limitKey('::1')).toBe('0:0:0:0::/64');
+    expect(limitKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+  });
+
+  it('applies to forwarded IPv6 addresses', () => {
+    const resolve = clientAddressResolver({ kind: 'list', entries: ['loopback'] });
+    expect(resolve(requestFrom('127.0.0.1', '2001:db8:5:6:1234::9'))).toBe('2001:db8:5:6::/64');
   });
 });
 
