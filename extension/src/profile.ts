@@ -30,6 +30,14 @@ export function jsonFieldValue(value: unknown): unknown {
   }
 }
 
+/**
+ * Sets an own property even for keys such as "__proto__" (a plain assignment would change the
+ * object's prototype instead of storing the value).
+ */
+function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -56,7 +64,7 @@ export function parseProfileMapping(raw: unknown): ProfileMapping {
           `which is not an Engage user key. Use one of ${ENGAGE_USER_KEYS.join(', ')} or context_data.<key>.`,
       );
     }
-    mapping[source] = target.trim();
+    setOwn(mapping, source, target.trim());
   }
   return mapping;
 }
@@ -83,7 +91,7 @@ export function contactProfileFrom(raw: unknown): { profile: ContactProfile; wit
   for (const [key, item] of Object.entries(value)) {
     if (key.startsWith('_') || key.length === 0 || key.length > MAX_KEY_CHARS) continue;
     const fitted = fitProfileValue(item);
-    if (fitted !== undefined) profile[key] = fitted;
+    if (fitted !== undefined) setOwn(profile, key, fitted);
   }
   return { profile, withheld: false };
 }
@@ -137,10 +145,10 @@ export function contextDataFrom(raw: unknown): { contextData: Record<string, str
       dropped += 1;
       continue;
     }
-    if (typeof item === 'string') contextData[key] = clipText(item);
-    else if (typeof item === 'number' || typeof item === 'boolean') contextData[key] = String(item);
+    if (typeof item === 'string') setOwn(contextData, key, clipText(item));
+    else if (typeof item === 'number' || typeof item === 'boolean') setOwn(contextData, key, String(item));
     else if (Array.isArray(item) && item.every((x) => ['string', 'number', 'boolean'].includes(typeof x))) {
-      contextData[key] = item.slice(0, MAX_LIST_ITEMS).map((x) => clipText(String(x)));
+      setOwn(contextData, key, item.slice(0, MAX_LIST_ITEMS).map((x) => clipText(String(x))));
     } else dropped += 1;
   }
   return { contextData, dropped };

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ExtensionApiHandler } from './api/extensionApiHandler';
-import { createRequestListener } from './app';
+import { createAdminListener, createRequestListener } from './app';
 import type { RelayConfig } from './config';
 import { SourceSdkHandler } from './engage/sourceSdkHandler';
 import { WebhookHandler } from './engage/webhookHandler';
@@ -31,8 +31,11 @@ export interface Relay {
   readonly engine: HandoverEngine;
   readonly worker: OutboxWorker;
   readonly store: Store;
-  /** Starts HTTP and the outbox worker; resolves with the base URL. */
-  start(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /**
+   * Starts the public and admin listeners and the outbox worker; resolves with their base URLs.
+   * Port 0 asks for a free port (tests, tools): the admin listener then takes a free port too.
+   */
+  start(port?: number, host?: string): Promise<{ url: string; port: number; adminUrl: string }>;
   /**
    * Graceful: stop accepting, finish in-flight requests, let outbox calls in flight finish and try
    * once more what is due, close the store. Each phase waits at most `graceMs` (default 3 s).
@@ -81,13 +84,21 @@ export function createRelay(options: RelayOptions): Relay {
       : new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
   const tenantLimit = (tenantId: string) => tenantRequests.tryTake(`tenant-requests/${tenantId}`);
   const listener = createRequestListener({
-    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, tenantLimit }),
+    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, tenantLimit, allowHttpAttachments: config.settings.allowHttpAttachments }),
     webhooks: new WebhookHandler({ tenants, engine, logger, tenantLimit }),
     extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, tenantLimit, ...(options.clock ? { clock: options.clock } : {}) }),
     logger,
     maxBodyBytes: config.settings.maxBodyBytes,
+    engageMaxBodyBytes: config.settings.engageMaxBodyBytes,
+    maxBytesInFlightPerAddress: config.settings.maxBytesInFlightPerAddress,
+    maxBytesInFlight: config.settings.maxBytesInFlight,
+    trustProxy: config.settings.trustProxy,
     rateLimitPerMinute: config.settings.rateLimitPerMinute,
+    sourceIds: tenants.map((t) => t.sourceId),
     ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const adminListener = createAdminListener({
+    logger,
     health: async () => {
       try {
         await store.ping();
@@ -121,30 +132,38 @@ export function createRelay(options: RelayOptions): Relay {
   });
 
   let server: Server | null = null;
+  let adminServer: Server | null = null;
   return {
     engine,
     worker: activeWorker,
     store,
     async start(port = config.settings.port, host = config.settings.host) {
-      server = await new Promise<Server>((resolve, reject) => {
-        const s = createServer(listener);
-        s.once('error', reject);
-        s.listen(port, host, () => {
-          s.off('error', reject);
-          resolve(s);
-        });
-      });
+      // Headers and body must arrive within the configured times (a stalled upload is cut with
+      // 408); node checks every half second so the cut comes close to the limit.
+      const timeouts = { headersTimeout: config.settings.headersTimeoutMs, requestTimeout: config.settings.requestTimeoutMs, connectionsCheckingInterval: 500 };
+      server = await listen(createServer(timeouts, listener), port, host);
       server.keepAliveTimeout = 65_000;
+      adminServer = await listen(createServer(timeouts, adminListener), port === 0 ? 0 : config.settings.adminPort, config.settings.adminHost).catch(async (err: Error) => {
+        await new Promise<void>((resolve) => server?.close(() => resolve()));
+        throw err;
+      });
       activeWorker.start();
       retention ??= startRetention({ store, logger, retentionMs: config.settings.retentionDays * 86_400_000, ...(options.clock ? { clock: options.clock } : {}) });
       const address = server.address() as AddressInfo;
-      const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
-      logger.info({ port: address.port, tenants: tenants.map((t) => t.sourceId), store: store.kind }, 'relay listening');
-      return { url: `http://${shownHost}:${address.port}`, port: address.port };
+      const adminAddress = adminServer.address() as AddressInfo;
+      const shown = (h: string) => (h === '0.0.0.0' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h);
+      logger.info({ port: address.port, adminPort: adminAddress.port, tenants: tenants.map((t) => t.sourceId), store: store.kind }, 'relay listening');
+      return { url: `http://${shown(host)}:${address.port}`, port: address.port, adminUrl: `http://${shown(config.settings.adminHost)}:${adminAddress.port}` };
     },
     async stop({ closeStore = true, graceMs = 3_000 } = {}) {
       retention?.stop();
       retention = null;
+      if (adminServer) {
+        const a = adminServer;
+        a.closeAllConnections();
+        await new Promise<void>((resolve) => a.close(() => resolve()));
+        adminServer = null;
+      }
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {
@@ -177,4 +196,14 @@ export function createRelay(options: RelayOptions): Relay {
       logger.info('relay stopped');
     },
   };
+}
+
+function listen(server: Server, port: number, host: string): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
 }

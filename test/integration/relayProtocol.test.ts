@@ -158,9 +158,10 @@ describe('relay protocol edge at /handover/rce', () => {
       const wrongKey = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { key: 'some-other-relay-key' });
       expect(wrongKey.body).toMatchObject({ error: { code: 'bad_signature', field: 'relayApiKey' } });
       const ts = Math.floor(Date.now() / 1000);
-      const first = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: ts });
+      // Verbatim: same timestamp and nonce (v2 needs a nonce; the helper draws a fresh one otherwise).
+      const first = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: ts, nonce: 'verbatim-0000001' });
       expect(first.status).toBe(200);
-      const replay = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: ts });
+      const replay = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: ts, nonce: 'verbatim-0000001' });
       expect([replay.status, (replay.body as { error: { code: string } }).error.code]).toEqual([409, 'replayed_request']);
     });
 

@@ -16,6 +16,23 @@ const env = {
   RELAY_API_KEY: 'relay-key-1234567',
 };
 
+/** Secrets of a second tenant: tenants may not share a relay key, webhook secret or realtime token. */
+const otherSecrets = { relayApiKey: 'relay-key-OTHER-99', webhookSecret: 'webhook-secret-OTHER', realtimeAccessToken: 'realtime-token-OTHER' };
+
+function tenantEntry(sourceId: string, secrets: Partial<typeof otherSecrets> = {}) {
+  return {
+    apiAccessToken: env.RCE_API_ACCESS_TOKEN, botCategoryId: 'b', agentCategoryId: 'a', realtimeAccessToken: env.RCE_REALTIME_ACCESS_TOKEN,
+    realtimeEndpointUrl: `https://acme.engagement.dimelo.com/realtime/sdk/${sourceId}`, webhookSecret: env.RCE_WEBHOOK_SECRET, baseApiUrl: env.RCE_BASE_API_URL,
+    cognigyApiBaseUrl: env.COGNIGY_API_BASE_URL, cognigyApiKey: env.COGNIGY_API_KEY, relayApiKey: env.RELAY_API_KEY, ...secrets,
+  };
+}
+
+function writeTenantFile(content: unknown): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'rce-config-')), 'tenants.json');
+  writeFileSync(file, JSON.stringify(content));
+  return file;
+}
+
 describe('relay configuration', () => {
   it('reads a single tenant from the environment with documented defaults', () => {
     const config = loadConfig(env);
@@ -56,7 +73,7 @@ describe('relay configuration', () => {
       cognigyApiBaseUrl: env.COGNIGY_API_BASE_URL, cognigyApiKey: env.COGNIGY_API_KEY, relayApiKey: env.RELAY_API_KEY,
     };
     const file = join(dir, 'tenants.json');
-    writeFileSync(file, JSON.stringify({ settings: { port: 9000 }, tenants: [tenant, { ...tenant, realtimeEndpointUrl: 'https://acme.engagement.dimelo.com/realtime/sdk/other' }] }));
+    writeFileSync(file, JSON.stringify({ settings: { port: 9000 }, tenants: [tenant, { ...tenant, ...otherSecrets, realtimeEndpointUrl: 'https://acme.engagement.dimelo.com/realtime/sdk/other' }] }));
     const config = loadConfig({ RELAY_CONFIG: file });
     expect(config.settings.port).toBe(9000);
     expect(config.tenants.map((t) => t.sourceId)).toEqual(['5f1e2d', 'other']);
@@ -65,5 +82,44 @@ describe('relay configuration', () => {
     expect(() => loadConfig({ RELAY_CONFIG: file })).toThrow(/two tenants use source id 5f1e2d/);
     writeFileSync(file, '{nope');
     expect(() => loadConfig({ RELAY_CONFIG: file })).toThrow(/RELAY_CONFIG: cannot read JSON/);
+  });
+
+  it('merges a RELAY_CONFIG settings block key by key: environment settings it does not name are kept', () => {
+    const tenants = [tenantEntry('one'), tenantEntry('two', otherSecrets)];
+    const processEnv = { HOST: '127.0.0.1', PORT: '9100', STORE_URL: 'redis://redis.internal:6379/0', TRUST_PROXY: '1', REQUEST_TIMEOUT_MS: '12000' };
+    // An empty block changed every setting back to its default before (zod 4's .partial() applies defaults).
+    const empty = loadConfig({ ...processEnv, RELAY_CONFIG: writeTenantFile({ settings: {}, tenants }) });
+    expect(empty.settings).toMatchObject({ host: '127.0.0.1', port: 9100, storeUrl: 'redis://redis.internal:6379/0', trustProxy: { kind: 'hops', hops: 1 }, requestTimeoutMs: 12_000 });
+    const some = loadConfig({ ...processEnv, RELAY_CONFIG: writeTenantFile({ settings: { port: 9200, logLevel: 'warn' }, tenants }) });
+    expect(some.settings).toMatchObject({ host: '127.0.0.1', port: 9200, logLevel: 'warn', storeUrl: 'redis://redis.internal:6379/0' });
+    // Defaults still fill what neither names; unknown or malformed keys are refused by name.
+    expect(some.settings).toMatchObject({ adminHost: '127.0.0.1', adminPort: 8081, outboxDeadlineMs: 900_000 });
+    expect(() => loadConfig({ RELAY_CONFIG: writeTenantFile({ settings: { prot: 1 }, tenants }) })).toThrow(/settings\.prot: unknown setting/);
+    expect(() => loadConfig({ RELAY_CONFIG: writeTenantFile({ settings: { port: 'x' }, tenants }) })).toThrow(/settings\.port/);
+  });
+
+  it('refuses two tenants sharing a relay API key, webhook secret or realtime token, naming the field but not the value', () => {
+    for (const field of ['relayApiKey', 'webhookSecret', 'realtimeAccessToken'] as const) {
+      const secrets = { ...otherSecrets, [field]: tenantEntry('one')[field] };
+      let message = '';
+      try {
+        loadConfig({ RELAY_CONFIG: writeTenantFile({ tenants: [tenantEntry('one'), tenantEntry('two', secrets)] }) });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toBe(`RELAY_CONFIG: tenants[0] and tenants[1] share the same ${field}; every tenant needs its own`);
+    }
+    // A previous key (rotation) that is another tenant's current key is shared too.
+    expect(() => loadConfig({ RELAY_CONFIG: writeTenantFile({ tenants: [tenantEntry('one'), { ...tenantEntry('two', otherSecrets), previousRelayApiKey: env.RELAY_API_KEY }] }) })).toThrow(/share the same relayApiKey/);
+  });
+
+  it('parses TRUST_PROXY as a hop count, a list of CIDRs / names, or none; loopback only by default', () => {
+    expect(loadConfig(env).settings.trustProxy).toEqual({ kind: 'list', entries: ['loopback'] });
+    expect(loadConfig({ ...env, TRUST_PROXY: '2' }).settings.trustProxy).toEqual({ kind: 'hops', hops: 2 });
+    expect(loadConfig({ ...env, TRUST_PROXY: '10.0.0.0/8, loopback,2001:db8::/32' }).settings.trustProxy).toEqual({ kind: 'list', entries: ['10.0.0.0/8', 'loopback', '2001:db8::/32'] });
+    expect(loadConfig({ ...env, TRUST_PROXY: 'none' }).settings.trustProxy).toEqual({ kind: 'none' });
+    expect(() => loadConfig({ ...env, TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY/);
+    expect(() => loadConfig({ ...env, TRUST_PROXY: '10.0.0.0/33' })).toThrow(/TRUST_PROXY/);
+    expect(() => loadConfig({ ...env, HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '15000' })).toThrow(/HEADERS_TIMEOUT_MS/);
   });
 });

@@ -5,6 +5,7 @@ import { firstIssue, parseJsonBody } from '../http/jsonBody';
 import { type PlainResponse, type TenantAdmission, textResponse, withRetryAfter } from '../http/plainResponse';
 import { signSdkBody, verifySdkSignature } from './sdkSignature';
 import {
+  agentReplyParamsAllowingHttpSchema,
   agentReplyParamsSchema,
   IMPLEMENTATION_INFO,
   listParamsSchema,
@@ -36,7 +37,7 @@ function signedJson(tenant: TenantConfig, value: unknown): PlainResponse {
 
 export class SourceSdkHandler {
   constructor(
-    private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; logger: Logger; replayWindowMs: number; tenantLimit?: TenantAdmission },
+    private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; logger: Logger; replayWindowMs: number; tenantLimit?: TenantAdmission; allowHttpAttachments?: boolean },
   ) {}
 
   /** The tenant whose realtime token signed these bytes; every candidate is checked (constant work). */
@@ -83,7 +84,7 @@ export class SourceSdkHandler {
         return signedJson(tenant, {});
       }
       case 'messages.create': {
-        const parsed = agentReplyParamsSchema.safeParse(params);
+        const parsed = (this.deps.allowHttpAttachments ? agentReplyParamsAllowingHttpSchema : agentReplyParamsSchema).safeParse(params);
         if (!parsed.success) return textResponse(400, `Invalid params: ${firstIssue(parsed.error)}`);
         const result = await this.deps.engine.agentReply(tenant, parsed.data);
         this.deps.logger.info({ tenant: tenant.sourceId, threadId: parsed.data.thread_id, contentId: parsed.data.content_id, retry: parsed.data.retry === true, accepted: 'id' in result }, 'agent reply received');

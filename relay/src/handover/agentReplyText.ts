@@ -1,19 +1,51 @@
 import type { AgentReplyParams } from '../engage/sourceSdkProtocol';
 
-/** Agent HTML → plain text for chat endpoints (Engage sends HTML for html-format sources). */
+/** Longest agent HTML converted (Engage's own reply bodies are far shorter; the schema allows 100,000). */
+export const MAX_HTML_CHARS = 100_000;
+
+const LINE_BREAK_TAGS = new Set(['br', '/p', '/div', '/li']);
+const ENTITIES: Record<string, string> = { nbsp: ' ', lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' };
+
+/**
+ * Agent HTML → plain text for chat endpoints (Engage sends HTML for html-format sources).
+ * One left-to-right pass, so the time is linear in the input: tags are dropped (`<br>`, `</p>`,
+ * `</div>`, `</li>` become line breaks), a `<` with no `>` after it stays text, and the few
+ * entities Engage emits are decoded once (`&amp;lt;` stays `&lt;`).
+ */
 export function htmlToText(html: string): string {
-  return html
-    .replace(/<br\s*\/?>/gi, '\n')
-    .replace(/<\/(p|div|li)>/gi, '\n')
-    .replace(/<[^>]*>/g, '')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&amp;/g, '&')
+  const input = html.length > MAX_HTML_CHARS ? html.slice(0, MAX_HTML_CHARS) : html;
+  let out = '';
+  let i = 0;
+  // Once no '>' is left, every later '<' is text: remembering it keeps the pass linear.
+  let noCloseAfter = input.length;
+  while (i < input.length) {
+    const open = input.indexOf('<', i);
+    if (open === -1 || open >= noCloseAfter) {
+      out += input.slice(i);
+      break;
+    }
+    const close = input.indexOf('>', open + 1);
+    if (close === -1) {
+      noCloseAfter = open;
+      out += input.slice(i);
+      break;
+    }
+    out += input.slice(i, open);
+    if (LINE_BREAK_TAGS.has(tagName(input, open + 1, close))) out += '\n';
+    i = close + 1;
+  }
+  return out
+    .replace(/&(nbsp|lt|gt|quot|#39|amp);/g, (_m, name: string) => ENTITIES[name] ?? '')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
+}
+
+/** Lower-cased name of the tag between `from` and `to` ('/p' for a closing p), without attributes. */
+function tagName(text: string, from: number, to: number): string {
+  let end = from;
+  if (text.charCodeAt(end) === 47) end++; // '/'
+  while (end < to && /[A-Za-z0-9]/.test(text.charAt(end))) end++;
+  return text.slice(from, end).toLowerCase();
 }
 
 export interface NotifyContent {
