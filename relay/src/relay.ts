@@ -5,6 +5,7 @@ import { ExtensionApiHandler } from './api/extensionApiHandler';
 import { createRequestListener } from './app';
 import type { RelayConfig } from './config';
 import { SourceSdkHandler } from './engage/sourceSdkHandler';
+import { TenantIdentities } from './engage/tenantIdentities';
 import { WebhookHandler } from './engage/webhookHandler';
 import { HandoverEngine } from './handover/engine';
 import { createOutboundHttp } from './http/outboundHttp';
@@ -12,6 +13,9 @@ import { createJobExecutor } from './outbox/executors';
 import { SlidingWindowLimiter, SlidingWindowRestGate } from './outbox/rateGate';
 import { OutboxWorker } from './outbox/worker';
 import type { Store } from './store/types';
+
+/** How long request ids and Engage ids are remembered; agent replies are accepted for as long (see SourceSdkHandler.checkTime). */
+const DEDUP_TTL_MS = 7 * 24 * 3600_000;
 
 export interface RelayOptions {
   config: RelayConfig;
@@ -27,6 +31,8 @@ export interface RelayOptions {
 export interface Relay {
   readonly engine: HandoverEngine;
   readonly worker: OutboxWorker;
+  /** Bot and Agent identity creation per tenant (background, retried). */
+  readonly identities: TenantIdentities;
   readonly store: Store;
   /** Starts HTTP and the outbox worker; resolves with the base URL. */
   start(port?: number, host?: string): Promise<{ url: string; port: number }>;
@@ -47,7 +53,7 @@ export function createRelay(options: RelayOptions): Relay {
   const engine = new HandoverEngine({
     store,
     logger,
-    settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: 7 * 24 * 3600_000, replayWindowMs: config.settings.replayWindowMs },
+    settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: DEDUP_TTL_MS, replayWindowMs: config.settings.replayWindowMs },
     ...(options.clock ? { clock: options.clock } : {}),
     // The worker is built below (it needs the engine); until then nothing is leased.
     outbox: {
@@ -67,12 +73,14 @@ export function createRelay(options: RelayOptions): Relay {
     ...(options.outbox?.leaseMs ? { leaseMs: options.outbox.leaseMs } : {}),
   });
   const activeWorker = worker;
+  // Bot and Agent identities, once per tenant, beside the handovers (never in a conversation's lane).
+  const identities = new TenantIdentities({ tenants, postText: outbound.postText, logger, ...(options.outbox?.backoff ? { retry: options.outbox.backoff } : {}) });
 
   // Public routes: per client address in app.ts, per tenant here (once the caller proved which tenant it is).
   const tenantRequests = new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
   const tenantLimit = (tenantId: string) => tenantRequests.tryTake(tenantId);
   const listener = createRequestListener({
-    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, tenantLimit }),
+    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, replyRetryWindowMs: DEDUP_TTL_MS, tenantLimit }),
     webhooks: new WebhookHandler({ tenants, engine, logger, tenantLimit }),
     extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, tenantLimit, ...(options.clock ? { clock: options.clock } : {}) }),
     logger,
@@ -115,6 +123,7 @@ export function createRelay(options: RelayOptions): Relay {
   return {
     engine,
     worker: activeWorker,
+    identities,
     store,
     async start(port = config.settings.port, host = config.settings.host) {
       server = await new Promise<Server>((resolve, reject) => {
@@ -127,12 +136,14 @@ export function createRelay(options: RelayOptions): Relay {
       });
       server.keepAliveTimeout = 65_000;
       activeWorker.start();
+      identities.start();
       const address = server.address() as AddressInfo;
       const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
       logger.info({ port: address.port, tenants: tenants.map((t) => t.sourceId), store: store.kind }, 'relay listening');
       return { url: `http://${shownHost}:${address.port}`, port: address.port };
     },
     async stop({ closeStore = true, graceMs = 3_000 } = {}) {
+      identities.stop();
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@ import type { TenantConfig } from '../config';
 import { callCognigy } from '../cognigy/cognigyClient';
 import { EngageRestClient, type RestRateGate } from '../engage/restClient';
 import { callSendApi } from '../engage/sendApiClient';
+import { categoryChangeFor, mergeCategories } from '../engage/threadCategories';
 import type { OutboxJob } from '../store/types';
 import { DeliveryError } from './deliveryError';
 import { cognigyCallPayloadSchema, engageCategorizePayloadSchema, engageEndInterventionPayloadSchema, engageSendPayloadSchema } from './jobs';
@@ -50,7 +51,12 @@ export function createJobExecutor(deps: { http: AxiosInstance; postText: PostTex
         const payload = parse(engageCategorizePayloadSchema, job);
         const rest = new EngageRestClient(deps.http, tenant, deps.restGate);
         const engageThreadId = await resolveEngageThread(tenant, rest, payload.threadId);
-        const outcome = await rest.updateThreadCategories(engageThreadId, payload.categoryIds);
+        // update_categories replaces the set: read it now and change only our categories.
+        const thread = await rest.thread(engageThreadId);
+        if (!thread) throw new DeliveryError('Engage thread not found (404)', true, 1000);
+        const next = mergeCategories(thread.thread_category_ids ?? thread.category_ids ?? [], categoryChangeFor(tenant, payload.purpose, payload.additionalCategoryIds));
+        if (!next) return;
+        const outcome = await rest.updateThreadCategories(engageThreadId, next);
         if (outcome === 'conflict') throw new DeliveryError('Engage is still categorizing the thread (409)', true, 1000);
         if (outcome === 'not_found') throw new DeliveryError('Engage thread not found (404)', true, 1000);
         return;
