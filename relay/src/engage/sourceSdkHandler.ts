@@ -92,11 +92,9 @@ export class SourceSdkHandler {
     const request = sdkRequestSchema.safeParse(json.value);
     if (!request.success) return textResponse(400, `Invalid request format: ${firstIssue(request.error)}`);
     const { action, params, time } = request.data;
+    // The HTTP edge logs every rejection once, with this reason.
     const timeCheck = this.checkTime(action, time, input.now);
-    if (timeCheck) {
-      this.deps.logger.warn({ tenant: tenant.sourceId, action, reason: timeCheck }, 'request rejected');
-      return textResponse(400, timeCheck);
-    }
+    if (timeCheck) return textResponse(400, timeCheck);
 
     switch (action) {
       case 'implementation.info':
