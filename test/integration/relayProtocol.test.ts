@@ -169,6 +169,27 @@ describe('relay protocol edge at /handover/rce', () => {
       expect(JSON.parse(response.data)).toEqual({ received: 1, ignoredMalformed: 0 });
     });
 
+    it('takes intervention.canceled of the current intervention as a release (back to the queue), and ignores another one', async () => {
+      const session = { URLToken: 'cx', userId: 'cx-user', sessionId: 'cx-session' };
+      await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'cx-start'), firstMessage: 'help' });
+      const threadId = threadIdFor(journey.tenant.sourceId, session);
+      const { eventually } = await import('../helpers/journeyHarness');
+      await eventually('engage thread known', async () => (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId != null);
+      const engageThreadId = (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId ?? '';
+      const headers = { 'Content-Type': 'application/json', 'X-Dimelo-Secret': TEST_SECRETS.webhookSecret };
+      const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
+      await post(delivery([event('intervention.opened', 'cx-a', engageThreadId, at(0))]), headers);
+      await post(delivery([event('intervention.canceled', 'cx-b', engageThreadId, at(10))]), headers);
+      expect((await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.status).toBe('active');
+      // Same intervention (resource i-cx-a) as the opened event, in a new event.
+      await post(delivery([{ ...event('intervention.canceled', 'cx-c', engageThreadId, at(20)), resource: { type: 'intervention', id: 'i-cx-a', metadata: { source_id: journey.tenant.sourceId, thread_id: engageThreadId } } }]), headers);
+      expect((await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.status).toBe('queued');
+      await journey.cognigy.waitFor((calls) => calls.filter((c) => c.sessionId === 'cx-session').length >= 2);
+      await new Promise((r) => setTimeout(r, 100));
+      const injected = journey.cognigy.calls.filter((c) => c.sessionId === 'cx-session').map((c) => c.data.handover as { status: string; reason?: string });
+      expect(injected).toEqual([expect.objectContaining({ status: 'active' }), expect.objectContaining({ status: 'queue', reason: 'agent_released' })]);
+    });
+
     it('applies an intervention.closed once even when delivered twice, and ignores an older event arriving late', async () => {
       const session = { URLToken: 'wh', userId: 'wh-user', sessionId: 'wh-session' };
       const start = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'wh-start'), firstMessage: 'help' });

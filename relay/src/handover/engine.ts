@@ -381,6 +381,8 @@ export class HandoverEngine {
             // events.md: "an agent cancels an intervention" = releases the chat without closing it. The thread
             // stays in the Agent category, back in the folder: the user waits again and the Flow is told.
             if (current.status !== 'active') return { mutation: { dedup }, result: 'ignored' };
+            // Another (older) intervention of the thread being cancelled does not release the current agent.
+            if (current.interventionId && event.resource.type === 'intervention' && current.interventionId !== event.resource.id) return { mutation: { dedup }, result: 'ignored' };
             conversation.status = 'queued';
             conversation.queue = null;
             conversation.interventionId = null;
