@@ -80,7 +80,7 @@ export function createRelay(options: RelayOptions): Relay {
   const tenantRequests = new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
   const tenantLimit = (tenantId: string) => tenantRequests.tryTake(tenantId);
   const listener = createRequestListener({
-    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, replyRetryWindowMs: DEDUP_TTL_MS, tenantLimit }),
+    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, replyRetryWindowMs: DEDUP_TTL_MS, tenantLimit, onImplementationInfo: (sourceId) => identities.sourceSaved(sourceId) }),
     webhooks: new WebhookHandler({ tenants, engine, logger, tenantLimit }),
     extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, tenantLimit, ...(options.clock ? { clock: options.clock } : {}) }),
     logger,

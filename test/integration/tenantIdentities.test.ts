@@ -46,6 +46,29 @@ describe('tenant identities', () => {
     }
   });
 
+  it('tries again soon when Engage asks for implementation.info (the admin saved the source) instead of waiting out the backoff', async () => {
+    const outbound = createOutboundHttp({ timeoutMs: 2_000 });
+    journey.engage.failNext({ api: 'send', status: 422, count: 1000 });
+    const { logger, retries } = retryRecorder();
+    const identities = new TenantIdentities({ tenants: [journey.tenant], postText: outbound.postText, logger, retry: { baseMs: 50, capMs: 60_000 } });
+    try {
+      identities.start();
+      // Six refusals per identity (50 … 1600 ms): the next tries are 1.6 s away.
+      await eventually('backoff grown', () => retries.length >= 12);
+      expect(retries.slice(-2).map((r) => (JSON.parse(r) as { retryInMs: number }).retryInMs)).toEqual([1600, 1600]);
+      journey.engage.clearFaults();
+      const savedAt = Date.now();
+      identities.sourceSaved(journey.tenant.sourceId);
+      await eventually('both created', () => identities.isCreated(journey.tenant.sourceId, 'bot') && identities.isCreated(journey.tenant.sourceId, 'agent'));
+      // Well before the 1.6 s the backoff would have waited (the kicked try runs after 50 ms).
+      expect(Date.now() - savedAt).toBeLessThan(1_400);
+    } finally {
+      journey.engage.clearFaults();
+      identities.stop();
+      outbound.close();
+    }
+  });
+
   it('stops retrying when the relay stops', async () => {
     const outbound = createOutboundHttp({ timeoutMs: 2_000 });
     journey.engage.failNext({ api: 'send', status: 503, count: 1000 });

@@ -45,6 +45,8 @@ export class SourceSdkHandler {
       /** How old an agent reply (`messages.create`) may be: the span its de-duplication key is remembered. */
       replyRetryWindowMs: number;
       tenantLimit?: TenantAdmission;
+      /** Engage asked for implementation.info (the admin saved the source, or a polling run). */
+      onImplementationInfo?: (sourceId: string) => void;
     },
   ) {}
 
@@ -98,6 +100,7 @@ export class SourceSdkHandler {
 
     switch (action) {
       case 'implementation.info':
+        this.deps.onImplementationInfo?.(tenant.sourceId);
         return signedJson(tenant, IMPLEMENTATION_INFO);
       case 'messages.list':
       case 'threads.list': {

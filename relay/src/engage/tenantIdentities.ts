@@ -31,7 +31,9 @@ export interface IdentityRetry {
 
 export class TenantIdentities {
   private readonly created = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** The next attempt of an identity not created yet (one at a time per identity). */
+  private readonly retries = new Map<string, NodeJS.Timeout>();
+  private readonly inFlight = new Set<string>();
   private stopped = false;
 
   constructor(
@@ -43,6 +45,10 @@ export class TenantIdentities {
     },
   ) {}
 
+  private get retry(): IdentityRetry {
+    return this.deps.retry ?? { baseMs: 1_000, capMs: 5 * 60_000 };
+  }
+
   /** Sends users.create for every tenant's Bot and Agent; returns at once. */
   start(): void {
     this.stopped = false;
@@ -53,33 +59,61 @@ export class TenantIdentities {
 
   stop(): void {
     this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    for (const timer of this.retries.values()) clearTimeout(timer);
+    this.retries.clear();
   }
 
   /** Whether this relay has had Engage accept the identity since it started. */
   isCreated(sourceId: string, role: TenantIdentityRole): boolean {
-    return this.created.has(`${sourceId}/${role}`);
+    return this.created.has(keyOf(sourceId, role));
+  }
+
+  /**
+   * Engage just asked the source for implementation.info, as it does when an admin saves the source: the Send
+   * API accepts the declared users.create from now on, so a waiting retry runs soon instead of after its backoff.
+   */
+  sourceSaved(sourceId: string): void {
+    const tenant = this.deps.tenants.find((t) => t.sourceId === sourceId);
+    if (!tenant || this.stopped) return;
+    for (const role of ['bot', 'agent'] as const) {
+      const key = keyOf(sourceId, role);
+      const waiting = this.retries.get(key);
+      if (!waiting) continue;
+      clearTimeout(waiting);
+      this.schedule(tenant, role, 0, this.retry.baseMs);
+    }
+  }
+
+  private schedule(tenant: TenantConfig, role: TenantIdentityRole, failures: number, delayMs: number): void {
+    const key = keyOf(tenant.sourceId, role);
+    const timer = setTimeout(() => {
+      this.retries.delete(key);
+      void this.attempt(tenant, role, failures);
+    }, delayMs);
+    timer.unref();
+    this.retries.set(key, timer);
   }
 
   private async attempt(tenant: TenantConfig, role: TenantIdentityRole, failures: number): Promise<void> {
-    if (this.stopped) return;
+    const key = keyOf(tenant.sourceId, role);
+    if (this.stopped || this.inFlight.has(key) || this.created.has(key)) return;
     const user = tenantIdentityUsers(tenant.sourceId)[role];
+    this.inFlight.add(key);
     try {
       await callSendApi(this.deps.postText, tenant, 'users.create', { ...user });
-      this.created.add(`${tenant.sourceId}/${role}`);
+      this.created.add(key);
       this.deps.logger.info({ tenant: tenant.sourceId, identity: role, identityId: user.id }, 'Engage identity created');
     } catch (err) {
       if (this.stopped) return;
-      const retry = this.deps.retry ?? { baseMs: 1_000, capMs: 5 * 60_000 };
-      const delayMs = Math.min(retry.capMs, retry.baseMs * 2 ** Math.min(failures, 20));
+      const delayMs = Math.min(this.retry.capMs, this.retry.baseMs * 2 ** Math.min(failures, 20));
       this.deps.logger.warn({ tenant: tenant.sourceId, identity: role, failures: failures + 1, retryInMs: delayMs, error: (err as Error).message }, 'Engage identity not created yet; will retry');
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        void this.attempt(tenant, role, failures + 1);
-      }, delayMs);
-      timer.unref();
-      this.timers.add(timer);
+      this.schedule(tenant, role, failures + 1, delayMs);
+    } finally {
+      this.inFlight.delete(key);
     }
   }
+}
+
+function keyOf(sourceId: string, role: TenantIdentityRole): string {
+  return `${sourceId}/${role}`;
 }
