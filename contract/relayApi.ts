@@ -76,6 +76,8 @@ export const startHandoverRequestSchema = z.object({
   /** Key/value data for the thread (routing rules); keys are sanitised by the relay. */
   contextData: z.record(z.string().min(1).max(128), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100)])).default({}),
   options: handoverOptionsSchema.default({ forwardOnlyHandoverConversations: true, getQueueUpdates: true }),
+  /** Engage category ids added to the thread with the Agent category (the built-in provider's "Additional Category IDs"). */
+  additionalCategoryIds: z.array(id).max(20).optional(),
 });
 export type StartHandoverRequest = z.infer<typeof startHandoverRequestSchema>;
 
@@ -179,5 +181,7 @@ export const injectedHandoverEventSchema = z.object({
   estimatedWaitTime: z.number().int().nonnegative().optional(),
   agentName: z.string().optional(),
   error: z.object({ reason: z.string(), message: z.string() }).optional(),
+  /** With status "queue": why the user waits again ("agent_released": the agent cancelled the intervention). */
+  reason: z.enum(['agent_released']).optional(),
 });
 export type InjectedHandoverEvent = z.infer<typeof injectedHandoverEventSchema>;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { sourceIdFromRealtimeEndpoint } from '../../contract/fingerprint';
+import { baseApiUrlSchema, categoryIdSchema, cognigyApiBaseUrlSchema, realtimeEndpointUrlSchema } from './setupValues';
 
 /**
  * Relay configuration. Single tenant from environment variables, or several tenants from the
@@ -9,40 +9,29 @@ import { sourceIdFromRealtimeEndpoint } from '../../contract/fingerprint';
  * the process with a message that names the variable (never its value).
  */
 
-const httpUrl = z
-  .string()
-  .url()
-  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
-  .transform((u) => u.replace(/\/+$/, ''));
 const nonEmpty = z.string().trim().min(1);
 const secret = z.string().min(8, 'must be at least 8 characters');
 
 export const tenantSchema = z
   .object({
     apiAccessToken: secret,
-    botCategoryId: nonEmpty,
-    agentCategoryId: nonEmpty,
+    botCategoryId: categoryIdSchema,
+    agentCategoryId: categoryIdSchema,
     realtimeAccessToken: secret,
     /** Previous realtime token still accepted during a rotation. */
     previousRealtimeAccessToken: secret.optional(),
-    realtimeEndpointUrl: httpUrl,
+    realtimeEndpointUrl: realtimeEndpointUrlSchema,
     webhookSecret: secret,
     previousWebhookSecret: secret.optional(),
-    baseApiUrl: httpUrl,
+    /** Normalised to https://<host>/1.0 (see setupValues.ts for the accepted forms). */
+    baseApiUrl: baseApiUrlSchema,
     verifyToken: nonEmpty.default('cognigy123'),
-    cognigyApiBaseUrl: httpUrl,
+    cognigyApiBaseUrl: cognigyApiBaseUrlSchema,
     cognigyApiKey: secret,
     relayApiKey: secret,
     previousRelayApiKey: secret.optional(),
   })
-  .transform((t, ctx) => {
-    const sourceId = sourceIdFromRealtimeEndpoint(t.realtimeEndpointUrl);
-    if (!sourceId) {
-      ctx.addIssue({ code: 'custom', path: ['realtimeEndpointUrl'], message: 'must end with the source id (…/realtime/sdk/<source id>)' });
-      return z.NEVER;
-    }
-    return { ...t, sourceId };
-  });
+  .transform(({ realtimeEndpointUrl, ...t }) => ({ ...t, realtimeEndpointUrl: realtimeEndpointUrl.url, sourceId: realtimeEndpointUrl.sourceId }));
 export type TenantConfig = z.output<typeof tenantSchema>;
 
 const durationMs = z.coerce.number().int().positive();

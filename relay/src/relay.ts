@@ -5,6 +5,7 @@ import { ExtensionApiHandler } from './api/extensionApiHandler';
 import { createAdminListener, createRequestListener } from './app';
 import type { RelayConfig } from './config';
 import { SourceSdkHandler } from './engage/sourceSdkHandler';
+import { TenantIdentities } from './engage/tenantIdentities';
 import { WebhookHandler } from './engage/webhookHandler';
 import { HandoverEngine } from './handover/engine';
 import { createOutboundHttp } from './http/outboundHttp';
@@ -15,6 +16,9 @@ import { SharedBudget, SharedRestGate } from './outbox/sharedBudget';
 import { startRetention } from './store/retention';
 import { OutboxWorker } from './outbox/worker';
 import type { Store } from './store/types';
+
+/** How long request ids and Engage ids are remembered; agent replies are accepted for as long (see SourceSdkHandler.checkTime). */
+const DEDUP_TTL_MS = 7 * 24 * 3600_000;
 
 export interface RelayOptions {
   config: RelayConfig;
@@ -30,6 +34,8 @@ export interface RelayOptions {
 export interface Relay {
   readonly engine: HandoverEngine;
   readonly worker: OutboxWorker;
+  /** Bot and Agent identity creation per tenant (background, retried). */
+  readonly identities: TenantIdentities;
   readonly store: Store;
   /**
    * Starts the public and admin listeners and the outbox worker; resolves with their base URLs.
@@ -54,7 +60,7 @@ export function createRelay(options: RelayOptions): Relay {
   const engine = new HandoverEngine({
     store,
     logger,
-    settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: 7 * 24 * 3600_000, replayWindowMs: config.settings.replayWindowMs },
+    settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: DEDUP_TTL_MS, replayWindowMs: config.settings.replayWindowMs },
     ...(options.clock ? { clock: options.clock } : {}),
     // The worker is built below (it needs the engine); until then nothing is leased.
     outbox: {
@@ -75,6 +81,8 @@ export function createRelay(options: RelayOptions): Relay {
     ...(leaseOwnerOf(config.settings) ? { owner: leaseOwnerOf(config.settings) } : {}),
   });
   const activeWorker = worker;
+  // Bot and Agent identities, once per tenant, beside the handovers (never in a conversation's lane).
+  const identities = new TenantIdentities({ tenants, postText: outbound.postText, logger, ...(options.outbox?.backoff ? { retry: options.outbox.backoff } : {}) });
 
   // Public routes: per client address in app.ts, per tenant here (once the caller proved which tenant it is).
   // On Redis the per-tenant budget is shared by every relay (SQLite serves one process).
@@ -84,7 +92,7 @@ export function createRelay(options: RelayOptions): Relay {
       : new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
   const tenantLimit = (tenantId: string) => tenantRequests.tryTake(`tenant-requests/${tenantId}`);
   const listener = createRequestListener({
-    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, tenantLimit, allowHttpAttachments: config.settings.allowHttpAttachments }),
+    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, replyRetryWindowMs: DEDUP_TTL_MS, tenantLimit, allowHttpAttachments: config.settings.allowHttpAttachments, onImplementationInfo: (sourceId) => identities.sourceSaved(sourceId) }),
     webhooks: new WebhookHandler({ tenants, engine, logger, tenantLimit }),
     extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, tenantLimit, ...(options.clock ? { clock: options.clock } : {}) }),
     logger,
@@ -136,6 +144,7 @@ export function createRelay(options: RelayOptions): Relay {
   return {
     engine,
     worker: activeWorker,
+    identities,
     store,
     async start(port = config.settings.port, host = config.settings.host) {
       // Headers and body must arrive within the configured times (a stalled upload is cut with
@@ -149,6 +158,7 @@ export function createRelay(options: RelayOptions): Relay {
       });
       activeWorker.start();
       retention ??= startRetention({ store, logger, retentionMs: config.settings.retentionDays * 86_400_000, ...(options.clock ? { clock: options.clock } : {}) });
+      identities.start();
       const address = server.address() as AddressInfo;
       const adminAddress = adminServer.address() as AddressInfo;
       const shown = (h: string) => (h === '0.0.0.0' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h);
@@ -164,6 +174,7 @@ export function createRelay(options: RelayOptions): Relay {
         await new Promise<void>((resolve) => a.close(() => resolve()));
         adminServer = null;
       }
+      identities.stop();
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {

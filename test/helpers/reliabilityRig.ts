@@ -156,6 +156,9 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   });
   const { url, adminUrl } = await relay.start(0, '127.0.0.1');
 
+  // No source saved in Engage: the relay's background creation of the Bot and Agent identities would be refused
+  // and retried for the whole test, adding signature checks to its measurements.
+  if (options.skipEngageSetup) relay.identities.stop();
   if (!options.skipEngageSetup) {
     for (const { engage, tenant } of rigTenants) {
       // Several tenants: each source's Base URI and webhook name the tenant (the documented URL).
@@ -165,6 +168,10 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       const webhook = await engage.registerWebhook({ url: engageUrl, secret: tenant.webhookSecret, verifyToken: tenant.verifyToken, events: ['intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken'] });
       if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
     }
+    // The relay creates each tenant's Bot and Agent identities in the background (retried until the source is
+    // saved): let that settle so it does not land in a test's measurements. Bounded: some rigs break Engage on purpose.
+    const identitiesCreated = () => rigTenants.every(({ tenant }) => relay.identities.isCreated(tenant.sourceId, 'bot') && relay.identities.isCreated(tenant.sourceId, 'agent'));
+    await waitUntil('tenant identities created', identitiesCreated, { timeoutMs: 5_000 }).catch(() => undefined);
   }
 
   const first = rigTenants[0];

@@ -122,4 +122,61 @@ describe('relay configuration', () => {
     expect(() => loadConfig({ ...env, TRUST_PROXY: '10.0.0.0/33' })).toThrow(/TRUST_PROXY/);
     expect(() => loadConfig({ ...env, HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '15000' })).toThrow(/HEADERS_TIMEOUT_MS/);
   });
+
+  describe('setup values in the forms admins have', () => {
+    const baseOf = (value: string) => loadConfig({ ...env, RCE_BASE_API_URL: value }).tenants[0]?.baseApiUrl;
+    const refusal = (patch: Record<string, string>): string => {
+      try {
+        loadConfig({ ...env, ...patch });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+
+    it('accepts the Base API URL as a host, as https:// without /1.0, and with /1.0', () => {
+      for (const form of ['acme.api.engagement.dimelo.com', 'https://acme.api.engagement.dimelo.com', 'https://acme.api.engagement.dimelo.com/', 'https://acme.api.engagement.dimelo.com/1.0', ' https://acme.api.engagement.dimelo.com/1.0/ ']) {
+        expect(baseOf(form)).toBe('https://acme.api.engagement.dimelo.com/1.0');
+      }
+      expect(baseOf('acme.api.digital.ringcentral.com')).toBe('https://acme.api.digital.ringcentral.com/1.0');
+    });
+
+    it('refuses Base API URLs that can never work, with an example and without the value', () => {
+      const appHost = refusal({ RCE_BASE_API_URL: 'https://zeta.engagement.dimelo.com' });
+      expect(appHost).toMatch(/^Invalid configuration: RCE_BASE_API_URL: is the Engage app host; the API host has "api" added: <account>\.api\.engagement\.dimelo\.com/);
+      expect(appHost).not.toContain('zeta');
+      expect(refusal({ RCE_BASE_API_URL: 'https://acme.api.engagement.dimelo.com/2.0' })).toMatch(/RCE_BASE_API_URL: must be the API host with nothing after it but \/1\.0, e\.g\. acme\.api\.engagement\.dimelo\.com/);
+    });
+
+    it('takes the category id out of its admin URL, and refuses other pasted URLs', () => {
+      const config = loadConfig({ ...env, RCE_AGENT_CATEGORY_ID: 'https://acme.engagement.dimelo.com/admin/categories/5f1c00000000000000000c03/edit' });
+      expect(config.tenants[0]?.agentCategoryId).toBe('5f1c00000000000000000c03');
+      const message = refusal({ RCE_BOT_CATEGORY_ID: 'https://acme.engagement.dimelo.com/admin/categories' });
+      expect(message).toMatch(/RCE_BOT_CATEGORY_ID: must be a category id \(e\.g\. 5f1c00000000000000000c03\), or the URL of its admin page …\/admin\/categories\/<id>\/edit/);
+      expect(message).not.toContain('acme');
+    });
+
+    it('refuses a COGNIGY_API_BASE_URL with a path', () => {
+      const message = refusal({ COGNIGY_API_BASE_URL: 'https://api-trial.cognigy.ai/new/v2.0/endpoint/inject' });
+      expect(message).toMatch(/COGNIGY_API_BASE_URL: must be the Cognigy API host without a path, e\.g\. https:\/\/api-trial\.cognigy\.ai/);
+      expect(message).not.toContain('/new/v2.0');
+      expect(loadConfig({ ...env, COGNIGY_API_BASE_URL: 'https://api-trial.cognigy.ai/' }).tenants[0]?.cognigyApiBaseUrl).toBe('https://api-trial.cognigy.ai');
+    });
+
+    it('refuses a Realtime Endpoint URL whose last segment is not a source id', () => {
+      for (const value of ['https://acme.engagement.dimelo.com/realtime/sdk/', 'https://acme.engagement.dimelo.com/admin/sources/5f1e2d/edit', 'https://acme.engagement.dimelo.com/realtime/sdk/5f1e2d?x=1']) {
+        const message = refusal({ RCE_REALTIME_ENDPOINT_URL: value });
+        expect(message).toMatch(/RCE_REALTIME_ENDPOINT_URL: must end with the source id, e\.g\. https:\/\/acme\.engagement\.dimelo\.com\/realtime\/sdk\/5f1c00000000000000000d01/);
+        expect(message).not.toContain('5f1e2d');
+      }
+    });
+
+    it('exits the relay with 78 (EX_CONFIG) on such a value', async () => {
+      const { spawnSync } = await import('node:child_process');
+      const result = spawnSync(process.execPath, ['--import', 'tsx', 'relay/src/main.ts', 'start'], { env: { ...process.env, ...env, RCE_BASE_API_URL: 'https://acme.engagement.dimelo.com' }, encoding: 'utf8', timeout: 20_000 });
+      expect(result.status).toBe(78);
+      expect(result.stderr + result.stdout).toMatch(/RCE_BASE_API_URL/);
+    });
+  });
 });

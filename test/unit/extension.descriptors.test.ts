@@ -134,7 +134,7 @@ describe('extension descriptors', () => {
     expect(field('handoverToRce', 'transcript').type).toBe('json');
     expect(field('handoverToRce', 'firstMessage').type).toBe('cognigyText');
     expect(field('handoverToRce', 'cancelPhrases').type).toBe('textArray');
-    expect(node('handoverToRce').sections?.map((s) => s.label)).toEqual(['Connection', 'Handover', 'Contact profile', 'Options', 'Storage']);
+    expect(node('handoverToRce').sections?.map((s) => s.label)).toEqual(['Connection', 'Handover', 'Contact profile', 'Options', 'Storage', 'RingCentral Engage Settings']);
   });
 
   it('tells bot builders about the Flow-start guard', () => {

@@ -58,6 +58,7 @@ const handoverConfigSchema = z.object({
   cancelPhrases: configTextList(DEFAULT_CANCEL_PHRASES),
   cancelButtonLabel: configText(DEFAULT_CANCEL_BUTTON_LABEL),
   contextKey: z.unknown().transform((v) => storageKey(v, DEFAULT_HANDOVER_CONTEXT_KEY)),
+  additionalCategoryIds: configTextList([]).transform((ids) => [...new Set(ids.map((id) => id.trim()).filter(Boolean))].slice(0, 20)),
 });
 export type HandoverNodeConfig = z.output<typeof handoverConfigSchema>;
 
@@ -170,6 +171,15 @@ export const handoverToRceNode = createNodeDescriptor({
       defaultValue: DEFAULT_HANDOVER_CONTEXT_KEY,
       params: { required: true },
     },
+    {
+      key: 'additionalCategoryIds',
+      type: 'textArray',
+      label: 'Additional Category IDs',
+      description:
+        'Engage category ids added to the conversation together with the Agent category (as in Cognigy\'s built-in RingCentral Engage handover). ' +
+        'Categories Engage rules set stay on the conversation; these stay after the return to the bot.',
+      defaultValue: [],
+    },
   ],
   sections: [
     { key: 'connectionSettings', label: 'Connection', defaultCollapsed: false, fields: ['connection'] },
@@ -189,6 +199,7 @@ export const handoverToRceNode = createNodeDescriptor({
       ],
     },
     { key: 'storage', label: 'Storage', defaultCollapsed: true, fields: ['contextKey'] },
+    { key: 'engageSettings', label: 'RingCentral Engage Settings', defaultCollapsed: true, fields: ['additionalCategoryIds'] },
   ],
   form: [
     { type: 'section', key: 'connectionSettings' },
@@ -196,6 +207,7 @@ export const handoverToRceNode = createNodeDescriptor({
     { type: 'section', key: 'contactProfile' },
     { type: 'section', key: 'options' },
     { type: 'section', key: 'storage' },
+    { type: 'section', key: 'engageSettings' },
   ],
   dependencies: { children: Object.values(HANDOVER_CHILD_TYPES) },
   function: runHandoverToRce,
@@ -358,6 +370,7 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
           forwardOnlyHandoverConversations: config.forwardOnlyHandoverConversations,
           getQueueUpdates: config.getQueueUpdates,
         },
+        ...(config.additionalCategoryIds.length > 0 ? { additionalCategoryIds: config.additionalCategoryIds } : {}),
       });
       const now = nowIso();
       save({
