@@ -9,6 +9,7 @@ import {
   classifyInput,
   decideEvent,
   fillQueueTemplate,
+  handoverStatusInput,
   isCancelRequest,
   readHandoverState,
   type HandoverChildType,
@@ -217,16 +218,22 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
   const input = cognigy.input;
   const state = readHandoverState(cognigy.context, config.contextKey);
 
-  const save = (next: HandoverState): void => api.addToContext?.(config.contextKey, next, 'simple');
-  /** Wait here: the next input re-enters this node. */
+  const inputId = typeof input.inputId === 'string' ? input.inputId : null;
+  /** Every saved state names the input it handled, so a second run on that input changes nothing. */
+  const save = (next: HandoverState): void => api.addToContext?.(config.contextKey, { ...next, lastInputId: inputId }, 'simple');
+  /** Wait here for input (like Cognigy's Question node): the next input starts at this node. */
   const stay = (): void => {
     api.setNextNode?.(nodeId);
     api.stopExecution?.();
   };
-  /** Run a branch now; the next input still re-enters this node. */
-  const stayAndRoute = (child: HandoverChildType): void => {
-    api.setNextNode?.(nodeId);
-    if (!routeToChild(api, childConfigs, child)) api.stopExecution?.();
+  /**
+   * A branch while the handover goes on (queue update, agent joined, error while active).
+   * Cognigy runs the branch and forgets this node (the last setNextNode wins); the next input
+   * comes back through the Flow-start guard, or through a "Go To → this node (wait for input)"
+   * at the end of the branch.
+   */
+  const routeWhileActive = (child: HandoverChildType): void => {
+    if (!routeToChild(api, childConfigs, child)) stay();
   };
   const leaveAndRoute = (child: HandoverChildType): void => {
     if (!routeToChild(api, childConfigs, child)) api.stopExecution?.();
@@ -241,6 +248,13 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
   };
 
   try {
+    // Cognigy may run the node twice on one input (a branch ending in "Go To → this node (continue)",
+    // the guard after a branch): the input was handled, so neither send nor say anything again.
+    if (state && inputId !== null && state.lastInputId === inputId) {
+      if (state.active) stay();
+      else api.stopExecution?.();
+      return;
+    }
     const classified = classifyInput(input);
 
     // 1. An event injected by our relay: update the state and take its branch. No relay call.
@@ -262,11 +276,13 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
       const now = nowIso();
       const next = applyEvent(decision.state, event, decision.route, now);
       save(next);
+      // Where Cognigy's built-in handovers put their events (Lookup node "Handover Status").
+      api.addToInput?.('handover', handoverStatusInput(event));
       if (event.status === 'queue' && config.queueMessageTemplate.trim() !== '') {
         sayWithCancel(fillQueueTemplate(config.queueMessageTemplate, next.position, next.estimatedWaitTime));
       }
       if (event.status === 'error' && next.error) fail('Engage reported an error', next.error);
-      if (decision.route.staysActive) stayAndRoute(decision.route.child);
+      if (decision.route.staysActive) routeWhileActive(decision.route.child);
       else leaveAndRoute(decision.route.child);
       return;
     }
@@ -281,7 +297,7 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
         const info = toNodeError(error);
         fail('cannot reach the relay', info);
         save({ ...state, error: { code: info.code, message: info.message }, updatedAt: nowIso() });
-        stayAndRoute(HANDOVER_CHILD_TYPES.error);
+        routeWhileActive(HANDOVER_CHILD_TYPES.error);
         return;
       }
 
@@ -290,6 +306,7 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
           const result = await cancelHandover(relay, { reason: 'user_cancelled' });
           const now = nowIso();
           save({ ...state, active: false, status: result.status, endedAt: now, updatedAt: now, error: null });
+          api.addToInput?.('handover', { status: 'cancelled', eventType: 'userCancelled', data: { threadId: state.threadId } });
           leaveAndRoute(HANDOVER_CHILD_TYPES.cancel);
         } catch (error) {
           // The user asked to leave: end locally so they are never stuck, and report why.
@@ -322,13 +339,13 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
           );
           return;
         }
-        if (result.status !== state.status) save({ ...state, status: result.status, updatedAt: now });
+        save({ ...state, status: result.status, updatedAt: now });
         stay();
       } catch (error) {
         const info = toNodeError(error);
         fail('could not forward the message to the agent', info);
         save({ ...state, error: { code: info.code, message: info.message }, updatedAt: nowIso() });
-        stayAndRoute(HANDOVER_CHILD_TYPES.error);
+        routeWhileActive(HANDOVER_CHILD_TYPES.error);
       }
       return;
     }
