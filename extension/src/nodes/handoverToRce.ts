@@ -67,8 +67,9 @@ export const handoverToRceNode = createNodeDescriptor({
   defaultLabel: 'Handover to RCE',
   summary:
     'Hands the conversation to a RingCentral Engage agent and relays it until the agent closes it. ' +
-    'The node stays the entry point while the handover runs; in Cognigy you can also guard the Flow start with ' +
-    '"If context.rceHandover.active → Go To this node".',
+    'Required placement: turn on "Set Entrypoint" in this node\'s settings, and make the first node of the Flow an If ' +
+    '"{{context.rceHandover.active}}" whose Then branch is a Go To to this node (Execution Mode: continue). ' +
+    'Branches may end in a Say, or in a Go To to this node with "wait for input".',
   appearance: { color: BRAND_COLOR, textColor: 'white' },
   behavior: { entrypoint: true },
   tags: ['service'],
@@ -166,8 +167,8 @@ export const handoverToRceNode = createNodeDescriptor({
       type: 'cognigyText',
       label: 'Context key for the handover state',
       description:
-        'The state lives in context.<key> ({active, threadId, status, position, estimatedWaitTime, …}). ' +
-        'A guard at the Flow start "If context.<key>.active → Go To this node" keeps the handover going even if the Flow is re-entered elsewhere.',
+        'The state lives in context.<key> ({active, threadId, status, position, estimatedWaitTime, agentName, lastInputId, …}). ' +
+        'The Flow-start guard "If {{context.<key>.active}} → Go To this node" must use the same key.',
       defaultValue: DEFAULT_HANDOVER_CONTEXT_KEY,
       params: { required: true },
     },
