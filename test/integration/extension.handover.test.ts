@@ -140,6 +140,22 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
     expect(state(runner, session)).toMatchObject({ active: true, status: 'queued', threadId: expect.any(String), startedAt: expect.any(String), error: null });
   });
 
+  it('takes the Get Transcript node\'s result as it comes (Get Transcript → Handover)', async () => {
+    const runner = runnerFor(relay);
+    const session = newSession();
+    runner.session(session).context.transcript = [
+      { role: 'user', type: 'input', payload: { text: 'My invoice is wrong', data: {} } },
+      { role: 'assistant', type: 'output', payload: { text: 'I can connect you with an agent.', data: null } },
+      { role: 'tool', type: 'toolCall', payload: { name: 'lookupInvoice' } },
+    ];
+    const start = await runner.send(session, { text: 'agent' });
+    expect(start.logs.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(relay.requestsFor('startHandover')[0]?.body.transcript).toEqual([
+      { role: 'user', text: 'My invoice is wrong' },
+      { role: 'bot', text: 'I can connect you with an agent.' },
+    ]);
+  });
+
   it('forwards user messages to the agent and keeps the bot silent', async () => {
     const { runner, session } = await startedSession(relay);
     relay.reset();

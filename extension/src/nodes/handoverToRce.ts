@@ -88,7 +88,8 @@ export const handoverToRceNode = createNodeDescriptor({
       type: 'json',
       label: 'Transcript',
       description:
-        'Optional conversation so far, as an array of {"role": "user" | "bot", "text": "..."}, e.g. "{{context.transcript}}". ' +
+        'Optional conversation so far: the result of Cognigy\'s Get Transcript node as it comes (e.g. "{{input.transcript}}"; ' +
+        'assistant lines are sent as the bot, tool and other non-text entries are skipped), or an array of {"role": "user" | "bot", "text": "..."}. ' +
         'Lines that do not fit are skipped; at most the last 500 are sent.',
       defaultValue: [],
     },
@@ -362,7 +363,7 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
       const { profile, withheld } = config.useCognigyProfile ? contactProfileFrom(cognigy.profile) : { profile: {}, withheld: false };
       if (withheld) api.log?.('info', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: the contact opted out of data collection; the profile is not sent.`);
       const { transcript, dropped: droppedLines } = transcriptFrom(config.transcript);
-      if (droppedLines > 0) api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedLines} transcript line(s) that are not {role: "user"|"bot", text}.`);
+      if (droppedLines > 0) api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedLines} transcript line(s) that are neither {role: "user"|"bot", text} nor Get Transcript entries.`);
       const { contextData, dropped: droppedKeys } = contextDataFrom(config.contextData);
       if (droppedKeys > 0) api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedKeys} context data entr(y/ies) that are not text or lists of text.`);
 
