@@ -31,7 +31,7 @@ import { ExtensionActionLimitError, createNodeApi, type LogLevel } from './nodeA
 /** A node placed in the Flow. `config` values may contain CognigyScript. */
 export interface FlowNode {
   id: string;
-  /** A descriptor type from the extension, or a built-in: `say`, `setContext`, `goTo`, `goToIf`, `ifTextMatches`. */
+  /** A descriptor type from the extension, or a built-in: `say`, `setContext`, `goTo`, `goToIf`, `ifTextMatches`, `getTranscript`. */
   type: string;
   label?: string;
   /** Cognigy's "Set Entrypoint" node setting: only such nodes can be Go To targets. */
@@ -95,6 +95,19 @@ export interface SessionState {
   outputs: OutputRecord[];
   logs: LogRecord[];
   executionCount: number;
+  /** What Cognigy's Get Transcript node reads: user inputs and bot outputs with text, in order. */
+  transcript: TranscriptEntry[];
+}
+
+/**
+ * One entry of the session transcript as the Get Transcript node yields it:
+ * `{role, type, payload: {text, data}}` (roles per Cognigy/Documentation add-transcript-steps.md;
+ * the type values "input"/"output" are our reading, no source lists them).
+ */
+export interface TranscriptEntry {
+  role: 'user' | 'assistant';
+  type: 'input' | 'output';
+  payload: { text: string; data: unknown };
 }
 
 export interface TurnResult {
@@ -127,7 +140,7 @@ export interface FlowRunnerOptions {
   onLog?: (session: SessionKey, log: LogRecord) => void;
 }
 
-export const BUILT_IN_TYPES = ['say', 'setContext', 'goTo', 'goToIf', 'ifTextMatches'] as const;
+export const BUILT_IN_TYPES = ['say', 'setContext', 'goTo', 'goToIf', 'ifTextMatches', 'getTranscript'] as const;
 /** Go To activations allowed without a new input (Cognigy's default infinite-loop protection). */
 export const MAX_GO_TO_ACTIVATIONS = 4;
 
@@ -220,6 +233,7 @@ export class FlowRunner {
         outputs: [],
         logs: [],
         executionCount: 0,
+        transcript: [],
       };
       this.sessions.set(id, state);
     }
@@ -262,11 +276,13 @@ export class FlowRunner {
       ...inputOverrides,
     };
     const inputId = String(input.inputId);
+    if (text) session.transcript.push({ role: 'user', type: 'input', payload: { text, data } });
     const result: TurnResult = { input, outputs: [], logs: [], executions: [], nextEntry: null };
     const record = {
       output: (nodeId: string, text: string, data: unknown): void => {
         const output: OutputRecord = { nodeId, text, data, inputId };
         session.outputs.push(output);
+        if (text) session.transcript.push({ role: 'assistant', type: 'output', payload: { text, data: data ?? null } });
         result.outputs.push(output);
         this.options.onOutput?.(session.key, output);
       },
@@ -321,6 +337,17 @@ export class FlowRunner {
       if (node.type === 'say') {
         const config = resolveDeep(node.config ?? {}, scope, false) as { text?: unknown; data?: unknown };
         record.output(node.id, String(config.text ?? ''), config.data ?? null);
+        current = afterThis();
+        continue;
+      }
+      if (node.type === 'getTranscript') {
+        // Cognigy's Get Transcript node: the last `limit` steps (a step = one input and one output).
+        const config = (node.config ?? {}) as { limit?: unknown; storeLocation?: unknown; key?: unknown };
+        const limit = typeof config.limit === 'number' && config.limit > 0 ? config.limit : 50;
+        const key = typeof config.key === 'string' && config.key ? config.key : 'transcript';
+        const entries = structuredClone(session.transcript.slice(-2 * limit));
+        if (config.storeLocation === 'context') session.context[key] = entries;
+        else input[key] = entries;
         current = afterThis();
         continue;
       }

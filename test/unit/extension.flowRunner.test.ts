@@ -179,6 +179,24 @@ describe('FlowRunner', () => {
     expect(turn.nextEntry).toBeNull();
   });
 
+  it('gives Get Transcript the session\'s user inputs and bot outputs in Cognigy\'s shape', async () => {
+    const flow: Flow = {
+      nodes: [
+        { id: 'answer', type: 'say', config: { text: 'echo {{input.text}}' }, next: 'transcript' },
+        { id: 'transcript', type: 'getTranscript', config: { storeLocation: 'input', key: 'transcript', limit: 1 } },
+      ],
+    };
+    const runner = new FlowRunner({ flow, extension: [] });
+    await runner.send(session, { text: 'one' });
+    await runner.send(session, { text: '', data: { relayEvent: true } });
+    const turn = await runner.send(session, { text: 'two' });
+    // limit 1 = one step (an input and an output); an input without text is no transcript line.
+    expect(turn.input.transcript).toEqual([
+      { role: 'user', type: 'input', payload: { text: 'two', data: {} } },
+      { role: 'assistant', type: 'output', payload: { text: 'echo two', data: null } },
+    ]);
+  });
+
   it('applies field defaults, resolves connections and keeps types in JSON fields', async () => {
     let seen: Record<string, unknown> = {};
     const nodes = parent(
