@@ -13,9 +13,16 @@ import { ExtensionActionLimitError, createNodeApi, type LogLevel } from './nodeA
  *
  * Cognigy's semantics, as its own sources state them (built-in node code in
  * `@cognigy/rest-api-client` build/shared/charts/descriptors; Cognigy/Documentation):
- *  - `api.setNextNode(id)` names the node that runs right after the current one; the last call
- *    wins, `resetNextNodes` clears it. A node that calls `setNextNode(self)` and then routes to a
- *    child has routed to the child: nothing remembers "self".
+ *  - `api.setNextNode(id)` names the node that runs right after the current one. How several
+ *    calls combine is not documented; two readings are modelled (`nextNodeModel`):
+ *    "lastWins" (default): one slot, the last call wins, `resetNextNodes` clears it; a node that
+ *      calls `setNextNode(self)` and then routes to a child has routed to the child, and nothing
+ *      remembers "self".
+ *    "stack": each call is pushed (the session type has `nodesToExecuteStack`, the API has
+ *      `resetNextNodes`, and the Question node calls `setNextNode(self)` before Execute Flow "so we
+ *      can return to me", then guards against running twice on one input); the top runs next and
+ *      the rest run when the current chain ends, in the same input — so "self, then a branch"
+ *      runs the branch and then the node again on the same input.
  *  - Waiting for input is `setNextNode(X)` + `stopExecution()` (the Question node does it with
  *    X = itself): the next input starts at X. X needs no `behavior.entrypoint`.
  *  - When a chain simply ends (e.g. a branch that ends with a Say), the next input starts at the
@@ -95,6 +102,8 @@ export interface SessionState {
   outputs: OutputRecord[];
   logs: LogRecord[];
   executionCount: number;
+  /** Stack model: nodes still on the stack when the Flow stopped to wait for input. */
+  pending: string[];
   /** What Cognigy's Get Transcript node reads: user inputs and bot outputs with text, in order. */
   transcript: TranscriptEntry[];
 }
@@ -124,6 +133,8 @@ export interface UserMessage {
   data?: Record<string, unknown>;
 }
 
+export type NextNodeModel = 'lastWins' | 'stack';
+
 export interface FlowRunnerOptions {
   flow: Flow;
   /** The extension (createExtension result) or its descriptors. */
@@ -135,6 +146,8 @@ export interface FlowRunnerOptions {
   nodeTimeoutMs?: number;
   /** Cognigy's "Extension actions" quota per node execution (default 10). */
   maxActionsPerExecution?: number;
+  /** How several `setNextNode` calls combine (see the file comment); default "lastWins". */
+  nextNodeModel?: NextNodeModel;
   maxStepsPerTurn?: number;
   onOutput?: (session: SessionKey, output: OutputRecord) => void;
   onLog?: (session: SessionKey, log: LogRecord) => void;
@@ -233,6 +246,7 @@ export class FlowRunner {
         outputs: [],
         logs: [],
         executionCount: 0,
+        pending: [],
         transcript: [],
       };
       this.sessions.set(id, state);
@@ -296,7 +310,9 @@ export class FlowRunner {
 
     let current: string | undefined = session.entry ?? this.start;
     session.entry = null;
-    const continuations: (string | undefined)[] = [];
+    const stackModel = this.options.nextNodeModel === 'stack';
+    const continuations: (string | undefined)[] = stackModel ? [...session.pending] : [];
+    session.pending = [];
     const maxSteps = this.options.maxStepsPerTurn ?? 200;
     let steps = 0;
     let goToActivations = 0;
@@ -423,6 +439,21 @@ export class FlowRunner {
       }
       if (execution.failure) break;
 
+      if (stackModel) {
+        if (control.pushed.length > 0) {
+          const top = this.nodes.get(control.pushed[control.pushed.length - 1] ?? '');
+          // Entering one of this node's branches: below everything the node pushed, continue after it.
+          if (top && 'parentId' in top && top.parentId === node.id && node.next) continuations.push(node.next);
+          continuations.push(...control.pushed);
+        }
+        if (control.stopped) {
+          session.entry = continuations.pop() ?? null;
+          session.pending = continuations.filter((id): id is string => id !== undefined);
+          break;
+        }
+        current = control.pushed.length > 0 ? continuations.pop() : afterThis();
+        continue;
+      }
       if (control.stopped) {
         // Wait for input: the next input starts at the node set last (none: at the Flow start).
         session.entry = control.nextNode;

@@ -28,6 +28,8 @@ export interface NodeApiControl {
    * One slot: the last `setNextNode` call wins (`resetNextNodes` clears it).
    */
   nextNode: string | null;
+  /** Every `setNextNode` target in call order since the last `resetNextNodes` (for the stack model). */
+  pushed: string[];
   stopped: boolean;
   /** Extension actions (`api.*` calls) made in this execution; Cognigy allows 10 per execution. */
   actions: number;
@@ -80,7 +82,7 @@ function jsonCopy(value: unknown): unknown {
 }
 
 export function createNodeApi(target: NodeApiTarget): { api: FakeNodeApi; control: NodeApiControl } {
-  const control: NodeApiControl = { nextNode: null, stopped: false, actions: 0 };
+  const control: NodeApiControl = { nextNode: null, pushed: [], stopped: false, actions: 0 };
   const maxActions = target.maxActions ?? 10;
   const actions: FakeNodeApi = {
     say: (text, data) => target.onOutput(text ?? '', data ?? null),
@@ -102,9 +104,11 @@ export function createNodeApi(target: NodeApiTarget): { api: FakeNodeApi; contro
     },
     setNextNode: (nodeId) => {
       control.nextNode = nodeId;
+      control.pushed.push(nodeId);
     },
     resetNextNodes: () => {
       control.nextNode = null;
+      control.pushed = [];
     },
     stopExecution: () => {
       control.stopped = true;

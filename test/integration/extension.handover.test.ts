@@ -2,7 +2,7 @@ import type { InjectedHandoverEvent } from '../../contract/relayApi';
 import { CANCEL_PAYLOAD, type HandoverState } from '../../extension/src/handoverLogic';
 import extension from '../../extension/src/module';
 import { DEFAULT_ACCEPTED_MESSAGE, handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
-import { FlowRunner, placeNode, type Flow, type FlowNode, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
+import { FlowRunner, placeNode, type Flow, type FlowNode, type NextNodeModel, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
 import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
 
 /**
@@ -49,8 +49,21 @@ function newSession(): SessionKey {
   return { URLToken: 'endpoint-url-token', userId: `user-${sessionCounter}`, sessionId: `session-${sessionCounter}-${Date.now()}` };
 }
 
-function runnerFor(relay: RelayForTest, config: Record<string, unknown> = {}, connection: Record<string, string> = relay.connection, style: BranchStyle = 'say', guard = true): FlowRunner {
-  return new FlowRunner({ flow: handoverFlow(config, style, guard), extension, connections: { rce: connection }, defaultProfile: profile });
+/** How the Flow is built and which reading of setNextNode the runner applies (see flowRunner.ts). */
+interface FlowShape {
+  style?: BranchStyle;
+  guard?: boolean;
+  model?: NextNodeModel;
+}
+
+function runnerFor(relay: RelayForTest, config: Record<string, unknown> = {}, connection: Record<string, string> = relay.connection, shape: FlowShape = {}): FlowRunner {
+  return new FlowRunner({
+    flow: handoverFlow(config, shape.style ?? 'say', shape.guard ?? true),
+    extension,
+    connections: { rce: connection },
+    defaultProfile: profile,
+    nextNodeModel: shape.model ?? 'lastWins',
+  });
 }
 
 function state(runner: FlowRunner, session: SessionKey): HandoverState {
@@ -73,10 +86,9 @@ function handoverEvent(runner: FlowRunner, session: SessionKey, status: Injected
 async function startedSession(
   relay: RelayForTest,
   config: Record<string, unknown> = {},
-  style: BranchStyle = 'say',
-  guard = true,
+  shape: FlowShape = {},
 ): Promise<{ runner: FlowRunner; session: SessionKey; start: TurnResult }> {
-  const runner = runnerFor(relay, config, relay.connection, style, guard);
+  const runner = runnerFor(relay, config, relay.connection, shape);
   const session = newSession();
   runner.session(session).context.transcript = [
     { role: 'user', text: 'My invoice is wrong' },
@@ -96,11 +108,15 @@ async function nextMessageGoesToTheAgent(relay: RelayForTest, runner: FlowRunner
   expect(next.nextEntry).toBe('handover');
 }
 
-const BRANCH_STYLES = [
-  ['branch chains that end in a Say (the Flow-start guard brings the next input back)', 'say'],
-  ['branch chains that end in Go To → Handover (wait for input)', 'goToWait'],
-  ['branch chains that end in Go To → Handover (continue): the node runs twice on one input', 'goToContinue'],
-] as const;
+const STYLE_NAMES: Record<BranchStyle, string> = {
+  say: 'branch chains that end in a Say (the Flow-start guard brings the next input back)',
+  goToWait: 'branch chains that end in Go To → Handover (wait for input)',
+  goToContinue: 'branch chains that end in Go To → Handover (continue): the node runs twice on one input',
+};
+/** Every way the README allows to end a branch, under both readings of setNextNode. */
+const BRANCH_STYLES: [string, FlowShape][] = (['lastWins', 'stack'] as const).flatMap((model) =>
+  (['say', 'goToWait', 'goToContinue'] as const).map((style): [string, FlowShape] => [`${STYLE_NAMES[style]}, setNextNode model "${model}"`, { style, model }]),
+);
 
 function expectNoSecretsAnywhere(runner: FlowRunner, session: SessionKey): void {
   const s = runner.session(session);
@@ -174,9 +190,9 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
 
   const expectNextMessageGoesToTheAgent = (runner: FlowRunner, session: SessionKey) => nextMessageGoesToTheAgent(relay, runner, session);
 
-  describe.each(BRANCH_STYLES)('with %s', (_name, style) => {
+  describe.each(BRANCH_STYLES)('with %s', (_name, shape) => {
     it('says the queue position on a queue event without calling the relay, and stays in the handover', async () => {
-      const { runner, session } = await startedSession(relay, {}, style);
+      const { runner, session } = await startedSession(relay, {}, shape);
       relay.reset();
       const turn = await runner.send(session, handoverEvent(runner, session, 'queue', { position: 3, estimatedWaitTime: 90_000 }));
       expect(texts(turn)).toEqual(['You are number 3 in the queue. Estimated wait: 2 min.']);
@@ -188,7 +204,7 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
     });
 
     it('takes "On Agent Joined" with the agent\'s sender_name and stays in the handover', async () => {
-      const { runner, session } = await startedSession(relay, {}, style);
+      const { runner, session } = await startedSession(relay, {}, shape);
       const turn = await runner.send(session, handoverEvent(runner, session, 'active', { agentName: 'Grace' }));
       expect(texts(turn)).toEqual(['Agent Grace joined.']);
       expect(turn.input.handover).toMatchObject({ status: 'active', eventType: 'agentJoined', data: { sender_name: 'Grace', agentName: 'Grace' } });
@@ -198,14 +214,23 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
 
   });
 
-  it('without the Flow-start guard, a branch that ends in a Say loses the handover (why the guard is mandatory)', async () => {
-    const { runner, session } = await startedSession(relay, {}, 'say', false);
+  it('without the Flow-start guard and with the last setNextNode winning, a branch that ends in a Say loses the handover (why the guard is mandatory)', async () => {
+    const { runner, session } = await startedSession(relay, {}, { style: 'say', guard: false, model: 'lastWins' });
     await runner.send(session, handoverEvent(runner, session, 'queue', { position: 1 }));
     relay.reset();
     const next = await runner.send(session, { text: 'Hello?' });
     // Real Cognigy starts the next input at the Flow start: the bot speaks again during the handover
     // (in this Flow the start leads back into the node; in most Flows the agent would never see the message).
     expect(texts(next)[0]).toBe('Welcome!');
+  });
+
+  it('with stacked next nodes, the node runs again on the event after its branch, says nothing more, and waits', async () => {
+    const { runner, session } = await startedSession(relay, {}, { style: 'say', guard: false, model: 'stack' });
+    const turn = await runner.send(session, handoverEvent(runner, session, 'active', { agentName: 'Grace' }));
+    expect(texts(turn)).toEqual(['Agent Grace joined.']);
+    expect(turn.executions.map((e) => e.nodeId)).toEqual(['handover', 'handover']);
+    expect(turn.nextEntry).toBe('handover');
+    await expectNextMessageGoesToTheAgent(runner, session);
   });
 
   it('is idempotent per input: run twice on one input, it neither resends nor repeats', async () => {
@@ -223,7 +248,7 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
   });
 
   it('stays within Cognigy\'s 10 extension actions per execution on every path', async () => {
-    const { runner, session, start } = await startedSession(relay, {}, 'goToContinue');
+    const { runner, session, start } = await startedSession(relay, {}, { style: 'goToContinue' });
     const turns = [
       start,
       await runner.send(session, { text: 'hi' }),
@@ -388,9 +413,9 @@ describe('Handover to RCE when things go wrong (recording relay)', () => {
     expect(plain.start.outputs[1]?.data).toBeNull();
   });
 
-  describe.each(BRANCH_STYLES)('with %s', (_name, style) => {
+  describe.each(BRANCH_STYLES)('with %s', (_name, shape) => {
       it('takes "On Error" when a message cannot be forwarded, and keeps the handover', async () => {
-        const { runner, session } = await startedSession(relay, {}, style);
+        const { runner, session } = await startedSession(relay, {}, shape);
         relay.respondWith('userMessage', () => ({ status: 503, body: { error: { code: 'unavailable', message: 'Relay is restarting' } } }));
         const turn = await runner.send(session, { text: 'Are you there?' });
         expect(texts(turn)).toEqual(['Sorry: unavailable']);

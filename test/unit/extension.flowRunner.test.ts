@@ -126,6 +126,32 @@ describe('FlowRunner', () => {
     expect((await runner.send(session, { text: 'y' })).outputs[0]?.text).toBe('start');
   });
 
+  it('with the "stack" model, runs a branch and then the node pushed before it, on the same input', async () => {
+    const runs: string[] = [];
+    const nodes = parent(
+      'hold',
+      async ({ cognigy, nodeId, childConfigs }) => {
+        runs.push(String(cognigy.input.inputId));
+        const again = runs.filter((r) => r === cognigy.input.inputId).length > 1;
+        cognigy.api.setNextNode!(nodeId);
+        if (again) cognigy.api.stopExecution!();
+        else cognigy.api.setNextNode!(childConfigs.find((c) => c.type === 'holdA')!.id);
+      },
+    );
+    const flow: Flow = {
+      nodes: [
+        { id: 'start', type: 'say', config: { text: 'start' }, next: 'h' },
+        ...placeNode(nodes[0]!, { id: 'h', branches: { holdA: [{ type: 'say', config: { text: 'in branch' } }] } }),
+      ],
+    };
+    const runner = new FlowRunner({ flow, extension: nodes, nextNodeModel: 'stack' });
+    const turn = await runner.send(session, { text: 'x' }, { inputId: 'in-1' });
+    expect(turn.outputs.map((o) => o.text)).toEqual(['start', 'in branch']);
+    expect(turn.executions.map((e) => e.nodeId)).toEqual(['h', 'h']);
+    expect(turn.nextEntry).toBe('h');
+    expect(runs).toEqual(['in-1', 'in-1']);
+  });
+
   it('models the Flow-start guard with goToIf (If + Go To, continue)', async () => {
     const flow: Flow = {
       nodes: [

@@ -230,12 +230,14 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
   };
   /**
    * A branch while the handover goes on (queue update, agent joined, error while active).
-   * Cognigy runs the branch and forgets this node (the last setNextNode wins); the next input
-   * comes back through the Flow-start guard, or through a "Go To → this node (wait for input)"
-   * at the end of the branch.
+   * `setNextNode(self)` first: if Cognigy stacks next nodes, the node runs again on this input
+   * after the branch (and, having handled it, just waits); if the last call wins, the branch
+   * runs and the next input comes back through the Flow-start guard, or through a
+   * "Go To → this node (wait for input)" at the end of the branch.
    */
   const routeWhileActive = (child: HandoverChildType): void => {
-    if (!routeToChild(api, childConfigs, child)) stay();
+    api.setNextNode?.(nodeId);
+    if (!routeToChild(api, childConfigs, child)) api.stopExecution?.();
   };
   const leaveAndRoute = (child: HandoverChildType): void => {
     if (!routeToChild(api, childConfigs, child)) api.stopExecution?.();
