@@ -54,15 +54,19 @@ export const transcriptLineSchema = z.object({
 export type TranscriptLine = z.infer<typeof transcriptLineSchema>;
 
 /**
- * An entry as Cognigy's Get Transcript node stores it: `{role, type, payload: {text, …}}` with
- * role "user", "assistant" (the AI Agent / bot), "agent" (a human agent), "system" or "tool".
- * Accepted as it comes: user → user, assistant and agent → bot (the company's side of the
- * conversation); system and tool entries, and entries without text, are skipped.
+ * An entry as Cognigy's Get Transcript node stores it: `{role, type: "input"|"output", payload:
+ * {text, data}, timestamp}` (Cognigy/Extensions extensions/cxone ConversationItem), with role
+ * "user", "assistant" (the AI Agent / bot), "agent" (a human agent), "system" or "tool"
+ * (Cognigy/Documentation add-transcript-steps.md). Accepted as it comes: user → user, assistant
+ * and agent → bot (the company's side of the conversation); system and tool entries, and entries
+ * without text (`payload.text` null or missing), are skipped.
  */
 export const getTranscriptEntrySchema = z.object({
   role: z.string().min(1).max(64),
   type: z.string().max(64).optional(),
   payload: z.object({ text: z.unknown().optional() }).passthrough(),
+  /** Milliseconds since the epoch. */
+  timestamp: z.number().optional(),
 });
 export type GetTranscriptEntry = z.infer<typeof getTranscriptEntrySchema>;
 
@@ -72,7 +76,9 @@ const TRANSCRIPT_ROLES: Readonly<Record<string, TranscriptLine['role']>> = { use
 export function transcriptLineFromEntry(entry: GetTranscriptEntry): TranscriptLine | null {
   const role = TRANSCRIPT_ROLES[entry.role.toLowerCase()];
   const text = typeof entry.payload.text === 'string' ? entry.payload.text.trim().slice(0, 20000) : '';
-  return role && text ? { role, text } : null;
+  if (!role || !text) return null;
+  const at = entry.timestamp !== undefined && Number.isFinite(entry.timestamp) ? new Date(entry.timestamp) : null;
+  return at && !Number.isNaN(at.getTime()) ? { role, text, at: at.toISOString() } : { role, text };
 }
 
 /** A transcript of our lines or of Get Transcript entries (or both), normalised to our lines. */

@@ -110,13 +110,14 @@ export interface SessionState {
 
 /**
  * One entry of the session transcript as the Get Transcript node yields it:
- * `{role, type, payload: {text, data}}` (roles per Cognigy/Documentation add-transcript-steps.md;
- * the type values "input"/"output" are our reading, no source lists them).
+ * `{role, type, payload: {text, data}, timestamp}` (Cognigy/Extensions extensions/cxone
+ * `ConversationItem`; roles per Cognigy/Documentation add-transcript-steps.md).
  */
 export interface TranscriptEntry {
   role: 'user' | 'assistant';
   type: 'input' | 'output';
   payload: { text: string; data: unknown };
+  timestamp: number;
 }
 
 export interface TurnResult {
@@ -290,13 +291,13 @@ export class FlowRunner {
       ...inputOverrides,
     };
     const inputId = String(input.inputId);
-    if (text) session.transcript.push({ role: 'user', type: 'input', payload: { text, data } });
+    if (text) session.transcript.push({ role: 'user', type: 'input', payload: { text, data }, timestamp: Date.now() });
     const result: TurnResult = { input, outputs: [], logs: [], executions: [], nextEntry: null };
     const record = {
       output: (nodeId: string, text: string, data: unknown): void => {
         const output: OutputRecord = { nodeId, text, data, inputId };
         session.outputs.push(output);
-        if (text) session.transcript.push({ role: 'assistant', type: 'output', payload: { text, data: data ?? null } });
+        if (text) session.transcript.push({ role: 'assistant', type: 'output', payload: { text, data: data ?? null }, timestamp: Date.now() });
         result.outputs.push(output);
         this.options.onOutput?.(session.key, output);
       },

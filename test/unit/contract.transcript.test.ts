@@ -14,14 +14,15 @@ describe('start handover transcript', () => {
     const parsed = startHandoverRequestSchema.parse({
       ...envelope,
       transcript: [
-        { role: 'user', type: 'input', payload: { text: 'hi' } },
+        { role: 'user', type: 'input', payload: { text: 'hi' }, timestamp: Date.UTC(2026, 0, 2, 3, 4, 5) },
         { role: 'assistant', type: 'output', payload: { text: 'hello' } },
+        { role: 'user', type: 'input', payload: { text: null } },
         { role: 'tool', type: 'toolCall', payload: { name: 'lookup' } },
         { role: 'bot', text: 'ours' },
       ],
     });
     expect(parsed.transcript).toEqual([
-      { role: 'user', text: 'hi' },
+      { role: 'user', text: 'hi', at: '2026-01-02T03:04:05.000Z' },
       { role: 'bot', text: 'hello' },
       { role: 'bot', text: 'ours' },
     ]);

@@ -218,8 +218,8 @@ describe('FlowRunner', () => {
     const turn = await runner.send(session, { text: 'two' });
     // limit 1 = one step (an input and an output); an input without text is no transcript line.
     expect(turn.input.transcript).toEqual([
-      { role: 'user', type: 'input', payload: { text: 'two', data: {} } },
-      { role: 'assistant', type: 'output', payload: { text: 'echo two', data: null } },
+      { role: 'user', type: 'input', payload: { text: 'two', data: {} }, timestamp: expect.any(Number) },
+      { role: 'assistant', type: 'output', payload: { text: 'echo two', data: null }, timestamp: expect.any(Number) },
     ]);
   });
 
