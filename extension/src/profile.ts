@@ -1,5 +1,5 @@
 import type { ContactProfile, TranscriptLine } from '../../contract/relayApi';
-import { transcriptLineSchema } from '../../contract/relayApi';
+import { getTranscriptEntrySchema, transcriptLineFromEntry, transcriptLineSchema } from '../../contract/relayApi';
 import { NodeInputError } from './nodeSupport';
 
 /**
@@ -113,8 +113,10 @@ function fitProfileValue(item: unknown): ContactProfile[string] | undefined {
 }
 
 /**
- * The optional transcript (array of {role, text}). Lines that do not fit are dropped and
- * counted rather than failing the handover: a human agent is more useful than a perfect log.
+ * The optional transcript: our lines {role: "user"|"bot", text}, or the entries of Cognigy's Get
+ * Transcript node {role, type, payload: {text}} as they come (assistant → bot, non-text entries
+ * skipped, see the contract). Lines that do not fit are dropped and counted rather than failing
+ * the handover: a human agent is more useful than a perfect log.
  */
 export function transcriptFrom(raw: unknown): { transcript: TranscriptLine[]; dropped: number } {
   const value = jsonFieldValue(raw);
@@ -122,6 +124,13 @@ export function transcriptFrom(raw: unknown): { transcript: TranscriptLine[]; dr
   const transcript: TranscriptLine[] = [];
   let dropped = 0;
   for (const line of value) {
+    const entry = isPlainObject(line) && 'payload' in line ? getTranscriptEntrySchema.safeParse(line) : null;
+    if (entry?.success) {
+      // Tool calls, system steps and other non-text entries are not for the agent: skipped, not dropped.
+      const fromEntry = transcriptLineFromEntry(entry.data);
+      if (fromEntry) transcript.push(fromEntry);
+      continue;
+    }
     const candidate = isPlainObject(line)
       ? { ...line, text: typeof line.text === 'string' ? line.text.trim().slice(0, 20000) : line.text }
       : line;

@@ -132,7 +132,7 @@ describe('agent attachments', () => {
     expect(agentReplyParamsAllowingHttpSchema.safeParse(reply('http://files.example/a.png')).success).toBe(true);
     for (const url of ['javascript:alert(1)', 'data:text/html;base64,PHNjcmlwdD4=']) expect(agentReplyParamsAllowingHttpSchema.safeParse(reply(url)).success).toBe(false);
     const parsed = agentReplyParamsSchema.parse(reply('https://files.example/a.png'));
-    expect(agentReplyToNotify(parsed)?.data.attachments?.[0]?.url).toBe('https://files.example/a.png');
+    expect(agentReplyToNotify(parsed)?.attachments[0]?.url).toBe('https://files.example/a.png');
   });
 });
 

@@ -48,19 +48,55 @@ function tagName(text: string, from: number, to: number): string {
   return text.slice(from, end).toLowerCase();
 }
 
+/**
+ * A notify attachment as Cognigy's REST API takes it: `INotifyRestDataBody_2_0.attachments`
+ * items are media attachments `{name, url, type: "image"|"video"|"audio"|"file"|…, caption?}`
+ * (`@cognigy/rest-api-client` types: IMediaAttachment / TGenericAttachments).
+ */
+export interface CognigyAttachment {
+  name: string;
+  url: string;
+  type: 'image' | 'video' | 'audio' | 'file';
+}
+
 export interface NotifyContent {
   text: string;
-  data: { attachments?: { url: string; type: string | null; filename: string | null }[] };
+  attachments: CognigyAttachment[];
+}
+
+/** Engage's attachment type ("image", "audio", "video", or anything else) → Cognigy's media type. */
+function cognigyMediaType(type: string | null | undefined): CognigyAttachment['type'] {
+  return type === 'image' || type === 'video' || type === 'audio' ? type : 'file';
+}
+
+function nameOf(url: URL, filename: string | null | undefined): string {
+  const named = filename?.trim();
+  if (named) return named;
+  const last = decodeURIComponent(url.pathname.split('/').filter(Boolean).pop() ?? '');
+  return last || 'attachment';
+}
+
+/** Only web links reach the user's channel (a data: or javascript: URL never does). */
+function webUrl(raw: string): URL | null {
+  try {
+    const url = new URL(raw);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url : null;
+  } catch {
+    return null;
+  }
 }
 
 /** What the user sees of an agent reply; null when there is nothing to show. */
 export function agentReplyToNotify(params: AgentReplyParams): NotifyContent | null {
   const body = params.body ?? '';
   const text = params.format === 'html' ? htmlToText(body) : body.trim();
-  const attachments = (params.attachments ?? []).map((a) => ({ url: a.url, type: a.type ?? null, filename: a.filename ?? null }));
+  const attachments: CognigyAttachment[] = [];
+  for (const attachment of params.attachments ?? []) {
+    const url = webUrl(attachment.url);
+    if (url) attachments.push({ name: nameOf(url, attachment.filename), url: url.href, type: cognigyMediaType(attachment.type) });
+  }
   if (!text && attachments.length === 0) return null;
-  const data: NotifyContent['data'] = attachments.length ? { attachments } : {};
   // Channels that render only text still get a usable link for each attachment.
-  const fallback = attachments.map((a) => a.filename ? `${a.filename}: ${a.url}` : a.url).join('\n');
-  return { text: text || fallback, data };
+  const links = attachments.map((a) => `${a.name}: ${a.url}`).join('\n');
+  return { text: [text, links].filter(Boolean).join('\n'), attachments };
 }

@@ -315,7 +315,8 @@ export class HandoverEngine {
           cognigyJob('cognigy.notify', tenant.sourceId, conversation.threadId, this.deadline(), {
             ...conversation.session,
             text: notify.text,
-            data: { ...notify.data, rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: params.sender_name ?? null } },
+            ...(notify.attachments.length ? { attachments: notify.attachments } : {}),
+            data: { rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: params.sender_name ?? null, sender_name: params.sender_name ?? null } },
           }),
         );
         const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };

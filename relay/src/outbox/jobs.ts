@@ -29,6 +29,8 @@ export const cognigyCallPayloadSchema = z.object({
   sessionId: z.string(),
   text: z.string(),
   data: z.record(z.string(), z.unknown()),
+  /** Notify only: Cognigy's top-level media attachments. */
+  attachments: z.array(z.object({ name: z.string(), url: z.string(), type: z.enum(['image', 'video', 'audio', 'file']) })).optional(),
 });
 export type CognigyCallPayload = z.infer<typeof cognigyCallPayloadSchema>;
 
