@@ -56,12 +56,14 @@ async function main(argv: string[]): Promise<void> {
   }
   if (parsed.data === 'dead-letters') {
     const { runDeadLetterCommand } = await import('./outbox/deadLetterCli');
-    const settings = relaySettingsSchema.pick({ storeUrl: true, outboxDeadlineMs: true }).safeParse({
+    // The whole schema (its cross-field refinements forbid .pick); unset settings take their defaults.
+    const settings = relaySettingsSchema.safeParse({
       ...(process.env.STORE_URL ? { storeUrl: process.env.STORE_URL } : {}),
       ...(process.env.OUTBOX_DEADLINE_MS ? { outboxDeadlineMs: process.env.OUTBOX_DEADLINE_MS } : {}),
     });
     if (!settings.success) throw new ConfigError(`Invalid configuration: ${settings.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
-    process.exit(await runDeadLetterCommand(argv.slice(3), { ...settings.data, out: process.stdout }));
+    const { storeUrl, outboxDeadlineMs } = settings.data;
+    process.exit(await runDeadLetterCommand(argv.slice(3), { storeUrl, outboxDeadlineMs, out: process.stdout }));
   }
   await start();
 }

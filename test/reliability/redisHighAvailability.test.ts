@@ -48,7 +48,7 @@ describe('Redis Cluster (3 masters)', () => {
       const statuses = rig.cognigy.injections().filter((c) => c.sessionId === session.sessionId).map((c) => (c.data.handover as { status: string }).status);
       expect(statuses).toEqual(['queue', 'active', 'completed']);
       expect(await rig.store.outboxStats()).toMatchObject({ pending: 0, deadLettered: 0 });
-      expect((await axios.get(`${rig.relayUrl}/readyz`, { validateStatus: () => true })).status).toBe(200);
+      expect((await axios.get(`${rig.adminUrl}/readyz`, { validateStatus: () => true })).status).toBe(200);
     } finally {
       await rig.close();
     }
@@ -144,7 +144,7 @@ describe('Redis Sentinel failover', () => {
   });
 
   it('follows the new primary within 10 s, /readyz is 503 in between, no acknowledged reply is lost', async () => {
-    const readyz = async () => (await axios.get(`${rig.relayUrl}/readyz`, { validateStatus: () => true, timeout: 3_000 })).status;
+    const readyz = async () => (await axios.get(`${rig.adminUrl}/readyz`, { validateStatus: () => true, timeout: 3_000 })).status;
     const session = { URLToken: 'tok', userId: 'u-sentinel', sessionId: `s-sentinel-${randomUUID().slice(0, 6)}` };
     const threadId = await handOver(rig, session);
     const acked: string[] = [];
@@ -179,7 +179,7 @@ describe('Redis Sentinel failover', () => {
     }
     expect({ sawNotReady, outcomes }).toMatchObject({ sawNotReady: true });
     if (readyAgainAt === 0) {
-      const body = (await axios.get(`${rig.relayUrl}/readyz`, { validateStatus: () => true })).data as unknown;
+      const body = (await axios.get(`${rig.adminUrl}/readyz`, { validateStatus: () => true })).data as unknown;
       throw new Error(`not ready again: ${JSON.stringify(body)} master now ${sentinel.currentMasterPort()} (was ${oldMaster}); outcomes ${outcomes.join(' ')}; log ${rig.logLines.filter((l) => l.includes('redis')).slice(-8).join('\n')}`);
     }
     const followMs = readyAgainAt - killedAt;
