@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CognigySession } from '../../contract/relayApi';
 import { tenantSchema, type TenantConfig } from '../../relay/src/config';
 import { threadIdFor } from '../../relay/src/handover/identity';
+import { tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
 import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
 import { EngageSimulator } from '../../sandbox/engage';
 import { startAnswerDelayingProxy, startRoundRobin } from '../helpers/httpFronts';
@@ -90,6 +91,9 @@ describe('a relay killed mid-load (2 relays, Redis)', () => {
     try {
       engage.setSourceBaseUri(`${front.url}/handover/rce`);
       await engage.saveSource();
+      // Seed step 7: the relays create the Bot and Agent identities once the source is saved; agents reply through them.
+      const identities = tenantIdentityUsers(tenant.sourceId);
+      await waitUntil('Bot and Agent identities in Engage', () => [identities.bot.id, identities.agent.id].every((id) => engage.users().some((u) => u.foreign_id === id)), { timeoutMs: 15_000 });
       const tag = randomUUID().slice(0, 6);
       const conversations = await Promise.all(
         Array.from({ length: 6 }, async (_, i) => {
