@@ -24,7 +24,9 @@ RUN npm ci --omit=dev --no-audit --no-fund
 
 # 3. runtime: plain JavaScript on a slim image, as the unprivileged `node` user of the base image.
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
-ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
+# The admin listener (/readyz, /metrics) stays on loopback unless ADMIN_HOST says otherwise:
+# the HEALTHCHECK below asks it from inside the container.
+ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 ADMIN_PORT=8081
 WORKDIR /app
 COPY package.json package-lock.json ./
 # `npm start` works here too: its prestart step sees no sources and never builds.
@@ -35,11 +37,13 @@ COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
 VOLUME ["/app/data"]
 USER node
-EXPOSE 8080
-# Readiness (store reachable), asked from inside the container: the admin port when ADMIN_PORT
-# is set, else the public port.
+# 8080: Engage and the extension. 8081: admin (/readyz, /metrics); reachable from outside the
+# container only with ADMIN_HOST=0.0.0.0, and never to be published to the internet.
+EXPOSE 8080 8081
+# Readiness (store reachable) on the admin listener, asked from inside the container (loopback
+# works whatever ADMIN_HOST is: 127.0.0.1 or 0.0.0.0).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.ADMIN_PORT||process.env.PORT||8080)+'/readyz').then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.ADMIN_PORT||8081)+'/readyz').then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node itself is PID 1 (exec form, no npm or shell in between): the relay's own SIGTERM handler
 # drains and exits 0 within 10 s. It starts no child processes, so there are no zombies to reap;
 # `docker run --init` adds tini if you want one anyway.

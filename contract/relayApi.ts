@@ -53,6 +53,48 @@ export const transcriptLineSchema = z.object({
 });
 export type TranscriptLine = z.infer<typeof transcriptLineSchema>;
 
+/**
+ * An entry as Cognigy's Get Transcript node stores it: `{role, type: "input"|"output", payload:
+ * {text, data}, timestamp}` (Cognigy/Extensions extensions/cxone ConversationItem), with role
+ * "user", "assistant" (the AI Agent / bot), "agent" (a human agent), "system" or "tool"
+ * (Cognigy/Documentation add-transcript-steps.md). Accepted as it comes: user → user, assistant
+ * and agent → bot (the company's side of the conversation); system and tool entries, and entries
+ * without text (`payload.text` null or missing), are skipped.
+ */
+export const getTranscriptEntrySchema = z.object({
+  role: z.string().min(1).max(64),
+  type: z.string().max(64).optional(),
+  payload: z.object({ text: z.unknown().optional() }).passthrough(),
+  /** Milliseconds since the epoch. */
+  timestamp: z.number().optional(),
+});
+export type GetTranscriptEntry = z.infer<typeof getTranscriptEntrySchema>;
+
+const TRANSCRIPT_ROLES: Readonly<Record<string, TranscriptLine['role']>> = { user: 'user', assistant: 'bot', agent: 'bot' };
+
+/** The transcript line of a Get Transcript entry; null for entries that carry no text for the agent. */
+export function transcriptLineFromEntry(entry: GetTranscriptEntry): TranscriptLine | null {
+  const role = TRANSCRIPT_ROLES[entry.role.toLowerCase()];
+  const text = typeof entry.payload.text === 'string' ? entry.payload.text.trim().slice(0, 20000) : '';
+  if (!role || !text) return null;
+  const at = entry.timestamp !== undefined && Number.isFinite(entry.timestamp) ? new Date(entry.timestamp) : null;
+  return at && !Number.isNaN(at.getTime()) ? { role, text, at: at.toISOString() } : { role, text };
+}
+
+/** A transcript of our lines or of Get Transcript entries (or both), normalised to our lines. */
+export const transcriptSchema = z
+  .array(z.union([transcriptLineSchema, getTranscriptEntrySchema]))
+  .max(500)
+  .transform((entries) =>
+    entries.flatMap((entry): TranscriptLine[] => {
+      if ('payload' in entry) {
+        const line = transcriptLineFromEntry(entry);
+        return line ? [line] : [];
+      }
+      return [entry];
+    }),
+  );
+
 const envelope = {
   /** Unique per logical request; the relay deduplicates on it (retries of the same call are safe). */
   requestId: id,
@@ -71,11 +113,13 @@ export const startHandoverRequestSchema = z.object({
   profile: contactProfileSchema.default({}),
   /** Explicit key mappings (Cognigy profile key → Engage user key) that add to or override the defaults. */
   profileMapping: z.record(z.string().min(1).max(128), z.string().min(1).max(64)).default({}),
-  transcript: z.array(transcriptLineSchema).max(500).default([]),
+  transcript: transcriptSchema.default([]),
   firstMessage: z.string().min(1).max(20000),
   /** Key/value data for the thread (routing rules); keys are sanitised by the relay. */
   contextData: z.record(z.string().min(1).max(128), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100)])).default({}),
   options: handoverOptionsSchema.default({ forwardOnlyHandoverConversations: true, getQueueUpdates: true }),
+  /** Engage category ids added to the thread with the Agent category (the built-in provider's "Additional Category IDs"). */
+  additionalCategoryIds: z.array(id).max(20).optional(),
 });
 export type StartHandoverRequest = z.infer<typeof startHandoverRequestSchema>;
 
@@ -179,5 +223,7 @@ export const injectedHandoverEventSchema = z.object({
   estimatedWaitTime: z.number().int().nonnegative().optional(),
   agentName: z.string().optional(),
   error: z.object({ reason: z.string(), message: z.string() }).optional(),
+  /** With status "queue": why the user waits again ("agent_released": the agent cancelled the intervention). */
+  reason: z.enum(['agent_released']).optional(),
 });
 export type InjectedHandoverEvent = z.infer<typeof injectedHandoverEventSchema>;

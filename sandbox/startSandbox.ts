@@ -49,21 +49,29 @@ function secret(): string {
   return randomBytes(18).toString('base64url');
 }
 
-/** The demo Flow: guard → "agent?" → Handover to RCE with a say on each branch; otherwise small talk. */
+/**
+ * The demo Flow, built exactly as the README's "For bot builders" section says:
+ *  1. first node: If {{context.rceHandover.active}} → Go To "Handover to RCE" (continue) — the guard;
+ *  2. "agent?" → Get Transcript (into input.transcript) → Handover to RCE (marked Set Entrypoint,
+ *     Transcript = {{input.transcript}});
+ *  3. each branch ends in a Say; the guard brings the next input back to the node.
+ */
 export function demoFlow(): Flow {
   const handover = extension.nodes.find((n) => n.type === 'handoverToRce');
   if (!handover) throw new Error('handoverToRce node missing from the extension');
   return {
     start: 'guard',
     nodes: [
-      { id: 'guard', type: 'goToIf', label: 'Handover running?', config: { value: '{{context.rceHandover.active}}', target: 'handover' }, next: 'wants-agent' },
-      { id: 'wants-agent', type: 'ifTextMatches', label: 'Asks for a human?', config: { pattern: '\\b(agent|human|person|someone)\\b', target: 'handover' }, next: 'smalltalk' },
+      { id: 'guard', type: 'goToIf', label: 'Handover running?', config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' }, next: 'wants-agent' },
+      { id: 'wants-agent', type: 'ifTextMatches', label: 'Asks for a human?', config: { pattern: '\\b(agent|human|person|someone)\\b', target: 'transcript' }, next: 'smalltalk' },
       { id: 'smalltalk', type: 'say', config: { text: 'I am only a demo bot. Type "agent" and I will hand you over to a human.' } },
+      { id: 'transcript', type: 'getTranscript', label: 'Get Transcript', config: { storeLocation: 'input', key: 'transcript', limit: 10 }, next: 'handover' },
       ...placeNode(handover, {
         id: 'handover',
+        entrypoint: true,
         config: {
           connection: 'sandbox',
-          transcript: '{{context.transcript}}',
+          transcript: '{{input.transcript}}',
           contextData: { channel: 'webchat', intent: 'talk-to-agent' },
         },
         branches: {

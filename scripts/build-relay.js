@@ -9,16 +9,21 @@
  *                                          (prestart: a fresh clone still works with `npm start`;
  *                                          a built copy starts in well under a second)
  *
+ * It also copies the non-TypeScript files the relay loads beside its modules (the Redis store's `.lua`
+ * commands with their `includes/`), as they are laid out under relay/src.
+ *
  * A copy without sources (the container image: dist/ and package files only) is never rebuilt.
  */
 const { execFileSync } = require('node:child_process');
-const { existsSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const { cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const dist = path.join(root, 'dist');
 const stamp = path.join(dist, '.build-stamp');
 const entry = path.join(dist, 'relay', 'src', 'main.js');
+// Files tsc does not emit but the relay reads beside its modules at run time (the Redis store's Lua).
+const assets = ['relay/src/store/redis/commands'];
 const inputs = ['contract', 'relay/src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
 
 function newestMtimeMs(target) {
@@ -46,6 +51,7 @@ function build() {
   }
   rmSync(dist, { recursive: true, force: true });
   execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+  for (const asset of assets) cpSync(path.join(root, asset), path.join(dist, asset), { recursive: true });
   writeFileSync(stamp, `${new Date().toISOString()}\n`);
 }
 

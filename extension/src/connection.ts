@@ -74,7 +74,9 @@ export const connectionFieldHelp: Record<ConnectionFieldName, ConnectionFieldHel
   },
   baseApiUrl: {
     label: 'Base API URL',
-    help: 'Your Engage domain with "api" added, e.g. cognigy.api.engagement.dimelo.com. Kept for parity; the relay holds its own copy.',
+    help:
+      'Your Engage domain with "api" added, e.g. acme.api.engagement.dimelo.com; https://acme.api.engagement.dimelo.com and ' +
+      'https://acme.api.engagement.dimelo.com/1.0 work too. Kept for parity; the relay holds its own copy.',
     secret: false,
     required: false,
   },
@@ -105,6 +107,7 @@ export interface RceConnection {
   realtimeAccessToken: string;
   realtimeEndpointUrl: string;
   webhookSecret: string;
+  /** Normalised to `https://<host>/1.0` (empty when not given). */
   baseApiUrl: string;
   /** Without a trailing slash. */
   relayUrl: string;
@@ -152,8 +155,10 @@ const connectionSchema = z.object({
     error: 'must be a URL whose last path segment is the Engage source id',
   }),
   webhookSecret: optionalText(),
-  baseApiUrl: optionalText(2048).refine((v) => v === '' || isHostOrHttpsUrl(v), {
-    error: 'must be a host name such as cognigy.api.engagement.dimelo.com or an https URL (http only for localhost)',
+  baseApiUrl: optionalText(2048).refine((v) => v === '' || normaliseBaseApiUrl(v) !== null, {
+    error:
+      'must be your Engage API host, e.g. acme.api.engagement.dimelo.com, https://acme.api.engagement.dimelo.com or ' +
+      'https://acme.api.engagement.dimelo.com/1.0 (https; http only for localhost)',
   }),
   relayUrl: requiredText(2048).refine(isAcceptableRelayUrl, {
     error: 'must be an https URL without query or fragment (http only for localhost)',
@@ -161,15 +166,29 @@ const connectionSchema = z.object({
   relayApiKey: requiredText().pipe(z.string().min(8, { error: 'is shorter than 8 characters' })),
 });
 
-function isHostOrHttpsUrl(value: string): boolean {
-  if (/^[A-Za-z0-9.-]+(:\d+)?$/.test(value)) return true;
+/** The API version path Engage's REST API lives under. */
+export const ENGAGE_API_PATH = '/1.0';
+
+/**
+ * The Base API URL in the one form used everywhere: `https://<host>/1.0`. Admins write it as the
+ * seed says (`acme.api.engagement.dimelo.com`), as a URL without the version, or with `/1.0`;
+ * all three mean the same. Anything else (another path, a query, http to a remote host) → null.
+ */
+export function normaliseBaseApiUrl(value: string): string | null {
+  const trimmed = value.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
+  let url: URL;
   try {
-    const url = new URL(value);
-    // Plain http only for a relay/simulator on this machine (the sandbox).
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+    url = new URL(withScheme);
   } catch {
-    return false;
+    return null;
   }
+  // Plain http only for a simulator on this machine (the sandbox).
+  const schemeOk = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+  if (!schemeOk || url.search || url.hash || url.username || url.password || !url.hostname) return null;
+  const path = url.pathname.replace(/\/+$/, '');
+  if (path !== '' && path !== ENGAGE_API_PATH) return null;
+  return `${url.protocol}//${url.host}${ENGAGE_API_PATH}`;
 }
 
 function isAcceptableRelayUrl(value: string): boolean {
@@ -207,6 +226,7 @@ export function parseConnection(raw: unknown): RceConnection {
   const value = result.data;
   return {
     ...value,
+    baseApiUrl: value.baseApiUrl === '' ? '' : (normaliseBaseApiUrl(value.baseApiUrl) ?? ''),
     relayUrl: value.relayUrl.replace(/\/+$/, ''),
     // The refine above guarantees a source id.
     sourceId: sourceIdFromRealtimeEndpoint(value.realtimeEndpointUrl) ?? '',

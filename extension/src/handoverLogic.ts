@@ -36,6 +36,8 @@ export interface HandoverState {
   estimatedWaitTime?: number | null;
   agentName?: string | null;
   error?: { code: string; message: string } | null;
+  /** `input.inputId` of the last input the node handled (idempotency per input). */
+  lastInputId?: string | null;
 }
 
 export interface EventRoute {
@@ -102,6 +104,47 @@ export function applyEvent(state: HandoverState, event: InjectedHandoverEvent, r
     next.error = { code: event.error?.reason ?? 'handover_error', message: event.error?.message ?? 'The handover failed.' };
   }
   return next;
+}
+
+/**
+ * `input.handover` as Cognigy's built-in handovers set it (IHandoverStatusInputObject in
+ * `@cognigy/rest-api-client`: status, eventType, error, data), so a Lookup node of type
+ * "Handover Status" and Flows written for built-in handovers work unchanged. Statuses are
+ * Cognigy's; eventType is Cognigy's "queueUpdate" for queue updates and our own name otherwise.
+ */
+export interface HandoverStatusInput {
+  status: InjectedHandoverEvent['status'];
+  eventType: string;
+  data: Record<string, unknown>;
+  error?: { reason: 'error'; message: string };
+}
+
+const EVENT_TYPES: Record<InjectedHandoverEvent['status'], string> = {
+  queue: 'queueUpdate',
+  active: 'agentJoined',
+  completed: 'conversationClosed',
+  cancelled: 'conversationCancelled',
+  error: 'conversationFailed',
+};
+
+export function handoverStatusInput(event: InjectedHandoverEvent): HandoverStatusInput {
+  const data: Record<string, unknown> = { threadId: event.threadId };
+  if (event.status === 'queue') {
+    // Milliseconds, like the built-in RingCentral Engage provider (Lookup node docs divide by 1000).
+    data.position = event.position ?? null;
+    data.estimatedWaitTime = event.estimatedWaitTime ?? null;
+  }
+  if (event.status === 'active') {
+    // Engage's sender_name of the agent (Source SDK messages.create), when known.
+    data.agentName = event.agentName ?? null;
+    data.sender_name = event.agentName ?? null;
+  }
+  const out: HandoverStatusInput = { status: event.status, eventType: EVENT_TYPES[event.status], data };
+  if (event.status === 'error') {
+    data.reason = event.error?.reason ?? 'handover_error';
+    out.error = { reason: 'error', message: event.error?.message ?? 'The handover failed.' };
+  }
+  return out;
 }
 
 function normalisePhrase(text: string): string {
@@ -186,5 +229,6 @@ export function readHandoverState(context: Record<string, unknown> | undefined, 
     status: state.status ?? 'idle',
     startedAt: state.startedAt ?? null,
     updatedAt: state.updatedAt ?? '',
+    lastInputId: typeof state.lastInputId === 'string' ? state.lastInputId : null,
   };
 }

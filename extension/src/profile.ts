@@ -1,5 +1,5 @@
 import type { ContactProfile, TranscriptLine } from '../../contract/relayApi';
-import { transcriptLineSchema } from '../../contract/relayApi';
+import { getTranscriptEntrySchema, transcriptLineFromEntry, transcriptLineSchema } from '../../contract/relayApi';
 import { NodeInputError } from './nodeSupport';
 
 /**
@@ -30,6 +30,14 @@ export function jsonFieldValue(value: unknown): unknown {
   }
 }
 
+/**
+ * Sets an own property even for keys such as "__proto__" (a plain assignment would change the
+ * object's prototype instead of storing the value).
+ */
+function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -56,7 +64,7 @@ export function parseProfileMapping(raw: unknown): ProfileMapping {
           `which is not an Engage user key. Use one of ${ENGAGE_USER_KEYS.join(', ')} or context_data.<key>.`,
       );
     }
-    mapping[source] = target.trim();
+    setOwn(mapping, source, target.trim());
   }
   return mapping;
 }
@@ -83,7 +91,7 @@ export function contactProfileFrom(raw: unknown): { profile: ContactProfile; wit
   for (const [key, item] of Object.entries(value)) {
     if (key.startsWith('_') || key.length === 0 || key.length > MAX_KEY_CHARS) continue;
     const fitted = fitProfileValue(item);
-    if (fitted !== undefined) profile[key] = fitted;
+    if (fitted !== undefined) setOwn(profile, key, fitted);
   }
   return { profile, withheld: false };
 }
@@ -105,8 +113,10 @@ function fitProfileValue(item: unknown): ContactProfile[string] | undefined {
 }
 
 /**
- * The optional transcript (array of {role, text}). Lines that do not fit are dropped and
- * counted rather than failing the handover: a human agent is more useful than a perfect log.
+ * The optional transcript: our lines {role: "user"|"bot", text}, or the entries of Cognigy's Get
+ * Transcript node {role, type, payload: {text}} as they come (assistant → bot, non-text entries
+ * skipped, see the contract). Lines that do not fit are dropped and counted rather than failing
+ * the handover: a human agent is more useful than a perfect log.
  */
 export function transcriptFrom(raw: unknown): { transcript: TranscriptLine[]; dropped: number } {
   const value = jsonFieldValue(raw);
@@ -114,6 +124,13 @@ export function transcriptFrom(raw: unknown): { transcript: TranscriptLine[]; dr
   const transcript: TranscriptLine[] = [];
   let dropped = 0;
   for (const line of value) {
+    const entry = isPlainObject(line) && 'payload' in line ? getTranscriptEntrySchema.safeParse(line) : null;
+    if (entry?.success) {
+      // Tool calls, system steps and other non-text entries are not for the agent: skipped, not dropped.
+      const fromEntry = transcriptLineFromEntry(entry.data);
+      if (fromEntry) transcript.push(fromEntry);
+      continue;
+    }
     const candidate = isPlainObject(line)
       ? { ...line, text: typeof line.text === 'string' ? line.text.trim().slice(0, 20000) : line.text }
       : line;
@@ -137,10 +154,10 @@ export function contextDataFrom(raw: unknown): { contextData: Record<string, str
       dropped += 1;
       continue;
     }
-    if (typeof item === 'string') contextData[key] = clipText(item);
-    else if (typeof item === 'number' || typeof item === 'boolean') contextData[key] = String(item);
+    if (typeof item === 'string') setOwn(contextData, key, clipText(item));
+    else if (typeof item === 'number' || typeof item === 'boolean') setOwn(contextData, key, String(item));
     else if (Array.isArray(item) && item.every((x) => ['string', 'number', 'boolean'].includes(typeof x))) {
-      contextData[key] = item.slice(0, MAX_LIST_ITEMS).map((x) => clipText(String(x)));
+      setOwn(contextData, key, item.slice(0, MAX_LIST_ITEMS).map((x) => clipText(String(x))));
     } else dropped += 1;
   }
   return { contextData, dropped };

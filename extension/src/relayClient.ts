@@ -14,7 +14,7 @@ import {
   type RelayResponse,
   type RelayRouteName,
 } from '../../contract/relayApi';
-import { RELAY_HEADERS, signRelayRequest } from '../../contract/requestSigning';
+import { RELAY_HEADERS, signRelayRequest, signRelayRequestV1 } from '../../contract/requestSigning';
 import { connectionSecrets, redactSecrets, type RceConnection } from './connection';
 
 /**
@@ -133,7 +133,8 @@ export async function callRelay<R extends RelayRouteName>(
   const timestamp = Math.floor(Date.now() / 1000);
   // Fresh per HTTP attempt: a quick retry of the same input is not mistaken for a replay.
   const nonce = randomUUID();
-  const url = `${connection.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`;
+  const path = `${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`;
+  const url = `${connection.relayUrl}${path}`;
   const where = relayOrigin(connection.relayUrl);
 
   let status: number;
@@ -145,7 +146,9 @@ export async function callRelay<R extends RelayRouteName>(
         accept: 'application/json',
         [RELAY_HEADERS.timestamp]: String(timestamp),
         [RELAY_HEADERS.nonce]: nonce,
-        [RELAY_HEADERS.signature]: signRelayRequest(connection.relayApiKey, timestamp, rawBody, nonce),
+        // v2 binds method, path and source into the MAC; v1 only for relays released before v2.
+        [RELAY_HEADERS.signatureV2]: signRelayRequest(connection.relayApiKey, { method: 'POST', path, sourceId: connection.sourceId, timestampSeconds: timestamp, nonce }, rawBody),
+        [RELAY_HEADERS.signature]: signRelayRequestV1(connection.relayApiKey, timestamp, rawBody, nonce),
         [RELAY_HEADERS.source]: connection.sourceId,
       },
     });

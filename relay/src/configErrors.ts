@@ -9,11 +9,11 @@ import type { z } from 'zod';
 /** Examples by configuration key (the same keys in the environment and in the RELAY_CONFIG file). */
 const EXAMPLES: Record<string, string> = {
   apiAccessToken: '<Engage Admin > API access tokens, the bot agent’s token>',
-  botCategoryId: '5f1e2d3c4b5a69788796a5b4',
-  agentCategoryId: '5f1e2d3c4b5a69788796a5b5',
+  botCategoryId: '5f1c00000000000000000c02',
+  agentCategoryId: '5f1c00000000000000000c03',
   realtimeAccessToken: '<the Engage source’s API access token>',
   previousRealtimeAccessToken: '<the source’s previous API access token>',
-  realtimeEndpointUrl: 'https://acme.engagement.dimelo.com/realtime/sdk/5f1e2d3c4b5a69788796a5b6',
+  realtimeEndpointUrl: 'https://acme.engagement.dimelo.com/realtime/sdk/5f1c00000000000000000d01',
   webhookSecret: '<the Engage webhook’s Secret, 8 characters or more>',
   previousWebhookSecret: '<the webhook’s previous Secret>',
   baseApiUrl: 'https://acme.api.engagement.dimelo.com/1.0',
@@ -76,6 +76,7 @@ function stateOf(raw: unknown): State {
 }
 
 function describe(label: string, state: State, issues: readonly Issue[], example: string | undefined, exampleAs: (example: string) => string): string {
+  if (issues.every((issue) => issue.code === 'custom' && issue.message === 'unknown setting')) return `${label} is not a known setting`;
   const what = state === 'missing' ? 'is not set' : state === 'empty' ? 'is empty' : `is malformed: ${[...new Set(issues.map(reason))].join('; ')}`;
   return `${label} ${what}${example ? `. Example: ${exampleAs(example)}` : ''}`;
 }

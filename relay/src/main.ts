@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 import { z } from 'zod';
-import { ConfigError, loadConfig, secretsOf } from './config';
+import { ConfigError, loadConfig, relaySettingsSchema, secretsOf } from './config';
 import { createLogger } from './log';
 import { createRelay } from './relay';
 import { openStore } from './store/openStore';
 
-/** CLI: `relay start` (default) runs the relay; `relay doctor` checks a configuration against live services. */
-const commandSchema = z.enum(['start', 'doctor']).default('start');
+/**
+ * CLI: `relay start` (default) runs the relay; `relay doctor` checks a configuration against live
+ * services; `relay dead-letters list|show|retry` inspects and retries the jobs the outbox gave up on.
+ */
+const commandSchema = z.enum(['start', 'doctor', 'dead-letters']).default('start');
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function start(): Promise<void> {
@@ -44,12 +47,23 @@ async function start(): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const parsed = commandSchema.safeParse(argv[2]);
   if (!parsed.success) {
-    process.stderr.write(`Unknown command "${argv[2]}". Usage: relay [start|doctor]\n`);
+    process.stderr.write(`Unknown command "${argv[2]}". Usage: relay [start|doctor|dead-letters]\n`);
     process.exit(2);
   }
   if (parsed.data === 'doctor') {
     const { runDoctor } = await import('./doctor/runDoctor');
     process.exit(await runDoctor(loadConfig(), process.stdout));
+  }
+  if (parsed.data === 'dead-letters') {
+    const { runDeadLetterCommand } = await import('./outbox/deadLetterCli');
+    // The whole schema (its cross-field refinements forbid .pick); unset settings take their defaults.
+    const settings = relaySettingsSchema.safeParse({
+      ...(process.env.STORE_URL ? { storeUrl: process.env.STORE_URL } : {}),
+      ...(process.env.OUTBOX_DEADLINE_MS ? { outboxDeadlineMs: process.env.OUTBOX_DEADLINE_MS } : {}),
+    });
+    if (!settings.success) throw new ConfigError(`Invalid configuration: ${settings.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
+    const { storeUrl, outboxDeadlineMs } = settings.data;
+    process.exit(await runDeadLetterCommand(argv.slice(3), { storeUrl, outboxDeadlineMs, out: process.stdout }));
   }
   await start();
 }

@@ -2,17 +2,24 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ExtensionApiHandler } from './api/extensionApiHandler';
-import { createRequestListener } from './app';
+import { createAdminListener, createRequestListener } from './app';
 import type { RelayConfig } from './config';
 import { SourceSdkHandler } from './engage/sourceSdkHandler';
+import { TenantIdentities } from './engage/tenantIdentities';
 import { WebhookHandler } from './engage/webhookHandler';
 import { HandoverEngine } from './handover/engine';
 import { createOutboundHttp } from './http/outboundHttp';
 import { RelayMetrics } from './metrics/relayMetrics';
 import { createJobExecutor } from './outbox/executors';
 import { SlidingWindowLimiter, SlidingWindowRestGate } from './outbox/rateGate';
+import { leaseOwnerOf } from './outbox/leaseOwner';
+import { SharedBudget, SharedRestGate } from './outbox/sharedBudget';
+import { startRetention } from './store/retention';
 import { OutboxWorker } from './outbox/worker';
 import type { Store } from './store/types';
+
+/** How long request ids and Engage ids are remembered; agent replies are accepted for as long (see SourceSdkHandler.checkTime). */
+const DEDUP_TTL_MS = 7 * 24 * 3600_000;
 
 export interface RelayOptions {
   config: RelayConfig;
@@ -28,9 +35,14 @@ export interface RelayOptions {
 export interface Relay {
   readonly engine: HandoverEngine;
   readonly worker: OutboxWorker;
+  /** Bot and Agent identity creation per tenant (background, retried). */
+  readonly identities: TenantIdentities;
   readonly store: Store;
-  /** Starts HTTP and the outbox worker; resolves with the base URL. */
-  start(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /**
+   * Starts the public and admin listeners and the outbox worker; resolves with their base URLs.
+   * Port 0 asks for a free port (tests, tools): the admin listener then takes a free port too.
+   */
+  start(port?: number, host?: string): Promise<{ url: string; port: number; adminUrl: string }>;
   /**
    * Graceful: stop accepting, finish in-flight requests, let outbox calls in flight finish and try
    * once more what is due, close the store. Each phase waits at most `graceMs` (default 3 s).
@@ -44,11 +56,12 @@ export function createRelay(options: RelayOptions): Relay {
   const tenantMap = new Map(tenants.map((t) => [t.sourceId, t]));
   const outbound = createOutboundHttp(options.outboundTimeoutMs ? { timeoutMs: options.outboundTimeoutMs } : {});
   let worker: OutboxWorker | null = null;
+  let retention: ReturnType<typeof startRetention> | null = null;
 
   const engine = new HandoverEngine({
     store,
     logger,
-    settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: 7 * 24 * 3600_000, replayWindowMs: config.settings.replayWindowMs },
+    settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: DEDUP_TTL_MS, replayWindowMs: config.settings.replayWindowMs },
     ...(options.clock ? { clock: options.clock } : {}),
     // The worker is built below (it needs the engine); until then nothing is leased.
     outbox: {
@@ -61,26 +74,41 @@ export function createRelay(options: RelayOptions): Relay {
   worker = new OutboxWorker({
     store,
     logger,
-    execute: metrics.timeDeliveries(createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate: metrics.countRestCalls(new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock)), threads: engine })),
+    execute: metrics.timeDeliveries(createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate: metrics.countRestCalls(store.kind === 'redis' ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock) : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock)), threads: engine })),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.outbox?.backoff ? { backoff: options.outbox.backoff } : {}),
     ...(options.outbox?.idlePollMs ? { idlePollMs: options.outbox.idlePollMs } : {}),
-    ...(options.outbox?.leaseMs ? { leaseMs: options.outbox.leaseMs } : {}),
+    leaseMs: options.outbox?.leaseMs ?? config.settings.outboxLeaseMs,
+    ...(leaseOwnerOf(config.settings) ? { owner: leaseOwnerOf(config.settings) } : {}),
   });
   const activeWorker = worker;
+  // Bot and Agent identities, once per tenant, beside the handovers (never in a conversation's lane).
+  const identities = new TenantIdentities({ tenants, postText: outbound.postText, logger, ...(options.outbox?.backoff ? { retry: options.outbox.backoff } : {}) });
 
   // Public routes: per client address in app.ts, per tenant here (once the caller proved which tenant it is).
-  const tenantRequests = new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
-  const tenantLimit = (tenantId: string) => tenantRequests.tryTake(tenantId);
+  // On Redis the per-tenant budget is shared by every relay (SQLite serves one process).
+  const tenantRequests =
+    store.kind === 'redis'
+      ? new SharedBudget(store, { limit: config.settings.tenantRateLimitPerMinute, windowMs: 60_000, batch: Math.max(1, Math.min(50, Math.floor(config.settings.tenantRateLimitPerMinute / 100))), ...(options.clock ? { clock: options.clock } : {}) })
+      : new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
+  const tenantLimit = (tenantId: string) => tenantRequests.tryTake(`tenant-requests/${tenantId}`);
   const listener = createRequestListener({
-    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, tenantLimit }),
+    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, replyRetryWindowMs: DEDUP_TTL_MS, tenantLimit, allowHttpAttachments: config.settings.allowHttpAttachments, onImplementationInfo: (sourceId) => identities.sourceSaved(sourceId) }),
     webhooks: new WebhookHandler({ tenants, engine, logger, tenantLimit }),
     extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, tenantLimit, ...(options.clock ? { clock: options.clock } : {}) }),
     logger,
     maxBodyBytes: config.settings.maxBodyBytes,
+    engageMaxBodyBytes: config.settings.engageMaxBodyBytes,
+    maxBytesInFlightPerAddress: config.settings.maxBytesInFlightPerAddress,
+    maxBytesInFlight: config.settings.maxBytesInFlight,
+    trustProxy: config.settings.trustProxy,
     rateLimitPerMinute: config.settings.rateLimitPerMinute,
+    sourceIds: tenants.map((t) => t.sourceId),
     ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const adminListener = createAdminListener({
+    logger,
     health: async () => {
       try {
         await store.ping();
@@ -93,27 +121,41 @@ export function createRelay(options: RelayOptions): Relay {
   });
 
   let server: Server | null = null;
+  let adminServer: Server | null = null;
   return {
     engine,
     worker: activeWorker,
+    identities,
     store,
     async start(port = config.settings.port, host = config.settings.host) {
-      server = await new Promise<Server>((resolve, reject) => {
-        const s = createServer(listener);
-        s.once('error', reject);
-        s.listen(port, host, () => {
-          s.off('error', reject);
-          resolve(s);
-        });
-      });
+      // Headers and body must arrive within the configured times (a stalled upload is cut with
+      // 408); node checks every half second so the cut comes close to the limit.
+      const timeouts = { headersTimeout: config.settings.headersTimeoutMs, requestTimeout: config.settings.requestTimeoutMs, connectionsCheckingInterval: 500 };
+      server = await listen(createServer(timeouts, listener), port, host);
       server.keepAliveTimeout = 65_000;
+      adminServer = await listen(createServer(timeouts, adminListener), port === 0 ? 0 : config.settings.adminPort, config.settings.adminHost).catch(async (err: Error) => {
+        await new Promise<void>((resolve) => server?.close(() => resolve()));
+        throw err;
+      });
       activeWorker.start();
+      retention ??= startRetention({ store, logger, retentionMs: config.settings.retentionDays * 86_400_000, ...(options.clock ? { clock: options.clock } : {}) });
+      identities.start();
       const address = server.address() as AddressInfo;
-      const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
-      logger.info({ port: address.port, tenants: tenants.map((t) => t.sourceId), store: store.kind }, 'relay listening');
-      return { url: `http://${shownHost}:${address.port}`, port: address.port };
+      const adminAddress = adminServer.address() as AddressInfo;
+      const shown = (h: string) => (h === '0.0.0.0' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h);
+      logger.info({ port: address.port, adminPort: adminAddress.port, tenants: tenants.map((t) => t.sourceId), store: store.kind }, 'relay listening');
+      return { url: `http://${shown(host)}:${address.port}`, port: address.port, adminUrl: `http://${shown(config.settings.adminHost)}:${adminAddress.port}` };
     },
     async stop({ closeStore = true, graceMs = 3_000 } = {}) {
+      retention?.stop();
+      retention = null;
+      if (adminServer) {
+        const a = adminServer;
+        a.closeAllConnections();
+        await new Promise<void>((resolve) => a.close(() => resolve()));
+        adminServer = null;
+      }
+      identities.stop();
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {
@@ -146,4 +188,14 @@ export function createRelay(options: RelayOptions): Relay {
       logger.info('relay stopped');
     },
   };
+}
+
+function listen(server: Server, port: number, host: string): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
 }

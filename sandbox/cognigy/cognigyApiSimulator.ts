@@ -5,20 +5,39 @@ import { z } from 'zod';
 import { secretsEqual } from '../../relay/src/secretCompare';
 
 /**
- * Cognigy REST API simulator: POST /new/v2.0/endpoint/inject and /notify with X-API-Key, body
- * {text, data, URLToken, userId, sessionId}. Records every accepted call in order and can be
- * told to fail (5xx, hang, refuse connections) to exercise the relay's outbox.
+ * Cognigy REST API simulator: POST /new/v2.0/endpoint/inject and /notify with X-API-Key.
+ * Bodies are checked against the shapes `@cognigy/rest-api-client` declares:
+ *  - inject `IInjectRestDataBody_2_0 {text: string, data: object, URLToken, sessionId, userId}`;
+ *  - notify `INotifyRestDataBody_2_0` = the same plus optional `attachments: TAttachments[]`, whose
+ *    media items are `{name, url, type: "image"|"video"|"audio"|"file"|"document", caption?}`.
+ * Unknown top-level keys are refused (stricter than Cognigy may be, so our relay sends only what
+ * is documented). Records every accepted call in order and can be told to fail (5xx, hang,
+ * refuse connections) to exercise the relay's outbox.
  */
 
-export const cognigyCallSchema = z.object({
+const httpUrl = z.string().url().refine((u) => /^https?:\/\//i.test(u), 'attachment url must be http(s)');
+
+export const notifyAttachmentSchema = z
+  .object({
+    name: z.string().min(1),
+    url: httpUrl,
+    type: z.enum(['image', 'video', 'audio', 'file', 'document', 'sticker']),
+    caption: z.string().optional(),
+  })
+  .strict();
+export type NotifyAttachment = z.infer<typeof notifyAttachmentSchema>;
+
+const sessionFields = {
   text: z.string(),
-  data: z.record(z.string(), z.unknown()).default({}),
+  data: z.record(z.string(), z.unknown()),
   URLToken: z.string().min(1),
   userId: z.string().min(1),
   sessionId: z.string().min(1),
-  attachments: z.array(z.unknown()).optional(),
-});
-export type CognigyCall = z.infer<typeof cognigyCallSchema> & { kind: 'inject' | 'notify'; receivedAt: number };
+};
+export const injectBodySchema = z.object(sessionFields).strict();
+export const notifyBodySchema = z.object({ ...sessionFields, attachments: z.array(notifyAttachmentSchema).optional() }).strict();
+
+export type CognigyCall = z.infer<typeof notifyBodySchema> & { kind: 'inject' | 'notify'; receivedAt: number };
 
 export type CognigyFault = 'none' | 'http500' | 'http503' | 'hang' | 'refuse';
 
@@ -129,10 +148,11 @@ export class CognigyApiSimulator {
       this.attempts.push({ kind, status: 400 });
       return answer(400, { error: 'Bad Request', message: 'invalid JSON' });
     }
-    const parsed = cognigyCallSchema.safeParse(json);
+    const parsed = (kind === 'notify' ? notifyBodySchema : injectBodySchema).safeParse(json);
     if (!parsed.success) {
       this.attempts.push({ kind, status: 400 });
-      return answer(400, { error: 'Bad Request', message: parsed.error.issues[0]?.message ?? 'invalid body' });
+      const issue = parsed.error.issues[0];
+      return answer(400, { error: 'Bad Request', message: issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid body' });
     }
     const call: CognigyCall = { ...parsed.data, kind, receivedAt: Date.now() };
     this.calls.push(call);

@@ -3,7 +3,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { resolveDeep, unsupportedExpressions, type ScriptScope } from './cognigyScript';
-import { createNodeApi, type LogLevel } from './nodeApi';
+import { ExtensionActionLimitError, createNodeApi, type LogLevel } from './nodeApi';
 
 /**
  * A small Flow runner that executes real extension node descriptors the way Cognigy does:
@@ -11,24 +11,38 @@ import { createNodeApi, type LogLevel } from './nodeApi';
  * calls `descriptor.function({cognigy, config, childConfigs, nodeId})`, follows `setNextNode`,
  * runs child branches and then continues after the parent, and stops on `stopExecution`.
  *
- * Entry point for the next input (Cognigy keeps the Flow position between inputs):
- *  - `setNextNode(X)` + `stopExecution()` where X has `behavior.entrypoint` → the next input starts at X;
- *  - an entrypoint-capable node that called `setNextNode(<itself>)` and then routed to one of
- *    its branches stays the entry: the branch runs now, the next input re-enters the node;
- *  - otherwise the next input starts at the Flow start.
- * (Real Cognigy may not keep the node as entry in the second case; bot builders add a guard
- * at the Flow start, which the built-in `goToIf` node models.)
- *
- * Limits enforced like Cognigy's: 20 s per node execution, 10 outbound HTTP calls per node
- * execution (counted at the socket level, so any HTTP client is seen).
+ * Cognigy's semantics, as its own sources state them (built-in node code in
+ * `@cognigy/rest-api-client` build/shared/charts/descriptors; Cognigy/Documentation):
+ *  - `api.setNextNode(id)` names the node that runs right after the current one. How several
+ *    calls combine is not documented; two readings are modelled (`nextNodeModel`):
+ *    "lastWins" (default): one slot, the last call wins, `resetNextNodes` clears it; a node that
+ *      calls `setNextNode(self)` and then routes to a child has routed to the child, and nothing
+ *      remembers "self".
+ *    "stack": each call is pushed (the session type has `nodesToExecuteStack`, the API has
+ *      `resetNextNodes`, and the Question node calls `setNextNode(self)` before Execute Flow "so we
+ *      can return to me", then guards against running twice on one input); the top runs next and
+ *      the rest run when the current chain ends, in the same input — so "self, then a branch"
+ *      runs the branch and then the node again on the same input.
+ *  - Waiting for input is `setNextNode(X)` + `stopExecution()` (the Question node does it with
+ *    X = itself): the next input starts at X. X needs no `behavior.entrypoint`.
+ *  - When a chain simply ends (e.g. a branch that ends with a Say), the next input starts at the
+ *    Flow start.
+ *  - Go To (`goTo`, and `goToIf` = an If node whose then-branch is a Go To): its target must be
+ *    marked *Set Entrypoint* (`entrypoint: true` on the placed node). Mode "continue" runs the
+ *    target now with the same input; mode "wait" stops and the next input starts at the target.
+ *    More than 4 Go To activations without a new input trip Cognigy's infinite-loop protection.
+ *  - Extensions: 20 s per node execution and 10 extension actions (`api.*` calls) per execution
+ *    (docs/ai/administer/limitations.md). HTTP calls are counted for information only.
  */
 
 /** A node placed in the Flow. `config` values may contain CognigyScript. */
 export interface FlowNode {
   id: string;
-  /** A descriptor type from the extension, or a built-in: `say`, `setContext`, `goToIf`, `ifTextMatches`. */
+  /** A descriptor type from the extension, or a built-in: `say`, `setContext`, `goTo`, `goToIf`, `ifTextMatches`, `getTranscript`. */
   type: string;
   label?: string;
+  /** Cognigy's "Set Entrypoint" node setting: only such nodes can be Go To targets. */
+  entrypoint?: boolean;
   config?: Record<string, unknown>;
   /** The branch nodes of a parent (its "On X" children); each may lead into a chain of nodes. */
   children?: FlowChildNode[];
@@ -70,8 +84,10 @@ export interface LogRecord {
 export interface NodeExecutionRecord {
   nodeId: string;
   type: string;
-  /** Outbound HTTP requests started during this execution. */
+  /** Outbound HTTP requests started during this execution (information; Cognigy limits actions, not requests). */
   httpCalls: number;
+  /** Extension actions (`api.*` calls) made during this execution. */
+  actions: number;
   durationMs: number;
   /** Set when the node threw or timed out (Cognigy logs it and stops the Flow). */
   failure?: string;
@@ -86,6 +102,22 @@ export interface SessionState {
   outputs: OutputRecord[];
   logs: LogRecord[];
   executionCount: number;
+  /** Stack model: nodes still on the stack when the Flow stopped to wait for input. */
+  pending: string[];
+  /** What Cognigy's Get Transcript node reads: user inputs and bot outputs with text, in order. */
+  transcript: TranscriptEntry[];
+}
+
+/**
+ * One entry of the session transcript as the Get Transcript node yields it:
+ * `{role, type, payload: {text, data}, timestamp}` (Cognigy/Extensions extensions/cxone
+ * `ConversationItem`; roles per Cognigy/Documentation add-transcript-steps.md).
+ */
+export interface TranscriptEntry {
+  role: 'user' | 'assistant';
+  type: 'input' | 'output';
+  payload: { text: string; data: unknown };
+  timestamp: number;
 }
 
 export interface TurnResult {
@@ -102,6 +134,8 @@ export interface UserMessage {
   data?: Record<string, unknown>;
 }
 
+export type NextNodeModel = 'lastWins' | 'stack';
+
 export interface FlowRunnerOptions {
   flow: Flow;
   /** The extension (createExtension result) or its descriptors. */
@@ -111,13 +145,25 @@ export interface FlowRunnerOptions {
   /** Initial contact profile of new sessions. */
   defaultProfile?: Record<string, unknown>;
   nodeTimeoutMs?: number;
-  maxHttpCallsPerExecution?: number;
+  /** Cognigy's "Extension actions" quota per node execution (default 10). */
+  maxActionsPerExecution?: number;
+  /** How several `setNextNode` calls combine (see the file comment); default "lastWins". */
+  nextNodeModel?: NextNodeModel;
   maxStepsPerTurn?: number;
   onOutput?: (session: SessionKey, output: OutputRecord) => void;
   onLog?: (session: SessionKey, log: LogRecord) => void;
 }
 
-export const BUILT_IN_TYPES = ['say', 'setContext', 'goToIf', 'ifTextMatches'] as const;
+export const BUILT_IN_TYPES = ['say', 'setContext', 'goTo', 'goToIf', 'ifTextMatches', 'getTranscript'] as const;
+/** Go To activations allowed without a new input (Cognigy's default infinite-loop protection). */
+export const MAX_GO_TO_ACTIVATIONS = 4;
+
+export type GoToMode = 'continue' | 'wait';
+interface GoToConfig {
+  target?: unknown;
+  /** "continue" (Cognigy's default) or "wait" (wait for input). */
+  mode?: unknown;
+}
 const RESOLVED_FIELD_TYPES = new Set(['cognigyText', 'text', 'json', 'textArray', 'say']);
 
 // ---- outbound HTTP accounting --------------------------------------------------------------
@@ -168,6 +214,18 @@ export class FlowRunner {
     this.start = first;
     for (const node of this.nodes.values()) {
       if (node.next && !this.nodes.has(node.next)) throw new Error(`Flow node "${node.id}": next "${node.next}" does not exist.`);
+      if ('type' in node && (node.type === 'goTo' || node.type === 'goToIf') && !('parentId' in node)) this.checkGoTo(node);
+    }
+  }
+
+  /** Cognigy's Go To offers only nodes marked "Set Entrypoint" as targets. */
+  private checkGoTo(node: FlowNode): void {
+    const config = (node.config ?? {}) as GoToConfig;
+    const target = typeof config.target === 'string' ? this.nodes.get(config.target) : undefined;
+    if (!target || 'parentId' in target) throw new Error(`Flow node "${node.id}": Go To target "${String(config.target)}" does not exist.`);
+    if (!target.entrypoint) throw new Error(`Flow node "${node.id}": Go To target "${target.id}" is not marked Set Entrypoint.`);
+    if (config.mode !== undefined && config.mode !== 'continue' && config.mode !== 'wait') {
+      throw new Error(`Flow node "${node.id}": Go To mode must be "continue" or "wait".`);
     }
   }
 
@@ -189,6 +247,8 @@ export class FlowRunner {
         outputs: [],
         logs: [],
         executionCount: 0,
+        pending: [],
+        transcript: [],
       };
       this.sessions.set(id, state);
     }
@@ -231,11 +291,13 @@ export class FlowRunner {
       ...inputOverrides,
     };
     const inputId = String(input.inputId);
+    if (text) session.transcript.push({ role: 'user', type: 'input', payload: { text, data }, timestamp: Date.now() });
     const result: TurnResult = { input, outputs: [], logs: [], executions: [], nextEntry: null };
     const record = {
       output: (nodeId: string, text: string, data: unknown): void => {
         const output: OutputRecord = { nodeId, text, data, inputId };
         session.outputs.push(output);
+        if (text) session.transcript.push({ role: 'assistant', type: 'output', payload: { text, data: data ?? null }, timestamp: Date.now() });
         result.outputs.push(output);
         this.options.onOutput?.(session.key, output);
       },
@@ -249,9 +311,28 @@ export class FlowRunner {
 
     let current: string | undefined = session.entry ?? this.start;
     session.entry = null;
-    const continuations: (string | undefined)[] = [];
+    const stackModel = this.options.nextNodeModel === 'stack';
+    const continuations: (string | undefined)[] = stackModel ? [...session.pending] : [];
+    session.pending = [];
     const maxSteps = this.options.maxStepsPerTurn ?? 200;
     let steps = 0;
+    let goToActivations = 0;
+    /** Go To: "continue" runs the target now, "wait" makes it the entry of the next input. Returns the node to run now. */
+    const goTo = (node: FlowNode, config: GoToConfig): string | undefined => {
+      goToActivations += 1;
+      if (goToActivations > MAX_GO_TO_ACTIVATIONS) {
+        record.log(node.id, 'error', `Infinite loop protection: more than ${MAX_GO_TO_ACTIVATIONS} Go To activations without an input; the Flow stops.`);
+        return undefined;
+      }
+      const target = String(config.target);
+      // A Go To leaves the current chain for good: no branch continues after it.
+      continuations.length = 0;
+      if (config.mode === 'wait') {
+        session.entry = target;
+        return undefined;
+      }
+      return target;
+    };
 
     while (current !== undefined) {
       if (++steps > maxSteps) {
@@ -276,6 +357,17 @@ export class FlowRunner {
         current = afterThis();
         continue;
       }
+      if (node.type === 'getTranscript') {
+        // Cognigy's Get Transcript node: the last `limit` steps (a step = one input and one output).
+        const config = (node.config ?? {}) as { limit?: unknown; storeLocation?: unknown; key?: unknown };
+        const limit = typeof config.limit === 'number' && config.limit > 0 ? config.limit : 50;
+        const key = typeof config.key === 'string' && config.key ? config.key : 'transcript';
+        const entries = structuredClone(session.transcript.slice(-2 * limit));
+        if (config.storeLocation === 'context') session.context[key] = entries;
+        else input[key] = entries;
+        current = afterThis();
+        continue;
+      }
       if (node.type === 'setContext') {
         const config = resolveDeep(node.config ?? {}, scope, true) as { key?: unknown; value?: unknown };
         if (typeof config.key === 'string') session.context[config.key] = config.value;
@@ -290,10 +382,14 @@ export class FlowRunner {
         current = matches && typeof config.target === 'string' ? config.target : afterThis();
         continue;
       }
+      if (node.type === 'goTo') {
+        current = goTo(node, (node.config ?? {}) as GoToConfig);
+        continue;
+      }
       if (node.type === 'goToIf') {
-        // The guard bot builders put at the Flow start: "If <value> → Go To <target>".
-        const config = resolveDeep(node.config ?? {}, scope, true) as { value?: unknown; target?: unknown };
-        current = config.value && typeof config.target === 'string' ? config.target : afterThis();
+        // An If node whose then-branch is a Go To, e.g. the guard at the Flow start: "If <value> → Go To <target>".
+        const config = resolveDeep(node.config ?? {}, scope, true) as GoToConfig & { value?: unknown };
+        current = config.value ? goTo(node, config) : afterThis();
         continue;
       }
 
@@ -306,6 +402,7 @@ export class FlowRunner {
       const config = this.resolveConfig(node, descriptor, scope, (msg) => record.log(node.id, 'warn', msg));
       const childConfigs = (node.children ?? []).map((c) => ({ id: c.id, type: c.type, config: {} }));
       const { api, control } = createNodeApi({
+        maxActions: this.options.maxActionsPerExecution ?? 10,
         nodeId: node.id,
         input,
         context: session.context,
@@ -314,7 +411,7 @@ export class FlowRunner {
         onLog: (level, message) => record.log(node.id, level, message),
       });
 
-      const execution: NodeExecutionRecord = { nodeId: node.id, type: node.type, httpCalls: 0, durationMs: 0 };
+      const execution: NodeExecutionRecord = { nodeId: node.id, type: node.type, httpCalls: 0, actions: 0, durationMs: 0 };
       result.executions.push(execution);
       const counter: HttpCounter = { calls: 0 };
       const started = Date.now();
@@ -330,24 +427,37 @@ export class FlowRunner {
           ]),
         );
       } catch (error) {
-        execution.failure = error instanceof NodeTimeout ? error.message : `threw ${error instanceof Error ? error.name : typeof error}`;
+        execution.failure =
+          error instanceof NodeTimeout || error instanceof ExtensionActionLimitError
+            ? error.message
+            : `threw ${error instanceof Error ? error.name : typeof error}`;
         record.log(node.id, 'error', `Node "${node.id}" (${node.type}) ${execution.failure}; the Flow stops.`);
       } finally {
         if (timer) clearTimeout(timer);
         execution.httpCalls = counter.calls;
+        execution.actions = control.actions;
         execution.durationMs = Date.now() - started;
-      }
-      const maxCalls = this.options.maxHttpCallsPerExecution ?? 10;
-      if (counter.calls > maxCalls) {
-        record.log(node.id, 'error', `Node "${node.id}" made ${counter.calls} HTTP calls; Cognigy allows ${maxCalls} per execution.`);
       }
       if (execution.failure) break;
 
-      if (descriptor.behavior?.entrypoint && control.targetedSelf) session.entry = node.id;
+      if (stackModel) {
+        if (control.pushed.length > 0) {
+          const top = this.nodes.get(control.pushed[control.pushed.length - 1] ?? '');
+          // Entering one of this node's branches: below everything the node pushed, continue after it.
+          if (top && 'parentId' in top && top.parentId === node.id && node.next) continuations.push(node.next);
+          continuations.push(...control.pushed);
+        }
+        if (control.stopped) {
+          session.entry = continuations.pop() ?? null;
+          session.pending = continuations.filter((id): id is string => id !== undefined);
+          break;
+        }
+        current = control.pushed.length > 0 ? continuations.pop() : afterThis();
+        continue;
+      }
       if (control.stopped) {
-        const target = control.nextNode ? this.nodes.get(control.nextNode) : undefined;
-        const targetType = target && !('parentId' in target) ? target.type : undefined;
-        if (control.nextNode && targetType && this.descriptors.get(targetType)?.behavior?.entrypoint) session.entry = control.nextNode;
+        // Wait for input: the next input starts at the node set last (none: at the Flow start).
+        session.entry = control.nextNode;
         break;
       }
       if (control.nextNode) {
@@ -403,7 +513,7 @@ function sessionId(key: SessionKey): string {
  */
 export function placeNode(
   descriptor: INodeDescriptor,
-  params: { id: string; config?: Record<string, unknown>; next?: string; branches?: Record<string, Omit<FlowNode, 'id' | 'next'>[]> },
+  params: { id: string; config?: Record<string, unknown>; next?: string; entrypoint?: boolean; branches?: Record<string, Omit<FlowNode, 'id' | 'next'>[]> },
 ): FlowNode[] {
   const children: FlowChildNode[] = [];
   const chains: FlowNode[] = [];
@@ -419,5 +529,6 @@ export function placeNode(
   }
   const parent: FlowNode = { id: params.id, type: descriptor.type, config: params.config ?? {}, children };
   if (params.next) parent.next = params.next;
+  if (params.entrypoint) parent.entrypoint = true;
   return [parent, ...chains];
 }

@@ -23,11 +23,24 @@ export interface FakeNodeApi extends INodeExecutionAPI {
 
 /** What the node asked for, read by the runner after the node's function returned. */
 export interface NodeApiControl {
-  /** The last `setNextNode` target, or null for "the node's default successor". */
+  /**
+   * The node to run right after this one, or null for "the node's default successor".
+   * One slot: the last `setNextNode` call wins (`resetNextNodes` clears it).
+   */
   nextNode: string | null;
+  /** Every `setNextNode` target in call order since the last `resetNextNodes` (for the stack model). */
+  pushed: string[];
   stopped: boolean;
-  /** The node called `setNextNode(<its own id>)` at some point ("re-enter me on the next input"). */
-  targetedSelf: boolean;
+  /** Extension actions (`api.*` calls) made in this execution; Cognigy allows 10 per execution. */
+  actions: number;
+}
+
+/** Thrown by the action that goes over Cognigy's per-execution limit of extension actions. */
+export class ExtensionActionLimitError extends Error {
+  constructor(readonly limit: number) {
+    super(`more than ${limit} extension actions (api.* calls) in one execution`);
+    this.name = 'ExtensionActionLimitError';
+  }
 }
 
 export interface NodeApiTarget {
@@ -37,6 +50,8 @@ export interface NodeApiTarget {
   profile: Record<string, unknown>;
   onOutput: (text: string, data: unknown) => void;
   onLog: (level: LogLevel, message: string) => void;
+  /** Cognigy's "Extension actions" quota per node execution (docs/ai/administer/limitations.md). */
+  maxActions?: number;
 }
 
 const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
@@ -67,8 +82,9 @@ function jsonCopy(value: unknown): unknown {
 }
 
 export function createNodeApi(target: NodeApiTarget): { api: FakeNodeApi; control: NodeApiControl } {
-  const control: NodeApiControl = { nextNode: null, stopped: false, targetedSelf: false };
-  const api: FakeNodeApi = {
+  const control: NodeApiControl = { nextNode: null, pushed: [], stopped: false, actions: 0 };
+  const maxActions = target.maxActions ?? 10;
+  const actions: FakeNodeApi = {
     say: (text, data) => target.onOutput(text ?? '', data ?? null),
     output: (text, data) => target.onOutput(text ?? '', data ?? null),
     log: (level, text) => target.onLog(LEVELS.includes(level as LogLevel) ? (level as LogLevel) : 'info', String(text)),
@@ -88,14 +104,26 @@ export function createNodeApi(target: NodeApiTarget): { api: FakeNodeApi; contro
     },
     setNextNode: (nodeId) => {
       control.nextNode = nodeId;
-      if (nodeId === target.nodeId) control.targetedSelf = true;
+      control.pushed.push(nodeId);
     },
     resetNextNodes: () => {
       control.nextNode = null;
+      control.pushed = [];
     },
     stopExecution: () => {
       control.stopped = true;
     },
   };
+  // Untrusted extensions run in a VM and every api.* call is an action sent to Cognigy: count them all.
+  const api = Object.fromEntries(
+    Object.entries(actions).map(([name, action]) => [
+      name,
+      (...args: unknown[]) => {
+        control.actions += 1;
+        if (control.actions > maxActions) throw new ExtensionActionLimitError(maxActions);
+        return (action as (...a: unknown[]) => unknown)(...args);
+      },
+    ]),
+  ) as unknown as FakeNodeApi;
   return { api, control };
 }

@@ -62,27 +62,18 @@ export class WebchatServer {
     this.changes.changed();
   }
 
-  /** Bot outputs become chat lines and the transcript the Handover node hands to the agent. */
+  /** Bot outputs become chat lines (the runner keeps the transcript Get Transcript reads). */
   readonly onOutput = (session: SessionKey, output: OutputRecord): void => {
     if (!output.text) return;
     const quickReplies = quickRepliesOf(output.data);
     this.push(session, { from: 'bot', text: output.text, ...(quickReplies ? { quickReplies } : {}) });
   };
 
-  private remember(session: SessionKey, role: 'user' | 'bot', text: string): void {
-    const state = this.options.runner.session(session);
-    const transcript = Array.isArray(state.context.transcript) ? (state.context.transcript as unknown[]) : [];
-    state.context.transcript = [...transcript, { role, text }].slice(-20);
-  }
-
   private async userTurn(session: SessionKey, text: string): Promise<void> {
     const state = this.options.runner.session(session);
     if (Object.keys(state.profile).length === 0) Object.assign(state.profile, this.options.profileFor(session.userId));
     this.push(session, { from: 'user', text });
-    const before = this.entries(session).length;
-    this.remember(session, 'user', text);
     await this.options.runner.send(session, { text });
-    for (const entry of this.entries(session).slice(before)) if (entry.from === 'bot') this.remember(session, 'bot', entry.text);
   }
 
   private async inject(call: CognigyCall): Promise<void> {

@@ -64,6 +64,8 @@ export interface AgentActionsOptions {
   retryDelayMs: number;
   /** The API token's (bot) user, never picked as the default human agent. */
   tokenUserId: string;
+  /** Send replies without content_id (the quick-start sample has none). */
+  withoutContentId: boolean;
 }
 
 type AttemptOutcome =
@@ -172,7 +174,7 @@ export class AgentActions {
     const params: Record<string, unknown> = {
       author_id: message.author_foreign_id,
       body: message.body,
-      content_id: message.id,
+      ...(this.options.withoutContentId ? {} : { content_id: message.id }),
       created_at: message.created_at,
       updated_at: message.created_at,
       format: message.format,

@@ -26,10 +26,25 @@ export interface DeskOptions {
   channelId: string;
   clock: () => Date;
   issue: (event: WebhookEvent) => void;
+  /** resource.id as an integer (events.md types it Integer; its samples show strings). */
+  numericResourceIds?: boolean;
 }
 
 export class Desk {
+  private readonly numericIds = new Map<string, number>();
+
   constructor(private readonly options: DeskOptions) {}
+
+  /** One stable integer per resource, so a numeric id still names the same intervention on every event. */
+  private resourceIdOf(id: string): string | number {
+    if (!this.options.numericResourceIds) return id;
+    let numeric = this.numericIds.get(id);
+    if (numeric === undefined) {
+      numeric = 1_000_000 + this.numericIds.size;
+      this.numericIds.set(id, numeric);
+    }
+    return numeric;
+  }
 
   private get state(): SimulatorState {
     return this.options.state;
@@ -202,7 +217,7 @@ export class Desk {
       type,
       id: newObjectId(),
       issued_at: isoMillis(this.options.clock()),
-      resource: { type: resourceType, id: resourceId, metadata },
+      resource: { type: resourceType, id: this.resourceIdOf(resourceId), metadata },
     };
     if (userId !== undefined) event.user_id = userId;
     return event;

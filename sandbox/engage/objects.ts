@@ -252,7 +252,7 @@ export interface WebhookEvent {
   type: string;
   id: string;
   issued_at: string;
-  resource: { type: string; id: string; metadata: Record<string, unknown> };
+  resource: { type: string; id: string | number; metadata: Record<string, unknown> };
   /** Only when an agent (or the token's user) triggered the event. */
   user_id?: string;
   /** Only on task.completed. */

@@ -260,8 +260,9 @@ export class RestApi {
 
   private listIdentities(params: RestParams): JsonResponse {
     const foreignId = params.get('foreign_id');
+    const sourceId = params.get('source_id');
     const identities = [...this.state.identities.values()]
-      .filter((identity) => foreignId === undefined || identity.foreign_id === foreignId)
+      .filter((identity) => (foreignId === undefined || identity.foreign_id === foreignId) && (sourceId === undefined || identity.source_id === sourceId))
       .map((identity) => this.identityJson(identity));
     return { status: 200, body: page(identities, params) };
   }

@@ -82,6 +82,8 @@ export interface SendApiOptions {
   sourceId: string;
   realtimeAccessToken: string;
   botCategoryId: string;
+  /** Categories an Engage rule adds to every thread at import. */
+  ruleCategoryIds: readonly string[];
   importDelayMs: number;
 }
 
@@ -319,6 +321,7 @@ export class SendApi {
     this.options.scheduler.after(this.options.importDelayMs, () => {
       thread.imported = true;
       thread.imported_at = this.now();
+      if (this.options.ruleCategoryIds.length > 0) thread.category_ids = [...new Set([...thread.category_ids, ...this.options.ruleCategoryIds])];
       this.state.changed('thread', thread.id);
     });
     return thread;

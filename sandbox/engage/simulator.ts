@@ -78,6 +78,18 @@ export interface EngageSimulatorOptions {
   logger?: Logger;
   /** Injectable clock for deterministic `time` fields (test vectors). */
   clock?: () => Date;
+  /**
+   * Agent replies without `content_id`, like the Source SDK quick-start sample
+   * (docs/sdks/source-sdk/quick-start.md): a source cannot count on it being there.
+   */
+  agentRepliesWithoutContentId?: boolean;
+  /** Webhook `resource.id` as an integer, as docs/webhooks/events.md types it (its samples show strings). */
+  numericWebhookResourceIds?: boolean;
+  /**
+   * Categories an Engage rule sets on every imported thread (Admin > Rules): update_categories replaces
+   * the whole set, so a source that does not merge wipes them.
+   */
+  ruleCategoryIds?: string[];
 }
 
 export const DEFAULT_CATEGORIES = {
@@ -154,6 +166,7 @@ export class EngageSimulator {
       agentCategoryId: this.categoryIds.agentId,
       channelId: newObjectId(),
       clock: this.clock,
+      numericResourceIds: options.numericWebhookResourceIds ?? false,
       issue: (event) => this.issue(event),
     });
     this.sendApi = new SendApi({
@@ -165,6 +178,7 @@ export class EngageSimulator {
       sourceId: options.sourceId,
       realtimeAccessToken: options.realtimeAccessToken,
       botCategoryId: this.categoryIds.botId,
+      ruleCategoryIds: options.ruleCategoryIds ?? [],
       importDelayMs: options.importDelayMs ?? 30,
     });
     this.restApi = new RestApi({
@@ -199,6 +213,7 @@ export class EngageSimulator {
       retries: options.agentReplyRetries ?? 3,
       retryDelayMs: options.agentReplyRetryDelayMs ?? 10,
       tokenUserId: BOT_USER_ID,
+      withoutContentId: options.agentRepliesWithoutContentId ?? false,
     });
   }
 
@@ -218,6 +233,9 @@ export class EngageSimulator {
     this.state.categories.set(parentId, category(parentId, 'Cognigy', null));
     this.state.categories.set(botId, category(botId, 'Bot', parentId));
     this.state.categories.set(agentId, category(agentId, 'Agent', parentId));
+    for (const ruleCategoryId of this.options.ruleCategoryIds ?? []) {
+      this.state.categories.set(ruleCategoryId, category(ruleCategoryId, `Rule ${ruleCategoryId.slice(-4)}`, null));
+    }
     this.state.agents.set(BOT_USER_ID, {
       id: BOT_USER_ID,
       firstname: 'Cognigy',
@@ -339,6 +357,13 @@ export class EngageSimulator {
   }
 
   // ---- agents ----
+
+  /** Admin > Categories > +: another category (e.g. one a bot builder adds on handover). */
+  addCategory(id: string, name: string, parentId: string | null = null): CategoryJson {
+    const created: CategoryJson = { id, name, parent_id: parentId, source_ids: [this.options.sourceId], mandatory: false, multiple: true, unselectable: false, post_qualification: false };
+    this.state.categories.set(id, created);
+    return snapshot(created);
+  }
 
   addAgent(agent: { firstname: string; lastname: string; nickname?: string; email?: string; categoryIds?: string[] }): AgentUserJson {
     const created: AgentUserJson = {

@@ -1,5 +1,7 @@
 export default async function globalTeardown(): Promise<void> {
   const server = globalThis.__RCE_TEST_REDIS__;
+  const cluster = globalThis.__RCE_TEST_REDIS_CLUSTER__;
   globalThis.__RCE_TEST_REDIS__ = undefined;
-  if (server) await server.stop();
+  globalThis.__RCE_TEST_REDIS_CLUSTER__ = undefined;
+  await Promise.all([server?.stop(), cluster?.stop()]);
 }

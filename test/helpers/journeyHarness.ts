@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { relaySettingsSchema, type RelayConfig, type TenantConfig, secretsOf } from '../../relay/src/config';
+import { relaySettingsSchema, tenantSchema, type RelayConfig, type TenantConfig, secretsOf } from '../../relay/src/config';
 import { createLogger } from '../../relay/src/log';
 import { createRelay, type Relay } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import type { Store } from '../../relay/src/store/types';
 import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
-import { EngageSimulator } from '../../sandbox/engage';
+import { EngageSimulator, type EngageSimulatorOptions } from '../../sandbox/engage';
 
 export type StoreKind = 'sqlite' | 'redis';
 
@@ -19,6 +19,8 @@ export interface Journey {
   cognigy: CognigyApiSimulator;
   relay: Relay;
   relayUrl: string;
+  /** The admin listener (/readyz, /metrics) of the first start. */
+  adminUrl: string;
   tenant: TenantConfig;
   config: RelayConfig;
   logLines: string[];
@@ -44,7 +46,14 @@ async function openTestStore(kind: StoreKind, location: { dir: string; prefix: s
 }
 
 /** Engage simulator + Cognigy simulator + the real relay on 127.0.0.1, wired like a real deployment. */
-export async function startJourney(options: { store: StoreKind; outboxDeadlineMs?: number; sourceId?: string; engageOptions?: Record<string, unknown> }): Promise<Journey> {
+export async function startJourney(options: {
+  store: StoreKind;
+  outboxDeadlineMs?: number;
+  sourceId?: string;
+  engageOptions?: Partial<EngageSimulatorOptions>;
+  /** Setup values as an admin would type them (parsed by the relay's tenant schema like RELAY_CONFIG). */
+  tenantValues?: (engage: EngageSimulator) => Record<string, string>;
+}): Promise<Journey> {
   const sourceId = options.sourceId ?? `src${randomUUID().slice(0, 8)}`;
   const engage = new EngageSimulator({ sourceId, realtimeAccessToken: TEST_SECRETS.realtimeAccessToken, apiAccessToken: TEST_SECRETS.apiAccessToken, importDelayMs: 30, categorizeDurationMs: 20, ...options.engageOptions });
   await engage.start();
@@ -52,7 +61,7 @@ export async function startJourney(options: { store: StoreKind; outboxDeadlineMs
   await cognigy.start();
   const categories = engage.categories;
 
-  const tenant: TenantConfig = {
+  const tenant: TenantConfig = tenantSchema.parse({
     apiAccessToken: TEST_SECRETS.apiAccessToken,
     botCategoryId: categories.botId,
     agentCategoryId: categories.agentId,
@@ -64,8 +73,8 @@ export async function startJourney(options: { store: StoreKind; outboxDeadlineMs
     cognigyApiBaseUrl: cognigy.url,
     cognigyApiKey: TEST_SECRETS.cognigyApiKey,
     relayApiKey: TEST_SECRETS.relayApiKey,
-    sourceId,
-  };
+    ...options.tenantValues?.(engage),
+  });
   const config: RelayConfig = {
     settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', outboxDeadlineMs: options.outboxDeadlineMs ?? 60_000 }),
     tenants: [tenant],
@@ -77,11 +86,11 @@ export async function startJourney(options: { store: StoreKind; outboxDeadlineMs
   let store = await openTestStore(options.store, location);
   const makeRelay = (s: Store) => createRelay({ config, store: s, logger, outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 }, outboundTimeoutMs: 2_000 });
   let relay = makeRelay(store);
-  const { url } = await relay.start(0, '127.0.0.1');
+  const { url, adminUrl } = await relay.start(0, '127.0.0.1');
   const relayPath = `${url}/handover/rce`;
   engage.setSourceBaseUri(relayPath);
   await engage.saveSource();
-  const webhook = await engage.registerWebhook({ url: relayPath, secret: TEST_SECRETS.webhookSecret, verifyToken: 'cognigy123', events: ['intervention.opened', 'intervention.closed', 'task.taken'] });
+  const webhook = await engage.registerWebhook({ url: relayPath, secret: TEST_SECRETS.webhookSecret, verifyToken: 'cognigy123', events: ['intervention.opened', 'intervention.canceled', 'intervention.closed', 'task.taken'] });
   if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
 
   const journey: Journey = {
@@ -89,6 +98,7 @@ export async function startJourney(options: { store: StoreKind; outboxDeadlineMs
     cognigy,
     relay,
     relayUrl: url,
+    adminUrl,
     tenant,
     config,
     logLines,

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -124,4 +124,168 @@ export async function startRedisServer(options: { persistent?: boolean } = {}): 
       }
     },
   };
+}
+
+/** One redis-server process on a free loopback port with extra arguments; for cluster nodes and sentinel setups. */
+interface RedisProcess {
+  port: number;
+  dir: string;
+  proc: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+async function spawnRedis(args: string[], opts: { port?: number; dir?: string; configFile?: string } = {}): Promise<RedisProcess> {
+  const port = opts.port ?? (await freePort());
+  const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'rce-redis-'));
+  const argv = [...(opts.configFile ? [opts.configFile] : []), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--loglevel', 'warning', ...args];
+  const proc = spawn('redis-server', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  let exited = false;
+  proc.once('exit', () => (exited = true));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (exited) throw new Error(`redis-server exited during startup on port ${port}: ${stderr}`);
+    if (await pingOnce(port)) break;
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`redis-server did not answer PING on port ${port}: ${stderr}`);
+    }
+    await sleep(25);
+  }
+  return {
+    port,
+    dir,
+    proc,
+    kill: (signal = 'SIGTERM') =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        const killer = setTimeout(() => proc.kill('SIGKILL'), 3000);
+        proc.once('exit', () => {
+          clearTimeout(killer);
+          resolve();
+        });
+        proc.kill(signal);
+      }),
+  };
+}
+
+function redisCli(port: number, ...args: string[]): string {
+  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 20_000 });
+  if (r.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+export interface RedisClusterHandle {
+  /** redis-cluster://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3 */
+  url: string;
+  ports: number[];
+  stop(): Promise<void>;
+}
+
+/** A 3-master Redis Cluster (no replicas) on loopback, created with `redis-cli --cluster create`. */
+export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle> {
+  if (!redisServerAvailable()) throw new Error(REDIS_MISSING_MESSAGE);
+  const nodes: RedisProcess[] = [];
+  try {
+    for (let i = 0; i < masters; i++) {
+      // The bus port defaults to port + 10000, which may be taken or out of range: pick a free one.
+      const busPort = await freePort();
+      nodes.push(await spawnRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--appendonly', 'no']));
+    }
+    redisCli(nodes[0]!.port, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes');
+    const deadline = Date.now() + 15_000;
+    while (!nodes.every((n) => /cluster_state:ok/.test(redisCli(n.port, 'cluster', 'info')))) {
+      if (Date.now() > deadline) throw new Error('Redis Cluster did not reach cluster_state:ok within 15 s');
+      await sleep(100);
+    }
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
+    throw err;
+  }
+  return {
+    url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+    ports: nodes.map((n) => n.port),
+    async stop() {
+      await Promise.all(nodes.map((n) => n.kill()));
+      for (const n of nodes) rmSync(n.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RedisSentinelHandle {
+  /** redis-sentinel://127.0.0.1:s1,127.0.0.1:s2,127.0.0.1:s3/<masterName> */
+  url: string;
+  masterName: string;
+  masterPort: number;
+  replicaPort: number;
+  /** Kills the current primary (SIGKILL), as a crash would. */
+  killMaster(): Promise<void>;
+  /** Port of the primary the sentinels name now. */
+  currentMasterPort(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A primary, one replica and three sentinels (quorum 2) on loopback, with short failover timers
+ * (down-after 1000 ms) so a failover completes in seconds. Both data nodes persist with AOF.
+ */
+export async function startRedisSentinel(masterName = 'rcemaster'): Promise<RedisSentinelHandle> {
+  if (!redisServerAvailable()) throw new Error(REDIS_MISSING_MESSAGE);
+  const procs: RedisProcess[] = [];
+  try {
+    // Diskless sync without its default 5 s delay: the replica holds the data within milliseconds.
+    const master = await spawnRedis(['--appendonly', 'yes', '--repl-diskless-sync-delay', '0']);
+    procs.push(master);
+    const replica = await spawnRedis(['--appendonly', 'yes', '--replicaof', '127.0.0.1', String(master.port)]);
+    procs.push(replica);
+    const linkDeadline = Date.now() + 10_000;
+    while (!/master_link_status:up/.test(redisCli(replica.port, 'info', 'replication'))) {
+      if (Date.now() > linkDeadline) throw new Error('the replica did not finish its initial sync within 10 s');
+      await sleep(50);
+    }
+    const sentinels: RedisProcess[] = [];
+    for (let i = 0; i < 3; i++) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'rce-sentinel-'));
+      const conf = path.join(dir, 'sentinel.conf');
+      writeFileSync(
+        conf,
+        [
+          `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
+          `sentinel down-after-milliseconds ${masterName} 1000`,
+          `sentinel failover-timeout ${masterName} 5000`,
+          `sentinel parallel-syncs ${masterName} 1`,
+          '',
+        ].join('\n'),
+      );
+      const s = await spawnRedis(['--sentinel'], { dir, configFile: conf });
+      sentinels.push(s);
+      procs.push(s);
+    }
+    // Wait until every sentinel knows the replica (and the others), or a failover could not pick it.
+    const deadline = Date.now() + 15_000;
+    while (!sentinels.every((s) => /num-slaves\s+1\b/.test(redisCli(s.port, 'sentinel', 'master', masterName).replace(/\n/g, ' ')) && /num-other-sentinels\s+2\b/.test(redisCli(s.port, 'sentinel', 'master', masterName).replace(/\n/g, ' ')))) {
+      if (Date.now() > deadline) throw new Error('sentinels did not discover the replica and each other within 15 s');
+      await sleep(200);
+    }
+    const byPort = new Map(procs.map((p) => [p.port, p]));
+    const currentMasterPort = (): number => Number(redisCli(sentinels[0]!.port, 'sentinel', 'get-master-addr-by-name', masterName).trim().split('\n')[1]);
+    return {
+      url: `redis-sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${masterName}`,
+      masterName,
+      masterPort: master.port,
+      replicaPort: replica.port,
+      currentMasterPort,
+      async killMaster() {
+        await byPort.get(currentMasterPort())?.kill('SIGKILL');
+      },
+      async stop() {
+        await Promise.all(procs.map((p) => p.kill()));
+        for (const p of procs) rmSync(p.dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    throw err;
+  }
 }

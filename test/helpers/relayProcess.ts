@@ -13,6 +13,8 @@ const REPO_ROOT = path.resolve(__dirname, '../..');
 
 export interface RelayProcess {
   url: string;
+  /** The admin listener (/readyz, /metrics). */
+  adminUrl: string;
   port: number;
   pid: number;
   /** stdout lines (pino JSON) and stderr lines, as they came. */
@@ -28,9 +30,10 @@ export interface RelayProcess {
 
 export async function startRelayProcess(env: Record<string, string>, options: { port?: number; readyTimeoutMs?: number } = {}): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
+  const adminPort = env.ADMIN_PORT ?? String(await freePort());
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'relay/src/main.ts', 'start'], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ADMIN_PORT: adminPort, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];
@@ -53,10 +56,11 @@ export async function startRelayProcess(env: Record<string, string>, options: { 
   void exited.then(() => (done = true));
 
   const url = `http://127.0.0.1:${port}`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const until = Date.now() + (options.readyTimeoutMs ?? 20_000);
   for (;;) {
     if (done) throw new Error(`relay exited during start-up: ${stderr.join('\n')} ${stdout.slice(-5).join('\n')}`);
-    const ready = await fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${adminUrl}/readyz`).then((r) => r.status === 200, () => false);
     if (ready) break;
     if (Date.now() > until) {
       child.kill('SIGKILL');
@@ -67,6 +71,7 @@ export async function startRelayProcess(env: Record<string, string>, options: { 
 
   return {
     url,
+    adminUrl,
     port,
     pid: child.pid ?? -1,
     stdout,

@@ -165,8 +165,12 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
         const signature = verifyRelayRequest({
           acceptedKeys: [apiKey],
           timestampHeader: header(RELAY_HEADERS.timestamp),
-          signatureHeader: header(RELAY_HEADERS.signature),
+          signatureHeader: header(RELAY_HEADERS.signatureV2),
           nonceHeader: header(RELAY_HEADERS.nonce),
+          sourceHeader: header(RELAY_HEADERS.source),
+          legacySignatureHeader: header(RELAY_HEADERS.signature),
+          method: req.method ?? '',
+          path,
           rawBody: raw,
           nowSeconds: Math.floor(Date.now() / 1000),
         });
@@ -254,7 +258,7 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
 
 async function forward(base: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<ScriptedReply> {
   const pass: Record<string, string> = {};
-  for (const name of ['content-type', RELAY_HEADERS.timestamp, RELAY_HEADERS.nonce, RELAY_HEADERS.signature, RELAY_HEADERS.source]) {
+  for (const name of ['content-type', RELAY_HEADERS.timestamp, RELAY_HEADERS.nonce, RELAY_HEADERS.signature, RELAY_HEADERS.signatureV2, RELAY_HEADERS.source]) {
     const v = headers[name];
     if (typeof v === 'string') pass[name] = v;
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CognigySession, RelayRouteName } from '../../contract/relayApi';
-import { relaySettingsSchema, secretsOf, type RelayConfig, type RelaySettings, type TenantConfig } from '../../relay/src/config';
+import { relaySettingsSchema, secretsOf, type RelayConfig, type RelaySettings, type RelaySettingsInput, type TenantConfig } from '../../relay/src/config';
 import { createLogger } from '../../relay/src/log';
 import { createRelay, type Relay, type RelayOptions } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
@@ -59,6 +59,8 @@ export interface Rig {
   cognigy: CognigyApiSimulator;
   relay: Relay;
   relayUrl: string;
+  /** The admin listener (/readyz, /metrics). */
+  adminUrl: string;
   config: RelayConfig;
   store: Store;
   logLines: string[];
@@ -76,7 +78,7 @@ export type RigStore = 'sqlite' | { redisUrl: string };
 export interface RigOptions {
   tenants?: number;
   store?: RigStore;
-  settings?: Partial<RelaySettings>;
+  settings?: Partial<RelaySettingsInput>;
   clock?: WarpClock;
   outbox?: RelayOptions['outbox'];
   outboundTimeoutMs?: number;
@@ -88,6 +90,8 @@ export interface RigOptions {
   /** Skip the Engage source save / webhook registration (fuzzing does not need them). */
   skipEngageSetup?: boolean;
   logLevel?: RelaySettings['logLevel'];
+  /** Redis key prefix (several rigs' relays then share one store); a fresh one by default. */
+  keyPrefix?: string;
 }
 
 let requestCounter = 0;
@@ -140,7 +144,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const clockOpt = clock ? { clock: clock.now } : {};
   const store: Store = dbPath
     ? SqliteStore.open(dbPath, clockOpt)
-    : await RedisStore.connect((storeOption as { redisUrl: string }).redisUrl, { keyPrefix: `rig:${randomUUID()}:`, logger, ...clockOpt });
+    : await RedisStore.connect((storeOption as { redisUrl: string }).redisUrl, { keyPrefix: options.keyPrefix ?? `rig:${randomUUID()}:`, logger, ...clockOpt });
 
   const relay = createRelay({
     config,
@@ -150,15 +154,24 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     outbox: options.outbox ?? { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
     outboundTimeoutMs: options.outboundTimeoutMs ?? 2_000,
   });
-  const { url } = await relay.start(0, '127.0.0.1');
+  const { url, adminUrl } = await relay.start(0, '127.0.0.1');
 
+  // No source saved in Engage: the relay's background creation of the Bot and Agent identities would be refused
+  // and retried for the whole test, adding signature checks to its measurements.
+  if (options.skipEngageSetup) relay.identities.stop();
   if (!options.skipEngageSetup) {
     for (const { engage, tenant } of rigTenants) {
-      engage.setSourceBaseUri(`${url}/handover/rce`);
+      // Several tenants: each source's Base URI and webhook name the tenant (the documented URL).
+      const engageUrl = count > 1 ? `${url}/handover/rce/${tenant.sourceId}` : `${url}/handover/rce`;
+      engage.setSourceBaseUri(engageUrl);
       await engage.saveSource();
-      const webhook = await engage.registerWebhook({ url: `${url}/handover/rce`, secret: tenant.webhookSecret, verifyToken: tenant.verifyToken, events: ['intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken'] });
+      const webhook = await engage.registerWebhook({ url: engageUrl, secret: tenant.webhookSecret, verifyToken: tenant.verifyToken, events: ['intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken'] });
       if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
     }
+    // The relay creates each tenant's Bot and Agent identities in the background (retried until the source is
+    // saved): let that settle so it does not land in a test's measurements. Bounded: some rigs break Engage on purpose.
+    const identitiesCreated = () => rigTenants.every(({ tenant }) => relay.identities.isCreated(tenant.sourceId, 'bot') && relay.identities.isCreated(tenant.sourceId, 'agent'));
+    await waitUntil('tenant identities created', identitiesCreated, { timeoutMs: 5_000 }).catch(() => undefined);
   }
 
   const first = rigTenants[0];
@@ -170,6 +183,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     cognigy,
     relay,
     relayUrl: url,
+    adminUrl,
     config,
     store,
     logLines,

@@ -1,5 +1,5 @@
 import { doctorLines } from '../../relay/src/doctor/runDoctor';
-import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
 import type { RelayConfig } from '../../relay/src/config';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,9 +19,11 @@ describe('relay doctor against the simulators', () => {
   const withTenant = (patch: Partial<RelayConfig['tenants'][number]>): RelayConfig => ({ ...config, tenants: [{ ...journey.tenant, ...patch }] });
 
   it('passes every check for a correct configuration', async () => {
+    const { sourceId } = journey.tenant;
+    await eventually('identities created', () => journey.relay.identities.isCreated(sourceId, 'bot') && journey.relay.identities.isCreated(sourceId, 'agent'));
     const lines = await doctorLines(config);
     expect(lines.filter((l) => !l.ok)).toEqual([]);
-    expect(lines.map((l) => l.check)).toEqual(['Base API URL and API Access Token', 'Bot and Agent categories', 'Realtime Endpoint URL and Realtime Access Token', 'Cognigy API key', 'Store']);
+    expect(lines.map((l) => l.check)).toEqual(['Base API URL and API Access Token', 'Bot and Agent categories', 'Realtime Endpoint URL and Realtime Access Token', 'Bot identity', 'Agent identity', 'Cognigy API key', 'Store']);
     // The probes change nothing in Engage.
     expect(journey.engage.threads()).toEqual([]);
   });
@@ -45,6 +47,13 @@ describe('relay doctor against the simulators', () => {
 
     const badSource = await doctorLines(withTenant({ realtimeEndpointUrl: `${journey.engage.url}/realtime/sdk/nosuchsource` }));
     expect(badSource.find((l) => l.check.startsWith('Realtime'))).toMatchObject({ ok: false, detail: expect.stringMatching(/does not know this source/) });
+
+    // Identities are looked up by source and id: for another source id they do not exist.
+    const noIdentities = await doctorLines(withTenant({ sourceId: 'othersource' }));
+    expect(noIdentities.filter((l) => l.check.endsWith('identity'))).toEqual([
+      { ok: false, check: 'Bot identity', detail: expect.stringMatching(/not in Engage yet/) },
+      { ok: false, check: 'Agent identity', detail: expect.stringMatching(/not in Engage yet/) },
+    ]);
 
     const badCognigy = await doctorLines(withTenant({ cognigyApiKey: 'wrong-cognigy-key' }));
     expect(badCognigy.find((l) => l.check === 'Cognigy API key')).toMatchObject({ ok: false, detail: expect.stringMatching(/refused COGNIGY_API_KEY/) });

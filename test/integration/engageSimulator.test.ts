@@ -593,4 +593,56 @@ describe('Engage Digital simulator', () => {
       expect(again.status).toBe(403);
     });
   });
+
+  describe('documented variations (engage-digital-api-docs)', () => {
+    const RULE_CATEGORY = '5f1c00000000000000000e01';
+    let variant: EngageSimulator;
+    const variantSend = (action: string, params: unknown) => {
+      const body = JSON.stringify({ action, params });
+      return request('POST', `${variant.url}/realtime/sdk/${SOURCE_ID}`, body, { 'content-type': 'application/json', 'x-smccsdk-signature': hmac(body) });
+    };
+    const variantRest = (method: string, path: string, body?: string, headers: Record<string, string> = {}) =>
+      request(method, `${variant.baseApiUrl}${path}`, body, { authorization: `Bearer ${API_TOKEN}`, ...headers });
+
+    beforeAll(async () => {
+      variant = new EngageSimulator({ ...baseOptions(`${source.url}/handover/rce`), importDelayMs: 30, categorizeDurationMs: 10, agentRepliesWithoutContentId: true, numericWebhookResourceIds: true, ruleCategoryIds: [RULE_CATEGORY] });
+      simsToStop.push(variant);
+      await variant.start();
+      await variant.saveSource();
+    });
+
+    it('serves REST only under /1.0 (requests.md: all API paths are prefixed by /1.0)', async () => {
+      const bare = await request('GET', `${variant.url}/users/me`, undefined, { authorization: `Bearer ${API_TOKEN}` });
+      expect(bare.status).toBe(404);
+      const versioned = await request('GET', `${variant.url}/1.0/users/me`, undefined, { authorization: `Bearer ${API_TOKEN}` });
+      expect(versioned.status).toBe(200);
+    });
+
+    it('adds rule categories at import, and update_categories replaces the whole set', async () => {
+      expect((await variantSend('messages.create', { id: 'rule-1', thread_id: 'rule', body: 'hi', author: author('u-rule') })).text).toBe('ok');
+      await until('import', () => variant.thread('rule')?.imported === true);
+      expect(variant.thread('rule')?.categoryIds).toEqual([variant.categories.botId, RULE_CATEGORY]);
+      const id = variant.thread('rule')?.id ?? '';
+      const shown = JSON.parse((await variantRest('GET', `/content_threads/${id}`)).text) as { thread_category_ids: string[] };
+      expect(shown.thread_category_ids).toEqual([variant.categories.botId, RULE_CATEGORY]);
+      const replaced = await variantRest('PUT', `/content_threads/${id}/update_categories`, `thread_category_ids[]=${variant.categories.agentId}`, form);
+      expect(replaced.status).toBe(200);
+      expect(variant.thread('rule')?.categoryIds).toEqual([variant.categories.agentId]);
+    });
+
+    it('sends agent replies without content_id (quick-start.md sample) and integer webhook resource ids (events.md)', async () => {
+      const hook = await variant.registerWebhook({ url: `${source.url}/webhook?hook=variant`, secret: WEBHOOK_SECRET, verifyToken: VERIFY_TOKEN, events: ['intervention.opened'], sourceIds: [SOURCE_ID] });
+      expect(hook.enabled).toBe(true);
+      expect((await variantSend('users.create', botAuthor)).text).toBe('ok');
+      const before = source.createCalls().length;
+      const postsBefore = source.webhookPosts.length;
+      await variant.agentReply({ threadId: 'rule', body: 'No id for me.' });
+      const params = source.createCalls().slice(before).at(-1)?.params;
+      expect(params).toMatchObject({ body: 'No id for me.', thread_id: 'rule', author_id: 'bot-1' });
+      expect(params).not.toHaveProperty('content_id');
+      await variant.flush();
+      const opened = source.webhookPosts.slice(postsBefore).flatMap((post) => post.payload.events).find((event) => event.type === 'intervention.opened');
+      expect(typeof opened?.resource.id).toBe('number');
+    });
+  });
 });

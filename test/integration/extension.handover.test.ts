@@ -2,7 +2,7 @@ import type { InjectedHandoverEvent } from '../../contract/relayApi';
 import { CANCEL_PAYLOAD, type HandoverState } from '../../extension/src/handoverLogic';
 import extension from '../../extension/src/module';
 import { DEFAULT_ACCEPTED_MESSAGE, handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
-import { FlowRunner, placeNode, type Flow, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
+import { FlowRunner, placeNode, type Flow, type FlowNode, type NextNodeModel, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
 import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
 
 /**
@@ -13,18 +13,30 @@ import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '.
 
 const profile = { firstname: 'Ada', lastname: 'Lovelace', email: 'ada@example.com', gender: 'female', goals: ['billing'] };
 
-function handoverFlow(config: Record<string, unknown> = {}): Flow {
+/**
+ * How a branch chain ends: "say" = a Say only (the Flow-start guard brings the next input back);
+ * "goToWait" = a Say, then Go To → Handover to RCE with "wait for input" (the README's two ways).
+ */
+type BranchStyle = 'say' | 'goToWait' | 'goToContinue';
+
+/** The Flow the README tells bot builders to build: the guard first, the Handover node marked Set Entrypoint. */
+function handoverFlow(config: Record<string, unknown> = {}, style: BranchStyle = 'say', guard = true): Flow {
+  const backToHandover = (): Omit<FlowNode, 'id' | 'next'>[] =>
+    style === 'say' ? [] : [{ type: 'goTo', config: { target: 'handover', mode: style === 'goToWait' ? 'wait' : 'continue' } }];
   return {
     nodes: [
+      ...(guard ? [{ id: 'guard', type: 'goToIf', config: { value: '{{context.rceHandover.active}}', target: 'handover' }, next: 'welcome' }] : []),
       { id: 'welcome', type: 'say', config: { text: 'Welcome!' }, next: 'handover' },
       ...placeNode(handoverToRceNode, {
         id: 'handover',
+        entrypoint: true,
         config: { connection: 'rce', transcript: '{{context.transcript}}', contextData: { intent: '{{context.intent}}' }, ...config },
         branches: {
-          onAgentJoined: [{ type: 'say', config: { text: 'Agent {{context.rceHandover.agentName}} joined.' } }],
+          onQueueUpdate: backToHandover(),
+          onAgentJoined: [{ type: 'say', config: { text: 'Agent {{context.rceHandover.agentName}} joined.' } }, ...backToHandover()],
           onReturnToBot: [{ type: 'say', config: { text: 'Welcome back to the bot.' } }],
           onCancel: [{ type: 'say', config: { text: 'Handover cancelled.' } }],
-          onError: [{ type: 'say', config: { text: 'Sorry: {{context.rceHandover.error.code}}' } }],
+          onError: [{ type: 'say', config: { text: 'Sorry: {{context.rceHandover.error.code}}' } }, ...backToHandover()],
         },
       }),
     ],
@@ -37,8 +49,21 @@ function newSession(): SessionKey {
   return { URLToken: 'endpoint-url-token', userId: `user-${sessionCounter}`, sessionId: `session-${sessionCounter}-${Date.now()}` };
 }
 
-function runnerFor(relay: RelayForTest, config: Record<string, unknown> = {}, connection: Record<string, string> = relay.connection): FlowRunner {
-  return new FlowRunner({ flow: handoverFlow(config), extension, connections: { rce: connection }, defaultProfile: profile });
+/** How the Flow is built and which reading of setNextNode the runner applies (see flowRunner.ts). */
+interface FlowShape {
+  style?: BranchStyle;
+  guard?: boolean;
+  model?: NextNodeModel;
+}
+
+function runnerFor(relay: RelayForTest, config: Record<string, unknown> = {}, connection: Record<string, string> = relay.connection, shape: FlowShape = {}): FlowRunner {
+  return new FlowRunner({
+    flow: handoverFlow(config, shape.style ?? 'say', shape.guard ?? true),
+    extension,
+    connections: { rce: connection },
+    defaultProfile: profile,
+    nextNodeModel: shape.model ?? 'lastWins',
+  });
 }
 
 function state(runner: FlowRunner, session: SessionKey): HandoverState {
@@ -58,8 +83,12 @@ function handoverEvent(runner: FlowRunner, session: SessionKey, status: Injected
   return { text: '', data: { handover: { source: 'rce-handover', threadId: state(runner, session).threadId, status, ...extra } } };
 }
 
-async function startedSession(relay: RelayForTest, config: Record<string, unknown> = {}): Promise<{ runner: FlowRunner; session: SessionKey; start: TurnResult }> {
-  const runner = runnerFor(relay, config);
+async function startedSession(
+  relay: RelayForTest,
+  config: Record<string, unknown> = {},
+  shape: FlowShape = {},
+): Promise<{ runner: FlowRunner; session: SessionKey; start: TurnResult }> {
+  const runner = runnerFor(relay, config, relay.connection, shape);
   const session = newSession();
   runner.session(session).context.transcript = [
     { role: 'user', text: 'My invoice is wrong' },
@@ -69,6 +98,25 @@ async function startedSession(relay: RelayForTest, config: Record<string, unknow
   const start = await runner.send(session, { text: 'I want a human' });
   return { runner, session, start };
 }
+
+/** The proof that the handover survived: the next user message goes to the agent and the bot says nothing. */
+async function nextMessageGoesToTheAgent(relay: RelayForTest, runner: FlowRunner, session: SessionKey): Promise<void> {
+  relay.reset();
+  const next = await runner.send(session, { text: 'Still there?' });
+  expect(next.outputs).toEqual([]);
+  expect(relay.requestsFor('userMessage').map((r) => r.body.text)).toEqual(['Still there?']);
+  expect(next.nextEntry).toBe('handover');
+}
+
+const STYLE_NAMES: Record<BranchStyle, string> = {
+  say: 'branch chains that end in a Say (the Flow-start guard brings the next input back)',
+  goToWait: 'branch chains that end in Go To → Handover (wait for input)',
+  goToContinue: 'branch chains that end in Go To → Handover (continue): the node runs twice on one input',
+};
+/** Every way the README allows to end a branch, under both readings of setNextNode. */
+const BRANCH_STYLES: [string, FlowShape][] = (['lastWins', 'stack'] as const).flatMap((model) =>
+  (['say', 'goToWait', 'goToContinue'] as const).map((style): [string, FlowShape] => [`${STYLE_NAMES[style]}, setNextNode model "${model}"`, { style, model }]),
+);
 
 function expectNoSecretsAnywhere(runner: FlowRunner, session: SessionKey): void {
   const s = runner.session(session);
@@ -108,6 +156,22 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
     expect(state(runner, session)).toMatchObject({ active: true, status: 'queued', threadId: expect.any(String), startedAt: expect.any(String), error: null });
   });
 
+  it('takes the Get Transcript node\'s result as it comes (Get Transcript → Handover)', async () => {
+    const runner = runnerFor(relay);
+    const session = newSession();
+    runner.session(session).context.transcript = [
+      { role: 'user', type: 'input', payload: { text: 'My invoice is wrong', data: {} } },
+      { role: 'assistant', type: 'output', payload: { text: 'I can connect you with an agent.', data: null } },
+      { role: 'tool', type: 'toolCall', payload: { name: 'lookupInvoice' } },
+    ];
+    const start = await runner.send(session, { text: 'agent' });
+    expect(start.logs.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(relay.requestsFor('startHandover')[0]?.body.transcript).toEqual([
+      { role: 'user', text: 'My invoice is wrong' },
+      { role: 'bot', text: 'I can connect you with an agent.' },
+    ]);
+  });
+
   it('forwards user messages to the agent and keeps the bot silent', async () => {
     const { runner, session } = await startedSession(relay);
     relay.reset();
@@ -124,27 +188,85 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
     expect(request?.status).toBe(200);
   });
 
-  it('says the queue position on a queue event without calling the relay', async () => {
-    const { runner, session } = await startedSession(relay);
-    relay.reset();
-    const turn = await runner.send(session, handoverEvent(runner, session, 'queue', { position: 3, estimatedWaitTime: 90_000 }));
-    expect(texts(turn)).toEqual(['You are number 3 in the queue. Estimated wait: 2 min.']);
-    expect(turn.executions[0]?.httpCalls).toBe(0);
-    expect(relay.requests).toHaveLength(0);
-    expect(turn.nextEntry).toBe('handover');
-    expect(state(runner, session)).toMatchObject({ active: true, status: 'queued', position: 3, estimatedWaitTime: 90_000 });
+  const expectNextMessageGoesToTheAgent = (runner: FlowRunner, session: SessionKey) => nextMessageGoesToTheAgent(relay, runner, session);
+
+  describe.each(BRANCH_STYLES)('with %s', (_name, shape) => {
+    it('says the queue position on a queue event without calling the relay, and stays in the handover', async () => {
+      const { runner, session } = await startedSession(relay, {}, shape);
+      relay.reset();
+      const turn = await runner.send(session, handoverEvent(runner, session, 'queue', { position: 3, estimatedWaitTime: 90_000 }));
+      expect(texts(turn)).toEqual(['You are number 3 in the queue. Estimated wait: 2 min.']);
+      expect(turn.executions.every((e) => e.httpCalls === 0)).toBe(true);
+      expect(relay.requests).toHaveLength(0);
+      expect(turn.input.handover).toEqual({ status: 'queue', eventType: 'queueUpdate', data: { threadId: expect.any(String), position: 3, estimatedWaitTime: 90_000 } });
+      expect(state(runner, session)).toMatchObject({ active: true, status: 'queued', position: 3, estimatedWaitTime: 90_000 });
+      await expectNextMessageGoesToTheAgent(runner, session);
+    });
+
+    it('takes "On Agent Joined" with the agent\'s sender_name and stays in the handover', async () => {
+      const { runner, session } = await startedSession(relay, {}, shape);
+      const turn = await runner.send(session, handoverEvent(runner, session, 'active', { agentName: 'Grace' }));
+      expect(texts(turn)).toEqual(['Agent Grace joined.']);
+      expect(turn.input.handover).toMatchObject({ status: 'active', eventType: 'agentJoined', data: { sender_name: 'Grace', agentName: 'Grace' } });
+      expect(state(runner, session)).toMatchObject({ active: true, status: 'active', agentName: 'Grace' });
+      await expectNextMessageGoesToTheAgent(runner, session);
+    });
+
   });
 
-  it('takes "On Agent Joined" and stays in the handover', async () => {
-    const { runner, session } = await startedSession(relay);
+  it('without the Flow-start guard and with the last setNextNode winning, a branch that ends in a Say loses the handover (why the guard is mandatory)', async () => {
+    const { runner, session } = await startedSession(relay, {}, { style: 'say', guard: false, model: 'lastWins' });
+    await runner.send(session, handoverEvent(runner, session, 'queue', { position: 1 }));
+    relay.reset();
+    const next = await runner.send(session, { text: 'Hello?' });
+    // Real Cognigy starts the next input at the Flow start: the bot speaks again during the handover
+    // (in this Flow the start leads back into the node; in most Flows the agent would never see the message).
+    expect(texts(next)[0]).toBe('Welcome!');
+  });
+
+  it('with stacked next nodes, the node runs again on the event after its branch, says nothing more, and waits', async () => {
+    const { runner, session } = await startedSession(relay, {}, { style: 'say', guard: false, model: 'stack' });
     const turn = await runner.send(session, handoverEvent(runner, session, 'active', { agentName: 'Grace' }));
     expect(texts(turn)).toEqual(['Agent Grace joined.']);
+    expect(turn.executions.map((e) => e.nodeId)).toEqual(['handover', 'handover']);
     expect(turn.nextEntry).toBe('handover');
-    expect(state(runner, session)).toMatchObject({ active: true, status: 'active', agentName: 'Grace' });
-    // The next user message still goes to the agent.
+    await expectNextMessageGoesToTheAgent(runner, session);
+  });
+
+  it('is idempotent per input: run twice on one input, it neither resends nor repeats', async () => {
+    const { runner, session } = await startedSession(relay);
     relay.reset();
-    expect((await runner.send(session, { text: 'Thanks' })).outputs).toEqual([]);
+    const first = await runner.send(session, { text: 'Once' }, { inputId: 'input-42' });
+    const again = await runner.send(session, { text: 'Once' }, { inputId: 'input-42' });
+    expect(first.outputs).toEqual([]);
+    expect(again.outputs).toEqual([]);
     expect(relay.requestsFor('userMessage')).toHaveLength(1);
+    expect(again.nextEntry).toBe('handover');
+    const queue = handoverEvent(runner, session, 'queue', { position: 2 });
+    expect(texts(await runner.send(session, queue, { inputId: 'event-7' }))).toHaveLength(1);
+    expect(texts(await runner.send(session, queue, { inputId: 'event-7' }))).toEqual([]);
+  });
+
+  it('stays within Cognigy\'s 10 extension actions per execution on every path', async () => {
+    const { runner, session, start } = await startedSession(relay, {}, { style: 'goToContinue' });
+    const turns = [
+      start,
+      await runner.send(session, { text: 'hi' }),
+      await runner.send(session, handoverEvent(runner, session, 'queue', { position: 1, estimatedWaitTime: 1000 })),
+      await runner.send(session, handoverEvent(runner, session, 'active', { agentName: 'Grace' })),
+      await runner.send(session, handoverEvent(runner, session, 'completed')),
+    ];
+    // The busiest start: three warnings logged (opted-out profile, a bad transcript line, a bad context value).
+    const noisy = new FlowRunner({
+      flow: handoverFlow({ transcript: [{ role: 'robot' }], contextData: { nested: { a: 1 } } }),
+      extension,
+      connections: { rce: relay.connection },
+      defaultProfile: { ...profile, prevent_data_collection: true },
+    });
+    turns.push(await noisy.send(newSession(), { text: 'agent' }));
+    expect(turns.at(-1)?.logs.filter((l) => l.nodeId === 'handover')).toHaveLength(3);
+    for (const turn of turns) for (const execution of turn.executions) expect(execution.actions).toBeLessThanOrEqual(7);
+    expect(turns[4]?.input.handover).toMatchObject({ status: 'completed', eventType: 'conversationClosed' });
   });
 
   it('returns to the bot when the agent closes, and the next input starts the Flow again', async () => {
@@ -291,16 +413,16 @@ describe('Handover to RCE when things go wrong (recording relay)', () => {
     expect(plain.start.outputs[1]?.data).toBeNull();
   });
 
-  it('keeps waiting in the handover when a message cannot be forwarded', async () => {
-    const { runner, session } = await startedSession(relay);
-    relay.respondWith('userMessage', () => ({ status: 503, body: { error: { code: 'unavailable', message: 'Relay is restarting' } } }));
-    const turn = await runner.send(session, { text: 'Are you there?' });
-    expect(texts(turn)).toEqual(['Sorry: unavailable']);
-    expect(turn.nextEntry).toBe('handover');
-    expect(state(runner, session)).toMatchObject({ active: true, error: { code: 'unavailable', message: 'Relay is restarting' } });
-    expect(turn.logs.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
-      '[rce-handover] handoverToRce: could not forward the message to the agent: unavailable: Relay is restarting',
-    ]);
+  describe.each(BRANCH_STYLES)('with %s', (_name, shape) => {
+      it('takes "On Error" when a message cannot be forwarded, and keeps the handover', async () => {
+        const { runner, session } = await startedSession(relay, {}, shape);
+        relay.respondWith('userMessage', () => ({ status: 503, body: { error: { code: 'unavailable', message: 'Relay is restarting' } } }));
+        const turn = await runner.send(session, { text: 'Are you there?' });
+        expect(texts(turn)).toEqual(['Sorry: unavailable']);
+        expect(relay.requestsFor('userMessage')).toHaveLength(1);
+        expect(state(runner, session)).toMatchObject({ active: true, error: { code: 'unavailable' } });
+        await nextMessageGoesToTheAgent(relay, runner, session);
+      });
   });
 
   it('leaves the handover when the relay says it is already over', async () => {

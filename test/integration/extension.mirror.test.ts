@@ -20,7 +20,7 @@ function mirrorFlow(mirrorConfig: Record<string, unknown> = {}): Flow {
       { id: 'route', type: 'ifTextMatches', config: { pattern: '^(agent|human)$', target: 'handover' }, next: 'answer' },
       { id: 'answer', type: 'say', config: { text: 'You said: {{input.text}}' }, next: 'mirrorBot' },
       ...placeNode(mirrorToRceNode, { id: 'mirrorBot', config: { connection: 'rce', mirrorUserInput: false, botText: 'You said: {{input.text}}' } }),
-      ...placeNode(handoverToRceNode, { id: 'handover', config: { connection: 'rce', acceptedMessage: '', forwardOnlyHandoverConversations: false } }),
+      ...placeNode(handoverToRceNode, { id: 'handover', entrypoint: true, config: { connection: 'rce', acceptedMessage: '', forwardOnlyHandoverConversations: false } }),
     ],
   };
 }

@@ -73,7 +73,7 @@ describe.each(['recording', 'real'] as const)('Get Queue Status and Send Profile
       nodes: [
         { id: 'guard', type: 'goToIf', config: { value: '{{input.data.ask}}', target: 'queue' }, next: 'handover' },
         ...placeNode(handoverToRceNode, { id: 'handover', config: { connection: 'rce', acceptedMessage: '' } }),
-        ...placeNode(getQueueStatusNode, { id: 'queue', config: { connection: 'rce' } }),
+        ...placeNode(getQueueStatusNode, { id: 'queue', entrypoint: true, config: { connection: 'rce' } }),
       ],
     };
     const runner = new FlowRunner({ flow, extension, connections: { rce: relay.connection } });

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tokenFingerprint } from '../../contract/fingerprint';
-import { RELAY_HEADERS } from '../../contract/requestSigning';
+import { RELAY_HEADERS, signRelayRequestV1, verifyRelayRequest } from '../../contract/requestSigning';
 import { parseConnection, type RceConnection } from '../../extension/src/connection';
 import {
   RelayCallError,
@@ -60,6 +60,16 @@ describe('relay client against the real relay', () => {
     expect(request?.signature).toEqual({ ok: true });
     expect(request?.schemaError).toBeNull();
     expect(request?.headers[RELAY_HEADERS.source]).toBe(relay.sourceId);
+    // v2 (method, path, source, timestamp, nonce, body) for this relay, and v1 for relays released before v2.
+    const headers = request?.headers ?? {};
+    const text = (name: string) => String(headers[name] ?? '');
+    const v2 = verifyRelayRequest({
+      acceptedKeys: [relay.apiKey], method: 'POST', path: '/api/v1/handover/start', rawBody: Buffer.from(request?.rawBody ?? ''), nowSeconds: Math.floor(Date.now() / 1000),
+      timestampHeader: text(RELAY_HEADERS.timestamp), signatureHeader: text(RELAY_HEADERS.signatureV2), nonceHeader: text(RELAY_HEADERS.nonce), sourceHeader: text(RELAY_HEADERS.source),
+    });
+    expect(v2).toEqual({ ok: true });
+    expect(verifyRelayRequest({ acceptedKeys: [relay.apiKey], method: 'POST', path: '/api/v1/handover/cancel', rawBody: Buffer.from(request?.rawBody ?? ''), nowSeconds: Math.floor(Date.now() / 1000), timestampHeader: text(RELAY_HEADERS.timestamp), signatureHeader: text(RELAY_HEADERS.signatureV2), nonceHeader: text(RELAY_HEADERS.nonce), sourceHeader: text(RELAY_HEADERS.source) })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(text(RELAY_HEADERS.signature)).toBe(signRelayRequestV1(relay.apiKey, Number(text(RELAY_HEADERS.timestamp)), request?.rawBody ?? '', text(RELAY_HEADERS.nonce)));
     expect(request?.body).toMatchObject({
       session,
       connection: {

@@ -92,6 +92,27 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
     expect(journey.cognigy.notifications()).toHaveLength(1);
   });
 
+  it('sends agent attachments as notify\'s top-level attachments, with the links kept in the text, and the sender_name in data', async () => {
+    const reply = await journey.engage.agentReply({
+      threadId,
+      body: 'Here is your invoice.',
+      agentName: 'Anna',
+      attachments: [
+        { url: 'https://cdn.example.com/files/invoice-1234.pdf', filename: 'Invoice 1234.pdf' },
+        { url: 'https://cdn.example.com/img/parcel.png', type: 'image' },
+      ],
+    });
+    expect(reply.outcome).toBe('delivered');
+    await journey.cognigy.waitFor((calls) => calls.filter((c) => c.kind === 'notify').length === 2);
+    const notify = journey.cognigy.notifications()[1];
+    expect(notify?.attachments).toEqual([
+      { name: 'Invoice 1234.pdf', url: 'https://cdn.example.com/files/invoice-1234.pdf', type: 'file' },
+      { name: 'parcel.png', url: 'https://cdn.example.com/img/parcel.png', type: 'image' },
+    ]);
+    expect(notify?.text).toBe('Here is your invoice.\nInvoice 1234.pdf: https://cdn.example.com/files/invoice-1234.pdf\nparcel.png: https://cdn.example.com/img/parcel.png');
+    expect(notify?.data).toEqual({ rceHandover: { type: 'agentMessage', contentId: reply.contentId, agentName: 'Anna', sender_name: 'Anna' } });
+  });
+
   it('tells the Flow that an agent joined, once', async () => {
     await journey.cognigy.waitFor((calls) => calls.some((c) => c.kind === 'inject' && (c.data.handover as { status?: string } | undefined)?.status === 'active'));
     const active = journey.cognigy.injections().filter((c) => (c.data.handover as { status?: string }).status === 'active');
@@ -105,7 +126,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
     await journey.cognigy.waitFor((calls) => calls.some((c) => (c.data.handover as { status?: string } | undefined)?.status === 'completed'));
     await eventually('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.botCategoryId);
     const kinds = journey.cognigy.calls.map((c) => (c.kind === 'notify' ? 'notify' : (c.data.handover as { status: string }).status));
-    expect(kinds).toEqual(['queue', 'active', 'notify', 'completed']);
+    expect(kinds).toEqual(['queue', 'active', 'notify', 'notify', 'completed']);
 
     const after = await call('userMessage', { text: 'thanks!' });
     expect(after.body).toEqual<UserMessageResponse>({ forwarded: false, status: 'completed' });

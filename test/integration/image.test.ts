@@ -2,7 +2,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../helpers/redisServer';
+import { freePort, REDIS_MISSING_MESSAGE, redisServerAvailable, startRedisServer } from '../helpers/redisServer';
 
 /**
  * The container image without a container daemon: replays the Dockerfile's three stages in a
@@ -170,6 +170,8 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
     mkdirSync(path.join(app, 'data'));
     for (const devOnly of ['typescript', 'tsx', 'jest', '@swc/core', 'esbuild']) expect(existsSync(path.join(app, 'node_modules', devOnly))).toBe(false);
     for (const runtimeDep of ['better-sqlite3', 'prom-client', 'express']) expect(existsSync(path.join(app, 'node_modules', runtimeDep))).toBe(true);
+    // The Redis store's Lua commands travel with the build output (tsc does not emit them).
+    for (const lua of ['claim.lua', 'apply.lua', 'includes/holdsLease.lua', 'includes/releaseToNextHead.lua']) expect(existsSync(path.join(app, 'dist/relay/src/store/redis/commands', lua))).toBe(true);
 
     const imageEnv: Record<string, string> = {};
     for (const { args } of stage('runtime').instructions.filter((i) => i.op === 'ENV')) {
@@ -178,9 +180,10 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
         imageEnv[k] = v;
       }
     }
-    expect(imageEnv).toMatchObject({ NODE_ENV: 'production', PORT: '8080' });
+    expect(imageEnv).toMatchObject({ NODE_ENV: 'production', PORT: '8080', ADMIN_PORT: '8081' });
     const port = await freePort();
-    const env = { PATH: process.env.PATH ?? '', ...imageEnv, ...tenantEnv, PORT: String(port), HOST: '127.0.0.1' };
+    const adminPort = await freePort();
+    const env = { PATH: process.env.PATH ?? '', ...imageEnv, ...tenantEnv, PORT: String(port), HOST: '127.0.0.1', ADMIN_PORT: String(adminPort) };
 
     t = Date.now();
     const [cmd = '', ...cmdArgs] = execForm(only(stage('runtime'), 'CMD'));
@@ -203,10 +206,12 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
       expect({ live, output: live ? '' : output }).toEqual({ live: true, output: '' });
       lap('startToLive', t);
 
-      // The HEALTHCHECK command, run as Docker runs it inside the container (same env).
+      // The HEALTHCHECK command, run as Docker runs it inside the container (same env): it asks
+      // /readyz on the admin listener (the public port does not serve it).
       const healthArgs = execForm(only(stage('runtime'), 'HEALTHCHECK').replace(/^.*?\bCMD\s+/, ''));
-      const health = spawnSync(healthArgs[0] === 'node' ? process.execPath : healthArgs[0]!, healthArgs.slice(1), { cwd: app, env, encoding: 'utf8', timeout: 10_000 });
-      expect(health.status).toBe(0);
+      const healthcheck = () => spawnSync(healthArgs[0] === 'node' ? process.execPath : healthArgs[0]!, healthArgs.slice(1), { cwd: app, env, encoding: 'utf8', timeout: 10_000 }).status;
+      expect(healthcheck()).toBe(0);
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(404);
       // The SQLite store went to the volume.
       expect(existsSync(path.join(app, 'data/relay.db'))).toBe(true);
 
@@ -225,11 +230,14 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
     expect(doctor.stdout).toMatch(/^✘ Base API URL and API Access Token: /m);
     expect(doctor.stdout).toMatch(/^✔ Store: sqlite reachable$/m);
 
-    // `npm start` in the image: prestart finds no sources, builds nothing, and the relay starts.
-    // (npm does not pass SIGTERM on to the relay, one reason the image's CMD runs node itself:
-    // here the whole process group is stopped.)
+    // `npm start` in the image, on a Redis store (a real redis-server) as in the compose file and
+    // the Kubernetes manifests: prestart finds no sources, builds nothing, and the relay starts
+    // with the Lua commands from dist/. (npm does not pass SIGTERM on to the relay, one reason the
+    // image's CMD runs node itself: here the whole process group is stopped.)
+    if (!redisServerAvailable()) throw new Error(REDIS_MISSING_MESSAGE);
+    const redis = await startRedisServer();
     t = Date.now();
-    const viaNpm = spawn('npm', ['start', '--silent'], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const viaNpm = spawn('npm', ['start', '--silent'], { cwd: app, env: { ...env, STORE_URL: redis.url }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let npmOutput = '';
     viaNpm.stdout.on('data', (c: Buffer) => (npmOutput += c.toString()));
     viaNpm.stderr.on('data', (c: Buffer) => (npmOutput += c.toString()));
@@ -245,17 +253,20 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
       const until = Date.now() + 20_000;
       let ready = false;
       while (!ready && Date.now() < until) {
-        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+        ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.ok, () => false);
         if (!ready) await new Promise((r) => setTimeout(r, 100));
       }
       expect({ ready, output: ready ? '' : npmOutput }).toEqual({ ready: true, output: '' });
       lap('npmStartToReady', t);
+      expect(npmOutput).toMatch(/"msg":"relay listening"/);
+      expect(npmOutput).toMatch(/"store":"redis"/);
       expect(existsSync(path.join(app, 'relay'))).toBe(false);
       stopGroup('SIGTERM');
       await npmClosed; // stdout closes only when the relay, its last holder, has exited
       expect(await fetch(`http://127.0.0.1:${port}/healthz`).then(() => 'listening', () => 'stopped')).toBe('stopped');
     } finally {
       stopGroup('SIGKILL');
+      await redis.stop();
     }
     lap('total', started);
     process.stdout.write(`image replay timings (ms): ${JSON.stringify(timings)}; relay ran as PID 1 of its own namespace: ${asPid1}\n`);

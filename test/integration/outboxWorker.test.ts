@@ -54,8 +54,11 @@ function gate(): Gate {
   return { promise, open };
 }
 
+/** Lanes of one conversation (`<tenant>/<thread>/<name>`): a write's jobs belong to one conversation. */
+const laneOf = (name: string): string => `tenant-a/t1/${name}`;
+
 function job(lane: string, payload: number | string): NewOutboxJob {
-  return { tenantId: 'tenant-a', lane, kind: 'engage.send', payload, deadlineAt: Date.now() + 60_000 };
+  return { tenantId: 'tenant-a', lane: laneOf(lane), kind: 'engage.send', payload, deadlineAt: Date.now() + 60_000 };
 }
 
 interface WorkerRig {
@@ -129,6 +132,51 @@ describe.each<[string, () => Promise<Store>]>([
     // Started again, it offers leases again.
     worker.start();
     expect(worker.leaseRequest()).toEqual({ owner: worker.owner, leaseMs: 12_345 });
+  });
+
+  it('claims other lanes while one lane works through a long backlog', async () => {
+    const store = await openStore();
+    const held = gate();
+    const done: unknown[] = [];
+    // Lane A: a backlog whose first job hangs; lane B (another conversation) arrives afterwards.
+    await store.apply({ jobs: [0, 1, 2].map((i) => ({ ...job('A', `a${i}`), lane: 'tenant-a/long/engage' })) });
+    let started = false;
+    const { worker } = startWorker(store, async (j) => {
+      if (j.payload === 'a0') {
+        started = true;
+        await held.promise;
+      }
+      done.push(j.payload);
+    });
+    await waitUntil('a0 running', () => started);
+    await store.apply({ jobs: [{ ...job('B', 'b0'), lane: 'tenant-a/short/engage' }] });
+    worker.kick();
+    await waitUntil('b0 done while a0 still hangs', () => done.includes('b0'), { timeoutMs: 3_000 });
+    expect(done).toEqual(['b0']);
+    held.open();
+    await waitUntil('lane A drained', () => done.length === 4);
+    expect(done).toEqual(['b0', 'a0', 'a1', 'a2']);
+  });
+
+  it('renews the lease of a job that runs longer than the lease', async () => {
+    const store = await openStore();
+    const held = gate();
+    await store.apply({ jobs: [job('A', 'long')] });
+    let running = false;
+    const { worker } = startWorker(
+      store,
+      async () => {
+        running = true;
+        await held.promise;
+      },
+      { leaseMs: 300 },
+    );
+    await waitUntil('running', () => running);
+    await new Promise((r) => setTimeout(r, 900)); // three lease lengths
+    expect(await store.claimDueJobs({ now: Date.now(), limit: 5, owner: 'other', leaseMs: 1_000 })).toEqual([]);
+    held.open();
+    await waitUntil('completed', async () => (await store.outboxStats()).pending === 0);
+    expect(worker.metrics.delivered).toBe(1);
   });
 
   it('runs the jobs a write leased to it, and stop() waits for them to finish', async () => {
@@ -212,7 +260,7 @@ describe.each<[string, () => Promise<Store>]>([
     expect(executed).toEqual(Array.from({ length: 21 }, (_, i) => i));
     expect(otherExecuted).toEqual([]);
     // None of them went through a claim: the first was leased by the write, each next one by the completion.
-    expect(claimed.filter((j) => j.lane === 'L')).toEqual([]);
+    expect(claimed.filter((j) => j.lane === laneOf('L'))).toEqual([]);
     expect(completions.map((c) => [c.completed, c.next?.payload ?? null])).toEqual(Array.from({ length: 21 }, (_, i) => [true, i < 20 ? i + 1 : null]));
     expect(worker.metrics).toMatchObject({ delivered: 21, retried: 0, gaveUp: 0 });
     expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });

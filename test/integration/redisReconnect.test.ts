@@ -20,7 +20,7 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 const succeeds = (p: Promise<unknown>): Promise<boolean> => p.then(() => true, () => false);
 
 function job(payload: string): NewOutboxJob {
-  return { tenantId: 't', lane: 'L', kind: 'cognigy.notify', payload, deadlineAt: Date.now() + 60_000 };
+  return { tenantId: 't', lane: 't/c/L', kind: 'cognigy.notify', payload, deadlineAt: Date.now() + 60_000 };
 }
 
 describe('RedisStore reconnect', () => {
@@ -68,7 +68,7 @@ describe('RedisStore reconnect', () => {
     await eventually('ping to succeed after restart', () => succeeds(s.ping()));
     // The restarted server lost the data (no persistence) and the cached Lua scripts; both must not matter.
     expect(await s.apply({ dedup: { key: 'after', ttlMs: 60_000 }, jobs: [job('after')] })).toBe('applied');
-    expect(await s.apply({ dedup: { key: 'after', ttlMs: 60_000 } })).toBe('duplicate');
+    expect(await s.apply({ scope: { tenantId: 't', threadId: 'c' }, dedup: { key: 'after', ttlMs: 60_000 } })).toBe('duplicate');
     const claimed = await s.claimDueJobs({ now: Date.now(), limit: 10, owner: 'r1', leaseMs: 10_000 });
     expect(claimed.map((j) => j.payload)).toEqual(['after']);
     expect(await s.completeJob(claimed[0]!, 'r1')).toBe(true);

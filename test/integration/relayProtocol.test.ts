@@ -78,6 +78,42 @@ describe('relay protocol edge at /handover/rce', () => {
       expect(r4.data).toMatch(/replay/);
     });
 
+    it('never refuses an Engage retry of an agent reply for its age, and answers it with the first id', async () => {
+      const session = { URLToken: 'age', userId: 'age-user', sessionId: 'age-session' };
+      await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'age-start'), firstMessage: 'help' });
+      const threadId = threadIdFor(journey.tenant.sourceId, session);
+      const params = { content_id: 'c-late', thread_id: threadId, body: 'Sorry for the wait.', created_at: new Date(Date.now() - 3 * 3600_000).toISOString() };
+      // Engage's first try, then a retry that still carries the first try's time, hours later.
+      const first = sdkBody('messages.create', params, new Date(Date.now() - 3 * 3600_000).toISOString());
+      const retry = sdkBody('messages.create', { ...params, retry: true }, new Date(Date.now() - 3 * 3600_000).toISOString());
+      const r1 = await post(first, signed(first));
+      const r2 = await post(retry, signed(retry));
+      expect([r1.status, r2.status]).toEqual([200, 200]);
+      expect(JSON.parse(r2.data)).toEqual(JSON.parse(r1.data));
+      expect(JSON.parse(r1.data)).toEqual({ id: expect.stringMatching(/^agent-/) });
+      await journey.cognigy.waitFor((calls) => calls.some((c) => c.sessionId === 'age-session' && c.kind === 'notify'));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(journey.cognigy.calls.filter((c) => c.sessionId === 'age-session' && c.kind === 'notify')).toHaveLength(1);
+      // Beyond the de-duplication memory (7 days) a reply could be delivered twice: refused.
+      const ancient = sdkBody('messages.create', { ...params, content_id: 'c-ancient' }, new Date(Date.now() - 8 * 24 * 3600_000).toISOString());
+      const r3 = await post(ancient, signed(ancient));
+      expect([r3.status, r3.data]).toEqual([400, 'Request time outside the accepted window (replay protection)']);
+    });
+
+    it('refuses a request whose time is missing or not a date (fail closed), with a log line', async () => {
+      for (const time of ['not-a-date', '2021-02-30T25:61:00Z', '']) {
+        const body = JSON.stringify({ action: 'messaging.queuing_update', params: { thread_id: 'x', position: 1, estimated_wait_time: 10 }, time });
+        const response = await post(body, signed(body));
+        expect(response.status).toBe(400);
+        expect(response.data).toMatch(/^Invalid request format: time /);
+      }
+      const noTime = JSON.stringify({ action: 'messages.create', params: { content_id: 'c-notime', thread_id: 'x', body: 'hi' } });
+      const r = await post(noTime, signed(noTime));
+      expect([r.status, r.data]).toEqual([400, 'Invalid request format: time is required']);
+      // One log line per rejected request (two requests had a time that is not a date).
+      expect(journey.logLines.filter((line) => line.includes('"reason":"Invalid request format: time is not a date"'))).toHaveLength(2);
+    });
+
     it('answers an agent reply for an unknown conversation with a fatal item error', async () => {
       const body = sdkBody('messages.create', { content_id: 'c-orphan', thread_id: 'cog-t-unknown', body: 'hello?' });
       const response = await post(body, signed(body));
@@ -126,6 +162,34 @@ describe('relay protocol edge at /handover/rce', () => {
       expect(JSON.parse(response.data)).toEqual({ received: 2, ignoredMalformed: 1 });
     });
 
+    it('reads integer resource ids (events.md types resource.id as Integer)', async () => {
+      const body = delivery([{ ...event('intervention.opened', 'e-int', 'no-such-thread'), resource: { type: 'intervention', id: 5464, metadata: { source_id: journey.tenant.sourceId, thread_id: 'no-such-thread' } } }]);
+      const response = await post(body, { 'Content-Type': 'application/json', 'X-Dimelo-Secret': TEST_SECRETS.webhookSecret });
+      expect(response.status).toBe(200);
+      expect(JSON.parse(response.data)).toEqual({ received: 1, ignoredMalformed: 0 });
+    });
+
+    it('takes intervention.canceled of the current intervention as a release (back to the queue), and ignores another one', async () => {
+      const session = { URLToken: 'cx', userId: 'cx-user', sessionId: 'cx-session' };
+      await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'cx-start'), firstMessage: 'help' });
+      const threadId = threadIdFor(journey.tenant.sourceId, session);
+      const { eventually } = await import('../helpers/journeyHarness');
+      await eventually('engage thread known', async () => (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId != null);
+      const engageThreadId = (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId ?? '';
+      const headers = { 'Content-Type': 'application/json', 'X-Dimelo-Secret': TEST_SECRETS.webhookSecret };
+      const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
+      await post(delivery([event('intervention.opened', 'cx-a', engageThreadId, at(0))]), headers);
+      await post(delivery([event('intervention.canceled', 'cx-b', engageThreadId, at(10))]), headers);
+      expect((await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.status).toBe('active');
+      // Same intervention (resource i-cx-a) as the opened event, in a new event.
+      await post(delivery([{ ...event('intervention.canceled', 'cx-c', engageThreadId, at(20)), resource: { type: 'intervention', id: 'i-cx-a', metadata: { source_id: journey.tenant.sourceId, thread_id: engageThreadId } } }]), headers);
+      expect((await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.status).toBe('queued');
+      await journey.cognigy.waitFor((calls) => calls.filter((c) => c.sessionId === 'cx-session').length >= 2);
+      await new Promise((r) => setTimeout(r, 100));
+      const injected = journey.cognigy.calls.filter((c) => c.sessionId === 'cx-session').map((c) => c.data.handover as { status: string; reason?: string });
+      expect(injected).toEqual([expect.objectContaining({ status: 'active' }), expect.objectContaining({ status: 'queue', reason: 'agent_released' })]);
+    });
+
     it('applies an intervention.closed once even when delivered twice, and ignores an older event arriving late', async () => {
       const session = { URLToken: 'wh', userId: 'wh-user', sessionId: 'wh-session' };
       const start = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'wh-start'), firstMessage: 'help' });
@@ -158,9 +222,10 @@ describe('relay protocol edge at /handover/rce', () => {
       const wrongKey = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { key: 'some-other-relay-key' });
       expect(wrongKey.body).toMatchObject({ error: { code: 'bad_signature', field: 'relayApiKey' } });
       const ts = Math.floor(Date.now() / 1000);
-      const first = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: ts });
+      // Verbatim: same timestamp and nonce (v2 needs a nonce; the helper draws a fresh one otherwise).
+      const first = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: ts, nonce: 'verbatim-0000001' });
       expect(first.status).toBe(200);
-      const replay = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: ts });
+      const replay = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: ts, nonce: 'verbatim-0000001' });
       expect([replay.status, (replay.body as { error: { code: string } }).error.code]).toEqual([409, 'replayed_request']);
     });
 

@@ -78,7 +78,7 @@ it('upgrades a v1 store: pending jobs keep their seq, order, attempts and errors
   }
   const db = new Database(file, { readonly: true });
   try {
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
     const jobsSql = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'jobs'").pluck().get();
     expect(String(jobsSql)).not.toMatch(/AUTOINCREMENT|UNIQUE/i);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'jobs' AND type = 'index' ORDER BY name").pluck().all()).toEqual(['jobs_lane_seq']);

@@ -12,7 +12,7 @@ import type { Conversation, JsonValue, NewOutboxJob, OutboxJob, Store } from '..
  * durability (close + reopen) and two-relay concurrency are tested.
  */
 interface Backend {
-  open(opts?: { clock?: () => number }): Promise<Store>;
+  open(opts?: { clock?: () => number; deadLetterCap?: number }): Promise<Store>;
 }
 
 const redisUrl = (): string => {
@@ -44,11 +44,17 @@ function sqliteBackend(): Backend {
   };
 }
 
-function redisBackend(): Backend {
+function clusterUrl(): string {
+  const url = process.env.TEST_REDIS_CLUSTER_URL;
+  if (!url) throw new Error('TEST_REDIS_CLUSTER_URL is not set: test/helpers/globalSetup.ts should have started the Redis Cluster');
+  return url;
+}
+
+function redisBackend(url: () => string = redisUrl): Backend {
   const keyPrefix = `test:contract:${randomUUID()}:`;
   return {
     async open(opts) {
-      const s = await RedisStore.connect(redisUrl(), { keyPrefix, ...opts });
+      const s = await RedisStore.connect(url(), { keyPrefix, ...opts });
       openStores.push(s);
       return s;
     },
@@ -83,10 +89,18 @@ function conv(tenantId: string, threadId: string, patch: Partial<Conversation> =
   };
 }
 
+/**
+ * A lane of conversation tenant-a/t1 (`<tenant>/<thread>/<direction>`, as laneFor builds them): a
+ * mutation's jobs belong to its conversation, so the short names used below share one conversation.
+ */
+const L = (name: string): string => (name.includes('/') ? name : `tenant-a/t1/${name}`);
+const T1 = { tenantId: 'tenant-a', threadId: 't1' };
+const laneName = (j: { lane: string }): string => j.lane.slice(j.lane.lastIndexOf('/') + 1);
+
 function job(lane: string, patch: Partial<NewOutboxJob> = {}): NewOutboxJob {
   return {
     tenantId: 'tenant-a',
-    lane,
+    lane: L(lane),
     kind: 'engage.send',
     payload: { action: 'messages.create', params: { body: `for ${lane}`, n: 1, ok: true, none: null, list: [1, 'x'] } },
     deadlineAt: T0 + 3_600_000,
@@ -103,8 +117,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe.each<[string, () => Backend]>([
   ['sqlite', sqliteBackend],
-  ['redis', redisBackend],
-])('Store contract: %s', (kind, makeBackend) => {
+  ['redis', () => redisBackend()],
+  ['redis-cluster', () => redisBackend(clusterUrl)],
+])('Store contract: %s', (name, makeBackend) => {
+  const kind = name === 'sqlite' ? 'sqlite' : 'redis';
   let backend: Backend;
   let clock: ReturnType<typeof fakeClock>;
   let store: Store;
@@ -231,6 +247,19 @@ describe.each<[string, () => Backend]>([
       expect(before.pending).toBe(1);
     });
 
+    it('a lone dedup key written with a scope is seen by that conversation\'s later writes', async () => {
+      expect(await store.apply({ scope: T1, dedup: { key: 'evt-s', ttlMs: 60_000 } })).toBe('applied');
+      expect(await store.hasDedupKey('evt-s', T1)).toBe(true);
+      expect(await store.apply({ dedup: { key: 'evt-s', ttlMs: 60_000 }, conversation: { value: conv('tenant-a', 't1'), expectedVersion: null } })).toBe('duplicate');
+      expect(await store.getConversation('tenant-a', 't1')).toBeNull();
+    });
+
+    it('refuses a mutation whose jobs belong to another conversation (one write stays in one Cluster slot)', async () => {
+      await expect(store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: null }, jobs: [job('tenant-a/t2/engage')] })).rejects.toThrow(/must belong to its conversation/);
+      await expect(store.apply({ jobs: [job('tenant-a/t2/engage'), job('tenant-a/t3/engage')] })).rejects.toThrow(/must belong to its conversation/);
+      expect(await store.getConversation('tenant-a', 't1')).toBeNull();
+    });
+
     it('rejects a non-positive TTL', async () => {
       await expect(store.apply({ dedup: { key: 'k', ttlMs: 0 } })).rejects.toThrow(/ttlMs/);
     });
@@ -245,7 +274,7 @@ describe.each<[string, () => Backend]>([
         jobs: [job('L1'), job('L2')],
       });
       expect(outcome).toBe('conflict');
-      expect(await store.hasDedupKey('req-9')).toBe(false);
+      expect(await store.hasDedupKey('req-9', T1)).toBe(false);
       expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
       expect(await claim(store, 'r1', T0)).toEqual([]);
       expect((await store.getConversation('tenant-a', 't1'))?.status).toBe('idle');
@@ -300,11 +329,11 @@ describe.each<[string, () => Backend]>([
         expect(current.length).toBeLessThanOrEqual(2);
         seen.push(...current);
       }
-      const order = (lane: string): unknown[] => seen.filter((j) => j.lane === lane).map((j) => j.payload);
+      const order = (lane: string): unknown[] => seen.filter((j) => laneName(j) === lane).map((j) => j.payload);
       expect(order('A')).toEqual(['a1', 'a2', 'a3']);
       expect(order('B')).toEqual(['b1', 'b2']);
       // seq is monotonic across the store.
-      const seqA = seen.filter((j) => j.lane === 'A').map((j) => j.seq);
+      const seqA = seen.filter((j) => laneName(j) === 'A').map((j) => j.seq);
       expect([...seqA].sort((x, y) => x - y)).toEqual(seqA);
       expect(new Set(seen.map((j) => j.seq)).size).toBe(5);
       expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
@@ -368,6 +397,33 @@ describe.each<[string, () => Backend]>([
       expect((await claim(store, 'r1', T0 + LEASE)).map((x) => x.payload)).toEqual(['y']);
     });
 
+    it('a renewed lease keeps the lane closed past its first expiry; only the holder can renew', async () => {
+      await store.apply({ jobs: [job('A', { payload: 'x' })] });
+      const [a] = await claim(store, 'r1', T0);
+      clock.advance(LEASE - 1_000);
+      expect(await store.renewLease(a!, 'r2', LEASE)).toBe(false);
+      expect(await store.renewLease(a!, 'r1', LEASE)).toBe(true);
+      clock.advance(2_000); // past the first expiry, within the renewed one
+      expect(await claim(store, 'r2', clock.now())).toEqual([]);
+      clock.advance(LEASE);
+      expect((await claim(store, 'r2', clock.now())).map((j) => j.payload)).toEqual(['x']);
+      expect(await store.renewLease(a!, 'r1', LEASE)).toBe(false);
+    });
+
+    it("releasing an owner's leases (a restart under the same id) makes its lanes claimable at once, and no one else's", async () => {
+      await store.apply({ jobs: [job('tenant-a/o1/engage', { payload: 'mine' })] });
+      await store.apply({ jobs: [job('tenant-a/o2/engage', { payload: 'other' })] });
+      const mine = await claim(store, 'r1', T0, 1);
+      const theirs = await claim(store, 'r2', T0, 1);
+      expect(mine).toHaveLength(1);
+      expect(theirs).toHaveLength(1);
+      expect(await store.releaseLeasesOf('r1')).toBe(1);
+      const again = await claim(store, 'r1', T0);
+      expect(again.map((j) => j.payload)).toEqual(mine.map((j) => j.payload));
+      expect(await store.completeJob(again[0]!, 'r1')).toBe(true);
+      expect(await store.completeJob(theirs[0]!, 'r2')).toBe(true);
+    });
+
     it('a lease is bound to the job it was granted for', async () => {
       await store.apply({ jobs: [job('A', { payload: 'x' }), job('A', { payload: 'y' })] });
       const [head] = await claim(store, 'r1', T0);
@@ -420,6 +476,63 @@ describe.each<[string, () => Backend]>([
     });
   });
 
+  describe('retention', () => {
+    it('purges conversations last written before the cutoff, with their Engage index, in batches; keeps the rest', async () => {
+      for (let i = 0; i < 7; i++) {
+        await store.apply({ conversation: { value: conv('tenant-a', `old${i}`, { engageThreadId: `E-old${i}` }), expectedVersion: null } });
+      }
+      clock.advance(60_000);
+      const cutoff = clock.now();
+      await store.apply({ conversation: { value: conv('tenant-a', 'fresh', { engageThreadId: 'E-fresh' }), expectedVersion: null } });
+      // An old conversation written again is fresh again.
+      await store.apply({ conversation: { value: conv('tenant-a', 'old0', { engageThreadId: 'E-old0', authorId: 'again' }), expectedVersion: 1 } });
+
+      expect(await store.purgeIdleConversations(cutoff, 4)).toBe(4);
+      expect(await store.purgeIdleConversations(cutoff, 4)).toBe(2);
+      expect(await store.purgeIdleConversations(cutoff, 4)).toBe(0);
+      for (let i = 1; i < 7; i++) {
+        expect(await store.getConversation('tenant-a', `old${i}`)).toBeNull();
+        expect(await store.findConversationByEngageThread('tenant-a', `E-old${i}`)).toBeNull();
+      }
+      expect(await store.getConversation('tenant-a', 'old0')).toMatchObject({ authorId: 'again' });
+      expect(await store.findConversationByEngageThread('tenant-a', 'E-fresh')).toMatchObject({ threadId: 'fresh' });
+      // A purged conversation can start over.
+      expect(await store.apply({ conversation: { value: conv('tenant-a', 'old1'), expectedVersion: null } })).toBe('applied');
+    });
+  });
+
+  describe('dead letters', () => {
+    async function deadLetter(s: Store, lane: string, payload: string): Promise<OutboxJob> {
+      await s.apply({ jobs: [job(lane, { payload })] });
+      const [j] = (await claim(s, 'w', clock.now())).filter((x) => x.payload === payload);
+      expect(await s.deadLetterJob(j!, 'w', `failed ${payload}`)).toBe(true);
+      clock.advance(1);
+      return j!;
+    }
+
+    it('retries one: the job goes back to its lane (new id, attempts 0), once', async () => {
+      const dead = await deadLetter(store, 'tenant-a/d1/engage', 'p1');
+      const again = await store.retryDeadLetter(dead.id, T0 + 60_000);
+      expect(again).toMatchObject({ lane: dead.lane, payload: 'p1', kind: dead.kind, attempts: 0, deadlineAt: T0 + 60_000 });
+      expect(again!.id).not.toBe(dead.id);
+      expect(await store.listDeadLetters(10)).toEqual([]);
+      expect(await store.retryDeadLetter(dead.id, T0 + 60_000)).toBeNull();
+      const [claimed] = await claim(store, 'w2', clock.now());
+      expect(claimed).toMatchObject({ id: again!.id, payload: 'p1' });
+      expect(await store.completeJob(claimed!, 'w2')).toBe(true);
+      expect(await store.outboxStats()).toMatchObject({ pending: 0, deadLettered: 0 });
+    });
+
+    it('keeps at most the cap, dropping the oldest', async () => {
+      const capped = await backend.open({ clock: clock.now, deadLetterCap: 32 });
+      for (let i = 0; i < 40; i++) await deadLetter(capped, `tenant-a/cap${i % 5}/engage`, `d${i}`);
+      const kept = await capped.listDeadLetters(100);
+      expect(kept.length).toBeLessThanOrEqual(32);
+      expect(kept.map((d) => d.job.payload)).toContain('d39');
+      expect(kept.map((d) => d.job.payload)).not.toContain('d0');
+    });
+  });
+
   describe('leasing writes (applyLeasing, completeLeasingNext)', () => {
     const W1 = { owner: 'w1', leaseMs: LEASE };
 
@@ -429,7 +542,7 @@ describe.each<[string, () => Backend]>([
       const dueNow = job('M', { notBefore: T0, payload: ['m', 2, { deep: [null, false] }] });
       const result = await store.applyLeasing({ jobs: [plain, dueNow] }, W1);
       expect(result.outcome).toBe('applied');
-      expect(result.leased.map((j) => j.lane)).toEqual(['L', 'M']);
+      expect(result.leased.map(laneName)).toEqual(['L', 'M']);
       const [leasedL, leasedM] = result.leased;
 
       // Leased like a claim: the lane is closed until the lease expires, for everyone (the holder too).
@@ -501,7 +614,7 @@ describe.each<[string, () => Backend]>([
       const a1 = result.leased[0]!;
       const done = await store.completeLeasingNext(a1, 'w1', LEASE);
       expect(done.completed).toBe(true);
-      expect(done.next).toMatchObject({ lane: 'A', payload: 'a2', attempts: 0 });
+      expect(done.next).toMatchObject({ lane: L('A'), payload: 'a2', attempts: 0 });
       expect(done.next!.seq).toBeGreaterThan(a1.seq);
     });
 
@@ -516,7 +629,7 @@ describe.each<[string, () => Backend]>([
       expect(await store.outboxStats()).toEqual(before);
       expect(before).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
       expect(await claim(store, 'w2', T0 + 10 * LEASE)).toEqual([]);
-      expect(await store.hasDedupKey('fresh')).toBe(false);
+      expect(await store.hasDedupKey('fresh', T1)).toBe(false);
       // No lane was left behind under a phantom lease: a later job in X is claimable at once by anyone.
       expect(await store.apply({ jobs: [job('X', { payload: 'after' })] })).toBe('applied');
       expect((await claim(store, 'w2', T0)).map((j) => j.payload)).toEqual(['after']);
@@ -541,7 +654,7 @@ describe.each<[string, () => Backend]>([
         const done = await store.completeLeasingNext(a1!, 'w1', LEASE);
         expect(done.completed).toBe(true);
         const next = done.next;
-        expect(next).toMatchObject({ lane: 'A', payload: 'a2', kind: 'cognigy.notify' });
+        expect(next).toMatchObject({ lane: L('A'), payload: 'a2', kind: 'cognigy.notify' });
 
         // Leased at the store's clock: closed for others until then, the old head is gone.
         expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + 100 + LEASE });
@@ -589,7 +702,7 @@ describe.each<[string, () => Backend]>([
       it('on an emptied lane completes with next null and the lane is gone', async () => {
         await store.apply({ jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' })] });
         expect(await store.outboxStats()).toMatchObject({ pending: 2 });
-        const [a1] = (await claim(store, 'w1', T0)).filter((j) => j.lane === 'A');
+        const [a1] = (await claim(store, 'w1', T0)).filter((j) => laneName(j) === 'A');
         expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: true, next: null, nextDueAt: null });
         expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + LEASE });
         // A new job in A opens the lane again (and may be leased by a leasing write).
@@ -637,7 +750,7 @@ describe.each<[string, () => Backend]>([
       const reopened = await backend.open({ clock: clock.now });
       expect(await reopened.getConversation('tenant-a', 't1')).toMatchObject({ version: 1, engageThreadId: 'E1' });
       expect((await reopened.findConversationByEngageThread('tenant-a', 'E1'))?.threadId).toBe('t1');
-      expect(await reopened.hasDedupKey('req-1')).toBe(true);
+      expect(await reopened.hasDedupKey('req-1', T1)).toBe(true);
       expect(await reopened.outboxStats()).toEqual({ pending: 2, deadLettered: 0, nextDueAt: T0 + LEASE });
       // The lease survives too: the old owner can still finish its job.
       expect(await reopened.completeJob(leased!, 'r1')).toBe(true);
@@ -653,9 +766,13 @@ describe.each<[string, () => Backend]>([
       const realStore = await backend.open();
       const all: NewOutboxJob[] = [];
       for (let i = 0; i < PER_LANE; i++) {
-        for (let l = 0; l < LANES; l++) all.push(job(`lane-${l}`, { payload: { lane: l, i }, deadlineAt: Date.now() + 60_000 }));
+        for (let l = 0; l < LANES; l++) all.push(job(`tenant-a/c${l}/engage`, { payload: { lane: l, i }, deadlineAt: Date.now() + 60_000 }));
       }
-      for (let k = 0; k < all.length; k += 25) expect(await realStore.apply({ jobs: all.slice(k, k + 25) })).toBe('applied');
+      // One conversation per lane (spread over the Redis store's shards), a few jobs per write.
+      for (let l = 0; l < LANES; l++) {
+        const mine = all.filter((j) => j.lane === `tenant-a/c${l}/engage`);
+        for (let k = 0; k < mine.length; k += 5) expect(await realStore.apply({ jobs: mine.slice(k, k + 5) })).toBe('applied');
+      }
 
       const processed: { id: string; lane: string; seq: number; payload: unknown; owner: string }[] = [];
       const deadline = Date.now() + 15_000;
@@ -680,7 +797,7 @@ describe.each<[string, () => Backend]>([
       expect(processed).toHaveLength(all.length);
       expect(new Set(processed.map((p) => p.id)).size).toBe(all.length);
       for (let l = 0; l < LANES; l++) {
-        const inLane = processed.filter((p) => p.lane === `lane-${l}`);
+        const inLane = processed.filter((p) => p.lane === `tenant-a/c${l}/engage`);
         expect(inLane.map((p) => p.payload)).toEqual(Array.from({ length: PER_LANE }, (_, i) => ({ lane: l, i })));
         const seqs = inLane.map((p) => p.seq);
         expect(seqs).toEqual([...seqs].sort((a, b) => a - b));

@@ -2,12 +2,11 @@ import http from 'node:http';
 import net from 'node:net';
 import { gzipSync, deflateSync } from 'node:zlib';
 import { RELAY_API_PREFIX, RELAY_ROUTES } from '../../contract/relayApi';
-import { RELAY_HEADERS, signRelayRequest } from '../../contract/requestSigning';
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { helmetHeaders } from '../../relay/src/http/securityHeaders';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
 import { startRig, type Rig } from '../helpers/reliabilityRig';
-import { envelopeFor } from '../helpers/signedRelayCall';
+import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
 /**
  * `POST /handover/rce[/<sourceId>]` is served on plain node:http (http/engageEndpoint.ts), every
@@ -31,9 +30,7 @@ function apiPost(rig: Rig, body: string | Buffer, headers: Record<string, string
     body,
     headers: {
       'Content-Type': 'application/json',
-      [RELAY_HEADERS.timestamp]: String(ts),
-      [RELAY_HEADERS.signature]: signRelayRequest(rig.tenant.relayApiKey, ts, text),
-      [RELAY_HEADERS.source]: rig.tenant.sourceId,
+      ...relayAuthHeaders(rig.tenant.relayApiKey, rig.tenant.sourceId, 'queueStatus', text, { timestampSeconds: ts }),
       ...headers,
     },
   });
@@ -90,6 +87,9 @@ function securityPart(r: RawResult): Record<string, string> {
 }
 const helmetSet = (): Record<string, string> => Object.fromEntries(helmetHeaders().map(([n, v]) => [n.toLowerCase(), v]));
 
+/** Shaped like a Source SDK signature (128 hex), so only the MAC can refuse it. */
+const WELL_FORMED_FORGERY = 'ab'.repeat(64);
+
 describe('Engage endpoint: routing like Express', () => {
   let rig: Rig;
   beforeAll(async () => {
@@ -106,13 +106,22 @@ describe('Engage endpoint: routing like Express', () => {
   };
   const signedBy = (i: number, body: string) => signSdkBody(tenantAt(i).realtimeAccessToken, body);
 
-  it('matches /handover/rce case-insensitively, with an optional trailing slash and query', async () => {
+  it('matches /handover/rce/<source id> case-insensitively, with an optional trailing slash and query', async () => {
     const s0 = tenantAt(0).sourceId;
-    const paths = ['/handover/rce', '/handover/rce/', '/HANDOVER/RCE', '/Handover/Rce/', '/handover/rce?x=1', `/handover/rce/${s0}`, `/handover/rce/${s0}/`, `/HANDOVER/RCE/${s0}?x=1`];
+    const paths = [`/handover/rce/${s0}`, `/handover/rce/${s0}/`, `/HANDOVER/RCE/${s0}?x=1`, `/Handover/Rce/${s0}/`];
     for (const path of paths) {
       const body = listBody();
       const r = await sdkPost(rig, path, body, signedBy(0, body));
       expect({ path, status: r.status, body: r.body }).toEqual({ path, status: 200, body: '[]' });
+    }
+  });
+
+  it('with several tenants, refuses the URL without a source id before reading the body (it would cost one HMAC per tenant)', async () => {
+    for (const path of ['/handover/rce', '/handover/rce/', '/HANDOVER/RCE', '/handover/rce?x=1']) {
+      const body = listBody();
+      const r = await sdkPost(rig, path, body, signedBy(0, body));
+      expect({ path, status: r.status, body: r.body }).toEqual({ path, status: 404, body: 'This relay serves several sources: use <relay-url>/handover/rce/<source id>' });
+      expect(r.headers.connection).toBe('close');
     }
   });
 
@@ -126,8 +135,8 @@ describe('Engage endpoint: routing like Express', () => {
       [`/handover/rce/${s1}`, 1, 200],
       [`/handover/rce/${s1}`, 0, 401], // tenant 0's signature on tenant 1's URL
       [`/handover/rce/${s0}`, 1, 401],
-      ['/handover/rce/no-such-source', 0, 401],
-      [`/handover/rce/${s0.toUpperCase()}`, 0, 401], // the id itself is case-sensitive
+      ['/handover/rce/no-such-source', 0, 404], // refused before the body is read
+      [`/handover/rce/${s0.toUpperCase()}`, 0, 404], // the id itself is case-sensitive
     ];
     for (const [path, signer, status] of cases) {
       const body = listBody();
@@ -137,7 +146,7 @@ describe('Engage endpoint: routing like Express', () => {
     // Webhooks likewise.
     expect((await webhookPost(rig, `/handover/rce/${s0}`, tenantAt(0).webhookSecret)).status).toBe(200);
     expect((await webhookPost(rig, `/handover/rce/${s1}`, tenantAt(0).webhookSecret)).status).toBe(401);
-    expect((await webhookPost(rig, '/handover/rce/no-such-source', tenantAt(0).webhookSecret)).status).toBe(401);
+    expect((await webhookPost(rig, '/handover/rce/no-such-source', tenantAt(0).webhookSecret)).status).toBe(404);
   });
 
   it('leaves other paths to Express (404)', async () => {
@@ -158,10 +167,11 @@ describe('Engage endpoint: routing like Express', () => {
     const get = await socketRequest(rig.relayUrl, `GET ${rig.relayUrl}/handover/rce?${verifyQuery} HTTP/1.1\r\nHost: ${host}`, '');
     expect([get.statusLine, get.body]).toEqual(['HTTP/1.1 200 OK', 'c']);
     const body = listBody();
-    const originForm = await socketRequest(rig.relayUrl, `POST /handover/rce HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nX-SMCCSDK-SIGNATURE: ${signedBy(0, body)}`, body);
+    const s0 = tenantAt(0).sourceId;
+    const originForm = await socketRequest(rig.relayUrl, `POST /handover/rce/${s0} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nX-SMCCSDK-SIGNATURE: ${signedBy(0, body)}`, body);
     expect([originForm.statusLine, originForm.body]).toEqual(['HTTP/1.1 200 OK', '[]']);
     const body2 = listBody();
-    const absolute = await socketRequest(rig.relayUrl, `POST ${rig.relayUrl}/handover/rce HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nX-SMCCSDK-SIGNATURE: ${signedBy(0, body2)}`, body2);
+    const absolute = await socketRequest(rig.relayUrl, `POST ${rig.relayUrl}/handover/rce/${s0} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nX-SMCCSDK-SIGNATURE: ${signedBy(0, body2)}`, body2);
     expect([absolute.statusLine, absolute.body]).toEqual(['HTTP/1.1 200 OK', '[]']);
   });
 
@@ -176,8 +186,8 @@ describe('Engage endpoint: routing like Express', () => {
 
   it('sends exactly helmet\'s headers, as the Express routes do', async () => {
     const body = listBody();
-    const engage = await sdkPost(rig, '/handover/rce', body, signedBy(0, body));
-    const refused = await sdkPost(rig, '/handover/rce', body, 'ab');
+    const engage = await sdkPost(rig, `/handover/rce/${tenantAt(0).sourceId}`, body, signedBy(0, body));
+    const refused = await sdkPost(rig, `/handover/rce/${tenantAt(0).sourceId}`, body, 'ab');
     const viaExpress = await rawRequest(`${rig.relayUrl}/handover/rce?hub.mode=subscribe&hub.challenge=c&hub.verify_token=${encodeURIComponent(tenantAt(0).verifyToken)}`);
     const api = await apiPost(rig, queueStatusBody(rig));
     expect([engage.status, refused.status, viaExpress.status, api.status]).toEqual([200, 401, 200, 200]);
@@ -231,7 +241,7 @@ describe('Engage endpoint: body checks', () => {
   const LIMIT = 4_096;
   let rig: Rig;
   beforeAll(async () => {
-    rig = await startRig({ skipEngageSetup: true, settings: { maxBodyBytes: LIMIT } });
+    rig = await startRig({ skipEngageSetup: true, settings: { maxBodyBytes: LIMIT, engageMaxBodyBytes: LIMIT } });
   });
   afterAll(async () => {
     await rig?.close();
@@ -263,19 +273,33 @@ describe('Engage endpoint: body checks', () => {
   it('refuses a chunked body that grows past the limit with 413, without waiting for its end', async () => {
     const chunk = 'x'.repeat(1_500);
     // Never finished by the client: the answer must come once the limit is crossed.
-    const r = await chunkedPost(`${rig.relayUrl}/handover/rce`, [chunk, chunk, chunk, chunk], { 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': 'ab' }, false);
+    const r = await chunkedPost(`${rig.relayUrl}/handover/rce`, [chunk, chunk, chunk, chunk], { 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': WELL_FORMED_FORGERY }, false);
     expect([r.status, r.body]).toEqual([413, `Body larger than ${LIMIT} bytes`]);
     expect(securityPart(r)).toEqual(helmetSet());
     expect(r.headers.connection).toBe('close');
     expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body));
     // Exactly at the limit is fine (then the signature decides).
-    const exact = await chunkedPost(`${rig.relayUrl}/handover/rce`, ['y'.repeat(LIMIT - 1_000), 'y'.repeat(1_000)], { 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': 'ab' }, true);
+    const exact = await chunkedPost(`${rig.relayUrl}/handover/rce`, ['y'.repeat(LIMIT - 1_000), 'y'.repeat(1_000)], { 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': WELL_FORMED_FORGERY }, true);
     expect([exact.status, exact.body]).toEqual([401, 'Invalid signature']);
   });
 
   it('refuses a declared Content-Length over the limit with 413', async () => {
-    const r = await sdkPost(rig, '/handover/rce', 'z'.repeat(LIMIT + 1), 'ab');
+    const r = await sdkPost(rig, '/handover/rce', 'z'.repeat(LIMIT + 1), WELL_FORMED_FORGERY);
     expect([r.status, r.body]).toEqual([413, `Body larger than ${LIMIT} bytes`]);
+  });
+
+  it('refuses a missing or malformed signature or secret header before reading the body', async () => {
+    // Declared far over the limit: had the body been looked at, the answer would be 413.
+    const big = 'z'.repeat(LIMIT + 1);
+    const noHeader = await sdkPost(rig, '/handover/rce', big, null);
+    expect([noHeader.status, noHeader.body]).toEqual([401, 'Missing X-SMCCSDK-SIGNATURE (Source SDK) or X-Dimelo-Secret (webhook) header']);
+    const shortSignature = await sdkPost(rig, '/handover/rce', big, 'ab');
+    expect([shortSignature.status, shortSignature.body]).toEqual([401, 'Invalid signature']);
+    const emptySecret = await rawRequest(`${rig.relayUrl}/handover/rce`, { body: big, headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': '' } });
+    expect(emptySecret.status).toBe(401);
+    const hugeSecret = await rawRequest(`${rig.relayUrl}/handover/rce`, { body: big, headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': 's'.repeat(600) } });
+    expect(hugeSecret.status).toBe(401);
+    for (const r of [noHeader, shortSignature, emptySecret, hugeSecret]) expect(r.headers.connection).toBe('close');
   });
 });
 
@@ -293,7 +317,7 @@ describe('Engage endpoint: rate limit headers and the shared per-address budget'
         await sdkPost(rig, '/handover/rce', body, sig, { ...from, 'Content-Type': 'text/plain' }), // 415
         await webhookPost(rig, '/handover/rce', rig.tenant.webhookSecret, from), // 200 (webhook)
         await sdkPost(rig, '/handover/rce', JSON.stringify({ action: 'messages.list', params: { q: 'é ü 漢字' }, time: 'not a time' }), null, from), // 401
-        await sdkPost(rig, '/handover/rce', 'w'.repeat(2_000_000), 'ab', from), // 413
+        await sdkPost(rig, '/handover/rce', 'w'.repeat(2_000_000), WELL_FORMED_FORGERY, from), // 413
       ];
       const limited = await sdkPost(rig, '/handover/rce', body, sig, from); // 429
       expect([...answers, limited].map((r) => r.status)).toEqual([200, 401, 400, 415, 200, 401, 413, 429]);

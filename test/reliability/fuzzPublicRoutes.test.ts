@@ -2,14 +2,14 @@ import http from 'node:http';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { RELAY_API_PREFIX, RELAY_ROUTES, type CognigySession } from '../../contract/relayApi';
-import { RELAY_HEADERS, signRelayRequest } from '../../contract/requestSigning';
+import { RELAY_HEADERS } from '../../contract/requestSigning';
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { headerText, mutate, mutationArb, unicodeText, type Mutation } from '../helpers/fuzzMutations';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
 import { recordFigures } from '../helpers/reliabilityFigures';
 import { startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
-import { envelopeFor } from '../helpers/signedRelayCall';
+import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
 /**
  * Property-based fuzzing of the three public routes over real HTTP: at least 10 000 generated
@@ -110,6 +110,9 @@ function simulatorSnapshot(): string {
   return [rig.cognigy.attempts.length, rig.engage.sendApiLog.length, rig.engage.sourceCalls.length].join('|');
 }
 const snapshot = () => `${storeSnapshot()}#${simulatorSnapshot()}`;
+/** Conversations, outbox and lanes: what a request may change only when it is accepted. */
+const businessSnapshot = () => storeSnapshot().split('|').filter((_part, i) => i !== 1).join('|');
+const dedupCount = () => (db.prepare('SELECT count(*) AS n FROM dedup').get() as { n: number }).n;
 /** Changes whenever another connection (the relay's) commits a change to the database file: any write at all. */
 const commitCounter = () => Number(db.pragma('data_version', { simple: true }));
 let simulatorsAtStart = '';
@@ -255,10 +258,17 @@ async function authenticStream<T>(caseArb: fc.Arbitrary<T>, run: (c: T) => Promi
   await fc.assert(
     fc.asyncProperty(caseArb, async (c) => {
       const before = commitCounter();
+      const businessBefore = businessSnapshot();
+      const dedupBefore = dedupCount();
       const { route, result } = await run(c);
       const problem = problemWith(route, result, false);
       if (problem) throw new Error(problem);
-      if (result.status >= 400 && commitCounter() !== before) throw new Error(`${route}: rejected with ${result.status} but the relay wrote to its store`);
+      if (result.status >= 400 && commitCounter() !== before) {
+        // A proven extension signature is remembered before its body is judged (issue 13: a
+        // refused body must not leave its signature reusable): that one dedup row, nothing else.
+        const onlySignatureRemembered = route === 'extensionApi' && businessSnapshot() === businessBefore && dedupCount() === dedupBefore + 1;
+        if (!onlySignatureRemembered) throw new Error(`${route}: rejected with ${result.status} but the relay wrote to its store`);
+      }
     }),
     { numRuns: AUTHENTIC_CASES, seed: SEED + 1, endOnFailure: true },
   );
@@ -330,12 +340,9 @@ describe('fuzzing the public routes', () => {
   }, 120_000);
 
   it(`extension API: ${AUTHENTIC_CASES} validly signed + ${FORGED_CASES} forged calls`, async () => {
-    const headersFor = (sent: Buffer | string, ts: number, key = rig.tenant.relayApiKey, nonce?: string): Record<string, string> => ({
+    const headersFor = (sent: Buffer | string, ts: number, key = rig.tenant.relayApiKey, nonce: string | undefined, route: ApiRoute): Record<string, string> => ({
       'Content-Type': 'application/json',
-      [RELAY_HEADERS.timestamp]: String(ts),
-      [RELAY_HEADERS.signature]: signRelayRequest(key, ts, Buffer.isBuffer(sent) ? sent.toString('utf8') : sent, nonce),
-      [RELAY_HEADERS.source]: rig.tenant.sourceId,
-      ...(nonce === undefined ? {} : { [RELAY_HEADERS.nonce]: nonce }),
+      ...relayAuthHeaders(key, rig.tenant.sourceId, 'queueStatus', Buffer.isBuffer(sent) ? sent.toString('utf8') : sent, { timestampSeconds: ts, path: apiPath(route), ...(nonce === undefined ? {} : { nonce }) }),
     });
     const nonceArb = fc.option(fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/), { nil: undefined });
     const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -343,16 +350,17 @@ describe('fuzzing the public routes', () => {
       const bytes = mutate(call.body, mutation);
       // The signature covers the bytes as UTF-8 text, as the extension sends them.
       const sent = Buffer.from(bytes.toString('utf8'));
-      return { route: 'extensionApi', result: await send(apiPath(call.route), sent, headersFor(sent, nowSeconds(), undefined, nonce)) };
+      return { route: 'extensionApi', result: await send(apiPath(call.route), sent, headersFor(sent, nowSeconds(), undefined, nonce, call.route)) };
     });
     const forgery = fc.oneof(
       headerText(40).map((key) => ({ kind: 'wrongKey' as const, key: `k${key}` })),
       fc.oneof(fc.integer({ min: 301, max: 10_000_000 }), fc.integer({ min: -10_000_000, max: -301 })).map((skew) => ({ kind: 'staleTimestamp' as const, skew })),
       headerText(20).map((value) => ({ kind: 'malformedTimestamp' as const, value: /^\d{1,12}$/.test(value) ? `x${value}` : value })),
-      fc.constantFrom(RELAY_HEADERS.timestamp, RELAY_HEADERS.signature, RELAY_HEADERS.source).map((header) => ({ kind: 'missingHeader' as const, header })),
+      fc.constantFrom(RELAY_HEADERS.timestamp, RELAY_HEADERS.signatureV2, RELAY_HEADERS.source, RELAY_HEADERS.nonce).map((header) => ({ kind: 'missingHeader' as const, header })),
       headerText(30).map((source) => ({ kind: 'unknownSource' as const, source: `x${source}` })),
       fc.constant({ kind: 'signedOtherBytes' as const }),
       fc.stringMatching(/^[0-9a-f]{64}$/).map((hex) => ({ kind: 'badVersion' as const, hex })),
+      fc.constant({ kind: 'signedForOtherRoute' as const }),
       wrongTypeArb.map((type) => ({ kind: 'wrongContentType' as const, type })),
       fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/).map((nonce) => ({ kind: 'unsignedNonce' as const, nonce })),
       headerText(80).map((nonce) => ({ kind: 'malformedNonce' as const, nonce: /^[A-Za-z0-9_-]{8,64}$/.test(nonce) ? `${nonce}!` : nonce })),
@@ -361,14 +369,16 @@ describe('fuzzing the public routes', () => {
       const { original, sent: bytes } = mutatedDifferent(call.body, mutation);
       const sent = Buffer.from(bytes.toString('utf8'));
       const ts = nowSeconds();
-      let headers = headersFor(sent, ts);
-      if (f.kind === 'wrongKey') headers = headersFor(sent, ts, f.key);
-      if (f.kind === 'staleTimestamp') headers = headersFor(sent, ts + f.skew);
+      let headers = headersFor(sent, ts, undefined, undefined, call.route);
+      if (f.kind === 'wrongKey') headers = headersFor(sent, ts, f.key, undefined, call.route);
+      if (f.kind === 'staleTimestamp') headers = headersFor(sent, ts + f.skew, undefined, undefined, call.route);
+      // A genuine signature for another route (a captured status call replayed on cancel).
+      if (f.kind === 'signedForOtherRoute') headers = headersFor(sent, ts, undefined, undefined, call.route === 'queueStatus' ? 'cancelHandover' : 'queueStatus');
       if (f.kind === 'malformedTimestamp') headers[RELAY_HEADERS.timestamp] = f.value;
       if (f.kind === 'missingHeader') delete headers[f.header];
       if (f.kind === 'unknownSource') headers[RELAY_HEADERS.source] = f.source;
-      if (f.kind === 'signedOtherBytes') headers = { ...headersFor(original, ts), 'Content-Type': 'application/json' };
-      if (f.kind === 'badVersion') headers[RELAY_HEADERS.signature] = `v2=${f.hex}`;
+      if (f.kind === 'signedOtherBytes') headers = { ...headersFor(original, ts, undefined, undefined, call.route), 'Content-Type': 'application/json' };
+      if (f.kind === 'badVersion') headers[RELAY_HEADERS.signatureV2] = `v1=${f.hex}`;
       if (f.kind === 'wrongContentType') headers['Content-Type'] = f.type;
       // A nonce the signature does not cover, or one that is not a nonce at all.
       if (f.kind === 'unsignedNonce' || f.kind === 'malformedNonce') headers[RELAY_HEADERS.nonce] = f.nonce;

@@ -11,6 +11,7 @@ import { EngageSimulator } from '../../sandbox/engage';
 import { recordFigures } from '../helpers/reliabilityFigures';
 import { sleep, tenantSecrets, waitUntil } from '../helpers/reliabilityRig';
 import { startRelayProcess, type RelayProcess } from '../helpers/relayProcess';
+import { tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
 import { findLeaks } from '../helpers/secretScan';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
@@ -76,6 +77,9 @@ describe('the relay process under signals', () => {
     processes.push(p);
     engage.setSourceBaseUri(`${p.url}/handover/rce`);
     await engage.saveSource();
+    // Seed step 7: the relay creates the Bot and Agent identities once the source is saved; agents reply through them.
+    const identities = tenantIdentityUsers(tenant.sourceId);
+    await waitUntil('Bot and Agent identities in Engage', () => [identities.bot.id, identities.agent.id].every((id) => engage.users().some((u) => u.foreign_id === id)), { timeoutMs: 15_000 });
     return p;
   }
 

@@ -26,7 +26,7 @@ describe('a Redis restart mid-conversation', () => {
     await redis?.stop();
   });
 
-  const readiness = () => axios.get<{ ready: boolean; checks: { store: string } }>(`${rig.relayUrl}/readyz`, { validateStatus: () => true });
+  const readiness = () => axios.get<{ ready: boolean; checks: { store: string } }>(`${rig.adminUrl}/readyz`, { validateStatus: () => true });
   const notified = (s: CognigySession) => rig.cognigy.notifications().filter((c) => c.sessionId === s.sessionId).map((c) => c.text);
 
   it('reconnects, reports readiness truthfully and loses nothing', async () => {

@@ -1,11 +1,11 @@
 import { RELAY_API_PREFIX, RELAY_ROUTES } from '../../contract/relayApi';
-import { RELAY_HEADERS, signRelayRequest } from '../../contract/requestSigning';
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
 import { recordFigures } from '../helpers/reliabilityFigures';
 import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
 import { findLeaks, secretForms } from '../helpers/secretScan';
+import { relayAuthHeaders } from '../helpers/signedRelayCall';
 
 describe('no secret in any log line, error body or metric', () => {
   let rig: Rig;
@@ -65,7 +65,7 @@ describe('no secret in any log line, error body or metric', () => {
     keep('webhook invalid', await rawRequest(url, { body: '{"id":1}', headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': tenant.webhookSecret } }));
     keep('handshake wrong token', await rawRequest(`${url}?hub.mode=subscribe&hub.challenge=abc&hub.verify_token=${encodeURIComponent(`${tenant.verifyToken}x`)}`));
     const api = (route: keyof typeof RELAY_ROUTES, body: string, key: string, sourceId: string, ts = Math.floor(Date.now() / 1000)) =>
-      rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`, { body, headers: { 'Content-Type': 'application/json', [RELAY_HEADERS.timestamp]: String(ts), [RELAY_HEADERS.signature]: signRelayRequest(key, ts, body), [RELAY_HEADERS.source]: sourceId } });
+      rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`, { body, headers: { 'Content-Type': 'application/json', ...relayAuthHeaders(key, sourceId, route, body, { timestampSeconds: ts }) } });
     keep('api wrong key', await api('startHandover', '{}', 'wrong-relay-key-000', tenant.sourceId));
     keep('api stale', await api('startHandover', '{}', tenant.relayApiKey, tenant.sourceId, 1_000_000_000));
     keep('api unknown source', await api('startHandover', '{}', tenant.relayApiKey, 'no-such-source'));
@@ -76,8 +76,8 @@ describe('no secret in any log line, error body or metric', () => {
     keep('unknown route', await rawRequest(`${rig.relayUrl}/api/v1/nope?key=${tenant.relayApiKey}`, { body: '{}', headers: { 'Content-Type': 'application/json' } }));
     for (const { where, result } of responses) expect({ where, status: result.status >= 400 }).toEqual({ where, status: true });
 
-    const metrics = await rawRequest(`${rig.relayUrl}/metrics`);
-    const readiness = await rawRequest(`${rig.relayUrl}/readyz`);
+    const metrics = await rawRequest(`${rig.adminUrl}/metrics`);
+    const readiness = await rawRequest(`${rig.adminUrl}/readyz`);
     await sleep(100);
     const haystacks = [
       ...rig.logLines.map((text, i) => ({ where: `log line ${i}`, text })),

@@ -1,22 +1,26 @@
 import crypto from 'node:crypto';
 import { RELAY_API_PREFIX, RELAY_ROUTES } from '../../contract/relayApi';
-import { RELAY_HEADERS, signRelayRequest } from '../../contract/requestSigning';
+import { RELAY_HEADERS, signRelayRequestV1 } from '../../contract/requestSigning';
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
 import { describeCognigyCall, startRig, WarpClock, waitUntil, sleep, type Rig } from '../helpers/reliabilityRig';
-import { envelopeFor } from '../helpers/signedRelayCall';
+import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
 /** Authentication, replay protection and the hardening of the three public routes. */
 
 const sdkBody = (action: string, params: Record<string, unknown> | undefined, time: string) => JSON.stringify(params ? { action, params, time } : { action, time });
 const isoAt = (ms: number) => new Date(ms).toISOString();
 
-function sdkPost(rig: Rig, body: string | Buffer, signature: string | null, headers: Record<string, string> = {}): Promise<RawResult> {
-  return rawRequest(`${rig.relayUrl}/handover/rce`, { body, headers: { 'Content-Type': 'application/json', ...(signature === null ? {} : { 'X-SMCCSDK-SIGNATURE': signature }), ...headers } });
+/** The URL Engage calls: `/handover/rce`, or with several tenants `/handover/rce/<source id>` (the documented multi-tenant URL). */
+function engageUrl(rig: Rig, tenantIndex = 0): string {
+  return rig.tenants.length > 1 ? `${rig.relayUrl}/handover/rce/${rig.tenants[tenantIndex]?.tenant.sourceId ?? 'missing'}` : `${rig.relayUrl}/handover/rce`;
 }
-function webhookPost(rig: Rig, body: string | Buffer, secret: string, headers: Record<string, string> = {}): Promise<RawResult> {
-  return rawRequest(`${rig.relayUrl}/handover/rce`, { body, headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret, ...headers } });
+function sdkPost(rig: Rig, body: string | Buffer, signature: string | null, headers: Record<string, string> = {}, tenantIndex = 0): Promise<RawResult> {
+  return rawRequest(engageUrl(rig, tenantIndex), { body, headers: { 'Content-Type': 'application/json', ...(signature === null ? {} : { 'X-SMCCSDK-SIGNATURE': signature }), ...headers } });
+}
+function webhookPost(rig: Rig, body: string | Buffer, secret: string, headers: Record<string, string> = {}, tenantIndex = 0): Promise<RawResult> {
+  return rawRequest(engageUrl(rig, tenantIndex), { body, headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret, ...headers } });
 }
 function apiPost(rig: Rig, route: keyof typeof RELAY_ROUTES, body: string | Buffer, options: { key?: string; sourceId?: string; timestamp?: number; headers?: Record<string, string> } = {}): Promise<RawResult> {
   const ts = options.timestamp ?? Math.floor((rig.clock?.now() ?? Date.now()) / 1000);
@@ -25,9 +29,7 @@ function apiPost(rig: Rig, route: keyof typeof RELAY_ROUTES, body: string | Buff
     body,
     headers: {
       'Content-Type': 'application/json',
-      [RELAY_HEADERS.timestamp]: String(ts),
-      [RELAY_HEADERS.signature]: signRelayRequest(options.key ?? rig.tenant.relayApiKey, ts, text),
-      [RELAY_HEADERS.source]: options.sourceId ?? rig.tenant.sourceId,
+      ...relayAuthHeaders(options.key ?? rig.tenant.relayApiKey, options.sourceId ?? rig.tenant.sourceId, route, text, { timestampSeconds: ts }),
       ...options.headers,
     },
   });
@@ -67,21 +69,23 @@ describe('signatures and secrets', () => {
     expect([overParsed.status, overParsed.body]).toEqual([401, 'Invalid signature']);
   });
 
-  it('compares Source SDK signatures in constant time: every token of every tenant, full length, wherever the mismatch is', async () => {
+  it('compares Source SDK signatures in constant time: every token of the tenant the path names, full length, wherever the mismatch is', async () => {
     const body = sdkBody('messages.list', {}, new Date().toISOString());
     const good = signSdkBody(rig.tenant.realtimeAccessToken, body);
     const flip = (hex: string, at: number) => hex.slice(0, at) + (hex[at] === '0' ? '1' : '0') + hex.slice(at + 1);
     const cases: Record<string, string> = {
       'valid, tenant 0': good,
-      'valid, tenant 1 previous token': signSdkBody(previousRealtime, body),
+      'valid for tenant 1 (previous token), sent to tenant 0': signSdkBody(previousRealtime, body),
       'first char wrong': flip(good, 0),
       'last char wrong': flip(good, 127),
       'all wrong': 'f'.repeat(128),
     };
-    const seen: Record<string, number[][]> = {};
-    for (const [name, signature] of Object.entries(cases)) seen[name] = await comparisonsDuring(() => sdkPost(rig, body, signature));
-    // 3 accepted tokens (tenant 0; tenant 1 current + previous), each compared over all 64 bytes, every time.
-    for (const comparisons of Object.values(seen)) expect(comparisons).toEqual([[64, 64], [64, 64], [64, 64]]);
+    // The path names the tenant: only its token is tried (one HMAC, not one per tenant), over all 64 bytes, every time.
+    for (const signature of Object.values(cases)) expect(await comparisonsDuring(() => sdkPost(rig, body, signature))).toEqual([[64, 64]]);
+    // Tenant 1 has a current and a previous token: both compared, whichever matches.
+    for (const signature of [signSdkBody(previousRealtime, body), 'f'.repeat(128)]) expect(await comparisonsDuring(() => sdkPost(rig, body, signature, {}, 1))).toEqual([[64, 64], [64, 64]]);
+    expect((await sdkPost(rig, body, signSdkBody(previousRealtime, body), {}, 1)).status).toBe(200);
+    expect((await sdkPost(rig, body, signSdkBody(previousRealtime, body))).status).toBe(401);
   });
 
   it('compares webhook secrets in constant time, whatever the length or correctness of the presented one', async () => {
@@ -89,8 +93,8 @@ describe('signatures and secrets', () => {
     const presented = [rig.tenant.webhookSecret, previousWebhook, `${rig.tenant.webhookSecret.slice(0, -1)}x`, 'x', 'y'.repeat(500)];
     for (const secret of presented) {
       const comparisons = await comparisonsDuring(() => webhookPost(rig, body, secret));
-      // Hash-then-compare: fixed 32-byte digests, one per accepted secret of every tenant (2 + 1).
-      expect(comparisons).toEqual([[32, 32], [32, 32], [32, 32]]);
+      // Hash-then-compare: fixed 32-byte digests, one per accepted secret of the tenant in the path (current + previous).
+      expect(comparisons).toEqual([[32, 32], [32, 32]]);
     }
     expect((await webhookPost(rig, body, previousWebhook)).status).toBe(200);
     expect((await webhookPost(rig, body, 'x')).status).toBe(401);
@@ -106,12 +110,12 @@ describe('signatures and secrets', () => {
     expect(code(await apiPost(rig, 'queueStatus', body, { key: 'relay-api-key-of-someone-else' }))).toEqual([401, 'bad_signature']);
     // Signed for one timestamp, sent with another; signed for one body, sent with another.
     const ts = now;
-    const signature = signRelayRequest(rig.tenant.relayApiKey, ts, body);
+    const signed = relayAuthHeaders(rig.tenant.relayApiKey, rig.tenant.sourceId, 'queueStatus', body, { timestampSeconds: ts });
     const tampered = (headers: Record<string, string>, sent = body) =>
-      rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES.queueStatus}`, { body: sent, headers: { 'Content-Type': 'application/json', [RELAY_HEADERS.timestamp]: String(ts), [RELAY_HEADERS.signature]: signature, [RELAY_HEADERS.source]: rig.tenant.sourceId, ...headers } });
+      rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES.queueStatus}`, { body: sent, headers: { 'Content-Type': 'application/json', ...signed, ...headers } });
     expect(code(await tampered({ [RELAY_HEADERS.timestamp]: String(ts + 1) }))).toEqual([401, 'bad_signature']);
     expect(code(await tampered({}, body.replace('u-sec', 'u-se2')))).toEqual([401, 'bad_signature']);
-    expect(code(await tampered({ [RELAY_HEADERS.signature]: '' }))).toEqual([401, 'missing_headers']);
+    expect(code(await tampered({ [RELAY_HEADERS.signatureV2]: '' }))).toEqual([401, 'missing_headers']);
     // The genuine request once, then the same bytes again.
     expect(code(await tampered({}))).toEqual([200, 'ok']);
     expect(code(await tampered({}))).toEqual([409, 'replayed_request']);
@@ -252,11 +256,13 @@ describe('public route hardening', () => {
     const responses = [
       await rawRequest(`${rig.relayUrl}/healthz`),
       await rawRequest(`${rig.relayUrl}/readyz`),
+      await rawRequest(`${rig.relayUrl}/metrics`),
       await rawRequest(`${rig.relayUrl}/nope`),
       await sdkPost(rig, '{}', 'ab'),
       await rawRequest(`${rig.relayUrl}/handover/rce?hub.mode=subscribe&hub.challenge=c&hub.verify_token=${encodeURIComponent(rig.tenant.verifyToken)}`),
     ];
-    expect(responses.map((r) => r.status)).toEqual([200, 200, 404, 401, 200]);
+    // /readyz and /metrics live on the admin listener only.
+    expect(responses.map((r) => r.status)).toEqual([200, 404, 404, 404, 401, 200]);
     for (const r of responses) expect(helmetHeaders(r)).toEqual(expectedHelmet);
   });
 });
@@ -307,5 +313,74 @@ describe('rate limiting on public routes', () => {
     } finally {
       await rig.close();
     }
+  });
+});
+
+describe('extension signature v2 and the admin listener', () => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await startRig({ skipEngageSetup: true });
+  });
+  afterAll(async () => {
+    await rig?.close();
+  });
+  const code = (r: RawResult) => [r.status, (JSON.parse(r.body) as { error?: { code: string } }).error?.code ?? 'ok'];
+  const post = (route: keyof typeof RELAY_ROUTES, body: string, headers: Record<string, string>) =>
+    rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`, { body, headers: { 'Content-Type': 'application/json', ...headers } });
+
+  it('refuses a captured status call replayed on another route', async () => {
+    const session = { URLToken: 'v2', userId: 'u-v2', sessionId: 's-v2' };
+    expect((await rig.call('startHandover', session, { firstMessage: 'help' })).status).toBe(200);
+    const body = JSON.stringify(envelopeFor(rig.tenant, session, 'v2-status'));
+    const captured = relayAuthHeaders(rig.tenant.relayApiKey, rig.tenant.sourceId, 'queueStatus', body);
+    expect(code(await post('cancelHandover', body, captured))).toEqual([401, 'bad_signature']);
+    // Not cancelled (the handover itself may have failed: no Engage source in this rig).
+    expect((await rig.call('queueStatus', session)).body).toMatchObject({ status: expect.stringMatching(/^(queued|error)$/) });
+    expect(code(await post('queueStatus', body, captured))).toEqual([200, 'ok']);
+  });
+
+  it('remembers a signature even when the body is refused, so it cannot be presented again', async () => {
+    const body = JSON.stringify({ requestId: 'no-envelope' });
+    const headers = relayAuthHeaders(rig.tenant.relayApiKey, rig.tenant.sourceId, 'queueStatus', body);
+    expect(code(await post('queueStatus', body, headers))).toEqual([400, 'invalid_request']);
+    expect(code(await post('queueStatus', body, headers))).toEqual([409, 'replayed_request']);
+  });
+
+  it('refuses missing, malformed or stale signature headers and unknown sources before reading the body', async () => {
+    // Over the 1 MiB limit: had the body been looked at, the answer would be 413.
+    const big = 'x'.repeat(1_100_000);
+    const headers = relayAuthHeaders(rig.tenant.relayApiKey, rig.tenant.sourceId, 'queueStatus', big);
+    const cases: [Record<string, string>, string][] = [
+      [{ ...headers, [RELAY_HEADERS.signatureV2]: '' }, 'missing_headers'],
+      [{ ...headers, [RELAY_HEADERS.signatureV2]: 'v2=xyz' }, 'bad_signature'],
+      [{ ...headers, [RELAY_HEADERS.timestamp]: '1000000000' }, 'stale_timestamp'],
+      [{ ...headers, [RELAY_HEADERS.source]: 'no-such-source' }, 'unknown_source'],
+    ];
+    for (const [sent, expected] of cases) {
+      const r = await post('queueStatus', big, sent);
+      expect({ expected, answer: code(r), connection: r.headers.connection }).toEqual({ expected, answer: [401, expected], connection: 'close' });
+    }
+  });
+
+  it('tells an extension that signs only v1 to upgrade', async () => {
+    const body = JSON.stringify(envelopeFor(rig.tenant, { URLToken: 'v1', userId: 'u', sessionId: 's' }, 'v1-call'));
+    const ts = Math.floor(Date.now() / 1000);
+    const r = await post('queueStatus', body, { [RELAY_HEADERS.timestamp]: String(ts), [RELAY_HEADERS.nonce]: 'nonce-v1-0001', [RELAY_HEADERS.signature]: signRelayRequestV1(rig.tenant.relayApiKey, ts, body, 'nonce-v1-0001'), [RELAY_HEADERS.source]: rig.tenant.sourceId });
+    expect([r.status, JSON.parse(r.body)]).toEqual([401, { error: { code: 'unsupported_signature', message: 'This extension signs requests the old way (v1): upload the current rce-handover extension', field: 'extension' } }]);
+  });
+
+  it('takes built-in property names as profile keys as data (200), not as a server error', async () => {
+    const session = { URLToken: 'proto', userId: 'u-proto', sessionId: 's-proto' };
+    const profile = { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v' };
+    expect((await rig.call('startHandover', session, { firstMessage: 'help', profile, profileMapping: { toString: 'email', valueOf: 'constructor' } })).status).toBe(200);
+    expect((await rig.call('sendProfile', session, { profile })).status).toBe(200);
+  });
+
+  it('serves /readyz and /metrics on the admin listener only', async () => {
+    expect((await rawRequest(`${rig.adminUrl}/readyz`)).status).toBe(200);
+    expect((await rawRequest(`${rig.adminUrl}/metrics`)).body).toContain('rce_outbox_pending');
+    expect((await rawRequest(`${rig.relayUrl}/readyz`)).status).toBe(404);
+    expect((await rawRequest(`${rig.relayUrl}/metrics`)).status).toBe(404);
+    expect(new URL(rig.adminUrl).hostname).toBe('127.0.0.1');
   });
 });

@@ -108,4 +108,14 @@ describe('AddressRateLimit', () => {
     expect(first.allowed).toBe(true);
     expect(limiter.take('a').allowed).toBe(false);
   });
+
+  it('tracks at most maxAddresses per window; addresses past it share one budget', () => {
+    const limiter = new AddressRateLimit(2, 60_000, fakeClock().now, 3);
+    for (const a of ['a', 'b', 'c']) expect(limiter.take(a).allowed).toBe(true);
+    // A flood of new addresses cannot grow the map: they share the overflow budget of 2.
+    expect(['d', 'e', 'f', 'g'].map((a) => limiter.take(a).allowed)).toEqual([true, true, false, false]);
+    expect(countsOf(limiter).size).toBe(4);
+    // Known addresses keep their own budget.
+    expect(limiter.take('a').allowed).toBe(true);
+  });
 });

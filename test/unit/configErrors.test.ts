@@ -34,11 +34,11 @@ describe('configuration errors: one line per variable', () => {
   it('tells a missing variable from an empty one and from a malformed one, each with an example', () => {
     const { RCE_WEBHOOK_SECRET: _missing, ...rest } = env;
     void _missing;
-    const message = messageOf(() => loadConfig({ ...rest, RCE_BOT_CATEGORY_ID: '  ', RCE_BASE_API_URL: 'acme.api.engagement.dimelo.com', RCE_REALTIME_ACCESS_TOKEN: 'tiny' }));
+    const message = messageOf(() => loadConfig({ ...rest, RCE_BOT_CATEGORY_ID: '  ', RCE_BASE_API_URL: 'ftp://acme.api.engagement.dimelo.com', RCE_REALTIME_ACCESS_TOKEN: 'tiny' }));
     expect(message.split('\n')[0]).toBe('Invalid configuration (4 problems):');
     expect(linesOf(message).sort()).toEqual([
-      'RCE_BASE_API_URL is malformed: not a URL; must be an http(s) URL. Example: RCE_BASE_API_URL=https://acme.api.engagement.dimelo.com/1.0',
-      'RCE_BOT_CATEGORY_ID is empty. Example: RCE_BOT_CATEGORY_ID=5f1e2d3c4b5a69788796a5b4',
+      'RCE_BASE_API_URL is malformed: must be the Engage API host, e.g. acme.api.engagement.dimelo.com or https://acme.api.engagement.dimelo.com/1.0. Example: RCE_BASE_API_URL=https://acme.api.engagement.dimelo.com/1.0',
+      'RCE_BOT_CATEGORY_ID is empty. Example: RCE_BOT_CATEGORY_ID=5f1c00000000000000000c02',
       'RCE_REALTIME_ACCESS_TOKEN is malformed: must be at least 8 characters. Example: RCE_REALTIME_ACCESS_TOKEN=<the Engage source’s API access token>',
       'RCE_WEBHOOK_SECRET is not set. Example: RCE_WEBHOOK_SECRET=<the Engage webhook’s Secret, 8 characters or more>',
     ]);
@@ -62,7 +62,7 @@ describe('configuration errors: one line per variable', () => {
       'PORT is malformed: not a number. Example: PORT=8080',
     ]);
     const endpoint = messageOf(() => loadConfig({ ...env, RCE_REALTIME_ENDPOINT_URL: 'ftp://acme.engagement.dimelo.com/realtime/sdk/5f1e2d' }));
-    expect(linesOf(endpoint)).toEqual(['RCE_REALTIME_ENDPOINT_URL is malformed: must be an http(s) URL. Example: RCE_REALTIME_ENDPOINT_URL=https://acme.engagement.dimelo.com/realtime/sdk/5f1e2d3c4b5a69788796a5b6']);
+    expect(linesOf(endpoint)).toEqual(["RCE_REALTIME_ENDPOINT_URL is malformed: must end with the source id, e.g. https://acme.engagement.dimelo.com/realtime/sdk/5f1c00000000000000000d01 (the source's Implementation Details). Example: RCE_REALTIME_ENDPOINT_URL=https://acme.engagement.dimelo.com/realtime/sdk/5f1c00000000000000000d01"]);
   });
 
   it('gives every variable the relay reads an example when it is wrong', () => {
@@ -80,11 +80,11 @@ describe('configuration errors: one line per variable', () => {
   it('names the field of the RELAY_CONFIG file, with the JSON form of the example', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rce-config-errors-'));
     const file = path.join(dir, 'tenants.json');
-    const tenant = { apiAccessToken: 'api-token-123456', botCategoryId: '', agentCategoryId: 'a', realtimeAccessToken: 'realtime-token-123456', realtimeEndpointUrl: env.RCE_REALTIME_ENDPOINT_URL, webhookSecret: 'webhook-secret-123', baseApiUrl: 'nope', cognigyApiBaseUrl: env.COGNIGY_API_BASE_URL, cognigyApiKey: 'cognigy-key-123456' };
+    const tenant = { apiAccessToken: 'api-token-123456', botCategoryId: '', agentCategoryId: 'a', realtimeAccessToken: 'realtime-token-123456', realtimeEndpointUrl: env.RCE_REALTIME_ENDPOINT_URL, webhookSecret: 'webhook-secret-123', baseApiUrl: 'ftp://acme.api.engagement.dimelo.com', cognigyApiBaseUrl: env.COGNIGY_API_BASE_URL, cognigyApiKey: 'cognigy-key-123456' };
     writeFileSync(file, JSON.stringify({ tenants: [tenant] }));
     expect(linesOf(messageOf(() => loadConfig({ RELAY_CONFIG: file })))).toEqual([
-      'RELAY_CONFIG tenants[0].botCategoryId is empty. Example: "botCategoryId": "5f1e2d3c4b5a69788796a5b4"',
-      'RELAY_CONFIG tenants[0].baseApiUrl is malformed: not a URL; must be an http(s) URL. Example: "baseApiUrl": "https://acme.api.engagement.dimelo.com/1.0"',
+      'RELAY_CONFIG tenants[0].botCategoryId is empty. Example: "botCategoryId": "5f1c00000000000000000c02"',
+      'RELAY_CONFIG tenants[0].baseApiUrl is malformed: must be the Engage API host, e.g. acme.api.engagement.dimelo.com or https://acme.api.engagement.dimelo.com/1.0. Example: "baseApiUrl": "https://acme.api.engagement.dimelo.com/1.0"',
       'RELAY_CONFIG tenants[0].relayApiKey is not set. Example: "relayApiKey": "<the Connection’s Relay API Key, e.g. from `openssl rand -hex 32`>"',
     ]);
     writeFileSync(file, JSON.stringify({ tenants: [] }));

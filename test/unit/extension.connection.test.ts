@@ -78,6 +78,25 @@ describe('parseConnection', () => {
     }
   });
 
+  it.each([
+    'acme.api.engagement.dimelo.com',
+    'https://acme.api.engagement.dimelo.com',
+    'https://acme.api.engagement.dimelo.com/',
+    'https://acme.api.engagement.dimelo.com/1.0',
+    ' https://ACME.api.engagement.dimelo.com/1.0/ ',
+  ])('normalises the Base API URL %p to https://<host>/1.0', (baseApiUrl) => {
+    expect(parseConnection({ ...valid, baseApiUrl }).baseApiUrl).toBe('https://acme.api.engagement.dimelo.com/1.0');
+  });
+
+  it('keeps a local simulator\'s http Base API URL and refuses forms that can never work', () => {
+    expect(parseConnection({ ...valid, baseApiUrl: 'http://127.0.0.1:4010' }).baseApiUrl).toBe('http://127.0.0.1:4010/1.0');
+    for (const baseApiUrl of ['http://acme.api.engagement.dimelo.com', 'https://acme.api.engagement.dimelo.com/2.0', 'https://acme.engagement.dimelo.com/admin/categories/1/edit', 'https://acme.api.engagement.dimelo.com/1.0?x=1']) {
+      const error = failure({ ...valid, baseApiUrl });
+      expect(error.field).toBe('baseApiUrl');
+      expect(error.message).toContain('e.g. acme.api.engagement.dimelo.com');
+    }
+  });
+
   it('explains a pasted category URL', () => {
     expect(failure({ ...valid, agentCategoryId: 'https://x.engagement.dimelo.com/admin/categories/abc/edit' }).message).toContain('CATEGORY_ID only');
   });

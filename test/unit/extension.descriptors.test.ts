@@ -134,11 +134,14 @@ describe('extension descriptors', () => {
     expect(field('handoverToRce', 'transcript').type).toBe('json');
     expect(field('handoverToRce', 'firstMessage').type).toBe('cognigyText');
     expect(field('handoverToRce', 'cancelPhrases').type).toBe('textArray');
-    expect(node('handoverToRce').sections?.map((s) => s.label)).toEqual(['Connection', 'Handover', 'Contact profile', 'Options', 'Storage']);
+    expect(node('handoverToRce').sections?.map((s) => s.label)).toEqual(['Connection', 'Handover', 'Contact profile', 'Options', 'Storage', 'RingCentral Engage Settings']);
   });
 
-  it('tells bot builders about the Flow-start guard', () => {
-    expect(String(node('handoverToRce').summary)).toContain('If context.rceHandover.active');
+  it('tells bot builders the mandatory placement: Set Entrypoint and the Flow-start guard', () => {
+    const summary = String(node('handoverToRce').summary);
+    expect(summary).toContain('"Set Entrypoint"');
+    expect(summary).toContain('first node of the Flow an If "{{context.rceHandover.active}}"');
+    expect(summary).toContain('Go To to this node (Execution Mode: continue)');
     expect(String(field('handoverToRce', 'contextKey').description)).toContain('Go To this node');
   });
 

@@ -60,7 +60,7 @@ describe('FlowRunner', () => {
     expect((await runner.send(session, { text: 'b' })).outputs.map((o) => o.text)).toEqual(['branch B', 'after']);
   });
 
-  it('re-enters an entrypoint node after setNextNode(itself) + stopExecution, and only then', async () => {
+  it('waits for input at the node set by setNextNode + stopExecution; no entrypoint flag needed', async () => {
     const waiting: Fn = async ({ cognigy, nodeId }) => {
       cognigy.api.say!(`seen ${cognigy.input.text}`);
       if (cognigy.input.text !== 'done') {
@@ -68,24 +68,42 @@ describe('FlowRunner', () => {
         cognigy.api.stopExecution!();
       }
     };
-    const make = (entrypoint: boolean) => {
-      const nodes = parent('wait', waiting, { entrypoint });
-      const flow: Flow = { nodes: [{ id: 'start', type: 'say', config: { text: 'start' }, next: 'w' }, ...placeNode(nodes[0]!, { id: 'w' })] };
-      return new FlowRunner({ flow, extension: nodes });
-    };
-    const entry = make(true);
-    expect((await entry.send(session, { text: 'one' })).nextEntry).toBe('w');
-    expect((await entry.send(session, { text: 'two' })).outputs.map((o) => o.text)).toEqual(['seen two']);
-    const finished = await entry.send(session, { text: 'done' });
+    const nodes = parent('wait', waiting);
+    const flow: Flow = { nodes: [{ id: 'start', type: 'say', config: { text: 'start' }, next: 'w' }, ...placeNode(nodes[0]!, { id: 'w' })] };
+    const runner = new FlowRunner({ flow, extension: nodes });
+    expect((await runner.send(session, { text: 'one' })).nextEntry).toBe('w');
+    expect((await runner.send(session, { text: 'two' })).outputs.map((o) => o.text)).toEqual(['seen two']);
+    const finished = await runner.send(session, { text: 'done' });
     expect(finished.nextEntry).toBeNull();
-    expect((await entry.send(session, { text: 'again' })).outputs.map((o) => o.text)).toEqual(['start', 'seen again']);
-
-    const plain = make(false);
-    await plain.send(session, { text: 'one' });
-    expect((await plain.send(session, { text: 'two' })).outputs.map((o) => o.text)).toEqual(['start', 'seen two']);
+    expect((await runner.send(session, { text: 'again' })).outputs.map((o) => o.text)).toEqual(['start', 'seen again']);
   });
 
-  it('keeps an entrypoint node as entry while one of its branches runs', async () => {
+  it('lets the last setNextNode win: self, then a branch, then stopExecution waits at the branch', async () => {
+    const nodes = parent(
+      'hold',
+      async ({ cognigy, nodeId, childConfigs }) => {
+        cognigy.api.say!(`hold saw ${cognigy.input.text}`);
+        cognigy.api.setNextNode!(nodeId);
+        if (cognigy.input.text === 'branch') cognigy.api.setNextNode!(childConfigs.find((c) => c.type === 'holdA')!.id);
+        cognigy.api.stopExecution!();
+      },
+      { entrypoint: true },
+    );
+    const flow: Flow = {
+      nodes: [
+        { id: 'start', type: 'say', config: { text: 'start' }, next: 'h' },
+        ...placeNode(nodes[0]!, { id: 'h', branches: { holdA: [{ type: 'say', config: { text: 'in branch' } }] } }),
+      ],
+    };
+    const runner = new FlowRunner({ flow, extension: nodes });
+    expect((await runner.send(session, { text: 'x' })).nextEntry).toBe('h');
+    // stopExecution after routing to the branch: the branch is where the next input starts.
+    const routed = await runner.send(session, { text: 'branch' });
+    expect(routed.outputs.map((o) => o.text)).toEqual(['hold saw branch']);
+    expect(routed.nextEntry).toBe('h/holdA');
+  });
+
+  it('forgets the node when its branch chain simply ends (even a descriptor marked entrypoint)', async () => {
     const nodes = parent(
       'hold',
       async ({ cognigy, nodeId, childConfigs }) => {
@@ -94,25 +112,115 @@ describe('FlowRunner', () => {
       },
       { entrypoint: true },
     );
-    const flow: Flow = { nodes: [...placeNode(nodes[0]!, { id: 'h', next: 'tail', branches: { holdA: [{ type: 'say', config: { text: 'in branch' } }] } }), { id: 'tail', type: 'say', config: { text: 'tail' } }] };
+    const flow: Flow = {
+      nodes: [
+        { id: 'start', type: 'say', config: { text: 'start' }, next: 'h' },
+        ...placeNode(nodes[0]!, { id: 'h', next: 'tail', branches: { holdA: [{ type: 'say', config: { text: 'in branch' } }] } }),
+        { id: 'tail', type: 'say', config: { text: 'tail' } },
+      ],
+    };
     const runner = new FlowRunner({ flow, extension: nodes });
     const turn = await runner.send(session, { text: 'x' });
-    expect(turn.outputs.map((o) => o.text)).toEqual(['in branch', 'tail']);
-    expect(turn.nextEntry).toBe('h');
+    expect(turn.outputs.map((o) => o.text)).toEqual(['start', 'in branch', 'tail']);
+    expect(turn.nextEntry).toBeNull();
+    expect((await runner.send(session, { text: 'y' })).outputs[0]?.text).toBe('start');
   });
 
-  it('models the Flow-start guard with goToIf', async () => {
+  it('with the "stack" model, runs a branch and then the node pushed before it, on the same input', async () => {
+    const runs: string[] = [];
+    const nodes = parent(
+      'hold',
+      async ({ cognigy, nodeId, childConfigs }) => {
+        runs.push(String(cognigy.input.inputId));
+        const again = runs.filter((r) => r === cognigy.input.inputId).length > 1;
+        cognigy.api.setNextNode!(nodeId);
+        if (again) cognigy.api.stopExecution!();
+        else cognigy.api.setNextNode!(childConfigs.find((c) => c.type === 'holdA')!.id);
+      },
+    );
+    const flow: Flow = {
+      nodes: [
+        { id: 'start', type: 'say', config: { text: 'start' }, next: 'h' },
+        ...placeNode(nodes[0]!, { id: 'h', branches: { holdA: [{ type: 'say', config: { text: 'in branch' } }] } }),
+      ],
+    };
+    const runner = new FlowRunner({ flow, extension: nodes, nextNodeModel: 'stack' });
+    const turn = await runner.send(session, { text: 'x' }, { inputId: 'in-1' });
+    expect(turn.outputs.map((o) => o.text)).toEqual(['start', 'in branch']);
+    expect(turn.executions.map((e) => e.nodeId)).toEqual(['h', 'h']);
+    expect(turn.nextEntry).toBe('h');
+    expect(runs).toEqual(['in-1', 'in-1']);
+  });
+
+  it('models the Flow-start guard with goToIf (If + Go To, continue)', async () => {
     const flow: Flow = {
       nodes: [
         { id: 'guard', type: 'goToIf', config: { value: '{{context.busy}}', target: 'busy' }, next: 'idle' },
         { id: 'idle', type: 'say', config: { text: 'idle' } },
-        { id: 'busy', type: 'say', config: { text: 'busy' } },
+        { id: 'busy', type: 'say', entrypoint: true, config: { text: 'busy {{input.text}}' } },
       ],
     };
     const runner = new FlowRunner({ flow, extension: [] });
-    expect((await runner.send(session, { text: '' })).outputs.map((o) => o.text)).toEqual(['idle']);
+    expect((await runner.send(session, { text: 'a' })).outputs.map((o) => o.text)).toEqual(['idle']);
     runner.session(session).context.busy = true;
-    expect((await runner.send(session, { text: '' })).outputs.map((o) => o.text)).toEqual(['busy']);
+    expect((await runner.send(session, { text: 'b' })).outputs.map((o) => o.text)).toEqual(['busy b']);
+  });
+
+  it('Go To "wait" makes the target the entry of the next input; "continue" runs it with the same input', async () => {
+    const flow: Flow = {
+      nodes: [
+        { id: 'first', type: 'say', config: { text: 'first {{input.text}}' }, next: 'jump' },
+        { id: 'jump', type: 'goTo', config: { target: 'target', mode: 'wait' }, next: 'never' },
+        { id: 'never', type: 'say', config: { text: 'never' } },
+        { id: 'target', type: 'say', entrypoint: true, config: { text: 'target {{input.text}}' }, next: 'again' },
+        { id: 'again', type: 'goTo', config: { target: 'end' } },
+        { id: 'end', type: 'say', entrypoint: true, config: { text: 'end {{input.text}}' } },
+      ],
+    };
+    const runner = new FlowRunner({ flow, extension: [] });
+    const waited = await runner.send(session, { text: '1' });
+    expect(waited.outputs.map((o) => o.text)).toEqual(['first 1']);
+    expect(waited.nextEntry).toBe('target');
+    const continued = await runner.send(session, { text: '2' });
+    expect(continued.outputs.map((o) => o.text)).toEqual(['target 2', 'end 2']);
+    expect(continued.nextEntry).toBeNull();
+  });
+
+  it('refuses a Go To whose target is not marked Set Entrypoint, or an unknown mode', () => {
+    const say = { id: 't', type: 'say', config: { text: 't' } };
+    expect(() => new FlowRunner({ flow: { nodes: [{ id: 'g', type: 'goTo', config: { target: 't' } }, say] }, extension: [] })).toThrow('not marked Set Entrypoint');
+    expect(() => new FlowRunner({ flow: { nodes: [{ id: 'g', type: 'goTo', config: { target: 't', mode: 'later' } }, { ...say, entrypoint: true }] }, extension: [] })).toThrow('"continue" or "wait"');
+  });
+
+  it('stops a Flow after 4 Go To activations without an input (infinite loop protection)', async () => {
+    const flow: Flow = {
+      nodes: [
+        { id: 'loop', type: 'say', entrypoint: true, config: { text: 'loop' }, next: 'back' },
+        { id: 'back', type: 'goTo', config: { target: 'loop' } },
+      ],
+    };
+    const turn = await new FlowRunner({ flow, extension: [] }).send(session, { text: '' });
+    expect(turn.outputs.map((o) => o.text)).toEqual(['loop', 'loop', 'loop', 'loop', 'loop']);
+    expect(turn.logs.some((l) => l.level === 'error' && l.message.includes('Infinite loop protection'))).toBe(true);
+    expect(turn.nextEntry).toBeNull();
+  });
+
+  it('gives Get Transcript the session\'s user inputs and bot outputs in Cognigy\'s shape', async () => {
+    const flow: Flow = {
+      nodes: [
+        { id: 'answer', type: 'say', config: { text: 'echo {{input.text}}' }, next: 'transcript' },
+        { id: 'transcript', type: 'getTranscript', config: { storeLocation: 'input', key: 'transcript', limit: 1 } },
+      ],
+    };
+    const runner = new FlowRunner({ flow, extension: [] });
+    await runner.send(session, { text: 'one' });
+    await runner.send(session, { text: '', data: { relayEvent: true } });
+    const turn = await runner.send(session, { text: 'two' });
+    // limit 1 = one step (an input and an output); an input without text is no transcript line.
+    expect(turn.input.transcript).toEqual([
+      { role: 'user', type: 'input', payload: { text: 'two', data: {} }, timestamp: expect.any(Number) },
+      { role: 'assistant', type: 'output', payload: { text: 'echo two', data: null }, timestamp: expect.any(Number) },
+    ]);
   });
 
   it('applies field defaults, resolves connections and keeps types in JSON fields', async () => {
@@ -158,7 +266,7 @@ describe('FlowRunner', () => {
     expect(slowTurn.executions[0]?.failure).toContain('time limit');
   });
 
-  it('counts outbound HTTP calls per node execution and flags more than allowed', async () => {
+  it('counts outbound HTTP calls per node execution, for information', async () => {
     const server = http.createServer((_req, res) => res.end('ok'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
@@ -168,15 +276,31 @@ describe('FlowRunner', () => {
         for (let i = 0; i < n; i += 1) await fetch(url).then((r) => r.text());
         await new Promise<void>((resolve) => http.get(url, (res) => res.resume().on('end', resolve)));
       });
-      const runner = new FlowRunner({ flow: { nodes: placeNode(nodes[0]!, { id: 'c' }) }, extension: nodes, maxHttpCallsPerExecution: 2 });
+      const runner = new FlowRunner({ flow: { nodes: placeNode(nodes[0]!, { id: 'c' }) }, extension: nodes });
       expect((await runner.send(session, { text: '0' })).executions[0]?.httpCalls).toBe(1);
-      const busy = await runner.send(session, { text: '2' });
-      expect(busy.executions[0]?.httpCalls).toBe(3);
-      expect(busy.logs.some((l) => l.level === 'error' && l.message.includes('3 HTTP calls'))).toBe(true);
+      const busy = await runner.send(session, { text: '11' });
+      expect(busy.executions[0]?.httpCalls).toBe(12);
+      // HTTP requests are not extension actions: no limit applies to them.
+      expect(busy.executions[0]?.failure).toBeUndefined();
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+
+  it('counts extension actions (api.* calls) and stops the Flow on the 11th in one execution', async () => {
+    const nodes = parent('chatty', async ({ cognigy }) => {
+      const n = Number(cognigy.input.text);
+      for (let i = 0; i < n; i += 1) cognigy.api.log!('info', `line ${i}`);
+    });
+    const flow: Flow = { nodes: [...placeNode(nodes[0]!, { id: 'c', next: 'after' }), { id: 'after', type: 'say', config: { text: 'after' } }] };
+    const runner = new FlowRunner({ flow, extension: nodes });
+    const ten = await runner.send(session, { text: '10' });
+    expect(ten.executions[0]).toMatchObject({ actions: 10 });
+    expect(ten.outputs.map((o) => o.text)).toEqual(['after']);
+    const eleven = await runner.send(session, { text: '11' });
+    expect(eleven.executions[0]?.failure).toContain('more than 10 extension actions');
+    expect(eleven.outputs).toEqual([]);
   });
 
   it('runs the inputs of one session one after another', async () => {

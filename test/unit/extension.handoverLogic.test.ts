@@ -7,6 +7,7 @@ import {
   classifyInput,
   decideEvent,
   fillQueueTemplate,
+  handoverStatusInput,
   isCancelRequest,
   readHandoverState,
   type HandoverState,
@@ -133,5 +134,29 @@ describe('cancelQuickReplyData', () => {
     expect(cancelQuickReplyData('Wait', 'Cancel')).toEqual({
       _cognigy: { _default: { _quickReplies: { type: 'quick_replies', text: 'Wait', quickReplies: [{ contentType: 'postback', payload: CANCEL_PAYLOAD, title: 'Cancel' }] } } },
     });
+  });
+});
+
+describe('handoverStatusInput (input.handover, as Cognigy\'s built-in handovers set it)', () => {
+  it('uses Cognigy\'s statuses and its queueUpdate event with the queue data in ms', () => {
+    expect(handoverStatusInput(event('queue', { position: 2, estimatedWaitTime: 30_000 }))).toEqual({
+      status: 'queue',
+      eventType: 'queueUpdate',
+      data: { threadId: 't-1', position: 2, estimatedWaitTime: 30_000 },
+    });
+  });
+  it('carries the agent\'s sender_name when an agent joined', () => {
+    expect(handoverStatusInput(event('active', { agentName: 'Grace' }))).toEqual({ status: 'active', eventType: 'agentJoined', data: { threadId: 't-1', agentName: 'Grace', sender_name: 'Grace' } });
+  });
+  it('puts an error into the documented error object', () => {
+    expect(handoverStatusInput(event('error', { error: { reason: 'engage_unavailable', message: 'down' } }))).toEqual({
+      status: 'error',
+      eventType: 'conversationFailed',
+      data: { threadId: 't-1', reason: 'engage_unavailable' },
+      error: { reason: 'error', message: 'down' },
+    });
+  });
+  it.each(['completed', 'cancelled'] as const)('keeps the status %s', (status) => {
+    expect(handoverStatusInput(event(status)).status).toBe(status);
   });
 });

@@ -82,6 +82,27 @@ describe('transcriptFrom', () => {
       ]),
     ).toEqual({ transcript: [{ role: 'user', text: 'hi' }, { role: 'bot', text: 'hello' }], dropped: 3 });
   });
+  it('accepts entries of Cognigy\'s Get Transcript node as they come: assistant → bot, non-text entries skipped', () => {
+    expect(
+      transcriptFrom([
+        { role: 'user', type: 'input', payload: { text: 'Where is my parcel?', data: {} } },
+        { role: 'assistant', type: 'output', payload: { text: ' Let me check. ', data: null } },
+        { role: 'tool', type: 'toolAnswer', payload: { content: '{"status":"late"}' } },
+        { role: 'assistant', type: 'output', payload: { data: { _cognigy: {} } } },
+        { role: 'system', type: 'input', payload: { text: 'internal' } },
+        { role: 'agent', type: 'input', payload: { text: 'Earlier agent line' } },
+        { role: 'user', text: 'mixed with our own lines' },
+      ]),
+    ).toEqual({
+      transcript: [
+        { role: 'user', text: 'Where is my parcel?' },
+        { role: 'bot', text: 'Let me check.' },
+        { role: 'bot', text: 'Earlier agent line' },
+        { role: 'user', text: 'mixed with our own lines' },
+      ],
+      dropped: 0,
+    });
+  });
   it('keeps the most recent 500 lines', () => {
     const lines = Array.from({ length: 502 }, (_, i) => ({ role: 'user', text: `m${i}` }));
     const { transcript, dropped } = transcriptFrom(lines);

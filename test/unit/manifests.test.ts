@@ -35,6 +35,7 @@ const composeSchema = z.object({
       environment: stringMap.optional(),
       ports: z.array(z.string()).optional(),
       depends_on: z.record(z.string(), z.object({ condition: z.string() })).optional(),
+      healthcheck: z.object({ test: z.array(z.string()) }).optional(),
     }),
   ),
 });
@@ -61,7 +62,7 @@ const k8sDocSchema = z.discriminatedUnion('kind', [
       replicas: z.number(),
       selector: z.object({ matchLabels: stringMap }),
       template: z.object({
-        metadata: z.object({ labels: stringMap }),
+        metadata: z.object({ labels: stringMap, annotations: stringMap.optional() }),
         spec: z.object({
           containers: z.array(containerSchema).length(1),
           volumes: z.array(z.object({ name: z.string(), secret: z.object({ secretName: z.string() }).optional() })),
@@ -104,14 +105,17 @@ function interpolate(value: string, from: (name: string) => string | undefined):
   });
 }
 
-async function probeAnswers(config: RelayConfig, paths: string[]): Promise<Record<string, number>> {
+type Listener = 'public' | 'admin';
+
+/** Status of each probe path on the listener it targets (both listeners on free loopback ports). */
+async function probeAnswers(config: RelayConfig, probes: { path: string; listener: Listener }[]): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'rce-manifest-'));
   const store = SqliteStore.open(path.join(dir, 'relay.db'));
-  const relay = createRelay({ config, store, logger: pino({ level: 'silent' }) });
+  const relay = createRelay({ config: { ...config, settings: { ...config.settings, adminHost: '127.0.0.1' } }, store, logger: pino({ level: 'silent' }) });
   try {
-    const { url } = await relay.start(0, '127.0.0.1');
-    const out: Record<string, number> = {};
-    for (const p of paths) out[p] = (await fetch(`${url}${p}`)).status;
+    const { url, adminUrl } = await relay.start(0, '127.0.0.1');
+    const out: string[] = [];
+    for (const probe of probes) out.push(`${probe.listener} ${probe.path} ${(await fetch(`${probe.listener === 'admin' ? adminUrl : url}${probe.path}`)).status}`);
     return out;
   } finally {
     await relay.stop();
@@ -144,6 +148,12 @@ describe('deployment manifests match the relay configuration', () => {
       // host:container, and the container side is where the relay listens.
       const containerPorts = (service.ports ?? []).map((p) => Number(p.split(':').at(-1)));
       expect(containerPorts).toEqual([config.settings.port]);
+      // The admin listener is never published; it listens beyond loopback for the compose network.
+      expect(containerPorts).not.toContain(config.settings.adminPort);
+      expect(config.settings.adminHost).toBe('0.0.0.0');
+      // The health check asks /readyz on the admin port, from inside the container.
+      const check = service.healthcheck?.test.join(' ') ?? '';
+      expect(check).toContain(`http://127.0.0.1:${config.settings.adminPort}/readyz`);
     }
     // The .env template names exactly the variables compose asks for.
     const template = readFileSync(path.join(DEPLOY, 'relay.env.example'), 'utf8');
@@ -184,12 +194,22 @@ describe('deployment manifests match the relay configuration', () => {
 
     const portByName = new Map(container.ports.map((p) => [p.name, p.containerPort]));
     expect(portByName.get('http')).toBe(config.settings.port);
+    expect(portByName.get('admin')).toBe(config.settings.adminPort);
     const probePort = (port: string | number) => (typeof port === 'number' ? port : portByName.get(port));
-    expect(probePort(container.readinessProbe.httpGet.port)).toBe(config.settings.port);
-    expect(probePort(container.livenessProbe.httpGet.port)).toBe(config.settings.port);
+    const listenerOf = (port: string | number): Listener | undefined => (probePort(port) === config.settings.adminPort ? 'admin' : probePort(port) === config.settings.port ? 'public' : undefined);
+    // Readiness on the admin listener (where /readyz is served), liveness on the public port.
+    expect(listenerOf(container.readinessProbe.httpGet.port)).toBe('admin');
+    expect(listenerOf(container.livenessProbe.httpGet.port)).toBe('public');
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    // The kubelet probes the pod IP: the admin listener must not be loopback-only.
+    expect(config.settings.adminHost).toBe('0.0.0.0');
+    // Prometheus scrapes the admin port.
+    const annotations = z.object({ 'prometheus.io/port': z.string(), 'prometheus.io/path': z.string() }).parse(deployment.spec.template.metadata.annotations);
+    expect(Number(annotations['prometheus.io/port'])).toBe(config.settings.adminPort);
+    expect(annotations['prometheus.io/path']).toBe('/metrics');
 
+    // The Service routes the public port only, never the admin port.
     const service = ofKind(docs, 'Service');
     expect(service.spec.ports.map((p) => probePort(p.targetPort))).toEqual([config.settings.port]);
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
@@ -203,7 +223,8 @@ describe('deployment manifests match the relay configuration', () => {
 
     // The probe paths answer 200 on the listener the probes target (a relay with this config,
     // on a throwaway SQLite file instead of the cluster's Redis).
-    const answers = await probeAnswers({ ...config, settings: { ...config.settings, storeUrl: 'sqlite:unused' } }, [container.readinessProbe.httpGet.path, container.livenessProbe.httpGet.path]);
-    expect(answers).toEqual({ '/readyz': 200, '/healthz': 200 });
+    const probes = [container.readinessProbe, container.livenessProbe].map((probe) => ({ path: probe.httpGet.path, listener: listenerOf(probe.httpGet.port) ?? 'public' }));
+    const answers = await probeAnswers({ ...config, settings: { ...config.settings, storeUrl: 'sqlite:unused' } }, probes);
+    expect(answers).toEqual(['admin /readyz 200', 'public /healthz 200']);
   });
 });

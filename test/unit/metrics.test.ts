@@ -89,7 +89,7 @@ describe('GET /metrics on a running relay after a handover', () => {
 
   it('serves process, HTTP, outbox, latency and REST budget metrics in the Prometheus text format', async () => {
     const scrape = async () => {
-      const response = await fetch(`${journey.relayUrl}/metrics`);
+      const response = await fetch(`${journey.adminUrl}/metrics`);
       expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
       const text = await response.text();
       return { text, samples: parseExposition(text) };
@@ -127,6 +127,8 @@ describe('GET /metrics on a running relay after a handover', () => {
     expect(used.size).toBeGreaterThan(5);
     expect([...used].filter((name) => !served.has(name))).toEqual([]);
 
+    // Served on the admin listener only, never on the internet-facing port.
+    expect((await fetch(`${journey.relayUrl}/metrics`)).status).toBe(404);
     const unknown = await fetch(`${journey.relayUrl}/no/such/route`);
     expect(unknown.status).toBe(404);
     const after = (await scrape()).samples;

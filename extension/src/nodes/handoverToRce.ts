@@ -9,6 +9,7 @@ import {
   classifyInput,
   decideEvent,
   fillQueueTemplate,
+  handoverStatusInput,
   isCancelRequest,
   readHandoverState,
   type HandoverChildType,
@@ -58,6 +59,7 @@ const handoverConfigSchema = z.object({
   cancelPhrases: configTextList(DEFAULT_CANCEL_PHRASES),
   cancelButtonLabel: configText(DEFAULT_CANCEL_BUTTON_LABEL),
   contextKey: z.unknown().transform((v) => storageKey(v, DEFAULT_HANDOVER_CONTEXT_KEY)),
+  additionalCategoryIds: configTextList([]).transform((ids) => [...new Set(ids.map((id) => id.trim()).filter(Boolean))].slice(0, 20)),
 });
 export type HandoverNodeConfig = z.output<typeof handoverConfigSchema>;
 
@@ -66,8 +68,9 @@ export const handoverToRceNode = createNodeDescriptor({
   defaultLabel: 'Handover to RCE',
   summary:
     'Hands the conversation to a RingCentral Engage agent and relays it until the agent closes it. ' +
-    'The node stays the entry point while the handover runs; in Cognigy you can also guard the Flow start with ' +
-    '"If context.rceHandover.active → Go To this node".',
+    'Required placement: turn on "Set Entrypoint" in this node\'s settings, and make the first node of the Flow an If ' +
+    '"{{context.rceHandover.active}}" whose Then branch is a Go To to this node (Execution Mode: continue). ' +
+    'Branches may end in a Say, or in a Go To to this node with "wait for input".',
   appearance: { color: BRAND_COLOR, textColor: 'white' },
   behavior: { entrypoint: true },
   tags: ['service'],
@@ -86,7 +89,8 @@ export const handoverToRceNode = createNodeDescriptor({
       type: 'json',
       label: 'Transcript',
       description:
-        'Optional conversation so far, as an array of {"role": "user" | "bot", "text": "..."}, e.g. "{{context.transcript}}". ' +
+        'Optional conversation so far: the result of Cognigy\'s Get Transcript node as it comes (e.g. "{{input.transcript}}"; ' +
+        'assistant lines are sent as the bot, tool and other non-text entries are skipped), or an array of {"role": "user" | "bot", "text": "..."}. ' +
         'Lines that do not fit are skipped; at most the last 500 are sent.',
       defaultValue: [],
     },
@@ -165,10 +169,19 @@ export const handoverToRceNode = createNodeDescriptor({
       type: 'cognigyText',
       label: 'Context key for the handover state',
       description:
-        'The state lives in context.<key> ({active, threadId, status, position, estimatedWaitTime, …}). ' +
-        'A guard at the Flow start "If context.<key>.active → Go To this node" keeps the handover going even if the Flow is re-entered elsewhere.',
+        'The state lives in context.<key> ({active, threadId, status, position, estimatedWaitTime, agentName, lastInputId, …}). ' +
+        'The Flow-start guard "If {{context.<key>.active}} → Go To this node" must use the same key.',
       defaultValue: DEFAULT_HANDOVER_CONTEXT_KEY,
       params: { required: true },
+    },
+    {
+      key: 'additionalCategoryIds',
+      type: 'textArray',
+      label: 'Additional Category IDs',
+      description:
+        'Engage category ids added to the conversation together with the Agent category (as in Cognigy\'s built-in RingCentral Engage handover). ' +
+        'Categories Engage rules set stay on the conversation; these stay after the return to the bot.',
+      defaultValue: [],
     },
   ],
   sections: [
@@ -189,6 +202,7 @@ export const handoverToRceNode = createNodeDescriptor({
       ],
     },
     { key: 'storage', label: 'Storage', defaultCollapsed: true, fields: ['contextKey'] },
+    { key: 'engageSettings', label: 'RingCentral Engage Settings', defaultCollapsed: true, fields: ['additionalCategoryIds'] },
   ],
   form: [
     { type: 'section', key: 'connectionSettings' },
@@ -196,6 +210,7 @@ export const handoverToRceNode = createNodeDescriptor({
     { type: 'section', key: 'contactProfile' },
     { type: 'section', key: 'options' },
     { type: 'section', key: 'storage' },
+    { type: 'section', key: 'engageSettings' },
   ],
   dependencies: { children: Object.values(HANDOVER_CHILD_TYPES) },
   function: runHandoverToRce,
@@ -217,14 +232,22 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
   const input = cognigy.input;
   const state = readHandoverState(cognigy.context, config.contextKey);
 
-  const save = (next: HandoverState): void => api.addToContext?.(config.contextKey, next, 'simple');
-  /** Wait here: the next input re-enters this node. */
+  const inputId = typeof input.inputId === 'string' ? input.inputId : null;
+  /** Every saved state names the input it handled, so a second run on that input changes nothing. */
+  const save = (next: HandoverState): void => api.addToContext?.(config.contextKey, { ...next, lastInputId: inputId }, 'simple');
+  /** Wait here for input (like Cognigy's Question node): the next input starts at this node. */
   const stay = (): void => {
     api.setNextNode?.(nodeId);
     api.stopExecution?.();
   };
-  /** Run a branch now; the next input still re-enters this node. */
-  const stayAndRoute = (child: HandoverChildType): void => {
+  /**
+   * A branch while the handover goes on (queue update, agent joined, error while active).
+   * `setNextNode(self)` first: if Cognigy stacks next nodes, the node runs again on this input
+   * after the branch (and, having handled it, just waits); if the last call wins, the branch
+   * runs and the next input comes back through the Flow-start guard, or through a
+   * "Go To → this node (wait for input)" at the end of the branch.
+   */
+  const routeWhileActive = (child: HandoverChildType): void => {
     api.setNextNode?.(nodeId);
     if (!routeToChild(api, childConfigs, child)) api.stopExecution?.();
   };
@@ -241,6 +264,13 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
   };
 
   try {
+    // Cognigy may run the node twice on one input (a branch ending in "Go To → this node (continue)",
+    // the guard after a branch): the input was handled, so neither send nor say anything again.
+    if (state && inputId !== null && state.lastInputId === inputId) {
+      if (state.active) stay();
+      else api.stopExecution?.();
+      return;
+    }
     const classified = classifyInput(input);
 
     // 1. An event injected by our relay: update the state and take its branch. No relay call.
@@ -262,11 +292,13 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
       const now = nowIso();
       const next = applyEvent(decision.state, event, decision.route, now);
       save(next);
+      // Where Cognigy's built-in handovers put their events (Lookup node "Handover Status").
+      api.addToInput?.('handover', handoverStatusInput(event));
       if (event.status === 'queue' && config.queueMessageTemplate.trim() !== '') {
         sayWithCancel(fillQueueTemplate(config.queueMessageTemplate, next.position, next.estimatedWaitTime));
       }
       if (event.status === 'error' && next.error) fail('Engage reported an error', next.error);
-      if (decision.route.staysActive) stayAndRoute(decision.route.child);
+      if (decision.route.staysActive) routeWhileActive(decision.route.child);
       else leaveAndRoute(decision.route.child);
       return;
     }
@@ -281,7 +313,7 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
         const info = toNodeError(error);
         fail('cannot reach the relay', info);
         save({ ...state, error: { code: info.code, message: info.message }, updatedAt: nowIso() });
-        stayAndRoute(HANDOVER_CHILD_TYPES.error);
+        routeWhileActive(HANDOVER_CHILD_TYPES.error);
         return;
       }
 
@@ -290,6 +322,7 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
           const result = await cancelHandover(relay, { reason: 'user_cancelled' });
           const now = nowIso();
           save({ ...state, active: false, status: result.status, endedAt: now, updatedAt: now, error: null });
+          api.addToInput?.('handover', { status: 'cancelled', eventType: 'userCancelled', data: { threadId: state.threadId } });
           leaveAndRoute(HANDOVER_CHILD_TYPES.cancel);
         } catch (error) {
           // The user asked to leave: end locally so they are never stuck, and report why.
@@ -322,13 +355,13 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
           );
           return;
         }
-        if (result.status !== state.status) save({ ...state, status: result.status, updatedAt: now });
+        save({ ...state, status: result.status, updatedAt: now });
         stay();
       } catch (error) {
         const info = toNodeError(error);
         fail('could not forward the message to the agent', info);
         save({ ...state, error: { code: info.code, message: info.message }, updatedAt: nowIso() });
-        stayAndRoute(HANDOVER_CHILD_TYPES.error);
+        routeWhileActive(HANDOVER_CHILD_TYPES.error);
       }
       return;
     }
@@ -344,7 +377,7 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
       const { profile, withheld } = config.useCognigyProfile ? contactProfileFrom(cognigy.profile) : { profile: {}, withheld: false };
       if (withheld) api.log?.('info', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: the contact opted out of data collection; the profile is not sent.`);
       const { transcript, dropped: droppedLines } = transcriptFrom(config.transcript);
-      if (droppedLines > 0) api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedLines} transcript line(s) that are not {role: "user"|"bot", text}.`);
+      if (droppedLines > 0) api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedLines} transcript line(s) that are neither {role: "user"|"bot", text} nor Get Transcript entries.`);
       const { contextData, dropped: droppedKeys } = contextDataFrom(config.contextData);
       if (droppedKeys > 0) api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedKeys} context data entr(y/ies) that are not text or lists of text.`);
 
@@ -358,6 +391,7 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
           forwardOnlyHandoverConversations: config.forwardOnlyHandoverConversations,
           getQueueUpdates: config.getQueueUpdates,
         },
+        ...(config.additionalCategoryIds.length > 0 ? { additionalCategoryIds: config.additionalCategoryIds } : {}),
       });
       const now = nowIso();
       save({

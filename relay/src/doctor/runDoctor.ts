@@ -2,9 +2,11 @@ import type { Writable } from 'node:stream';
 import type { RelayConfig, TenantConfig } from '../config';
 import { EngageRestClient } from '../engage/restClient';
 import { signSdkBody, SDK_SIGNATURE_HEADER } from '../engage/sdkSignature';
+import { tenantIdentityUsers } from '../engage/tenantIdentities';
 import { createOutboundHttp } from '../http/outboundHttp';
 import { DeliveryError } from '../outbox/deliveryError';
 import { openStore } from '../store/openStore';
+import { redisDoctorLines } from './redisDoctor';
 
 /**
  * `relay doctor`: checks a configuration against the live services, one line per check, with
@@ -48,6 +50,32 @@ async function checkEngageRest(http: Http, tenant: TenantConfig): Promise<Doctor
 }
 
 /**
+ * Seed step 7: the relay creates the Bot and Agent identities at start; the admin then makes them
+ * controlled and assigns the Agent identity to agents. Read-only.
+ */
+async function checkIdentities(http: Http, tenant: TenantConfig): Promise<DoctorLine[]> {
+  const rest = new EngageRestClient(http, tenant);
+  const users = tenantIdentityUsers(tenant.sourceId);
+  const lines: DoctorLine[] = [];
+  for (const role of ['bot', 'agent'] as const) {
+    const check = `${role === 'bot' ? 'Bot' : 'Agent'} identity`;
+    try {
+      const identity = await rest.identityByForeignId(users[role].id);
+      if (!identity) {
+        lines.push({ ok: false, check, detail: `not in Engage yet (id ${users[role].id}): start the relay (it creates it), then check its log for "Engage identity"` });
+      } else if (role === 'agent' && (identity.user_ids ?? []).length === 0) {
+        lines.push({ ok: false, check, detail: 'exists but no agent uses it: Identities > Agent > Controlled identity, then assign it to agents in the Agents view' });
+      } else {
+        lines.push({ ok: true, check, detail: `exists (${identity.id})${identity.user_ids?.length ? `, assigned to ${identity.user_ids.length} user(s)` : ''}` });
+      }
+    } catch (err) {
+      lines.push({ ok: false, check, detail: (err as Error).message });
+    }
+  }
+  return lines;
+}
+
+/**
  * Sends a signed request with an action no source declares: Engage answers "Invalid action" only
  * after the source and signature were accepted, so nothing is created.
  */
@@ -86,14 +114,23 @@ export async function doctorLines(config: RelayConfig): Promise<DoctorLine[]> {
   try {
     for (const tenant of config.tenants) {
       const prefix = config.tenants.length > 1 ? `[${tenant.sourceId}] ` : '';
-      const tenantLines = [...(await checkEngageRest(outbound.client, tenant)), await checkRealtime(outbound.client, tenant), await checkCognigy(outbound.client, tenant)];
+      const tenantLines = [
+        ...(await checkEngageRest(outbound.client, tenant)),
+        await checkRealtime(outbound.client, tenant),
+        ...(await checkIdentities(outbound.client, tenant)),
+        await checkCognigy(outbound.client, tenant),
+      ];
       for (const line of tenantLines) lines.push({ ...line, check: prefix + line.check });
     }
     try {
       const store = await openStore(config.settings.storeUrl);
-      await store.ping();
-      await store.close();
-      lines.push({ ok: true, check: 'Store', detail: `${config.settings.storeUrl.split(':')[0]} reachable` });
+      try {
+        await store.ping();
+        lines.push({ ok: true, check: 'Store', detail: `${config.settings.storeUrl.split(':')[0]} reachable` });
+        lines.push(...(await redisDoctorLines(store)));
+      } finally {
+        await store.close();
+      }
     } catch (err) {
       lines.push({ ok: false, check: 'Store', detail: `STORE_URL not usable: ${(err as Error).message.slice(0, 120)}` });
     }

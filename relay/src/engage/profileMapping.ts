@@ -59,7 +59,7 @@ export function sanitizeContextKey(key: string): string {
 /** Adds `value` under a sanitised key, suffixing "-x" until unique so no value is overwritten. */
 function putContext(target: ContextData, rawKey: string, value: string | string[]): void {
   let key = sanitizeContextKey(rawKey) || 'field';
-  while (key in target) key = `${key}-x`;
+  while (Object.hasOwn(target, key)) key = `${key}-x`;
   target[key] = value;
 }
 
@@ -102,7 +102,8 @@ export function buildEngageUser(params: {
     if (SKIPPED_KEYS.has(key)) continue;
     const value = asText(raw);
     if (value === null) continue;
-    const target = mapping[key];
+    // Own keys only: a profile key named "constructor" or "toString" is data, not Object's method.
+    const target = Object.hasOwn(mapping, key) ? mapping[key] : undefined;
     if (target?.startsWith('context_data.')) {
       putContext(context, target.slice('context_data.'.length), value);
       continue;

@@ -27,12 +27,14 @@ export const interventionSchema = z.object({
   user_id: z.string().nullable().optional(),
 });
 
+export const identitySchema = z.object({ id: z.string(), foreign_id: z.string().nullable().optional(), screenname: z.string().nullable().optional(), user_ids: z.array(z.string()).optional() });
+
 export const categorySchema = z.object({ id: z.string(), name: z.string().optional(), parent_id: z.string().nullable().optional() });
 export const userSchema = z.object({ id: z.string(), firstname: z.string().nullable().optional(), lastname: z.string().nullable().optional(), enabled: z.boolean().optional() });
 
 export interface RestRateGate {
   /** Resolves when a call may be made, or rejects with a retryable DeliveryError telling when. */
-  take(tenantId: string): void;
+  take(tenantId: string): void | Promise<void>;
 }
 
 export class EngageRestClient {
@@ -43,7 +45,7 @@ export class EngageRestClient {
   ) {}
 
   private async request<T extends z.ZodTypeAny>(method: 'GET' | 'PUT' | 'DELETE', path: string, schema: T, params?: URLSearchParams): Promise<{ status: number; data: z.infer<T> | null }> {
-    this.gate?.take(this.tenant.sourceId);
+    await this.gate?.take(this.tenant.sourceId);
     const url = `${this.tenant.baseApiUrl}${path}${params && method === 'GET' ? `?${params.toString()}` : ''}`;
     let response;
     try {
@@ -78,7 +80,14 @@ export class EngageRestClient {
     return data?.records.find((t) => t.foreign_id === foreignId) ?? null;
   }
 
-  /** Replaces the thread's categories. Returns 'conflict' (409: a categorization is running) or 'not_found'. */
+  /** The thread as Engage has it now (its categories for a merge); null when Engage answers 404. */
+  async thread(engageThreadId: string): Promise<z.infer<typeof contentThreadSchema> | null> {
+    const { status, data } = await this.request('GET', `/content_threads/${encodeURIComponent(engageThreadId)}`, contentThreadSchema);
+    if (status === 403) throw new DeliveryError('Engage REST content_threads: HTTP 403 (token lacks read permission on the source)', false);
+    return data;
+  }
+
+  /** Replaces the thread's categories (the whole set: merge first, see threadCategories.ts). Returns 'conflict' (409: a categorization is running) or 'not_found'. */
   async updateThreadCategories(engageThreadId: string, categoryIds: string[]): Promise<'ok' | 'conflict' | 'not_found'> {
     const params = new URLSearchParams();
     for (const id of categoryIds) params.append('thread_category_ids[]', id);
@@ -104,6 +113,13 @@ export class EngageRestClient {
     const cancel = await this.request('DELETE', `/interventions/${id}/cancel`, interventionSchema.partial(), new URLSearchParams());
     if (cancel.status >= 200 && cancel.status < 300) return 'cancelled';
     return 'not_allowed';
+  }
+
+  /** The source's identity created with this User id (`GET /identities?source_id=…&foreign_id=…`), or null. */
+  async identityByForeignId(foreignId: string): Promise<z.infer<typeof identitySchema> | null> {
+    const params = new URLSearchParams({ source_id: this.tenant.sourceId, foreign_id: foreignId });
+    const { data } = await this.request('GET', '/identities', pageSchema(identitySchema), params);
+    return data?.records.find((i) => i.foreign_id === foreignId) ?? null;
   }
 
   async me(): Promise<z.infer<typeof userSchema> | null> {

@@ -5,8 +5,10 @@ import { firstIssue, parseJsonBody } from '../http/jsonBody';
 import { type PlainResponse, type TenantAdmission, textResponse, withRetryAfter } from '../http/plainResponse';
 import { signSdkBody, verifySdkSignature } from './sdkSignature';
 import {
+  agentReplyParamsAllowingHttpSchema,
   agentReplyParamsSchema,
   IMPLEMENTATION_INFO,
+  isHashedReplyKey,
   listParamsSchema,
   queuingUpdateParamsSchema,
   sdkRequestSchema,
@@ -36,7 +38,18 @@ function signedJson(tenant: TenantConfig, value: unknown): PlainResponse {
 
 export class SourceSdkHandler {
   constructor(
-    private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; logger: Logger; replayWindowMs: number; tenantLimit?: TenantAdmission },
+    private readonly deps: {
+      tenants: readonly TenantConfig[];
+      engine: HandoverEngine;
+      logger: Logger;
+      replayWindowMs: number;
+      /** How old an agent reply (`messages.create`) may be: the span its de-duplication key is remembered. */
+      replyRetryWindowMs: number;
+      tenantLimit?: TenantAdmission;
+      allowHttpAttachments?: boolean;
+      /** Engage asked for implementation.info (the admin saved the source, or a polling run). */
+      onImplementationInfo?: (sourceId: string) => void;
+    },
   ) {}
 
   /** The tenant whose realtime token signed these bytes; every candidate is checked (constant work). */
@@ -47,6 +60,27 @@ export class SourceSdkHandler {
       if (verifySdkSignature(realtimeTokensOf(tenant), input.rawBody, input.signature) && !found) found = tenant;
     }
     return found;
+  }
+
+  /**
+   * Replay policy for Engage's signed `time` (the MAC covers it, so it cannot be altered).
+   * - Missing or unparseable: refused (fail closed), whatever the action.
+   * - `messages.create` (agent replies) is the one action Engage retries (up to 3 tries, `retry: true`,
+   *   at times the docs do not give), and a retry may carry the first try's `time`. It must never be
+   *   refused for its age: it is accepted as long as it is younger than the reply de-duplication
+   *   memory (`dedupTtlMs`, 7 days), so a replay inside that span is answered with the same id and
+   *   reaches the user once; a request older than that is refused.
+   * - Every other action (queue updates, implementation.info, list/show) must be within
+   *   `replayWindowMs` of our clock (default 5 min, either direction).
+   * Returns the rejection reason, or null when the time is acceptable.
+   */
+  private checkTime(action: string, time: string | undefined, now: number): string | null {
+    if (!time) return 'Invalid request format: time is required';
+    const sentAt = Date.parse(time);
+    if (!Number.isFinite(sentAt)) return 'Invalid request format: time is not a date';
+    const skew = Math.abs(now - sentAt);
+    const window = action === 'messages.create' ? Math.max(this.deps.replyRetryWindowMs, this.deps.replayWindowMs) : this.deps.replayWindowMs;
+    return skew > window ? 'Request time outside the accepted window (replay protection)' : null;
   }
 
   async handle(input: SourceSdkRequestInput): Promise<PlainResponse> {
@@ -62,12 +96,13 @@ export class SourceSdkHandler {
     const request = sdkRequestSchema.safeParse(json.value);
     if (!request.success) return textResponse(400, `Invalid request format: ${firstIssue(request.error)}`);
     const { action, params, time } = request.data;
-    if (!time) return textResponse(400, 'Invalid request format: time is required');
-    const skew = Math.abs(input.now - Date.parse(time));
-    if (skew > this.deps.replayWindowMs) return textResponse(400, 'Request time outside the accepted window (replay protection)');
+    // The HTTP edge logs every rejection once, with this reason.
+    const timeCheck = this.checkTime(action, time, input.now);
+    if (timeCheck) return textResponse(400, timeCheck);
 
     switch (action) {
       case 'implementation.info':
+        this.deps.onImplementationInfo?.(tenant.sourceId);
         return signedJson(tenant, IMPLEMENTATION_INFO);
       case 'messages.list':
       case 'threads.list': {
@@ -83,10 +118,10 @@ export class SourceSdkHandler {
         return signedJson(tenant, {});
       }
       case 'messages.create': {
-        const parsed = agentReplyParamsSchema.safeParse(params);
+        const parsed = (this.deps.allowHttpAttachments ? agentReplyParamsAllowingHttpSchema : agentReplyParamsSchema).safeParse(params);
         if (!parsed.success) return textResponse(400, `Invalid params: ${firstIssue(parsed.error)}`);
         const result = await this.deps.engine.agentReply(tenant, parsed.data);
-        this.deps.logger.info({ tenant: tenant.sourceId, threadId: parsed.data.thread_id, contentId: parsed.data.content_id, retry: parsed.data.retry === true, accepted: 'id' in result }, 'agent reply received');
+        this.deps.logger.info({ tenant: tenant.sourceId, threadId: parsed.data.thread_id, contentId: parsed.data.content_id, contentIdFromEngage: !isHashedReplyKey(parsed.data.content_id), retry: parsed.data.retry === true, accepted: 'id' in result }, 'agent reply received');
         return signedJson(tenant, result);
       }
       case 'messaging.queuing_update': {

@@ -9,7 +9,8 @@ export const webhookEventSchema = z.object({
   user_id: z.string().max(128).nullable().optional(),
   resource: z.object({
     type: z.string().max(128),
-    id: z.string().max(128),
+    /** events.md types it Integer, its samples show strings: both are taken, kept as a string. */
+    id: z.union([z.string().max(128), z.number().int().safe()]).transform(String),
     metadata: z.record(z.string(), z.unknown()).default({}),
   }),
 });

@@ -20,7 +20,8 @@ import type { AgentReplyParams, QueuingUpdateParams } from '../engage/sourceSdkP
 import { interventionMetadataSchema, type WebhookEvent } from '../engage/webhookProtocol';
 import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, threadIdOfLane } from '../outbox/jobs';
 import type { Conversation, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store } from '../store/types';
-import { agentReplyIdFor, authorIdFor, botAuthorIdFor, messageIdFor, threadIdFor } from './identity';
+import { agentReplyIdFor, authorIdFor, messageIdFor, threadIdFor } from './identity';
+import { tenantIdentityUsers } from '../engage/tenantIdentities';
 import { agentReplyToNotify } from './agentReplyText';
 
 /**
@@ -96,7 +97,7 @@ export class HandoverEngine {
     for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
       const current = attempt === 0 && prefetched !== undefined ? prefetched : await this.deps.store.getConversation(tenantId, threadId);
       const decision = decide(current);
-      const mutation: Mutation = { ...decision.mutation };
+      const mutation: Mutation = { scope: { tenantId, threadId }, ...decision.mutation };
       if (decision.conversation) {
         mutation.conversation = {
           value: { ...decision.conversation, version: (current?.version ?? 0) + 1, updatedAt: this.iso() },
@@ -144,7 +145,7 @@ export class HandoverEngine {
   }
 
   private botAuthor(tenant: TenantConfig): EngageUser {
-    return { id: botAuthorIdFor(tenant.sourceId), screenname: 'Bot', puppetizable: true, created_at: '2020-01-01T00:00:00.000Z', updated_at: '2020-01-01T00:00:00.000Z' };
+    return tenantIdentityUsers(tenant.sourceId).bot;
   }
 
   /** Appends a Send API messages.create job and advances the conversation's message counter. */
@@ -199,8 +200,8 @@ export class HandoverEngine {
           interventionId: null,
           queue: null,
         };
-        // The Bot identity must exist before the admin can mark it controlled and agents can reply (seed step 7).
-        const jobs: NewOutboxJob[] = [engageSendJob(tenant.sourceId, threadId, this.deadline(), { action: 'users.create', params: { ...this.botAuthor(tenant) } })];
+        // The Bot and Agent identities are created once per tenant at start (TenantIdentities), never in this lane.
+        const jobs: NewOutboxJob[] = [];
         const contact = { ...user, updated_at: now };
         for (const line of request.transcript) {
           jobs.push(this.messageJob(tenant, conversation, { author: line.role === 'bot' ? this.botAuthor(tenant) : contact, body: line.text, createdAt: line.at }));
@@ -209,7 +210,7 @@ export class HandoverEngine {
         jobs.push(this.messageJob(tenant, conversation, { author: contact, body: request.firstMessage, contextData: threadContext }));
         // Engage imports the thread asynchronously after the first message; a lookup before that is a wasted
         // REST call (500/min per token). The lane runs the messages at once, so the categorisation waits a little.
-        jobs.push(engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, categoryIds: [tenant.agentCategoryId], purpose: 'handover' }, this.now() + CATEGORIZE_AFTER_MS));
+        jobs.push(engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, purpose: 'handover', ...(request.additionalCategoryIds?.length ? { additionalCategoryIds: request.additionalCategoryIds } : {}) }, this.now() + CATEGORIZE_AFTER_MS));
         this.deps.logger.info({ tenant: tenant.sourceId, threadId, handover: conversation.handoverCount, transcriptLines: request.transcript.length }, 'handover started');
         return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { threadId, status: 'queued', started: true } };
       },
@@ -244,7 +245,7 @@ export class HandoverEngine {
         const conversation: Conversation = { ...current, status: 'cancelled', queue: null };
         const jobs = [
           engageEndInterventionJob(tenant.sourceId, this.deadline(), { threadId }),
-          engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, categoryIds: [tenant.botCategoryId], purpose: 'return_to_bot' }),
+          engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, purpose: 'return_to_bot' }),
         ];
         this.deps.logger.info({ tenant: tenant.sourceId, threadId, reason: request.reason }, 'handover cancelled by user');
         return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { status: 'cancelled', cancelled: true } };
@@ -314,7 +315,8 @@ export class HandoverEngine {
           cognigyJob('cognigy.notify', tenant.sourceId, conversation.threadId, this.deadline(), {
             ...conversation.session,
             text: notify.text,
-            data: { ...notify.data, rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: params.sender_name ?? null } },
+            ...(notify.attachments.length ? { attachments: notify.attachments } : {}),
+            data: { rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: params.sender_name ?? null, sender_name: params.sender_name ?? null } },
           }),
         );
         const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };
@@ -376,13 +378,23 @@ export class HandoverEngine {
             if (event.resource.type === 'intervention') conversation.interventionId = event.resource.id;
             jobs.push(this.injectJob(conversation, { status: 'active' }));
             break;
-          case 'intervention.closed':
           case 'intervention.canceled':
+            // events.md: "an agent cancels an intervention" = releases the chat without closing it. The thread
+            // stays in the Agent category, back in the folder: the user waits again and the Flow is told.
+            if (current.status !== 'active') return { mutation: { dedup }, result: 'ignored' };
+            // Another (older) intervention of the thread being cancelled does not release the current agent.
+            if (current.interventionId && event.resource.type === 'intervention' && current.interventionId !== event.resource.id) return { mutation: { dedup }, result: 'ignored' };
+            conversation.status = 'queued';
+            conversation.queue = null;
+            conversation.interventionId = null;
+            jobs.push(this.injectJob(conversation, { status: 'queue', reason: 'agent_released' }));
+            break;
+          case 'intervention.closed':
             if (!ACTIVE.has(current.status)) return { mutation: { dedup }, result: 'ignored' };
             conversation.status = 'completed';
             conversation.queue = null;
             conversation.interventionId = null;
-            jobs.push(engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId: current.threadId, categoryIds: [tenant.botCategoryId], purpose: 'return_to_bot' }));
+            jobs.push(engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId: current.threadId, purpose: 'return_to_bot' }));
             jobs.push(this.injectJob(conversation, { status: 'completed' }));
             break;
           default:

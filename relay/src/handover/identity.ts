@@ -23,6 +23,11 @@ export function botAuthorIdFor(tenantId: string): string {
   return `cog-bot-${digest([tenantId]).slice(0, 12)}`;
 }
 
+/** The puppetizable identity the admin makes controlled and assigns to agents (seed step 7). */
+export function agentIdentityIdFor(tenantId: string): string {
+  return `cog-agent-${digest([tenantId]).slice(0, 12)}`;
+}
+
 /** Id of the n-th message we create in a thread. */
 export function messageIdFor(threadId: string, ordinal: number): string {
   return `${threadId}-m${ordinal}`;

@@ -1,6 +1,15 @@
 import type { IncomingMessage } from 'node:http';
+import type { BytesInFlight } from './bytesInFlight';
 
-export type BodyOutcome = { ok: true; body: Buffer } | { ok: false; status: 400 | 413 | 415; reason: string; closeConnection: boolean };
+export type BodyOutcome =
+  | { ok: true; body: Buffer }
+  | { ok: false; status: 400 | 413 | 415 | 429; reason: string; closeConnection: boolean; headers?: Record<string, string> };
+
+/** Whose bytes these are, for the in-flight budget. */
+export interface BodyBudget {
+  bytesInFlight: BytesInFlight;
+  address: string;
+}
 
 /**
  * Reads a request body of at most `limit` bytes. A declared Content-Length over the limit is
@@ -8,7 +17,7 @@ export type BodyOutcome = { ok: true; body: Buffer } | { ok: false; status: 400 
  * once. Only identity encoding: Engage sends plain JSON, and inflating untrusted gzip is a
  * decompression-bomb risk for nothing.
  */
-export function readBoundedBody(req: IncomingMessage, limit: number): Promise<BodyOutcome> {
+export function readBoundedBody(req: IncomingMessage, limit: number, budget?: BodyBudget): Promise<BodyOutcome> {
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
     return Promise.resolve({ ok: false, status: 415, reason: 'Unsupported Content-Encoding (send identity)', closeConnection: true });
@@ -16,6 +25,14 @@ export function readBoundedBody(req: IncomingMessage, limit: number): Promise<Bo
   const tooLarge = { ok: false, status: 413, reason: `Body larger than ${limit} bytes`, closeConnection: true } as const;
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return Promise.resolve(tooLarge);
+  // Reserve before reading: the declared length, or the whole limit for a chunked body. Refused
+  // with 429 either way (the caller retries after a second; Engage and the extension both do):
+  // a full total budget means clients are sending too much, not that the relay is broken.
+  const reservation = budget?.bytesInFlight.reserve(budget.address, declared !== undefined ? Number(declared) : limit);
+  if (reservation && 'refused' in reservation) {
+    const reason = reservation.refused === 'address' ? 'Too many request bytes in flight from this address' : 'Too many request bytes in flight, retry later';
+    return Promise.resolve({ ok: false, status: 429, reason, closeConnection: true, headers: { 'Retry-After': '1' } });
+  }
 
   return new Promise<BodyOutcome>((resolve) => {
     const chunks: Buffer[] = [];
@@ -24,6 +41,7 @@ export function readBoundedBody(req: IncomingMessage, limit: number): Promise<Bo
     const settle = (outcome: BodyOutcome) => {
       if (settled) return;
       settled = true;
+      reservation?.release();
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);

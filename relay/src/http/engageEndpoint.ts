@@ -3,12 +3,13 @@ import type { Logger } from 'pino';
 import type { SourceSdkHandler } from '../engage/sourceSdkHandler';
 import type { WebhookHandler } from '../engage/webhookHandler';
 import type { AddressRateLimit } from './addressRateLimit';
-import { clientAddress } from './clientAddress';
 import { readBoundedBody } from './boundedBody';
 import { requestCounter } from '../metrics/httpRequests';
+import type { BytesInFlight } from './bytesInFlight';
+import type { ClientAddressOf } from './clientAddress';
 import { isJsonContentType } from './jsonBody';
-import { CONTENT_TYPE_HEADER, type PlainResponse, textResponse } from './plainResponse';
-import { elapsedMs, logRequest } from './requestLog';
+import { CONTENT_TYPE_HEADER, jsonError, type PlainResponse, textResponse } from './plainResponse';
+import { elapsedMs, type RequestLog } from './requestLog';
 import type { HeaderPairs } from './securityHeaders';
 
 /**
@@ -16,17 +17,30 @@ import type { HeaderPairs } from './securityHeaders';
  * update and webhook event, on plain node:http. It is the relay's hot path: in the benchmark the
  * Express pipeline (router, body parser, rate-limit and helmet middlewares, `res.send`) cost more
  * CPU per reply than the durable outbox behind it. Same checks, in the same order, as the Express
- * routes: per-address limit → 415 → 413 → handler; helmet's headers on every answer; errors as 503.
+ * routes: per-address limit → tenant in the path → 415 → signature/secret header → encoding and
+ * declared size (415/413) → bytes-in-flight budget → body (413 past the limit) → handler; helmet's
+ * headers on every answer; errors as 503. Everything before the body read costs the relay nothing,
+ * so an unauthenticated client cannot make it hold or hash its bytes.
  */
 export interface EngageEndpointDeps {
   sourceSdk: SourceSdkHandler;
   webhooks: WebhookHandler;
   logger: Logger;
+  requestLog: RequestLog;
+  /** Body limit of this route (Engage's POSTs). */
   maxBodyBytes: number;
   addressLimit: AddressRateLimit;
+  bytesInFlight: BytesInFlight;
+  clientAddress: ClientAddressOf;
+  /** Every tenant's source id; with more than one, the path must name the tenant. */
+  sourceIds: readonly string[];
   securityHeaders: HeaderPairs;
   clock?: () => number;
 }
+
+const HEX_SHA512 = /^[0-9a-fA-F]{128}$/;
+/** Engage's webhook secret is an admin-chosen string; anything longer is not one of ours. */
+const MAX_SECRET_CHARS = 512;
 
 export interface EngageRoute {
   /** The request path (for the log). */
@@ -97,27 +111,41 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
     res.writeHead(response.status, headers);
     res.end(body);
     countRequest(response.status);
-    logRequest(deps.logger, { method: 'POST', path: route.path, status: response.status, ms: elapsedMs(started), ...(response.rejection ? { reason: response.rejection } : {}) });
+    deps.requestLog({ method: 'POST', path: route.path, status: response.status, ms: elapsedMs(started), ...(response.rejection ? { reason: response.rejection } : {}) });
   };
 
+  const knownSources = new Set(deps.sourceIds);
+  const multiTenant = knownSources.size > 1;
+
   const serve = async (req: IncomingMessage, res: ServerResponse, route: EngageRoute, started: bigint): Promise<void> => {
-    const admission = deps.addressLimit.take(clientAddress(req));
-    if (!admission.allowed) return write(res, started, route, textResponse(429, 'Too many requests'), admission.headers);
-    if (route.badPath) return write(res, started, route, textResponse(400, 'Bad request path'), admission.headers);
+    const address = deps.clientAddress(req);
+    const admission = deps.addressLimit.take(address);
+    if (!admission.allowed) return write(res, started, route, textResponse(429, 'Too many requests'), admission.headers, true);
+    if (route.badPath) return write(res, started, route, textResponse(400, 'Bad request path'), admission.headers, true);
+    // Only the named tenant's keys are tried; with several tenants the path must name one.
+    if (route.sourceId !== undefined && !knownSources.has(route.sourceId)) return write(res, started, route, textResponse(404, 'Unknown source'), admission.headers, true);
+    if (route.sourceId === undefined && multiTenant) return write(res, started, route, textResponse(404, 'This relay serves several sources: use <relay-url>/handover/rce/<source id>'), admission.headers, true);
     if (!isJsonContentType(single(req.headers['content-type']))) {
       return write(res, started, route, textResponse(415, 'Content-Type must be application/json'), admission.headers, true);
     }
-    const read = await readBoundedBody(req, deps.maxBodyBytes);
-    if (!read.ok) return write(res, started, route, textResponse(read.status, read.reason), admission.headers, read.closeConnection);
-
     // Engage calls this one URL for two things: Source SDK actions (signed) and webhooks (secret header).
     const sdkSignature = single(req.headers['x-smccsdk-signature']) ?? signatureFromQuery(route.query);
     const dimeloSecret = single(req.headers['x-dimelo-secret']);
+    const isSdk = sdkSignature !== undefined || dimeloSecret === undefined;
+    if (isSdk && (sdkSignature === undefined || !HEX_SHA512.test(sdkSignature))) {
+      const reason = sdkSignature === undefined ? 'Missing X-SMCCSDK-SIGNATURE (Source SDK) or X-Dimelo-Secret (webhook) header' : 'Invalid signature';
+      return write(res, started, route, textResponse(401, reason), admission.headers, true);
+    }
+    if (!isSdk && (dimeloSecret === undefined || dimeloSecret.length === 0 || dimeloSecret.length > MAX_SECRET_CHARS)) {
+      return write(res, started, route, jsonError(401, 'invalid_secret', 'X-Dimelo-Secret does not match'), admission.headers, true);
+    }
+    const read = await readBoundedBody(req, deps.maxBodyBytes, { bytesInFlight: deps.bytesInFlight, address });
+    if (!read.ok) return write(res, started, route, { ...textResponse(read.status, read.reason), ...(read.headers ? { headers: read.headers } : {}) }, admission.headers, read.closeConnection);
+
     const sourceId = route.sourceId !== undefined ? { sourceId: route.sourceId } : {};
-    const response =
-      sdkSignature !== undefined || dimeloSecret === undefined
-        ? await deps.sourceSdk.handle({ rawBody: read.body, signature: sdkSignature, now: now(), ...sourceId })
-        : await deps.webhooks.deliver({ rawBody: read.body, secret: dimeloSecret, ...sourceId });
+    const response = isSdk
+      ? await deps.sourceSdk.handle({ rawBody: read.body, signature: sdkSignature, now: now(), ...sourceId })
+      : await deps.webhooks.deliver({ rawBody: read.body, secret: dimeloSecret, ...sourceId });
     write(res, started, route, response, admission.headers);
   };
 

@@ -158,13 +158,24 @@ export class RelayMetrics {
           use = { calls: 0, deferred: 0 };
           this.restUse.set(tenantId, use);
         }
-        try {
-          gate.take(tenantId);
-        } catch (err) {
-          if (err instanceof DeliveryError) use.deferred += 1;
+        const counted = use;
+        const deferred = (err: unknown): never => {
+          if (err instanceof DeliveryError) counted.deferred += 1;
           throw err;
+        };
+        let taken: void | Promise<void>;
+        try {
+          taken = gate.take(tenantId);
+        } catch (err) {
+          return deferred(err);
         }
-        use.calls += 1;
+        // The shared (Redis) budget answers asynchronously; the in-process one synchronously.
+        if (taken instanceof Promise) {
+          return taken.then(() => {
+            counted.calls += 1;
+          }, deferred);
+        }
+        counted.calls += 1;
       },
     };
   }

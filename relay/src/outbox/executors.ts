@@ -4,6 +4,7 @@ import type { TenantConfig } from '../config';
 import { callCognigy } from '../cognigy/cognigyClient';
 import { EngageRestClient, type RestRateGate } from '../engage/restClient';
 import { callSendApi } from '../engage/sendApiClient';
+import { categoryChangeFor, mergeCategories } from '../engage/threadCategories';
 import type { OutboxJob } from '../store/types';
 import { DeliveryError } from './deliveryError';
 import { cognigyCallPayloadSchema, engageCategorizePayloadSchema, engageEndInterventionPayloadSchema, engageSendPayloadSchema } from './jobs';
@@ -27,15 +28,18 @@ export function createJobExecutor(deps: { http: AxiosInstance; postText: PostTex
     return parsed.data;
   };
 
-  /** Engage imports threads asynchronously: the content thread may not exist yet right after the first message. */
-  const resolveEngageThread = async (tenant: TenantConfig, rest: EngageRestClient, threadId: string): Promise<string> => {
+  /**
+   * Engage imports threads asynchronously: the content thread may not exist yet right after the first message.
+   * A thread found by the lookup comes with its current categories (saves a REST call for the merge).
+   */
+  const resolveEngageThread = async (tenant: TenantConfig, rest: EngageRestClient, threadId: string): Promise<{ id: string; categoryIds: string[] | null }> => {
     const known = await deps.threads.engageThreadOf(tenant.sourceId, threadId);
-    if (known) return known;
+    if (known) return { id: known, categoryIds: null };
     const found = await rest.findThreadByForeignId(threadId);
     // Engage usually imports within tens of ms: retry soon so the agent sees the handover quickly.
     if (!found) throw new DeliveryError('Engage has not imported the thread yet', true, 150);
     await deps.threads.rememberEngageThread(tenant.sourceId, threadId, found.id);
-    return found.id;
+    return { id: found.id, categoryIds: found.thread_category_ids ?? null };
   };
 
   return async (job) => {
@@ -49,8 +53,18 @@ export function createJobExecutor(deps: { http: AxiosInstance; postText: PostTex
       case 'engage.categorize': {
         const payload = parse(engageCategorizePayloadSchema, job);
         const rest = new EngageRestClient(deps.http, tenant, deps.restGate);
-        const engageThreadId = await resolveEngageThread(tenant, rest, payload.threadId);
-        const outcome = await rest.updateThreadCategories(engageThreadId, payload.categoryIds);
+        const resolved = await resolveEngageThread(tenant, rest, payload.threadId);
+        const engageThreadId = resolved.id;
+        // update_categories replaces the set: start from the thread's current categories and change only ours.
+        let current = resolved.categoryIds;
+        if (!current) {
+          const thread = await rest.thread(engageThreadId);
+          if (!thread) throw new DeliveryError('Engage thread not found (404)', true, 1000);
+          current = thread.thread_category_ids ?? thread.category_ids ?? [];
+        }
+        const next = mergeCategories(current, categoryChangeFor(tenant, payload.purpose, payload.additionalCategoryIds));
+        if (!next) return;
+        const outcome = await rest.updateThreadCategories(engageThreadId, next);
         if (outcome === 'conflict') throw new DeliveryError('Engage is still categorizing the thread (409)', true, 1000);
         if (outcome === 'not_found') throw new DeliveryError('Engage thread not found (404)', true, 1000);
         return;

@@ -11,9 +11,12 @@ export type EngageSendPayload = z.infer<typeof engageSendPayloadSchema>;
 
 export const engageCategorizePayloadSchema = z.object({
   threadId: z.string(),
-  categoryIds: z.array(z.string()).min(1),
-  /** Why the thread moves: for logs and metrics. */
+  /** Which move: the categories to add and remove are worked out from the tenant when the job runs. */
   purpose: z.enum(['handover', 'return_to_bot']),
+  /** Handover only: the node's Additional Category IDs. */
+  additionalCategoryIds: z.array(z.string()).optional(),
+  /** Jobs written before the merge: the set they would have replaced; ignored (purpose says the move). */
+  categoryIds: z.array(z.string()).optional(),
 });
 export type EngageCategorizePayload = z.infer<typeof engageCategorizePayloadSchema>;
 
@@ -26,6 +29,8 @@ export const cognigyCallPayloadSchema = z.object({
   sessionId: z.string(),
   text: z.string(),
   data: z.record(z.string(), z.unknown()),
+  /** Notify only: Cognigy's top-level media attachments. */
+  attachments: z.array(z.object({ name: z.string(), url: z.string(), type: z.enum(['image', 'video', 'audio', 'file']) })).optional(),
 });
 export type CognigyCallPayload = z.infer<typeof cognigyCallPayloadSchema>;
 

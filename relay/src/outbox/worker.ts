@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { LeaseRequest, OutboxJob, Store } from '../store/types';
+import type { CompleteResult, LeaseRequest, OutboxJob, Store } from '../store/types';
 import { backoffDelayMs } from './backoff';
 import { DeliveryError } from './deliveryError';
+
+/** Default lease: a dead relay's lanes are taken over within this time (plus one poll). */
+export const DEFAULT_LEASE_MS = 8_000;
+/** On shutdown, a completion that cannot be written is retried this long, then left to the lease. */
+const COMPLETION_RETRY_WHILE_STOPPING_MS = 3_000;
 
 export type JobExecutor = (job: OutboxJob) => Promise<void>;
 
@@ -13,6 +18,12 @@ export interface OutboxWorkerOptions {
   onGiveUp: (job: OutboxJob, reason: string) => Promise<void>;
   logger: Logger;
   clock?: () => number;
+  /**
+   * This relay's stable identity as lease owner. A relay restarted under the same id releases the
+   * leases it held when it died, so its work runs again at once instead of after the lease expires.
+   */
+  owner?: string;
+  /** Lease length; renewed every third of it while a job runs, so only a dead relay's leases expire. */
   leaseMs?: number;
   batchSize?: number;
   idlePollMs?: number;
@@ -37,7 +48,7 @@ export interface OutboxMetrics {
  * polling loop.
  */
 export class OutboxWorker {
-  readonly owner = `relay-${randomUUID()}`;
+  readonly owner: string;
   readonly metrics: OutboxMetrics;
   private running = false;
   private loop: Promise<void> | null = null;
@@ -50,17 +61,38 @@ export class OutboxWorker {
   /** An early wake-up for a job that becomes due before the next poll (a delayed or retried head). */
   private dueTimer: NodeJS.Timeout | null = null;
   private dueTimerAt = Number.POSITIVE_INFINITY;
+  /** Jobs this worker holds a lease on right now (one per lane), renewed until they are done. */
+  private readonly held = new Map<string, OutboxJob>();
+  private renewTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.clock = options.clock ?? Date.now;
-    this.leaseMs = options.leaseMs ?? 30_000;
+    this.owner = options.owner ?? `relay-${randomUUID()}`;
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.metrics = options.metrics ?? { delivered: 0, retried: 0, gaveUp: 0 };
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
+    this.renewTimer = setInterval(() => void this.renewHeld(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.renewTimer.unref();
     this.loop = this.run();
+  }
+
+  /** Extends the lease of every job in hand; a store blip only delays it (the next tick tries again). */
+  private async renewHeld(): Promise<void> {
+    await Promise.all(
+      [...this.held.values()].map((job) =>
+        this.options.store.renewLease(job, this.owner, this.leaseMs).then(
+          (ok) => {
+            if (!ok && this.held.get(job.lane) === job) this.options.logger.warn({ jobId: job.id, lane: job.lane }, 'outbox lease lost while the job ran');
+          },
+          () => undefined,
+        ),
+      ),
+    );
   }
 
   /** New jobs were enqueued: look now instead of at the next poll. */
@@ -77,6 +109,9 @@ export class OutboxWorker {
   /** Runs jobs a write has leased to this worker (see `Store.applyLeasing`). */
   runLeased(jobs: readonly OutboxJob[]): void {
     for (const job of jobs) {
+      // Still in our hands (its lease ran out while, e.g., its completion waited for the store):
+      // the claim just renewed our lease; running it again would send it twice.
+      if (this.held.get(job.lane)?.id === job.id) continue;
       const run = this.runJob(job).catch((err: Error) => this.options.logger.error({ jobId: job.id, err: { message: err.message } }, 'outbox job bookkeeping failed; its lease will expire and it runs again'));
       this.inFlight.add(run);
       void run.finally(() => this.inFlight.delete(run));
@@ -86,12 +121,17 @@ export class OutboxWorker {
   /** Stops claiming; waits for the jobs in flight to finish (bounded by their HTTP timeouts). */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     if (this.dueTimer) clearTimeout(this.dueTimer);
     this.dueTimer = null;
     this.wake?.();
     await this.loop;
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = null;
   }
+
+  private stopping = false;
 
   /** Processes everything due now, then returns (tests and graceful shutdown). */
   async drainOnce(): Promise<number> {
@@ -100,16 +140,32 @@ export class OutboxWorker {
     return jobs.length;
   }
 
+  /**
+   * Claims while there is room and hands the jobs over without waiting for them: a lane with a
+   * long backlog (run back to back by completeLeasingNext) never holds up claims of other lanes.
+   */
   private async run(): Promise<void> {
+    let reclaimed = false;
+    const batch = this.options.batchSize ?? 32;
     while (this.running) {
-      let processed = 0;
+      let claimed = 0;
       try {
         this.kicked = false;
-        processed = await this.drainOnce();
+        if (!reclaimed) {
+          const n = await this.options.store.releaseLeasesOf(this.owner);
+          if (n > 0) this.options.logger.info({ owner: this.owner, lanes: n }, 'outbox: took back the leases this relay held before it restarted');
+          reclaimed = true;
+        }
+        const room = batch - this.held.size;
+        if (room > 0) {
+          const jobs = await this.options.store.claimDueJobs({ now: this.clock(), limit: room, owner: this.owner, leaseMs: this.leaseMs });
+          claimed = jobs.length;
+          this.runLeased(jobs);
+        }
       } catch (err) {
         this.options.logger.error({ err: { message: (err as Error).message } }, 'outbox claim failed (store unavailable?)');
       }
-      if (processed === 0 && !this.kicked && this.running) await this.sleep(this.options.idlePollMs ?? 200);
+      if (claimed === 0 && !this.kicked && this.running) await this.sleep(this.options.idlePollMs ?? 200);
     }
   }
 
@@ -127,21 +183,58 @@ export class OutboxWorker {
     });
   }
 
+  /** Runs a job this worker holds the lease on, then the lane's next job if the completion leased it to us. */
   private async runJob(job: OutboxJob): Promise<void> {
+    this.held.set(job.lane, job);
+    let next: OutboxJob | null = null;
+    try {
+      next = await this.runHeldJob(job);
+    } finally {
+      if (this.held.get(job.lane) === job) this.held.delete(job.lane);
+    }
+    if (next) await this.runJob(next);
+  }
+
+  /**
+   * Completes a delivered job, retrying while the store is unreachable: the lease is still ours
+   * (renewed, and nobody can claim from a store that is down), so the job is not sent twice.
+   * Once stopping, it retries for a bounded time only.
+   */
+  private async completeDelivered(job: OutboxJob): Promise<CompleteResult> {
     const { store, logger } = this.options;
+    let delay = 50;
+    let warned = false;
+    const giveUpAt = Date.now() + COMPLETION_RETRY_WHILE_STOPPING_MS;
+    for (;;) {
+      try {
+        const result = this.running ? await store.completeLeasingNext(job, this.owner, this.leaseMs) : { completed: await store.completeJob(job, this.owner), next: null, nextDueAt: null };
+        if (warned) logger.info({ jobId: job.id, lane: job.lane }, 'outbox completion recorded after the store came back');
+        return result;
+      } catch (err) {
+        if (this.stopping && Date.now() > giveUpAt) throw err;
+        if (!warned) logger.warn({ jobId: job.id, lane: job.lane, err: { message: (err as Error).message } }, 'outbox completion failed (store unavailable?); retrying while holding the lease');
+        warned = true;
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1_000);
+      }
+    }
+  }
+
+  private async runHeldJob(job: OutboxJob): Promise<OutboxJob | null> {
+    const { logger } = this.options;
     const log = { jobId: job.id, kind: job.kind, lane: job.lane, attempt: job.attempts + 1 };
     try {
       await this.options.execute(job);
     } catch (err) {
       await this.recordFailure(job, err, log);
-      return;
+      return null;
     }
     // While running, the lane's next due job is leased to us in the same write and runs right away.
-    const { completed, next, nextDueAt } = this.running ? await store.completeLeasingNext(job, this.owner, this.leaseMs) : { completed: await store.completeJob(job, this.owner), next: null, nextDueAt: null };
+    const { completed, next, nextDueAt } = await this.completeDelivered(job);
     if (completed) this.metrics.delivered += 1;
     else logger.warn(log, 'outbox lease lost before completion; another relay owns the lane now');
     if (nextDueAt !== null) this.wakeAt(nextDueAt);
-    if (next) await this.runJob(next);
+    return next;
   }
 
   /** Claims again at `at` if that is before the next poll (never later: the poll still runs). */

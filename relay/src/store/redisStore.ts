@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import Redis, { type Result } from 'ioredis';
+import { Cluster, type Redis, type Result } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { assembleJob, type JobData, jobDataSchema, nextVersion, outboxJobSchema, parseConversation, validateMutation } from './schemas';
+import { assertWritable, connectRedis, type RedisClient } from './redis/connect';
+import { KeySpace, SHARDS, shardOf } from './redis/keys';
+import { parseRedisUrl, redactUrl } from './redis/redisUrl';
+import { loadAllScripts } from './redis/scripts';
+import { assembleJob, type JobData, jobDataSchema, laneGroup, mutationGroup, nextVersion, outboxJobSchema, parseConversation, validateMutation } from './schemas';
 import type {
   ApplyResult,
   ClaimOptions,
@@ -18,192 +22,40 @@ import type {
   Store,
 } from './types';
 
-/*
- * Key layout (P = keyPrefix; <x> = encodeURIComponent(x) where several ids share one key, so ':' can't collide):
- *   P conv:<tenant>:<thread>      HASH  v = version, ek = engage index key ('' if none), d = conversation JSON
- *   P engage:<tenant>:<engageId>  STRING the conv key it points to (checked against the conv's ek on read)
- *   P dedup:<key>                 STRING expiry (epoch ms, compared with the store's clock); PX = ttl reclaims memory
- *   P seq                         STRING job sequence counter
- *   P job:<id>                    HASH  d = immutable job JSON, s = seq, a = attempts, n = nextAttemptAt, e = lastError JSON
- *   P lane:<lane>                 ZSET  job ids scored by seq (head = lowest)
- *   P lanes                       ZSET  non-empty lanes scored by when they can next be claimed:
- *                                       head's nextAttemptAt, or lease expiry while leased
- *   P lease:<lane>                HASH  o = owner, j = job id (absent = not leased)
- *   P pending                     STRING number of jobs in all lanes
- *   P dead                        LIST  dead-letter JSON, newest first
- * Scripts build some keys themselves (from lane names and job ids), so this targets a single Redis
- * (or a primary with replicas), not Redis Cluster.
- */
-
-/** Releases a lane to its next head (or drops it when empty). Shared tail of complete and dead-letter. */
-const RELEASE_TO_NEXT_HEAD = `
-local function releaseToNextHead(P, lane)
-  local head = redis.call('ZRANGE', P .. 'lane:' .. lane, 0, 0)[1]
-  if head then
-    redis.call('ZADD', P .. 'lanes', redis.call('HGET', P .. 'job:' .. head, 'n') or '0', lane)
-  else
-    redis.call('ZREM', P .. 'lanes', lane)
-  end
-end
-local function holdsLease(P, lane, jobId, owner)
-  local l = redis.call('HMGET', P .. 'lease:' .. lane, 'o', 'j')
-  return l[1] == owner and l[2] == jobId
-end
-`;
-
-const SCRIPTS = {
-  // ARGV: P, now, hasDedup, dedupKey, dedupExpiresAt, dedupTtlMs, hasConv, convKey, expectedVersion ('' = must not
-  //       exist), newVersion, engageKey ('' = none), convJson, leaseOwner ('' = no lease), leaseUntil, jobCount,
-  //       then per job: id, lane, dataJson, nextAttemptAt.
-  // Returns 'duplicate', 'conflict' or {'applied', leasedId, leasedSeq, ...}: a job that opens an empty lane and is
-  // due now is leased to leaseOwner at once.
-  rceApply: `
-local P = ARGV[1]
-local now = tonumber(ARGV[2])
-if ARGV[3] == '1' then
-  local exp = redis.call('GET', ARGV[4])
-  if exp and tonumber(exp) > now then return 'duplicate' end
-end
-if ARGV[7] == '1' then
-  local cur = redis.call('HGET', ARGV[8], 'v')
-  if ARGV[9] == '' then
-    if cur then return 'conflict' end
-  elseif cur ~= ARGV[9] then
-    return 'conflict'
-  end
-end
-if ARGV[3] == '1' then redis.call('SET', ARGV[4], ARGV[5], 'PX', ARGV[6]) end
-if ARGV[7] == '1' then
-  local convKey, newEk = ARGV[8], ARGV[11]
-  local oldEk = redis.call('HGET', convKey, 'ek')
-  if oldEk and oldEk ~= '' and oldEk ~= newEk and redis.call('GET', oldEk) == convKey then
-    redis.call('DEL', oldEk)
-  end
-  if newEk ~= '' then redis.call('SET', newEk, convKey) end
-  redis.call('HSET', convKey, 'v', ARGV[10], 'ek', newEk, 'd', ARGV[12])
-end
-local leaseOwner, leaseUntil = ARGV[13], ARGV[14]
-local out = {'applied'}
-local n = tonumber(ARGV[15])
-for i = 0, n - 1 do
-  local b = 16 + i * 4
-  local id, lane, nextAt = ARGV[b], ARGV[b + 1], ARGV[b + 3]
-  local seq = redis.call('INCR', P .. 'seq')
-  redis.call('HSET', P .. 'job:' .. id, 'd', ARGV[b + 2], 's', seq, 'a', '0', 'n', nextAt, 'e', 'null')
-  local laneKey = P .. 'lane:' .. lane
-  redis.call('ZADD', laneKey, seq, id)
-  if redis.call('ZCARD', laneKey) == 1 then
-    if leaseOwner ~= '' and tonumber(nextAt) <= now then
-      redis.call('HSET', P .. 'lease:' .. lane, 'o', leaseOwner, 'j', id)
-      redis.call('ZADD', P .. 'lanes', leaseUntil, lane)
-      out[#out + 1] = id
-      out[#out + 1] = seq
-    else
-      redis.call('ZADD', P .. 'lanes', nextAt, lane)
-    end
-  end
-end
-if n > 0 then redis.call('INCRBY', P .. 'pending', n) end
-return out
-`,
-  // ARGV: P, now, limit, owner, leaseUntil. Returns [d, s, a, n, e] per claimed job.
-  rceClaim: `
-local P, now, owner, leaseUntil = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5]
-local lanes = redis.call('ZRANGEBYSCORE', P .. 'lanes', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for _, lane in ipairs(lanes) do
-  local laneKey = P .. 'lane:' .. lane
-  local head = redis.call('ZRANGE', laneKey, 0, 0)[1]
-  if not head then
-    redis.call('ZREM', P .. 'lanes', lane)
-  else
-    local f = redis.call('HMGET', P .. 'job:' .. head, 'd', 's', 'a', 'n', 'e')
-    if not f[1] then
-      redis.call('ZREM', laneKey, head) -- defensive: id without job; the next claim sees the next head
-    elseif tonumber(f[4]) > now then
-      redis.call('ZADD', P .. 'lanes', f[4], lane) -- defensive: re-sync the lane score
-    else
-      redis.call('HSET', P .. 'lease:' .. lane, 'o', owner, 'j', head)
-      redis.call('ZADD', P .. 'lanes', leaseUntil, lane)
-      out[#out + 1] = f
-    end
-  end
-end
-return out
-`,
-  // ARGV: P, lane, jobId, owner, now ('' = release the lane), leaseUntil.
-  // Returns {0} (lease lost), {1} (lane empty), {1, n} (next job due at n) or {1, d, s, a, n, e}: the lane's
-  // next job, due now, leased to the owner.
-  rceComplete: `${RELEASE_TO_NEXT_HEAD}
-local P, lane, jobId, owner = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-if not holdsLease(P, lane, jobId, owner) then return {0} end
-redis.call('DEL', P .. 'lease:' .. lane, P .. 'job:' .. jobId)
-redis.call('ZREM', P .. 'lane:' .. lane, jobId)
-redis.call('DECR', P .. 'pending')
-local head = redis.call('ZRANGE', P .. 'lane:' .. lane, 0, 0)[1]
-if head then
-  local f = redis.call('HMGET', P .. 'job:' .. head, 'd', 's', 'a', 'n', 'e')
-  if ARGV[5] ~= '' and f[1] and tonumber(f[4]) <= tonumber(ARGV[5]) then
-    redis.call('HSET', P .. 'lease:' .. lane, 'o', owner, 'j', head)
-    redis.call('ZADD', P .. 'lanes', ARGV[6], lane)
-    return {1, f[1], f[2], f[3], f[4], f[5]}
-  end
-  -- Released to its head, as releaseToNextHead does (the head is already read here).
-  redis.call('ZADD', P .. 'lanes', f[4] or '0', lane)
-  if f[4] then return {1, f[4]} end
-  return {1}
-end
-redis.call('ZREM', P .. 'lanes', lane)
-return {1}
-`,
-  // ARGV: P, lane, jobId, owner, nextAttemptAt, errorJson
-  rceRetry: `${RELEASE_TO_NEXT_HEAD}
-local P, lane, jobId = ARGV[1], ARGV[2], ARGV[3]
-if not holdsLease(P, lane, jobId, ARGV[4]) then return 0 end
-local jobKey = P .. 'job:' .. jobId
-redis.call('HINCRBY', jobKey, 'a', 1)
-redis.call('HSET', jobKey, 'n', ARGV[5], 'e', ARGV[6])
-redis.call('DEL', P .. 'lease:' .. lane)
-redis.call('ZADD', P .. 'lanes', ARGV[5], lane) -- the job stays head of its lane
-return 1
-`,
-  // ARGV: P, lane, jobId, owner, errorJson, failedAt. The entry is assembled from stored fields (all JSON already).
-  rceDeadLetter: `${RELEASE_TO_NEXT_HEAD}
-local P, lane, jobId = ARGV[1], ARGV[2], ARGV[3]
-if not holdsLease(P, lane, jobId, ARGV[4]) then return 0 end
-local jobKey = P .. 'job:' .. jobId
-local f = redis.call('HMGET', jobKey, 'd', 's', 'a', 'n', 'e')
-if not f[1] then return 0 end
-redis.call('LPUSH', P .. 'dead', '{"d":' .. f[1] .. ',"s":' .. f[2] .. ',"a":' .. f[3] .. ',"n":' .. f[4] ..
-  ',"e":' .. f[5] .. ',"error":' .. ARGV[5] .. ',"failedAt":' .. ARGV[6] .. '}')
-redis.call('DEL', P .. 'lease:' .. lane, jobKey)
-redis.call('ZREM', P .. 'lane:' .. lane, jobId)
-redis.call('DECR', P .. 'pending')
-releaseToNextHead(P, lane)
-return 1
-`,
-  // ARGV: engageKey. Returns the conversation JSON only if it still names this engage thread (index may be stale).
-  rceFindByEngage: `
-local convKey = redis.call('GET', ARGV[1])
-if not convKey then return false end
-local f = redis.call('HMGET', convKey, 'ek', 'd')
-if f[1] ~= ARGV[1] then return false end
-return f[2]
-`,
-} as const;
+export { redactUrl };
 
 type ScriptArg = string | number;
 
+// Every command takes its key count first (ioredis: defineCommand without numberOfKeys).
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    rceApply(...args: ScriptArg[]): Result<unknown, Context>;
-    rceClaim(...args: ScriptArg[]): Result<unknown, Context>;
-    rceComplete(...args: ScriptArg[]): Result<unknown, Context>;
-    rceRetry(...args: ScriptArg[]): Result<unknown, Context>;
-    rceDeadLetter(...args: ScriptArg[]): Result<unknown, Context>;
-    rceFindByEngage(...args: ScriptArg[]): Result<unknown, Context>;
+    rceApply(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceClaim(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceComplete(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceRetry(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceDeadLetter(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceFindByEngage(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceRenew(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceReleaseOwner(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceRequeueDead(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rcePurgeIdle(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
+    rceTakeBudget(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
   }
 }
+
+const COMMAND_NAMES = {
+  apply: 'rceApply',
+  claim: 'rceClaim',
+  complete: 'rceComplete',
+  retry: 'rceRetry',
+  deadLetter: 'rceDeadLetter',
+  findByEngage: 'rceFindByEngage',
+  renew: 'rceRenew',
+  releaseOwner: 'rceReleaseOwner',
+  requeueDead: 'rceRequeueDead',
+  purgeIdle: 'rcePurgeIdle',
+  takeBudget: 'rceTakeBudget',
+} as const;
 
 const applyReplySchema = z.union([
   z.enum(['duplicate', 'conflict']),
@@ -227,13 +79,12 @@ const deadEntrySchema = z.object({
   error: z.string(),
   failedAt: z.number(),
 });
-const statsSchema = z.tuple([
-  z.tuple([z.null(), z.string().nullable()]),
-  z.tuple([z.null(), z.number().int()]),
-  z.tuple([z.null(), z.array(z.string())]),
-]);
 
-const key = (...parts: string[]): string => parts.map(encodeURIComponent).join(':');
+function parseDeadEntry(text: string): DeadLetter {
+  const x = deadEntrySchema.parse(JSON.parse(text));
+  const job = outboxJobSchema.parse(assembleJob(x.d, { seq: x.s, attempts: x.a, nextAttemptAt: x.n, lastError: x.e }));
+  return { job, error: x.error, failedAt: x.failedAt };
+}
 
 /** A job from the fields a script read with HMGET d, s, a, n, e. */
 function jobFromFields([d, seq, attempts, nextAttemptAt, e]: z.infer<typeof claimedFieldsSchema>): OutboxJob {
@@ -249,84 +100,61 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** Reconnect backoff doubles from 50 ms up to this cap. */
   maxReconnectDelayMs?: number;
+  /** Dead letters kept in all (oldest dropped first). Default 10,000. */
+  deadLetterCap?: number;
 }
 
+const shardList = Array.from({ length: SHARDS }, (_, i) => i);
+
+/**
+ * The store on Redis: a single server, a Sentinel-managed primary or a Cluster (see redis/keys.ts
+ * for the layout that keeps every script within one hash slot).
+ */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
-  private readonly P: string;
+  private readonly keys: KeySpace;
   private readonly clock: () => number;
+  private readonly deadCapPerShard: number;
+  /** Where the next claim starts, so no shard is always served last. */
+  private nextClaimShard = 0;
 
-  /** Connects and waits until Redis answers; rejects (and stops reconnecting) if the first connection fails. */
+  /** Connects (any STORE_URL Redis form) and waits until Redis answers; rejects if the first connection fails. */
   static async connect(url: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
-    const logger = opts.logger;
-    const maxDelay = opts.maxReconnectDelayMs ?? 1000;
-    // Reconnect only once we have been connected: a wrong URL at startup should fail, not retry forever.
-    let everReady = false;
-    let lastError: Error | undefined;
-    const redis = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: 5000,
-      commandTimeout: opts.commandTimeoutMs ?? 5000,
-      // Commands issued while disconnected wait at most two reconnect attempts, then fail.
-      maxRetriesPerRequest: 1,
-      // A script that was sent but unanswered may have run; re-sending could apply it twice. Fail it instead.
-      autoResendUnfulfilledCommands: false,
-      retryStrategy: (times) => (everReady ? Math.min(50 * 2 ** Math.min(times, 10), maxDelay) : null),
+    const prefix = opts.keyPrefix ?? 'rce:';
+    if (/[{}]/.test(prefix)) throw new Error('Redis store: keyPrefix must not contain { or } (they would change the hash slots)');
+    const client = await connectRedis(parseRedisUrl(url), url, {
+      logger: opts.logger,
+      commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
+      maxReconnectDelayMs: opts.maxReconnectDelayMs ?? 1000,
     });
-    // Without an 'error' listener ioredis reports every failed reconnect as an unhandled error event.
-    let down = false;
-    redis.on('error', (err: Error) => {
-      lastError = err;
-      if (everReady) logger?.debug({ err }, 'redis store: connection error');
-    });
-    redis.on('reconnecting', () => {
-      if (!down) logger?.warn({ err: lastError }, 'redis store: connection lost; reconnecting');
-      down = true;
-    });
-    redis.on('ready', () => {
-      everReady = true;
-      if (down) logger?.info('redis store: reconnected');
-      down = false;
-      lastError = undefined;
-    });
-    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: 0, lua });
-    try {
-      await redis.connect();
-    } catch (err) {
-      // With retryStrategy returning null the client is already 'end'; disconnect() on it would leave a 2 s timer.
-      if (redis.status !== 'end') redis.disconnect();
-      const cause = lastError ?? err;
-      throw new Error(`cannot connect to Redis store at ${redactUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`, {
-        cause,
-      });
-    }
-    return new RedisStore(redis, opts);
+    for (const [name, lua] of Object.entries(loadAllScripts())) client.defineCommand(COMMAND_NAMES[name as keyof typeof COMMAND_NAMES], { lua });
+    return new RedisStore(client, { ...opts, keyPrefix: prefix });
   }
 
   private constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     opts: RedisStoreOptions,
   ) {
-    this.P = opts.keyPrefix ?? 'rce:';
+    this.keys = new KeySpace(opts.keyPrefix ?? 'rce:');
     this.clock = opts.clock ?? Date.now;
+    this.deadCapPerShard = Math.max(1, Math.ceil((opts.deadLetterCap ?? 10_000) / SHARDS));
   }
 
-  private convKey(tenantId: string, threadId: string): string {
-    return `${this.P}conv:${key(tenantId, threadId)}`;
-  }
-
-  private engageKey(tenantId: string, engageThreadId: string): string {
-    return `${this.P}engage:${key(tenantId, engageThreadId)}`;
+  private shardOfConversation(tenantId: string, threadId: string): number {
+    return shardOf(`${tenantId}/${threadId}`);
   }
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
-    const data = await this.redis.hget(this.convKey(tenantId, threadId), 'd');
+    const data = await this.redis.hget(this.keys.conv(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 'd');
     return data === null ? null : parseConversation(data);
   }
 
+  /** The index entry lives in the conversation's shard, which the Engage id alone does not name: ask every shard. */
   async findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null> {
-    const data = nullableStringSchema.parse(await this.redis.rceFindByEngage(this.engageKey(tenantId, engageThreadId)));
-    return data === null ? null : parseConversation(data);
+    const field = this.keys.engageField(tenantId, engageThreadId);
+    const found = await Promise.all(shardList.map(async (s) => nullableStringSchema.parse(await this.redis.rceFindByEngage(1, this.keys.engageIndex(s), field))));
+    const data = found.find((d) => d !== null);
+    return data === undefined || data === null ? null : parseConversation(data);
   }
 
   async apply(m: Mutation): Promise<MutationOutcome> {
@@ -337,25 +165,40 @@ export class RedisStore implements Store {
     return this.applyWith(m, lease);
   }
 
+  /** The shard a mutation writes: its conversation's, or the dedup key's own for a lone dedup key. */
+  private shardOfMutation(m: Mutation): number {
+    return shardOf(mutationGroup(m) ?? `dedup/${m.dedup?.key ?? ''}`);
+  }
+
   private async applyWith(m: Mutation, lease: LeaseRequest | null): Promise<ApplyResult> {
     validateMutation(m);
     const now = this.clock();
-    const args: ScriptArg[] = [this.P, now];
-    if (m.dedup) args.push('1', `${this.P}dedup:${m.dedup.key}`, now + m.dedup.ttlMs, Math.ceil(m.dedup.ttlMs));
-    else args.push('0', '', '', '');
-    if (m.conversation) {
-      const { value, expectedVersion } = m.conversation;
-      const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
+    const k = this.keys;
+    const s = this.shardOfMutation(m);
+    const conv = m.conversation?.value;
+    const keys: string[] = [
+      k.dedup(s, m.dedup?.key ?? ''),
+      conv ? k.conv(s, conv.tenantId, conv.threadId) : k.conv(s, '', ''),
+      k.engageIndex(s),
+      k.seq(s),
+      k.lanes(s),
+      k.pending(s),
+      k.idle(s),
+    ];
+    const args: ScriptArg[] = [now];
+    if (m.dedup) args.push('1', now + m.dedup.ttlMs, Math.ceil(m.dedup.ttlMs));
+    else args.push('0', '', '');
+    if (m.conversation && conv) {
+      const stored: Conversation = { ...conv, version: nextVersion(m.conversation.expectedVersion) };
       args.push(
         '1',
-        this.convKey(value.tenantId, value.threadId),
-        expectedVersion === null ? '' : String(expectedVersion),
+        m.conversation.expectedVersion === null ? '' : String(m.conversation.expectedVersion),
         String(stored.version),
-        value.engageThreadId === null ? '' : this.engageKey(value.tenantId, value.engageThreadId),
+        conv.engageThreadId === null ? '' : k.engageField(conv.tenantId, conv.engageThreadId),
         JSON.stringify(stored),
       );
     } else {
-      args.push('0', '', '', '', '', '');
+      args.push('0', '', '', '', '');
     }
     const jobs = m.jobs ?? [];
     args.push(lease ? lease.owner : '', lease ? now + lease.leaseMs : '', jobs.length);
@@ -371,11 +214,11 @@ export class RedisStore implements Store {
         ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }),
         createdAt: now,
       };
-      const text = JSON.stringify(data);
       if (lease) built.set(data.id, data);
-      args.push(data.id, job.lane, text, job.notBefore ?? now);
+      keys.push(k.job(s, data.id), k.lane(s, job.lane), k.lease(s, job.lane));
+      args.push(data.id, job.lane, JSON.stringify(data), job.notBefore ?? now);
     }
-    const reply = applyReplySchema.parse(await this.redis.rceApply(...args));
+    const reply = applyReplySchema.parse(await this.redis.rceApply(keys.length, ...keys, ...args));
     if (typeof reply === 'string') return { outcome: reply, leased: [] };
     const leased: OutboxJob[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) {
@@ -388,15 +231,24 @@ export class RedisStore implements Store {
     return { outcome: 'applied', leased };
   }
 
-  async hasDedupKey(dedupKey: string): Promise<boolean> {
-    const exp = await this.redis.get(`${this.P}dedup:${dedupKey}`);
+  async hasDedupKey(dedupKey: string, scope?: { tenantId: string; threadId: string }): Promise<boolean> {
+    const s = shardOf(scope ? `${scope.tenantId}/${scope.threadId}` : `dedup/${dedupKey}`);
+    const exp = await this.redis.get(this.keys.dedup(s, dedupKey));
     return exp !== null && Number(exp) > this.clock();
   }
 
+  /** Claims shard by shard (each claim is one script on one slot), starting where the last claim left off. */
   async claimDueJobs(o: ClaimOptions): Promise<OutboxJob[]> {
     if (o.limit <= 0) return [];
-    const raw = await this.redis.rceClaim(this.P, o.now, o.limit, o.owner, o.now + o.leaseMs);
-    return claimedSchema.parse(raw).map(jobFromFields);
+    const out: OutboxJob[] = [];
+    const start = this.nextClaimShard;
+    this.nextClaimShard = (start + 1) % SHARDS;
+    for (let i = 0; i < SHARDS && out.length < o.limit; i++) {
+      const s = (start + i) % SHARDS;
+      const raw = await this.redis.rceClaim(1, this.keys.lanes(s), this.keys.shard(s), o.now, o.limit - out.length, o.owner, o.now + o.leaseMs);
+      for (const fields of claimedSchema.parse(raw)) out.push(jobFromFields(fields));
+    }
+    return out;
   }
 
   async completeJob(job: OutboxJob, owner: string): Promise<boolean> {
@@ -407,9 +259,17 @@ export class RedisStore implements Store {
     return this.complete(job, owner, leaseMs);
   }
 
+  private laneKeys(job: OutboxJob): { s: number; lease: string; job: string; lane: string; lanes: string; pending: string } {
+    const s = shardOf(laneGroup(job.lane));
+    const k = this.keys;
+    return { s, lease: k.lease(s, job.lane), job: k.job(s, job.id), lane: k.lane(s, job.lane), lanes: k.lanes(s), pending: k.pending(s) };
+  }
+
   private async complete(job: OutboxJob, owner: string, leaseMs: number | null): Promise<CompleteResult> {
     const now = this.clock();
-    const reply = completeReplySchema.parse(await this.redis.rceComplete(this.P, job.lane, job.id, owner, leaseMs === null ? '' : now, leaseMs === null ? '' : now + leaseMs));
+    const x = this.laneKeys(job);
+    const raw = await this.redis.rceComplete(5, x.lease, x.job, x.lane, x.lanes, x.pending, this.keys.shard(x.s), job.lane, job.id, owner, leaseMs === null ? '' : now, leaseMs === null ? '' : now + leaseMs);
+    const reply = completeReplySchema.parse(raw);
     if (reply[0] === 0) return { completed: false, next: null, nextDueAt: null };
     const rest = reply.slice(1);
     if (rest.length === 0) return { completed: true, next: null, nextDueAt: null };
@@ -418,41 +278,108 @@ export class RedisStore implements Store {
   }
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
-    const r = await this.redis.rceRetry(this.P, job.lane, job.id, owner, next.nextAttemptAt, JSON.stringify(next.error));
+    const x = this.laneKeys(job);
+    const r = await this.redis.rceRetry(3, x.lease, x.job, x.lanes, job.lane, job.id, owner, next.nextAttemptAt, JSON.stringify(next.error));
     return flagSchema.parse(r) === 1;
   }
 
   async deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean> {
-    const r = await this.redis.rceDeadLetter(this.P, job.lane, job.id, owner, JSON.stringify(error), this.clock());
+    const x = this.laneKeys(job);
+    const r = await this.redis.rceDeadLetter(6, x.lease, x.job, x.lane, x.lanes, x.pending, this.keys.dead(x.s), this.keys.shard(x.s), job.lane, job.id, owner, JSON.stringify(error), this.clock(), this.deadCapPerShard);
     return flagSchema.parse(r) === 1;
   }
 
+  async renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean> {
+    const x = this.laneKeys(job);
+    return flagSchema.parse(await this.redis.rceRenew(2, x.lease, x.lanes, job.lane, job.id, owner, this.clock() + leaseMs)) === 1;
+  }
+
+  async releaseLeasesOf(owner: string): Promise<number> {
+    const now = this.clock();
+    const counts = await Promise.all(shardList.map(async (s) => z.number().int().parse(await this.redis.rceReleaseOwner(1, this.keys.lanes(s), this.keys.shard(s), owner, now))));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Newest first over all shards. */
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {
     if (limit <= 0) return [];
-    const entries = await this.redis.lrange(`${this.P}dead`, 0, limit - 1);
-    return entries.map((text) => {
-      const x = deadEntrySchema.parse(JSON.parse(text));
-      const job = outboxJobSchema.parse(assembleJob(x.d, { seq: x.s, attempts: x.a, nextAttemptAt: x.n, lastError: x.e }));
-      return { job, error: x.error, failedAt: x.failedAt };
-    });
+    const perShard = await Promise.all(shardList.map((s) => this.redis.lrange(this.keys.dead(s), 0, limit - 1)));
+    return perShard
+      .flat()
+      .map(parseDeadEntry)
+      .sort((a, b) => b.failedAt - a.failedAt)
+      .slice(0, limit);
+  }
+
+  async takeBudget(key: string, count: number, limit: number, windowMs: number): Promise<{ granted: number; waitMs: number }> {
+    const s = shardOf(`budget/${key}`);
+    const raw = await this.redis.rceTakeBudget(1, `${this.keys.shard(s)}budget:${key}`, this.clock(), windowMs, limit, count, randomUUID());
+    const [granted, waitMs] = z.tuple([z.number().int(), z.number()]).parse(raw);
+    return { granted, waitMs };
+  }
+
+  /** Shard by shard, each a short script; at most `limit` in all. */
+  async purgeIdleConversations(writtenBefore: number, limit: number): Promise<number> {
+    let purged = 0;
+    for (const s of shardList) {
+      if (purged >= limit) break;
+      purged += z.number().int().parse(await this.redis.rcePurgeIdle(2, this.keys.idle(s), this.keys.engageIndex(s), writtenBefore, limit - purged));
+    }
+    return purged;
+  }
+
+  async retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null> {
+    for (const s of shardList) {
+      const entries = await this.redis.lrange(this.keys.dead(s), 0, -1);
+      const entry = entries.find((text) => parseDeadEntry(text).job.id === jobId);
+      if (entry === undefined) continue;
+      const { job } = parseDeadEntry(entry);
+      const now = this.clock();
+      const data: JobData = { id: randomUUID(), tenantId: job.tenantId, lane: job.lane, kind: job.kind, payload: job.payload, deadlineAt, createdAt: now };
+      const k = this.keys;
+      const seq = z.number().int().parse(await this.redis.rceRequeueDead(6, k.dead(s), k.job(s, data.id), k.lane(s, job.lane), k.seq(s), k.lanes(s), k.pending(s), entry, data.id, job.lane, JSON.stringify(data), now));
+      return seq === 0 ? null : assembleJob(data, { seq, attempts: 0, nextAttemptAt: now, lastError: null });
+    }
+    return null;
   }
 
   async outboxStats(): Promise<OutboxStats> {
-    const res = await this.redis
-      .multi()
-      .get(`${this.P}pending`)
-      .llen(`${this.P}dead`)
-      .zrange(`${this.P}lanes`, 0, 0, 'WITHSCORES')
-      .exec();
-    const [[, pending], [, dead], [, first]] = statsSchema.parse(res);
-    const score = first[1];
-    return { pending: Number(pending ?? 0), deadLettered: dead, nextDueAt: score === undefined ? null : Number(score) };
+    const perShard = await Promise.all(
+      shardList.map(async (s) => {
+        const [pending, dead, first] = await Promise.all([
+          this.redis.get(this.keys.pending(s)),
+          this.redis.llen(this.keys.dead(s)),
+          this.redis.zrange(this.keys.lanes(s), 0, 0, 'WITHSCORES'),
+        ]);
+        return { pending: Number(pending ?? 0), dead, due: first[1] === undefined ? null : Number(first[1]) };
+      }),
+    );
+    let nextDueAt: number | null = null;
+    for (const p of perShard) if (p.due !== null && (nextDueAt === null || p.due < nextDueAt)) nextDueAt = p.due;
+    return { pending: perShard.reduce((n, p) => n + p.pending, 0), deadLettered: perShard.reduce((n, p) => n + p.dead, 0), nextDueAt };
+  }
+
+  /** Persistence and eviction settings of every primary (for `doctor`); null where CONFIG GET is refused (managed Redis). */
+  async serverSettings(): Promise<{ node: string; appendonly: string | null; maxmemoryPolicy: string | null }[]> {
+    const nodes: Redis[] = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+    return Promise.all(
+      nodes.map(async (node) => {
+        const name = `${node.options.host ?? '?'}:${node.options.port ?? '?'}`;
+        const get = async (param: string): Promise<string | null> => {
+          try {
+            const r: unknown = await node.config('GET', param);
+            return Array.isArray(r) && typeof r[1] === 'string' ? r[1] : null;
+          } catch {
+            return null;
+          }
+        };
+        return { node: name, appendonly: await get('appendonly'), maxmemoryPolicy: await get('maxmemory-policy') };
+      }),
+    );
   }
 
   async ping(): Promise<void> {
-    // Fail at once instead of queueing behind reconnect attempts: readiness must answer quickly.
-    if (this.redis.status !== 'ready') throw new Error(`Redis store not connected (${this.redis.status})`);
-    await this.redis.ping();
+    await assertWritable(this.redis);
   }
 
   async close(): Promise<void> {
@@ -467,9 +394,4 @@ export class RedisStore implements Store {
     }
     this.redis.disconnect();
   }
-}
-
-/** Hides a password in redis://user:pass@host URLs before it reaches a log or an error. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

@@ -87,8 +87,28 @@ export function assembleJob(
   return job;
 }
 
+/** The conversation a lane belongs to: lanes are `<tenant>/<thread>/<direction>`; any other name is its own group. */
+export function laneGroup(lane: string): string {
+  const i = lane.lastIndexOf('/');
+  return i > 0 ? lane.slice(0, i) : lane;
+}
+
+/** The conversation group a mutation writes, or null for a lone dedup key. */
+export function mutationGroup(m: Mutation): string | null {
+  if (m.conversation) return `${m.conversation.value.tenantId}/${m.conversation.value.threadId}`;
+  if (m.scope) return `${m.scope.tenantId}/${m.scope.threadId}`;
+  const first = m.jobs?.[0];
+  return first ? laneGroup(first.lane) : null;
+}
+
 /** Rejects inputs both stores would otherwise handle differently (e.g. Redis refuses PX 0). */
 export function validateMutation(m: Mutation): void {
+  const group = mutationGroup(m);
+  for (const job of m.jobs ?? []) {
+    if (laneGroup(job.lane) !== group) {
+      throw new RangeError(`a mutation's jobs must belong to its conversation ${JSON.stringify(group)}; lane ${JSON.stringify(job.lane)} does not`);
+    }
+  }
   if (m.dedup && !(Number.isFinite(m.dedup.ttlMs) && m.dedup.ttlMs > 0)) {
     throw new RangeError(`dedup ttlMs must be a positive number, got ${m.dedup.ttlMs}`);
   }

@@ -109,6 +109,12 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs_v2 RENAME TO jobs;
   CREATE INDEX jobs_lane_seq ON jobs (lane, seq);
   `,
+  // v3: when each conversation was last written, for retention (purged in small batches by age).
+  `
+  ALTER TABLE conversations ADD COLUMN written_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE conversations SET written_at = coalesce(CAST(1000 * (julianday(json_extract(data, '$.updatedAt')) - 2440587.5) * 86400 AS INTEGER), 0);
+  CREATE INDEX conversations_written ON conversations (written_at);
+  `,
 ];
 
 /** Expired dedup keys removed per write; bounded so one write never pays for a large backlog. */
@@ -172,6 +178,8 @@ type WriteOutcome = { ok: true; value: unknown } | { ok: false; error: unknown }
 
 export interface SqliteStoreOptions {
   clock?: () => number;
+  /** Dead letters kept (oldest dropped). Default 10,000. */
+  deadLetterCap?: number;
   logger?: Logger;
   /**
    * WAL checkpoints in a background thread (see walCheckpointer.ts) instead of inside whichever
@@ -211,6 +219,7 @@ const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly clock: () => number;
+  private readonly deadLetterCap: number;
   private readonly stmt;
   private readonly applyTx;
   private readonly claimTx;
@@ -252,6 +261,7 @@ export class SqliteStore implements Store {
     opts: SqliteStoreOptions,
   ) {
     this.clock = opts.clock ?? Date.now;
+    this.deadLetterCap = opts.deadLetterCap ?? 10_000;
     this.logger = opts.logger;
     this.stmt = {
       getConv: db.prepare<[string, string]>('SELECT data FROM conversations WHERE tenant_id = ? AND thread_id = ?'),
@@ -263,10 +273,14 @@ export class SqliteStore implements Store {
       getConvVersion: db.prepare<[string, string]>(
         'SELECT version FROM conversations WHERE tenant_id = ? AND thread_id = ?',
       ),
-      upsertConv: db.prepare<[string, string, string | null, number, string]>(
-        `INSERT INTO conversations (tenant_id, thread_id, engage_thread_id, version, data) VALUES (?, ?, ?, ?, ?)
+      upsertConv: db.prepare<[string, string, string | null, number, string, number]>(
+        `INSERT INTO conversations (tenant_id, thread_id, engage_thread_id, version, data, written_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (tenant_id, thread_id) DO UPDATE SET
-           engage_thread_id = excluded.engage_thread_id, version = excluded.version, data = excluded.data`,
+           engage_thread_id = excluded.engage_thread_id, version = excluded.version, data = excluded.data, written_at = excluded.written_at`,
+      ),
+      purgeIdle: db.prepare<[number, number]>(
+        `DELETE FROM conversations WHERE (tenant_id, thread_id) IN
+           (SELECT tenant_id, thread_id FROM conversations INDEXED BY conversations_written WHERE written_at < ? LIMIT ?)`,
       ),
       getDedup: db.prepare<[string]>('SELECT expires_at FROM dedup WHERE key = ?'),
       upsertDedup: db.prepare<[string, number]>(
@@ -298,11 +312,21 @@ export class SqliteStore implements Store {
         'UPDATE lanes SET ready_at = ?, lease_owner = NULL, lease_job = NULL, lease_until = NULL WHERE lane = ?',
       ),
       deleteLane: db.prepare<[string]>('DELETE FROM lanes WHERE lane = ?'),
+      renewLease: db.prepare<[number, number, string, string, string]>(
+        'UPDATE lanes SET lease_until = ?, ready_at = ? WHERE lane = ? AND lease_owner = ? AND lease_job = ?',
+      ),
+      // A leased head was due when it was leased, so the lane is ready at once.
+      releaseLeasesOf: db.prepare<[number, string]>(
+        'UPDATE lanes SET ready_at = ?, lease_owner = NULL, lease_job = NULL, lease_until = NULL WHERE lease_owner = ?',
+      ),
       deleteJob: db.prepare<[number, string]>('DELETE FROM jobs WHERE seq = ? AND id = ?'),
       retryJob: db.prepare<[number, string, number, string]>(
         'UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ? AND id = ?',
       ),
       insertDead: db.prepare<[string, string, number]>('INSERT INTO dead_letters (job, error, failed_at) VALUES (?, ?, ?)'),
+      trimDead: db.prepare<[number]>('DELETE FROM dead_letters WHERE seq <= (SELECT max(seq) FROM dead_letters) - ?'),
+      deadByJobId: db.prepare<[string]>("SELECT seq, job, error, failed_at FROM dead_letters WHERE json_extract(job, '$.id') = ?"),
+      deleteDead: db.prepare<[number]>('DELETE FROM dead_letters WHERE seq = ?'),
       listDead: db.prepare<[number]>('SELECT job, error, failed_at FROM dead_letters ORDER BY seq DESC LIMIT ?'),
       countJobs: db.prepare<[]>('SELECT count(*) AS n FROM jobs'),
       countDead: db.prepare<[]>('SELECT count(*) AS n FROM dead_letters'),
@@ -329,7 +353,7 @@ export class SqliteStore implements Store {
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
         const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
-        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored));
+        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored), now);
       }
       for (const job of m.jobs ?? []) {
         const id = randomUUID();
@@ -403,6 +427,7 @@ export class SqliteStore implements Store {
       if (!row) return false;
       // Record the stored job (authoritative attempts/lastError), not the caller's copy.
       this.stmt.insertDead.run(JSON.stringify(rowToJob(row)), error, now);
+      this.stmt.trimDead.run(this.deadLetterCap);
       this.stmt.deleteJob.run(job.seq, job.id);
       this.advanceLane(job.lane, null);
       return true;
@@ -541,9 +566,53 @@ export class SqliteStore implements Store {
     return this.write(() => this.retryTx(job, owner, next.nextAttemptAt, next.error));
   }
 
+  async renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean> {
+    const until = this.clock() + leaseMs;
+    return this.write(() => this.stmt.renewLease.run(until, until, job.lane, owner, job.id).changes === 1);
+  }
+
+  async releaseLeasesOf(owner: string): Promise<number> {
+    const now = this.clock();
+    return this.write(() => this.stmt.releaseLeasesOf.run(now, owner).changes);
+  }
+
   async deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean> {
     const now = this.clock();
     return this.write(() => this.deadLetterTx(job, owner, error, now));
+  }
+
+  /** One SQLite file serves one relay process, so the budget lives in this process. */
+  async takeBudget(key: string, count: number, limit: number, windowMs: number): Promise<{ granted: number; waitMs: number }> {
+    const now = this.clock();
+    const log = (this.budgets.get(key) ?? []).filter((t) => now - t < windowMs);
+    const granted = Math.max(0, Math.min(count, limit - log.length));
+    for (let i = 0; i < granted; i++) log.push(now);
+    this.budgets.set(key, log);
+    return { granted, waitMs: log.length >= limit ? Math.max(1, (log[0] ?? now) + windowMs - now) : 0 };
+  }
+
+  private readonly budgets = new Map<string, number[]>();
+
+  async purgeIdleConversations(writtenBefore: number, limit: number): Promise<number> {
+    // Its own small transaction: a purge batch never holds the write lock for long.
+    return this.write(() => this.stmt.purgeIdle.run(writtenBefore, limit).changes);
+  }
+
+  async retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null> {
+    const now = this.clock();
+    return this.write(() => {
+      const row = z.object({ seq: z.number() }).and(deadRowSchema).optional().parse(this.stmt.deadByJobId.get(jobId));
+      if (!row) return null;
+      const old = outboxJobSchema.parse(JSON.parse(row.job));
+      this.stmt.deleteDead.run(row.seq);
+      const before = this.stmt.laneHead.get(old.lane);
+      const id = randomUUID();
+      const payload = JSON.stringify(old.payload);
+      const inserted = this.stmt.insertJob.run(id, old.tenantId, old.lane, old.kind, payload, deadlineAt, null, now, now);
+      // An empty lane is ready at once; a lane with jobs keeps its head (the job goes to its end).
+      if (before === undefined) this.stmt.touchLane.run(old.lane, now);
+      return assembleJob({ id, tenantId: old.tenantId, lane: old.lane, kind: old.kind, payload: old.payload, deadlineAt, createdAt: now }, { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt: now, lastError: null });
+    });
   }
 
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {

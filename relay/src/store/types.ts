@@ -80,8 +80,16 @@ export interface DeadLetter {
  *  - `conversation`: written only if the stored version equals `expectedVersion`
  *    (`null` = must not exist yet); otherwise the outcome is 'conflict' and nothing is written.
  *  - `jobs`: appended to their lanes in array order.
+ * A mutation writes one conversation's data: its jobs' lanes belong to that conversation
+ * (`<tenant>/<thread>/<direction>`, see `laneFor`) and its dedup key is remembered with it. That is
+ * what lets the Redis store keep a mutation in one Cluster hash slot.
  */
 export interface Mutation {
+  /**
+   * The conversation the mutation belongs to when it writes no conversation value (a dedup key
+   * alone, or jobs only), so its dedup key is remembered where that conversation's writes check it.
+   */
+  scope?: { tenantId: string; threadId: string };
   dedup?: { key: string; ttlMs: number };
   conversation?: { value: Conversation; expectedVersion: number | null };
   jobs?: NewOutboxJob[];
@@ -137,8 +145,8 @@ export interface Store {
   apply(mutation: Mutation): Promise<MutationOutcome>;
   /** `apply`, and the jobs that open an empty lane and are due now are leased to `lease.owner` in the same write. */
   applyLeasing(mutation: Mutation, lease: LeaseRequest): Promise<ApplyResult>;
-  /** True if the dedup key is currently remembered. */
-  hasDedupKey(key: string): Promise<boolean>;
+  /** True if the dedup key is currently remembered (for the conversation `scope`, as the mutation that wrote it named it). */
+  hasDedupKey(key: string, scope?: { tenantId: string; threadId: string }): Promise<boolean>;
 
   /** Lane heads that are due and not leased by someone else, leased to `owner`. At most one job per lane. */
   claimDueJobs(options: ClaimOptions): Promise<OutboxJob[]>;
@@ -150,10 +158,35 @@ export interface Store {
   retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean>;
   /** Moves a job that ran out of time to the dead letters and releases the lane. False if the lease was lost. */
   deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean>;
+  /** Extends the lease on a job its holder is still running; false if the lease was lost. */
+  renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Releases every lease held by `owner` (a relay starting again under its stable id: what it held
+   * before it died runs again now instead of after the lease expires). Returns how many.
+   */
+  releaseLeasesOf(owner: string): Promise<number>;
+  /**
+   * Retention: removes up to `limit` conversations last written before `writtenBefore`, with their
+   * Engage index entries (dedup keys expire on their own TTL). Returns how many; call again until
+   * it returns less than `limit`, so no single write is long.
+   */
+  purgeIdleConversations(writtenBefore: number, limit: number): Promise<number>;
+  /** Newest first. At most `deadLetterCap` are kept (oldest dropped). */
   listDeadLetters(limit: number): Promise<DeadLetter[]>;
+  /**
+   * Takes the dead letter of job `jobId` out and appends the job again at the end of its lane
+   * (new id, attempts 0, due now, the given deadline). Null if there is no such dead letter.
+   */
+  retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null>;
   outboxStats(): Promise<OutboxStats>;
 
-  /** Throws when the backing store is unreachable (readiness). */
+  /**
+   * A budget shared by every relay on this store: takes up to `count` of at most `limit` events per
+   * `windowMs` for `key`; returns how many were granted and, when the budget is used up, how many
+   * ms until one more is free (else 0).
+   */
+  takeBudget(key: string, count: number, limit: number, windowMs: number): Promise<{ granted: number; waitMs: number }>;
+  /** Throws unless the store can take writes now (readiness): reachable, and on Redis a primary / a fully covered Cluster. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

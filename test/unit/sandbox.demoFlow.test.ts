@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import extension from '../../extension/src/module';
+import { FlowRunner } from '../../sandbox/cognigy/flowRunner';
+import { demoFlow } from '../../sandbox/startSandbox';
+
+/** The sandbox's demo Flow is the Flow the README tells bot builders to build. */
+
+const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+const builders = readme.slice(readme.indexOf('## For bot builders'), readme.indexOf('## For on-call engineers'));
+
+describe('the sandbox demo Flow', () => {
+  const flow = demoFlow();
+  const byId = new Map(flow.nodes.map((n) => [n.id, n]));
+
+  it('starts with the guard: If context.rceHandover.active → Go To Handover to RCE (continue)', () => {
+    const guard = byId.get(flow.start ?? '');
+    expect(guard).toMatchObject({ type: 'goToIf', config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' } });
+    expect(builders).toContain('condition\n   `{{context.rceHandover.active}}`');
+    expect(builders).toContain('**Execution Mode: Go to Node and continue**');
+  });
+
+  it('marks the Handover node Set Entrypoint and feeds it Get Transcript → {{input.transcript}}', () => {
+    expect(byId.get('handover')).toMatchObject({ type: 'handoverToRce', entrypoint: true, config: { transcript: '{{input.transcript}}' } });
+    expect(byId.get('transcript')).toMatchObject({ type: 'getTranscript', config: { storeLocation: 'input', key: 'transcript' }, next: 'handover' });
+    expect(builders).toContain('turn on **Set Entrypoint**');
+    expect(builders).toContain('Get Transcript (input.transcript) ──▶ Handover to RCE  [Set Entrypoint]');
+  });
+
+  it('ends every branch chain in a Say (or nothing) and attaches nothing below the node', () => {
+    const handover = byId.get('handover');
+    expect(handover?.next).toBeUndefined();
+    for (const child of handover?.children ?? []) {
+      let id = child.next;
+      let last: string | undefined;
+      while (id) {
+        last = byId.get(id)?.type;
+        id = byId.get(id)?.next;
+      }
+      expect([undefined, 'say']).toContain(last);
+    }
+  });
+
+  it('is a valid Flow for the runner (Go To targets are entrypoints)', () => {
+    expect(() => new FlowRunner({ flow, extension })).not.toThrow();
+  });
+});
