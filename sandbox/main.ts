@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   }
   const sandbox = await startSandbox({ chatPort: ports.data.SANDBOX_CHAT_PORT, deskPort: ports.data.SANDBOX_DESK_PORT });
   const envFile = resolve('./data/sandbox.env');
-  writeDoctorEnvFile(sandbox.config, envFile);
+  writeDoctorEnvFile(sandbox.config, envFile, sandbox.relayUrl);
   process.stdout.write(
     [
       '',

@@ -24,7 +24,7 @@ describe('sandbox: a ready-to-paste doctor command', () => {
 
   it('writes an env file the relay reads as the sandbox configuration, readable by its owner only', () => {
     const file = path.join(dataDir, 'sandbox.env');
-    writeDoctorEnvFile(sandbox.config, file);
+    writeDoctorEnvFile(sandbox.config, file, sandbox.relayUrl);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const env = Object.fromEntries(
       readFileSync(file, 'utf8')
@@ -35,11 +35,12 @@ describe('sandbox: a ready-to-paste doctor command', () => {
     const config = loadConfig(env);
     expect(config.tenants).toEqual(sandbox.config.tenants);
     expect(config.settings.storeUrl).toBe(sandbox.config.settings.storeUrl);
+    expect(env.RELAY_PUBLIC_URL).toBe(sandbox.relayUrl);
   });
 
   it('the printed command runs the doctor against the simulators and every check passes', async () => {
     const file = path.join(dataDir, 'sandbox.env');
-    writeDoctorEnvFile(sandbox.config, file);
+    writeDoctorEnvFile(sandbox.config, file, sandbox.relayUrl);
     const command = doctorCommand(file, REPO);
     expect(command).toBe(`(set -a && . ${file} && npm run doctor)`);
     const { stdout } = await promisify(execFile)('sh', ['-c', command], { cwd: REPO, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, timeout: 120_000 });
@@ -47,5 +48,7 @@ describe('sandbox: a ready-to-paste doctor command', () => {
     expect(checks.length).toBeGreaterThanOrEqual(5);
     expect(checks.filter((l) => l.startsWith('✘'))).toEqual([]);
     expect(stdout).toContain('All checks passed.');
+    // The webhook the sandbox registered is found at the relay's URL, through the simulated REST API.
+    expect(stdout).toMatch(new RegExp(`^✔ Webhook: ${sandbox.relayUrl}/handover/rce is active`, 'm'));
   }, 150_000);
 });
