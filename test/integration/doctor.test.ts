@@ -1,4 +1,6 @@
+import { checkClock } from '../../relay/src/doctor/clockCheck';
 import { doctorLines } from '../../relay/src/doctor/runDoctor';
+import { createOutboundHttp } from '../../relay/src/http/outboundHttp';
 import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
 import type { RelayConfig } from '../../relay/src/config';
 import { mkdtempSync } from 'node:fs';
@@ -23,7 +25,7 @@ describe('relay doctor against the simulators', () => {
     await eventually('identities created', () => journey.relay.identities.isCreated(sourceId, 'bot') && journey.relay.identities.isCreated(sourceId, 'agent'));
     const lines = await doctorLines(config, { publicUrl: journey.relayUrl });
     expect(lines.filter((l) => !l.ok)).toEqual([]);
-    expect(lines.map((l) => l.check)).toEqual(['Base API URL and API Access Token', 'Bot and Agent categories', 'Realtime Endpoint URL and Realtime Access Token', 'Bot identity', 'Agent identity', 'Webhook', 'Webhook secret', 'Cognigy API key', 'Store']);
+    expect(lines.map((l) => l.check)).toEqual(['Base API URL and API Access Token', 'Bot and Agent categories', 'Realtime Endpoint URL and Realtime Access Token', 'Clock', 'Bot identity', 'Agent identity', 'Webhook', 'Webhook secret', 'Cognigy API key', 'Store']);
     // Found through Engage's REST API (GET /1.0/webhooks): the one the harness registered.
     expect(lines.find((l) => l.check === 'Webhook')).toEqual({ ok: true, check: 'Webhook', detail: `${journey.relayUrl}/handover/rce is active, with the relay's Verification Token and intervention.closed` });
     // The API does not show the Secret: said, not passed silently.
@@ -64,6 +66,20 @@ describe('relay doctor against the simulators', () => {
 
     const badStore = await doctorLines({ ...config, settings: { ...config.settings, storeUrl: 'redis://127.0.0.1:1/0' } });
     expect(badStore.find((l) => l.check === 'Store')).toMatchObject({ ok: false });
+  });
+
+  it("compares this host's clock with Engage's Date header", async () => {
+    const outbound = createOutboundHttp({ timeoutMs: 5000 });
+    try {
+      const at = (offsetMs: number) => checkClock(outbound.client, journey.tenant, config.settings, () => Date.now() + offsetMs);
+      expect(await at(0)).toEqual({ ok: true, check: 'Clock', detail: "within a few seconds of Engage's" });
+      // Ahead by more than half of REPLAY_WINDOW_MS (5 min): Engage's calls would be refused.
+      expect(await at(200_000)).toMatchObject({ ok: false, detail: expect.stringMatching(/^this host's clock is about (?:19\d|200) s ahead of Engage's.*run NTP/) });
+      expect(await at(-200_000)).toMatchObject({ ok: false, detail: expect.stringMatching(/^this host's clock is about (?:19\d|200) s behind Engage's/) });
+      expect(await at(20_000)).toMatchObject({ ok: true, advisory: true, detail: expect.stringMatching(/is NTP running/) });
+    } finally {
+      outbound.close();
+    }
   });
 
   describe('the webhook, through Engage REST GET /1.0/webhooks', () => {

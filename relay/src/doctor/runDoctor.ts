@@ -7,6 +7,7 @@ import { tenantIdentityUsers } from '../engage/tenantIdentities';
 import { createOutboundHttp } from '../http/outboundHttp';
 import { DeliveryError } from '../outbox/deliveryError';
 import { openStore } from '../store/openStore';
+import { checkClock } from './clockCheck';
 import { type DoctorLine, markOf } from './doctorLine';
 import { redisDoctorLines } from './redisDoctor';
 import { checkWebhook } from './webhookCheck';
@@ -132,6 +133,7 @@ export async function doctorLines(config: RelayConfig, options: DoctorOptions = 
       const tenantLines = [
         ...(await checkEngageRest(outbound.client, tenant)),
         await checkRealtime(outbound.client, tenant),
+        await checkClock(outbound.client, tenant, config.settings),
         ...(await checkIdentities(outbound.client, tenant)),
         ...(await checkWebhook(outbound.client, tenant, { multiTenant: config.tenants.length > 1, ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}) })),
         await checkCognigy(outbound.client, tenant),
