@@ -68,6 +68,25 @@ describe('relay metrics (prom-client)', () => {
     expect(samples.get('rce_outbox_pending')).toBe(-1);
   });
 
+  it('counts the same through a gate that answers asynchronously (the budget shared on Redis)', async () => {
+    const metrics = new RelayMetrics({ outboxCounts: () => ({ delivered: 0, retried: 0, gaveUp: 0 }), outboxStats: async () => ({ pending: 0, deadLettered: 0 }), tenantIds: ['t1'], engageRestPerMinute: 225 });
+    let allowed = 1;
+    const gate = metrics.countRestCalls({
+      take: async () => {
+        await Promise.resolve();
+        if (allowed-- <= 0) throw new DeliveryError('Engage REST budget shared on Redis spent', true, 500);
+      },
+    });
+    await gate.take('t1');
+    await expect(gate.take('t1')).rejects.toThrow(DeliveryError);
+    // Another failure (the store down) is not a deferral.
+    const broken = metrics.countRestCalls({ take: () => Promise.reject(new Error('store down')) });
+    await expect(broken.take('t1')).rejects.toThrow('store down');
+    const samples = parseExposition(await metrics.render());
+    expect(samples.get('rce_engage_rest_calls_total{tenant="t1"}')).toBe(1);
+    expect(samples.get('rce_engage_rest_deferred_total{tenant="t1"}')).toBe(1);
+  });
+
   it('labels Express routes from a fixed set, never the raw path', () => {
     expect(routeOf('GET', '/readyz')).toBe('readyz');
     expect(routeOf('GET', '/handover/rce/src1')).toBe('webhook_verify');
