@@ -1,5 +1,6 @@
 import { checkClock } from '../../relay/src/doctor/clockCheck';
-import { doctorLines } from '../../relay/src/doctor/runDoctor';
+import { doctorLines, doctorOptionsFromEnv } from '../../relay/src/doctor/runDoctor';
+import { ConfigError } from '../../relay/src/config';
 import { createOutboundHttp } from '../../relay/src/http/outboundHttp';
 import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
 import type { RelayConfig } from '../../relay/src/config';
@@ -80,6 +81,14 @@ describe('relay doctor against the simulators', () => {
     } finally {
       outbound.close();
     }
+  });
+
+  it('reads RELAY_PUBLIC_URL, refusing a malformed one like any setting', () => {
+    expect(doctorOptionsFromEnv({ RELAY_PUBLIC_URL: 'https://relay.example.com' })).toEqual({ publicUrl: 'https://relay.example.com' });
+    expect(doctorOptionsFromEnv({ RELAY_PUBLIC_URL: ' ' })).toEqual({});
+    expect(doctorOptionsFromEnv({})).toEqual({});
+    expect(() => doctorOptionsFromEnv({ RELAY_PUBLIC_URL: 'relay.example.com/handover' })).toThrow(ConfigError);
+    expect(() => doctorOptionsFromEnv({ RELAY_PUBLIC_URL: 'ftp://relay.example.com' })).toThrow(/^RELAY_PUBLIC_URL is malformed: not an http\(s\) URL\. Example: RELAY_PUBLIC_URL=https:\/\/relay\.example\.com$/);
   });
 
   describe('the webhook, through Engage REST GET /1.0/webhooks', () => {
