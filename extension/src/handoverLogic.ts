@@ -9,6 +9,8 @@ import {
  * whether a user input is a cancel request, and what the queue message says.
  */
 
+export const HANDOVER_NODE_TYPE = 'handoverToRce';
+
 export const HANDOVER_CHILD_TYPES = {
   queueUpdate: 'onQueueUpdate',
   agentJoined: 'onAgentJoined',
@@ -47,13 +49,43 @@ export interface EventRoute {
   status: HandoverStatus;
 }
 
-/** The routing table for events the relay injects as `input.data.handover`. */
-export const EVENT_ROUTES: Record<InjectedHandoverEvent['status'], EventRoute> = {
+type EventStatus = InjectedHandoverEvent['status'];
+type EventReason = NonNullable<InjectedHandoverEvent['reason']>;
+
+/** The routing table for events the relay injects as `input.data.handover`, by status. */
+export const EVENT_ROUTES: Record<EventStatus, EventRoute> = {
   queue: { child: HANDOVER_CHILD_TYPES.queueUpdate, staysActive: true, status: 'queued' },
   active: { child: HANDOVER_CHILD_TYPES.agentJoined, staysActive: true, status: 'active' },
   completed: { child: HANDOVER_CHILD_TYPES.returnToBot, staysActive: false, status: 'completed' },
   cancelled: { child: HANDOVER_CHILD_TYPES.cancel, staysActive: false, status: 'cancelled' },
   error: { child: HANDOVER_CHILD_TYPES.error, staysActive: false, status: 'error' },
+};
+
+/**
+ * Events that carry a `reason` route by it. Typed against the contract's reason enum: a new reason
+ * does not compile until it has a route here.
+ */
+export const REASON_ROUTES: Record<EventReason, EventRoute> = {
+  // The agent released the chat: the user waits again.
+  agent_released: EVENT_ROUTES.queue,
+};
+
+/** The one place that decides an injected event's branch. */
+export function routeForEvent(event: Pick<InjectedHandoverEvent, 'status' | 'reason'>): EventRoute {
+  return event.reason ? REASON_ROUTES[event.reason] : EVENT_ROUTES[event.status];
+}
+
+/**
+ * Where the node goes when the relay answers a user message with a status (its event never
+ * reached us): null while the handover still runs, a leaving route once it is over.
+ */
+export const RELAY_STATUS_ROUTES: Record<HandoverStatus, EventRoute | null> = {
+  queued: null,
+  active: null,
+  idle: { child: HANDOVER_CHILD_TYPES.returnToBot, staysActive: false, status: 'idle' },
+  completed: EVENT_ROUTES.completed,
+  cancelled: EVENT_ROUTES.cancelled,
+  error: EVENT_ROUTES.error,
 };
 
 export type InputClassification =
@@ -84,7 +116,7 @@ export function decideEvent(event: InjectedHandoverEvent, state: HandoverState |
   if (state.threadId !== event.threadId) return { action: 'ignore', reason: 'other_thread' };
   // Events after the end (a late queue update, the echo of our own cancel) change nothing.
   if (!state.active) return { action: 'ignore', reason: 'already_ended' };
-  return { action: 'route', route: EVENT_ROUTES[event.status], state };
+  return { action: 'route', route: routeForEvent(event), state };
 }
 
 /** The state after an event was routed. */

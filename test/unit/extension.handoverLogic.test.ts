@@ -1,6 +1,7 @@
 import {
   CANCEL_PAYLOAD,
   EVENT_ROUTES,
+  RELAY_STATUS_ROUTES,
   applyEvent,
   attachmentsFrom,
   cancelQuickReplyData,
@@ -53,6 +54,15 @@ describe('event routing table', () => {
     expect(decideEvent(event('completed'), null)).toEqual({ action: 'ignore', reason: 'no_handover' });
     expect(decideEvent(event('completed', { threadId: 't-2' }), running)).toEqual({ action: 'ignore', reason: 'other_thread' });
     expect(decideEvent(event('queue'), { ...running, active: false })).toEqual({ action: 'ignore', reason: 'already_ended' });
+  });
+
+  it('routes a relay status that says the handover is over, and stays for one that says it runs', () => {
+    expect(RELAY_STATUS_ROUTES.queued).toBeNull();
+    expect(RELAY_STATUS_ROUTES.active).toBeNull();
+    expect(RELAY_STATUS_ROUTES.completed).toMatchObject({ child: 'onReturnToBot', staysActive: false, status: 'completed' });
+    expect(RELAY_STATUS_ROUTES.idle).toMatchObject({ child: 'onReturnToBot', staysActive: false, status: 'idle' });
+    expect(RELAY_STATUS_ROUTES.cancelled).toMatchObject({ child: 'onCancel', staysActive: false });
+    expect(RELAY_STATUS_ROUTES.error).toMatchObject({ child: 'onError', staysActive: false });
   });
 });
 
