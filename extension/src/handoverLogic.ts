@@ -17,6 +17,7 @@ export const HANDOVER_CHILD_TYPES = {
   returnToBot: 'onReturnToBot',
   cancel: 'onCancel',
   error: 'onError',
+  longWait: 'onLongWait',
 } as const;
 export type HandoverChildType = (typeof HANDOVER_CHILD_TYPES)[keyof typeof HANDOVER_CHILD_TYPES];
 
@@ -40,6 +41,10 @@ export interface HandoverState {
   error?: { code: string; message: string } | null;
   /** `input.inputId` of the last input the node handled (idempotency per input). */
   lastInputId?: string | null;
+  /** The queue message said last: the next one is said only when it differs. */
+  lastQueueMessage?: string | null;
+  /** "On Long Wait" was taken in this handover (it is taken once). */
+  longWaitTaken?: boolean;
 }
 
 export interface EventRoute {
@@ -70,9 +75,19 @@ export const REASON_ROUTES: Record<EventReason, EventRoute> = {
   agent_released: EVENT_ROUTES.queue,
 };
 
+/** Taken instead of "On Queue Update", once per handover, when the wait passes the node's thresholds. */
+export const LONG_WAIT_ROUTE: EventRoute = { child: HANDOVER_CHILD_TYPES.longWait, staysActive: true, status: 'queued' };
+
 /** The one place that decides an injected event's branch. */
-export function routeForEvent(event: Pick<InjectedHandoverEvent, 'status' | 'reason'>): EventRoute {
-  return event.reason ? REASON_ROUTES[event.reason] : EVENT_ROUTES[event.status];
+export function routeForEvent(
+  event: Pick<InjectedHandoverEvent, 'status' | 'reason' | 'position' | 'estimatedWaitTime'>,
+  state: Pick<HandoverState, 'longWaitTaken'> | null = null,
+  longWait: LongWaitThresholds | null = null,
+): EventRoute {
+  if (event.reason) return REASON_ROUTES[event.reason];
+  const route = EVENT_ROUTES[event.status];
+  if (route === EVENT_ROUTES.queue && longWait && !state?.longWaitTaken && isLongWait(event.position, event.estimatedWaitTime, longWait)) return LONG_WAIT_ROUTE;
+  return route;
 }
 
 /**
@@ -111,12 +126,12 @@ export type EventDecision =
   | { action: 'ignore'; reason: 'no_handover' | 'other_thread' | 'already_ended' };
 
 /** Decide what an injected event does given the stored state. */
-export function decideEvent(event: InjectedHandoverEvent, state: HandoverState | null): EventDecision {
+export function decideEvent(event: InjectedHandoverEvent, state: HandoverState | null, longWait: LongWaitThresholds | null = null): EventDecision {
   if (!state?.threadId) return { action: 'ignore', reason: 'no_handover' };
   if (state.threadId !== event.threadId) return { action: 'ignore', reason: 'other_thread' };
   // Events after the end (a late queue update, the echo of our own cancel) change nothing.
   if (!state.active) return { action: 'ignore', reason: 'already_ended' };
-  return { action: 'route', route: routeForEvent(event), state };
+  return { action: 'route', route: routeForEvent(event, state, longWait), state };
 }
 
 /** The state after an event was routed. */
@@ -130,7 +145,14 @@ export function applyEvent(state: HandoverState, event: InjectedHandoverEvent, r
     next.agentName = event.agentName ?? null;
     next.position = null;
     next.estimatedWaitTime = null;
+    next.lastQueueMessage = null;
   }
+  if (event.reason === 'agent_released') {
+    // Waiting again: the next queue report is news even if it repeats the last one.
+    next.agentName = null;
+    next.lastQueueMessage = null;
+  }
+  if (route.child === HANDOVER_CHILD_TYPES.longWait) next.longWaitTaken = true;
   if (!route.staysActive) next.endedAt = now;
   if (event.status === 'error') {
     next.error = { code: event.error?.reason ?? 'handover_error', message: event.error?.message ?? 'The handover failed.' };
@@ -171,6 +193,8 @@ export function handoverStatusInput(event: InjectedHandoverEvent): HandoverStatu
     data.agentName = event.agentName ?? null;
     data.sender_name = event.agentName ?? null;
   }
+  // Why the event happened ("agent_released", …), for Flows that branch on it.
+  if (event.reason) data.reason = event.reason;
   const out: HandoverStatusInput = { status: event.status, eventType: EVENT_TYPES[event.status], data };
   if (event.status === 'error') {
     data.reason = event.error?.reason ?? 'handover_error';
@@ -187,6 +211,14 @@ function normalisePhrase(text: string): string {
     .replace(/\s+/gu, ' ');
 }
 
+/**
+ * Whether cancel phrases apply now: while the user waits always; during the live chat only with
+ * the node's option on (otherwise "stop" is a message for the agent like any other).
+ */
+export function cancelPhrasesApply(state: Pick<HandoverState, 'status'>, duringLiveChat: boolean): boolean {
+  return state.status !== 'active' || duringLiveChat;
+}
+
 /** A cancel request is the whole message equal to a cancel phrase (case-insensitive, trimmed) or the quick-reply payload. */
 export function isCancelRequest(text: string | undefined, cancelPhrases: readonly string[]): boolean {
   if (typeof text !== 'string') return false;
@@ -196,13 +228,88 @@ export function isCancelRequest(text: string | undefined, cancelPhrases: readonl
   return cancelPhrases.some((phrase) => normalisePhrase(phrase) === said && said !== '');
 }
 
-/** Fill `{position}` and `{minutes}` (also `{{position}}`/`{{minutes}}` if CognigyScript left them alone). */
+/** An estimated wait as the node says it. */
+export interface SpokenWait {
+  /** Whole minutes, rounded like `words` (at least 1). */
+  minutes: number;
+  /** "less than a minute", "about 5 minutes", "about 1 hour 15 minutes". */
+  words: string;
+}
+
+function plural(count: number, unit: string): string {
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * Round an estimated wait (ms) the way people say it, coarser as it grows, so Engage's
+ * second-by-second estimates do not make a new message: under a minute; to the minute up to
+ * 10 minutes; to 5 minutes up to an hour; to a quarter hour beyond.
+ */
+export function spokenWait(estimatedWaitTimeMs: number | null | undefined): SpokenWait | null {
+  if (estimatedWaitTimeMs === null || estimatedWaitTimeMs === undefined || !Number.isFinite(estimatedWaitTimeMs) || estimatedWaitTimeMs < 0) return null;
+  const exact = estimatedWaitTimeMs / 60000;
+  if (exact < 1) return { minutes: 1, words: 'less than a minute' };
+  const step = exact < 9.5 ? 1 : exact < 57.5 ? 5 : 15;
+  const minutes = Math.max(1, Math.round(exact / step) * step);
+  if (minutes < 60) return { minutes, words: `about ${plural(minutes, 'minute')}` };
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return { minutes, words: `about ${plural(hours, 'hour')}${rest ? ` ${plural(rest, 'minute')}` : ''}` };
+}
+
+const QUEUE_PLACEHOLDER = /\{\{?\s*(position|minutes|wait)\s*\}?\}/gu;
+
+/**
+ * Fill `{position}`, `{wait}` ("about 5 minutes") and `{minutes}` (the rounded number); also
+ * `{{…}}` if CognigyScript left them alone. A sentence whose value is unknown is left out (Engage
+ * may report a position without a wait, or the reverse); "" when nothing is left to say.
+ */
 export function fillQueueTemplate(template: string, position: number | null | undefined, estimatedWaitTimeMs: number | null | undefined): string {
-  const values: Record<string, string> = {
-    position: position === null || position === undefined ? '?' : String(position),
-    minutes: estimatedWaitTimeMs === null || estimatedWaitTimeMs === undefined ? '?' : String(Math.ceil(estimatedWaitTimeMs / 60000)),
+  const wait = spokenWait(estimatedWaitTimeMs);
+  const values: Record<string, string | null> = {
+    position: position === null || position === undefined ? null : String(position),
+    minutes: wait ? String(wait.minutes) : null,
+    wait: wait ? wait.words : null,
   };
-  return template.replace(/\{\{?\s*(position|minutes)\s*\}?\}/gu, (_match, name: string) => values[name] ?? '?');
+  const sentences = template.match(/[^.!?]+(?:[.!?]+|$)\s*/gu) ?? [template];
+  return sentences
+    .filter((sentence) => [...sentence.matchAll(QUEUE_PLACEHOLDER)].every((match) => values[match[1] ?? ''] !== null))
+    .map((sentence) => sentence.replace(QUEUE_PLACEHOLDER, (_match, name: string) => values[name] ?? ''))
+    .join('')
+    .trim();
+}
+
+export interface QueueMessages {
+  /** The queue update template (see fillQueueTemplate); "" = say nothing. */
+  template: string;
+  /** Said when an agent released the chat and the user waits again; "" = say nothing. */
+  agentReleased: string;
+}
+
+/**
+ * What the node says on a queue event, given the state before it: the queue message only when
+ * it differs from the one said last (position or rounded wait changed); the release message when
+ * an agent released the chat. "" = say nothing.
+ */
+export function queueMessageFor(event: InjectedHandoverEvent, before: HandoverState, messages: QueueMessages): string {
+  if (event.status !== 'queue') return '';
+  if (event.reason === 'agent_released') return messages.agentReleased.trim();
+  if (messages.template.trim() === '') return '';
+  const text = fillQueueTemplate(messages.template, event.position, event.estimatedWaitTime);
+  return text === before.lastQueueMessage ? '' : text;
+}
+
+/** The node's "On Long Wait" thresholds; 0 turns a threshold off. */
+export interface LongWaitThresholds {
+  minutes: number;
+  position: number;
+}
+
+/** Whether a queue report is a long wait: the estimate over N minutes, or the position over P. */
+export function isLongWait(position: number | null | undefined, estimatedWaitTimeMs: number | null | undefined, limits: LongWaitThresholds): boolean {
+  const waitTooLong = limits.minutes > 0 && typeof estimatedWaitTimeMs === 'number' && estimatedWaitTimeMs > limits.minutes * 60000;
+  const tooFarBack = limits.position > 0 && typeof position === 'number' && position > limits.position;
+  return waitTooLong || tooFarBack;
 }
 
 export interface UserAttachment {

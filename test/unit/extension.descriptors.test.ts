@@ -33,7 +33,7 @@ describe('extension descriptors', () => {
     expect(children.map((n) => n.type).sort()).toEqual(
       [
         'getQueueStatusOnError', 'getQueueStatusOnSuccess',
-        'onAgentJoined', 'onCancel', 'onError', 'onQueueUpdate', 'onReturnToBot',
+        'onAgentJoined', 'onCancel', 'onError', 'onLongWait', 'onQueueUpdate', 'onReturnToBot',
         'sendProfileOnError', 'sendProfileOnSuccess',
       ].sort(),
     );
@@ -46,7 +46,7 @@ describe('extension descriptors', () => {
   });
 
   it('gives the Handover node exactly the documented branches', () => {
-    expect(node('handoverToRce').dependencies?.children).toEqual(['onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError']);
+    expect(node('handoverToRce').dependencies?.children).toEqual(['onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError', 'onLongWait']);
     expect(Object.values(HANDOVER_CHILD_TYPES)).toEqual(node('handoverToRce').dependencies?.children);
   });
 

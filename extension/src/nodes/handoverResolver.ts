@@ -10,7 +10,8 @@ import {
   cancelQuickReplyData,
   classifyInput,
   decideEvent,
-  fillQueueTemplate,
+  cancelPhrasesApply,
+  queueMessageFor,
   handoverStatusInput,
   isCancelRequest,
   readHandoverState,
@@ -126,19 +127,19 @@ export async function resolveHandover(params: INodeFunctionBaseParams, config: H
 /** An event injected by our relay: update the state and take its branch. No relay call. */
 export function onRelayEvent(run: HandoverRun, event: InjectedHandoverEvent): void {
   const { api, config } = run;
-  const decision = decideEvent(event, run.state);
+  const decision = decideEvent(event, run.state, { minutes: config.longWaitMinutes, position: config.longWaitPosition });
   if (decision.action === 'ignore') {
     api.log?.('info', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: ignored a "${event.status}" event (${decision.reason}).`);
     idle(run);
     return;
   }
+  const message = queueMessageFor(event, decision.state, { template: config.queueMessageTemplate, agentReleased: config.agentReleasedMessage });
   const next = applyEvent(decision.state, event, decision.route, nowIso());
+  if (message) next.lastQueueMessage = message;
   run.save(next);
   // Where Cognigy's built-in handovers put their events (Lookup node "Handover Status").
   api.addToInput?.('handover', handoverStatusInput(event));
-  if (event.status === 'queue' && config.queueMessageTemplate.trim() !== '') {
-    run.sayWithCancel(fillQueueTemplate(config.queueMessageTemplate, next.position, next.estimatedWaitTime));
-  }
+  if (message) run.sayWithCancel(message);
   if (event.status === 'error' && next.error) run.fail('Engage reported an error', next.error);
   if (decision.route.staysActive) run.routeWhileActive(decision.route.child);
   else run.leaveAndRoute(decision.route.child);
@@ -165,7 +166,7 @@ export async function whileActive(run: HandoverRun, state: HandoverState): Promi
   }
 
   const text = typeof input.text === 'string' ? input.text : '';
-  if (isCancelRequest(text, run.config.cancelPhrases)) {
+  if (cancelPhrasesApply(state, run.config.cancelDuringLiveChat) && isCancelRequest(text, run.config.cancelPhrases)) {
     await cancel(run, state, relay);
     return;
   }

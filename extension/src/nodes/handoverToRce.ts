@@ -7,6 +7,7 @@ import {
   configRequiredText,
   configText,
   configTextList,
+  configInt,
   configToggle,
   connectionField,
   readConfig,
@@ -21,7 +22,8 @@ export const DEFAULT_HANDOVER_CONTEXT_KEY = 'rceHandover';
 export const DEFAULT_FIRST_MESSAGE = 'The customer asked for a human agent.';
 export const DEFAULT_ACCEPTED_MESSAGE = "Please wait a moment, I'm connecting you with an agent.";
 /** Single braces: Cognigy resolves {{…}} itself before the node runs, so the node's own placeholders must differ. */
-export const DEFAULT_QUEUE_MESSAGE = 'You are number {position} in the queue. Estimated wait: {minutes} min.';
+export const DEFAULT_QUEUE_MESSAGE = 'You are number {position} in the queue. Estimated wait: {wait}.';
+export const DEFAULT_AGENT_RELEASED_MESSAGE = 'The agent had to leave the chat. You are back in the queue; the next available agent will continue.';
 export const DEFAULT_CANCEL_PHRASES = ['cancel', 'stop'];
 export const DEFAULT_CANCEL_BUTTON_LABEL = 'Cancel';
 
@@ -36,7 +38,11 @@ const handoverConfigSchema = z.object({
   getQueueUpdates: configToggle(true),
   acceptedMessage: configText(DEFAULT_ACCEPTED_MESSAGE),
   queueMessageTemplate: configText(DEFAULT_QUEUE_MESSAGE),
+  agentReleasedMessage: configText(DEFAULT_AGENT_RELEASED_MESSAGE),
+  longWaitMinutes: configInt(0, 0, 1440),
+  longWaitPosition: configInt(0, 0, 100000),
   cancelPhrases: configTextList(DEFAULT_CANCEL_PHRASES),
+  cancelDuringLiveChat: configToggle(false),
   cancelButtonLabel: configText(DEFAULT_CANCEL_BUTTON_LABEL),
   contextKey: z.unknown().transform((v) => storageKey(v, DEFAULT_HANDOVER_CONTEXT_KEY)),
   additionalCategoryIds: configTextList([]).transform((ids) => [...new Set(ids.map((id) => id.trim()).filter(Boolean))].slice(0, 20)),
@@ -126,16 +132,53 @@ export const handoverToRceNode = createNodeDescriptor({
       key: 'queueMessageTemplate',
       type: 'cognigyText',
       label: 'Queue update message',
-      description: 'Said on each queue update. {position} and {minutes} are filled in by the node. Leave empty to say nothing.',
+      description:
+        'Said when the queue position or the rounded wait changes (not on every update). The node fills in {position}, {wait} ' +
+        '("less than a minute", "about 5 minutes", "about 1 hour 15 minutes") and {minutes} (the rounded number); a sentence ' +
+        'whose value Engage did not report is left out. Leave empty to say nothing.',
       defaultValue: DEFAULT_QUEUE_MESSAGE,
+      condition: { key: 'getQueueUpdates', value: true },
+    },
+    {
+      key: 'agentReleasedMessage',
+      type: 'cognigyText',
+      label: 'Message when the agent releases the chat',
+      description:
+        'Said when the agent released the chat without closing it and the user waits again ("On Queue Update" is taken, with ' +
+        'input.handover.data.reason = "agent_released"). Leave empty to say nothing.',
+      defaultValue: DEFAULT_AGENT_RELEASED_MESSAGE,
+    },
+    {
+      key: 'longWaitMinutes',
+      type: 'number',
+      label: 'Long wait: estimated wait over (minutes)',
+      description: 'Take "On Long Wait" (once per handover) when Engage estimates a longer wait. 0 = off.',
+      defaultValue: 0,
+      condition: { key: 'getQueueUpdates', value: true },
+    },
+    {
+      key: 'longWaitPosition',
+      type: 'number',
+      label: 'Long wait: queue position over',
+      description: 'Take "On Long Wait" (once per handover) when the user is further back in the queue. 0 = off.',
+      defaultValue: 0,
       condition: { key: 'getQueueUpdates', value: true },
     },
     {
       key: 'cancelPhrases',
       type: 'textArray',
       label: 'Cancel phrases',
-      description: 'A user message equal to one of these (case-insensitive) cancels the handover and takes the "On Cancel" branch.',
+      description:
+        'While the user waits for an agent, a message equal to one of these (case-insensitive) cancels the handover and takes the ' +
+        '"On Cancel" branch. During the live chat they are ordinary messages for the agent unless the next option is on.',
       defaultValue: DEFAULT_CANCEL_PHRASES,
+    },
+    {
+      key: 'cancelDuringLiveChat',
+      type: 'toggle',
+      label: 'Cancel phrases also during the live chat',
+      description: 'On: a cancel phrase also ends the chat with an agent (the agent is told the customer left). Off: the agent receives it as a message.',
+      defaultValue: false,
     },
     {
       key: 'cancelButtonLabel',
@@ -177,7 +220,11 @@ export const handoverToRceNode = createNodeDescriptor({
         'getQueueUpdates',
         'acceptedMessage',
         'queueMessageTemplate',
+        'agentReleasedMessage',
+        'longWaitMinutes',
+        'longWaitPosition',
         'cancelPhrases',
+        'cancelDuringLiveChat',
         'cancelButtonLabel',
       ],
     },
@@ -200,6 +247,7 @@ export const onQueueUpdateNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPE
 export const onAgentJoinedNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.agentJoined, parentType: HANDOVER_NODE_TYPE, label: 'On Agent Joined', color: '#2E9E5B' });
 export const onReturnToBotNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.returnToBot, parentType: HANDOVER_NODE_TYPE, label: 'On Return to Bot', color: '#2E9E5B' });
 export const onCancelNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.cancel, parentType: HANDOVER_NODE_TYPE, label: 'On Cancel', color: '#8A8F98' });
+export const onLongWaitNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.longWait, parentType: HANDOVER_NODE_TYPE, label: 'On Long Wait', color: '#E0A100' });
 export const onErrorNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.error, parentType: HANDOVER_NODE_TYPE, label: 'On Error', color: '#D64545' });
 
-export const handoverToRceNodes = [handoverToRceNode, onQueueUpdateNode, onAgentJoinedNode, onReturnToBotNode, onCancelNode, onErrorNode];
+export const handoverToRceNodes = [handoverToRceNode, onQueueUpdateNode, onAgentJoinedNode, onReturnToBotNode, onCancelNode, onErrorNode, onLongWaitNode];
