@@ -116,6 +116,9 @@ export class ExtensionApiHandler {
         return checked(relayRequestSchemas.queueStatus.safeParse(body), (r) => engine.queueStatus(tenant, r));
       case 'sendProfile':
         return checked(relayRequestSchemas.sendProfile.safeParse(body), (r) => engine.sendProfile(tenant, r));
+      case 'closeHandover':
+      case 'agentAvailability':
+        return { rejection: jsonError(501, 'not_implemented', `The relay does not serve ${route} yet`) };
     }
   }
 }
