@@ -18,6 +18,7 @@ export const HANDOVER_CHILD_TYPES = {
   cancel: 'onCancel',
   error: 'onError',
   longWait: 'onLongWait',
+  transfer: 'onTransfer',
 } as const;
 export type HandoverChildType = (typeof HANDOVER_CHILD_TYPES)[keyof typeof HANDOVER_CHILD_TYPES];
 
@@ -38,13 +39,19 @@ export interface HandoverState {
   /** Latest estimated wait, milliseconds. */
   estimatedWaitTime?: number | null;
   agentName?: string | null;
+  /** Engage's id of that agent, when the relay knows it. */
+  agentId?: string | null;
   error?: { code: string; message: string } | null;
+  /** Set by "Close RCE Handover": how the Flow's close went. */
+  closeOutcome?: 'closed' | 'cancelled' | 'not_running';
   /** `input.inputId` of the last input the node handled (idempotency per input). */
   lastInputId?: string | null;
   /** The queue message said last: the next one is said only when it differs. */
   lastQueueMessage?: string | null;
   /** "On Long Wait" was taken in this handover (it is taken once). */
   longWaitTaken?: boolean;
+  /** The long-wait branch asked the user something and the user has not written since. */
+  longWaitOfferOpen?: boolean;
 }
 
 export interface EventRoute {
@@ -52,6 +59,12 @@ export interface EventRoute {
   /** Whether the handover is still running after this event (the node stays the entry point). */
   staysActive: boolean;
   status: HandoverStatus;
+  /**
+   * While active, where the next input starts: at the node (it waits there, as after most
+   * events), or at the Flow start, so that an If before the Flow-start guard can catch the
+   * user's answer to what the branch asked ("On Long Wait" offering a callback).
+   */
+  nextInputAt?: 'node' | 'flowStart';
 }
 
 type EventStatus = InjectedHandoverEvent['status'];
@@ -73,19 +86,33 @@ export const EVENT_ROUTES: Record<EventStatus, EventRoute> = {
 export const REASON_ROUTES: Record<EventReason, EventRoute> = {
   // The agent released the chat: the user waits again.
   agent_released: EVENT_ROUTES.queue,
+  // Another agent took the chat over (task.transferred, intervention.user_updated).
+  transferred: { child: HANDOVER_CHILD_TYPES.transfer, staysActive: true, status: 'active' },
+  // The relay closed the handover after the user was silent too long.
+  inactivity: EVENT_ROUTES.completed,
 };
 
 /** Taken instead of "On Queue Update", once per handover, when the wait passes the node's thresholds. */
-export const LONG_WAIT_ROUTE: EventRoute = { child: HANDOVER_CHILD_TYPES.longWait, staysActive: true, status: 'queued' };
+export const LONG_WAIT_ROUTE: EventRoute = { child: HANDOVER_CHILD_TYPES.longWait, staysActive: true, status: 'queued', nextInputAt: 'flowStart' };
+
+/** What the node's fields add to routing. */
+export interface RouteOptions {
+  /** "On Long Wait" thresholds; null = never. */
+  longWait?: LongWaitThresholds | null;
+  /** Take "On Transfer" on a reassignment; off: "On Agent Joined" (with data.reason "transferred"). */
+  transferBranch?: boolean;
+}
 
 /** The one place that decides an injected event's branch. */
 export function routeForEvent(
   event: Pick<InjectedHandoverEvent, 'status' | 'reason' | 'position' | 'estimatedWaitTime'>,
   state: Pick<HandoverState, 'longWaitTaken'> | null = null,
-  longWait: LongWaitThresholds | null = null,
+  options: RouteOptions = {},
 ): EventRoute {
+  if (event.reason === 'transferred' && !options.transferBranch) return EVENT_ROUTES.active;
   if (event.reason) return REASON_ROUTES[event.reason];
   const route = EVENT_ROUTES[event.status];
+  const { longWait } = options;
   if (route === EVENT_ROUTES.queue && longWait && !state?.longWaitTaken && isLongWait(event.position, event.estimatedWaitTime, longWait)) return LONG_WAIT_ROUTE;
   return route;
 }
@@ -126,12 +153,22 @@ export type EventDecision =
   | { action: 'ignore'; reason: 'no_handover' | 'other_thread' | 'already_ended' };
 
 /** Decide what an injected event does given the stored state. */
-export function decideEvent(event: InjectedHandoverEvent, state: HandoverState | null, longWait: LongWaitThresholds | null = null): EventDecision {
+export function decideEvent(event: InjectedHandoverEvent, state: HandoverState | null, options: RouteOptions = {}): EventDecision {
   if (!state?.threadId) return { action: 'ignore', reason: 'no_handover' };
   if (state.threadId !== event.threadId) return { action: 'ignore', reason: 'other_thread' };
   // Events after the end (a late queue update, the echo of our own cancel) change nothing.
   if (!state.active) return { action: 'ignore', reason: 'already_ended' };
-  return { action: 'route', route: routeForEvent(event, state, longWait), state };
+  return { action: 'route', route: routeForEvent(event, state, options), state };
+}
+
+/**
+ * Where the next input starts after a routed event that keeps the handover running. At the node
+ * (it waits there) unless the long-wait branch asked the user something they have not answered
+ * yet: then at the Flow start, where an If before the guard can catch the answer (the guard
+ * brings anything else back to the node). `state` is the state after the event.
+ */
+export function nextInputStart(route: EventRoute, state: Pick<HandoverState, 'longWaitOfferOpen'>): 'node' | 'flowStart' {
+  return route.nextInputAt === 'flowStart' || state.longWaitOfferOpen ? 'flowStart' : 'node';
 }
 
 /** The state after an event was routed. */
@@ -143,6 +180,7 @@ export function applyEvent(state: HandoverState, event: InjectedHandoverEvent, r
   }
   if (event.status === 'active') {
     next.agentName = event.agentName ?? null;
+    next.agentId = event.agentId ?? null;
     next.position = null;
     next.estimatedWaitTime = null;
     next.lastQueueMessage = null;
@@ -150,9 +188,14 @@ export function applyEvent(state: HandoverState, event: InjectedHandoverEvent, r
   if (event.reason === 'agent_released') {
     // Waiting again: the next queue report is news even if it repeats the last one.
     next.agentName = null;
+    next.agentId = null;
     next.lastQueueMessage = null;
   }
-  if (route.child === HANDOVER_CHILD_TYPES.longWait) next.longWaitTaken = true;
+  if (route.child === HANDOVER_CHILD_TYPES.longWait) {
+    next.longWaitTaken = true;
+    next.longWaitOfferOpen = true;
+  }
+  if (event.status === 'active') next.longWaitOfferOpen = false;
   if (!route.staysActive) next.endedAt = now;
   if (event.status === 'error') {
     next.error = { code: event.error?.reason ?? 'handover_error', message: event.error?.message ?? 'The handover failed.' };
@@ -192,6 +235,7 @@ export function handoverStatusInput(event: InjectedHandoverEvent): HandoverStatu
     // Engage's sender_name of the agent (Source SDK messages.create), when known.
     data.agentName = event.agentName ?? null;
     data.sender_name = event.agentName ?? null;
+    if (event.agentId) data.agentId = event.agentId;
   }
   // Why the event happened ("agent_released", …), for Flows that branch on it.
   if (event.reason) data.reason = event.reason;

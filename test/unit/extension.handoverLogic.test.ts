@@ -6,6 +6,7 @@ import {
   RELAY_STATUS_ROUTES,
   cancelPhrasesApply,
   isLongWait,
+  nextInputStart,
   queueMessageFor,
   routeForEvent,
   spokenWait,
@@ -188,15 +189,40 @@ describe('On Long Wait', () => {
   });
   it('routes the first long-wait report to On Long Wait, once per handover', () => {
     const long = event('queue', { position: 9, estimatedWaitTime: 60_000 });
-    const decision = decideEvent(long, running, limits);
+    const decision = decideEvent(long, running, { longWait: limits });
     expect(decision).toEqual({ action: 'route', route: LONG_WAIT_ROUTE, state: running });
     const after = applyEvent(running, long, LONG_WAIT_ROUTE, '2025-01-01T00:06:00.000Z');
     expect(after).toMatchObject({ active: true, status: 'queued', longWaitTaken: true });
-    expect(decideEvent(long, after, limits)).toEqual({ action: 'route', route: EVENT_ROUTES.queue, state: after });
-    expect(decideEvent(long, running, null)).toEqual({ action: 'route', route: EVENT_ROUTES.queue, state: running });
+    expect(decideEvent(long, after, { longWait: limits })).toEqual({ action: 'route', route: EVENT_ROUTES.queue, state: after });
+    expect(decideEvent(long, running, {})).toEqual({ action: 'route', route: EVENT_ROUTES.queue, state: running });
+  });
+  it('lets the next input start at the Flow start while the long-wait offer is open, so an If before the guard sees the answer', () => {
+    const after = applyEvent(running, event('queue', { position: 9 }), LONG_WAIT_ROUTE, '2025-01-01T00:06:00.000Z');
+    expect(nextInputStart(LONG_WAIT_ROUTE, after)).toBe('flowStart');
+    // Further queue updates before the user answers keep it so.
+    expect(nextInputStart(EVENT_ROUTES.queue, after)).toBe('flowStart');
+    expect(nextInputStart(EVENT_ROUTES.queue, { ...after, longWaitOfferOpen: false })).toBe('node');
+    const joined = applyEvent(after, event('active', { agentName: 'Ada' }), EVENT_ROUTES.active, '2025-01-01T00:07:00.000Z');
+    expect(joined.longWaitOfferOpen).toBe(false);
+    expect(nextInputStart(EVENT_ROUTES.active, joined)).toBe('node');
   });
   it('an agent release is never a long wait', () => {
-    expect(routeForEvent(event('queue', { reason: 'agent_released' }), running, { minutes: 0, position: 0 })).toBe(REASON_ROUTES.agent_released);
+    expect(routeForEvent(event('queue', { reason: 'agent_released' }), running, { longWait: { minutes: 1, position: 1 } })).toBe(REASON_ROUTES.agent_released);
+  });
+});
+
+describe('transfer and inactivity', () => {
+  it('routes a reassignment to On Transfer when the node asks for it, else to On Agent Joined', () => {
+    const transfer = event('active', { reason: 'transferred', agentName: 'Linus', agentId: 'agent-9' });
+    expect(routeForEvent(transfer, running, { transferBranch: true })).toEqual({ child: 'onTransfer', staysActive: true, status: 'active' });
+    expect(routeForEvent(transfer, running, {})).toBe(EVENT_ROUTES.active);
+    expect(applyEvent(running, transfer, REASON_ROUTES.transferred, '2025-01-01T00:07:00.000Z')).toMatchObject({ active: true, status: 'active', agentName: 'Linus', agentId: 'agent-9' });
+    expect(handoverStatusInput(transfer)).toMatchObject({ status: 'active', data: { reason: 'transferred', agentName: 'Linus', agentId: 'agent-9' } });
+  });
+  it('returns to the bot after an inactivity close, with the reason for the Flow', () => {
+    const closed = event('completed', { reason: 'inactivity' });
+    expect(routeForEvent(closed)).toBe(EVENT_ROUTES.completed);
+    expect(handoverStatusInput(closed)).toEqual({ status: 'completed', eventType: 'conversationClosed', data: { threadId: 't-1', reason: 'inactivity' } });
   });
 });
 

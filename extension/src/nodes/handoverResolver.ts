@@ -1,5 +1,5 @@
 import type { INodeFunctionBaseParams } from '@cognigy/extension-tools';
-import type { InjectedHandoverEvent, UserMessageRequest } from '../../../contract/relayApi';
+import type { InjectedHandoverEvent, RelayRequestInput, UserMessageRequest } from '../../../contract/relayApi';
 import { parseConnection } from '../connection';
 import {
   HANDOVER_CHILD_TYPES,
@@ -14,6 +14,7 @@ import {
   queueMessageFor,
   handoverStatusInput,
   isCancelRequest,
+  nextInputStart,
   readHandoverState,
   type HandoverChildType,
   type HandoverState,
@@ -127,7 +128,10 @@ export async function resolveHandover(params: INodeFunctionBaseParams, config: H
 /** An event injected by our relay: update the state and take its branch. No relay call. */
 export function onRelayEvent(run: HandoverRun, event: InjectedHandoverEvent): void {
   const { api, config } = run;
-  const decision = decideEvent(event, run.state, { minutes: config.longWaitMinutes, position: config.longWaitPosition });
+  const decision = decideEvent(event, run.state, {
+    longWait: { minutes: config.longWaitMinutes, position: config.longWaitPosition },
+    transferBranch: config.transferBranch,
+  });
   if (decision.action === 'ignore') {
     api.log?.('info', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: ignored a "${event.status}" event (${decision.reason}).`);
     idle(run);
@@ -141,7 +145,7 @@ export function onRelayEvent(run: HandoverRun, event: InjectedHandoverEvent): vo
   api.addToInput?.('handover', handoverStatusInput(event));
   if (message) run.sayWithCancel(message);
   if (event.status === 'error' && next.error) run.fail('Engage reported an error', next.error);
-  if (decision.route.staysActive) run.routeWhileActive(decision.route.child);
+  if (decision.route.staysActive && nextInputStart(decision.route, next) === 'node') run.routeWhileActive(decision.route.child);
   else run.leaveAndRoute(decision.route.child);
 }
 
@@ -186,7 +190,8 @@ export async function whileActive(run: HandoverRun, state: HandoverState): Promi
       run.leaveAndRoute(ended.child);
       return;
     }
-    run.save({ ...state, status: result.status, updatedAt: now });
+    // The user wrote: a long-wait offer is answered (by anything but the Flow's own reply).
+    run.save({ ...state, status: result.status, updatedAt: now, longWaitOfferOpen: false });
     run.stay();
   } catch (error) {
     const info = toNodeError(error);
@@ -214,6 +219,18 @@ async function cancel(run: HandoverRun, state: HandoverState, relay: RelayCallCo
   }
 }
 
+/** The node's options for the relay; empty notices are left out, so the relay's defaults apply. */
+export function handoverOptions(config: HandoverNodeConfig): NonNullable<RelayRequestInput<'startHandover'>['options']> {
+  const notices = { inactivityNotice: config.inactivityNotice, userLeftNotice: config.userLeftNotice, userBackNotice: config.userBackNotice };
+  return {
+    forwardOnlyHandoverConversations: config.forwardOnlyHandoverConversations,
+    getQueueUpdates: config.getQueueUpdates,
+    inactivityTimeoutMinutes: config.inactivityTimeoutMinutes,
+    inactivityCloses: config.inactivityCloses,
+    ...Object.fromEntries(Object.entries(notices).flatMap(([key, text]) => (text.trim() === '' ? [] : [[key, text.trim().slice(0, 1000)]]))),
+  };
+}
+
 /** No handover yet: start one. */
 export async function start(run: HandoverRun): Promise<void> {
   const { api, config, cognigy, state } = run;
@@ -237,10 +254,7 @@ export async function start(run: HandoverRun): Promise<void> {
       transcript,
       firstMessage: config.firstMessage.slice(0, MAX_TEXT),
       contextData,
-      options: {
-        forwardOnlyHandoverConversations: config.forwardOnlyHandoverConversations,
-        getQueueUpdates: config.getQueueUpdates,
-      },
+      options: handoverOptions(config),
       ...(config.additionalCategoryIds.length > 0 ? { additionalCategoryIds: config.additionalCategoryIds } : {}),
     });
     const now = nowIso();

@@ -1,5 +1,6 @@
 import { createNodeDescriptor } from '@cognigy/extension-tools';
 import { z } from 'zod';
+import { DEFAULT_INACTIVITY_NOTICE, DEFAULT_USER_BACK_NOTICE, DEFAULT_USER_LEFT_NOTICE } from '../../../contract/relayApi';
 import { HANDOVER_CHILD_TYPES, HANDOVER_NODE_TYPE } from '../handoverLogic';
 import {
   BRAND_COLOR,
@@ -44,6 +45,12 @@ const handoverConfigSchema = z.object({
   cancelPhrases: configTextList(DEFAULT_CANCEL_PHRASES),
   cancelDuringLiveChat: configToggle(false),
   cancelButtonLabel: configText(DEFAULT_CANCEL_BUTTON_LABEL),
+  transferBranch: configToggle(false),
+  inactivityTimeoutMinutes: configInt(0, 0, 1440),
+  inactivityCloses: configToggle(false),
+  inactivityNotice: configText(DEFAULT_INACTIVITY_NOTICE),
+  userLeftNotice: configText(DEFAULT_USER_LEFT_NOTICE),
+  userBackNotice: configText(DEFAULT_USER_BACK_NOTICE),
   contextKey: z.unknown().transform((v) => storageKey(v, DEFAULT_HANDOVER_CONTEXT_KEY)),
   additionalCategoryIds: configTextList([]).transform((ids) => [...new Set(ids.map((id) => id.trim()).filter(Boolean))].slice(0, 20)),
 });
@@ -188,6 +195,52 @@ export const handoverToRceNode = createNodeDescriptor({
       defaultValue: DEFAULT_CANCEL_BUTTON_LABEL,
     },
     {
+      key: 'transferBranch',
+      type: 'toggle',
+      label: 'Use the "On Transfer" branch',
+      description:
+        'On: when Engage reassigns the chat to another agent, take "On Transfer". Off: take "On Agent Joined" again. ' +
+        'Either way input.handover.data.reason is "transferred" and agentName names the new agent.',
+      defaultValue: false,
+    },
+    {
+      key: 'inactivityTimeoutMinutes',
+      type: 'number',
+      label: 'Inactivity timeout (minutes)',
+      description: 'The user silent this long while with an agent: the relay tells the agent (and closes the handover if set below). 0 = off.',
+      defaultValue: 0,
+    },
+    {
+      key: 'inactivityCloses',
+      type: 'toggle',
+      label: 'Close the handover on inactivity',
+      description: 'On: after the timeout the relay also closes the handover; the node takes "On Return to Bot" with input.handover.data.reason = "inactivity".',
+      defaultValue: false,
+      condition: { key: 'inactivityTimeoutMinutes', value: 0, negate: true },
+    },
+    {
+      key: 'inactivityNotice',
+      type: 'cognigyText',
+      label: 'Inactivity notice to the agent',
+      description: 'What the agent is told when the timeout passes. Empty: the relay\'s default.',
+      defaultValue: DEFAULT_INACTIVITY_NOTICE,
+      condition: { key: 'inactivityTimeoutMinutes', value: 0, negate: true },
+    },
+    {
+      key: 'userLeftNotice',
+      type: 'cognigyText',
+      label: 'Notice to the agent when the customer leaves',
+      description: 'Posted to the agent when the customer cancels during the live chat. Empty: the relay\'s default.',
+      defaultValue: DEFAULT_USER_LEFT_NOTICE,
+    },
+    {
+      key: 'userBackNotice',
+      type: 'cognigyText',
+      label: 'Notice to the agent when the customer comes back',
+      description: 'Posted to the agent when a customer who left writes again or asks for a new handover. Empty: the relay\'s default.',
+      defaultValue: DEFAULT_USER_BACK_NOTICE,
+    },
+    {
       key: 'contextKey',
       type: 'cognigyText',
       label: 'Context key for the handover state',
@@ -228,6 +281,12 @@ export const handoverToRceNode = createNodeDescriptor({
         'cancelButtonLabel',
       ],
     },
+    {
+      key: 'agentSide',
+      label: 'Live chat',
+      defaultCollapsed: true,
+      fields: ['transferBranch', 'inactivityTimeoutMinutes', 'inactivityCloses', 'inactivityNotice', 'userLeftNotice', 'userBackNotice'],
+    },
     { key: 'storage', label: 'Storage', defaultCollapsed: true, fields: ['contextKey'] },
     { key: 'engageSettings', label: 'RingCentral Engage Settings', defaultCollapsed: true, fields: ['additionalCategoryIds'] },
   ],
@@ -236,6 +295,7 @@ export const handoverToRceNode = createNodeDescriptor({
     { type: 'section', key: 'handover' },
     { type: 'section', key: 'contactProfile' },
     { type: 'section', key: 'options' },
+    { type: 'section', key: 'agentSide' },
     { type: 'section', key: 'storage' },
     { type: 'section', key: 'engageSettings' },
   ],
@@ -247,7 +307,8 @@ export const onQueueUpdateNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPE
 export const onAgentJoinedNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.agentJoined, parentType: HANDOVER_NODE_TYPE, label: 'On Agent Joined', color: '#2E9E5B' });
 export const onReturnToBotNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.returnToBot, parentType: HANDOVER_NODE_TYPE, label: 'On Return to Bot', color: '#2E9E5B' });
 export const onCancelNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.cancel, parentType: HANDOVER_NODE_TYPE, label: 'On Cancel', color: '#8A8F98' });
+export const onTransferNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.transfer, parentType: HANDOVER_NODE_TYPE, label: 'On Transfer', color: '#2E9E5B' });
 export const onLongWaitNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.longWait, parentType: HANDOVER_NODE_TYPE, label: 'On Long Wait', color: '#E0A100' });
 export const onErrorNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.error, parentType: HANDOVER_NODE_TYPE, label: 'On Error', color: '#D64545' });
 
-export const handoverToRceNodes = [handoverToRceNode, onQueueUpdateNode, onAgentJoinedNode, onReturnToBotNode, onCancelNode, onErrorNode, onLongWaitNode];
+export const handoverToRceNodes = [handoverToRceNode, onQueueUpdateNode, onAgentJoinedNode, onReturnToBotNode, onCancelNode, onErrorNode, onLongWaitNode, onTransferNode];
