@@ -24,8 +24,9 @@ function flow(config: Record<string, unknown>): Flow {
           onAgentJoined: [{ type: 'say', config: { text: 'Agent joined.' } }],
           onQueueUpdate: [{ type: 'say', config: { text: 'queue branch ({{input.handover.data.reason}})' } }],
           onLongWait: [{ type: 'say', config: { text: 'It is busy: shall we call you back?' } }],
+          onTransfer: [{ type: 'say', config: { text: 'Now with {{context.rceHandover.agentName}}.' } }],
           onCancel: [{ type: 'say', config: { text: 'Handover cancelled.' } }],
-          onReturnToBot: [{ type: 'say', config: { text: 'Back with the bot.' } }],
+          onReturnToBot: [{ type: 'say', config: { text: 'Back with the bot ({{input.handover.data.reason}}).' } }],
           onError: [{ type: 'say', config: { text: 'Sorry: {{context.rceHandover.error.code}}' } }],
         },
       }),
@@ -120,6 +121,43 @@ describe.each(['recording', 'real'] as const)('Handover to RCE around the handov
     expect(relay.requestsFor('userMessage')[0]?.body.text).toBe('stop');
     // (The stored status is now what the relay answered; here it never heard of the agent.)
     expect(state()).toMatchObject({ active: true });
+  });
+
+  it('sends the live-chat options (inactivity, notices) with the start, leaving empty notices to the relay', async () => {
+    await started({ inactivityTimeoutMinutes: '15', inactivityCloses: true, inactivityNotice: '', userLeftNotice: 'Der Kunde ist weg.' });
+    const options = relay.requestsFor('startHandover')[0]?.body.options;
+    expect(options).toMatchObject({
+      inactivityTimeoutMinutes: 15,
+      inactivityCloses: true,
+      inactivityNotice: 'The customer has not written for a while.',
+      userLeftNotice: 'Der Kunde ist weg.',
+      userBackNotice: 'The customer is back in the conversation.',
+    });
+    expect(relay.requestsFor('startHandover')[0]?.status).toBe(200);
+  });
+
+  it('takes "On Transfer" on a reassignment when the node asks for it, else "On Agent Joined"; the handover goes on', async () => {
+    const withBranch = await started({ transferBranch: true });
+    await withBranch.event('active', { agentName: 'Grace', agentId: 'agent-1' });
+    const moved = await withBranch.event('active', { reason: 'transferred', agentName: 'Linus', agentId: 'agent-2' });
+    expect(texts(moved)).toEqual(['Now with Linus.']);
+    expect(moved.input.handover).toMatchObject({ status: 'active', data: { reason: 'transferred', agentName: 'Linus', agentId: 'agent-2' } });
+    expect(withBranch.state()).toMatchObject({ active: true, status: 'active', agentName: 'Linus', agentId: 'agent-2' });
+    relay.reset();
+    expect(texts(await withBranch.runner.send(withBranch.session, { text: 'hi Linus' }))).toEqual([]);
+    expect(relay.requestsFor('userMessage').map((r) => r.body.text)).toEqual(['hi Linus']);
+
+    const without = await started();
+    expect(texts(await without.event('active', { reason: 'transferred', agentName: 'Linus' }))).toEqual(['Agent joined.']);
+  });
+
+  it('returns to the bot when the relay closes the handover for inactivity, with the reason for the Flow', async () => {
+    const { event, state } = await started({ inactivityTimeoutMinutes: 10, inactivityCloses: true });
+    await event('active', { agentName: 'Grace' });
+    const closed = await event('completed', { reason: 'inactivity' });
+    expect(texts(closed)).toEqual(['Back with the bot (inactivity).']);
+    expect(closed.nextEntry).toBeNull();
+    expect(state()).toMatchObject({ active: false, status: 'completed' });
   });
 
   it('cancels on "stop" while the user waits', async () => {
