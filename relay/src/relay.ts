@@ -10,6 +10,7 @@ import { WebhookHandler } from './engage/webhookHandler';
 import { HandoverEngine } from './handover/engine';
 import { createOutboundHttp } from './http/outboundHttp';
 import { createJobExecutor } from './outbox/executors';
+import { EngageLookups } from './engage/engageLookups';
 import { SlidingWindowLimiter, SlidingWindowRestGate } from './outbox/rateGate';
 import { leaseOwnerOf } from './outbox/leaseOwner';
 import { SharedBudget, SharedRestGate } from './outbox/sharedBudget';
@@ -57,9 +58,13 @@ export function createRelay(options: RelayOptions): Relay {
   let worker: OutboxWorker | null = null;
   let retention: ReturnType<typeof startRetention> | null = null;
 
+  // One REST budget per tenant for the outbox's calls and the synchronous lookups alike.
+  const restGate = store.kind === 'redis' ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock) : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock);
+  const engage = new EngageLookups({ http: outbound.client, restGate, logger, ...(options.clock ? { clock: options.clock } : {}) });
   const engine = new HandoverEngine({
     store,
     logger,
+    engage,
     settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: DEDUP_TTL_MS, replayWindowMs: config.settings.replayWindowMs },
     ...(options.clock ? { clock: options.clock } : {}),
     // The worker is built below (it needs the engine); until then nothing is leased.
@@ -72,7 +77,7 @@ export function createRelay(options: RelayOptions): Relay {
   worker = new OutboxWorker({
     store,
     logger,
-    execute: createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate: store.kind === 'redis' ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock) : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock), threads: engine }),
+    execute: createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate, threads: engine }),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.outbox?.backoff ? { backoff: options.outbox.backoff } : {}),
