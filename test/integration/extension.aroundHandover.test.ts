@@ -96,7 +96,10 @@ describe.each(['recording', 'real'] as const)('Handover to RCE around the handov
     ]);
     const long = await event('queue', { position: 4, estimatedWaitTime: 15 * 60_000 });
     expect(texts(long)).toEqual(['You are number 4 in the queue. Estimated wait: about 15 minutes.', 'It is busy: shall we call you back?']);
-    expect(state()).toMatchObject({ active: true, status: 'queued', longWaitTaken: true });
+    expect(state()).toMatchObject({ active: true, status: 'queued', longWaitTaken: true, longWaitOfferOpen: true });
+    // The offer is open: the next input starts at the Flow start (the guard brings it back to the node).
+    expect(long.nextEntry).toBeNull();
+    for (const execution of long.executions) expect(execution.actions).toBeLessThanOrEqual(10);
     const again = await event('queue', { position: 5, estimatedWaitTime: 20 * 60_000 });
     expect(texts(again)).toEqual(['You are number 5 in the queue. Estimated wait: about 20 minutes.', 'queue branch ()']);
     // Still in the handover: the next message goes to the agent.

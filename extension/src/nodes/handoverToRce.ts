@@ -159,7 +159,9 @@ export const handoverToRceNode = createNodeDescriptor({
       key: 'longWaitMinutes',
       type: 'number',
       label: 'Long wait: estimated wait over (minutes)',
-      description: 'Take "On Long Wait" (once per handover) when Engage estimates a longer wait. 0 = off.',
+      description:
+        'Take "On Long Wait" (once per handover) when Engage estimates a longer wait. 0 = off. Until the user next writes, inputs then ' +
+        'start at the Flow start, so an If before the guard can catch the answer to an offer made in the branch (e.g. "Call me back").',
       defaultValue: 0,
       condition: { key: 'getQueueUpdates', value: true },
     },
