@@ -18,6 +18,7 @@ const texts = (turn: TurnResult): string[] => turn.outputs.map((o) => o.text);
 describe('the demo Flow against the relay and the simulators', () => {
   let journey: Journey;
   let runner: FlowRunner;
+  let connections: Record<string, Record<string, string>>;
   /** The relay's clock runs ahead by this much: moving it expires the availability cache. */
   let offsetMs = 0;
   let n = 0;
@@ -25,23 +26,20 @@ describe('the demo Flow against the relay and the simulators', () => {
 
   beforeAll(async () => {
     journey = await startJourney({ store: 'sqlite', relayClock: () => Date.now() + offsetMs });
-    runner = new FlowRunner({
-      flow: demoFlow(),
-      extension,
-      connections: {
-        sandbox: {
-          apiAccessToken: TEST_SECRETS.apiAccessToken,
-          botCategoryId: journey.tenant.botCategoryId,
-          agentCategoryId: journey.tenant.agentCategoryId,
-          realtimeAccessToken: TEST_SECRETS.realtimeAccessToken,
-          realtimeEndpointUrl: journey.tenant.realtimeEndpointUrl,
-          webhookSecret: TEST_SECRETS.webhookSecret,
-          baseApiUrl: journey.engage.baseApiUrl,
-          relayUrl: journey.relayUrl,
-          relayApiKey: TEST_SECRETS.relayApiKey,
-        },
+    connections = {
+      sandbox: {
+        apiAccessToken: TEST_SECRETS.apiAccessToken,
+        botCategoryId: journey.tenant.botCategoryId,
+        agentCategoryId: journey.tenant.agentCategoryId,
+        realtimeAccessToken: TEST_SECRETS.realtimeAccessToken,
+        realtimeEndpointUrl: journey.tenant.realtimeEndpointUrl,
+        webhookSecret: TEST_SECRETS.webhookSecret,
+        baseApiUrl: journey.engage.baseApiUrl,
+        relayUrl: journey.relayUrl,
+        relayApiKey: TEST_SECRETS.relayApiKey,
       },
-    });
+    };
+    runner = new FlowRunner({ flow: demoFlow(), extension, connections });
   });
   afterAll(async () => {
     await journey?.close();
@@ -96,6 +94,28 @@ describe('the demo Flow against the relay and the simulators', () => {
     expect(stop.outputs).toEqual([]);
     await eventually('"stop" on the agent desk', () => journey.engage.thread(threadId)?.messages.some((m) => m.side === 'customer' && m.body === 'stop') === true);
     expect(state(session)).toMatchObject({ active: true });
+  });
+
+  it('with cancel phrases allowed in the live chat, "stop" ends it and the agent is told the customer left', async () => {
+    const flow = demoFlow();
+    const handover = flow.nodes.find((node) => node.id === 'handover');
+    if (!handover?.config) throw new Error('demo Flow has no handover node');
+    handover.config.cancelDuringLiveChat = true;
+    handover.config.userLeftNotice = 'Customer gone (demo).';
+    const leaving = new FlowRunner({ flow, extension, connections });
+    const session = newSession();
+    const start = await leaving.send(session, { text: 'agent' });
+    expect(texts(start)).toEqual(["Please wait a moment, I'm connecting you with an agent."]);
+    const threadId = (leaving.session(session).context.rceHandover as HandoverState).threadId ?? '';
+    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    journey.engage.openIntervention(threadId);
+    await eventually('agent joined', () => journey.cognigy.calls.some((c) => c.kind === 'inject' && c.sessionId === session.sessionId));
+    const joined = journey.cognigy.calls.find((c) => c.kind === 'inject' && c.sessionId === session.sessionId);
+    await leaving.send(session, { text: joined?.text ?? '', data: joined?.data ?? {} });
+    const stop = await leaving.send(session, { text: 'stop' });
+    expect(texts(stop)).toEqual(['Okay, I cancelled the request. I am here if you need me.']);
+    await eventually('the agent told the customer left', () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'Customer gone (demo).') === true);
+    expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).not.toContain('stop');
   });
 
   it('says the offline message when every agent is away, without starting a handover', async () => {
