@@ -263,6 +263,16 @@ export function cancelPhrasesApply(state: Pick<HandoverState, 'status'>, duringL
   return state.status !== 'active' || duringLiveChat;
 }
 
+/**
+ * Whether this input ends the handover as the user's cancel: a click on the Cancel quick reply
+ * always (an explicit choice, and its payload must never reach the agent as text); a typed
+ * cancel phrase when cancel phrases apply now.
+ */
+export function wantsToCancel(text: string | undefined, state: Pick<HandoverState, 'status'>, cancelPhrases: readonly string[], duringLiveChat: boolean): boolean {
+  if (typeof text === 'string' && text.trim() === CANCEL_PAYLOAD) return true;
+  return cancelPhrasesApply(state, duringLiveChat) && isCancelRequest(text, cancelPhrases);
+}
+
 /** A cancel request is the whole message equal to a cancel phrase (case-insensitive, trimmed) or the quick-reply payload. */
 export function isCancelRequest(text: string | undefined, cancelPhrases: readonly string[]): boolean {
   if (typeof text !== 'string') return false;

@@ -10,6 +10,7 @@ import {
   queueMessageFor,
   routeForEvent,
   spokenWait,
+  wantsToCancel,
   applyEvent,
   attachmentsFrom,
   cancelQuickReplyData,
@@ -231,6 +232,13 @@ describe('cancel phrases', () => {
     expect(cancelPhrasesApply({ status: 'queued' }, false)).toBe(true);
     expect(cancelPhrasesApply({ status: 'active' }, false)).toBe(false);
     expect(cancelPhrasesApply({ status: 'active' }, true)).toBe(true);
+  });
+  it('a click on the Cancel quick reply always cancels; a typed phrase only when phrases apply', () => {
+    expect(wantsToCancel(CANCEL_PAYLOAD, { status: 'active' }, ['stop'], false)).toBe(true);
+    expect(wantsToCancel('stop', { status: 'active' }, ['stop'], false)).toBe(false);
+    expect(wantsToCancel('stop', { status: 'queued' }, ['stop'], false)).toBe(true);
+    expect(wantsToCancel('stop', { status: 'active' }, ['stop'], true)).toBe(true);
+    expect(wantsToCancel('stop please', { status: 'queued' }, ['stop'], false)).toBe(false);
   });
 });
 

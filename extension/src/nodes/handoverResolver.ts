@@ -10,12 +10,11 @@ import {
   cancelQuickReplyData,
   classifyInput,
   decideEvent,
-  cancelPhrasesApply,
   queueMessageFor,
   handoverStatusInput,
-  isCancelRequest,
   nextInputStart,
   readHandoverState,
+  wantsToCancel,
   type HandoverChildType,
   type HandoverState,
 } from '../handoverLogic';
@@ -170,7 +169,7 @@ export async function whileActive(run: HandoverRun, state: HandoverState): Promi
   }
 
   const text = typeof input.text === 'string' ? input.text : '';
-  if (cancelPhrasesApply(state, run.config.cancelDuringLiveChat) && isCancelRequest(text, run.config.cancelPhrases)) {
+  if (wantsToCancel(text, state, run.config.cancelPhrases, run.config.cancelDuringLiveChat)) {
     await cancel(run, state, relay);
     return;
   }
