@@ -98,7 +98,7 @@ export function demoFlow(): Flow {
         branches: {
           closeRceHandoverOnClosed: [say('Done: an agent will call you back at the number in your profile. Anything else I can do?')],
           closeRceHandoverOnNotRunning: [say('Your request had already ended. Type "agent" to talk to a human.')],
-          closeRceHandoverOnError: [say('Sorry, I could not cancel your place in the queue. An agent will still answer here.')],
+          closeRceHandoverOnError: [say('Sorry, something went wrong while arranging the callback. Please try again in a moment.')],
         },
       }),
     ],

@@ -195,6 +195,7 @@ describe.each(['lastWins', 'stack'] as const)('Close RCE Handover (recording rel
     relay.respondWith('closeHandover', () => ({ status: 503, body: { error: { code: 'store_unavailable', message: 'try again' } } }));
     const turn = await runner.send(session, { text: 'close it' });
     expect(texts(turn)).toEqual(['Close failed: store_unavailable']);
+    expect(turn.input.rceClose).toEqual({ error: { code: 'store_unavailable', message: 'try again' }, handoverEnded: false });
     expect(turn.logs.some((l) => l.level === 'error' && l.message.includes('closeRceHandover: could not close the handover: store_unavailable'))).toBe(true);
     expect(state()).toMatchObject({ active: true });
     // Still in the handover: the guard brings the next input to the node, which forwards it.

@@ -84,6 +84,25 @@ describe('the demo Flow against the relay and the simulators', () => {
     expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).not.toContain(CALLBACK_REPLY);
   });
 
+  it('when Engage cannot be reached on the callback close, the handover still ends for the bot (the relay keeps closing in Engage)', async () => {
+    const session = newSession();
+    const threadId = await handedOver(session);
+    await journey.engage.queuingUpdate({ threadId, position: 3, estimatedWaitTimeSeconds: 135 });
+    expect(texts(await nextInject(session, 'long wait'))).toContain('It is busy right now. You can keep waiting, or we call you back.');
+    // An agent opens the conversation just as the user answers the offer (the agent-joined inject not yet run).
+    journey.engage.openIntervention(threadId);
+    journey.engage.failNext({ api: 'rest', status: 500, count: 20, pathIncludes: '/interventions' });
+    try {
+      const callback = await runner.send(session, { text: CALLBACK_REPLY });
+      expect(texts(callback)).toEqual(['Sorry, something went wrong while arranging the callback. Please try again in a moment.']);
+      expect(callback.input.rceClose).toMatchObject({ error: { code: 'engage_unavailable' }, handoverEnded: true });
+      expect(state(session)).toMatchObject({ active: false, status: 'completed' });
+      await eventually('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true);
+    } finally {
+      journey.engage.clearFaults();
+    }
+  });
+
   it('forwards "stop" during a live chat to the agent, and the handover goes on', async () => {
     const session = newSession();
     const threadId = await handedOver(session);

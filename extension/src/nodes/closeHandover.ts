@@ -25,6 +25,8 @@ export const CLOSE_CHILD_TYPES = {
   error: 'closeRceHandoverOnError',
 } as const;
 export const DEFAULT_CLOSE_REASON = 'closed_by_flow';
+/** The relay's code when Engage could not be reached or refused (relay/src/api/extensionApiHandler.ts). */
+const ENGAGE_UNAVAILABLE = 'engage_unavailable';
 
 const closeConfigSchema = z.object({
   connection: z.unknown(),
@@ -97,7 +99,14 @@ async function runCloseHandover(params: INodeFunctionBaseParams): Promise<void> 
   } catch (error) {
     const info = toNodeError(error);
     api.log?.('error', `${LOG_PREFIX} ${CLOSE_NODE_TYPE}: could not close the handover: ${info.code}: ${info.message}`);
-    api.addToInput?.('rceClose', { error: { code: info.code, message: info.message } });
+    // The relay answers engage_unavailable only after it ended the handover on its side (the thread
+    // is back with the bot; it keeps ending the intervention in Engage): the handover is over here too.
+    const endedAtRelay = info.code === ENGAGE_UNAVAILABLE && state?.active === true;
+    if (state && endedAtRelay) {
+      const now = nowIso();
+      api.addToContext?.(config.contextKey, { ...state, active: false, status: 'completed', endedAt: now, updatedAt: now, error: { code: info.code, message: info.message } }, 'simple');
+    }
+    api.addToInput?.('rceClose', { error: { code: info.code, message: info.message }, handoverEnded: endedAtRelay });
     routeToChild(api, childConfigs, CLOSE_CHILD_TYPES.error);
   }
 }
