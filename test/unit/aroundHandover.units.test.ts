@@ -1,3 +1,4 @@
+import * as contract from '../../contract/relayApi';
 import { agentNameOf, countAvailableAgents } from '../../relay/src/engage/engageLookups';
 import { TtlCache } from '../../relay/src/engage/ttlCache';
 import { agentIdOf, HANDOVER_EVENT_TYPES, isHandoverEvent, webhookEventSchema } from '../../relay/src/engage/webhookProtocol';
@@ -74,5 +75,23 @@ describe('transcript lines already sent', () => {
     expect(sent.hashes).toHaveLength(500);
     expect(alreadySent({ role: 'user', text: 'line 0' }, sent)).toBe(false);
     expect(alreadySent({ role: 'user', text: 'line 599' }, sent)).toBe(true);
+  });
+});
+
+describe('contract for issue 16', () => {
+  const envelope = { requestId: 'r1', connection: { sourceId: 's', botCategoryId: 'b', agentCategoryId: 'a', apiAccessTokenFingerprint: '0123456789abcdef' }, session: { URLToken: 't', userId: 'u', sessionId: 's' } };
+
+  it('keeps today behaviour by default: no inactivity timeout, English notices', () => {
+    const options = contract.handoverOptionsSchema.parse({});
+    expect(options).toMatchObject({ inactivityTimeoutMinutes: 0, inactivityCloses: false, userLeftNotice: 'The customer left the conversation.', userBackNotice: 'The customer is back in the conversation.' });
+    expect(contract.startHandoverRequestSchema.parse({ ...envelope, firstMessage: 'hi' }).options).toEqual(options);
+    expect(contract.handoverOptionsSchema.safeParse({ inactivityTimeoutMinutes: 1441 }).success).toBe(false);
+  });
+
+  it('parses the close and availability routes', () => {
+    expect(contract.closeHandoverRequestSchema.parse(envelope).reason).toBe('closed_by_flow');
+    expect(contract.agentAvailabilityRequestSchema.safeParse({ ...envelope, categoryIds: Array.from({ length: 21 }, (_, i) => `c${i}`) }).success).toBe(false);
+    expect(contract.agentAvailabilityResponseSchema.safeParse({ available: true, availableAgents: -1, checkedAt: new Date().toISOString() }).success).toBe(false);
+    expect(contract.injectedHandoverEventSchema.parse({ status: 'completed', source: 'rce-handover', threadId: 't', reason: 'inactivity' }).reason).toBe('inactivity');
   });
 });
