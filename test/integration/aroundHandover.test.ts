@@ -1,5 +1,7 @@
 import type { CognigySession, InjectedHandoverEvent } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
+import { createRelay, type Relay } from '../../relay/src/relay';
+import { RedisStore } from '../../relay/src/store/redisStore';
 import { DEFAULT_AGENT_ID } from '../../sandbox/engage';
 import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
@@ -149,6 +151,28 @@ describe('Around the handover (sqlite store)', () => {
     expect(bodies.filter((b) => b === 'bot:The customer is back in the conversation.')).toHaveLength(1);
   });
 
+  it('tells the agent the user is back when a mirrored message arrives on the thread the user left', async () => {
+    const session = sessionNamed('back-mirror');
+    await withAgent(session);
+    await call(session, 'cancelHandover', {});
+    await eventually('left notice on the thread', () => bodiesOf(session).includes('bot:The customer left the conversation.'));
+    expect(await call(session, 'userMessage', { text: 'one more thing', mirror: true })).toMatchObject({ status: 200, body: { forwarded: true } });
+    await eventually('message on the thread', () => bodiesOf(session).includes('customer:one more thing'));
+    const bodies = bodiesOf(session);
+    expect(bodies.slice(-2)).toEqual(['bot:The customer is back in the conversation.', 'customer:one more thing']);
+  });
+
+  it('answers 502 when Engage fails during a close, and the outbox still ends the intervention', async () => {
+    const session = sessionNamed('close-fails');
+    const threadId = await withAgent(session);
+    journey.engage.failNext({ api: 'rest', status: 503, pathIncludes: '/interventions' });
+    const failed = await call(session, 'closeHandover', {});
+    expect(failed).toMatchObject({ status: 502, body: { error: { code: 'engage_unavailable' } } });
+    await eventually('intervention ended by the outbox', () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true);
+    await eventually('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true);
+    expect((await call(session, 'queueStatus')).body).toMatchObject({ status: 'completed' });
+  });
+
   it('does not send transcript lines of the first handover again on the second', async () => {
     const session = sessionNamed('second');
     const t = (secondsAgo: number) => new Date(Date.now() + offsetMs - secondsAgo * 1000).toISOString();
@@ -198,6 +222,43 @@ describe('Around the handover (sqlite store)', () => {
     // The intervention.closed our own close causes finds the handover over: no second, reason-less "completed".
     // (Counted by the reason, not the calls: the outbox delivers at least once, a slow Cognigy may get a retry.)
     expect(injectedTo(session).filter((e) => e.status === 'completed' && e.reason !== 'inactivity')).toEqual([]);
+    expect(journey.logLines.filter((line) => line.includes('user inactive while with an agent') && line.includes(threadId))).toHaveLength(1);
+  });
+});
+
+describe('Inactivity with two relays sharing Redis', () => {
+  let journey: Journey;
+  let offsetMs = 0;
+  let second: Relay | null = null;
+  beforeAll(async () => {
+    journey = await startJourney({ store: 'redis', relayClock: () => Date.now() + offsetMs });
+  });
+  afterAll(async () => {
+    await second?.stop({ closeStore: true });
+    await journey?.close();
+  });
+
+  it('a check written by one relay fires on the other after the first stopped', async () => {
+    const url = process.env.TEST_REDIS_URL;
+    if (!url) throw new Error('TEST_REDIS_URL not set: jest globalSetup starts redis-server');
+    const session: CognigySession = { URLToken: 'tok', userId: 'ha-user', sessionId: 'ha-session' };
+    const call = (route: Parameters<typeof signedRelayCall>[2], relayUrl: string, extra: Body = {}) =>
+      signedRelayCall(relayUrl, journey.tenant, route, { ...envelopeFor(journey.tenant, session, `ha-${route}-${Date.now()}`), ...extra });
+    await call('startHandover', journey.relayUrl, { firstMessage: 'help', options: { inactivityTimeoutMinutes: 2, inactivityCloses: true } });
+    const threadId = threadIdFor(journey.tenant.sourceId, session);
+    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    journey.engage.openIntervention(threadId);
+    await eventually('agent joined', () => journey.cognigy.calls.some((c) => c.sessionId === session.sessionId && (c.data as { handover?: { status?: string } }).handover?.status === 'active'));
+
+    const store = await RedisStore.connect(url, { keyPrefix: `journey:${journey.tenant.sourceId}:` });
+    second = createRelay({ config: journey.config, store, logger: journey.logger, clock: () => Date.now() + offsetMs, outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 }, outboundTimeoutMs: 2_000 });
+    await second.start(0, '127.0.0.1');
+    await journey.relay.stop({ closeStore: true });
+
+    offsetMs += 121_000;
+    await eventually('completed with reason inactivity', () => journey.cognigy.calls.some((c) => c.sessionId === session.sessionId && (c.data as { handover?: { reason?: string } }).handover?.reason === 'inactivity'));
+    await eventually('intervention ended', () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true);
+    expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).toContain('The customer has not written for a while.');
     expect(journey.logLines.filter((line) => line.includes('user inactive while with an agent') && line.includes(threadId))).toHaveLength(1);
   });
 });

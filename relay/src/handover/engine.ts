@@ -320,13 +320,14 @@ export class HandoverEngine {
     try {
       outcome = await this.deps.engage.endOpenInterventions(tenant, ended.engageThreadId);
     } catch (err) {
-      outcome = 'not_allowed';
       this.deps.logger.warn({ tenant: tenant.sourceId, threadId, err: err instanceof Error ? err.message : String(err) }, 'closing the intervention failed: the outbox keeps trying');
-    }
-    if (outcome === 'not_allowed') {
       // The handover is over for the bot; the outbox retries ending the intervention until its deadline.
       await this.mutate(tenant.sourceId, threadId, () => ({ mutation: { jobs: [engageEndInterventionJob(tenant.sourceId, this.deadline(), { threadId })] }, result: undefined }), () => undefined);
-      throw new EngageCallFailedError('Engage did not close or cancel the intervention yet; the relay keeps trying and the thread is back in the Bot category');
+      throw new EngageCallFailedError('Engage could not be reached to close the intervention; the relay keeps trying and the thread is back in the Bot category');
+    }
+    if (outcome === 'not_allowed') {
+      this.deps.logger.warn({ tenant: tenant.sourceId, threadId }, 'Engage refused both to close and to cancel the intervention');
+      throw new EngageCallFailedError("Engage refused to close or cancel the intervention (check the API token user's permissions); the thread is back in the Bot category");
     }
     return { status: 'completed', closed: true, outcome: outcome === 'closed' ? 'closed' : 'cancelled' };
   }
