@@ -13,6 +13,8 @@ export const RELAY_ROUTES = {
   cancelHandover: '/handover/cancel',
   queueStatus: '/handover/status',
   sendProfile: '/profile',
+  closeHandover: '/handover/close',
+  agentAvailability: '/agents/availability',
 } as const;
 export type RelayRouteName = keyof typeof RELAY_ROUTES;
 
@@ -102,9 +104,23 @@ const envelope = {
   session: cognigySessionSchema,
 };
 
+export const DEFAULT_INACTIVITY_NOTICE = 'The customer has not written for a while.';
+export const DEFAULT_USER_LEFT_NOTICE = 'The customer left the conversation.';
+export const DEFAULT_USER_BACK_NOTICE = 'The customer is back in the conversation.';
+
 export const handoverOptionsSchema = z.object({
   forwardOnlyHandoverConversations: z.boolean().default(true),
   getQueueUpdates: z.boolean().default(true),
+  /** Minutes of user silence while an agent is active before the agent is told; 0 = off. */
+  inactivityTimeoutMinutes: z.number().int().min(0).max(1440).default(0),
+  /** After the inactivity notice, close the handover too (the Flow hears `{status:'completed', reason:'inactivity'}`). */
+  inactivityCloses: z.boolean().default(false),
+  /** Told to the agent when the inactivity timeout fires. */
+  inactivityNotice: z.string().max(1000).default(DEFAULT_INACTIVITY_NOTICE),
+  /** Told to the agent when the user leaves (cancel while an agent is active). */
+  userLeftNotice: z.string().max(1000).default(DEFAULT_USER_LEFT_NOTICE),
+  /** Told to the agent when a user who left comes back (new handover, or a message on the still-open thread). */
+  userBackNotice: z.string().max(1000).default(DEFAULT_USER_BACK_NOTICE),
 });
 export type HandoverOptions = z.infer<typeof handoverOptionsSchema>;
 
@@ -117,7 +133,15 @@ export const startHandoverRequestSchema = z.object({
   firstMessage: z.string().min(1).max(20000),
   /** Key/value data for the thread (routing rules); keys are sanitised by the relay. */
   contextData: z.record(z.string().min(1).max(128), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100)])).default({}),
-  options: handoverOptionsSchema.default({ forwardOnlyHandoverConversations: true, getQueueUpdates: true }),
+  options: handoverOptionsSchema.default({
+    forwardOnlyHandoverConversations: true,
+    getQueueUpdates: true,
+    inactivityTimeoutMinutes: 0,
+    inactivityCloses: false,
+    inactivityNotice: DEFAULT_INACTIVITY_NOTICE,
+    userLeftNotice: DEFAULT_USER_LEFT_NOTICE,
+    userBackNotice: DEFAULT_USER_BACK_NOTICE,
+  }),
   /** Engage category ids added to the thread with the Agent category (the built-in provider's "Additional Category IDs"). */
   additionalCategoryIds: z.array(id).max(20).optional(),
 });
@@ -162,6 +186,39 @@ export type CancelHandoverRequest = z.infer<typeof cancelHandoverRequestSchema>;
 export const cancelHandoverResponseSchema = z.object({ status: handoverStatusSchema, cancelled: z.boolean() });
 export type CancelHandoverResponse = z.infer<typeof cancelHandoverResponseSchema>;
 
+/**
+ * The Flow ends the handover. "closed": the intervention was closed; "cancelled": Engage refused to
+ * close it (e.g. not yet taken by an agent) so the relay cancelled it; either way the thread goes back
+ * to the Bot category and the conversation ends. No event is injected back into the Flow.
+ */
+export const closeHandoverRequestSchema = z.object({
+  ...envelope,
+  reason: z.string().max(500).default('closed_by_flow'),
+});
+export type CloseHandoverRequest = z.infer<typeof closeHandoverRequestSchema>;
+
+export const closeHandoverResponseSchema = z.object({
+  status: handoverStatusSchema,
+  closed: z.boolean(),
+  outcome: z.enum(['closed', 'cancelled', 'not_running']),
+});
+export type CloseHandoverResponse = z.infer<typeof closeHandoverResponseSchema>;
+
+/** Whether agents who could take the conversation are available now (Engage agent status, cached a few seconds per tenant). */
+export const agentAvailabilityRequestSchema = z.object({
+  ...envelope,
+  /** Categories an available agent must serve; default: the tenant's Agent category. */
+  categoryIds: z.array(id).max(20).optional(),
+});
+export type AgentAvailabilityRequest = z.infer<typeof agentAvailabilityRequestSchema>;
+
+export const agentAvailabilityResponseSchema = z.object({
+  available: z.boolean(),
+  availableAgents: z.number().int().nonnegative(),
+  checkedAt: z.string().datetime({ offset: true }),
+});
+export type AgentAvailabilityResponse = z.infer<typeof agentAvailabilityResponseSchema>;
+
 export const queueStatusRequestSchema = z.object({ ...envelope });
 export type QueueStatusRequest = z.infer<typeof queueStatusRequestSchema>;
 
@@ -198,6 +255,8 @@ export const relayRequestSchemas = {
   cancelHandover: cancelHandoverRequestSchema,
   queueStatus: queueStatusRequestSchema,
   sendProfile: sendProfileRequestSchema,
+  closeHandover: closeHandoverRequestSchema,
+  agentAvailability: agentAvailabilityRequestSchema,
 } as const;
 
 export const relayResponseSchemas = {
@@ -206,6 +265,8 @@ export const relayResponseSchemas = {
   cancelHandover: cancelHandoverResponseSchema,
   queueStatus: queueStatusResponseSchema,
   sendProfile: sendProfileResponseSchema,
+  closeHandover: closeHandoverResponseSchema,
+  agentAvailability: agentAvailabilityResponseSchema,
 } as const;
 
 /** Input type (before defaults) — what a client may send. */
@@ -221,9 +282,16 @@ export const injectedHandoverEventSchema = z.object({
   position: z.number().int().nonnegative().optional(),
   /** Milliseconds. */
   estimatedWaitTime: z.number().int().nonnegative().optional(),
+  /** On the agent-joined and transfer events: the agent's name from Engage's users resource (absent if the lookup failed). */
   agentName: z.string().optional(),
+  /** Engage user id of the agent, on the agent-joined and transfer events. */
+  agentId: z.string().optional(),
   error: z.object({ reason: z.string(), message: z.string() }).optional(),
-  /** With status "queue": why the user waits again ("agent_released": the agent cancelled the intervention). */
-  reason: z.enum(['agent_released']).optional(),
+  /**
+   * Why: with status "queue", "agent_released" (the agent cancelled the intervention); with status
+   * "active", "transferred" (the conversation was reassigned to another agent); with status
+   * "completed", "inactivity" (the user was silent past the inactivity timeout).
+   */
+  reason: z.enum(['agent_released', 'transferred', 'inactivity']).optional(),
 });
 export type InjectedHandoverEvent = z.infer<typeof injectedHandoverEventSchema>;

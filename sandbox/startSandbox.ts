@@ -7,7 +7,8 @@ import { createLogger } from '../relay/src/log';
 import { createRelay } from '../relay/src/relay';
 import { SqliteStore } from '../relay/src/store/sqliteStore';
 import { CognigyApiSimulator } from './cognigy/cognigyApiSimulator';
-import { FlowRunner, placeNode, type Flow } from './cognigy/flowRunner';
+import { demoFlow } from './cognigy/demoFlow';
+import { FlowRunner } from './cognigy/flowRunner';
 import { WebchatServer } from './cognigy/webchatServer';
 import { DeskServer } from './engage/deskServer';
 import { EngageSimulator } from './engage';
@@ -49,41 +50,7 @@ function secret(): string {
   return randomBytes(18).toString('base64url');
 }
 
-/**
- * The demo Flow, built exactly as the README's "For bot builders" section says:
- *  1. first node: If {{context.rceHandover.active}} → Go To "Handover to RCE" (continue) — the guard;
- *  2. "agent?" → Get Transcript (into input.transcript) → Handover to RCE (marked Set Entrypoint,
- *     Transcript = {{input.transcript}});
- *  3. each branch ends in a Say; the guard brings the next input back to the node.
- */
-export function demoFlow(): Flow {
-  const handover = extension.nodes.find((n) => n.type === 'handoverToRce');
-  if (!handover) throw new Error('handoverToRce node missing from the extension');
-  return {
-    start: 'guard',
-    nodes: [
-      { id: 'guard', type: 'goToIf', label: 'Handover running?', config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' }, next: 'wants-agent' },
-      { id: 'wants-agent', type: 'ifTextMatches', label: 'Asks for a human?', config: { pattern: '\\b(agent|human|person|someone)\\b', target: 'transcript' }, next: 'smalltalk' },
-      { id: 'smalltalk', type: 'say', config: { text: 'I am only a demo bot. Type "agent" and I will hand you over to a human.' } },
-      { id: 'transcript', type: 'getTranscript', label: 'Get Transcript', config: { storeLocation: 'input', key: 'transcript', limit: 10 }, next: 'handover' },
-      ...placeNode(handover, {
-        id: 'handover',
-        entrypoint: true,
-        config: {
-          connection: 'sandbox',
-          transcript: '{{input.transcript}}',
-          contextData: { channel: 'webchat', intent: 'talk-to-agent' },
-        },
-        branches: {
-          onAgentJoined: [{ type: 'say', config: { text: 'An agent has joined the conversation.' } }],
-          onReturnToBot: [{ type: 'say', config: { text: 'The agent closed the conversation. I am back: type "agent" any time to talk to a human again.' } }],
-          onCancel: [{ type: 'say', config: { text: 'Okay, I cancelled the request. I am here if you need me.' } }],
-          onError: [{ type: 'say', config: { text: 'Sorry, I could not reach an agent right now. Please try again later.' } }],
-        },
-      }),
-    ],
-  };
-}
+export { demoFlow };
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const dataDir = resolve(options.dataDir ?? './data');

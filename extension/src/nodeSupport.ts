@@ -111,6 +111,9 @@ export const configTextList = (fallback: string[]) =>
     (v) => (typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : v),
     z.array(z.string()).catch(fallback),
   );
+/** A whole number in [min, max]; text such as "5" (CognigyScript results are text) counts. */
+export const configInt = (fallback: number, min: number, max: number) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().int().min(min).max(max).catch(fallback));
 export const configChoice = <const T extends readonly [string, ...string[]]>(options: T, fallback: T[number]) =>
   z.enum(options).catch(fallback);
 

@@ -180,6 +180,8 @@ export const sendUserMessage = (context: RelayCallContext, body: RelayCallBody<'
 export const cancelHandover = (context: RelayCallContext, body: RelayCallBody<'cancelHandover'>) => callRelay('cancelHandover', context, body);
 export const queueStatus = (context: RelayCallContext, body: RelayCallBody<'queueStatus'> = {}) => callRelay('queueStatus', context, body);
 export const sendProfile = (context: RelayCallContext, body: RelayCallBody<'sendProfile'>) => callRelay('sendProfile', context, body);
+export const closeHandover = (context: RelayCallContext, body: RelayCallBody<'closeHandover'>) => callRelay('closeHandover', context, body);
+export const agentAvailability = (context: RelayCallContext, body: RelayCallBody<'agentAvailability'> = {}) => callRelay('agentAvailability', context, body);
 
 function transportError(error: unknown, where: string, route: RelayRouteName): RelayCallError {
   const code = error instanceof AxiosError ? error.code : undefined;

@@ -11,6 +11,7 @@ import { HandoverEngine } from './handover/engine';
 import { createOutboundHttp } from './http/outboundHttp';
 import { RelayMetrics } from './metrics/relayMetrics';
 import { createJobExecutor } from './outbox/executors';
+import { EngageLookups } from './engage/engageLookups';
 import { SlidingWindowLimiter, SlidingWindowRestGate } from './outbox/rateGate';
 import { leaseOwnerOf } from './outbox/leaseOwner';
 import { SharedBudget, SharedRestGate } from './outbox/sharedBudget';
@@ -58,9 +59,14 @@ export function createRelay(options: RelayOptions): Relay {
   let worker: OutboxWorker | null = null;
   let retention: ReturnType<typeof startRetention> | null = null;
 
+  const metrics: RelayMetrics = new RelayMetrics({ outboxCounts: () => activeWorker.metrics, outboxStats: () => store.outboxStats(), tenantIds: tenants.map((t) => t.sourceId), engageRestPerMinute: config.settings.engageRestPerMinute, ...(options.clock ? { clock: options.clock } : {}) });
+  // One REST budget per tenant for the outbox's calls and the synchronous lookups alike, counted per tenant.
+  const restGate = metrics.countRestCalls(store.kind === 'redis' ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock) : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock));
+  const engage = new EngageLookups({ http: outbound.client, restGate, logger, ...(options.clock ? { clock: options.clock } : {}) });
   const engine = new HandoverEngine({
     store,
     logger,
+    engage,
     settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: DEDUP_TTL_MS, replayWindowMs: config.settings.replayWindowMs },
     ...(options.clock ? { clock: options.clock } : {}),
     // The worker is built below (it needs the engine); until then nothing is leased.
@@ -70,11 +76,10 @@ export function createRelay(options: RelayOptions): Relay {
       kick: () => worker?.kick(),
     },
   });
-  const metrics: RelayMetrics = new RelayMetrics({ outboxCounts: () => activeWorker.metrics, outboxStats: () => store.outboxStats(), tenantIds: tenants.map((t) => t.sourceId), engageRestPerMinute: config.settings.engageRestPerMinute, ...(options.clock ? { clock: options.clock } : {}) });
   worker = new OutboxWorker({
     store,
     logger,
-    execute: metrics.timeDeliveries(createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate: metrics.countRestCalls(store.kind === 'redis' ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock) : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock)), threads: engine })),
+    execute: metrics.timeDeliveries(createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate, threads: engine })),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.outbox?.backoff ? { backoff: options.outbox.backoff } : {}),

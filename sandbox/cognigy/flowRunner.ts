@@ -375,10 +375,12 @@ export class FlowRunner {
         continue;
       }
       if (node.type === 'ifTextMatches') {
-        // Cognigy's If node with a condition like `ci.text` matching a pattern (e.g. "agent|human").
-        const config = (node.config ?? {}) as { pattern?: unknown; target?: unknown };
+        // Cognigy's If node with a condition like `ci.text` matching a pattern (e.g. "agent|human"),
+        // optionally and-ed with a CognigyScript value (`when`, e.g. "{{context.rceHandover.longWaitTaken}}").
+        const config = resolveDeep(node.config ?? {}, scope, true) as { pattern?: unknown; target?: unknown; when?: unknown };
         const text = typeof input.text === 'string' ? input.text : '';
-        const matches = typeof config.pattern === 'string' && new RegExp(config.pattern, 'i').test(text);
+        const condition = !('when' in config) || Boolean(config.when);
+        const matches = condition && typeof config.pattern === 'string' && new RegExp(config.pattern, 'i').test(text);
         current = matches && typeof config.target === 'string' ? config.target : afterThis();
         continue;
       }

@@ -144,6 +144,21 @@ export class Desk {
     return task;
   }
 
+  /** events.md: a transfer re-assigns the task (task.transferred) and the intervention's agent (intervention.user_updated). */
+  transfer(intervention: SimIntervention, toAgent: AgentUserJson, byUserId: string): void {
+    if (intervention.status !== 'opened') throw new DeskError('forbidden', `intervention is ${intervention.status}`);
+    intervention.user_id = toAgent.id;
+    intervention.updated_at = this.now();
+    this.state.changed('intervention', intervention.id);
+    const task = this.state.activeTask(intervention.thread_id);
+    if (task) {
+      task.agent_ids = [toAgent.id];
+      this.state.changed('task', task.id);
+      this.issueTask('task.transferred', task, byUserId);
+    }
+    this.issueIntervention('intervention.user_updated', intervention, byUserId);
+  }
+
   /** Checks REST and the desk share: Engage only closes open interventions that have agent replies. */
   assertClosable(intervention: SimIntervention): void {
     if (intervention.closing) throw new DeskError('conflict', 'intervention is already being closed');

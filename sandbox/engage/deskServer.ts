@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { closeLocal, listenLocal } from '../localServer';
 import { ChangeBroadcaster } from '../sse';
 import { DeskError } from './desk';
-import type { EngageSimulator, ThreadView } from './simulator';
+import { DEFAULT_AGENT_ID, type EngageSimulator, type ThreadView } from './simulator';
 
 /**
  * The agent desk of the sandbox: a small web page over the Engage simulator's agent actions.
@@ -16,6 +16,7 @@ import type { EngageSimulator, ThreadView } from './simulator';
  */
 
 const replySchema = z.object({ body: z.string().trim().min(1).max(5000) });
+const agentStatusSchema = z.object({ status: z.enum(['available', 'away']) });
 
 export interface DeskServerOptions {
   engage: EngageSimulator;
@@ -87,6 +88,14 @@ export class DeskServer {
         res.status(status).json({ error: (err as Error).message });
       }
     };
+    // The sandbox agent's status on the channel (what Engage's GET /1.0/status reports to the availability check).
+    app.get('/api/agent/status', (_req, res) => res.json({ status: engage.agentStatusOf(DEFAULT_AGENT_ID) }));
+    app.post('/api/agent/status', express.json(), (req, res) => {
+      const parsed = agentStatusSchema.safeParse(req.body);
+      if (!parsed.success) return res.status(400).json({ error: 'status must be "available" or "away"' });
+      engage.setAgentStatus(DEFAULT_AGENT_ID, parsed.data.status);
+      return res.json({ ok: true, status: parsed.data.status });
+    });
     app.post('/api/threads/:id/take', express.json(), act((thread) => engage.takeTask(thread.id)));
     app.post('/api/threads/:id/reply', express.json(), act(async (thread, req) => {
       const body = replySchema.parse(req.body).body;

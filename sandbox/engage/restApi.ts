@@ -15,6 +15,13 @@ import type { Identity, SimIntervention, SimThread, SimulatorState } from './sta
 import { isoSeconds, type Scheduler } from './util';
 import { webhookRoutes, type WebhookList } from './webhooksApi';
 
+/** openapi `AgentStatus` / `AgentStatusChannel`. */
+interface AgentStatusJson {
+  agent_id: string;
+  channels: { id: string; name: string; status: 'available' | 'away' | null; busyness: 'unoccupied' | 'ok' | 'busy' | 'full' }[];
+  custom_status: { id: string } | null;
+}
+
 /**
  * REST subset under `/1.0` (engage-rest-webhooks.md §2–3), transport-free: the HTTP adapter hands
  * over method, path below `/1.0`, query and raw body; this answers JSON in the documented
@@ -153,6 +160,8 @@ export class RestApi {
     { method: 'GET', pattern: /^\/users\/me$/, handler: () => this.me() },
     { method: 'GET', pattern: /^\/users$/, handler: (_m, p) => this.listUsers(p) },
     { method: 'GET', pattern: new RegExp(`^/users/${ID}$`), handler: ([id]) => this.showUser(id) },
+    { method: 'GET', pattern: /^\/status$/, handler: (_m, p) => this.agentStatuses(p) },
+    { method: 'GET', pattern: /^\/channels$/, handler: (_m, p) => this.listChannels(p) },
     { method: 'GET', pattern: /^\/categories$/, handler: (_m, p) => this.listCategories(p) },
     { method: 'GET', pattern: new RegExp(`^/categories/${ID}$`), handler: ([id]) => this.showCategory(id) },
     { method: 'GET', pattern: /^\/identities$/, handler: (_m, p) => this.listIdentities(p) },
@@ -245,6 +254,32 @@ export class RestApi {
   private showUser(id: string | undefined): JsonResponse {
     const user = id === undefined ? undefined : this.agent(id);
     return user ? { status: 200, body: user } : restError(404, `User ${id ?? ''} not found`);
+  }
+
+  /**
+   * transfers.md / openapi getAllAgentStatus: the connected agents, each with its status and busyness
+   * per channel, filtered on `source_ids[]` (reply permission) and `category_ids[]`.
+   */
+  private agentStatuses(params: RestParams): JsonResponse {
+    const channel = this.state.channel;
+    const sourceIds = params.getAll('source_ids').filter(Boolean);
+    const categoryIds = params.getAll('category_ids').filter(Boolean);
+    const records: AgentStatusJson[] = [];
+    for (const [agentId, status] of this.state.agentStatus) {
+      const agent = this.agent(agentId);
+      if (!agent || !channel) continue;
+      if (sourceIds.length > 0 && !sourceIds.some((id) => channel.source_ids.includes(id))) continue;
+      if (categoryIds.length > 0 && !agent.category_ids.some((id) => categoryIds.includes(id))) continue;
+      const open = [...this.state.interventions.values()].filter((i) => i.user_id === agentId && i.status === 'opened').length;
+      const busyness = open === 0 ? 'unoccupied' : open >= channel.hard_capability ? 'full' : open * 2 > channel.hard_capability ? 'busy' : 'ok';
+      records.push({ agent_id: agentId, channels: [{ id: channel.id, name: channel.name, status, busyness }], custom_status: null });
+    }
+    return { status: 200, body: records };
+  }
+
+  private listChannels(params: RestParams): JsonResponse {
+    const channel = this.state.channel;
+    return { status: 200, body: page(channel ? [{ id: channel.id, name: channel.name, label: channel.name, source_ids: [...channel.source_ids], hard_capability: channel.hard_capability }] : [], params) };
   }
 
   private listCategories(params: RestParams): JsonResponse {

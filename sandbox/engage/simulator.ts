@@ -83,6 +83,8 @@ export interface EngageSimulatorOptions {
    * (docs/sdks/source-sdk/quick-start.md): a source cannot count on it being there.
    */
   agentRepliesWithoutContentId?: boolean;
+  /** Open interventions at which an agent's busyness is "full" (channel hard capability; default 3). */
+  agentHardCapability?: number;
   /** Webhook `resource.id` as an integer, as docs/webhooks/events.md types it (its samples show strings). */
   numericWebhookResourceIds?: boolean;
   /**
@@ -147,6 +149,9 @@ export class EngageSimulator {
     this.baseUri = options.baseUri;
     this.categoryIds = options.categories ?? { ...DEFAULT_CATEGORIES };
     this.seedDirectory();
+    const channelId = newObjectId();
+    // The realtime channel of the source; "hard capability" is the tasks at which an agent is full.
+    this.state.channel = { id: channelId, name: 'Realtime', source_ids: [options.sourceId], hard_capability: options.agentHardCapability ?? 3 };
 
     const onChange = (): void => this.state.changed('webhook');
     this.webhookDispatcher = new WebhookDispatcher({
@@ -164,7 +169,7 @@ export class EngageSimulator {
       state: this.state,
       sourceId: options.sourceId,
       agentCategoryId: this.categoryIds.agentId,
-      channelId: newObjectId(),
+      channelId,
       clock: this.clock,
       numericResourceIds: options.numericWebhookResourceIds ?? false,
       issue: (event) => this.issue(event),
@@ -259,6 +264,8 @@ export class EngageSimulator {
       team_ids: [],
       identity_ids: [],
     });
+    // The sandbox agent starts connected and available (the desk can set away).
+    this.state.agentStatus.set(DEFAULT_AGENT_ID, 'available');
   }
 
   // ---- lifecycle ----
@@ -385,6 +392,26 @@ export class EngageSimulator {
 
   agents(): AgentUserJson[] {
     return snapshot([...this.state.agents.values()]);
+  }
+
+  /** The agent's status on the channel: available, away, or null (disconnected, not listed by `/status`). */
+  setAgentStatus(agentId: string, status: 'available' | 'away' | null): void {
+    if (!this.state.agents.has(agentId)) throw new DeskError('not_found', `agent ${agentId} not found`);
+    if (status === null) this.state.agentStatus.delete(agentId);
+    else this.state.agentStatus.set(agentId, status);
+    this.state.changed('agent', agentId);
+  }
+
+  agentStatusOf(agentId: string): 'available' | 'away' | null {
+    return this.state.agentStatus.get(agentId) ?? null;
+  }
+
+  /** An agent or admin hands the conversation to another agent (→ task.transferred, intervention.user_updated). */
+  transferIntervention(interventionIdOrThreadId: string, toAgentId: string, byUserId?: string): SimIntervention {
+    const intervention = this.findIntervention(interventionIdOrThreadId);
+    const toAgent = this.agentActions.resolveAgent(toAgentId);
+    this.desk.transfer(intervention, toAgent, byUserId ?? intervention.user_id);
+    return snapshot(intervention);
   }
 
   /** An agent answers in the thread (→ messages.create to the Base URI, with Engage's retries). */

@@ -191,6 +191,13 @@ export class SimulatorState {
   capabilities: SourceCapabilities | null = null;
   readonly categories = new Map<string, CategoryJson>();
   readonly agents = new Map<string, AgentUserJson>();
+  /**
+   * Agents connected to the channel and their status (transfers.md `/status`: "available" or "away");
+   * an agent absent from the map is not connected and not listed.
+   */
+  readonly agentStatus = new Map<string, 'available' | 'away'>();
+  /** The channel that holds the source (openapi `Channel`), as `/channels` and `/status` show it. */
+  channel: { id: string; name: string; source_ids: string[]; hard_capability: number } | null = null;
   readonly identities = new Map<string, Identity>();
   readonly identityByForeignId = new Map<string, string>();
   readonly threads = new Map<string, SimThread>();

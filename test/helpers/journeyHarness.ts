@@ -53,6 +53,8 @@ export async function startJourney(options: {
   engageOptions?: Partial<EngageSimulatorOptions>;
   /** Setup values as an admin would type them (parsed by the relay's tenant schema like RELAY_CONFIG). */
   tenantValues?: (engage: EngageSimulator) => Record<string, string>;
+  /** The relay's clock (e.g. real time plus an offset a test moves forward); the simulators keep real time. */
+  relayClock?: () => number;
 }): Promise<Journey> {
   const sourceId = options.sourceId ?? `src${randomUUID().slice(0, 8)}`;
   const engage = new EngageSimulator({ sourceId, realtimeAccessToken: TEST_SECRETS.realtimeAccessToken, apiAccessToken: TEST_SECRETS.apiAccessToken, importDelayMs: 30, categorizeDurationMs: 20, ...options.engageOptions });
@@ -84,13 +86,13 @@ export async function startJourney(options: {
   const location = { dir: mkdtempSync(join(tmpdir(), 'rce-journey-')), prefix: `journey:${sourceId}:` };
 
   let store = await openTestStore(options.store, location);
-  const makeRelay = (s: Store) => createRelay({ config, store: s, logger, outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 }, outboundTimeoutMs: 2_000 });
+  const makeRelay = (s: Store) => createRelay({ config, store: s, logger, ...(options.relayClock ? { clock: options.relayClock } : {}), outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 }, outboundTimeoutMs: 2_000 });
   let relay = makeRelay(store);
   const { url, adminUrl } = await relay.start(0, '127.0.0.1');
   const relayPath = `${url}/handover/rce`;
   engage.setSourceBaseUri(relayPath);
   await engage.saveSource();
-  const webhook = await engage.registerWebhook({ url: relayPath, secret: TEST_SECRETS.webhookSecret, verifyToken: 'cognigy123', events: ['intervention.opened', 'intervention.canceled', 'intervention.closed', 'task.taken'] });
+  const webhook = await engage.registerWebhook({ url: relayPath, secret: TEST_SECRETS.webhookSecret, verifyToken: 'cognigy123', events: ['intervention.opened', 'intervention.canceled', 'intervention.closed', 'task.taken', 'task.transferred', 'intervention.user_updated'] });
   if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
 
   const journey: Journey = {

@@ -147,6 +147,13 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
       }
       case 'sendProfile':
         return { body: { queued: true, authorId: `author-${threadId.slice(3)}` } };
+      case 'closeHandover': {
+        if (!running) return { body: { status: current, closed: false, outcome: 'not_running' } };
+        handovers.set(key, 'completed');
+        return { body: { status: 'completed', closed: true, outcome: current === 'active' ? 'closed' : 'cancelled' } };
+      }
+      case 'agentAvailability':
+        return { body: { available: true, availableAgents: 1, checkedAt: new Date().toISOString() } };
     }
   };
 

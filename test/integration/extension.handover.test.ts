@@ -195,7 +195,7 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
       const { runner, session } = await startedSession(relay, {}, shape);
       relay.reset();
       const turn = await runner.send(session, handoverEvent(runner, session, 'queue', { position: 3, estimatedWaitTime: 90_000 }));
-      expect(texts(turn)).toEqual(['You are number 3 in the queue. Estimated wait: 2 min.']);
+      expect(texts(turn)).toEqual(['You are number 3 in the queue. Estimated wait: about 2 minutes.']);
       expect(turn.executions.every((e) => e.httpCalls === 0)).toBe(true);
       expect(relay.requests).toHaveLength(0);
       expect(turn.input.handover).toEqual({ status: 'queue', eventType: 'queueUpdate', data: { threadId: expect.any(String), position: 3, estimatedWaitTime: 90_000 } });

@@ -72,7 +72,9 @@ describe('extension tarball', () => {
     const types = loaded.nodes.map((n) => n.type).sort();
     expect(types).toEqual(
       [
-        'handoverToRce', 'onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError',
+        'handoverToRce', 'onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError', 'onLongWait', 'onTransfer',
+        'checkAgentAvailability', 'checkAgentAvailabilityOnAvailable', 'checkAgentAvailabilityOnUnavailable', 'checkAgentAvailabilityOnError',
+        'closeRceHandover', 'closeRceHandoverOnClosed', 'closeRceHandoverOnNotRunning', 'closeRceHandoverOnError',
         'getQueueStatus', 'getQueueStatusOnSuccess', 'getQueueStatusOnError',
         'sendProfile', 'sendProfileOnSuccess', 'sendProfileOnError',
         'mirrorToRce',

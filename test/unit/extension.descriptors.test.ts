@@ -28,12 +28,14 @@ function field(type: string, key: string) {
 }
 
 describe('extension descriptors', () => {
-  it('exports the four nodes with their branches and the display label', () => {
-    expect(parents.map((n) => n.type).sort()).toEqual(['getQueueStatus', 'handoverToRce', 'mirrorToRce', 'sendProfile']);
+  it('exports the six nodes with their branches and the display label', () => {
+    expect(parents.map((n) => n.type).sort()).toEqual(['checkAgentAvailability', 'closeRceHandover', 'getQueueStatus', 'handoverToRce', 'mirrorToRce', 'sendProfile']);
     expect(children.map((n) => n.type).sort()).toEqual(
       [
         'getQueueStatusOnError', 'getQueueStatusOnSuccess',
-        'onAgentJoined', 'onCancel', 'onError', 'onQueueUpdate', 'onReturnToBot',
+        'onAgentJoined', 'onCancel', 'onError', 'onLongWait', 'onQueueUpdate', 'onReturnToBot', 'onTransfer',
+        'checkAgentAvailabilityOnAvailable', 'checkAgentAvailabilityOnUnavailable', 'checkAgentAvailabilityOnError',
+        'closeRceHandoverOnClosed', 'closeRceHandoverOnNotRunning', 'closeRceHandoverOnError',
         'sendProfileOnError', 'sendProfileOnSuccess',
       ].sort(),
     );
@@ -46,7 +48,7 @@ describe('extension descriptors', () => {
   });
 
   it('gives the Handover node exactly the documented branches', () => {
-    expect(node('handoverToRce').dependencies?.children).toEqual(['onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError']);
+    expect(node('handoverToRce').dependencies?.children).toEqual(['onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError', 'onLongWait', 'onTransfer']);
     expect(Object.values(HANDOVER_CHILD_TYPES)).toEqual(node('handoverToRce').dependencies?.children);
   });
 
@@ -69,6 +71,8 @@ describe('extension descriptors', () => {
     expect(node('getQueueStatus').behavior?.entrypoint).toBe(false);
     expect(node('sendProfile').behavior?.entrypoint).toBe(false);
     expect(node('mirrorToRce').behavior?.entrypoint).toBe(false);
+    expect(node('checkAgentAvailability').behavior?.entrypoint).toBe(false);
+    expect(node('closeRceHandover').behavior?.entrypoint).toBe(false);
   });
 
   it('groups every field in exactly one section and renders every section', () => {
@@ -134,7 +138,7 @@ describe('extension descriptors', () => {
     expect(field('handoverToRce', 'transcript').type).toBe('json');
     expect(field('handoverToRce', 'firstMessage').type).toBe('cognigyText');
     expect(field('handoverToRce', 'cancelPhrases').type).toBe('textArray');
-    expect(node('handoverToRce').sections?.map((s) => s.label)).toEqual(['Connection', 'Handover', 'Contact profile', 'Options', 'Storage', 'RingCentral Engage Settings']);
+    expect(node('handoverToRce').sections?.map((s) => s.label)).toEqual(['Connection', 'Handover', 'Contact profile', 'Options', 'Live chat', 'Storage', 'RingCentral Engage Settings']);
   });
 
   it('tells bot builders the mandatory placement: Set Entrypoint and the Flow-start guard', () => {
@@ -159,6 +163,40 @@ describe('extension descriptors', () => {
     expect(String(mirror.summary)).toContain('Only needed when "Forward Only Handover Conversations" is off');
     expect(String(mirror.summary)).toContain('Handover to RCE node too');
     expect(String(field('handoverToRce', 'forwardOnlyHandoverConversations').description)).toContain('Mirror to RCE');
+  });
+
+  it('gives the Handover node the live-chat fields of issue 16 with defaults that keep the old behaviour', () => {
+    expect(field('handoverToRce', 'cancelDuringLiveChat')).toMatchObject({ type: 'toggle', defaultValue: false });
+    expect(field('handoverToRce', 'longWaitMinutes')).toMatchObject({ type: 'number', defaultValue: 0 });
+    expect(field('handoverToRce', 'longWaitPosition')).toMatchObject({ type: 'number', defaultValue: 0 });
+    expect(field('handoverToRce', 'transferBranch')).toMatchObject({ type: 'toggle', defaultValue: false });
+    expect(field('handoverToRce', 'inactivityTimeoutMinutes')).toMatchObject({ type: 'number', defaultValue: 0 });
+    expect(field('handoverToRce', 'inactivityCloses').condition).toEqual({ key: 'inactivityTimeoutMinutes', value: 0, negate: true });
+    expect(field('handoverToRce', 'userLeftNotice').defaultValue).toBe('The customer left the conversation.');
+    expect(field('handoverToRce', 'userBackNotice').defaultValue).toBe('The customer is back in the conversation.');
+    expect(String(field('handoverToRce', 'queueMessageTemplate').description)).toContain('{wait}');
+  });
+
+  it('gives Check RCE Agent Availability its three branches, a business-hours schedule and input storage like Cognigy\'s own node', () => {
+    const availability = node('checkAgentAvailability');
+    expect(availability.defaultLabel).toBe('Check RCE Agent Availability');
+    expect(availability.dependencies?.children).toEqual(['checkAgentAvailabilityOnAvailable', 'checkAgentAvailabilityOnUnavailable', 'checkAgentAvailabilityOnError']);
+    expect(children.filter((c) => c.parentType === 'checkAgentAvailability').map((c) => c.defaultLabel)).toEqual(['On Available', 'On Unavailable', 'On Error']);
+    expect(field('checkAgentAvailability', 'useBusinessHours')).toMatchObject({ type: 'toggle', defaultValue: false });
+    expect(field('checkAgentAvailability', 'timeZone')).toMatchObject({ type: 'cognigyText', defaultValue: 'UTC', condition: { key: 'useBusinessHours', value: true } });
+    expect(field('checkAgentAvailability', 'weeklyHours')).toMatchObject({ type: 'json', defaultValue: { mon: '09:00-17:00', sat: null, sun: null } });
+    expect(field('checkAgentAvailability', 'closedDates')).toMatchObject({ type: 'textArray', defaultValue: [] });
+    expect(field('checkAgentAvailability', 'storeLocation').defaultValue).toBe('input');
+    expect(field('checkAgentAvailability', 'inputKey').defaultValue).toBe('rceAvailability');
+    expect(String(availability.summary)).toContain('before "Handover to RCE"');
+  });
+
+  it('gives Close RCE Handover its three branches and the Handover node\'s state key', () => {
+    const close = node('closeRceHandover');
+    expect(close.defaultLabel).toBe('Close RCE Handover');
+    expect(children.filter((c) => c.parentType === 'closeRceHandover').map((c) => c.defaultLabel)).toEqual(['On Closed', 'On Not Running', 'On Error']);
+    expect(field('closeRceHandover', 'reason')).toMatchObject({ type: 'cognigyText', defaultValue: 'closed_by_flow' });
+    expect(field('closeRceHandover', 'contextKey').defaultValue).toBe(field('handoverToRce', 'contextKey').defaultValue);
   });
 
   it('stores the queue status in the context by default', () => {

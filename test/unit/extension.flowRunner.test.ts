@@ -166,6 +166,21 @@ describe('FlowRunner', () => {
     expect((await runner.send(session, { text: 'b' })).outputs.map((o) => o.text)).toEqual(['busy b']);
   });
 
+  it('models an If on the text, optionally and-ed with a CognigyScript value (ifTextMatches with "when")', async () => {
+    const flow: Flow = {
+      nodes: [
+        { id: 'if', type: 'ifTextMatches', config: { pattern: '^call me back$', when: '{{context.offered}}', target: 'yes' }, next: 'no' },
+        { id: 'no', type: 'say', config: { text: 'no' } },
+        { id: 'yes', type: 'say', config: { text: 'yes' } },
+      ],
+    };
+    const runner = new FlowRunner({ flow, extension: [] });
+    expect((await runner.send(session, { text: 'Call me back' })).outputs.map((o) => o.text)).toEqual(['no']);
+    runner.session(session).context.offered = true;
+    expect((await runner.send(session, { text: 'Call me back' })).outputs.map((o) => o.text)).toEqual(['yes']);
+    expect((await runner.send(session, { text: 'call me back later' })).outputs.map((o) => o.text)).toEqual(['no']);
+  });
+
   it('Go To "wait" makes the target the entry of the next input; "continue" runs it with the same input', async () => {
     const flow: Flow = {
       nodes: [

@@ -1,6 +1,16 @@
 import {
   CANCEL_PAYLOAD,
   EVENT_ROUTES,
+  LONG_WAIT_ROUTE,
+  REASON_ROUTES,
+  RELAY_STATUS_ROUTES,
+  cancelPhrasesApply,
+  isLongWait,
+  nextInputStart,
+  queueMessageFor,
+  routeForEvent,
+  spokenWait,
+  wantsToCancel,
   applyEvent,
   attachmentsFrom,
   cancelQuickReplyData,
@@ -54,6 +64,15 @@ describe('event routing table', () => {
     expect(decideEvent(event('completed', { threadId: 't-2' }), running)).toEqual({ action: 'ignore', reason: 'other_thread' });
     expect(decideEvent(event('queue'), { ...running, active: false })).toEqual({ action: 'ignore', reason: 'already_ended' });
   });
+
+  it('routes a relay status that says the handover is over, and stays for one that says it runs', () => {
+    expect(RELAY_STATUS_ROUTES.queued).toBeNull();
+    expect(RELAY_STATUS_ROUTES.active).toBeNull();
+    expect(RELAY_STATUS_ROUTES.completed).toMatchObject({ child: 'onReturnToBot', staysActive: false, status: 'completed' });
+    expect(RELAY_STATUS_ROUTES.idle).toMatchObject({ child: 'onReturnToBot', staysActive: false, status: 'idle' });
+    expect(RELAY_STATUS_ROUTES.cancelled).toMatchObject({ child: 'onCancel', staysActive: false });
+    expect(RELAY_STATUS_ROUTES.error).toMatchObject({ child: 'onError', staysActive: false });
+  });
 });
 
 describe('applyEvent', () => {
@@ -92,14 +111,134 @@ describe('isCancelRequest', () => {
 });
 
 describe('fillQueueTemplate', () => {
-  it('fills position and minutes (rounded up)', () => {
+  it('fills position and minutes (rounded)', () => {
     expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {minutes} min.', 3, 90000)).toBe('You are number 3 in the queue. Estimated wait: 2 min.');
+  });
+  it('fills {wait} with the rounded words', () => {
+    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {wait}.', 3, 90000)).toBe('You are number 3 in the queue. Estimated wait: about 2 minutes.');
   });
   it('also fills double-brace placeholders when CognigyScript left them alone', () => {
     expect(fillQueueTemplate('#{{position}} – {{ minutes }} min', 1, 60000)).toBe('#1 – 1 min');
   });
-  it('shows "?" for unknown values', () => {
-    expect(fillQueueTemplate('{position}/{minutes}', null, undefined)).toBe('?/?');
+  // Was "?/?" before issue 16: "You are number ? in the queue" is what users saw after an agent released the chat.
+  it('leaves out the sentences whose value Engage did not report', () => {
+    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {wait}.', 4, undefined)).toBe('You are number 4 in the queue.');
+    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {wait}.', null, 300000)).toBe('Estimated wait: about 5 minutes.');
+    expect(fillQueueTemplate('{position}/{minutes}', null, undefined)).toBe('');
+  });
+});
+
+describe('spokenWait', () => {
+  it.each([
+    [0, 'less than a minute', 1],
+    [59_000, 'less than a minute', 1],
+    [60_000, 'about 1 minute', 1],
+    [89_000, 'about 1 minute', 1],
+    [90_000, 'about 2 minutes', 2],
+    [9 * 60_000, 'about 9 minutes', 9],
+    [9.6 * 60_000, 'about 10 minutes', 10],
+    [12 * 60_000, 'about 10 minutes', 10],
+    [13 * 60_000, 'about 15 minutes', 15],
+    [57 * 60_000, 'about 55 minutes', 55],
+    [58 * 60_000, 'about 1 hour', 60],
+    [80 * 60_000, 'about 1 hour 15 minutes', 75],
+    [150 * 60_000, 'about 2 hours 30 minutes', 150],
+  ])('says %i ms as "%s"', (ms, words, minutes) => {
+    expect(spokenWait(ms)).toEqual({ words, minutes });
+  });
+  it('knows nothing without a usable estimate', () => {
+    expect(spokenWait(undefined)).toBeNull();
+    expect(spokenWait(null)).toBeNull();
+    expect(spokenWait(-1)).toBeNull();
+  });
+});
+
+describe('queueMessageFor (said only when something the user hears changes)', () => {
+  const messages = { template: 'You are number {position} in the queue. Estimated wait: {wait}.', agentReleased: 'The agent left; you are back in the queue.' };
+  it('says the first report, then only changes of position or of the rounded wait', () => {
+    const first = queueMessageFor(event('queue', { position: 3, estimatedWaitTime: 300_000 }), running, messages);
+    expect(first).toBe('You are number 3 in the queue. Estimated wait: about 5 minutes.');
+    const said = { ...running, lastQueueMessage: first };
+    expect(queueMessageFor(event('queue', { position: 3, estimatedWaitTime: 290_000 }), said, messages)).toBe('');
+    expect(queueMessageFor(event('queue', { position: 2, estimatedWaitTime: 290_000 }), said, messages)).toBe('You are number 2 in the queue. Estimated wait: about 5 minutes.');
+    expect(queueMessageFor(event('queue', { position: 3, estimatedWaitTime: 180_000 }), said, messages)).toBe('You are number 3 in the queue. Estimated wait: about 3 minutes.');
+  });
+  it('says the release message when an agent released the chat, never "number ?"', () => {
+    expect(queueMessageFor(event('queue', { reason: 'agent_released' }), running, messages)).toBe('The agent left; you are back in the queue.');
+    expect(queueMessageFor(event('queue', { reason: 'agent_released' }), running, { ...messages, agentReleased: ' ' })).toBe('');
+  });
+  it('says nothing with an empty template or for other events', () => {
+    expect(queueMessageFor(event('queue', { position: 1 }), running, { ...messages, template: '' })).toBe('');
+    expect(queueMessageFor(event('active'), running, messages)).toBe('');
+  });
+  it('after a release, the next report is said even if it repeats the one before', () => {
+    const said = { ...running, lastQueueMessage: 'You are number 1 in the queue.' };
+    const released = applyEvent(said, event('queue', { reason: 'agent_released' }), EVENT_ROUTES.queue, '2025-01-01T00:06:00.000Z');
+    expect(released.lastQueueMessage).toBeNull();
+    expect(queueMessageFor(event('queue', { position: 1 }), released, messages)).toBe('You are number 1 in the queue.');
+  });
+});
+
+describe('On Long Wait', () => {
+  const limits = { minutes: 10, position: 5 };
+  it('is a long wait over N minutes or behind position P; 0 turns a threshold off', () => {
+    expect(isLongWait(1, 10 * 60_000, limits)).toBe(false);
+    expect(isLongWait(1, 10 * 60_000 + 1, limits)).toBe(true);
+    expect(isLongWait(5, undefined, limits)).toBe(false);
+    expect(isLongWait(6, undefined, limits)).toBe(true);
+    expect(isLongWait(600, 10 * 3_600_000, { minutes: 0, position: 0 })).toBe(false);
+  });
+  it('routes the first long-wait report to On Long Wait, once per handover', () => {
+    const long = event('queue', { position: 9, estimatedWaitTime: 60_000 });
+    const decision = decideEvent(long, running, { longWait: limits });
+    expect(decision).toEqual({ action: 'route', route: LONG_WAIT_ROUTE, state: running });
+    const after = applyEvent(running, long, LONG_WAIT_ROUTE, '2025-01-01T00:06:00.000Z');
+    expect(after).toMatchObject({ active: true, status: 'queued', longWaitTaken: true });
+    expect(decideEvent(long, after, { longWait: limits })).toEqual({ action: 'route', route: EVENT_ROUTES.queue, state: after });
+    expect(decideEvent(long, running, {})).toEqual({ action: 'route', route: EVENT_ROUTES.queue, state: running });
+  });
+  it('lets the next input start at the Flow start while the long-wait offer is open, so an If before the guard sees the answer', () => {
+    const after = applyEvent(running, event('queue', { position: 9 }), LONG_WAIT_ROUTE, '2025-01-01T00:06:00.000Z');
+    expect(nextInputStart(LONG_WAIT_ROUTE, after)).toBe('flowStart');
+    // Further queue updates before the user answers keep it so.
+    expect(nextInputStart(EVENT_ROUTES.queue, after)).toBe('flowStart');
+    expect(nextInputStart(EVENT_ROUTES.queue, { ...after, longWaitOfferOpen: false })).toBe('node');
+    const joined = applyEvent(after, event('active', { agentName: 'Ada' }), EVENT_ROUTES.active, '2025-01-01T00:07:00.000Z');
+    expect(joined.longWaitOfferOpen).toBe(false);
+    expect(nextInputStart(EVENT_ROUTES.active, joined)).toBe('node');
+  });
+  it('an agent release is never a long wait', () => {
+    expect(routeForEvent(event('queue', { reason: 'agent_released' }), running, { longWait: { minutes: 1, position: 1 } })).toBe(REASON_ROUTES.agent_released);
+  });
+});
+
+describe('transfer and inactivity', () => {
+  it('routes a reassignment to On Transfer when the node asks for it, else to On Agent Joined', () => {
+    const transfer = event('active', { reason: 'transferred', agentName: 'Linus', agentId: 'agent-9' });
+    expect(routeForEvent(transfer, running, { transferBranch: true })).toEqual({ child: 'onTransfer', staysActive: true, status: 'active' });
+    expect(routeForEvent(transfer, running, {})).toBe(EVENT_ROUTES.active);
+    expect(applyEvent(running, transfer, REASON_ROUTES.transferred, '2025-01-01T00:07:00.000Z')).toMatchObject({ active: true, status: 'active', agentName: 'Linus', agentId: 'agent-9' });
+    expect(handoverStatusInput(transfer)).toMatchObject({ status: 'active', data: { reason: 'transferred', agentName: 'Linus', agentId: 'agent-9' } });
+  });
+  it('returns to the bot after an inactivity close, with the reason for the Flow', () => {
+    const closed = event('completed', { reason: 'inactivity' });
+    expect(routeForEvent(closed)).toBe(EVENT_ROUTES.completed);
+    expect(handoverStatusInput(closed)).toEqual({ status: 'completed', eventType: 'conversationClosed', data: { threadId: 't-1', reason: 'inactivity' } });
+  });
+});
+
+describe('cancel phrases', () => {
+  it('apply while waiting, and during the live chat only with the option', () => {
+    expect(cancelPhrasesApply({ status: 'queued' }, false)).toBe(true);
+    expect(cancelPhrasesApply({ status: 'active' }, false)).toBe(false);
+    expect(cancelPhrasesApply({ status: 'active' }, true)).toBe(true);
+  });
+  it('a click on the Cancel quick reply always cancels; a typed phrase only when phrases apply', () => {
+    expect(wantsToCancel(CANCEL_PAYLOAD, { status: 'active' }, ['stop'], false)).toBe(true);
+    expect(wantsToCancel('stop', { status: 'active' }, ['stop'], false)).toBe(false);
+    expect(wantsToCancel('stop', { status: 'queued' }, ['stop'], false)).toBe(true);
+    expect(wantsToCancel('stop', { status: 'active' }, ['stop'], true)).toBe(true);
+    expect(wantsToCancel('stop please', { status: 'queued' }, ['stop'], false)).toBe(false);
   });
 });
 

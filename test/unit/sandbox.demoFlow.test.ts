@@ -13,11 +13,34 @@ describe('the sandbox demo Flow', () => {
   const flow = demoFlow();
   const byId = new Map(flow.nodes.map((n) => [n.id, n]));
 
-  it('starts with the guard: If context.rceHandover.active → Go To Handover to RCE (continue)', () => {
-    const guard = byId.get(flow.start ?? '');
+  // Before issue 16 the guard was the very first node. The callback answer offered by "On Long Wait"
+  // must be caught before it, or the guard forwards it to the agent; nothing else precedes the guard.
+  it('starts with the callback answer, then the guard: If context.rceHandover.active → Go To Handover to RCE (continue)', () => {
+    const callback = byId.get(flow.start ?? '');
+    expect(callback).toMatchObject({ type: 'ifTextMatches', config: { when: '{{context.rceHandover.longWaitTaken}}', target: 'close-for-callback' }, next: 'guard' });
+    expect(byId.get('close-for-callback')?.type).toBe('closeRceHandover');
+    const guard = byId.get(callback?.next ?? '');
     expect(guard).toMatchObject({ type: 'goToIf', config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' } });
     expect(builders).toContain('condition\n   `{{context.rceHandover.active}}`');
     expect(builders).toContain('**Execution Mode: Go to Node and continue**');
+    expect(builders).toContain('catch it **before the guard**');
+  });
+
+  it('checks agent availability with business hours before the handover, and goes on in On Available', () => {
+    const availability = byId.get('availability');
+    expect(byId.get('wants-agent')).toMatchObject({ config: { target: 'availability' } });
+    expect(availability).toMatchObject({ type: 'checkAgentAvailability', config: { useBusinessHours: true, timeZone: 'Europe/Berlin' } });
+    expect(availability?.next).toBeUndefined();
+    const onAvailable = availability?.children?.find((c) => c.type === 'checkAgentAvailabilityOnAvailable');
+    expect(byId.get(onAvailable?.next ?? '')).toMatchObject({ type: 'goTo', config: { target: 'transcript', mode: 'continue' } });
+    expect(byId.get('transcript')?.entrypoint).toBe(true);
+    expect(builders).toContain('**Availability first**');
+  });
+
+  it('offers a callback on a long wait', () => {
+    expect(byId.get('handover')?.config).toMatchObject({ longWaitMinutes: 1 });
+    const onLongWait = byId.get('handover')?.children?.find((c) => c.type === 'onLongWait');
+    expect(byId.get(onLongWait?.next ?? '')?.config).toMatchObject({ data: { _cognigy: { _default: { _quickReplies: { quickReplies: [{ title: 'Call me back' }, { title: 'Keep waiting' }] } } } } });
   });
 
   it('marks the Handover node Set Entrypoint and feeds it Get Transcript → {{input.transcript}}', () => {

@@ -1,49 +1,32 @@
-import { createNodeDescriptor, type INodeFunctionBaseParams } from '@cognigy/extension-tools';
+import { createNodeDescriptor } from '@cognigy/extension-tools';
 import { z } from 'zod';
-import { parseConnection } from '../connection';
-import {
-  HANDOVER_CHILD_TYPES,
-  applyEvent,
-  attachmentsFrom,
-  cancelQuickReplyData,
-  classifyInput,
-  decideEvent,
-  fillQueueTemplate,
-  handoverStatusInput,
-  isCancelRequest,
-  readHandoverState,
-  type HandoverChildType,
-  type HandoverState,
-} from '../handoverLogic';
+import { DEFAULT_INACTIVITY_NOTICE, DEFAULT_USER_BACK_NOTICE, DEFAULT_USER_LEFT_NOTICE } from '../../../contract/relayApi';
+import { HANDOVER_CHILD_TYPES, HANDOVER_NODE_TYPE } from '../handoverLogic';
 import {
   BRAND_COLOR,
-  LOG_PREFIX,
   childNodeDescriptor,
   configRequiredText,
   configText,
   configTextList,
+  configInt,
   configToggle,
   connectionField,
-  nowIso,
   readConfig,
-  routeToChild,
   storageKey,
-  toNodeError,
-  type NodeApi,
-  type NodeErrorInfo,
 } from '../nodeSupport';
-import { contactProfileFrom, contextDataFrom, parseProfileMapping, transcriptFrom } from '../profile';
-import { cancelHandover, sendUserMessage, sessionFromInput, startHandover, type RelayCallContext } from '../relayClient';
+import { resolveHandover } from './handoverResolver';
 
-export const HANDOVER_NODE_TYPE = 'handoverToRce';
+/** The Handover to RCE node: its fields and branches. What it does on an input is in handoverResolver.ts. */
+
+export { HANDOVER_NODE_TYPE };
 export const DEFAULT_HANDOVER_CONTEXT_KEY = 'rceHandover';
 export const DEFAULT_FIRST_MESSAGE = 'The customer asked for a human agent.';
 export const DEFAULT_ACCEPTED_MESSAGE = "Please wait a moment, I'm connecting you with an agent.";
 /** Single braces: Cognigy resolves {{…}} itself before the node runs, so the node's own placeholders must differ. */
-export const DEFAULT_QUEUE_MESSAGE = 'You are number {position} in the queue. Estimated wait: {minutes} min.';
+export const DEFAULT_QUEUE_MESSAGE = 'You are number {position} in the queue. Estimated wait: {wait}.';
+export const DEFAULT_AGENT_RELEASED_MESSAGE = 'The agent had to leave the chat. You are back in the queue; the next available agent will continue.';
 export const DEFAULT_CANCEL_PHRASES = ['cancel', 'stop'];
 export const DEFAULT_CANCEL_BUTTON_LABEL = 'Cancel';
-const MAX_TEXT = 20000;
 
 const handoverConfigSchema = z.object({
   connection: z.unknown(),
@@ -56,8 +39,18 @@ const handoverConfigSchema = z.object({
   getQueueUpdates: configToggle(true),
   acceptedMessage: configText(DEFAULT_ACCEPTED_MESSAGE),
   queueMessageTemplate: configText(DEFAULT_QUEUE_MESSAGE),
+  agentReleasedMessage: configText(DEFAULT_AGENT_RELEASED_MESSAGE),
+  longWaitMinutes: configInt(0, 0, 1440),
+  longWaitPosition: configInt(0, 0, 100000),
   cancelPhrases: configTextList(DEFAULT_CANCEL_PHRASES),
+  cancelDuringLiveChat: configToggle(false),
   cancelButtonLabel: configText(DEFAULT_CANCEL_BUTTON_LABEL),
+  transferBranch: configToggle(false),
+  inactivityTimeoutMinutes: configInt(0, 0, 1440),
+  inactivityCloses: configToggle(false),
+  inactivityNotice: configText(DEFAULT_INACTIVITY_NOTICE),
+  userLeftNotice: configText(DEFAULT_USER_LEFT_NOTICE),
+  userBackNotice: configText(DEFAULT_USER_BACK_NOTICE),
   contextKey: z.unknown().transform((v) => storageKey(v, DEFAULT_HANDOVER_CONTEXT_KEY)),
   additionalCategoryIds: configTextList([]).transform((ids) => [...new Set(ids.map((id) => id.trim()).filter(Boolean))].slice(0, 20)),
 });
@@ -146,16 +139,55 @@ export const handoverToRceNode = createNodeDescriptor({
       key: 'queueMessageTemplate',
       type: 'cognigyText',
       label: 'Queue update message',
-      description: 'Said on each queue update. {position} and {minutes} are filled in by the node. Leave empty to say nothing.',
+      description:
+        'Said when the queue position or the rounded wait changes (not on every update). The node fills in {position}, {wait} ' +
+        '("less than a minute", "about 5 minutes", "about 1 hour 15 minutes") and {minutes} (the rounded number); a sentence ' +
+        'whose value Engage did not report is left out. Leave empty to say nothing.',
       defaultValue: DEFAULT_QUEUE_MESSAGE,
+      condition: { key: 'getQueueUpdates', value: true },
+    },
+    {
+      key: 'agentReleasedMessage',
+      type: 'cognigyText',
+      label: 'Message when the agent releases the chat',
+      description:
+        'Said when the agent released the chat without closing it and the user waits again ("On Queue Update" is taken, with ' +
+        'input.handover.data.reason = "agent_released"). Leave empty to say nothing.',
+      defaultValue: DEFAULT_AGENT_RELEASED_MESSAGE,
+    },
+    {
+      key: 'longWaitMinutes',
+      type: 'number',
+      label: 'Long wait: estimated wait over (minutes)',
+      description:
+        'Take "On Long Wait" (once per handover) when Engage estimates a longer wait. 0 = off. Until the user next writes, inputs then ' +
+        'start at the Flow start, so an If before the guard can catch the answer to an offer made in the branch (e.g. "Call me back").',
+      defaultValue: 0,
+      condition: { key: 'getQueueUpdates', value: true },
+    },
+    {
+      key: 'longWaitPosition',
+      type: 'number',
+      label: 'Long wait: queue position over',
+      description: 'Take "On Long Wait" (once per handover) when the user is further back in the queue. 0 = off.',
+      defaultValue: 0,
       condition: { key: 'getQueueUpdates', value: true },
     },
     {
       key: 'cancelPhrases',
       type: 'textArray',
       label: 'Cancel phrases',
-      description: 'A user message equal to one of these (case-insensitive) cancels the handover and takes the "On Cancel" branch.',
+      description:
+        'While the user waits for an agent, a message equal to one of these (case-insensitive) cancels the handover and takes the ' +
+        '"On Cancel" branch. During the live chat they are ordinary messages for the agent unless the next option is on.',
       defaultValue: DEFAULT_CANCEL_PHRASES,
+    },
+    {
+      key: 'cancelDuringLiveChat',
+      type: 'toggle',
+      label: 'Cancel phrases also during the live chat',
+      description: 'On: a cancel phrase also ends the chat with an agent (the agent is told the customer left). Off: the agent receives it as a message.',
+      defaultValue: false,
     },
     {
       key: 'cancelButtonLabel',
@@ -163,6 +195,52 @@ export const handoverToRceNode = createNodeDescriptor({
       label: 'Cancel button label',
       description: 'Adds a quick reply with this label to the node\'s messages; clicking it cancels. Leave empty for no button.',
       defaultValue: DEFAULT_CANCEL_BUTTON_LABEL,
+    },
+    {
+      key: 'transferBranch',
+      type: 'toggle',
+      label: 'Use the "On Transfer" branch',
+      description:
+        'On: when Engage reassigns the chat to another agent, take "On Transfer". Off: take "On Agent Joined" again. ' +
+        'Either way input.handover.data.reason is "transferred" and agentName names the new agent.',
+      defaultValue: false,
+    },
+    {
+      key: 'inactivityTimeoutMinutes',
+      type: 'number',
+      label: 'Inactivity timeout (minutes)',
+      description: 'The user silent this long while with an agent: the relay tells the agent (and closes the handover if set below). 0 = off.',
+      defaultValue: 0,
+    },
+    {
+      key: 'inactivityCloses',
+      type: 'toggle',
+      label: 'Close the handover on inactivity',
+      description: 'On: after the timeout the relay also closes the handover; the node takes "On Return to Bot" with input.handover.data.reason = "inactivity".',
+      defaultValue: false,
+      condition: { key: 'inactivityTimeoutMinutes', value: 0, negate: true },
+    },
+    {
+      key: 'inactivityNotice',
+      type: 'cognigyText',
+      label: 'Inactivity notice to the agent',
+      description: 'What the agent is told when the timeout passes. Empty: the relay\'s default.',
+      defaultValue: DEFAULT_INACTIVITY_NOTICE,
+      condition: { key: 'inactivityTimeoutMinutes', value: 0, negate: true },
+    },
+    {
+      key: 'userLeftNotice',
+      type: 'cognigyText',
+      label: 'Notice to the agent when the customer leaves',
+      description: 'Posted to the agent when the customer cancels during the live chat. Empty: the relay\'s default.',
+      defaultValue: DEFAULT_USER_LEFT_NOTICE,
+    },
+    {
+      key: 'userBackNotice',
+      type: 'cognigyText',
+      label: 'Notice to the agent when the customer comes back',
+      description: 'Posted to the agent when a customer who left writes again or asks for a new handover. Empty: the relay\'s default.',
+      defaultValue: DEFAULT_USER_BACK_NOTICE,
     },
     {
       key: 'contextKey',
@@ -197,9 +275,19 @@ export const handoverToRceNode = createNodeDescriptor({
         'getQueueUpdates',
         'acceptedMessage',
         'queueMessageTemplate',
+        'agentReleasedMessage',
+        'longWaitMinutes',
+        'longWaitPosition',
         'cancelPhrases',
+        'cancelDuringLiveChat',
         'cancelButtonLabel',
       ],
+    },
+    {
+      key: 'agentSide',
+      label: 'Live chat',
+      defaultCollapsed: true,
+      fields: ['transferBranch', 'inactivityTimeoutMinutes', 'inactivityCloses', 'inactivityNotice', 'userLeftNotice', 'userBackNotice'],
     },
     { key: 'storage', label: 'Storage', defaultCollapsed: true, fields: ['contextKey'] },
     { key: 'engageSettings', label: 'RingCentral Engage Settings', defaultCollapsed: true, fields: ['additionalCategoryIds'] },
@@ -209,227 +297,20 @@ export const handoverToRceNode = createNodeDescriptor({
     { type: 'section', key: 'handover' },
     { type: 'section', key: 'contactProfile' },
     { type: 'section', key: 'options' },
+    { type: 'section', key: 'agentSide' },
     { type: 'section', key: 'storage' },
     { type: 'section', key: 'engageSettings' },
   ],
   dependencies: { children: Object.values(HANDOVER_CHILD_TYPES) },
-  function: runHandoverToRce,
+  function: (params) => resolveHandover(params, readConfig(handoverConfigSchema, params.config)),
 });
 
 export const onQueueUpdateNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.queueUpdate, parentType: HANDOVER_NODE_TYPE, label: 'On Queue Update', color: '#3D9FFF' });
 export const onAgentJoinedNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.agentJoined, parentType: HANDOVER_NODE_TYPE, label: 'On Agent Joined', color: '#2E9E5B' });
 export const onReturnToBotNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.returnToBot, parentType: HANDOVER_NODE_TYPE, label: 'On Return to Bot', color: '#2E9E5B' });
 export const onCancelNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.cancel, parentType: HANDOVER_NODE_TYPE, label: 'On Cancel', color: '#8A8F98' });
+export const onTransferNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.transfer, parentType: HANDOVER_NODE_TYPE, label: 'On Transfer', color: '#2E9E5B' });
+export const onLongWaitNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.longWait, parentType: HANDOVER_NODE_TYPE, label: 'On Long Wait', color: '#E0A100' });
 export const onErrorNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.error, parentType: HANDOVER_NODE_TYPE, label: 'On Error', color: '#D64545' });
 
-export const handoverToRceNodes = [handoverToRceNode, onQueueUpdateNode, onAgentJoinedNode, onReturnToBotNode, onCancelNode, onErrorNode];
-
-/** One execution of the node. Never throws: every failure is logged, stored and routed to "On Error". */
-async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> {
-  const { cognigy, childConfigs, nodeId } = params;
-  const api: NodeApi = cognigy.api;
-  const config = readConfig(handoverConfigSchema, params.config);
-  const input = cognigy.input;
-  const state = readHandoverState(cognigy.context, config.contextKey);
-
-  const inputId = typeof input.inputId === 'string' ? input.inputId : null;
-  /** Every saved state names the input it handled, so a second run on that input changes nothing. */
-  const save = (next: HandoverState): void => api.addToContext?.(config.contextKey, { ...next, lastInputId: inputId }, 'simple');
-  /** Wait here for input (like Cognigy's Question node): the next input starts at this node. */
-  const stay = (): void => {
-    api.setNextNode?.(nodeId);
-    api.stopExecution?.();
-  };
-  /**
-   * A branch while the handover goes on (queue update, agent joined, error while active).
-   * `setNextNode(self)` first: if Cognigy stacks next nodes, the node runs again on this input
-   * after the branch (and, having handled it, just waits); if the last call wins, the branch
-   * runs and the next input comes back through the Flow-start guard, or through a
-   * "Go To → this node (wait for input)" at the end of the branch.
-   */
-  const routeWhileActive = (child: HandoverChildType): void => {
-    api.setNextNode?.(nodeId);
-    if (!routeToChild(api, childConfigs, child)) api.stopExecution?.();
-  };
-  const leaveAndRoute = (child: HandoverChildType): void => {
-    if (!routeToChild(api, childConfigs, child)) api.stopExecution?.();
-  };
-  const fail = (what: string, error: NodeErrorInfo): void => {
-    api.log?.('error', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: ${what}: ${error.code}: ${error.message}`);
-  };
-  const sayWithCancel = (text: string): void => {
-    const label = config.cancelButtonLabel.trim();
-    if (label) api.say?.(text, cancelQuickReplyData(text, label));
-    else api.say?.(text);
-  };
-
-  try {
-    // Cognigy may run the node twice on one input (a branch ending in "Go To → this node (continue)",
-    // the guard after a branch): the input was handled, so neither send nor say anything again.
-    if (state && inputId !== null && state.lastInputId === inputId) {
-      if (state.active) stay();
-      else api.stopExecution?.();
-      return;
-    }
-    const classified = classifyInput(input);
-
-    // 1. An event injected by our relay: update the state and take its branch. No relay call.
-    if (classified.kind === 'malformedEvent') {
-      api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: ignored a malformed handover event.`);
-      if (state?.active) stay();
-      else api.stopExecution?.();
-      return;
-    }
-    if (classified.kind === 'event') {
-      const { event } = classified;
-      const decision = decideEvent(event, state);
-      if (decision.action === 'ignore') {
-        api.log?.('info', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: ignored a "${event.status}" event (${decision.reason}).`);
-        if (state?.active) stay();
-        else api.stopExecution?.();
-        return;
-      }
-      const now = nowIso();
-      const next = applyEvent(decision.state, event, decision.route, now);
-      save(next);
-      // Where Cognigy's built-in handovers put their events (Lookup node "Handover Status").
-      api.addToInput?.('handover', handoverStatusInput(event));
-      if (event.status === 'queue' && config.queueMessageTemplate.trim() !== '') {
-        sayWithCancel(fillQueueTemplate(config.queueMessageTemplate, next.position, next.estimatedWaitTime));
-      }
-      if (event.status === 'error' && next.error) fail('Engage reported an error', next.error);
-      if (decision.route.staysActive) routeWhileActive(decision.route.child);
-      else leaveAndRoute(decision.route.child);
-      return;
-    }
-
-    // 2. A handover is running: the input is the user talking to the agent.
-    if (state?.active) {
-      const text = typeof input.text === 'string' ? input.text : '';
-      let relay: RelayCallContext;
-      try {
-        relay = { connection: parseConnection(config.connection), session: sessionFromInput(input), inputId: input.inputId };
-      } catch (error) {
-        const info = toNodeError(error);
-        fail('cannot reach the relay', info);
-        save({ ...state, error: { code: info.code, message: info.message }, updatedAt: nowIso() });
-        routeWhileActive(HANDOVER_CHILD_TYPES.error);
-        return;
-      }
-
-      if (isCancelRequest(text, config.cancelPhrases)) {
-        try {
-          const result = await cancelHandover(relay, { reason: 'user_cancelled' });
-          const now = nowIso();
-          save({ ...state, active: false, status: result.status, endedAt: now, updatedAt: now, error: null });
-          api.addToInput?.('handover', { status: 'cancelled', eventType: 'userCancelled', data: { threadId: state.threadId } });
-          leaveAndRoute(HANDOVER_CHILD_TYPES.cancel);
-        } catch (error) {
-          // The user asked to leave: end locally so they are never stuck, and report why.
-          const info = toNodeError(error);
-          fail('could not cancel the handover', info);
-          const now = nowIso();
-          save({ ...state, active: false, status: 'error', endedAt: now, updatedAt: now, error: { code: info.code, message: info.message } });
-          leaveAndRoute(HANDOVER_CHILD_TYPES.error);
-        }
-        return;
-      }
-
-      const attachments = attachmentsFrom(input.data);
-      if (text.trim() === '' && attachments.length === 0) {
-        stay();
-        return;
-      }
-      try {
-        const result = await sendUserMessage(relay, { role: 'user', text: text.slice(0, MAX_TEXT), attachments });
-        const now = nowIso();
-        if (!result.forwarded && ['completed', 'cancelled', 'idle', 'error'].includes(result.status)) {
-          // The relay says the handover is over (its event never reached us): leave it.
-          save({ ...state, active: false, status: result.status, endedAt: now, updatedAt: now });
-          leaveAndRoute(
-            result.status === 'cancelled'
-              ? HANDOVER_CHILD_TYPES.cancel
-              : result.status === 'error'
-                ? HANDOVER_CHILD_TYPES.error
-                : HANDOVER_CHILD_TYPES.returnToBot,
-          );
-          return;
-        }
-        save({ ...state, status: result.status, updatedAt: now });
-        stay();
-      } catch (error) {
-        const info = toNodeError(error);
-        fail('could not forward the message to the agent', info);
-        save({ ...state, error: { code: info.code, message: info.message }, updatedAt: nowIso() });
-        routeWhileActive(HANDOVER_CHILD_TYPES.error);
-      }
-      return;
-    }
-
-    // 3. No handover yet: start one.
-    try {
-      const relay: RelayCallContext = {
-        connection: parseConnection(config.connection),
-        session: sessionFromInput(input),
-        inputId: input.inputId,
-      };
-      const profileMapping = parseProfileMapping(config.profileMapping);
-      const { profile, withheld } = config.useCognigyProfile ? contactProfileFrom(cognigy.profile) : { profile: {}, withheld: false };
-      if (withheld) api.log?.('info', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: the contact opted out of data collection; the profile is not sent.`);
-      const { transcript, dropped: droppedLines } = transcriptFrom(config.transcript);
-      if (droppedLines > 0) api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedLines} transcript line(s) that are neither {role: "user"|"bot", text} nor Get Transcript entries.`);
-      const { contextData, dropped: droppedKeys } = contextDataFrom(config.contextData);
-      if (droppedKeys > 0) api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedKeys} context data entr(y/ies) that are not text or lists of text.`);
-
-      const result = await startHandover(relay, {
-        profile,
-        profileMapping,
-        transcript,
-        firstMessage: config.firstMessage.slice(0, MAX_TEXT),
-        contextData,
-        options: {
-          forwardOnlyHandoverConversations: config.forwardOnlyHandoverConversations,
-          getQueueUpdates: config.getQueueUpdates,
-        },
-        ...(config.additionalCategoryIds.length > 0 ? { additionalCategoryIds: config.additionalCategoryIds } : {}),
-      });
-      const now = nowIso();
-      save({
-        active: true,
-        threadId: result.threadId,
-        status: result.status,
-        startedAt: now,
-        updatedAt: now,
-        endedAt: null,
-        position: null,
-        estimatedWaitTime: null,
-        agentName: null,
-        error: null,
-      });
-      if (!result.started) {
-        api.log?.('info', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: a handover was already running for this conversation; continuing it.`);
-      } else if (config.acceptedMessage.trim() !== '') {
-        sayWithCancel(config.acceptedMessage);
-      }
-      stay();
-    } catch (error) {
-      const info = toNodeError(error);
-      fail('could not start the handover', info);
-      const now = nowIso();
-      save({
-        active: false,
-        threadId: state?.threadId ?? null,
-        status: 'error',
-        startedAt: state?.startedAt ?? null,
-        updatedAt: now,
-        error: { code: info.code, message: info.message },
-      });
-      leaveAndRoute(HANDOVER_CHILD_TYPES.error);
-    }
-  } catch (error) {
-    // Last line of defence: a node must never throw into the Flow.
-    const info = toNodeError(error);
-    fail('unexpected failure', info);
-    leaveAndRoute(HANDOVER_CHILD_TYPES.error);
-  }
-}
+export const handoverToRceNodes = [handoverToRceNode, onQueueUpdateNode, onAgentJoinedNode, onReturnToBotNode, onCancelNode, onErrorNode, onLongWaitNode, onTransferNode];

@@ -4,7 +4,7 @@ import { tokenFingerprint } from '../../../contract/fingerprint';
 import { type ConnectionFingerprint, RELAY_API_PREFIX, relayRequestSchemas, type RelayRouteName, RELAY_ROUTES } from '../../../contract/relayApi';
 import { DEFAULT_TOLERANCE_SECONDS, macMatches, precheckRelayRequest, RELAY_HEADERS, type SignedRequestParts } from '../../../contract/requestSigning';
 import type { TenantConfig } from '../config';
-import type { HandoverEngine } from '../handover/engine';
+import { EngageCallFailedError, type HandoverEngine } from '../handover/engine';
 import { firstIssue, parseJsonBody } from '../http/jsonBody';
 import { jsonError, jsonResponse, type PlainResponse, type TenantAdmission, withRetryAfter } from '../http/plainResponse';
 import type { Store } from '../store/types';
@@ -91,7 +91,14 @@ export class ExtensionApiHandler {
     const prepared = this.prepare(route, tenant, json.value);
     if ('rejection' in prepared) return prepared.rejection;
 
-    const result = await prepared.run();
+    let result: unknown;
+    try {
+      result = await prepared.run();
+    } catch (err) {
+      if (!(err instanceof EngageCallFailedError)) throw err;
+      this.deps.logger.warn({ tenant: tenant.sourceId, route, reason: err.message }, 'extension call failed at Engage');
+      return jsonError(502, 'engage_unavailable', err.message);
+    }
     this.deps.logger.info({ tenant: tenant.sourceId, route }, 'extension call handled');
     return jsonResponse(200, result);
   }
@@ -116,6 +123,10 @@ export class ExtensionApiHandler {
         return checked(relayRequestSchemas.queueStatus.safeParse(body), (r) => engine.queueStatus(tenant, r));
       case 'sendProfile':
         return checked(relayRequestSchemas.sendProfile.safeParse(body), (r) => engine.sendProfile(tenant, r));
+      case 'closeHandover':
+        return checked(relayRequestSchemas.closeHandover.safeParse(body), (r) => engine.closeHandover(tenant, r));
+      case 'agentAvailability':
+        return checked(relayRequestSchemas.agentAvailability.safeParse(body), (r) => engine.agentAvailability(tenant, r));
     }
   }
 }

@@ -30,7 +30,20 @@ export const interventionSchema = z.object({
 export const identitySchema = z.object({ id: z.string(), foreign_id: z.string().nullable().optional(), screenname: z.string().nullable().optional(), user_ids: z.array(z.string()).optional() });
 
 export const categorySchema = z.object({ id: z.string(), name: z.string().optional(), parent_id: z.string().nullable().optional() });
-export const userSchema = z.object({ id: z.string(), firstname: z.string().nullable().optional(), lastname: z.string().nullable().optional(), enabled: z.boolean().optional() });
+/** openapi `User`: firstname, lastname and nickname (no display-name field). */
+export const userSchema = z.object({ id: z.string(), firstname: z.string().nullable().optional(), lastname: z.string().nullable().optional(), nickname: z.string().nullable().optional(), enabled: z.boolean().optional() });
+export type EngageUserRecord = z.infer<typeof userSchema>;
+
+/** openapi `AgentStatus` (`GET /status`, "Agent Status"): one connected agent and its status per channel. */
+export const agentStatusSchema = z.object({
+  agent_id: z.string(),
+  channels: z.array(z.object({ id: z.string().optional(), name: z.string().optional(), status: z.string().nullable().optional(), busyness: z.string().nullable().optional() })).default([]),
+});
+export type AgentStatus = z.infer<typeof agentStatusSchema>;
+
+/** openapi `Channel`: which sources a channel (e.g. "Realtime") serves. */
+export const channelSchema = z.object({ id: z.string(), name: z.string().optional(), source_ids: z.array(z.string()).default([]) });
+export type EngageChannel = z.infer<typeof channelSchema>;
 
 export interface RestRateGate {
   /** Resolves when a call may be made, or rejects with a retryable DeliveryError telling when. */
@@ -124,6 +137,27 @@ export class EngageRestClient {
 
   async me(): Promise<z.infer<typeof userSchema> | null> {
     return (await this.request('GET', '/users/me', userSchema)).data;
+  }
+
+  /** `GET /users/{id}`; null when Engage answers 404 (deleted user) or 403. */
+  async user(id: string): Promise<EngageUserRecord | null> {
+    return (await this.request('GET', `/users/${encodeURIComponent(id)}`, userSchema)).data;
+  }
+
+  /** `GET /status` filtered on the source (reply permission) and categories: the connected agents and their channel status. */
+  async agentStatuses(filter: { sourceIds: readonly string[]; categoryIds: readonly string[] }): Promise<AgentStatus[]> {
+    const params = new URLSearchParams();
+    for (const id of filter.sourceIds) params.append('source_ids[]', id);
+    for (const id of filter.categoryIds) params.append('category_ids[]', id);
+    const { status, data } = await this.request('GET', '/status', z.array(agentStatusSchema), params);
+    if (status === 403) throw new DeliveryError('Engage REST status: HTTP 403 (the token user may not monitor the task view)', false);
+    return data ?? [];
+  }
+
+  /** `GET /channels` (first page of 150: a domain has a handful of channels). */
+  async channels(): Promise<EngageChannel[]> {
+    const { data } = await this.request('GET', '/channels', pageSchema(channelSchema), new URLSearchParams({ limit: '150' }));
+    return data?.records ?? [];
   }
 
   async category(id: string): Promise<z.infer<typeof categorySchema> | null> {

@@ -1,25 +1,34 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type {
-  CancelHandoverRequest,
-  CancelHandoverResponse,
-  CognigySession,
-  InjectedHandoverEvent,
-  QueueStatusRequest,
-  QueueStatusResponse,
-  SendProfileRequest,
-  SendProfileResponse,
-  StartHandoverRequest,
-  StartHandoverResponse,
-  UserMessageRequest,
-  UserMessageResponse,
+import {
+  DEFAULT_INACTIVITY_NOTICE,
+  DEFAULT_USER_BACK_NOTICE,
+  DEFAULT_USER_LEFT_NOTICE,
+  type AgentAvailabilityRequest,
+  type AgentAvailabilityResponse,
+  type CancelHandoverRequest,
+  type CancelHandoverResponse,
+  type CloseHandoverRequest,
+  type CloseHandoverResponse,
+  type CognigySession,
+  type InjectedHandoverEvent,
+  type QueueStatusRequest,
+  type QueueStatusResponse,
+  type SendProfileRequest,
+  type SendProfileResponse,
+  type StartHandoverRequest,
+  type StartHandoverResponse,
+  type UserMessageRequest,
+  type UserMessageResponse,
 } from '../../../contract/relayApi';
 import type { TenantConfig } from '../config';
 import { buildEngageUser, mergeContextData, type EngageUser } from '../engage/profileMapping';
 import type { AgentReplyParams, QueuingUpdateParams } from '../engage/sourceSdkProtocol';
-import { interventionMetadataSchema, type WebhookEvent } from '../engage/webhookProtocol';
-import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, threadIdOfLane } from '../outbox/jobs';
+import { agentIdOf, interventionMetadataSchema, isHandoverEvent, type HandoverWebhookEvent, type WebhookEvent } from '../engage/webhookProtocol';
+import type { EngageLookups } from '../engage/engageLookups';
+import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, inactivityCheckJob, threadIdOfLane, type InactivityCheckPayload } from '../outbox/jobs';
 import type { Conversation, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store } from '../store/types';
+import { alreadySent, rememberSent } from './transcriptMemory';
 import { agentReplyIdFor, authorIdFor, messageIdFor, threadIdFor } from './identity';
 import { tenantIdentityUsers } from '../engage/tenantIdentities';
 import { agentReplyToNotify } from './agentReplyText';
@@ -53,6 +62,14 @@ export class ConversationNotFoundError extends Error {
   override readonly name = 'ConversationNotFoundError';
 }
 
+/** Engage could not be asked (or refused): the API answers 502 with this message. */
+export class EngageCallFailedError extends Error {
+  override readonly name = 'EngageCallFailedError';
+}
+
+/** The synchronous Engage calls the engine makes outside the outbox (see EngageLookups). */
+export type EngagePort = Pick<EngageLookups, 'agentName' | 'agentAvailability' | 'endOpenInterventions'>;
+
 type Decision<R> = { mutation?: Omit<Mutation, 'conversation'>; conversation?: Conversation; result: R };
 
 const ACTIVE: ReadonlySet<Conversation['status']> = new Set(['queued', 'active']);
@@ -69,6 +86,8 @@ export class HandoverEngine {
       clock?: () => number;
       /** The local outbox worker: runs at once what a write leased to it, and is told about the rest. */
       outbox?: LocalOutbox;
+      /** Agent names, availability and closing from the Flow; without it those answer without Engage (tests of other parts). */
+      engage?: EngagePort;
     },
   ) {}
 
@@ -196,22 +215,32 @@ export class HandoverEngine {
           authorScreenname: user.screenname,
           status: 'queued',
           handoverCount: base.handoverCount + 1,
-          options: { forwardOnlyHandoverConversations: request.options.forwardOnlyHandoverConversations, getQueueUpdates: request.options.getQueueUpdates },
+          options: { ...request.options },
           interventionId: null,
           queue: null,
+          agentId: null,
+          inactivityDueAt: null,
+          userLeft: false,
         };
         // The Bot and Agent identities are created once per tenant at start (TenantIdentities), never in this lane.
         const jobs: NewOutboxJob[] = [];
         const contact = { ...user, updated_at: now };
-        for (const line of request.transcript) {
+        // The user left the previous handover and is back: the agents' thread says so first.
+        if (base.userLeft) jobs.push(this.messageJob(tenant, conversation, { author: this.botAuthor(tenant), body: request.options.userBackNotice }));
+        // A second handover's transcript repeats the first one's lines (and what was forwarded live): Engage has them.
+        let sent = base.transcriptSent ?? { until: null, hashes: [] };
+        const fresh = request.transcript.filter((line) => !alreadySent(line, sent));
+        for (const line of fresh) {
           jobs.push(this.messageJob(tenant, conversation, { author: line.role === 'bot' ? this.botAuthor(tenant) : contact, body: line.text, createdAt: line.at }));
+          sent = rememberSent(sent, line, now);
         }
+        conversation.transcriptSent = rememberSent(sent, null, now);
         const threadContext = mergeContextData(request.contextData, { handoverCount: String(conversation.handoverCount) });
         jobs.push(this.messageJob(tenant, conversation, { author: contact, body: request.firstMessage, contextData: threadContext }));
         // Engage imports the thread asynchronously after the first message; a lookup before that is a wasted
         // REST call (500/min per token). The lane runs the messages at once, so the categorisation waits a little.
         jobs.push(engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, purpose: 'handover', ...(request.additionalCategoryIds?.length ? { additionalCategoryIds: request.additionalCategoryIds } : {}) }, this.now() + CATEGORIZE_AFTER_MS));
-        this.deps.logger.info({ tenant: tenant.sourceId, threadId, handover: conversation.handoverCount, transcriptLines: request.transcript.length }, 'handover started');
+        this.deps.logger.info({ tenant: tenant.sourceId, threadId, handover: conversation.handoverCount, transcriptLines: fresh.length, transcriptLinesAlreadySent: request.transcript.length - fresh.length }, 'handover started');
         return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { threadId, status: 'queued', started: true } };
       },
       (current) => ({ threadId, status: current?.status ?? 'queued', started: false }),
@@ -227,9 +256,17 @@ export class HandoverEngine {
         const inHandover = current !== null && ACTIVE.has(current.status);
         if (!inHandover && !request.mirror) return { result: { forwarded: false, status: current?.status ?? 'idle' } };
         const conversation = current ? { ...current } : this.newConversation(tenant, request.session, 'Customer');
+        const jobs: NewOutboxJob[] = [];
+        if (conversation.userLeft && request.role === 'user') {
+          // A user who left writes again on the thread the agents still see.
+          jobs.push(this.messageJob(tenant, conversation, { author: this.botAuthor(tenant), body: conversation.options.userBackNotice ?? DEFAULT_USER_BACK_NOTICE }));
+          conversation.userLeft = false;
+        }
         const author = request.role === 'bot' ? this.botAuthor(tenant) : this.contactAuthor(conversation);
-        const job = this.messageJob(tenant, conversation, { author, body: request.text, attachments: request.attachments });
-        return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs: [job] }, result: { forwarded: true, status: conversation.status } };
+        jobs.push(this.messageJob(tenant, conversation, { author, body: request.text, attachments: request.attachments }));
+        conversation.transcriptSent = rememberSent(conversation.transcriptSent ?? { until: null, hashes: [] }, null, this.iso());
+        if (request.role === 'user') jobs.push(...this.armInactivity(tenant, conversation));
+        return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { forwarded: true, status: conversation.status } };
       },
       (current) => ({ forwarded: true, status: current?.status ?? 'idle' }),
     );
@@ -242,16 +279,69 @@ export class HandoverEngine {
       threadId,
       (current) => {
         if (!current || !ACTIVE.has(current.status)) return { result: { status: current?.status ?? 'idle', cancelled: false } };
-        const conversation: Conversation = { ...current, status: 'cancelled', queue: null };
-        const jobs = [
-          engageEndInterventionJob(tenant.sourceId, this.deadline(), { threadId }),
-          engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, purpose: 'return_to_bot' }),
-        ];
+        const conversation: Conversation = { ...current, status: 'cancelled', queue: null, inactivityDueAt: null };
+        const jobs: NewOutboxJob[] = [];
+        if (current.status === 'active') {
+          // With an agent, cancel means the user left: the agent reads it before the intervention ends.
+          jobs.push(this.messageJob(tenant, conversation, { author: this.botAuthor(tenant), body: current.options.userLeftNotice ?? DEFAULT_USER_LEFT_NOTICE }));
+          conversation.userLeft = true;
+        }
+        jobs.push(engageEndInterventionJob(tenant.sourceId, this.deadline(), { threadId }), engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, purpose: 'return_to_bot' }));
         this.deps.logger.info({ tenant: tenant.sourceId, threadId, reason: request.reason }, 'handover cancelled by user');
         return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { status: 'cancelled', cancelled: true } };
       },
       (current) => ({ status: current?.status ?? 'cancelled', cancelled: current?.status === 'cancelled' }),
     );
+  }
+
+  /**
+   * The Flow ends the handover. The store says "ended" first, so the `intervention.closed` webhook our
+   * own close causes finds nothing running and injects nothing (the node takes its branch from this
+   * answer). Then Engage closes the open intervention, or cancels it where it refuses to close.
+   */
+  async closeHandover(tenant: TenantConfig, request: CloseHandoverRequest): Promise<CloseHandoverResponse> {
+    const threadId = threadIdFor(tenant.sourceId, request.session);
+    const ended = await this.mutate<{ engageThreadId: string | null } | CloseHandoverResponse>(
+      tenant.sourceId,
+      threadId,
+      (current) => {
+        if (!current || !ACTIVE.has(current.status)) return { result: { status: current?.status ?? 'idle', closed: false, outcome: 'not_running' } };
+        const conversation: Conversation = { ...current, status: 'completed', queue: null, interventionId: null, agentId: null, inactivityDueAt: null };
+        const jobs = [engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, purpose: 'return_to_bot' })];
+        this.deps.logger.info({ tenant: tenant.sourceId, threadId, reason: request.reason }, 'handover closed by the Flow');
+        return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { engageThreadId: current.engageThreadId } };
+      },
+      (current) => ({ status: current?.status ?? 'idle', closed: false, outcome: 'not_running' }),
+    );
+    if ('outcome' in ended) return ended;
+    // Never imported: no agent could have opened an intervention.
+    if (!ended.engageThreadId || !this.deps.engage) return { status: 'completed', closed: true, outcome: 'cancelled' };
+    let outcome: Awaited<ReturnType<EngagePort['endOpenInterventions']>>;
+    try {
+      outcome = await this.deps.engage.endOpenInterventions(tenant, ended.engageThreadId);
+    } catch (err) {
+      this.deps.logger.warn({ tenant: tenant.sourceId, threadId, err: err instanceof Error ? err.message : String(err) }, 'closing the intervention failed: the outbox keeps trying');
+      // The handover is over for the bot; the outbox retries ending the intervention until its deadline.
+      await this.mutate(tenant.sourceId, threadId, () => ({ mutation: { jobs: [engageEndInterventionJob(tenant.sourceId, this.deadline(), { threadId })] }, result: undefined }), () => undefined);
+      throw new EngageCallFailedError('Engage could not be reached to close the intervention; the relay keeps trying and the thread is back in the Bot category');
+    }
+    if (outcome === 'not_allowed') {
+      this.deps.logger.warn({ tenant: tenant.sourceId, threadId }, 'Engage refused both to close and to cancel the intervention');
+      throw new EngageCallFailedError("Engage refused to close or cancel the intervention (check the API token user's permissions); the thread is back in the Bot category");
+    }
+    return { status: 'completed', closed: true, outcome: outcome === 'closed' ? 'closed' : 'cancelled' };
+  }
+
+  async agentAvailability(tenant: TenantConfig, request: AgentAvailabilityRequest): Promise<AgentAvailabilityResponse> {
+    if (!this.deps.engage) throw new EngageCallFailedError('Agent availability is not configured on this relay');
+    const categoryIds = request.categoryIds?.length ? request.categoryIds : [tenant.agentCategoryId];
+    try {
+      const { availableAgents, checkedAt } = await this.deps.engage.agentAvailability(tenant, categoryIds);
+      return { available: availableAgents > 0, availableAgents, checkedAt };
+    } catch (err) {
+      this.deps.logger.warn({ tenant: tenant.sourceId, err: err instanceof Error ? err.message : String(err) }, 'agent availability lookup failed');
+      throw new EngageCallFailedError('Engage did not answer the agent status request');
+    }
   }
 
   async queueStatus(tenant: TenantConfig, request: QueueStatusRequest): Promise<QueueStatusResponse> {
@@ -309,7 +399,7 @@ export class HandoverEngine {
           // The first reply proves an agent took the conversation even without a webhook.
           conversation.status = 'active';
           conversation.queue = null;
-          jobs.push(this.injectJob(conversation, { status: 'active', ...(params.sender_name ? { agentName: params.sender_name } : {}) }));
+          jobs.push(this.injectJob(conversation, { status: 'active', ...(params.sender_name ? { agentName: params.sender_name } : {}) }), ...this.armInactivity(tenant, conversation));
         }
         jobs.push(
           cognigyJob('cognigy.notify', tenant.sourceId, conversation.threadId, this.deadline(), {
@@ -350,6 +440,7 @@ export class HandoverEngine {
 
   /** One webhook event, already authenticated and de-duplicated by the caller's mutation key. */
   async webhookEvent(tenant: TenantConfig, event: WebhookEvent): Promise<'applied' | 'ignored' | 'duplicate'> {
+    if (!isHandoverEvent(event)) return 'ignored';
     const metadata = interventionMetadataSchema.safeParse(event.resource.metadata);
     const engageThreadId = metadata.success ? metadata.data.thread_id : null;
     if (metadata.success && metadata.data.source_id && metadata.data.source_id !== tenant.sourceId) return 'ignored';
@@ -359,6 +450,7 @@ export class HandoverEngine {
       this.deps.logger.info({ tenant: tenant.sourceId, eventType: event.type, eventId: event.id }, 'webhook event for a thread we do not handle: ignored');
       return 'ignored';
     }
+    const agent = await this.agentOf(tenant, event, found);
     const dedup = { key: `webhook:${tenant.sourceId}:${event.id}`, ttlMs: this.deps.settings.dedupTtlMs };
     return this.mutate<'applied' | 'ignored' | 'duplicate'>(
       tenant.sourceId,
@@ -368,42 +460,131 @@ export class HandoverEngine {
         // Deliveries are unordered: never let an older event undo a newer state.
         if (current.lastEventAt && event.issued_at < current.lastEventAt) return { mutation: { dedup }, result: 'ignored' };
         const conversation: Conversation = { ...current, lastEventAt: event.issued_at };
-        const jobs: NewOutboxJob[] = [];
-        switch (event.type) {
-          case 'intervention.opened':
-          case 'task.taken':
-            if (current.status !== 'queued') return { mutation: { dedup }, result: 'ignored' };
-            conversation.status = 'active';
-            conversation.queue = null;
-            if (event.resource.type === 'intervention') conversation.interventionId = event.resource.id;
-            jobs.push(this.injectJob(conversation, { status: 'active' }));
-            break;
-          case 'intervention.canceled':
-            // events.md: "an agent cancels an intervention" = releases the chat without closing it. The thread
-            // stays in the Agent category, back in the folder: the user waits again and the Flow is told.
-            if (current.status !== 'active') return { mutation: { dedup }, result: 'ignored' };
-            // Another (older) intervention of the thread being cancelled does not release the current agent.
-            if (current.interventionId && event.resource.type === 'intervention' && current.interventionId !== event.resource.id) return { mutation: { dedup }, result: 'ignored' };
-            conversation.status = 'queued';
-            conversation.queue = null;
-            conversation.interventionId = null;
-            jobs.push(this.injectJob(conversation, { status: 'queue', reason: 'agent_released' }));
-            break;
-          case 'intervention.closed':
-            if (!ACTIVE.has(current.status)) return { mutation: { dedup }, result: 'ignored' };
-            conversation.status = 'completed';
-            conversation.queue = null;
-            conversation.interventionId = null;
-            jobs.push(engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId: current.threadId, purpose: 'return_to_bot' }));
-            jobs.push(this.injectJob(conversation, { status: 'completed' }));
-            break;
-          default:
-            return { result: 'ignored' };
-        }
+        const jobs = this.applyHandoverEvent(tenant, event, current, conversation, agent);
+        if (!jobs) return { mutation: { dedup }, result: 'ignored' };
         this.deps.logger.info({ tenant: tenant.sourceId, threadId: current.threadId, eventType: event.type, status: conversation.status }, 'handover event applied');
         return { conversation, mutation: { dedup, jobs }, result: 'applied' };
       },
       () => 'duplicate',
+    );
+  }
+
+  /**
+   * The agent an agent-naming event puts on the conversation, with the name from Engage's users
+   * resource (cached). Looked up only when the event can change something, so duplicates cost no REST call.
+   */
+  private async agentOf(tenant: TenantConfig, event: HandoverWebhookEvent, found: Conversation): Promise<{ agentId: string; agentName: string | null } | null> {
+    switch (event.type) {
+      case 'intervention.opened':
+      case 'task.taken':
+        if (found.status !== 'queued') return null;
+        break;
+      case 'task.transferred':
+      case 'intervention.user_updated':
+        if (found.status !== 'active') return null;
+        break;
+      case 'intervention.canceled':
+      case 'intervention.closed':
+        return null;
+      default: {
+        const unhandled: never = event.type;
+        return unhandled;
+      }
+    }
+    const agentId = agentIdOf(event);
+    if (!agentId || agentId === found.agentId) return agentId ? { agentId, agentName: null } : null;
+    return { agentId, agentName: this.deps.engage ? await this.deps.engage.agentName(tenant, agentId) : null };
+  }
+
+  /** What one event does to the conversation (mutates `conversation`); the jobs to write, or null when it changes nothing. */
+  private applyHandoverEvent(tenant: TenantConfig, event: HandoverWebhookEvent, current: Conversation, conversation: Conversation, agent: { agentId: string; agentName: string | null } | null): NewOutboxJob[] | null {
+    const agentFields = agent ? { agentId: agent.agentId, ...(agent.agentName ? { agentName: agent.agentName } : {}) } : {};
+    switch (event.type) {
+      case 'intervention.opened':
+      case 'task.taken': {
+        if (current.status !== 'queued') return null;
+        conversation.status = 'active';
+        conversation.queue = null;
+        conversation.agentId = agent?.agentId ?? null;
+        if (event.type === 'intervention.opened') conversation.interventionId = event.resource.id;
+        return [this.injectJob(conversation, { status: 'active', ...agentFields }), ...this.armInactivity(tenant, conversation)];
+      }
+      case 'task.transferred':
+      case 'intervention.user_updated': {
+        // One transfer may arrive as both events: only a change of agent is news for the Flow.
+        if (current.status !== 'active' || !agent || agent.agentId === current.agentId) return null;
+        conversation.agentId = agent.agentId;
+        if (event.type === 'intervention.user_updated') conversation.interventionId = event.resource.id;
+        return [this.injectJob(conversation, { status: 'active', reason: 'transferred', ...agentFields })];
+      }
+      case 'intervention.canceled':
+        // events.md: "an agent cancels an intervention" = releases the chat without closing it. The thread
+        // stays in the Agent category, back in the folder: the user waits again and the Flow is told.
+        if (current.status !== 'active') return null;
+        // Another (older) intervention of the thread being cancelled does not release the current agent.
+        if (current.interventionId && event.resource.type === 'intervention' && current.interventionId !== event.resource.id) return null;
+        conversation.status = 'queued';
+        conversation.queue = null;
+        conversation.interventionId = null;
+        conversation.agentId = null;
+        conversation.inactivityDueAt = null;
+        return [this.injectJob(conversation, { status: 'queue', reason: 'agent_released' })];
+      case 'intervention.closed':
+        if (!ACTIVE.has(current.status)) return null;
+        conversation.status = 'completed';
+        conversation.queue = null;
+        conversation.interventionId = null;
+        conversation.agentId = null;
+        conversation.inactivityDueAt = null;
+        return [engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId: current.threadId, purpose: 'return_to_bot' }), this.injectJob(conversation, { status: 'completed' })];
+      default: {
+        const unhandled: never = event.type;
+        return unhandled;
+      }
+    }
+  }
+
+  // ---- Inactivity ----------------------------------------------------------------------------
+
+  /**
+   * (Re)starts the user-silence timer of an active conversation. One check job waits at a time: a
+   * later user message only moves the due time, and the waiting check re-schedules itself to it.
+   */
+  private armInactivity(tenant: TenantConfig, conversation: Conversation): NewOutboxJob[] {
+    const minutes = conversation.options.inactivityTimeoutMinutes ?? 0;
+    if (conversation.status !== 'active' || minutes <= 0) return [];
+    const waiting = conversation.inactivityDueAt !== null && conversation.inactivityDueAt !== undefined;
+    conversation.inactivityDueAt = this.now() + minutes * 60_000;
+    return waiting ? [] : [inactivityCheckJob(tenant.sourceId, { threadId: conversation.threadId, dueAt: conversation.inactivityDueAt }, this.deps.settings.outboxDeadlineMs)];
+  }
+
+  /** A check job is due: tell the agent (and close, if configured), or wait for the moved due time. */
+  async inactivityDue(tenant: TenantConfig, payload: InactivityCheckPayload): Promise<void> {
+    await this.mutate(
+      tenant.sourceId,
+      payload.threadId,
+      (current) => {
+        const dueAt = current?.inactivityDueAt;
+        if (!current || current.status !== 'active' || dueAt === null || dueAt === undefined) return { result: undefined };
+        if (dueAt > this.now()) return { mutation: { jobs: [inactivityCheckJob(tenant.sourceId, { threadId: current.threadId, dueAt }, this.deps.settings.outboxDeadlineMs)] }, result: undefined };
+        const conversation: Conversation = { ...current, inactivityDueAt: null };
+        const jobs = [this.messageJob(tenant, conversation, { author: this.botAuthor(tenant), body: current.options.inactivityNotice ?? DEFAULT_INACTIVITY_NOTICE })];
+        if (current.options.inactivityCloses) {
+          // The same end as the Close route, but the Flow did not ask: it hears why.
+          conversation.status = 'completed';
+          conversation.queue = null;
+          conversation.interventionId = null;
+          conversation.agentId = null;
+          jobs.push(
+            engageEndInterventionJob(tenant.sourceId, this.deadline(), { threadId: current.threadId }),
+            engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId: current.threadId, purpose: 'return_to_bot' }),
+            this.injectJob(conversation, { status: 'completed', reason: 'inactivity' }),
+          );
+        }
+        this.deps.logger.info({ tenant: tenant.sourceId, threadId: current.threadId, closes: current.options.inactivityCloses === true }, 'user inactive while with an agent');
+        return { conversation, mutation: { jobs }, result: undefined };
+      },
+      () => undefined,
     );
   }
 
@@ -425,7 +606,8 @@ export class HandoverEngine {
   /** An outbox job ran out of time: the conversation is in error and the Flow is told (if Cognigy is reachable). */
   async jobGaveUp(job: OutboxJob, reason: string): Promise<void> {
     const threadId = threadIdOfLane(job.lane);
-    if (!threadId) return;
+    // A late inactivity check is no reason to fail a conversation.
+    if (!threadId || job.kind === 'handover.inactivity') return;
     await this.mutate(
       job.tenantId,
       threadId,

@@ -7,12 +7,14 @@ import { callSendApi } from '../engage/sendApiClient';
 import { categoryChangeFor, mergeCategories } from '../engage/threadCategories';
 import type { OutboxJob } from '../store/types';
 import { DeliveryError } from './deliveryError';
-import { cognigyCallPayloadSchema, engageCategorizePayloadSchema, engageEndInterventionPayloadSchema, engageSendPayloadSchema } from './jobs';
+import { cognigyCallPayloadSchema, engageCategorizePayloadSchema, engageEndInterventionPayloadSchema, engageSendPayloadSchema, inactivityCheckPayloadSchema, type InactivityCheckPayload } from './jobs';
 import type { JobExecutor } from './worker';
 
 export interface ThreadDirectory {
   engageThreadOf(tenantId: string, threadId: string): Promise<string | null>;
   rememberEngageThread(tenantId: string, threadId: string, engageThreadId: string): Promise<void>;
+  /** A due inactivity check: the engine decides (it writes jobs, no I/O here). */
+  inactivityDue(tenant: TenantConfig, payload: InactivityCheckPayload): Promise<void>;
 }
 
 /** Maps each outbox job kind to the one external call it stands for. */
@@ -78,6 +80,9 @@ export function createJobExecutor(deps: { http: AxiosInstance; postText: PostTex
         for (const intervention of await rest.openInterventionsOf(engageThreadId)) await rest.endIntervention(intervention.id);
         return;
       }
+      case 'handover.inactivity':
+        await deps.threads.inactivityDue(tenant, parse(inactivityCheckPayloadSchema, job));
+        return;
       case 'cognigy.notify':
       case 'cognigy.inject': {
         const payload = parse(cognigyCallPayloadSchema, job);

@@ -23,6 +23,9 @@ export type EngageCategorizePayload = z.infer<typeof engageCategorizePayloadSche
 export const engageEndInterventionPayloadSchema = z.object({ threadId: z.string() });
 export type EngageEndInterventionPayload = z.infer<typeof engageEndInterventionPayloadSchema>;
 
+export const inactivityCheckPayloadSchema = z.object({ threadId: z.string(), dueAt: z.number() });
+export type InactivityCheckPayload = z.infer<typeof inactivityCheckPayloadSchema>;
+
 export const cognigyCallPayloadSchema = z.object({
   URLToken: z.string(),
   userId: z.string(),
@@ -60,6 +63,14 @@ export function engageEndInterventionJob(tenantId: string, deadlineAt: number, p
 
 export function cognigyJob(kind: 'cognigy.notify' | 'cognigy.inject', tenantId: string, threadId: string, deadlineAt: number, payload: CognigyCallPayload): NewOutboxJob {
   return { tenantId, lane: laneFor(tenantId, threadId, 'cognigy'), kind, payload: toJson(payload), deadlineAt };
+}
+
+/**
+ * The inactivity check waits in its own lane until the user's silence is due (notBefore), so it never
+ * holds up the conversation's messages. Any relay sharing the store may claim it.
+ */
+export function inactivityCheckJob(tenantId: string, payload: InactivityCheckPayload, deadlineAfterDueMs: number): NewOutboxJob {
+  return { tenantId, lane: `${tenantId}/${payload.threadId}/timer`, kind: 'handover.inactivity', payload: toJson(payload), deadlineAt: payload.dueAt + deadlineAfterDueMs, notBefore: payload.dueAt };
 }
 
 export function threadIdOfLane(lane: string): string | null {

@@ -24,12 +24,24 @@ export const conversationSchema = z.object({
   authorScreenname: z.string(),
   status: handoverStatusSchema,
   handoverCount: z.number().int(),
-  options: z.object({ forwardOnlyHandoverConversations: z.boolean(), getQueueUpdates: z.boolean() }),
+  options: z.object({
+    forwardOnlyHandoverConversations: z.boolean(),
+    getQueueUpdates: z.boolean(),
+    inactivityTimeoutMinutes: z.number().int().optional(),
+    inactivityCloses: z.boolean().optional(),
+    inactivityNotice: z.string().optional(),
+    userLeftNotice: z.string().optional(),
+    userBackNotice: z.string().optional(),
+  }),
   engageThreadId: z.string().nullable(),
   interventionId: z.string().nullable(),
   queue: queueSnapshotSchema.nullable(),
   lastEventAt: z.string().nullable(),
   messageCount: z.number().int(),
+  agentId: z.string().nullable().optional(),
+  inactivityDueAt: z.number().nullable().optional(),
+  userLeft: z.boolean().optional(),
+  transcriptSent: z.object({ until: z.string().nullable(), hashes: z.array(z.string()) }).optional(),
   version: z.number().int(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -41,6 +53,7 @@ export const outboxJobKindSchema = z.enum([
   'engage.endIntervention',
   'cognigy.notify',
   'cognigy.inject',
+  'handover.inactivity',
 ]) satisfies z.ZodType<OutboxJobKind>;
 
 /** The parts of a job that never change after enqueue. */

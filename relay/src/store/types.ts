@@ -23,7 +23,7 @@ export interface Conversation {
   status: HandoverStatus;
   /** Increments on every handover start; a finished handover never blocks the next one. */
   handoverCount: number;
-  options: { forwardOnlyHandoverConversations: boolean; getQueueUpdates: boolean };
+  options: ConversationOptions;
   /** Engage's content_thread id once the thread has been imported and looked up. */
   engageThreadId: string | null;
   interventionId: string | null;
@@ -32,10 +32,28 @@ export interface Conversation {
   lastEventAt: string | null;
   /** Count of messages we created in this thread; used to mint message ids. */
   messageCount: number;
+  /** Engage user id of the agent who has the conversation (agent-joined / transfer events). */
+  agentId?: string | null;
+  /** Epoch ms when the user's silence counts as inactivity while an agent is active; null/absent: no timer. */
+  inactivityDueAt?: number | null;
+  /** The last handover ended because the user left: the agent is told when the user is back. */
+  userLeft?: boolean;
+  /** Transcript lines already sent to Engage in this session (the next handover skips them). */
+  transcriptSent?: { until: string | null; hashes: string[] };
   /** Optimistic concurrency: every write must name the version it read. */
   version: number;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface ConversationOptions {
+  forwardOnlyHandoverConversations: boolean;
+  getQueueUpdates: boolean;
+  inactivityTimeoutMinutes?: number;
+  inactivityCloses?: boolean;
+  inactivityNotice?: string;
+  userLeftNotice?: string;
+  userBackNotice?: string;
 }
 
 export type OutboxJobKind =
@@ -43,7 +61,8 @@ export type OutboxJobKind =
   | 'engage.categorize' // find thread by foreign id, then update_categories: payload { threadId, categoryIds }
   | 'engage.endIntervention' // close or cancel the open intervention: payload { threadId }
   | 'cognigy.notify' // payload: notify body
-  | 'cognigy.inject'; // payload: inject body
+  | 'cognigy.inject' // payload: inject body
+  | 'handover.inactivity'; // at notBefore, check the user's silence: payload { threadId, dueAt }
 
 export interface NewOutboxJob {
   tenantId: string;
