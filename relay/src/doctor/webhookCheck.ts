@@ -1,7 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import { z } from 'zod';
 import type { TenantConfig } from '../config';
-import { HANDLED_EVENT_TYPES } from '../engage/webhookProtocol';
+import { HANDOVER_EVENT_TYPES } from '../engage/webhookProtocol';
 import type { DoctorLine } from './doctorLine';
 
 /**
@@ -116,7 +116,7 @@ export async function checkWebhook(http: AxiosInstance, tenant: TenantConfig, op
     if (problems.length > 0) lines.push({ ok: false, check: label, detail: problems.join('; ') });
     else lines.push({ ok: true, check: label, detail: `${webhook.url ?? ''} is active, with the relay's Verification Token and ${REQUIRED_EVENT}` });
 
-    const unused = [...events].filter((e) => !(HANDLED_EVENT_TYPES as readonly string[]).includes(e));
+    const unused = [...events].filter((e) => !(HANDOVER_EVENT_TYPES as readonly string[]).includes(e));
     const advice: string[] = [];
     if (webhook.registered_events !== undefined && !events.has(RELEASED_EVENT)) advice.push(`subscribe to ${RELEASED_EVENT} too, or a chat an agent released looks taken to the relay`);
     if (webhook.registered_events !== undefined && !AGENT_JOINED_EVENTS.some((e) => events.has(e))) advice.push(`subscribe to ${AGENT_JOINED_EVENTS.join(' or ')} for the On Agent Joined branch`);
