@@ -23,6 +23,13 @@ import type { Conversation, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Sto
 import { agentReplyIdFor, authorIdFor, messageIdFor, threadIdFor } from './identity';
 import { tenantIdentityUsers } from '../engage/tenantIdentities';
 import { agentReplyToNotify } from './agentReplyText';
+import { structuredContentSchema } from '../cognigy/structuredContent';
+
+/** The bot's structured content when it is one Engage documents; anything else is dropped (the text still goes). */
+function botStructuredContent(raw: Record<string, unknown> | undefined): { structuredContent?: Record<string, unknown> } {
+  const parsed = raw ? structuredContentSchema.safeParse(raw) : null;
+  return parsed?.success ? { structuredContent: parsed.data } : {};
+}
 
 /**
  * The handover state machine. It never speaks HTTP: it turns requests and Engage events into
@@ -149,7 +156,19 @@ export class HandoverEngine {
   }
 
   /** Appends a Send API messages.create job and advances the conversation's message counter. */
-  private messageJob(tenant: TenantConfig, conversation: Conversation, params: { author: EngageUser; body: string; createdAt?: string; contextData?: Record<string, string | string[]>; attachments?: { url: string; filename?: string }[] }): NewOutboxJob {
+  private messageJob(
+    tenant: TenantConfig,
+    conversation: Conversation,
+    params: {
+      author: EngageUser;
+      body: string;
+      createdAt?: string;
+      contextData?: Record<string, string | string[]>;
+      attachments?: { url: string; filename?: string; contentType?: string; size?: number }[];
+      structuredReply?: UserMessageRequest['structuredReply'];
+      structuredContent?: Record<string, unknown>;
+    },
+  ): NewOutboxJob {
     conversation.messageCount += 1;
     const message: Record<string, unknown> = {
       id: messageIdFor(conversation.threadId, conversation.messageCount),
@@ -160,7 +179,14 @@ export class HandoverEngine {
       author: params.author,
     };
     if (params.contextData && Object.keys(params.contextData).length > 0) message.context_data = params.contextData;
-    if (params.attachments?.length) message.attachments = params.attachments;
+    // objects.md Messages: attachments are {url, filename} (Engage reads the type from the file).
+    if (params.attachments?.length) message.attachments = params.attachments.map((a) => (a.filename ? { url: a.url, filename: a.filename } : { url: a.url }));
+    // objects.md: a reply to a structured message names it (in_reply_to_id) and returns the option's payload.
+    if (params.structuredReply) {
+      message.in_reply_to_id = params.structuredReply.inReplyToId;
+      if (params.structuredReply.payload) message.structured_reply = { payload: params.structuredReply.payload };
+    }
+    if (params.structuredContent) message.structured_content = params.structuredContent;
     return engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), { action: 'messages.create', params: message });
   }
 
@@ -228,7 +254,14 @@ export class HandoverEngine {
         if (!inHandover && !request.mirror) return { result: { forwarded: false, status: current?.status ?? 'idle' } };
         const conversation = current ? { ...current } : this.newConversation(tenant, request.session, 'Customer');
         const author = request.role === 'bot' ? this.botAuthor(tenant) : this.contactAuthor(conversation);
-        const job = this.messageJob(tenant, conversation, { author, body: request.text, attachments: request.attachments });
+        const job = this.messageJob(tenant, conversation, {
+          author,
+          body: request.text,
+          attachments: request.attachments,
+          ...(request.structuredReply ? { structuredReply: request.structuredReply } : {}),
+          // Structured content needs a puppetizable author (structured-messages.md): only the Bot identity sends it.
+          ...(request.role === 'bot' ? botStructuredContent(request.structuredContent) : {}),
+        });
         return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs: [job] }, result: { forwarded: true, status: conversation.status } };
       },
       (current) => ({ forwarded: true, status: current?.status ?? 'idle' }),
@@ -295,7 +328,7 @@ export class HandoverEngine {
       this.deps.logger.warn({ tenant: tenant.sourceId, threadId: params.thread_id }, 'agent reply for an unknown conversation: answered fatal');
       return { error: { fatal: true, message: 'Unknown conversation' } };
     }
-    const notify = agentReplyToNotify(params);
+    const notify = agentReplyToNotify(params, replyId);
     if (!notify) return { error: { fatal: true, message: 'Reply has neither text nor attachments' } };
     await this.mutate(
       tenant.sourceId,
@@ -316,7 +349,10 @@ export class HandoverEngine {
             ...conversation.session,
             text: notify.text,
             ...(notify.attachments.length ? { attachments: notify.attachments } : {}),
-            data: { rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: params.sender_name ?? null, sender_name: params.sender_name ?? null } },
+            data: {
+              rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: params.sender_name ?? null, sender_name: params.sender_name ?? null },
+              ...(notify.defaultMessage ? { _cognigy: { _default: notify.defaultMessage } } : {}),
+            },
           }),
         );
         const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };

@@ -1,0 +1,149 @@
+import type { CognigySession } from '../../contract/relayApi';
+import { decodeChoicePayload } from '../../contract/structuredChoice';
+import { threadIdFor } from '../../relay/src/handover/identity';
+import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
+
+/**
+ * Rich messages both ways through the real relay, the Engage simulator (structured messages as
+ * engage-digital-api-docs documents them) and the Cognigy API simulator.
+ */
+
+const session: CognigySession = { URLToken: 'endpoint-rich', userId: 'user-rich', sessionId: 'session-rich' };
+
+interface QuickReply {
+  title: string;
+  contentType: string;
+  payload: string;
+}
+interface GalleryItem {
+  title: string;
+  subtitle: string;
+  imageUrl: string;
+  buttons: { type: string; title: string; url?: string; payload?: string }[];
+}
+type DefaultMessage = { _quickReplies?: { text: string; quickReplies: QuickReply[] }; _gallery?: { type: string; items: GalleryItem[] } };
+const defaultOf = (data: Record<string, unknown> | undefined): DefaultMessage | undefined =>
+  (data?._cognigy as { _default?: DefaultMessage } | undefined)?._default;
+
+describe('rich messages between Engage and Cognigy', () => {
+  let journey: Journey;
+  let threadId: string;
+  let counter = 0;
+  const call = (route: Parameters<typeof signedRelayCall>[2], extra: Record<string, unknown>) =>
+    signedRelayCall(journey.relayUrl, journey.tenant, route, { ...envelopeFor(journey.tenant, session, `rich-${++counter}`), ...extra });
+  const notifyCount = () => journey.cognigy.notifications().length;
+
+  beforeAll(async () => {
+    journey = await startJourney({ store: 'sqlite' });
+    threadId = threadIdFor(journey.tenant.sourceId, session);
+    const started = await call('startHandover', { firstMessage: 'I need help choosing a size.' });
+    expect(started.status).toBe(200);
+    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+  });
+  afterAll(async () => {
+    await journey?.close();
+  });
+
+  it('turns an agent select into Cognigy quick replies, with the options as fallback text', async () => {
+    const reply = await journey.engage.agentReply({
+      threadId,
+      body: 'Which size?',
+      agentName: 'Anna',
+      structuredContent: { type: 'select', items: [{ title: 'Small', payload: 'size_s' }, { title: 'Large' }] },
+    });
+    expect(reply.outcome).toBe('delivered');
+    await journey.cognigy.waitFor(() => notifyCount() === 1);
+    const notify = journey.cognigy.notifications()[0];
+    expect(notify?.text).toBe('Which size?\n1. Small\n2. Large');
+    const quick = defaultOf(notify?.data)?._quickReplies;
+    expect(quick?.text).toBe('Which size?');
+    expect(quick?.quickReplies.map((q) => [q.title, q.contentType])).toEqual([['Small', 'postback'], ['Large', 'postback']]);
+    expect(quick?.quickReplies.map((q) => decodeChoicePayload(q.payload))).toEqual([
+      { inReplyToId: reply.relayMessageId, title: 'Small', payload: 'size_s' },
+      { inReplyToId: reply.relayMessageId, title: 'Large', payload: null },
+    ]);
+  });
+
+  it('answers Engage with in_reply_to_id and structured_reply when the user picks an option', async () => {
+    const agentMessage = journey.engage.thread(threadId)?.messages.find((m) => m.side === 'agent' && m.structured_content);
+    const choice = decodeChoicePayload(defaultOf(journey.cognigy.notifications()[0]?.data)?._quickReplies?.quickReplies[0]?.payload ?? '');
+    expect(choice).not.toBeNull();
+    const response = await call('userMessage', { text: choice?.title, structuredReply: { inReplyToId: choice?.inReplyToId, payload: choice?.payload ?? undefined } });
+    expect(response.body).toMatchObject({ forwarded: true });
+    await eventually('the choice in Engage', () => journey.engage.thread(threadId)?.messages.some((m) => m.structured_reply_payload === 'size_s') === true);
+    const answer = journey.engage.thread(threadId)?.messages.find((m) => m.structured_reply_payload === 'size_s');
+    expect(answer).toMatchObject({ side: 'customer', body: 'Small', in_reply_to_id: agentMessage?.foreign_id });
+    expect(journey.engage.droppedItems).toEqual([]);
+  });
+
+  it('turns a rich_link into a one-card gallery with a link button, and skips deep links for their https fallback', async () => {
+    await journey.engage.agentReply({
+      threadId,
+      body: '',
+      structuredContent: {
+        type: 'rich_link',
+        title: 'Size guide',
+        subtitle: 'All our sizes',
+        url: 'shop://sizes',
+        url_fallback: 'https://shop.example.com/sizes',
+        url_text: 'Open the guide',
+        attachment_url: 'https://cdn.example.com/sizes.png',
+      },
+    });
+    await journey.cognigy.waitFor(() => notifyCount() === 2);
+    const notify = journey.cognigy.notifications()[1];
+    expect(defaultOf(notify?.data)?._gallery?.items).toEqual([
+      { id: 0, title: 'Size guide', subtitle: 'All our sizes', imageUrl: 'https://cdn.example.com/sizes.png', buttons: [{ type: 'web_url', title: 'Open the guide', url: 'https://shop.example.com/sizes' }] },
+    ]);
+    expect(notify?.text).toBe('Size guide\nAll our sizes\nhttps://shop.example.com/sizes');
+  });
+
+  it('turns a carousel of templates into a gallery whose reply buttons are postbacks to the agent message', async () => {
+    const reply = await journey.engage.agentReply({
+      threadId,
+      body: 'Two models:',
+      structuredContent: {
+        type: 'carousel',
+        items: [
+          { title: 'Model A', subtitle: 'Light', attachment_url: 'https://cdn.example.com/a.png', items: [{ type: 'reply', title: 'Take A', payload: 'model_a' }, { type: 'url', title: 'Details', url: 'https://shop.example.com/a' }] },
+          { title: 'Model B', items: [{ type: 'reply', title: 'Take B' }] },
+        ],
+      },
+    });
+    await journey.cognigy.waitFor(() => notifyCount() === 3);
+    const notify = journey.cognigy.notifications()[2];
+    const items = defaultOf(notify?.data)?._gallery?.items ?? [];
+    expect(items.map((i) => i.title)).toEqual(['Model A', 'Model B']);
+    expect(items[0]?.buttons[1]).toEqual({ type: 'web_url', title: 'Details', url: 'https://shop.example.com/a' });
+    expect(decodeChoicePayload(items[0]?.buttons[0]?.payload ?? '')).toEqual({ inReplyToId: reply.relayMessageId, title: 'Take A', payload: 'model_a' });
+    expect(notify?.text).toBe('Two models:\nModel A\nLight\n- Take A\n- Details: https://shop.example.com/a\nModel B\n- Take B');
+  });
+
+  it('mirrors the bot quick replies to Engage as a select from the Bot identity', async () => {
+    const response = await call('userMessage', {
+      role: 'bot',
+      text: 'Anything else?',
+      structuredContent: { type: 'select', items: [{ title: 'Yes', payload: 'yes' }, { title: 'No', payload: 'no' }] },
+    });
+    expect(response.body).toMatchObject({ forwarded: true });
+    await eventually('bot select in Engage', () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'Anything else?') === true);
+    const mirrored = journey.engage.thread(threadId)?.messages.find((m) => m.body === 'Anything else?');
+    expect(mirrored?.side).toBe('bot');
+    expect(mirrored?.structured_content).toEqual({ type: 'select', items: [{ title: 'Yes', payload: 'yes' }, { title: 'No', payload: 'no' }] });
+  });
+
+  it('drops structured content Engage does not document, and still sends the text', async () => {
+    await call('userMessage', { role: 'bot', text: 'A list', structuredContent: { type: 'list', items: [] } });
+    await eventually('bot text in Engage', () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'A list') === true);
+    expect(journey.engage.thread(threadId)?.messages.find((m) => m.body === 'A list')?.structured_content).toBeNull();
+  });
+
+  it('sends user files to Engage as attachments with their file names', async () => {
+    await call('userMessage', { text: '', attachments: [{ url: 'https://files.example.com/u/photo.jpg', filename: 'photo.jpg', contentType: 'image/jpeg', size: 2048 }] });
+    await eventually('user file in Engage', () => journey.engage.thread(threadId)?.messages.some((m) => m.attachments.length > 0) === true);
+    const message = journey.engage.thread(threadId)?.messages.find((m) => m.attachments.length > 0);
+    expect(message?.attachments).toEqual([{ url: 'https://files.example.com/u/photo.jpg', filename: 'photo.jpg', type: null, contentBytes: null }]);
+    expect(message?.side).toBe('customer');
+  });
+});
