@@ -34,6 +34,7 @@ import {
 } from '../nodeSupport';
 import { contactProfileFrom, contextDataFrom, parseProfileMapping, transcriptFrom } from '../profile';
 import { cancelHandover, sendUserMessage, sessionFromInput, startHandover, type RelayCallContext } from '../relayClient';
+import { userMessageRequest } from '../userMessageParts';
 
 export const HANDOVER_NODE_TYPE = 'handoverToRce';
 export const DEFAULT_HANDOVER_CONTEXT_KEY = 'rceHandover';
@@ -341,7 +342,7 @@ async function runHandoverToRce(params: INodeFunctionBaseParams): Promise<void> 
         return;
       }
       try {
-        const result = await sendUserMessage(relay, { role: 'user', text: text.slice(0, MAX_TEXT), attachments });
+        const result = await sendUserMessage(relay, userMessageRequest(input, api));
         const now = nowIso();
         if (!result.forwarded && ['completed', 'cancelled', 'idle', 'error'].includes(result.status)) {
           // The relay says the handover is over (its event never reached us): leave it.
