@@ -65,6 +65,13 @@ describe('rich messages between Engage and Cognigy', () => {
     ]);
   });
 
+  it('marks the agent reply as read once Cognigy accepted it (status.mark_as_read with the id we answered)', async () => {
+    await eventually('agent reply read', () => journey.engage.thread(threadId)?.messages.some((m) => m.side === 'agent' && m.read_at !== null) === true);
+    const agent = journey.engage.thread(threadId)?.messages.find((m) => m.side === 'agent');
+    expect(agent?.foreign_id).toBeTruthy();
+    expect(journey.engage.droppedItems).toEqual([]);
+  });
+
   it('answers Engage with in_reply_to_id and structured_reply when the user picks an option', async () => {
     const agentMessage = journey.engage.thread(threadId)?.messages.find((m) => m.side === 'agent' && m.structured_content);
     const choice = decodeChoicePayload(defaultOf(journey.cognigy.notifications()[0]?.data)?._quickReplies?.quickReplies[0]?.payload ?? '');

@@ -18,7 +18,7 @@ import type { TenantConfig } from '../config';
 import { buildEngageUser, mergeContextData, type EngageUser } from '../engage/profileMapping';
 import type { AgentReplyParams, QueuingUpdateParams } from '../engage/sourceSdkProtocol';
 import { interventionMetadataSchema, type WebhookEvent } from '../engage/webhookProtocol';
-import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, threadIdOfLane } from '../outbox/jobs';
+import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, laneFor, threadIdOfLane } from '../outbox/jobs';
 import type { Conversation, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store } from '../store/types';
 import { agentReplyIdFor, authorIdFor, messageIdFor, threadIdFor } from './identity';
 import { tenantIdentityUsers } from '../engage/tenantIdentities';
@@ -355,6 +355,9 @@ export class HandoverEngine {
             },
           }),
         );
+        // Read receipt (send-api.md status.mark_as_read, id = the id we answer with): queued in the Cognigy lane
+        // behind the notify, so it goes only once Cognigy accepted the message for the user.
+        jobs.push({ ...engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), { action: 'status.mark_as_read', params: { id: replyId } }), lane: laneFor(tenant.sourceId, conversation.threadId, 'cognigy') });
         const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };
         // Only the first reply changes the conversation (and is version-checked); later replies leave it as it is,
         // so the hot path writes the dedup key and the notify job only.
