@@ -241,5 +241,10 @@ export const injectedHandoverEventSchema = z.object({
   error: z.object({ reason: z.string(), message: z.string() }).optional(),
   /** With status "queue": why the user waits again ("agent_released": the agent cancelled the intervention). */
   reason: z.enum(['agent_released']).optional(),
+  /** With status "completed", for a Flow's own satisfaction question: Engage's ids of the agent user, intervention and thread, and when it closed. */
+  agentId: z.string().optional(),
+  interventionId: z.string().optional(),
+  engageThreadId: z.string().optional(),
+  endedAt: z.string().optional(),
 });
 export type InjectedHandoverEvent = z.infer<typeof injectedHandoverEventSchema>;

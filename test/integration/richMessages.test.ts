@@ -153,4 +153,20 @@ describe('rich messages between Engage and Cognigy', () => {
     expect(message?.attachments).toEqual([{ url: 'https://files.example.com/u/photo.jpg', filename: 'photo.jpg', type: null, contentBytes: null }]);
     expect(message?.side).toBe('customer');
   });
+  it('tells the Flow who closed, which intervention and thread, and when, for its own satisfaction question', async () => {
+    journey.engage.closeIntervention(threadId);
+    await journey.cognigy.waitFor((calls) => calls.some((c) => (c.data.handover as { status?: string } | undefined)?.status === 'completed'));
+    const completed = journey.cognigy.injections().find((c) => (c.data.handover as { status?: string }).status === 'completed');
+    const thread = journey.engage.thread(threadId);
+    const intervention = thread?.interventions[0];
+    expect(completed?.data.handover).toEqual({
+      status: 'completed',
+      source: 'rce-handover',
+      threadId,
+      agentId: intervention?.user_id,
+      interventionId: intervention?.id,
+      engageThreadId: thread?.id,
+      endedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown as string,
+    });
+  });
 });

@@ -25,6 +25,18 @@ import { tenantIdentityUsers } from '../engage/tenantIdentities';
 import { agentReplyToNotify } from './agentReplyText';
 import { structuredContentSchema } from '../cognigy/structuredContent';
 
+/** What a Flow's own CSAT question can use when the agent closed: who, which intervention and thread, when. */
+function closingDetails(event: WebhookEvent, current: Conversation): Pick<InjectedHandoverEvent, 'agentId' | 'interventionId' | 'engageThreadId' | 'endedAt'> {
+  const metadata = interventionMetadataSchema.safeParse(event.resource.metadata);
+  const agentId = (metadata.success ? metadata.data.user_id : null) ?? event.user_id ?? null;
+  return {
+    ...(agentId ? { agentId } : {}),
+    ...(event.resource.type === 'intervention' ? { interventionId: String(event.resource.id) } : {}),
+    ...(current.engageThreadId ? { engageThreadId: current.engageThreadId } : {}),
+    endedAt: event.issued_at,
+  };
+}
+
 /** The bot's structured content when it is one Engage documents; anything else is dropped (the text still goes). */
 function botStructuredContent(raw: Record<string, unknown> | undefined): { structuredContent?: Record<string, unknown> } {
   const parsed = raw ? structuredContentSchema.safeParse(raw) : null;
@@ -434,7 +446,7 @@ export class HandoverEngine {
             conversation.queue = null;
             conversation.interventionId = null;
             jobs.push(engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId: current.threadId, purpose: 'return_to_bot' }));
-            jobs.push(this.injectJob(conversation, { status: 'completed' }));
+            jobs.push(this.injectJob(conversation, { status: 'completed', ...closingDetails(event, current) }));
             break;
           default:
             return { result: 'ignored' };
