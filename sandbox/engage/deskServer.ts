@@ -33,7 +33,7 @@ export interface DeskServerOptions {
   queueTickMs?: number;
 }
 
-function deskView(thread: ThreadView) {
+function deskView(thread: ThreadView, seenInFolder: ReadonlySet<string>) {
   const open = thread.interventions.find((i) => i.status !== 'closed' && !i.closed_at);
   return {
     id: thread.id,
@@ -48,7 +48,7 @@ function deskView(thread: ThreadView) {
     taskStatus: thread.task?.status ?? null,
     intervention: open ? { id: open.id, agentReplies: open.agentReplyCount } : null,
     /** Was ever in the agents' folder: a chat closed or released without a reply stays listed. */
-    everHandedOver: thread.task !== null || thread.interventions.length > 0,
+    everHandedOver: seenInFolder.has(thread.id) || thread.task !== null || thread.interventions.length > 0,
     messages: thread.messages.map((m) => ({
       id: m.id,
       side: m.side,
@@ -68,7 +68,12 @@ export class DeskServer {
   private server: Server | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private readonly changes = new ChangeBroadcaster();
-  private readonly onChange = () => this.changes.changed();
+  /** Threads ever seen in the Agent folder: the desk's history, so a chat taken back before any reply stays listed. */
+  private readonly seenInFolder = new Set<string>();
+  private readonly onChange = () => {
+    for (const thread of this.options.engage.agentFolder()) this.seenInFolder.add(thread.id);
+    this.changes.changed();
+  };
   private readonly uploads = new Uploads();
   private baseUrl = '';
 
@@ -99,7 +104,7 @@ export class DeskServer {
       res.type('html').send(page);
     });
     app.get('/api/state', (_req, res) => {
-      const threads = engage.threads().filter((t) => t.imported).map(deskView);
+      const threads = engage.threads().filter((t) => t.imported).map((t) => deskView(t, this.seenInFolder));
       res.json({ threads, agentCategoryId: engage.categories.agentId, botCategoryId: engage.categories.botId });
     });
     app.get('/api/events', (_req, res) => this.changes.attach(res));

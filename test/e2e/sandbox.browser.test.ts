@@ -137,6 +137,23 @@ describe('sandbox in a real browser', () => {
     expect(problems).toEqual([]);
   }, 90_000);
 
+  it('keeps a chat the customer cancelled before any reply on the desk, marked as back with the bot', async () => {
+    const other = await browser.newPage({ viewport: { width: 460, height: 720 } });
+    watch(other, 'second chat');
+    await other.goto(sandbox.chatUrl);
+    const before = await desk.locator('.conv').count();
+    await other.fill('#text', 'I need an agent please');
+    await other.press('#text', 'Enter');
+    await hasCountSoon(desk.locator('.conv'), before + 1);
+    await other.fill('#text', 'cancel');
+    await other.press('#text', 'Enter');
+    await containsTextSoon(other.locator('.line[data-from="bot"]').last(), 'cancelled the request');
+    await poll(async () => (await desk.locator('.conv .badge.bot').count()) === before + 1, async () => `desk list: ${await desk.locator('#conversations').textContent()}`);
+    await hasCountSoon(desk.locator('.conv'), before + 1);
+    await other.close();
+    expect(problems).toEqual([]);
+  }, 30_000);
+
   it('fits a phone screen: no sideways scrolling on either page', async () => {
     for (const page of [chat, desk]) {
       await page.setViewportSize({ width: 360, height: 720 });
