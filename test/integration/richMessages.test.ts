@@ -1,7 +1,9 @@
 import type { CognigySession } from '../../contract/relayApi';
 import { decodeChoicePayload } from '../../contract/structuredChoice';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { SDK_SIGNATURE_HEADER, signSdkBody } from '../../relay/src/engage/sdkSignature';
+import { tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
+import { eventually, startJourney, TEST_SECRETS, type Journey } from '../helpers/journeyHarness';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /**
@@ -138,6 +140,20 @@ describe('rich messages between Engage and Cognigy', () => {
     const mirrored = journey.engage.thread(threadId)?.messages.find((m) => m.body === 'Anything else?');
     expect(mirrored?.side).toBe('bot');
     expect(mirrored?.structured_content).toEqual({ type: 'select', items: [{ title: 'Yes', payload: 'yes' }, { title: 'No', payload: 'no' }] });
+  });
+
+  it('the Engage simulator refuses structured content without its mandatory attributes, as send-api.md documents', async () => {
+    const send = async (params: Record<string, unknown>) => {
+      const body = JSON.stringify({ action: 'messages.create', params });
+      const response = await fetch(journey.engage.realtimeEndpointUrl, { method: 'POST', headers: { 'content-type': 'application/json', [SDK_SIGNATURE_HEADER]: signSdkBody(TEST_SECRETS.realtimeAccessToken, body) }, body });
+      return { status: response.status, text: await response.text() };
+    };
+    const bot = tenantIdentityUsers(journey.tenant.sourceId).bot;
+    const base = { thread_id: threadId, author: bot, body: 'x' };
+    expect(await send({ ...base, id: 'sc-1', structured_content: { type: 'select', items: [] } })).toEqual({ status: 422, text: 'structured_content: "items" must not be empty' });
+    expect(await send({ ...base, id: 'sc-2', structured_content: { type: 'rich_link', title: 'T' } })).toEqual({ status: 422, text: 'structured_content: "url" must not be empty' });
+    expect(await send({ ...base, id: 'sc-3', structured_content: { type: 'template', items: [] } })).toEqual({ status: 422, text: 'structured_content: "title" must not be empty' });
+    expect(await send({ ...base, id: 'sc-4', structured_content: { type: 'select', items: [{ title: 'A' }] } })).toEqual({ status: 200, text: 'ok' });
   });
 
   it('drops structured content Engage does not document, and still sends the text', async () => {
