@@ -51,6 +51,8 @@ export async function startJourney(options: {
   engageOptions?: Partial<EngageSimulatorOptions>;
   /** Setup values as an admin would type them (parsed by the relay's tenant schema like RELAY_CONFIG). */
   tenantValues?: (engage: EngageSimulator) => Record<string, string>;
+  /** Relay settings on top of the test defaults (as RELAY_CONFIG's settings block would give them). */
+  settings?: Record<string, unknown>;
 }): Promise<Journey> {
   const sourceId = options.sourceId ?? `src${randomUUID().slice(0, 8)}`;
   const engage = new EngageSimulator({ sourceId, realtimeAccessToken: TEST_SECRETS.realtimeAccessToken, apiAccessToken: TEST_SECRETS.apiAccessToken, importDelayMs: 30, categorizeDurationMs: 20, ...options.engageOptions });
@@ -74,7 +76,7 @@ export async function startJourney(options: {
     ...options.tenantValues?.(engage),
   });
   const config: RelayConfig = {
-    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', outboxDeadlineMs: options.outboxDeadlineMs ?? 60_000 }),
+    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', outboxDeadlineMs: options.outboxDeadlineMs ?? 60_000, ...options.settings }),
     tenants: [tenant],
   };
   const logLines: string[] = [];

@@ -54,6 +54,8 @@ export interface EngineSettings {
   dedupTtlMs: number;
   /** Queue updates and other signed bodies are de-duplicated for at least the replay window. */
   replayWindowMs: number;
+  /** USER_FILES_BY_CONTENT: user files go to Engage as content the relay fetches (URLs of these schemes). */
+  userFilesByContent?: 'https' | 'http';
 }
 
 /**
@@ -199,7 +201,8 @@ export class HandoverEngine {
       if (params.structuredReply.payload) message.structured_reply = { payload: params.structuredReply.payload };
     }
     if (params.structuredContent) message.structured_content = params.structuredContent;
-    return engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), { action: 'messages.create', params: message });
+    const byContent = params.author.id === conversation.authorId && params.attachments?.length ? this.deps.settings.userFilesByContent : undefined;
+    return engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), { action: 'messages.create', params: message, ...(byContent ? { attachmentsByContent: byContent } : {}) });
   }
 
   private injectJob(conversation: Conversation, event: Omit<InjectedHandoverEvent, 'source' | 'threadId'>): NewOutboxJob {
