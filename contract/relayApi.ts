@@ -167,7 +167,23 @@ export const userMessageRequestSchema = z.object({
    */
   mirror: z.boolean().default(false),
   text: z.string().max(20000).default(''),
-  attachments: z.array(z.object({ url: z.string().url().max(2048), filename: z.string().max(256).optional() })).max(10).default([]),
+  attachments: z
+    .array(
+      z.object({
+        url: z.string().url().max(2048),
+        filename: z.string().max(256).optional(),
+        /** MIME type as the channel reported it (e.g. "image/png"). */
+        contentType: z.string().max(128).optional(),
+        /** Bytes, when the channel reported it. */
+        size: z.number().int().nonnegative().optional(),
+      }),
+    )
+    .max(10)
+    .default([]),
+  /** The user picked an option of an agent's structured message: answered as Engage documents (in_reply_to_id + structured_reply). */
+  structuredReply: z.object({ inReplyToId: id, payload: z.string().max(1000).optional() }).optional(),
+  /** Bot role only: Engage structured content (select, rich_link, template, carousel) mirroring the bot's quick replies or cards. */
+  structuredContent: z.record(z.string(), z.unknown()).optional(),
 }).refine((m) => m.text.length > 0 || m.attachments.length > 0, { message: 'text or attachments required' });
 export type UserMessageRequest = z.infer<typeof userMessageRequestSchema>;
 
@@ -293,5 +309,9 @@ export const injectedHandoverEventSchema = z.object({
    * "completed", "inactivity" (the user was silent past the inactivity timeout).
    */
   reason: z.enum(['agent_released', 'transferred', 'inactivity']).optional(),
+  /** With status "completed", for a Flow's own satisfaction question: Engage's ids of the agent user, intervention and thread, and when it closed. */
+  interventionId: z.string().optional(),
+  engageThreadId: z.string().optional(),
+  endedAt: z.string().optional(),
 });
 export type InjectedHandoverEvent = z.infer<typeof injectedHandoverEventSchema>;

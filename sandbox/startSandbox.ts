@@ -79,7 +79,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     relayApiKey: secrets.relay,
     sourceId: 'sandbox-source',
   };
-  const config: RelayConfig = { settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', storeUrl: `sqlite:${dbFile}` }), tenants: [tenant] };
+  const config: RelayConfig = { settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', storeUrl: `sqlite:${dbFile}`, allowHttpAttachments: true }), tenants: [tenant] };
   const logStream = createWriteStream(options.logFile ?? join(dataDir, 'sandbox-relay.log'), { flags: 'w' });
   const logger = createLogger({ level: 'info', secrets: secretsOf(config), destination: logStream });
   const relay = createRelay({ config, store: SqliteStore.open(dbFile), logger, outbox: { backoff: { baseMs: 100, capMs: 2000 }, idlePollMs: 50 } });

@@ -105,6 +105,8 @@ export const relaySettingsSchema = z.object({
   trustProxy: trustProxySchema.default({ kind: 'list', entries: ['loopback'] }),
   /** Agent attachment URLs must be https; an admin may allow plain http (e.g. an internal file server). */
   allowHttpAttachments: flag.default(false),
+  /** Send user files to Engage by content (base64, fetched by the relay) instead of by URL: for file storage Engage cannot reach. */
+  userFilesByContent: flag.default(false),
   /** Requests per minute per client address on public routes. */
   rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
   /** Requests per minute per tenant on public routes, counted once the caller proved it is that tenant. */
@@ -170,6 +172,7 @@ export const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
   MAX_BYTES_IN_FLIGHT: 'maxBytesInFlight',
   TRUST_PROXY: 'trustProxy',
   ALLOW_HTTP_ATTACHMENTS: 'allowHttpAttachments',
+  USER_FILES_BY_CONTENT: 'userFilesByContent',
   RATE_LIMIT_PER_MINUTE: 'rateLimitPerMinute',
   TENANT_RATE_LIMIT_PER_MINUTE: 'tenantRateLimitPerMinute',
   ENGAGE_REST_PER_MINUTE: 'engageRestPerMinute',

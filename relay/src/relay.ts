@@ -67,7 +67,7 @@ export function createRelay(options: RelayOptions): Relay {
     store,
     logger,
     engage,
-    settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: DEDUP_TTL_MS, replayWindowMs: config.settings.replayWindowMs },
+    settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: DEDUP_TTL_MS, replayWindowMs: config.settings.replayWindowMs, ...(config.settings.userFilesByContent ? { userFilesByContent: config.settings.allowHttpAttachments ? 'http' : 'https' } : {}) },
     ...(options.clock ? { clock: options.clock } : {}),
     // The worker is built below (it needs the engine); until then nothing is leased.
     outbox: {

@@ -19,6 +19,8 @@ export interface AgentReplyInput {
   /** Overrides the agent's display name sent as `sender_name`. */
   agentName?: string;
   attachments?: Array<{ url: string; type?: string; filename?: string }>;
+  /** A structured message (structured-messages.md: select, rich_link, template, carousel). */
+  structuredContent?: Record<string, unknown>;
   /**
    * Re-send an existing reply instead of writing a new one (retry:true, same content_id), as
    * Engage does when it did not get the first answer; threadId/body are then ignored.
@@ -121,6 +123,10 @@ export class AgentActions {
     if (!this.state.declares('messages.create')) {
       throw new DeskError('forbidden', 'the source did not declare messages.create: agents cannot reply');
     }
+    // structured-messages.md: structured messages need the source's view.messaging option.
+    if (input.structuredContent && !this.state.hasOption('view.messaging')) {
+      throw new DeskError('forbidden', "Source doesn't support structured contents");
+    }
     const agent = this.resolveAgent(input.agentId);
     const identity = this.controlledIdentity();
     const intervention = this.options.desk.openIntervention(thread, agent);
@@ -146,7 +152,7 @@ export class AgentActions {
       categories: [],
       context_data: {},
       in_reply_to_id: this.state.lastCustomerMessage(thread)?.foreign_id ?? null,
-      structured_content: null,
+      structured_content: input.structuredContent ?? null,
       structured_reply_payload: null,
       created_at: now,
       received_at: now,
@@ -183,6 +189,8 @@ export class AgentActions {
       ...(this.state.hasOption('messages.unthreaded') ? {} : { thread_id: message.thread_foreign_id }),
       title: null,
     };
+    // objects.md "Agent reply params": structured_content is sent as the agent composed it.
+    if (message.structured_content) params['structured_content'] = message.structured_content;
     // options.md: attachments are only sent to sources that declared messages.attachments.
     if (message.attachments.length > 0 && this.state.hasOption('messages.attachments')) {
       params['attachments'] = message.attachments.map((attachment) => ({

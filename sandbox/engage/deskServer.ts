@@ -5,6 +5,7 @@ import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { closeLocal, listenLocal } from '../localServer';
 import { ChangeBroadcaster } from '../sse';
+import { Uploads } from '../uploads';
 import { DeskError } from './desk';
 import { DEFAULT_AGENT_ID, type EngageSimulator, type ThreadView } from './simulator';
 
@@ -15,7 +16,15 @@ import { DEFAULT_AGENT_ID, type EngageSimulator, type ThreadView } from './simul
  * `messaging.queuing_update` with the position and an estimated wait every few seconds.
  */
 
-const replySchema = z.object({ body: z.string().trim().min(1).max(5000) });
+const replySchema = z
+  .object({
+    body: z.string().trim().max(5000).default(''),
+    /** Files uploaded on the desk (served by it), sent as the reply's attachments. */
+    attachments: z.array(z.object({ url: z.string().url().max(2048), fileName: z.string().max(120), mimeType: z.string().max(128) })).max(5).default([]),
+    /** Quick-reply options: sent as a `select` structured message (structured-messages.md, ≤ 13 items of ≤ 80 characters). */
+    options: z.array(z.string().trim().min(1).max(80)).max(13).default([]),
+  })
+  .refine((r) => r.body.length > 0 || r.attachments.length > 0, 'a reply needs text or a file');
 const agentStatusSchema = z.object({ status: z.enum(['available', 'away']) });
 
 export interface DeskServerOptions {
@@ -25,7 +34,7 @@ export interface DeskServerOptions {
   queueTickMs?: number;
 }
 
-function deskView(thread: ThreadView) {
+function deskView(thread: ThreadView, seenInFolder: ReadonlySet<string>) {
   const open = thread.interventions.find((i) => i.status !== 'closed' && !i.closed_at);
   return {
     id: thread.id,
@@ -35,9 +44,24 @@ function deskView(thread: ThreadView) {
     customer: thread.customer,
     contextData: thread.context_data,
     queue: thread.queue,
+    /** Engage's typing state of the thread (typing.start from the source), shown as "… is typing". */
+    typing: thread.typing,
     taskStatus: thread.task?.status ?? null,
     intervention: open ? { id: open.id, agentReplies: open.agentReplyCount } : null,
-    messages: thread.messages.map((m) => ({ id: m.id, side: m.side, author: m.sender_name ?? m.author.screenname, body: m.body, attachments: m.attachments, createdAt: m.created_at })),
+    /** Was ever in the agents' folder: a chat closed or released without a reply stays listed. */
+    everHandedOver: seenInFolder.has(thread.id) || thread.task !== null || thread.interventions.length > 0,
+    messages: thread.messages.map((m) => ({
+      id: m.id,
+      side: m.side,
+      author: m.sender_name ?? m.author.screenname,
+      body: m.body,
+      attachments: m.attachments,
+      createdAt: m.created_at,
+      structuredContent: m.structured_content,
+      structuredReplyPayload: m.structured_reply_payload,
+      inReplyTo: m.in_reply_to_id ? (thread.messages.find((x) => x.foreign_id === m.in_reply_to_id)?.id ?? null) : null,
+      readAt: m.read_at,
+    })),
   };
 }
 
@@ -45,7 +69,14 @@ export class DeskServer {
   private server: Server | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private readonly changes = new ChangeBroadcaster();
-  private readonly onChange = () => this.changes.changed();
+  /** Threads ever seen in the Agent folder: the desk's history, so a chat taken back before any reply stays listed. */
+  private readonly seenInFolder = new Set<string>();
+  private readonly onChange = () => {
+    for (const thread of this.options.engage.agentFolder()) this.seenInFolder.add(thread.id);
+    this.changes.changed();
+  };
+  private readonly uploads = new Uploads();
+  private baseUrl = '';
 
   constructor(private readonly options: DeskServerOptions) {}
 
@@ -74,10 +105,11 @@ export class DeskServer {
       res.type('html').send(page);
     });
     app.get('/api/state', (_req, res) => {
-      const threads = engage.threads().filter((t) => t.imported).map(deskView);
+      const threads = engage.threads().filter((t) => t.imported).map((t) => deskView(t, this.seenInFolder));
       res.json({ threads, agentCategoryId: engage.categories.agentId, botCategoryId: engage.categories.botId });
     });
     app.get('/api/events', (_req, res) => this.changes.attach(res));
+    app.use(this.uploads.router(() => this.baseUrl));
     const act = (handler: (thread: ThreadView, req: Request) => Promise<unknown> | unknown) => async (req: Request, res: Response) => {
       const thread = engage.thread(String(req.params.id));
       if (!thread) return res.status(404).json({ error: 'no such conversation' });
@@ -98,8 +130,14 @@ export class DeskServer {
     });
     app.post('/api/threads/:id/take', express.json(), act((thread) => engage.takeTask(thread.id)));
     app.post('/api/threads/:id/reply', express.json(), act(async (thread, req) => {
-      const body = replySchema.parse(req.body).body;
-      const result = await engage.agentReply({ threadId: thread.foreign_id, body, agentName: 'Alex (agent)' });
+      const reply = replySchema.parse(req.body);
+      const result = await engage.agentReply({
+        threadId: thread.foreign_id,
+        body: reply.body,
+        agentName: 'Alex (agent)',
+        ...(reply.attachments.length ? { attachments: reply.attachments.map((a) => ({ url: a.url, filename: a.fileName, ...(a.mimeType.startsWith('image/') ? { type: 'image' } : {}) })) } : {}),
+        ...(reply.options.length ? { structuredContent: { type: 'select', items: reply.options.map((title) => ({ title, payload: title.replace(/[^\x20-\x7e]/g, '').slice(0, 1000) || 'option' })) } } : {}),
+      });
       if (result.outcome !== 'delivered') throw new Error(`the relay did not accept the reply (${result.outcome})`);
       return { contentId: result.contentId };
     }));
@@ -116,6 +154,7 @@ export class DeskServer {
     const app = this.app();
     const { server, url } = await listenLocal(app, port);
     this.server = server;
+    this.baseUrl = url.replace(/\/$/, '');
     this.options.engage.events.on('change', this.onChange);
     this.ticker = setInterval(() => void this.tickQueue(), this.options.queueTickMs ?? 3000);
     return url;

@@ -48,6 +48,18 @@ export const SEND_API_ERRORS = {
   tooManyTyping: 'too many typing requests, please try again in a few seconds',
 } as const;
 
+/**
+ * Mandatory attributes per structured type (structured-messages.md: select items, rich_link url and
+ * title, template title, carousel items); a blank one gets send-api.md's
+ * `structured_content: "attribute_name" must not be empty` (422).
+ */
+const REQUIRED_STRUCTURED_ATTRIBUTES: Readonly<Record<string, readonly string[]>> = {
+  select: ['items'],
+  rich_link: ['url', 'title'],
+  template: ['title'],
+  carousel: ['items'],
+};
+
 /** Actions the Send API implements at all (send-api.md "Supported Actions"). */
 const SEND_API_ACTIONS = new Set([
   'messages.create',
@@ -249,6 +261,8 @@ export class SendApi {
     const type = content['type'];
     if (typeof type !== 'string' || type === '') return SEND_API_ERRORS.structuredTypeRequired;
     if (!(STRUCTURED_CONTENT_TYPES as readonly string[]).includes(type)) return SEND_API_ERRORS.structuredTypeUnsupported;
+    const empty = REQUIRED_STRUCTURED_ATTRIBUTES[type]?.find((attribute) => isBlank(content[attribute]));
+    if (empty) return `structured_content: "${empty}" must not be empty`;
     const known = author?.id ? this.state.findIdentityByForeignId(author.id) : undefined;
     if (!(author?.puppetizable ?? known?.puppetizable ?? false)) return SEND_API_ERRORS.authorMustBePuppetizable;
     return null;

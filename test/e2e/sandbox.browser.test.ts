@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startSandbox, type Sandbox } from '../../sandbox/startSandbox';
 
@@ -18,6 +19,13 @@ describe('sandbox in a real browser', () => {
   let chat: Page;
   let desk: Page;
   let dataDir: string;
+  /** Console errors and failed loads of both pages (a missing favicon would show here as a 404). */
+  const problems: string[] = [];
+  const watch = (page: Page, name: string) => {
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`${name}: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`${name}: ${e.message}`));
+    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${name}: HTTP ${r.status()} ${r.url()}`); });
+  };
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'rce-sandbox-'));
@@ -29,6 +37,8 @@ describe('sandbox in a real browser', () => {
     });
     chat = await browser.newPage({ viewport: { width: 460, height: 720 } });
     desk = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    watch(chat, 'chat');
+    watch(desk, 'desk');
     await chat.goto(sandbox.chatUrl);
     await desk.goto(sandbox.deskUrl);
   }, 60_000);
@@ -48,7 +58,10 @@ describe('sandbox in a real browser', () => {
 
   it('walks the whole journey: bot, handover, queue, agent reply, close, bot again', async () => {
     await say('hello');
+    // The typing dots show while the bot works on the message.
+    await poll(async () => chat.locator('#typing.on').isVisible(), async () => 'the chat never showed typing dots');
     await containsTextSoon(lastChatLine('bot'), 'only a demo bot');
+    await poll(async () => !(await chat.locator('#typing.on').isVisible()), async () => 'the typing dots stayed');
 
     await say('I want to talk to an agent');
     await containsTextSoon(lastChatLine('bot'), 'You are number 1 in the queue');
@@ -63,26 +76,126 @@ describe('sandbox in a real browser', () => {
     await containsTextSoon(desk.locator('#messages'), 'I want to talk to an agent');
     // The transcript came through the Get Transcript node: the bot's earlier answer is there too.
     await containsTextSoon(desk.locator('#messages'), 'only a demo bot');
-    await desk.screenshot({ path: join(SCREENSHOTS, 'sandbox-desk.png') });
 
+    await desk.click('#take');
+    await containsTextSoon(desk.locator('#queueInfo'), 'Taken by an agent');
     await desk.fill('#reply', 'Hello, this is Alex. How can I help?');
-    await desk.click('#send');
+    await desk.press('#reply', 'Enter');
     await containsTextSoon(lastChatLine('agent'), 'this is Alex');
+    // The agent's name on agent messages, with a time.
+    await containsTextSoon(lastChatLine('agent').locator('.who'), 'Alex (agent)');
+    expect(await lastChatLine('agent').locator('time').textContent()).toMatch(/\d/);
     await hasCountSoon(chat.locator('.line[data-from="bot"]', { hasText: 'An agent has joined' }), 1);
+    // Read receipt: the desk marks the reply read once Cognigy took it.
+    await containsTextSoon(desk.locator('.msg[data-side="agent"] .read'), '✓✓');
+
+    // Quick replies from the agent: the customer clicks one, the agent sees the pick.
+    await desk.fill('#reply', 'Which size do you need?');
+    await desk.fill('#options', 'Small, Large');
+    await desk.click('#send');
+    await hasCountSoon(chat.locator('.quick button'), 2);
+    await chat.locator('.quick button', { hasText: 'Large' }).click();
+    await containsTextSoon(chat.locator('.line[data-from="user"]'), 'Large');
+    await containsTextSoon(desk.locator('.msg[data-side="customer"]'), 'picked an option');
+    await containsTextSoon(desk.locator('.msg[data-side="customer"]'), 'Large');
+
+    // A file each way: the customer's photo reaches the desk as an image, the agent's PDF the chat as a file.
+    await chat.setInputFiles('#file', { name: 'parcel.png', mimeType: 'image/png', buffer: TINY_PNG });
+    await hasCountSoon(desk.locator('.msg[data-side="customer"] a.file[data-file="parcel.png"] img'), 1);
+    await desk.setInputFiles('#file', { name: 'label.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n') });
+    await hasCountSoon(chat.locator('.line[data-from="agent"] a.file[data-file="label.pdf"]'), 1);
+    const pdf = await chat.request.get((await chat.locator('a.file[data-file="label.pdf"]').getAttribute('href')) ?? '');
+    expect((await pdf.body()).toString()).toContain('%PDF');
 
     // After the "On Agent Joined" branch ended in a Say, the Flow-start guard brings this input back to the node.
     await say('My parcel is late.');
     await containsTextSoon(desk.locator('#messages'), 'My parcel is late.');
     await hasCountSoon(chat.locator('.line[data-from="bot"]', { hasText: 'only a demo bot' }), 1);
+    await poll(async () => !(await chat.locator('#typing.on').isVisible()), async () => 'the typing dots stayed');
     await chat.screenshot({ path: join(SCREENSHOTS, 'sandbox-chat.png') });
+    await desk.screenshot({ path: join(SCREENSHOTS, 'sandbox-desk.png') });
     for (const file of ['sandbox-desk.png', 'sandbox-chat.png']) expect(statSync(join(SCREENSHOTS, file)).size).toBeGreaterThan(10_000);
+
+    // A long unbroken word stays inside its bubble on both pages.
+    await say('x'.repeat(400));
+    await containsTextSoon(desk.locator('.msg[data-side="customer"]'), 'x'.repeat(400));
+    for (const bubble of [chat.locator('.line[data-from="user"]').last(), desk.locator('.msg[data-side="customer"]').last()]) {
+      expect(await bubble.evaluate((node) => node.scrollWidth <= node.clientWidth + 1)).toBe(true);
+    }
+
+    // At 1024 px the Close button is whole and on screen.
+    await desk.setViewportSize({ width: 1024, height: 720 });
+    const close = await desk.locator('#close').boundingBox();
+    expect(close && close.x >= 0 && close.x + close.width <= 1024 && close.y + close.height <= 720).toBe(true);
+    await desk.setViewportSize({ width: 1280, height: 720 });
 
     await desk.click('#close');
     await containsTextSoon(lastChatLine('bot'), 'The agent closed the conversation');
+    await containsTextSoon(desk.locator('#queueInfo'), 'Back with the bot');
     await say('thanks, bye');
     await containsTextSoon(lastChatLine('bot'), 'only a demo bot');
-  }, 60_000);
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  it('keeps a chat the customer cancelled before any reply on the desk, marked as back with the bot', async () => {
+    const other = await browser.newPage({ viewport: { width: 460, height: 720 } });
+    watch(other, 'second chat');
+    await other.goto(sandbox.chatUrl);
+    const before = await desk.locator('.conv').count();
+    await other.fill('#text', 'I need an agent please');
+    await other.press('#text', 'Enter');
+    await hasCountSoon(desk.locator('.conv'), before + 1);
+    await other.fill('#text', 'cancel');
+    await other.press('#text', 'Enter');
+    await containsTextSoon(other.locator('.line[data-from="bot"]').last(), 'cancelled the request');
+    await poll(async () => (await desk.locator('.conv .badge.bot').count()) === before + 1, async () => `desk list: ${await desk.locator('#conversations').textContent()}`);
+    await hasCountSoon(desk.locator('.conv'), before + 1);
+    await other.close();
+    expect(problems).toEqual([]);
+  }, 30_000);
+
+  it('fits a phone screen: no sideways scrolling on either page', async () => {
+    for (const page of [chat, desk]) {
+      await page.setViewportSize({ width: 360, height: 720 });
+      await page.reload();
+      await page.waitForLoadState('load');
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      await expect(page.locator('textarea').first().isVisible()).resolves.toBe(true);
+    }
+    expect(problems).toEqual([]);
+  }, 30_000);
 });
+
+/** A 96×64 PNG in two colours, big enough to show as a thumbnail in the screenshots. */
+const TINY_PNG = pngOf(96, 64, (x, y) => (y < 40 ? [255, 170, 60] : x < 48 ? [61, 63, 189] : [240, 240, 245]));
+
+function pngOf(width: number, height: number, colour: (x: number, y: number) => [number, number, number]): Buffer {
+  const rows = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) rows.set(colour(x, y), y * (width * 3 + 1) + 1 + x * 3);
+  }
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+}
+function crc32(bytes: Buffer): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
 
 // Polling checks on top of playwright-core locators (no @playwright/test here): each fails with what the page showed.
 type Locator = ReturnType<Page['locator']>;

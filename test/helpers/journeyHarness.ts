@@ -55,6 +55,8 @@ export async function startJourney(options: {
   tenantValues?: (engage: EngageSimulator) => Record<string, string>;
   /** The relay's clock (e.g. real time plus an offset a test moves forward); the simulators keep real time. */
   relayClock?: () => number;
+  /** Relay settings on top of the test defaults (as RELAY_CONFIG's settings block would give them). */
+  settings?: Record<string, unknown>;
 }): Promise<Journey> {
   const sourceId = options.sourceId ?? `src${randomUUID().slice(0, 8)}`;
   const engage = new EngageSimulator({ sourceId, realtimeAccessToken: TEST_SECRETS.realtimeAccessToken, apiAccessToken: TEST_SECRETS.apiAccessToken, importDelayMs: 30, categorizeDurationMs: 20, ...options.engageOptions });
@@ -78,7 +80,7 @@ export async function startJourney(options: {
     ...options.tenantValues?.(engage),
   });
   const config: RelayConfig = {
-    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', outboxDeadlineMs: options.outboxDeadlineMs ?? 60_000 }),
+    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', outboxDeadlineMs: options.outboxDeadlineMs ?? 60_000, ...options.settings }),
     tenants: [tenant],
   };
   const logLines: string[] = [];

@@ -154,7 +154,8 @@ describe('extension descriptors', () => {
     expect(mirror.defaultLabel).toBe('Mirror to RCE');
     expect(mirror.dependencies?.children ?? []).toEqual([]);
     expect(children.filter((c) => c.parentType === MIRROR_NODE_TYPE)).toEqual([]);
-    expect((mirror.fields ?? []).map((f) => f.key)).toEqual(['connection', 'mirrorUserInput', 'botText', 'contextKey']);
+    expect((mirror.fields ?? []).map((f) => f.key)).toEqual(['connection', 'mirrorUserInput', 'botText', 'botData', 'contextKey']);
+    expect(field(MIRROR_NODE_TYPE, 'botData')).toMatchObject({ type: 'json', defaultValue: {} });
     expect(field(MIRROR_NODE_TYPE, 'mirrorUserInput')).toMatchObject({ type: 'toggle', defaultValue: true });
     expect(field(MIRROR_NODE_TYPE, 'botText')).toMatchObject({ type: 'cognigyText', defaultValue: '' });
     // The same default key as the Handover node, so both read the same state.

@@ -21,6 +21,7 @@ import {
 import { LOG_PREFIX, nowIso, routeToChild, toNodeError, type NodeApi, type NodeErrorInfo } from '../nodeSupport';
 import { contactProfileFrom, contextDataFrom, parseProfileMapping, transcriptFrom } from '../profile';
 import { cancelHandover, sendUserMessage, sessionFromInput, startHandover, type RelayCallContext } from '../relayClient';
+import { userMessageRequest } from '../userMessageParts';
 import type { HandoverNodeConfig } from './handoverToRce';
 
 /**
@@ -148,12 +149,6 @@ export function onRelayEvent(run: HandoverRun, event: InjectedHandoverEvent): vo
   else run.leaveAndRoute(decision.route.child);
 }
 
-/** The request that forwards the user's input to the agent. */
-export function userMessageRequest(input: Cognigy['input']): Pick<UserMessageRequest, 'role' | 'text' | 'attachments'> {
-  const text = typeof input.text === 'string' ? input.text : '';
-  return { role: 'user', text: text.slice(0, MAX_TEXT), attachments: attachmentsFrom(input.data) };
-}
-
 /** A handover is running: the input is the user talking to the agent (or asking to cancel). */
 export async function whileActive(run: HandoverRun, state: HandoverState): Promise<void> {
   const { input } = run;
@@ -174,8 +169,9 @@ export async function whileActive(run: HandoverRun, state: HandoverState): Promi
     return;
   }
 
-  const request = userMessageRequest(input);
-  if (request.text.trim() === '' && request.attachments.length === 0) {
+  // Files Engage would refuse are told to the user here; a clicked option carries its structured reply.
+  const request = userMessageRequest(input, run.api);
+  if ((request.text ?? '').trim() === '' && (request.attachments ?? []).length === 0) {
     run.stay();
     return;
   }

@@ -1,5 +1,6 @@
 import { createNodeDescriptor, type INodeFunctionBaseParams } from '@cognigy/extension-tools';
 import { z } from 'zod';
+import { botStructuredContent } from '../botStructuredContent';
 import { parseConnection } from '../connection';
 import { attachmentsFrom, classifyInput, readHandoverState, type UserAttachment } from '../handoverLogic';
 import { BRAND_COLOR, LOG_PREFIX, configText, configToggle, connectionField, readConfig, storageKey, toNodeError, type NodeApi } from '../nodeSupport';
@@ -13,6 +14,8 @@ const mirrorConfigSchema = z.object({
   connection: z.unknown(),
   mirrorUserInput: configToggle(true),
   botText: configText(''),
+  /** The Say node's quick replies / buttons / gallery data, mirrored as Engage structured content. */
+  botData: z.unknown().optional(),
   contextKey: z.unknown().transform((v) => storageKey(v, DEFAULT_HANDOVER_CONTEXT_KEY)),
 });
 export type MirrorNodeConfig = z.output<typeof mirrorConfigSchema>;
@@ -21,6 +24,8 @@ export interface MirrorMessage {
   role: 'user' | 'bot';
   text: string;
   attachments: UserAttachment[];
+  /** Bot only: Engage structured content built from the bot's quick replies, buttons or gallery. */
+  structuredContent?: Record<string, unknown>;
 }
 
 export type MirrorDecision =
@@ -37,6 +42,7 @@ export function decideMirror(params: {
   handoverActive: boolean;
   mirrorUserInput: boolean;
   botText: string;
+  botData?: unknown;
 }): MirrorDecision {
   const { input } = params;
   // Events injected by the relay (valid or malformed) are never conversation text.
@@ -47,7 +53,13 @@ export function decideMirror(params: {
     const attachments = attachmentsFrom(input.data);
     if (text !== '' || attachments.length > 0) return { action: 'send', message: { role: 'user', text, attachments } };
   }
-  if (params.botText.trim() !== '') return { action: 'send', message: { role: 'bot', text: params.botText.slice(0, MAX_TEXT), attachments: [] } };
+  const structured = botStructuredContent(params.botData);
+  const botText = params.botText.trim() !== '' ? params.botText.slice(0, MAX_TEXT) : (structured?.text.slice(0, MAX_TEXT) ?? '');
+  if (botText.trim() !== '') {
+    const message: MirrorMessage = { role: 'bot', text: botText, attachments: [] };
+    if (structured) message.structuredContent = structured.structuredContent;
+    return { action: 'send', message };
+  }
   return { action: 'skip', reason: 'nothing_to_send' };
 }
 
@@ -87,6 +99,15 @@ export const mirrorToRceNode = createNodeDescriptor({
       defaultValue: '',
     },
     {
+      key: 'botData',
+      type: 'json',
+      label: 'Bot quick replies or cards to mirror',
+      description:
+        'Optional: the data of the Say node whose quick replies, buttons or gallery the agent should see ({"_cognigy": {"_default": {"_quickReplies": …}}}). ' +
+        'Sent to Engage as a structured message (select, template or carousel) from the Bot identity, with the bot message (or the quick replies text) as its text.',
+      defaultValue: {},
+    },
+    {
       key: 'contextKey',
       type: 'cognigyText',
       label: 'Context key of the handover state',
@@ -96,7 +117,7 @@ export const mirrorToRceNode = createNodeDescriptor({
   ],
   sections: [
     { key: 'connectionSettings', label: 'Connection', defaultCollapsed: false, fields: ['connection'] },
-    { key: 'mirror', label: 'Mirror', defaultCollapsed: false, fields: ['mirrorUserInput', 'botText'] },
+    { key: 'mirror', label: 'Mirror', defaultCollapsed: false, fields: ['mirrorUserInput', 'botText', 'botData'] },
     { key: 'storage', label: 'Storage', defaultCollapsed: true, fields: ['contextKey'] },
   ],
   form: [
@@ -121,6 +142,7 @@ async function runMirrorToRce(params: INodeFunctionBaseParams): Promise<void> {
       handoverActive: readHandoverState(cognigy.context, config.contextKey)?.active === true,
       mirrorUserInput: config.mirrorUserInput,
       botText: config.botText,
+      botData: config.botData,
     });
     if (decision.action === 'skip') return;
     const relay = { connection: parseConnection(config.connection), session: sessionFromInput(input), inputId: mirrorInputId(input.inputId, nodeId) };

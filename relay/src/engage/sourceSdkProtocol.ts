@@ -102,13 +102,16 @@ export const showParamsSchema = z.object({ id: idLike });
  * What we declare in implementation.info: a threaded chat source (messages carry thread_id),
  * text only, agent attachments, and Engage's queue notifications. Send API actions must be
  * declared too (like `status: ["mark_as_read"]` in the docs' example), hence `users: ["create"]`
- * for the Bot identity and profile updates. Nothing else is claimed.
+ * for the Bot identity and profile updates, `status: ["mark_as_read"]` for read receipts. Nothing
+ * else is claimed.
  */
 export const IMPLEMENTATION_INFO = {
   objects: {
     messages: ['create', 'show', 'list'],
     threads: ['show', 'list'],
     users: ['create'],
+    // send-api.md: status.mark_as_read tells the agent the user got their reply.
+    status: ['mark_as_read'],
   },
   options: ['view.messaging', 'messages.text', 'messages.attachments', 'messaging.queuing_update'],
 } as const;

@@ -1,3 +1,4 @@
+import { structuredToCognigy, type CognigyDefaultMessage } from '../cognigy/structuredContent';
 import type { AgentReplyParams } from '../engage/sourceSdkProtocol';
 
 /** Longest agent HTML converted (Engage's own reply bodies are far shorter; the schema allows 100,000). */
@@ -62,6 +63,8 @@ export interface CognigyAttachment {
 export interface NotifyContent {
   text: string;
   attachments: CognigyAttachment[];
+  /** Quick replies or a gallery for `data._cognigy._default`, when the agent sent a structured message. */
+  defaultMessage?: CognigyDefaultMessage;
 }
 
 /** Engage's attachment type ("image", "audio", "video", or anything else) → Cognigy's media type. */
@@ -86,10 +89,16 @@ function webUrl(raw: string): URL | null {
   }
 }
 
-/** What the user sees of an agent reply; null when there is nothing to show. */
-export function agentReplyToNotify(params: AgentReplyParams): NotifyContent | null {
+/**
+ * What the user sees of an agent reply; null when there is nothing to show. `replyId` is the id the
+ * relay answers Engage with: quick replies built from a structured message refer to it.
+ */
+export function agentReplyToNotify(params: AgentReplyParams, replyId = ''): NotifyContent | null {
   const body = params.body ?? '';
-  const text = params.format === 'html' ? htmlToText(body) : body.trim();
+  const bodyText = params.format === 'html' ? htmlToText(body) : body.trim();
+  const structured = params.structured_content ? structuredToCognigy(params.structured_content, bodyText, replyId) : null;
+  // Channels without quick replies or galleries get the options and links as text.
+  const text = structured ? structured.fallbackText : bodyText;
   const attachments: CognigyAttachment[] = [];
   for (const attachment of params.attachments ?? []) {
     const url = webUrl(attachment.url);
@@ -98,5 +107,7 @@ export function agentReplyToNotify(params: AgentReplyParams): NotifyContent | nu
   if (!text && attachments.length === 0) return null;
   // Channels that render only text still get a usable link for each attachment.
   const links = attachments.map((a) => `${a.name}: ${a.url}`).join('\n');
-  return { text: [text, links].filter(Boolean).join('\n'), attachments };
+  const content: NotifyContent = { text: [text, links].filter(Boolean).join('\n'), attachments };
+  if (structured) content.defaultMessage = structured.defaultMessage;
+  return content;
 }

@@ -26,12 +26,31 @@ import { buildEngageUser, mergeContextData, type EngageUser } from '../engage/pr
 import type { AgentReplyParams, QueuingUpdateParams } from '../engage/sourceSdkProtocol';
 import { agentIdOf, interventionMetadataSchema, isHandoverEvent, type HandoverWebhookEvent, type WebhookEvent } from '../engage/webhookProtocol';
 import type { EngageLookups } from '../engage/engageLookups';
-import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, inactivityCheckJob, threadIdOfLane, type InactivityCheckPayload } from '../outbox/jobs';
+import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, inactivityCheckJob, laneFor, threadIdOfLane, type InactivityCheckPayload } from '../outbox/jobs';
 import type { Conversation, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store } from '../store/types';
 import { alreadySent, rememberSent } from './transcriptMemory';
 import { agentReplyIdFor, authorIdFor, messageIdFor, threadIdFor } from './identity';
 import { tenantIdentityUsers } from '../engage/tenantIdentities';
 import { agentReplyToNotify } from './agentReplyText';
+import { structuredContentSchema } from '../cognigy/structuredContent';
+
+/** What a Flow's own CSAT question can use when the agent closed: who, which intervention and thread, when. */
+function closingDetails(event: WebhookEvent, current: Conversation): Pick<InjectedHandoverEvent, 'agentId' | 'interventionId' | 'engageThreadId' | 'endedAt'> {
+  const metadata = interventionMetadataSchema.safeParse(event.resource.metadata);
+  const agentId = (metadata.success ? metadata.data.user_id : null) ?? event.user_id ?? current.agentId ?? null;
+  return {
+    ...(agentId ? { agentId } : {}),
+    ...(event.resource.type === 'intervention' ? { interventionId: String(event.resource.id) } : {}),
+    ...(current.engageThreadId ? { engageThreadId: current.engageThreadId } : {}),
+    endedAt: event.issued_at,
+  };
+}
+
+/** The bot's structured content when it is one Engage documents; anything else is dropped (the text still goes). */
+function botStructuredContent(raw: Record<string, unknown> | undefined): { structuredContent?: Record<string, unknown> } {
+  const parsed = raw ? structuredContentSchema.safeParse(raw) : null;
+  return parsed?.success ? { structuredContent: parsed.data } : {};
+}
 
 /**
  * The handover state machine. It never speaks HTTP: it turns requests and Engage events into
@@ -44,6 +63,8 @@ export interface EngineSettings {
   dedupTtlMs: number;
   /** Queue updates and other signed bodies are de-duplicated for at least the replay window. */
   replayWindowMs: number;
+  /** USER_FILES_BY_CONTENT: user files go to Engage as content the relay fetches (URLs of these schemes). */
+  userFilesByContent?: 'https' | 'http';
 }
 
 /**
@@ -168,7 +189,19 @@ export class HandoverEngine {
   }
 
   /** Appends a Send API messages.create job and advances the conversation's message counter. */
-  private messageJob(tenant: TenantConfig, conversation: Conversation, params: { author: EngageUser; body: string; createdAt?: string; contextData?: Record<string, string | string[]>; attachments?: { url: string; filename?: string }[] }): NewOutboxJob {
+  private messageJob(
+    tenant: TenantConfig,
+    conversation: Conversation,
+    params: {
+      author: EngageUser;
+      body: string;
+      createdAt?: string;
+      contextData?: Record<string, string | string[]>;
+      attachments?: { url: string; filename?: string; contentType?: string; size?: number }[];
+      structuredReply?: UserMessageRequest['structuredReply'];
+      structuredContent?: Record<string, unknown>;
+    },
+  ): NewOutboxJob {
     conversation.messageCount += 1;
     const message: Record<string, unknown> = {
       id: messageIdFor(conversation.threadId, conversation.messageCount),
@@ -179,8 +212,16 @@ export class HandoverEngine {
       author: params.author,
     };
     if (params.contextData && Object.keys(params.contextData).length > 0) message.context_data = params.contextData;
-    if (params.attachments?.length) message.attachments = params.attachments;
-    return engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), { action: 'messages.create', params: message });
+    // objects.md Messages: attachments are {url, filename} (Engage reads the type from the file).
+    if (params.attachments?.length) message.attachments = params.attachments.map((a) => (a.filename ? { url: a.url, filename: a.filename } : { url: a.url }));
+    // objects.md: a reply to a structured message names it (in_reply_to_id) and returns the option's payload.
+    if (params.structuredReply) {
+      message.in_reply_to_id = params.structuredReply.inReplyToId;
+      if (params.structuredReply.payload) message.structured_reply = { payload: params.structuredReply.payload };
+    }
+    if (params.structuredContent) message.structured_content = params.structuredContent;
+    const byContent = params.author.id === conversation.authorId && params.attachments?.length ? this.deps.settings.userFilesByContent : undefined;
+    return engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), { action: 'messages.create', params: message, ...(byContent ? { attachmentsByContent: byContent } : {}) });
   }
 
   private injectJob(conversation: Conversation, event: Omit<InjectedHandoverEvent, 'source' | 'threadId'>): NewOutboxJob {
@@ -263,7 +304,16 @@ export class HandoverEngine {
           conversation.userLeft = false;
         }
         const author = request.role === 'bot' ? this.botAuthor(tenant) : this.contactAuthor(conversation);
-        jobs.push(this.messageJob(tenant, conversation, { author, body: request.text, attachments: request.attachments }));
+        jobs.push(
+          this.messageJob(tenant, conversation, {
+            author,
+            body: request.text,
+            attachments: request.attachments,
+            ...(request.structuredReply ? { structuredReply: request.structuredReply } : {}),
+            // Structured content needs a puppetizable author (structured-messages.md): only the Bot identity sends it.
+            ...(request.role === 'bot' ? botStructuredContent(request.structuredContent) : {}),
+          }),
+        );
         conversation.transcriptSent = rememberSent(conversation.transcriptSent ?? { until: null, hashes: [] }, null, this.iso());
         if (request.role === 'user') jobs.push(...this.armInactivity(tenant, conversation));
         return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { forwarded: true, status: conversation.status } };
@@ -385,7 +435,7 @@ export class HandoverEngine {
       this.deps.logger.warn({ tenant: tenant.sourceId, threadId: params.thread_id }, 'agent reply for an unknown conversation: answered fatal');
       return { error: { fatal: true, message: 'Unknown conversation' } };
     }
-    const notify = agentReplyToNotify(params);
+    const notify = agentReplyToNotify(params, replyId);
     if (!notify) return { error: { fatal: true, message: 'Reply has neither text nor attachments' } };
     await this.mutate(
       tenant.sourceId,
@@ -406,9 +456,15 @@ export class HandoverEngine {
             ...conversation.session,
             text: notify.text,
             ...(notify.attachments.length ? { attachments: notify.attachments } : {}),
-            data: { rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: params.sender_name ?? null, sender_name: params.sender_name ?? null } },
+            data: {
+              rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: params.sender_name ?? null, sender_name: params.sender_name ?? null },
+              ...(notify.defaultMessage ? { _cognigy: { _default: notify.defaultMessage } } : {}),
+            },
           }),
         );
+        // Read receipt (send-api.md status.mark_as_read, id = the id we answer with): queued in the Cognigy lane
+        // behind the notify, so it goes only once Cognigy accepted the message for the user.
+        jobs.push({ ...engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), { action: 'status.mark_as_read', params: { id: replyId } }), lane: laneFor(tenant.sourceId, conversation.threadId, 'cognigy') });
         const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };
         // Only the first reply changes the conversation (and is version-checked); later replies leave it as it is,
         // so the hot path writes the dedup key and the notify job only.
@@ -536,7 +592,10 @@ export class HandoverEngine {
         conversation.interventionId = null;
         conversation.agentId = null;
         conversation.inactivityDueAt = null;
-        return [engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId: current.threadId, purpose: 'return_to_bot' }), this.injectJob(conversation, { status: 'completed' })];
+        return [
+          engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId: current.threadId, purpose: 'return_to_bot' }),
+          this.injectJob(conversation, { status: 'completed', ...closingDetails(event, current) }),
+        ];
       default: {
         const unhandled: never = event.type;
         return unhandled;

@@ -3,7 +3,7 @@ import type { PostText } from '../http/outboundHttp';
 import type { TenantConfig } from '../config';
 import { callCognigy } from '../cognigy/cognigyClient';
 import { EngageRestClient, type RestRateGate } from '../engage/restClient';
-import { callSendApi } from '../engage/sendApiClient';
+import { callSendApi, withAttachmentContent } from '../engage/sendApiClient';
 import { categoryChangeFor, mergeCategories } from '../engage/threadCategories';
 import type { OutboxJob } from '../store/types';
 import { DeliveryError } from './deliveryError';
@@ -49,7 +49,7 @@ export function createJobExecutor(deps: { http: AxiosInstance; postText: PostTex
     switch (job.kind) {
       case 'engage.send': {
         const payload = parse(engageSendPayloadSchema, job);
-        await callSendApi(deps.postText, tenant, payload.action, payload.params);
+        await callSendApi(deps.postText, tenant, payload.action, payload.attachmentsByContent ? await withAttachmentContent(payload.params, payload.attachmentsByContent) : payload.params);
         return;
       }
       case 'engage.categorize': {

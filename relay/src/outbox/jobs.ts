@@ -6,6 +6,8 @@ import type { JsonValue, NewOutboxJob } from '../store/types';
 export const engageSendPayloadSchema = z.object({
   action: z.string(),
   params: z.record(z.string(), z.unknown()),
+  /** messages.create of user files with USER_FILES_BY_CONTENT: fetch each attachment URL (these schemes) and send its content. */
+  attachmentsByContent: z.enum(['https', 'http']).optional(),
 });
 export type EngageSendPayload = z.infer<typeof engageSendPayloadSchema>;
 
