@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { resolve } from 'node:path';
+import { doctorCommand, writeDoctorEnvFile } from './doctorEnv';
 import { startSandbox } from './startSandbox';
 
 /** `npm run sandbox`: start everything on 127.0.0.1 and print the two pages to open. */
@@ -14,6 +16,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const sandbox = await startSandbox({ chatPort: ports.data.SANDBOX_CHAT_PORT, deskPort: ports.data.SANDBOX_DESK_PORT });
+  const envFile = resolve('./data/sandbox.env');
+  writeDoctorEnvFile(sandbox.config, envFile, sandbox.relayUrl);
   process.stdout.write(
     [
       '',
@@ -27,6 +31,9 @@ async function main(): Promise<void> {
       '  3. Close the intervention: the bot takes over again in the chat.',
       '',
       `  Relay: ${sandbox.relayUrl} (logs in ./data/sandbox-relay.log). Ctrl+C to stop.`,
+      '',
+      '  Try the doctor on this setup (settings in ./data/sandbox.env), in another terminal:',
+      `    ${doctorCommand(envFile)}`,
       '',
     ].join('\n'),
   );

@@ -22,6 +22,8 @@ export interface Sandbox {
   chatUrl: string;
   deskUrl: string;
   relayUrl: string;
+  /** The relay's configuration (for `npm run sandbox`'s doctor env file). */
+  config: RelayConfig;
   engage: EngageSimulator;
   cognigy: CognigyApiSimulator;
   stop(): Promise<void>;
@@ -156,6 +158,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     chatUrl,
     deskUrl,
     relayUrl,
+    config,
     engage,
     cognigy,
     async stop() {

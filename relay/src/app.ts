@@ -15,6 +15,7 @@ import { isJsonContentType } from './http/jsonBody';
 import { CONTENT_TYPE_HEADER, textResponse, jsonError, type PlainResponse } from './http/plainResponse';
 import { createRequestLog, elapsedMs, type RequestLog } from './http/requestLog';
 import { helmetHeaders } from './http/securityHeaders';
+import { countExpressRequest } from './metrics/httpRequests';
 
 /** HTTP wiring only: adapts node:http and Express to the transport-agnostic handlers. */
 export interface AppDeps {
@@ -92,6 +93,7 @@ function withRequestLog(app: express.Express, requestLog: RequestLog): void {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const rejection = res.locals.rejection as string | undefined;
+      countExpressRequest(req.method, req.path, res.statusCode);
       requestLog({ method: req.method, path: req.path, status: res.statusCode, ms: elapsedMs(started), ...(rejection ? { reason: rejection } : {}) });
     });
     next();
@@ -183,6 +185,11 @@ export function createAdminListener(deps: AdminDeps): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  // Counted like the public routes (probes and scrapes show in rce_http_requests_total), not logged: they come every few seconds.
+  app.use((req: Request, res: Response, next: () => void) => {
+    res.on('finish', () => countExpressRequest(req.method, req.path, res.statusCode));
+    next();
+  });
   registerAdminRoutes(app, deps);
   app.use((_req: Request, res: Response) => reply(res, jsonError(404, 'not_found', 'No such route')));
   app.use(errorHandler(deps.logger));

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { configErrorMessage, describeEnvIssues, describeFileIssues } from './configErrors';
 import { baseApiUrlSchema, categoryIdSchema, cognigyApiBaseUrlSchema, realtimeEndpointUrlSchema } from './setupValues';
 
 /**
@@ -135,7 +136,7 @@ export class ConfigError extends Error {
 }
 
 /** Environment variable → config key, for single-tenant mode. */
-const TENANT_ENV: Record<string, string> = {
+export const TENANT_ENV: Record<string, string> = {
   RCE_API_ACCESS_TOKEN: 'apiAccessToken',
   RCE_BOT_CATEGORY_ID: 'botCategoryId',
   RCE_AGENT_CATEGORY_ID: 'agentCategoryId',
@@ -152,7 +153,7 @@ const TENANT_ENV: Record<string, string> = {
   RELAY_PREVIOUS_API_KEY: 'previousRelayApiKey',
 };
 
-const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
+export const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
   PORT: 'port',
   HOST: 'host',
   ADMIN_PORT: 'adminPort',
@@ -177,10 +178,6 @@ const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
   RETENTION_DAYS: 'retentionDays',
 };
 
-function describeIssues(error: z.ZodError, nameOf: (path: PropertyKey[]) => string): string {
-  return error.issues.map((i) => `${nameOf(i.path)}: ${i.message}`).join('; ');
-}
-
 function pick(env: NodeJS.ProcessEnv, mapping: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [envName, key] of Object.entries(mapping)) {
@@ -203,14 +200,10 @@ const tenantFileSchema = z.object({
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
-  const envNameOf = (mapping: Record<string, string>) => (path: PropertyKey[]) => {
-    const key = String(path[0] ?? '');
-    return Object.entries(mapping).find(([, k]) => k === key)?.[0] ?? key;
-  };
-
   const envSettings = pick(env, SETTINGS_ENV);
   const settingsResult = relaySettingsSchema.safeParse(envSettings);
-  if (!settingsResult.success) throw new ConfigError(`Invalid configuration: ${describeIssues(settingsResult.error, envNameOf(SETTINGS_ENV))}`);
+  // Every variable at once: the tenant's problems too, so one start shows everything to fix.
+  if (!settingsResult.success) throw new ConfigError(configErrorMessage('Invalid configuration', [...describeEnvIssues(settingsResult.error, env, SETTINGS_ENV), ...(env.RELAY_CONFIG ? [] : tenantEnvProblems(env))]));
   const settings = settingsResult.data;
 
   if (env.RELAY_CONFIG) {
@@ -221,12 +214,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
       throw new ConfigError(`RELAY_CONFIG: cannot read JSON file (${(err as Error).message.split('\n')[0]})`);
     }
     const file = tenantFileSchema.safeParse(raw);
-    if (!file.success) throw new ConfigError(`RELAY_CONFIG: ${describeIssues(file.error, (p) => p.join('.'))}`);
-    const merged = relaySettingsSchema.safeParse({ ...envSettings, ...file.data.settings });
-    if (!merged.success) throw new ConfigError(`RELAY_CONFIG: ${describeIssues(merged.error, (p) => `settings.${p.join('.')}`)}`);
+    if (!file.success) throw new ConfigError(configErrorMessage('Invalid RELAY_CONFIG file', describeFileIssues(file.error, raw, '')));
+    // The file's settings override the environment's; a problem is named where its value came from.
+    const fileSettings = file.data.settings ?? {};
+    const merged = relaySettingsSchema.safeParse({ ...envSettings, ...fileSettings });
+    if (!merged.success) throw new ConfigError(configErrorMessage('Invalid RELAY_CONFIG file', describeMergedSettingsIssues(merged.error, env, fileSettings)));
     const tenants = file.data.tenants.map((t, index) => {
       const parsed = tenantSchema.safeParse(t);
-      if (!parsed.success) throw new ConfigError(`RELAY_CONFIG: tenants[${index}]: ${describeIssues(parsed.error, (p) => p.join('.'))}`);
+      if (!parsed.success) throw new ConfigError(configErrorMessage('Invalid RELAY_CONFIG file', describeFileIssues(parsed.error, t, `tenants[${index}]`)));
       return parsed.data;
     });
     assertUniqueSources(tenants);
@@ -235,8 +230,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   }
 
   const parsed = tenantSchema.safeParse(pick(env, TENANT_ENV));
-  if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error, envNameOf(TENANT_ENV))}`);
+  if (!parsed.success) throw new ConfigError(configErrorMessage('Invalid configuration', describeEnvIssues(parsed.error, env, TENANT_ENV)));
   return { settings, tenants: [parsed.data] };
+}
+
+function describeMergedSettingsIssues(error: z.ZodError, env: NodeJS.ProcessEnv, fileSettings: Record<string, unknown>): string[] {
+  const fromFile = error.issues.filter((issue) => String(issue.path[0] ?? '') in fileSettings);
+  const fromEnv = error.issues.filter((issue) => !fromFile.includes(issue));
+  return [
+    ...(fromFile.length > 0 ? describeFileIssues(new z.ZodError(fromFile), fileSettings, 'settings') : []),
+    ...(fromEnv.length > 0 ? describeEnvIssues(new z.ZodError(fromEnv), env, SETTINGS_ENV) : []),
+  ];
+}
+
+function tenantEnvProblems(env: NodeJS.ProcessEnv): string[] {
+  const parsed = tenantSchema.safeParse(pick(env, TENANT_ENV));
+  return parsed.success ? [] : describeEnvIssues(parsed.error, env, TENANT_ENV);
 }
 
 function assertUniqueSources(tenants: TenantConfig[]): void {

@@ -9,6 +9,7 @@ import { TenantIdentities } from './engage/tenantIdentities';
 import { WebhookHandler } from './engage/webhookHandler';
 import { HandoverEngine } from './handover/engine';
 import { createOutboundHttp } from './http/outboundHttp';
+import { RelayMetrics } from './metrics/relayMetrics';
 import { createJobExecutor } from './outbox/executors';
 import { EngageLookups } from './engage/engageLookups';
 import { SlidingWindowLimiter, SlidingWindowRestGate } from './outbox/rateGate';
@@ -58,8 +59,9 @@ export function createRelay(options: RelayOptions): Relay {
   let worker: OutboxWorker | null = null;
   let retention: ReturnType<typeof startRetention> | null = null;
 
-  // One REST budget per tenant for the outbox's calls and the synchronous lookups alike.
-  const restGate = store.kind === 'redis' ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock) : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock);
+  const metrics: RelayMetrics = new RelayMetrics({ outboxCounts: () => activeWorker.metrics, outboxStats: () => store.outboxStats(), tenantIds: tenants.map((t) => t.sourceId), engageRestPerMinute: config.settings.engageRestPerMinute, ...(options.clock ? { clock: options.clock } : {}) });
+  // One REST budget per tenant (counted in the metrics) for the outbox's calls and the synchronous lookups alike.
+  const restGate = metrics.countRestCalls(store.kind === 'redis' ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock) : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock));
   const engage = new EngageLookups({ http: outbound.client, restGate, logger, ...(options.clock ? { clock: options.clock } : {}) });
   const engine = new HandoverEngine({
     store,
@@ -77,7 +79,7 @@ export function createRelay(options: RelayOptions): Relay {
   worker = new OutboxWorker({
     store,
     logger,
-    execute: createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate, threads: engine }),
+    execute: metrics.timeDeliveries(createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate, threads: engine })),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.outbox?.backoff ? { backoff: options.outbox.backoff } : {}),
@@ -120,28 +122,7 @@ export function createRelay(options: RelayOptions): Relay {
         return { ready: false, checks: { store: `unavailable: ${(err as Error).message.slice(0, 80)}` } };
       }
     },
-    metrics: async () => {
-      const stats = await store.outboxStats().catch(() => null);
-      const m = activeWorker.metrics;
-      return [
-        '# HELP rce_outbox_delivered_total Outbox jobs delivered by this relay.',
-        '# TYPE rce_outbox_delivered_total counter',
-        `rce_outbox_delivered_total ${m.delivered}`,
-        '# HELP rce_outbox_retries_total Failed attempts that were rescheduled.',
-        '# TYPE rce_outbox_retries_total counter',
-        `rce_outbox_retries_total ${m.retried}`,
-        '# HELP rce_outbox_abandoned_total Jobs given up (deadline or permanent error).',
-        '# TYPE rce_outbox_abandoned_total counter',
-        `rce_outbox_abandoned_total ${m.gaveUp}`,
-        '# HELP rce_outbox_pending Jobs waiting in the shared store.',
-        '# TYPE rce_outbox_pending gauge',
-        `rce_outbox_pending ${stats?.pending ?? -1}`,
-        '# HELP rce_outbox_dead_letters Jobs in the dead-letter list.',
-        '# TYPE rce_outbox_dead_letters gauge',
-        `rce_outbox_dead_letters ${stats?.deadLettered ?? -1}`,
-        '',
-      ].join('\n');
-    },
+    metrics: () => metrics.render(),
   });
 
   let server: Server | null = null;

@@ -13,6 +13,7 @@ import type {
 } from './objects';
 import type { Identity, SimIntervention, SimThread, SimulatorState } from './state';
 import { isoSeconds, type Scheduler } from './util';
+import { webhookRoutes, type WebhookList } from './webhooksApi';
 
 /** openapi `AgentStatus` / `AgentStatusChannel`. */
 interface AgentStatusJson {
@@ -140,6 +141,8 @@ export interface RestApiOptions {
   rateLimitPerMinute: number;
   categorizeDurationMs: number;
   closeDurationMs: number;
+  /** The saved webhooks, rendered by GET /webhooks (webhooksApi.ts). */
+  webhooks?: WebhookList;
 }
 
 type Handler = (match: string[], params: RestParams) => JsonResponse | Promise<JsonResponse>;
@@ -176,6 +179,7 @@ export class RestApi {
     { method: 'GET', pattern: new RegExp(`^/interventions/${ID}$`), handler: ([id]) => this.showIntervention(id) },
     { method: 'PUT', pattern: new RegExp(`^/interventions/${ID}/close$`), handler: ([id]) => this.closeIntervention(id) },
     { method: 'DELETE', pattern: new RegExp(`^/interventions/${ID}/cancel$`), handler: ([id]) => this.cancelIntervention(id) },
+    ...webhookRoutes(() => this.options),
   ];
 
   constructor(private readonly options: RestApiOptions) {}

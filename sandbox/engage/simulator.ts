@@ -196,6 +196,7 @@ export class EngageSimulator {
       rateLimitPerMinute: options.restRateLimitPerMinute ?? 500,
       categorizeDurationMs: options.categorizeDurationMs ?? 20,
       closeDurationMs: options.closeDurationMs ?? 20,
+      webhooks: this.webhookDispatcher,
     });
     this.client = new SourceSdkClient({
       baseUri: () => this.baseUri,

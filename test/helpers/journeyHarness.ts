@@ -19,6 +19,8 @@ export interface Journey {
   cognigy: CognigyApiSimulator;
   relay: Relay;
   relayUrl: string;
+  /** The admin listener (/readyz, /metrics) of the first start. */
+  adminUrl: string;
   tenant: TenantConfig;
   config: RelayConfig;
   logLines: string[];
@@ -86,7 +88,7 @@ export async function startJourney(options: {
   let store = await openTestStore(options.store, location);
   const makeRelay = (s: Store) => createRelay({ config, store: s, logger, ...(options.relayClock ? { clock: options.relayClock } : {}), outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 }, outboundTimeoutMs: 2_000 });
   let relay = makeRelay(store);
-  const { url } = await relay.start(0, '127.0.0.1');
+  const { url, adminUrl } = await relay.start(0, '127.0.0.1');
   const relayPath = `${url}/handover/rce`;
   engage.setSourceBaseUri(relayPath);
   await engage.saveSource();
@@ -98,6 +100,7 @@ export async function startJourney(options: {
     cognigy,
     relay,
     relayUrl: url,
+    adminUrl,
     tenant,
     config,
     logLines,

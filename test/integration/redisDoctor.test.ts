@@ -24,7 +24,7 @@ describe('doctor: Redis persistence and eviction', () => {
   it('passes a Redis with appendonly yes and noeviction', async () => {
     const lines = await linesFor(persistent.url);
     expect(lines.map((l) => [l.ok, l.detail])).toEqual([
-      [true, 'appendonly yes'],
+      [true, 'appendonly yes (no RDB snapshots)'],
       [true, 'maxmemory-policy noeviction'],
     ]);
   });
@@ -38,7 +38,31 @@ describe('doctor: Redis persistence and eviction', () => {
       spawnSync('redis-cli', ['-p', String(persistent.port), 'config', 'set', 'maxmemory-policy', 'noeviction']);
     }
     const shared = await linesFor(process.env.TEST_REDIS_URL ?? '');
-    expect(shared.filter((l) => !l.ok).map((l) => l.detail)).toEqual([expect.stringMatching(/appendonly is no: a Redis restart loses every conversation/)]);
+    expect(shared.filter((l) => !l.ok).map((l) => l.detail)).toEqual([expect.stringMatching(/^appendonly is no and save is empty: Redis keeps nothing on disk, a restart loses every conversation/)]);
+  });
+
+  it('tells RDB snapshots alone from no persistence at all', async () => {
+    const snapshotsOnly = await startRedisServer();
+    try {
+      spawnSync('redis-cli', ['-p', String(snapshotsOnly.port), 'config', 'set', 'save', '900 1']);
+      const lines = await linesFor(snapshotsOnly.url);
+      expect(lines.filter((l) => !l.ok).map((l) => l.detail)).toEqual([expect.stringMatching(/^appendonly is no \(RDB snapshots "900 1" only\): a Redis restart loses every conversation and queued reply written since the last snapshot/)]);
+    } finally {
+      await snapshotsOnly.stop();
+    }
+  });
+
+  it('a Redis that refuses CONFIG (as managed services do): cannot check, not a failure', async () => {
+    const managed = await startRedisServer();
+    try {
+      // The default user loses the CONFIG command, as on services that rename or forbid it.
+      const acl = spawnSync('redis-cli', ['-p', String(managed.port), 'acl', 'setuser', 'default', '-config'], { encoding: 'utf8' });
+      expect(acl.stdout.trim()).toBe('OK');
+      const lines = await linesFor(managed.url);
+      expect(lines).toEqual([{ ok: true, advisory: true, check: expect.stringMatching(/^Redis 127\.0\.0\.1:\d+ settings$/), detail: expect.stringMatching(/^cannot check: CONFIG GET is refused .*appendonly yes.*noeviction/) }]);
+    } finally {
+      await managed.stop();
+    }
   });
 
   it('checks every primary of a Cluster', async () => {

@@ -105,8 +105,11 @@ describe('signatures and secrets', () => {
     const body = JSON.stringify(envelopeFor(rig.tenant, session, 'sec-1'));
     const now = Math.floor(Date.now() / 1000);
     const code = (r: RawResult) => [r.status, (JSON.parse(r.body) as { error?: { code: string } }).error?.code ?? 'ok'];
-    expect(code(await apiPost(rig, 'queueStatus', body, { timestamp: now - 301 }))).toEqual([401, 'stale_timestamp']);
-    expect(code(await apiPost(rig, 'queueStatus', body, { timestamp: now + 301 }))).toEqual([401, 'stale_timestamp']);
+    // Read the clock at each call: on a loaded machine a second can pass between two calls, and a
+    // timestamp taken earlier would drift back inside the 300 s window.
+    const secondsNow = () => Math.floor(Date.now() / 1000);
+    expect(code(await apiPost(rig, 'queueStatus', body, { timestamp: secondsNow() - 302 }))).toEqual([401, 'stale_timestamp']);
+    expect(code(await apiPost(rig, 'queueStatus', body, { timestamp: secondsNow() + 302 }))).toEqual([401, 'stale_timestamp']);
     expect(code(await apiPost(rig, 'queueStatus', body, { key: 'relay-api-key-of-someone-else' }))).toEqual([401, 'bad_signature']);
     // Signed for one timestamp, sent with another; signed for one body, sent with another.
     const ts = now;

@@ -94,7 +94,7 @@ describe('relay configuration', () => {
     expect(some.settings).toMatchObject({ host: '127.0.0.1', port: 9200, logLevel: 'warn', storeUrl: 'redis://redis.internal:6379/0' });
     // Defaults still fill what neither names; unknown or malformed keys are refused by name.
     expect(some.settings).toMatchObject({ adminHost: '127.0.0.1', adminPort: 8081, outboxDeadlineMs: 900_000 });
-    expect(() => loadConfig({ RELAY_CONFIG: writeTenantFile({ settings: { prot: 1 }, tenants }) })).toThrow(/settings\.prot: unknown setting/);
+    expect(() => loadConfig({ RELAY_CONFIG: writeTenantFile({ settings: { prot: 1 }, tenants }) })).toThrow(/RELAY_CONFIG settings\.prot is not a known setting/);
     expect(() => loadConfig({ RELAY_CONFIG: writeTenantFile({ settings: { port: 'x' }, tenants }) })).toThrow(/settings\.port/);
   });
 
@@ -144,22 +144,22 @@ describe('relay configuration', () => {
 
     it('refuses Base API URLs that can never work, with an example and without the value', () => {
       const appHost = refusal({ RCE_BASE_API_URL: 'https://zeta.engagement.dimelo.com' });
-      expect(appHost).toMatch(/^Invalid configuration: RCE_BASE_API_URL: is the Engage app host; the API host has "api" added: <account>\.api\.engagement\.dimelo\.com/);
+      expect(appHost).toMatch(/^Invalid configuration \(1 problem\):\n {2}RCE_BASE_API_URL is malformed: is the Engage app host; the API host has "api" added: <account>\.api\.engagement\.dimelo\.com/);
       expect(appHost).not.toContain('zeta');
-      expect(refusal({ RCE_BASE_API_URL: 'https://acme.api.engagement.dimelo.com/2.0' })).toMatch(/RCE_BASE_API_URL: must be the API host with nothing after it but \/1\.0, e\.g\. acme\.api\.engagement\.dimelo\.com/);
+      expect(refusal({ RCE_BASE_API_URL: 'https://acme.api.engagement.dimelo.com/2.0' })).toMatch(/RCE_BASE_API_URL is malformed: must be the API host with nothing after it but \/1\.0, e\.g\. acme\.api\.engagement\.dimelo\.com/);
     });
 
     it('takes the category id out of its admin URL, and refuses other pasted URLs', () => {
       const config = loadConfig({ ...env, RCE_AGENT_CATEGORY_ID: 'https://acme.engagement.dimelo.com/admin/categories/5f1c00000000000000000c03/edit' });
       expect(config.tenants[0]?.agentCategoryId).toBe('5f1c00000000000000000c03');
       const message = refusal({ RCE_BOT_CATEGORY_ID: 'https://acme.engagement.dimelo.com/admin/categories' });
-      expect(message).toMatch(/RCE_BOT_CATEGORY_ID: must be a category id \(e\.g\. 5f1c00000000000000000c03\), or the URL of its admin page …\/admin\/categories\/<id>\/edit/);
+      expect(message).toMatch(/RCE_BOT_CATEGORY_ID is malformed: must be a category id \(e\.g\. 5f1c00000000000000000c03\), or the URL of its admin page …\/admin\/categories\/<id>\/edit/);
       expect(message).not.toContain('acme');
     });
 
     it('refuses a COGNIGY_API_BASE_URL with a path', () => {
       const message = refusal({ COGNIGY_API_BASE_URL: 'https://api-trial.cognigy.ai/new/v2.0/endpoint/inject' });
-      expect(message).toMatch(/COGNIGY_API_BASE_URL: must be the Cognigy API host without a path, e\.g\. https:\/\/api-trial\.cognigy\.ai/);
+      expect(message).toMatch(/COGNIGY_API_BASE_URL is malformed: must be the Cognigy API host without a path, e\.g\. https:\/\/api-trial\.cognigy\.ai/);
       expect(message).not.toContain('/new/v2.0');
       expect(loadConfig({ ...env, COGNIGY_API_BASE_URL: 'https://api-trial.cognigy.ai/' }).tenants[0]?.cognigyApiBaseUrl).toBe('https://api-trial.cognigy.ai');
     });
@@ -167,7 +167,7 @@ describe('relay configuration', () => {
     it('refuses a Realtime Endpoint URL whose last segment is not a source id', () => {
       for (const value of ['https://acme.engagement.dimelo.com/realtime/sdk/', 'https://acme.engagement.dimelo.com/admin/sources/5f1e2d/edit', 'https://acme.engagement.dimelo.com/realtime/sdk/5f1e2d?x=1']) {
         const message = refusal({ RCE_REALTIME_ENDPOINT_URL: value });
-        expect(message).toMatch(/RCE_REALTIME_ENDPOINT_URL: must end with the source id, e\.g\. https:\/\/acme\.engagement\.dimelo\.com\/realtime\/sdk\/5f1c00000000000000000d01/);
+        expect(message).toMatch(/RCE_REALTIME_ENDPOINT_URL is malformed: must end with the source id, e\.g\. https:\/\/acme\.engagement\.dimelo\.com\/realtime\/sdk\/5f1c00000000000000000d01/);
         expect(message).not.toContain('5f1e2d');
       }
     });

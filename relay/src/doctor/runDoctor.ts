@@ -1,24 +1,24 @@
 import type { Writable } from 'node:stream';
-import type { RelayConfig, TenantConfig } from '../config';
+import { z } from 'zod';
+import { ConfigError, type RelayConfig, type TenantConfig } from '../config';
 import { EngageRestClient } from '../engage/restClient';
 import { signSdkBody, SDK_SIGNATURE_HEADER } from '../engage/sdkSignature';
 import { tenantIdentityUsers } from '../engage/tenantIdentities';
 import { createOutboundHttp } from '../http/outboundHttp';
 import { DeliveryError } from '../outbox/deliveryError';
 import { openStore } from '../store/openStore';
+import { checkClock } from './clockCheck';
+import { type DoctorLine, markOf } from './doctorLine';
 import { redisDoctorLines } from './redisDoctor';
+import { checkWebhook } from './webhookCheck';
+
+export type { DoctorLine } from './doctorLine';
 
 /**
  * `relay doctor`: checks a configuration against the live services, one line per check, with
  * what to fix. Every probe is read-only or deliberately invalid so nothing changes in Engage or
  * Cognigy.
  */
-export interface DoctorLine {
-  ok: boolean;
-  check: string;
-  detail: string;
-}
-
 type Http = ReturnType<typeof createOutboundHttp>['client'];
 
 async function checkEngageRest(http: Http, tenant: TenantConfig): Promise<DoctorLine[]> {
@@ -108,7 +108,23 @@ async function checkCognigy(http: Http, tenant: TenantConfig): Promise<DoctorLin
   }
 }
 
-export async function doctorLines(config: RelayConfig): Promise<DoctorLine[]> {
+export interface DoctorOptions {
+  /** The relay's URL as Engage reaches it: the webhook must point at `<publicUrl>/handover/rce`. */
+  publicUrl?: string;
+}
+
+/** Read by the doctor only (the relay itself never needs to know how Engage reaches it). */
+export const DOCTOR_PUBLIC_URL_ENV = 'RELAY_PUBLIC_URL';
+const publicUrlSchema = z.url({ protocol: /^https?$/ }).optional();
+
+export function doctorOptionsFromEnv(env: NodeJS.ProcessEnv): DoctorOptions {
+  const raw = env[DOCTOR_PUBLIC_URL_ENV]?.trim() || undefined;
+  const parsed = publicUrlSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${DOCTOR_PUBLIC_URL_ENV} is malformed: not an http(s) URL. Example: ${DOCTOR_PUBLIC_URL_ENV}=https://relay.example.com`);
+  return parsed.data ? { publicUrl: parsed.data } : {};
+}
+
+export async function doctorLines(config: RelayConfig, options: DoctorOptions = {}): Promise<DoctorLine[]> {
   const outbound = createOutboundHttp({ timeoutMs: 8000 });
   const lines: DoctorLine[] = [];
   try {
@@ -117,7 +133,9 @@ export async function doctorLines(config: RelayConfig): Promise<DoctorLine[]> {
       const tenantLines = [
         ...(await checkEngageRest(outbound.client, tenant)),
         await checkRealtime(outbound.client, tenant),
+        await checkClock(outbound.client, tenant, config.settings),
         ...(await checkIdentities(outbound.client, tenant)),
+        ...(await checkWebhook(outbound.client, tenant, { multiTenant: config.tenants.length > 1, ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}) })),
         await checkCognigy(outbound.client, tenant),
       ];
       for (const line of tenantLines) lines.push({ ...line, check: prefix + line.check });
@@ -140,10 +158,12 @@ export async function doctorLines(config: RelayConfig): Promise<DoctorLine[]> {
   return lines;
 }
 
-export async function runDoctor(config: RelayConfig, out: Writable): Promise<number> {
-  const lines = await doctorLines(config);
-  for (const line of lines) out.write(`${line.ok ? '✔' : '✘'} ${line.check}: ${line.detail}\n`);
+export async function runDoctor(config: RelayConfig, out: Writable, options: DoctorOptions = doctorOptionsFromEnv(process.env)): Promise<number> {
+  const lines = await doctorLines(config, options);
+  for (const line of lines) out.write(`${markOf(line)} ${line.check}: ${line.detail}\n`);
   const failed = lines.filter((l) => !l.ok).length;
   out.write(failed === 0 ? 'All checks passed.\n' : `${failed} check(s) need attention.\n`);
+  const notes = lines.filter((l) => l.ok && l.advisory).length;
+  if (notes > 0) out.write(`${notes} note(s) marked ! above: checks doctor cannot make from here, or advice.\n`);
   return failed === 0 ? 0 : 1;
 }

@@ -4,6 +4,7 @@ import type { SourceSdkHandler } from '../engage/sourceSdkHandler';
 import type { WebhookHandler } from '../engage/webhookHandler';
 import type { AddressRateLimit } from './addressRateLimit';
 import { readBoundedBody } from './boundedBody';
+import { requestCounter } from '../metrics/httpRequests';
 import type { BytesInFlight } from './bytesInFlight';
 import type { ClientAddressOf } from './clientAddress';
 import { isJsonContentType } from './jsonBody';
@@ -97,6 +98,7 @@ function single(value: string | string[] | undefined): string | undefined {
 
 export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMessage, res: ServerResponse, route: EngageRoute) => void {
   const now = deps.clock ?? Date.now;
+  const countRequest = requestCounter('engage');
 
   const write = (res: ServerResponse, started: bigint, route: EngageRoute, response: PlainResponse, extra: HeaderPairs, close = false) => {
     const body = Buffer.from(response.body, 'utf8');
@@ -108,6 +110,7 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
     if (close) headers.push('Connection', 'close');
     res.writeHead(response.status, headers);
     res.end(body);
+    countRequest(response.status);
     deps.requestLog({ method: 'POST', path: route.path, status: response.status, ms: elapsedMs(started), ...(response.rejection ? { reason: response.rejection } : {}) });
   };
 

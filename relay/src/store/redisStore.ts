@@ -360,7 +360,7 @@ export class RedisStore implements Store {
   }
 
   /** Persistence and eviction settings of every primary (for `doctor`); null where CONFIG GET is refused (managed Redis). */
-  async serverSettings(): Promise<{ node: string; appendonly: string | null; maxmemoryPolicy: string | null }[]> {
+  async serverSettings(): Promise<{ node: string; appendonly: string | null; save: string | null; maxmemoryPolicy: string | null }[]> {
     const nodes: Redis[] = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
     return Promise.all(
       nodes.map(async (node) => {
@@ -373,7 +373,7 @@ export class RedisStore implements Store {
             return null;
           }
         };
-        return { node: name, appendonly: await get('appendonly'), maxmemoryPolicy: await get('maxmemory-policy') };
+        return { node: name, appendonly: await get('appendonly'), save: await get('save'), maxmemoryPolicy: await get('maxmemory-policy') };
       }),
     );
   }
