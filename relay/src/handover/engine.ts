@@ -612,7 +612,8 @@ export class HandoverEngine {
   private armInactivity(tenant: TenantConfig, conversation: Conversation): NewOutboxJob[] {
     const minutes = conversation.options.inactivityTimeoutMinutes ?? 0;
     if (conversation.status !== 'active' || minutes <= 0) return [];
-    const waiting = conversation.inactivityDueAt !== null && conversation.inactivityDueAt !== undefined;
+    // A due time already past means the waiting check was lost (e.g. given up while every relay was down): start a new one.
+    const waiting = conversation.inactivityDueAt !== null && conversation.inactivityDueAt !== undefined && conversation.inactivityDueAt > this.now();
     conversation.inactivityDueAt = this.now() + minutes * 60_000;
     return waiting ? [] : [inactivityCheckJob(tenant.sourceId, { threadId: conversation.threadId, dueAt: conversation.inactivityDueAt }, this.deps.settings.outboxDeadlineMs)];
   }
