@@ -68,7 +68,7 @@ export function createRelay(options: RelayOptions): Relay {
     logger,
     engage,
     settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: DEDUP_TTL_MS, replayWindowMs: config.settings.replayWindowMs, ...(config.settings.userFilesByContent ? { userFilesByContent: config.settings.allowHttpAttachments ? 'http' : 'https' } : {}) },
-    ...(options.clock ? { clock: options.clock } : {}),
+    clock: options.clock,
     // The worker is built below (it needs the engine); until then nothing is leased.
     outbox: {
       leaseRequest: () => worker?.leaseRequest() ?? null,
@@ -82,26 +82,26 @@ export function createRelay(options: RelayOptions): Relay {
     execute: metrics.timeDeliveries(createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate, threads: engine })),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
     ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.outbox?.backoff ? { backoff: options.outbox.backoff } : {}),
+    backoff: options.outbox?.backoff,
     ...(options.outbox?.idlePollMs ? { idlePollMs: options.outbox.idlePollMs } : {}),
     leaseMs: options.outbox?.leaseMs ?? config.settings.outboxLeaseMs,
     ...(leaseOwnerOf(config.settings) ? { owner: leaseOwnerOf(config.settings) } : {}),
   });
   const activeWorker = worker;
   // Bot and Agent identities, once per tenant, beside the handovers (never in a conversation's lane).
-  const identities = new TenantIdentities({ tenants, postText: outbound.postText, logger, ...(options.outbox?.backoff ? { retry: options.outbox.backoff } : {}) });
+  const identities = new TenantIdentities({ tenants, postText: outbound.postText, logger, retry: options.outbox?.backoff });
 
   // Public routes: per client address in app.ts, per tenant here (once the caller proved which tenant it is).
   // On Redis the per-tenant budget is shared by every relay (SQLite serves one process).
   const tenantRequests =
     store.kind === 'redis'
-      ? new SharedBudget(store, { limit: config.settings.tenantRateLimitPerMinute, windowMs: 60_000, batch: Math.max(1, Math.min(50, Math.floor(config.settings.tenantRateLimitPerMinute / 100))), ...(options.clock ? { clock: options.clock } : {}) })
+      ? new SharedBudget(store, { limit: config.settings.tenantRateLimitPerMinute, windowMs: 60_000, batch: Math.max(1, Math.min(50, Math.floor(config.settings.tenantRateLimitPerMinute / 100))), clock: options.clock })
       : new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
   const tenantLimit = (tenantId: string) => tenantRequests.tryTake(`tenant-requests/${tenantId}`);
   const listener = createRequestListener({
     sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, replyRetryWindowMs: DEDUP_TTL_MS, tenantLimit, allowHttpAttachments: config.settings.allowHttpAttachments, onImplementationInfo: (sourceId) => identities.sourceSaved(sourceId) }),
     webhooks: new WebhookHandler({ tenants, engine, logger, tenantLimit }),
-    extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, tenantLimit, ...(options.clock ? { clock: options.clock } : {}) }),
+    extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, tenantLimit, clock: options.clock }),
     logger,
     maxBodyBytes: config.settings.maxBodyBytes,
     engageMaxBodyBytes: config.settings.engageMaxBodyBytes,
@@ -110,7 +110,7 @@ export function createRelay(options: RelayOptions): Relay {
     trustProxy: config.settings.trustProxy,
     rateLimitPerMinute: config.settings.rateLimitPerMinute,
     sourceIds: tenants.map((t) => t.sourceId),
-    ...(options.clock ? { clock: options.clock } : {}),
+    clock: options.clock,
   });
   const adminListener = createAdminListener({
     logger,
@@ -143,7 +143,7 @@ export function createRelay(options: RelayOptions): Relay {
         throw err;
       });
       activeWorker.start();
-      retention ??= startRetention({ store, logger, retentionMs: config.settings.retentionDays * 86_400_000, ...(options.clock ? { clock: options.clock } : {}) });
+      retention ??= startRetention({ store, logger, retentionMs: config.settings.retentionDays * 86_400_000, clock: options.clock });
       identities.start();
       const address = server.address() as AddressInfo;
       const adminAddress = adminServer.address() as AddressInfo;

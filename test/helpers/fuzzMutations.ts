@@ -57,7 +57,7 @@ function slots(value: Json): { parent: Json[] | { [key: string]: Json }; key: st
   const out: { parent: Json[] | { [key: string]: Json }; key: string | number }[] = [];
   const walk = (v: Json) => {
     if (Array.isArray(v)) v.forEach((item, i) => (out.push({ parent: v, key: i }), walk(item)));
-    else if (v !== null && typeof v === 'object') for (const k of Object.keys(v)) (out.push({ parent: v, key: k }), walk(v[k] as Json));
+    else if (v !== null && typeof v === 'object') for (const k of Object.keys(v)) { out.push({ parent: v, key: k }); walk(v[k] as Json); }
   };
   walk(value);
   return out;

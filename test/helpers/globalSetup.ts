@@ -5,9 +5,7 @@ import { REDIS_MISSING_MESSAGE, redisServerAvailable, startRedisCluster, startRe
  * run; files isolate themselves by key prefix.
  */
 declare global {
-  // eslint-disable-next-line no-var
   var __RCE_TEST_REDIS__: RedisServerHandle | undefined;
-  // eslint-disable-next-line no-var
   var __RCE_TEST_REDIS_CLUSTER__: RedisClusterHandle | undefined;
 }
 

@@ -21,6 +21,7 @@ beforeAll(() => {
   unpacked = mkdtempSync(join(tmpdir(), 'rce-extension-'));
   execFileSync('tar', ['xzf', tarball, '-C', unpacked]);
   // Cognigy loads the package's main file and takes its default export.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS file built at test time, loaded as Cognigy does
   loaded = require(join(unpacked, 'build/module.js')).default;
 }, 120_000);
 

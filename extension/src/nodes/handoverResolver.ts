@@ -1,12 +1,11 @@
 import type { INodeFunctionBaseParams } from '@cognigy/extension-tools';
-import type { InjectedHandoverEvent, RelayRequestInput, UserMessageRequest } from '../../../contract/relayApi';
+import type { InjectedHandoverEvent, RelayRequestInput } from '../../../contract/relayApi';
 import { parseConnection } from '../connection';
 import {
   HANDOVER_CHILD_TYPES,
   HANDOVER_NODE_TYPE,
   RELAY_STATUS_ROUTES,
   applyEvent,
-  attachmentsFrom,
   cancelQuickReplyData,
   classifyInput,
   decideEvent,
