@@ -70,7 +70,7 @@ export function createRelay(options: RelayOptions): Relay {
     },
   });
   worker = new OutboxWorker({
-    store,
+    queue: store,
     logger,
     execute: createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate: store.kind === 'redis' ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock) : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock), threads: engine }),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),

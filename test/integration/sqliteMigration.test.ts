@@ -61,15 +61,15 @@ it('upgrades a v1 store: pending jobs keep their seq, order, attempts and errors
       ['job-b1', 2, 0, null, { n: 2 }],
     ]);
     // A new job in lane A goes behind job-a2 (seq 3).
-    expect(await store.apply({ jobs: [{ tenantId: 'ten', lane: 'ten/a/cognigy', kind: 'cognigy.notify', payload: { n: 5 }, deadlineAt: T0 + 60_000 }] })).toBe('applied');
+    expect((await store.apply({ jobs: [{ tenantId: 'ten', lane: 'ten/a/cognigy', kind: 'cognigy.notify', payload: { n: 5 }, deadlineAt: T0 + 60_000 }] })).outcome).toBe('applied');
     const a1 = firstClaim[0];
     if (!a1) throw new Error('no job claimed');
-    expect(await store.completeJob(a1, 'r1')).toBe(true);
+    expect((await store.complete(a1, 'r1')).completed).toBe(true);
     const secondClaim = await store.claimDueJobs({ now: T0, limit: 10, owner: 'r1', leaseMs: 1000 });
     expect(secondClaim.map((j) => [j.id, j.seq, j.kind, j.notBefore])).toEqual([['job-a2', 3, 'cognigy.inject', T0 - 1]]);
     const a2 = secondClaim[0];
     if (!a2) throw new Error('no job claimed');
-    expect(await store.completeJob(a2, 'r1')).toBe(true);
+    expect((await store.complete(a2, 'r1')).completed).toBe(true);
     const thirdClaim = await store.claimDueJobs({ now: T0, limit: 10, owner: 'r1', leaseMs: 1000 });
     expect(thirdClaim.map((j) => j.payload)).toEqual([{ n: 5 }]);
     expect(thirdClaim[0]?.seq).toBeGreaterThan(3);

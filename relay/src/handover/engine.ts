@@ -107,7 +107,7 @@ export class HandoverEngine {
       if (!mutation.conversation && !mutation.jobs?.length && !mutation.dedup) return decision.result;
       const jobCount = mutation.jobs?.length ?? 0;
       const lease = jobCount > 0 ? (this.deps.outbox?.leaseRequest() ?? null) : null;
-      const { outcome, leased } = lease ? await this.deps.store.applyLeasing(mutation, lease) : { outcome: await this.deps.store.apply(mutation), leased: [] };
+      const { outcome, leased } = await this.deps.store.apply(mutation, lease ?? undefined);
       if (outcome === 'applied') {
         if (leased.length > 0) this.deps.outbox?.runLeased(leased);
         if (jobCount > leased.length) this.deps.outbox?.kick();

@@ -16,7 +16,6 @@ import type {
   JsonValue,
   LeaseRequest,
   Mutation,
-  MutationOutcome,
   OutboxJob,
   OutboxStats,
   Store,
@@ -157,12 +156,8 @@ export class RedisStore implements Store {
     return data === undefined || data === null ? null : parseConversation(data);
   }
 
-  async apply(m: Mutation): Promise<MutationOutcome> {
-    return (await this.applyWith(m, null)).outcome;
-  }
-
-  async applyLeasing(m: Mutation, lease: LeaseRequest): Promise<ApplyResult> {
-    return this.applyWith(m, lease);
+  async apply(m: Mutation, lease?: LeaseRequest): Promise<ApplyResult> {
+    return this.applyWith(m, lease ?? null);
   }
 
   /** The shard a mutation writes: its conversation's, or the dedup key's own for a lone dedup key. */
@@ -251,22 +246,15 @@ export class RedisStore implements Store {
     return out;
   }
 
-  async completeJob(job: OutboxJob, owner: string): Promise<boolean> {
-    return (await this.complete(job, owner, null)).completed;
-  }
-
-  async completeLeasingNext(job: OutboxJob, owner: string, leaseMs: number): Promise<CompleteResult> {
-    return this.complete(job, owner, leaseMs);
-  }
-
   private laneKeys(job: OutboxJob): { s: number; lease: string; job: string; lane: string; lanes: string; pending: string } {
     const s = shardOf(laneGroup(job.lane));
     const k = this.keys;
     return { s, lease: k.lease(s, job.lane), job: k.job(s, job.id), lane: k.lane(s, job.lane), lanes: k.lanes(s), pending: k.pending(s) };
   }
 
-  private async complete(job: OutboxJob, owner: string, leaseMs: number | null): Promise<CompleteResult> {
+  async complete(job: OutboxJob, owner: string, leaseNext?: { leaseMs: number }): Promise<CompleteResult> {
     const now = this.clock();
+    const leaseMs = leaseNext ? leaseNext.leaseMs : null;
     const x = this.laneKeys(job);
     const raw = await this.redis.rceComplete(5, x.lease, x.job, x.lane, x.lanes, x.pending, this.keys.shard(x.s), job.lane, job.id, owner, leaseMs === null ? '' : now, leaseMs === null ? '' : now + leaseMs);
     const reply = completeReplySchema.parse(raw);

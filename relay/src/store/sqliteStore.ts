@@ -21,7 +21,6 @@ import type {
   JsonValue,
   LeaseRequest,
   Mutation,
-  MutationOutcome,
   OutboxJob,
   OutboxStats,
   Store,
@@ -528,12 +527,8 @@ export class SqliteStore implements Store {
     return row ? parseConversation(row.data) : null;
   }
 
-  async apply(mutation: Mutation): Promise<MutationOutcome> {
-    return (await this.write(this.applyWrite(mutation, null))).outcome;
-  }
-
-  async applyLeasing(mutation: Mutation, lease: LeaseRequest): Promise<ApplyResult> {
-    return this.write(this.applyWrite(mutation, lease));
+  async apply(mutation: Mutation, lease?: LeaseRequest): Promise<ApplyResult> {
+    return this.write(this.applyWrite(mutation, lease ?? null));
   }
 
   private applyWrite(mutation: Mutation, lease: LeaseRequest | null): () => ApplyResult {
@@ -553,13 +548,9 @@ export class SqliteStore implements Store {
     return this.claimTx.immediate(options);
   }
 
-  async completeJob(job: OutboxJob, owner: string): Promise<boolean> {
-    return (await this.write(() => this.completeTx(job, owner, null), 'soon')).completed;
-  }
-
-  async completeLeasingNext(job: OutboxJob, owner: string, leaseMs: number): Promise<CompleteResult> {
+  async complete(job: OutboxJob, owner: string, leaseNext?: { leaseMs: number }): Promise<CompleteResult> {
     const now = this.clock();
-    return this.write(() => this.completeTx(job, owner, { leaseMs, now }), 'soon');
+    return this.write(() => this.completeTx(job, owner, leaseNext ? { leaseMs: leaseNext.leaseMs, now } : null), 'soon');
   }
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
