@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { userAttachmentSchema } from './userAttachment';
 
 /**
  * The HTTP contract between the Cognigy extension (client) and the relay (server).
@@ -143,7 +144,7 @@ export const userMessageRequestSchema = z.object({
    */
   mirror: z.boolean().default(false),
   text: z.string().max(20000).default(''),
-  attachments: z.array(z.object({ url: z.string().url().max(2048), filename: z.string().max(256).optional() })).max(10).default([]),
+  attachments: z.array(userAttachmentSchema).max(10).default([]),
 }).refine((m) => m.text.length > 0 || m.attachments.length > 0, { message: 'text or attachments required' });
 export type UserMessageRequest = z.infer<typeof userMessageRequestSchema>;
 

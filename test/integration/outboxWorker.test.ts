@@ -58,7 +58,7 @@ function gate(): Gate {
 const laneOf = (name: string): string => `tenant-a/t1/${name}`;
 
 function job(lane: string, payload: number | string): NewOutboxJob {
-  return { tenantId: 'tenant-a', lane: laneOf(lane), kind: 'engage.send', payload, deadlineAt: Date.now() + 60_000 };
+  return { tenantId: 'tenant-a', threadId: 't1', lane: laneOf(lane), kind: 'engage.send', payload, deadlineAt: Date.now() + 60_000 };
 }
 
 interface WorkerRig {
@@ -139,7 +139,7 @@ describe.each<[string, () => Promise<Store>]>([
     const held = gate();
     const done: unknown[] = [];
     // Lane A: a backlog whose first job hangs; lane B (another conversation) arrives afterwards.
-    await store.apply({ jobs: [0, 1, 2].map((i) => ({ ...job('A', `a${i}`), lane: 'tenant-a/long/engage' })) });
+    await store.apply({ jobs: [0, 1, 2].map((i) => ({ ...job('A', `a${i}`), threadId: 'long', lane: 'tenant-a/long/engage' })) });
     let started = false;
     const { worker } = startWorker(store, async (j) => {
       if (j.payload === 'a0') {
@@ -149,7 +149,7 @@ describe.each<[string, () => Promise<Store>]>([
       done.push(j.payload);
     });
     await waitUntil('a0 running', () => started);
-    await store.apply({ jobs: [{ ...job('B', 'b0'), lane: 'tenant-a/short/engage' }] });
+    await store.apply({ jobs: [{ ...job('B', 'b0'), threadId: 'short', lane: 'tenant-a/short/engage' }] });
     worker.kick();
     await waitUntil('b0 done while a0 still hangs', () => done.includes('b0'), { timeoutMs: 3_000 });
     expect(done).toEqual(['b0']);

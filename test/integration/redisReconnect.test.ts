@@ -20,7 +20,7 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 const succeeds = (p: Promise<unknown>): Promise<boolean> => p.then(() => true, () => false);
 
 function job(payload: string): NewOutboxJob {
-  return { tenantId: 't', lane: 't/c/L', kind: 'cognigy.notify', payload, deadlineAt: Date.now() + 60_000 };
+  return { tenantId: 't', threadId: 'c', lane: 't/c/L', kind: 'cognigy.notify', payload, deadlineAt: Date.now() + 60_000 };
 }
 
 describe('RedisStore reconnect', () => {

@@ -100,6 +100,7 @@ const laneName = (j: { lane: string }): string => j.lane.slice(j.lane.lastIndexO
 function job(lane: string, patch: Partial<NewOutboxJob> = {}): NewOutboxJob {
   return {
     tenantId: 'tenant-a',
+    threadId: L(lane).split('/')[1] ?? '',
     lane: L(lane),
     kind: 'engage.send',
     payload: { action: 'messages.create', params: { body: `for ${lane}`, n: 1, ok: true, none: null, list: [1, 'x'] } },

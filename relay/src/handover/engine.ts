@@ -14,11 +14,12 @@ import type {
   UserMessageRequest,
   UserMessageResponse,
 } from '../../../contract/relayApi';
+import type { UserAttachment } from '../../../contract/userAttachment';
 import type { TenantConfig } from '../config';
 import { buildEngageUser, mergeContextData, type EngageUser } from '../engage/profileMapping';
 import type { AgentReplyParams, QueuingUpdateParams } from '../engage/sourceSdkProtocol';
 import { interventionMetadataSchema, type WebhookEvent } from '../engage/webhookProtocol';
-import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, threadIdOfLane } from '../outbox/jobs';
+import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob } from '../outbox/jobs';
 import type { Conversation, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store } from '../store/types';
 import { agentReplyIdFor, authorIdFor, messageIdFor, threadIdFor } from './identity';
 import { tenantIdentityUsers } from '../engage/tenantIdentities';
@@ -47,10 +48,6 @@ export interface LocalOutbox {
   leaseRequest(): LeaseRequest | null;
   runLeased(jobs: readonly OutboxJob[]): void;
   kick(): void;
-}
-
-export class ConversationNotFoundError extends Error {
-  override readonly name = 'ConversationNotFoundError';
 }
 
 type Decision<R> = { mutation?: Omit<Mutation, 'conversation'>; conversation?: Conversation; result: R };
@@ -149,7 +146,7 @@ export class HandoverEngine {
   }
 
   /** Appends a Send API messages.create job and advances the conversation's message counter. */
-  private messageJob(tenant: TenantConfig, conversation: Conversation, params: { author: EngageUser; body: string; createdAt?: string; contextData?: Record<string, string | string[]>; attachments?: { url: string; filename?: string }[] }): NewOutboxJob {
+  private messageJob(tenant: TenantConfig, conversation: Conversation, params: { author: EngageUser; body: string; createdAt?: string; contextData?: Record<string, string | string[]>; attachments?: UserAttachment[] }): NewOutboxJob {
     conversation.messageCount += 1;
     const message: Record<string, unknown> = {
       id: messageIdFor(conversation.threadId, conversation.messageCount),
@@ -297,11 +294,12 @@ export class HandoverEngine {
     }
     const notify = agentReplyToNotify(params);
     if (!notify) return { error: { fatal: true, message: 'Reply has neither text nor attachments' } };
-    await this.mutate(
+    const known = await this.mutate<boolean>(
       tenant.sourceId,
       params.thread_id,
       (conv) => {
-        if (!conv) throw new ConversationNotFoundError(params.thread_id);
+        // Gone since it was read (retention removed it): answered like any unknown conversation.
+        if (!conv) return { result: false };
         const conversation = { ...conv };
         const jobs: NewOutboxJob[] = [];
         const firstReply = conversation.status === 'queued';
@@ -322,12 +320,12 @@ export class HandoverEngine {
         const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };
         // Only the first reply changes the conversation (and is version-checked); later replies leave it as it is,
         // so the hot path writes the dedup key and the notify job only.
-        return firstReply ? { conversation, mutation, result: undefined } : { mutation, result: undefined };
+        return firstReply ? { conversation, mutation, result: true } : { mutation, result: true };
       },
-      () => undefined,
+      () => true,
       current,
     );
-    return { id: replyId };
+    return known ? { id: replyId } : { error: { fatal: true, message: 'Unknown conversation' } };
   }
 
   async queuingUpdate(tenant: TenantConfig, params: QueuingUpdateParams, rawBody: Buffer): Promise<'applied' | 'ignored'> {
@@ -424,11 +422,10 @@ export class HandoverEngine {
 
   /** An outbox job ran out of time: the conversation is in error and the Flow is told (if Cognigy is reachable). */
   async jobGaveUp(job: OutboxJob, reason: string): Promise<void> {
-    const threadId = threadIdOfLane(job.lane);
-    if (!threadId) return;
+    if (!job.threadId) return; // a job written before jobs carried their thread, on a lane of no conversation
     await this.mutate(
       job.tenantId,
-      threadId,
+      job.threadId,
       (current) => {
         if (!current || !ACTIVE.has(current.status)) return { result: undefined };
         const conversation: Conversation = { ...current, status: 'error' };

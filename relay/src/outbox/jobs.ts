@@ -45,24 +45,20 @@ function toJson(value: unknown): JsonValue {
 }
 
 export function engageSendJob(tenantId: string, threadId: string, deadlineAt: number, payload: EngageSendPayload): NewOutboxJob {
-  return { tenantId, lane: laneFor(tenantId, threadId, 'engage'), kind: 'engage.send', payload: toJson(payload), deadlineAt };
+  return { tenantId, threadId, lane: laneFor(tenantId, threadId, 'engage'), kind: 'engage.send', payload: toJson(payload), deadlineAt };
 }
 
 export function engageCategorizeJob(tenantId: string, deadlineAt: number, payload: EngageCategorizePayload, notBefore?: number): NewOutboxJob {
-  const job: NewOutboxJob = { tenantId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.categorize', payload: toJson(payload), deadlineAt };
+  const job: NewOutboxJob = { tenantId, threadId: payload.threadId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.categorize', payload: toJson(payload), deadlineAt };
   if (notBefore !== undefined) job.notBefore = notBefore;
   return job;
 }
 
 export function engageEndInterventionJob(tenantId: string, deadlineAt: number, payload: EngageEndInterventionPayload): NewOutboxJob {
-  return { tenantId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.endIntervention', payload: toJson(payload), deadlineAt };
+  return { tenantId, threadId: payload.threadId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.endIntervention', payload: toJson(payload), deadlineAt };
 }
 
 export function cognigyJob(kind: 'cognigy.notify' | 'cognigy.inject', tenantId: string, threadId: string, deadlineAt: number, payload: CognigyCallPayload): NewOutboxJob {
-  return { tenantId, lane: laneFor(tenantId, threadId, 'cognigy'), kind, payload: toJson(payload), deadlineAt };
+  return { tenantId, threadId, lane: laneFor(tenantId, threadId, 'cognigy'), kind, payload: toJson(payload), deadlineAt };
 }
 
-export function threadIdOfLane(lane: string): string | null {
-  const parts = lane.split('/');
-  return parts.length === 3 ? (parts[1] ?? null) : null;
-}

@@ -202,6 +202,7 @@ export class RedisStore implements Store {
       const data = {
         id: randomUUID(),
         tenantId: job.tenantId,
+        threadId: job.threadId,
         lane: job.lane,
         kind: job.kind,
         payload: job.payload,
@@ -323,7 +324,7 @@ export class RedisStore implements Store {
       if (entry === undefined) continue;
       const { job } = parseDeadEntry(entry);
       const now = this.clock();
-      const data: JobData = { id: randomUUID(), tenantId: job.tenantId, lane: job.lane, kind: job.kind, payload: job.payload, deadlineAt, createdAt: now };
+      const data: JobData = { id: randomUUID(), tenantId: job.tenantId, threadId: job.threadId, lane: job.lane, kind: job.kind, payload: job.payload, deadlineAt, createdAt: now };
       const k = this.keys;
       const seq = z.number().int().parse(await this.redis.rceRequeueDead(6, k.dead(s), k.job(s, data.id), k.lane(s, job.lane), k.seq(s), k.lanes(s), k.pending(s), entry, data.id, job.lane, JSON.stringify(data), now));
       return seq === 0 ? null : assembleJob(data, { seq, attempts: 0, nextAttemptAt: now, lastError: null });

@@ -44,9 +44,11 @@ export const outboxJobKindSchema = z.enum([
 ]) satisfies z.ZodType<OutboxJobKind>;
 
 /** The parts of a job that never change after enqueue. */
-export const jobDataSchema = z.object({
+const storedJobDataSchema = z.object({
   id: z.string(),
   tenantId: z.string(),
+  /** Absent on jobs written before threadId was stored (see legacyThreadIdOfLane). */
+  threadId: z.string().optional(),
   lane: z.string(),
   kind: outboxJobKindSchema,
   payload: jsonValueSchema,
@@ -54,15 +56,28 @@ export const jobDataSchema = z.object({
   notBefore: z.number().optional(),
   createdAt: z.number(),
 });
-export type JobData = z.infer<typeof jobDataSchema>;
+
+/**
+ * Jobs written before threadId was stored carry it only in their lane (`<tenant>/<thread>/<direction>`).
+ * Used when reading such a job back, nowhere else.
+ */
+export function legacyThreadIdOfLane(lane: string): string {
+  const parts = lane.split('/');
+  return parts.length === 3 ? (parts[1] ?? '') : '';
+}
+
+export const jobDataSchema = storedJobDataSchema.transform(({ threadId, ...data }) => ({ ...data, threadId: threadId ?? legacyThreadIdOfLane(data.lane) }));
+export type JobData = z.output<typeof jobDataSchema>;
 
 /** A full job as stored in a dead letter (JSON text in SQLite, a JSON fragment in Redis). */
-export const outboxJobSchema = jobDataSchema.extend({
-  seq: z.number().int(),
-  attempts: z.number().int(),
-  nextAttemptAt: z.number(),
-  lastError: z.string().nullable(),
-}) satisfies z.ZodType<OutboxJob>;
+export const outboxJobSchema = storedJobDataSchema
+  .extend({
+    seq: z.number().int(),
+    attempts: z.number().int(),
+    nextAttemptAt: z.number(),
+    lastError: z.string().nullable(),
+  })
+  .transform(({ threadId, ...job }): OutboxJob => ({ ...job, threadId: threadId ?? legacyThreadIdOfLane(job.lane) }));
 
 export function parseConversation(text: string): Conversation {
   return conversationSchema.parse(JSON.parse(text));
@@ -76,6 +91,7 @@ export function assembleJob(
   const job: OutboxJob = {
     id: data.id,
     tenantId: data.tenantId,
+    threadId: data.threadId,
     lane: data.lane,
     kind: data.kind,
     payload: data.payload,

@@ -146,14 +146,14 @@ export class SqliteStore implements Store {
         const id = randomUUID();
         const nextAttemptAt = job.notBefore ?? now;
         const payload = JSON.stringify(job.payload);
-        const inserted = this.stmt.insertJob.run(id, job.tenantId, job.lane, job.kind, payload, job.deadlineAt, job.notBefore ?? null, now, nextAttemptAt);
+        const inserted = this.stmt.insertJob.run(id, job.tenantId, job.threadId, job.lane, job.kind, payload, job.deadlineAt, job.notBefore ?? null, now, nextAttemptAt);
         if (lease && nextAttemptAt <= now) {
           const leaseUntil = now + lease.leaseMs;
           if (this.stmt.touchLaneLeased.run(job.lane, leaseUntil, lease.owner, id, leaseUntil).changes === 1) {
             leased.push(
               assembleJob(
                 // The payload as a claim would read it back (JSON drops undefined fields).
-                { id, tenantId: job.tenantId, lane: job.lane, kind: job.kind, payload: JSON.parse(payload) as JsonValue, deadlineAt: job.deadlineAt, ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }), createdAt: now },
+                { id, tenantId: job.tenantId, threadId: job.threadId, lane: job.lane, kind: job.kind, payload: JSON.parse(payload) as JsonValue, deadlineAt: job.deadlineAt, ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }), createdAt: now },
                 { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt, lastError: null },
               ),
             );
@@ -362,10 +362,10 @@ export class SqliteStore implements Store {
       const before = this.stmt.laneHead.get(old.lane);
       const id = randomUUID();
       const payload = JSON.stringify(old.payload);
-      const inserted = this.stmt.insertJob.run(id, old.tenantId, old.lane, old.kind, payload, deadlineAt, null, now, now);
+      const inserted = this.stmt.insertJob.run(id, old.tenantId, old.threadId, old.lane, old.kind, payload, deadlineAt, null, now, now);
       // An empty lane is ready at once; a lane with jobs keeps its head (the job goes to its end).
       if (before === undefined) this.stmt.touchLane.run(old.lane, now);
-      return assembleJob({ id, tenantId: old.tenantId, lane: old.lane, kind: old.kind, payload: old.payload, deadlineAt, createdAt: now }, { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt: now, lastError: null });
+      return assembleJob({ id, tenantId: old.tenantId, threadId: old.threadId, lane: old.lane, kind: old.kind, payload: old.payload, deadlineAt, createdAt: now }, { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt: now, lastError: null });
     });
   }
 

@@ -47,6 +47,8 @@ export type OutboxJobKind =
 
 export interface NewOutboxJob {
   tenantId: string;
+  /** The conversation the job belongs to (its lane is one of that conversation's lanes, see `laneFor`). */
+  threadId: string;
   /** Jobs in one lane run strictly one after another in enqueue order. */
   lane: string;
   kind: OutboxJobKind;

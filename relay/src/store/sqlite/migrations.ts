@@ -108,6 +108,16 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX conversations_written ON conversations (written_at);
   `,
   },
+  // v4: each job names its conversation; older jobs get it from their lane (`<tenant>/<thread>/<direction>`).
+  {
+    version: 4,
+    name: 'jobs thread_id',
+    sql: `
+  ALTER TABLE jobs ADD COLUMN thread_id TEXT NOT NULL DEFAULT '';
+  UPDATE jobs SET thread_id = substr(substr(lane, instr(lane, '/') + 1), 1, instr(substr(lane, instr(lane, '/') + 1), '/') - 1)
+    WHERE instr(substr(lane, instr(lane, '/') + 1), '/') > 0;
+  `,
+  },
 ];
 
 /** Brings the file's schema up to the newest migration; refuses a file written by a newer relay. */

@@ -15,6 +15,7 @@ const jobRowSchema = z.object({
   seq: z.number().int(),
   id: z.string(),
   tenant_id: z.string(),
+  thread_id: z.string(),
   lane: z.string(),
   kind: outboxJobKindSchema,
   payload: z.string(),
@@ -48,6 +49,7 @@ export function rowToJob(row: JobRow): OutboxJob {
     {
       id: row.id,
       tenantId: row.tenant_id,
+      threadId: row.thread_id,
       lane: row.lane,
       kind: row.kind,
       // JSON.parse only ever yields JSON values (and throws on corrupt text): no second validation pass.
@@ -87,9 +89,9 @@ export function prepareStatements(db: Database.Database) {
     purgeDedup: db.prepare<[number, number]>(
       'DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT ?)',
     ),
-    insertJob: db.prepare<[string, string, string, string, string, number, number | null, number, number]>(
-      `INSERT INTO jobs (id, tenant_id, lane, kind, payload, deadline_at, not_before, created_at, next_attempt_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertJob: db.prepare<[string, string, string, string, string, string, number, number | null, number, number]>(
+      `INSERT INTO jobs (id, tenant_id, thread_id, lane, kind, payload, deadline_at, not_before, created_at, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     // A lane row already present keeps its ready_at: the new job is not its head.
     touchLane: db.prepare<[string, number]>('INSERT INTO lanes (lane, ready_at) VALUES (?, ?) ON CONFLICT (lane) DO NOTHING'),
