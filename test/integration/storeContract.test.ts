@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
-import type { Conversation, JsonValue, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
+import type { Conversation, HistoryNote, JsonValue, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
 
 /**
  * One contract, two stores. A "backend" is one isolated namespace (a SQLite file, a Redis key prefix);
@@ -12,7 +12,7 @@ import type { Conversation, JsonValue, NewOutboxJob, OutboxJob, Store } from '..
  * durability (close + reopen) and two-relay concurrency are tested.
  */
 interface Backend {
-  open(opts?: { clock?: () => number; deadLetterCap?: number }): Promise<Store>;
+  open(opts?: { clock?: () => number; deadLetterCap?: number; historyCap?: number }): Promise<Store>;
 }
 
 const redisUrl = (): string => {
@@ -476,6 +476,91 @@ describe.each<[string, () => Backend]>([
       expect(await store.listDeadLetters(0)).toEqual([]);
       expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 2, nextDueAt: T0 });
       expect((await claim(store, 'r1', T0 + 2_000)).map((j) => j.payload)).toEqual(['a2']);
+    });
+  });
+
+  describe('timeline (history written with the change it records)', () => {
+    const note = (jobs: string[], patch: Partial<HistoryNote> = {}): HistoryNote => ({ source: 'extension', jobs, ...patch });
+
+    it("records an applied write with its jobs' ids, then each job's failed attempts, its delivery or its dead letter", async () => {
+      const created = conv('tenant-a', 't1');
+      const { outcome } = await store.apply({
+        conversation: { value: created, expectedVersion: null },
+        jobs: [job('engage', { payload: 'm1' }), job('cognigy', { payload: 'n1' })],
+        history: note(['send m1', 'notify n1'], { status: { from: null, to: 'queued' } }),
+      });
+      expect(outcome).toBe('applied');
+      const heads = byLane(await claim(store, 'r1', T0));
+      const [toCognigy, toEngage] = heads;
+      const written = await store.readHistory('tenant-a', 't1');
+      expect(written).toEqual([
+        {
+          at: T0,
+          type: 'write',
+          source: 'extension',
+          status: { from: null, to: 'queued' },
+          jobs: [
+            { id: toEngage?.id, kind: 'engage.send', summary: 'send m1' },
+            { id: toCognigy?.id, kind: 'engage.send', summary: 'notify n1' },
+          ],
+        },
+      ]);
+      clock.advance(10);
+      expect(await store.retryJob(toEngage!, 'r1', { nextAttemptAt: T0 + 500, error: 'HTTP 503' })).toBe(true);
+      expect((await store.complete(toCognigy!, 'r1')).completed).toBe(true);
+      clock.advance(1_000);
+      const [again] = await claim(store, 'r1', clock.now());
+      expect(await store.deadLetterJob(again!, 'r1', 'HTTP 400')).toBe(true);
+      expect((await store.readHistory('tenant-a', 't1')).slice(1)).toEqual([
+        { at: T0 + 10, type: 'retry', jobId: toEngage?.id, kind: 'engage.send', attempt: 1, error: 'HTTP 503', nextAttemptAt: T0 + 500 },
+        { at: T0 + 10, type: 'delivered', jobId: toCognigy?.id, kind: 'engage.send', attempt: 1, queuedAt: T0 },
+        { at: T0 + 1_010, type: 'dead', jobId: toEngage?.id, kind: 'engage.send', attempt: 2, error: 'HTTP 400' },
+      ]);
+      // A completion by someone who lost the lease records nothing.
+      expect((await store.complete(toCognigy!, 'r1')).completed).toBe(false);
+      expect(await store.readHistory('tenant-a', 't1')).toHaveLength(4);
+    });
+
+    it('records nothing for a duplicate or a conflict, nor for a write without a note', async () => {
+      await store.apply({ scope: T1, dedup: { key: 'd1', ttlMs: 60_000 }, history: note([]) });
+      expect(await store.readHistory('tenant-a', 't1')).toHaveLength(1);
+      expect((await store.apply({ scope: T1, dedup: { key: 'd1', ttlMs: 60_000 }, history: note([]) })).outcome).toBe('duplicate');
+      expect((await store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: 4 }, history: note([]) })).outcome).toBe('conflict');
+      await store.apply({ scope: T1, jobs: [job('engage')] });
+      expect(await store.readHistory('tenant-a', 't1')).toHaveLength(1);
+    });
+
+    it('keeps the newest historyCap entries per conversation, and each conversation its own', async () => {
+      const capped = await backend.open({ clock: clock.now, historyCap: 3 });
+      for (let i = 1; i <= 5; i++) {
+        clock.advance(1);
+        await capped.apply({ scope: T1, history: note([], { queue: { position: i, estimatedWaitTimeMs: 0 } }) });
+      }
+      await capped.apply({ scope: { tenantId: 'tenant-a', threadId: 't2' }, history: note([], { engageThreadId: 'E2' }) });
+      const kept = await capped.readHistory('tenant-a', 't1');
+      expect(kept.map((e) => (e.type === 'write' ? e.queue?.position : null))).toEqual([3, 4, 5]);
+      expect(await capped.readHistory('tenant-a', 't2')).toEqual([{ at: T0 + 5, type: 'write', source: 'extension', engageThreadId: 'E2', jobs: [] }]);
+    });
+
+    it('finds conversations by thread id, Cognigy session id or Engage thread id, in every tenant', async () => {
+      await store.apply({ conversation: { value: conv('tenant-a', 'x1', { engageThreadId: 'E-x1' }), expectedVersion: null } });
+      await store.apply({ conversation: { value: conv('tenant-b', 'x1'), expectedVersion: null } });
+      await store.apply({ conversation: { value: conv('tenant-a', 'y1'), expectedVersion: null } });
+      const ids = async (ref: string) => (await store.findConversations(ref)).map((c) => `${c.tenantId}/${c.threadId}`).sort();
+      expect(await ids('x1')).toEqual(['tenant-a/x1', 'tenant-b/x1']);
+      expect(await ids('sess-y1')).toEqual(['tenant-a/y1']);
+      expect(await ids('E-x1')).toEqual(['tenant-a/x1']);
+      expect(await ids('nothing')).toEqual([]);
+    });
+
+    it('a conversation purged by retention takes its timeline with it', async () => {
+      await store.apply({ conversation: { value: conv('tenant-a', 'old'), expectedVersion: null }, history: note([], { status: { from: null, to: 'idle' } }) });
+      await store.apply({ conversation: { value: conv('tenant-a', 'kept'), expectedVersion: null }, history: note([], { status: { from: null, to: 'idle' } }) });
+      clock.advance(60_000);
+      await store.apply({ conversation: { value: conv('tenant-a', 'kept'), expectedVersion: 1 }, history: note([], { status: { from: 'idle', to: 'queued' } }) });
+      expect(await store.purgeIdleConversations(clock.now(), 10)).toBe(1);
+      expect(await store.readHistory('tenant-a', 'old')).toEqual([]);
+      expect(await store.readHistory('tenant-a', 'kept')).toHaveLength(2);
     });
   });
 

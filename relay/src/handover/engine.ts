@@ -19,8 +19,8 @@ import type { TenantConfig } from '../config';
 import { buildEngageUser, mergeContextData, type EngageUser } from '../engage/profileMapping';
 import type { AgentReplyParams, QueuingUpdateParams } from '../engage/sourceSdkProtocol';
 import { interventionMetadataSchema, type WebhookEvent } from '../engage/webhookProtocol';
-import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob } from '../outbox/jobs';
-import type { Conversation, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store } from '../store/types';
+import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, summarizeJob } from '../outbox/jobs';
+import type { Conversation, HistoryNote, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store, WriteSource } from '../store/types';
 import { agentReplyIdFor, authorIdFor, messageIdFor, threadIdFor } from './identity';
 import { tenantIdentityUsers } from '../engage/tenantIdentities';
 import { agentReplyToNotify } from './agentReplyText';
@@ -102,6 +102,8 @@ export class HandoverEngine {
         };
       }
       if (!mutation.conversation && !mutation.jobs?.length && !mutation.dedup) return decision.result;
+      const history = historyNote(current, decision.conversation, mutation);
+      if (history) mutation.history = history;
       const jobCount = mutation.jobs?.length ?? 0;
       const lease = jobCount > 0 ? (this.deps.outbox?.leaseRequest() ?? null) : null;
       const { outcome, leased } = await this.deps.store.apply(mutation, lease ?? undefined);
@@ -437,4 +439,19 @@ export class HandoverEngine {
       () => undefined,
     );
   }
+}
+
+/** Where a write came from, read off its dedup key (each kind of call de-duplicates under its own prefix). */
+const SOURCE_BY_DEDUP_PREFIX: Readonly<Record<string, WriteSource>> = { api: 'extension', reply: 'agent reply', queue: 'queue update', webhook: 'webhook' };
+
+/**
+ * What a write tells the conversation's timeline: status, queue and Engage thread changes and its jobs.
+ * Null when it changes none of these (e.g. a duplicate check alone).
+ */
+function historyNote(before: Conversation | null, after: Conversation | undefined, mutation: Mutation): HistoryNote | null {
+  const note: HistoryNote = { source: SOURCE_BY_DEDUP_PREFIX[mutation.dedup?.key.split(':', 1)[0] ?? ''] ?? 'relay', jobs: (mutation.jobs ?? []).map(summarizeJob) };
+  if (after && after.status !== before?.status) note.status = { from: before?.status ?? null, to: after.status };
+  if (after?.queue && after.queue.receivedAt !== before?.queue?.receivedAt) note.queue = { position: after.queue.position, estimatedWaitTimeMs: after.queue.estimatedWaitTimeMs };
+  if (after?.engageThreadId && after.engageThreadId !== before?.engageThreadId) note.engageThreadId = after.engageThreadId;
+  return note.status || note.queue || note.engageThreadId || note.jobs.length > 0 ? note : null;
 }

@@ -62,3 +62,55 @@ export function cognigyJob(kind: 'cognigy.notify' | 'cognigy.inject', tenantId: 
   return { tenantId, threadId, lane: laneFor(tenantId, threadId, 'cognigy'), kind, payload: toJson(payload), deadlineAt };
 }
 
+
+/** Characters of a message body the timeline keeps: enough to recognise a message, never the whole of it. */
+export const TIMELINE_PREVIEW_CHARS = 16;
+
+function preview(text: string): string {
+  const flat = text.replace(/\s+/g, ' ');
+  const cut = [...flat].slice(0, TIMELINE_PREVIEW_CHARS).join('');
+  return `${JSON.stringify(cut.length < flat.length ? `${cut}…` : cut)} (${[...text].length} chars)`;
+}
+
+const withAttachments = (n: number | undefined): string => (n ? `, ${n} attachment(s)` : '');
+
+/**
+ * One line about a job for the conversation timeline (`relay inspect`): what it does, and at most
+ * the first TIMELINE_PREVIEW_CHARS characters and the length of a message body. No URLs, tokens or
+ * session keys: attachments are counted, not listed.
+ */
+export function summarizeJob(job: NewOutboxJob): string {
+  switch (job.kind) {
+    case 'engage.send': {
+      const p = engageSendPayloadSchema.safeParse(job.payload);
+      if (!p.success) return 'send (unreadable payload)';
+      const body = p.data.params.body;
+      if (p.data.action !== 'messages.create' || typeof body !== 'string') return p.data.action;
+      const author = z.object({ id: z.string() }).safeParse(p.data.params.author);
+      const attachments = Array.isArray(p.data.params.attachments) ? p.data.params.attachments.length : 0;
+      // Contacts' ids are `cog-u-…` (identity.authorIdFor); every other author is the tenant's Bot identity.
+      const from = author.success && author.data.id.startsWith('cog-u-') ? 'user' : 'bot';
+      return `messages.create from ${from} ${preview(body)}${withAttachments(attachments)}`;
+    }
+    case 'engage.categorize': {
+      const p = engageCategorizePayloadSchema.safeParse(job.payload);
+      return p.success ? `categorize for ${p.data.purpose}` : 'categorize';
+    }
+    case 'engage.endIntervention':
+      return 'end the intervention';
+    case 'cognigy.notify': {
+      const p = cognigyCallPayloadSchema.safeParse(job.payload);
+      if (!p.success) return 'notify (unreadable payload)';
+      const agent = z.object({ rceHandover: z.object({ agentName: z.string().nullable().optional() }) }).safeParse(p.data.data);
+      const by = agent.success && agent.data.rceHandover.agentName ? ` from agent ${JSON.stringify(agent.data.rceHandover.agentName)}` : '';
+      return `notify${by} ${preview(p.data.text)}${withAttachments(p.data.attachments?.length)}`;
+    }
+    case 'cognigy.inject': {
+      const p = cognigyCallPayloadSchema.safeParse(job.payload);
+      const handover = p.success ? z.object({ handover: z.object({ status: z.string(), position: z.number().optional(), reason: z.string().optional() }) }).safeParse(p.data.data) : null;
+      if (!handover?.success) return 'inject';
+      const h = handover.data.handover;
+      return `inject status=${h.status}${h.position === undefined ? '' : ` position=${h.position}`}${h.reason ? ` reason=${h.reason}` : ''}`;
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { handoverStatusSchema } from '../../../contract/relayApi';
-import type { Conversation, JsonValue, Mutation, OutboxJob, OutboxJobKind } from './types';
+import type { Conversation, HistoryEntry, HistoryNote, JsonValue, Mutation, OutboxJob, OutboxJobKind } from './types';
 
 /**
  * Schemas for what the stores read back. Both stores serialise with JSON.stringify and parse
@@ -138,3 +138,44 @@ export function validateMutation(m: Mutation): void {
 export function nextVersion(expectedVersion: number | null): number {
   return expectedVersion === null ? 1 : expectedVersion + 1;
 }
+
+const jobRefSchema = { jobId: z.string(), kind: outboxJobKindSchema, attempt: z.number().int() };
+
+/** A timeline entry as both stores keep it (JSON text); see HistoryEntry. */
+export const historyEntrySchema = z.discriminatedUnion('type', [
+  z.object({
+    at: z.number(),
+    type: z.literal('write'),
+    source: z.enum(['extension', 'agent reply', 'queue update', 'webhook', 'relay']),
+    status: z.object({ from: handoverStatusSchema.nullable(), to: handoverStatusSchema }).optional(),
+    queue: z.object({ position: z.number(), estimatedWaitTimeMs: z.number() }).optional(),
+    engageThreadId: z.string().optional(),
+    jobs: z.array(z.object({ id: z.string(), kind: outboxJobKindSchema, summary: z.string() })),
+  }),
+  z.object({ at: z.number(), type: z.literal('delivered'), ...jobRefSchema, queuedAt: z.number() }),
+  z.object({ at: z.number(), type: z.literal('retry'), ...jobRefSchema, error: z.string(), nextAttemptAt: z.number() }),
+  z.object({ at: z.number(), type: z.literal('dead'), ...jobRefSchema, error: z.string() }),
+]) satisfies z.ZodType<HistoryEntry>;
+
+/** The conversation a mutation's timeline entry belongs to, or null (a write of no conversation records nothing). */
+export function historyOwner(m: Mutation): { tenantId: string; threadId: string } | null {
+  if (m.conversation) return { tenantId: m.conversation.value.tenantId, threadId: m.conversation.value.threadId };
+  return m.scope ?? null;
+}
+
+/** The timeline entry of an applied mutation, with the ids the store gave its jobs (same order as `m.jobs`). */
+export function writeEntry(m: Mutation & { history: HistoryNote }, at: number, jobIds: readonly string[]): HistoryEntry {
+  const { jobs: summaries, ...note } = m.history;
+  const jobs = (m.jobs ?? []).map((job, i) => ({ id: jobIds[i] ?? '', kind: job.kind, summary: summaries[i] ?? '' }));
+  return { at, type: 'write', ...note, jobs };
+}
+
+/** Timeline entries of a job's attempts. */
+export const attemptEntry = {
+  delivered: (job: OutboxJob, at: number): HistoryEntry => ({ at, type: 'delivered', jobId: job.id, kind: job.kind, attempt: job.attempts + 1, queuedAt: job.createdAt }),
+  retry: (job: OutboxJob, at: number, error: string, nextAttemptAt: number): HistoryEntry => ({ at, type: 'retry', jobId: job.id, kind: job.kind, attempt: job.attempts + 1, error, nextAttemptAt }),
+  dead: (job: OutboxJob, at: number, error: string): HistoryEntry => ({ at, type: 'dead', jobId: job.id, kind: job.kind, attempt: job.attempts + 1, error }),
+};
+
+/** Timeline entries kept per conversation by default (older ones are dropped as new ones arrive). */
+export const DEFAULT_HISTORY_CAP = 200;

@@ -7,7 +7,10 @@ import { z } from 'zod';
 import { GroupCommit, type WriteOutcome } from './sqlite/groupCommit';
 import { migrate } from './sqlite/migrations';
 import {
+  appendedRowSchema,
   countRowSchema,
+  dataRowsSchema,
+  historyRowsSchema,
   DEDUP_PURGE_BATCH,
   deadRowSchema,
   laneRowsSchema,
@@ -21,13 +24,25 @@ import {
   rowToJob,
   type Statements,
 } from './sqlite/statements';
-import { assembleJob, nextVersion, outboxJobSchema, parseConversation, validateMutation } from './schemas';
+import {
+  assembleJob,
+  attemptEntry,
+  DEFAULT_HISTORY_CAP,
+  historyEntrySchema,
+  historyOwner,
+  nextVersion,
+  outboxJobSchema,
+  parseConversation,
+  validateMutation,
+  writeEntry,
+} from './schemas';
 import type {
   ApplyResult,
   ClaimOptions,
   CompleteResult,
   Conversation,
   DeadLetter,
+  HistoryEntry,
   JsonValue,
   LeaseRequest,
   Mutation,
@@ -41,6 +56,8 @@ export interface SqliteStoreOptions {
   clock?: () => number;
   /** Dead letters kept (oldest dropped). Default 10,000. */
   deadLetterCap?: number;
+  /** Timeline entries kept per conversation (oldest dropped). Default DEFAULT_HISTORY_CAP. */
+  historyCap?: number;
   logger?: Logger;
   /**
    * WAL checkpoints in a background thread (see walCheckpointer.ts) instead of inside whichever
@@ -81,6 +98,7 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly clock: () => number;
   private readonly deadLetterCap: number;
+  private readonly historyCap: number;
   private readonly stmt: Statements;
   private readonly applyTx;
   private readonly claimTx;
@@ -118,6 +136,7 @@ export class SqliteStore implements Store {
   ) {
     this.clock = opts.clock ?? Date.now;
     this.deadLetterCap = opts.deadLetterCap ?? 10_000;
+    this.historyCap = Math.max(1, opts.historyCap ?? DEFAULT_HISTORY_CAP);
     this.logger = opts.logger;
     this.stmt = prepareStatements(db);
 
@@ -142,8 +161,10 @@ export class SqliteStore implements Store {
         const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
         this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored), now);
       }
+      const jobIds: string[] = [];
       for (const job of m.jobs ?? []) {
         const id = randomUUID();
+        jobIds.push(id);
         const nextAttemptAt = job.notBefore ?? now;
         const payload = JSON.stringify(job.payload);
         const inserted = this.stmt.insertJob.run(id, job.tenantId, job.threadId, job.lane, job.kind, payload, job.deadlineAt, job.notBefore ?? null, now, nextAttemptAt);
@@ -162,6 +183,8 @@ export class SqliteStore implements Store {
           this.stmt.touchLane.run(job.lane, nextAttemptAt);
         }
       }
+      const owner = m.history ? historyOwner(m) : null;
+      if (m.history && owner) this.appendHistory(owner.tenantId, owner.threadId, writeEntry({ ...m, history: m.history }, now, jobIds));
       return { outcome: 'applied', leased };
     });
 
@@ -184,16 +207,18 @@ export class SqliteStore implements Store {
       return claimed;
     });
 
-    this.completeTx = db.transaction((job: OutboxJob, owner: string, leaseNext: { leaseMs: number; now: number } | null): CompleteResult => {
+    this.completeTx = db.transaction((job: OutboxJob, owner: string, now: number, leaseNext: { leaseMs: number } | null): CompleteResult => {
       if (!this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
       this.stmt.deleteJob.run(job.seq, job.id);
-      return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, ...leaseNext }) };
+      this.appendHistory(job.tenantId, job.threadId, attemptEntry.delivered(job, now));
+      return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, now, ...leaseNext }) };
     });
 
-    this.retryTx = db.transaction((job: OutboxJob, owner: string, nextAttemptAt: number, error: string): boolean => {
+    this.retryTx = db.transaction((job: OutboxJob, owner: string, now: number, nextAttemptAt: number, error: string): boolean => {
       if (!this.holdsLease(job, owner)) return false;
       this.stmt.retryJob.run(nextAttemptAt, error, job.seq, job.id);
       this.stmt.releaseLane.run(nextAttemptAt, job.lane); // the job stays head of its lane
+      this.appendHistory(job.tenantId, job.threadId, attemptEntry.retry(job, now, error, nextAttemptAt));
       return true;
     });
 
@@ -220,8 +245,16 @@ export class SqliteStore implements Store {
       this.stmt.trimDead.run(this.deadLetterCap);
       this.stmt.deleteJob.run(job.seq, job.id);
       this.advanceLane(job.lane, null);
+      this.appendHistory(job.tenantId, job.threadId, attemptEntry.dead(job, now, error));
       return true;
     });
+  }
+
+  /** Appends to a conversation's timeline inside the caller's transaction, dropping the entry that falls off the cap. */
+  private appendHistory(tenantId: string, threadId: string, entry: HistoryEntry): void {
+    if (threadId === '') return; // a job on a lane of no conversation (written before jobs carried their thread)
+    const { n } = appendedRowSchema.parse(this.stmt.appendHistory.get(tenantId, threadId, JSON.stringify(entry), tenantId, threadId));
+    if (n > this.historyCap) this.stmt.dropHistoryEntry.run(tenantId, threadId, n - this.historyCap);
   }
 
   /**
@@ -231,11 +264,6 @@ export class SqliteStore implements Store {
    * caller still never acts on an unwritten result. Under load this turns several commits (each a
    * dozen WAL writes and lock calls) per agent reply into a share of one; when idle it only adds a
    * turn of the loop.
-   */
-  /**
-   * Every write (apply, complete, retry, dead-letter, …) goes through the group commit: the writes of
-   * one event-loop turn share one IMMEDIATE transaction, each in its own savepoint, and a promise
-   * resolves only after COMMIT. Under load several commits per agent reply become a share of one.
    */
   private write<T>(run: () => T, when: 'now' | 'soon' = 'now'): Promise<T> {
     return this.groupCommit.add(run, when) as Promise<T>;
@@ -313,11 +341,12 @@ export class SqliteStore implements Store {
 
   async complete(job: OutboxJob, owner: string, leaseNext?: { leaseMs: number }): Promise<CompleteResult> {
     const now = this.clock();
-    return this.write(() => this.completeTx(job, owner, leaseNext ? { leaseMs: leaseNext.leaseMs, now } : null), 'soon');
+    return this.write(() => this.completeTx(job, owner, now, leaseNext ?? null), 'soon');
   }
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
-    return this.write(() => this.retryTx(job, owner, next.nextAttemptAt, next.error));
+    const now = this.clock();
+    return this.write(() => this.retryTx(job, owner, now, next.nextAttemptAt, next.error));
   }
 
   async renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean> {
@@ -367,6 +396,14 @@ export class SqliteStore implements Store {
       if (before === undefined) this.stmt.touchLane.run(old.lane, now);
       return assembleJob({ id, tenantId: old.tenantId, threadId: old.threadId, lane: old.lane, kind: old.kind, payload: old.payload, deadlineAt, createdAt: now }, { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt: now, lastError: null });
     });
+  }
+
+  async findConversations(ref: string): Promise<Conversation[]> {
+    return dataRowsSchema.parse(this.stmt.findConversations.all(ref, ref, ref)).map((r) => parseConversation(r.data));
+  }
+
+  async readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]> {
+    return historyRowsSchema.parse(this.stmt.readHistory.all(tenantId, threadId)).map((r) => historyEntrySchema.parse(JSON.parse(r.entry)));
   }
 
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {

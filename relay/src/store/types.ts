@@ -86,6 +86,32 @@ export interface DeadLetter {
  * (`<tenant>/<thread>/<direction>`, see `laneFor`) and its dedup key is remembered with it. That is
  * what lets the Redis store keep a mutation in one Cluster hash slot.
  */
+/** Where a write came from (for the timeline). */
+export type WriteSource = 'extension' | 'agent reply' | 'queue update' | 'webhook' | 'relay';
+
+/**
+ * What a write tells the conversation's timeline (see `relay inspect`): the store records it in the
+ * same transaction / script as the write, with the ids it gives the jobs. `jobs` summarises the
+ * mutation's jobs, in the same order (never a full message body).
+ */
+export interface HistoryNote {
+  source: WriteSource;
+  /** Set when the handover status changed. */
+  status?: { from: HandoverStatus | null; to: HandoverStatus };
+  /** Set when Engage reported a (new) queue position. */
+  queue?: { position: number; estimatedWaitTimeMs: number };
+  /** Set when the Engage thread id became known or changed. */
+  engageThreadId?: string;
+  jobs: string[];
+}
+
+/** One entry of a conversation's timeline, oldest first; at most `historyCap` per conversation are kept. */
+export type HistoryEntry =
+  | ({ at: number; type: 'write' } & Omit<HistoryNote, 'jobs'> & { jobs: { id: string; kind: OutboxJobKind; summary: string }[] })
+  | { at: number; type: 'delivered'; jobId: string; kind: OutboxJobKind; attempt: number; queuedAt: number }
+  | { at: number; type: 'retry'; jobId: string; kind: OutboxJobKind; attempt: number; error: string; nextAttemptAt: number }
+  | { at: number; type: 'dead'; jobId: string; kind: OutboxJobKind; attempt: number; error: string };
+
 export interface Mutation {
   /**
    * The conversation the mutation belongs to when it writes no conversation value (a dedup key
@@ -95,6 +121,8 @@ export interface Mutation {
   dedup?: { key: string; ttlMs: number };
   conversation?: { value: Conversation; expectedVersion: number | null };
   jobs?: NewOutboxJob[];
+  /** Recorded in the conversation's timeline when the write is applied (needs `conversation` or `scope`). */
+  history?: HistoryNote;
 }
 
 export type MutationOutcome = 'applied' | 'duplicate' | 'conflict';
@@ -191,6 +219,14 @@ export interface OutboxQueue {
   outboxStats(): Promise<OutboxStats>;
 }
 
+/** Read side of the conversation timeline, for `relay inspect` (not on any request path). */
+export interface TimelineStore {
+  /** Conversations whose thread id, Cognigy session id or Engage thread id is `ref`, in any tenant. May scan. */
+  findConversations(ref: string): Promise<Conversation[]>;
+  /** The conversation's timeline, oldest first. */
+  readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]>;
+}
+
 /** A shared rate budget (per key, sliding window) kept where every relay on the store sees it. */
 export interface BudgetStore {
   /**
@@ -201,7 +237,7 @@ export interface BudgetStore {
 }
 
 /** What a store implementation offers: both halves, the shared budget, readiness and shutdown. */
-export interface Store extends ConversationStore, OutboxQueue, BudgetStore {
+export interface Store extends ConversationStore, OutboxQueue, BudgetStore, TimelineStore {
   /** Throws unless the store can take writes now (readiness): reachable, and on Redis a primary / a fully covered Cluster. */
   ping(): Promise<void>;
   close(): Promise<void>;

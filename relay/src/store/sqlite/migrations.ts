@@ -118,6 +118,25 @@ export const MIGRATIONS: readonly Migration[] = [
     WHERE instr(substr(lane, instr(lane, '/') + 1), '/') > 0;
   `,
   },
+  // v5: the conversation timeline (`relay inspect`). `n` counts a conversation's entries, so the cap
+  // drops exactly entry n - cap (a primary-key delete) and a conversation's entries are one key range.
+  // Purging a conversation (retention) removes its timeline in the same statement.
+  {
+    version: 5,
+    name: 'conversation history',
+    sql: `
+  CREATE TABLE history (
+    tenant_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, thread_id, n)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER conversations_purge_history AFTER DELETE ON conversations BEGIN
+    DELETE FROM history WHERE tenant_id = old.tenant_id AND thread_id = old.thread_id;
+  END;
+  `,
+  },
 ];
 
 /** Brings the file's schema up to the newest migration; refuses a file written by a newer relay. */

@@ -34,6 +34,9 @@ const expiryRowSchema = z.object({ expires_at: z.number() });
 const leaseRowSchema = z.object({ lease_owner: z.string().nullable(), lease_job: z.string().nullable() });
 const laneRowSchema = z.object({ lane: z.string() });
 export const deadRowSchema = z.object({ job: z.string(), error: z.string(), failed_at: z.number() });
+export const historyRowsSchema = z.array(z.object({ entry: z.string() }));
+export const dataRowsSchema = z.array(z.object({ data: z.string() }));
+export const appendedRowSchema = z.object({ n: z.number().int() });
 export const countRowSchema = z.object({ n: z.number().int() });
 export const minRowSchema = z.object({ t: z.number().nullable() });
 // Built once: zod schema construction (`.optional()`, `z.array()`) costs microseconds per call on the hot path.
@@ -132,6 +135,17 @@ export function prepareStatements(db: Database.Database) {
     countDead: db.prepare<[]>('SELECT count(*) AS n FROM dead_letters'),
     minReady: db.prepare<[]>('SELECT min(ready_at) AS t FROM lanes'),
     ping: db.prepare<[]>('SELECT 1'),
+    // The next number of the conversation's timeline is found and used in one statement (a key-range max).
+    appendHistory: db.prepare<[string, string, string, string, string]>(
+      `INSERT INTO history (tenant_id, thread_id, n, entry)
+       SELECT ?, ?, coalesce(max(n), 0) + 1, ? FROM history WHERE tenant_id = ? AND thread_id = ? RETURNING n`,
+    ),
+    dropHistoryEntry: db.prepare<[string, string, number]>('DELETE FROM history WHERE tenant_id = ? AND thread_id = ? AND n = ?'),
+    readHistory: db.prepare<[string, string]>('SELECT entry FROM history WHERE tenant_id = ? AND thread_id = ? ORDER BY n'),
+    // `relay inspect` only: a scan (JSON of every conversation) is fine for an operator's lookup.
+    findConversations: db.prepare<[string, string, string]>(
+      "SELECT data FROM conversations WHERE thread_id = ? OR engage_thread_id = ? OR json_extract(data, '$.session.sessionId') = ?",
+    ),
   };
 }
 
