@@ -74,6 +74,11 @@ function preview(text: string): string {
 
 const withAttachments = (n: number | undefined): string => (n ? `, ${n} attachment(s)` : '');
 
+// Built once: zod compiles an object schema on its first parse, so a schema built per call costs far more than the parse.
+const authorIdSchema = z.object({ id: z.string() });
+const notifyDataSchema = z.object({ rceHandover: z.object({ agentName: z.string().nullable().optional() }) });
+const injectDataSchema = z.object({ handover: z.object({ status: z.string(), position: z.number().optional(), reason: z.string().optional() }) });
+
 /**
  * One line about a job for the conversation timeline (`relay inspect`): what it does, and at most
  * the first TIMELINE_PREVIEW_CHARS characters and the length of a message body. No URLs, tokens or
@@ -86,7 +91,7 @@ export function summarizeJob(job: NewOutboxJob): string {
       if (!p.success) return 'send (unreadable payload)';
       const body = p.data.params.body;
       if (p.data.action !== 'messages.create' || typeof body !== 'string') return p.data.action;
-      const author = z.object({ id: z.string() }).safeParse(p.data.params.author);
+      const author = authorIdSchema.safeParse(p.data.params.author);
       const attachments = Array.isArray(p.data.params.attachments) ? p.data.params.attachments.length : 0;
       // Contacts' ids are `cog-u-…` (identity.authorIdFor); every other author is the tenant's Bot identity.
       const from = author.success && author.data.id.startsWith('cog-u-') ? 'user' : 'bot';
@@ -101,13 +106,13 @@ export function summarizeJob(job: NewOutboxJob): string {
     case 'cognigy.notify': {
       const p = cognigyCallPayloadSchema.safeParse(job.payload);
       if (!p.success) return 'notify (unreadable payload)';
-      const agent = z.object({ rceHandover: z.object({ agentName: z.string().nullable().optional() }) }).safeParse(p.data.data);
+      const agent = notifyDataSchema.safeParse(p.data.data);
       const by = agent.success && agent.data.rceHandover.agentName ? ` from agent ${JSON.stringify(agent.data.rceHandover.agentName)}` : '';
       return `notify${by} ${preview(p.data.text)}${withAttachments(p.data.attachments?.length)}`;
     }
     case 'cognigy.inject': {
       const p = cognigyCallPayloadSchema.safeParse(job.payload);
-      const handover = p.success ? z.object({ handover: z.object({ status: z.string(), position: z.number().optional(), reason: z.string().optional() }) }).safeParse(p.data.data) : null;
+      const handover = p.success ? injectDataSchema.safeParse(p.data.data) : null;
       if (!handover?.success) return 'inject';
       const h = handover.data.handover;
       return `inject status=${h.status}${h.position === undefined ? '' : ` position=${h.position}`}${h.reason ? ` reason=${h.reason}` : ''}`;
