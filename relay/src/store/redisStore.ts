@@ -363,24 +363,21 @@ export class RedisStore implements Store {
     return null;
   }
 
-  /** `relay inspect` only: scans every shard's conversations (SCAN, in batches), never on a request path. */
+  /** `relay inspect` only: one SCAN of every primary for the store's conversation keys, never on a request path. */
   async findConversations(ref: string): Promise<Conversation[]> {
     const found: Conversation[] = [];
-    for (const s of shardList) {
-      const pattern = `${this.keys.shard(s)}conv:*`;
-      for (const node of this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis]) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-          cursor = next;
-          for (const key of keys) {
-            const data = await node.hget(key, 'd');
-            if (data === null) continue;
-            const c = parseConversation(data);
-            if (c.threadId === ref || c.session.sessionId === ref || c.engageThreadId === ref) found.push(c);
-          }
-        } while (cursor !== '0');
-      }
+    for (const node of this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.convPattern(), 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) {
+          const data = await node.hget(key, 'd');
+          if (data === null) continue;
+          const c = parseConversation(data);
+          if (c.threadId === ref || c.session.sessionId === ref || c.engageThreadId === ref) found.push(c);
+        }
+      } while (cursor !== '0');
     }
     return found;
   }

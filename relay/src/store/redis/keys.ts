@@ -53,6 +53,11 @@ export class KeySpace {
     return `${this.shard(shard)}hist:${enc(tenantId, threadId)}`;
   }
 
+  /** SCAN pattern of every conversation key of every shard (the prefix's glob characters escaped). */
+  convPattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{*}:conv:*`;
+  }
+
   engageField(tenantId: string, engageThreadId: string): string {
     return enc(tenantId, engageThreadId);
   }
