@@ -253,7 +253,7 @@ export class SqliteStore implements Store {
   /** Appends to a conversation's timeline inside the caller's transaction, dropping the entry that falls off the cap. */
   private appendHistory(tenantId: string, threadId: string, entry: HistoryEntry): void {
     if (threadId === '') return; // a job on a lane of no conversation (written before jobs carried their thread)
-    const { n } = appendedRowSchema.parse(this.stmt.appendHistory.get(tenantId, threadId, JSON.stringify(entry), tenantId, threadId));
+    const { n } = appendedRowSchema.parse(this.stmt.appendHistory.get(tenantId, threadId, tenantId, threadId, JSON.stringify(entry)));
     if (n > this.historyCap) this.stmt.dropHistoryEntry.run(tenantId, threadId, n - this.historyCap);
   }
 

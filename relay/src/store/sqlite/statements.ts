@@ -135,10 +135,11 @@ export function prepareStatements(db: Database.Database) {
     countDead: db.prepare<[]>('SELECT count(*) AS n FROM dead_letters'),
     minReady: db.prepare<[]>('SELECT min(ready_at) AS t FROM lanes'),
     ping: db.prepare<[]>('SELECT 1'),
-    // The next number of the conversation's timeline is found and used in one statement (a key-range max).
+    // The next number of the conversation's timeline is found and used in one statement. ORDER BY n DESC
+    // LIMIT 1 is one seek to the end of the conversation's key range; max(n) here walked the whole range.
     appendHistory: db.prepare<[string, string, string, string, string]>(
       `INSERT INTO history (tenant_id, thread_id, n, entry)
-       SELECT ?, ?, coalesce(max(n), 0) + 1, ? FROM history WHERE tenant_id = ? AND thread_id = ? RETURNING n`,
+       VALUES (?, ?, coalesce((SELECT n FROM history WHERE tenant_id = ? AND thread_id = ? ORDER BY n DESC LIMIT 1), 0) + 1, ?) RETURNING n`,
     ),
     dropHistoryEntry: db.prepare<[string, string, number]>('DELETE FROM history WHERE tenant_id = ? AND thread_id = ? AND n = ?'),
     readHistory: db.prepare<[string, string]>('SELECT entry FROM history WHERE tenant_id = ? AND thread_id = ? ORDER BY n'),
