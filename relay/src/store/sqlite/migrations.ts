@@ -118,20 +118,22 @@ export const MIGRATIONS: readonly Migration[] = [
     WHERE instr(substr(lane, instr(lane, '/') + 1), '/') > 0;
   `,
   },
-  // v5: the conversation timeline (`relay inspect`). `n` counts a conversation's entries, so the cap
-  // drops exactly entry n - cap (a primary-key delete) and a conversation's entries are one key range.
-  // Purging a conversation (retention) removes its timeline in the same statement.
+  // v5: the conversation timeline (`relay inspect`). Entries are appended in rowid order (the writes of
+  // one commit share the table's last pages); the small index finds a conversation's entries. `n` counts
+  // a conversation's entries, so the cap drops exactly entry n - cap. Purging a conversation (retention)
+  // removes its timeline in the same statement.
   {
     version: 5,
     name: 'conversation history',
     sql: `
   CREATE TABLE history (
+    seq INTEGER PRIMARY KEY,
     tenant_id TEXT NOT NULL,
     thread_id TEXT NOT NULL,
     n INTEGER NOT NULL,
-    entry TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, thread_id, n)
-  ) WITHOUT ROWID;
+    entry TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX history_conversation ON history (tenant_id, thread_id, n);
   CREATE TRIGGER conversations_purge_history AFTER DELETE ON conversations BEGIN
     DELETE FROM history WHERE tenant_id = old.tenant_id AND thread_id = old.thread_id;
   END;
