@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { userAttachmentSchema } from './userAttachment';
 
 /**
  * The HTTP contract between the Cognigy extension (client) and the relay (server).
@@ -167,19 +168,7 @@ export const userMessageRequestSchema = z.object({
    */
   mirror: z.boolean().default(false),
   text: z.string().max(20000).default(''),
-  attachments: z
-    .array(
-      z.object({
-        url: z.string().url().max(2048),
-        filename: z.string().max(256).optional(),
-        /** MIME type as the channel reported it (e.g. "image/png"). */
-        contentType: z.string().max(128).optional(),
-        /** Bytes, when the channel reported it. */
-        size: z.number().int().nonnegative().optional(),
-      }),
-    )
-    .max(10)
-    .default([]),
+  attachments: z.array(userAttachmentSchema).max(10).default([]),
   /** The user picked an option of an agent's structured message: answered as Engage documents (in_reply_to_id + structured_reply). */
   structuredReply: z.object({ inReplyToId: id, payload: z.string().max(1000).optional() }).optional(),
   /** Bot role only: Engage structured content (select, rich_link, template, carousel) mirroring the bot's quick replies or cards. */

@@ -97,7 +97,7 @@ async function main(): Promise<void> {
         const value = benchConversation(i, i % 2 === 0 ? 'queued' : 'active');
         threadIds[i] = value.threadId;
         engageIds[i] = value.engageThreadId as string;
-        const outcome = await store.apply({ conversation: { value, expectedVersion: null }, dedup: { key: `api:${BENCH_SOURCE_ID}:scale-${i}`, ttlMs: 7 * 24 * 3600_000 } });
+        const { outcome } = await store.apply({ conversation: { value, expectedVersion: null }, dedup: { key: `api:${BENCH_SOURCE_ID}:scale-${i}`, ttlMs: 7 * 24 * 3600_000 } });
         if (outcome !== 'applied') throw new Error(`insert ${i}: ${outcome}`);
       }
     }),

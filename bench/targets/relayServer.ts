@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < conversations; i++) {
     const value = benchConversation(i);
     threadIds.push(value.threadId);
-    const outcome = await store.apply({ conversation: { value, expectedVersion: null } });
+    const { outcome } = await store.apply({ conversation: { value, expectedVersion: null } });
     if (outcome !== 'applied') throw new Error(`seeding conversation ${i}: ${outcome}`);
   }
 

@@ -3,6 +3,7 @@ import {
   type HandoverStatus,
   type InjectedHandoverEvent,
 } from '../../contract/relayApi';
+import type { UserAttachment } from '../../contract/userAttachment';
 
 /**
  * The Handover node's decisions, free of Cognigy and HTTP: which branch an injected event takes,
@@ -366,10 +367,7 @@ export function isLongWait(position: number | null | undefined, estimatedWaitTim
   return waitTooLong || tooFarBack;
 }
 
-export interface UserAttachment {
-  url: string;
-  filename?: string;
-}
+export type { UserAttachment } from '../../contract/userAttachment';
 
 /** Attachments the channel put into `input.data.attachments` (objects with a url, or plain urls). */
 export function attachmentsFrom(data: unknown): UserAttachment[] {

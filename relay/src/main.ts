@@ -7,9 +7,10 @@ import { openStore } from './store/openStore';
 
 /**
  * CLI: `relay start` (default) runs the relay; `relay doctor` checks a configuration against live
- * services; `relay dead-letters list|show|retry` inspects and retries the jobs the outbox gave up on.
+ * services; `relay dead-letters list|show|retry` inspects and retries the jobs the outbox gave up on;
+ * `relay inspect <sessionId|threadId>` prints one conversation's timeline.
  */
-const commandSchema = z.enum(['start', 'doctor', 'dead-letters']).default('start');
+const commandSchema = z.enum(['start', 'doctor', 'dead-letters', 'inspect']).default('start');
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function start(): Promise<void> {
@@ -47,7 +48,7 @@ async function start(): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const parsed = commandSchema.safeParse(argv[2]);
   if (!parsed.success) {
-    process.stderr.write(`Unknown command "${argv[2]}". Usage: relay [start|doctor|dead-letters]\n`);
+    process.stderr.write(`Unknown command "${argv[2]}". Usage: relay [start|doctor|dead-letters|inspect]\n`);
     process.exit(2);
   }
   if (parsed.data === 'doctor') {
@@ -64,6 +65,12 @@ async function main(argv: string[]): Promise<void> {
     if (!settings.success) throw new ConfigError(`Invalid configuration: ${settings.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
     const { storeUrl, outboxDeadlineMs } = settings.data;
     process.exit(await runDeadLetterCommand(argv.slice(3), { storeUrl, outboxDeadlineMs, out: process.stdout }));
+  }
+  if (parsed.data === 'inspect') {
+    const { runInspectCommand } = await import('./store/inspectCli');
+    const settings = relaySettingsSchema.safeParse(process.env.STORE_URL ? { storeUrl: process.env.STORE_URL } : {});
+    if (!settings.success) throw new ConfigError(`Invalid configuration: ${settings.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
+    process.exit(await runInspectCommand(argv.slice(3), { storeUrl: settings.data.storeUrl, out: process.stdout }));
   }
   await start();
 }

@@ -77,7 +77,7 @@ export function createRelay(options: RelayOptions): Relay {
     },
   });
   worker = new OutboxWorker({
-    store,
+    queue: store,
     logger,
     execute: metrics.timeDeliveries(createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate, threads: engine })),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),

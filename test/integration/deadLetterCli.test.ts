@@ -15,7 +15,7 @@ describe('relay dead-letters CLI', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'rce-dlq-'));
     storeUrl = `sqlite:${path.join(dir, 'relay.db')}`;
     const store = SqliteStore.open(path.join(dir, 'relay.db'));
-    await store.apply({ jobs: [{ tenantId: 't', lane: 't/c1/cognigy', kind: 'cognigy.notify', payload: { text: 'hello' }, deadlineAt: Date.now() + 60_000 }] });
+    await store.apply({ jobs: [{ tenantId: 't', threadId: 'c1', lane: 't/c1/cognigy', kind: 'cognigy.notify', payload: { text: 'hello' }, deadlineAt: Date.now() + 60_000 }] });
     const [job] = await store.claimDueJobs({ now: Date.now(), limit: 1, owner: 'w', leaseMs: 10_000 });
     expect(await store.deadLetterJob(job!, 'w', 'Cognigy answered 404 Not Found')).toBe(true);
     deadId = job!.id;

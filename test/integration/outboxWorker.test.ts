@@ -12,7 +12,7 @@ import { sleep, waitUntil } from '../helpers/reliabilityRig';
 
 /**
  * The outbox worker with a real store: jobs a write leases to it (`runLeased`), the lane's next
- * job leased on completion (`completeLeasingNext`), and a stop that waits for what is in flight.
+ * job leased on completion (`complete` with leaseNext), and a stop that waits for what is in flight.
  * The executor is the test's: it records what ran and can hold a job until the test lets it go.
  */
 
@@ -58,7 +58,7 @@ function gate(): Gate {
 const laneOf = (name: string): string => `tenant-a/t1/${name}`;
 
 function job(lane: string, payload: number | string): NewOutboxJob {
-  return { tenantId: 'tenant-a', lane: laneOf(lane), kind: 'engage.send', payload, deadlineAt: Date.now() + 60_000 };
+  return { tenantId: 'tenant-a', threadId: 't1', lane: laneOf(lane), kind: 'engage.send', payload, deadlineAt: Date.now() + 60_000 };
 }
 
 interface WorkerRig {
@@ -72,7 +72,7 @@ function startWorker(store: Store, execute: JobExecutor, options: Partial<Outbox
   const gaveUp: string[] = [];
   const logger = createLogger({ level: 'debug', secrets: [], destination: { write: (line: string) => void logLines.push(line) } });
   const worker = new OutboxWorker({
-    store,
+    queue: store,
     execute,
     onGiveUp: async (j, reason) => {
       gaveUp.push(`${String(j.payload)}: ${reason}`);
@@ -94,20 +94,20 @@ function leaseOf(worker: OutboxWorker): LeaseRequest {
   return lease;
 }
 
-/** Records every job handed out by claimDueJobs and every completeLeasingNext result. */
+/** Records every job handed out by claimDueJobs and every completion that asked to lease the next job. */
 function observe(store: Store): { claimed: OutboxJob[]; completions: CompleteResult[] } {
   const claimed: OutboxJob[] = [];
   const completions: CompleteResult[] = [];
   const claim = store.claimDueJobs.bind(store);
-  const completeNext = store.completeLeasingNext.bind(store);
+  const complete = store.complete.bind(store);
   jest.spyOn(store, 'claimDueJobs').mockImplementation(async (o) => {
     const jobs = await claim(o);
     claimed.push(...jobs);
     return jobs;
   });
-  jest.spyOn(store, 'completeLeasingNext').mockImplementation(async (j, owner, leaseMs) => {
-    const result = await completeNext(j, owner, leaseMs);
-    completions.push(result);
+  jest.spyOn(store, 'complete').mockImplementation(async (j, owner, leaseNext) => {
+    const result = await complete(j, owner, leaseNext);
+    if (leaseNext) completions.push(result);
     return result;
   });
   return { claimed, completions };
@@ -139,7 +139,7 @@ describe.each<[string, () => Promise<Store>]>([
     const held = gate();
     const done: unknown[] = [];
     // Lane A: a backlog whose first job hangs; lane B (another conversation) arrives afterwards.
-    await store.apply({ jobs: [0, 1, 2].map((i) => ({ ...job('A', `a${i}`), lane: 'tenant-a/long/engage' })) });
+    await store.apply({ jobs: [0, 1, 2].map((i) => ({ ...job('A', `a${i}`), threadId: 'long', lane: 'tenant-a/long/engage' })) });
     let started = false;
     const { worker } = startWorker(store, async (j) => {
       if (j.payload === 'a0') {
@@ -149,7 +149,7 @@ describe.each<[string, () => Promise<Store>]>([
       done.push(j.payload);
     });
     await waitUntil('a0 running', () => started);
-    await store.apply({ jobs: [{ ...job('B', 'b0'), lane: 'tenant-a/short/engage' }] });
+    await store.apply({ jobs: [{ ...job('B', 'b0'), threadId: 'short', lane: 'tenant-a/short/engage' }] });
     worker.kick();
     await waitUntil('b0 done while a0 still hangs', () => done.includes('b0'), { timeoutMs: 3_000 });
     expect(done).toEqual(['b0']);
@@ -190,7 +190,7 @@ describe.each<[string, () => Promise<Store>]>([
       finished.push(j.payload);
     });
 
-    const { outcome, leased } = await store.applyLeasing({ jobs: [job('A', 'slow'), job('B', 'fast')] }, leaseOf(worker));
+    const { outcome, leased } = await store.apply({ jobs: [job('A', 'slow'), job('B', 'fast')] }, leaseOf(worker));
     expect(outcome).toBe('applied');
     expect(leased.map((j) => j.payload)).toEqual(['slow', 'fast']);
     worker.runLeased(leased);
@@ -198,7 +198,7 @@ describe.each<[string, () => Promise<Store>]>([
     expect(finished).toEqual(['fast']);
 
     // Another job for A while 'slow' is in flight: it waits in the lane, not leased.
-    expect(await store.applyLeasing({ jobs: [job('A', 'a2')] }, leaseOf(worker))).toEqual({ outcome: 'applied', leased: [] });
+    expect(await store.apply({ jobs: [job('A', 'a2')] }, leaseOf(worker))).toEqual({ outcome: 'applied', leased: [] });
 
     let stopped = false;
     const stopping = worker.stop().then(() => {
@@ -222,7 +222,7 @@ describe.each<[string, () => Promise<Store>]>([
     expect(logLines.filter((l) => /lease lost|bookkeeping failed/.test(l))).toEqual([]);
   });
 
-  it("runs a burst in one lane in order, back to back through completeLeasingNext, each job once", async () => {
+  it("runs a burst in one lane in order, back to back through complete with leaseNext, each job once", async () => {
     const store = await openStore();
     const { claimed, completions } = observe(store);
     const first = gate();
@@ -237,18 +237,18 @@ describe.each<[string, () => Promise<Store>]>([
       otherExecuted.push(j.payload);
     });
 
-    const opened = await store.applyLeasing({ jobs: [job('L', 0)] }, leaseOf(worker));
+    const opened = await store.apply({ jobs: [job('L', 0)] }, leaseOf(worker));
     expect(opened.leased.map((j) => j.payload)).toEqual([0]);
     worker.runLeased(opened.leased);
     await waitUntil('the first job is in flight', () => executed.length === 1);
 
     // The burst: one job per write, then several in one write, as the engine would send them.
     for (let i = 1; i <= 10; i++) {
-      expect(await store.applyLeasing({ jobs: [job('L', i)] }, leaseOf(worker))).toEqual({ outcome: 'applied', leased: [] });
+      expect(await store.apply({ jobs: [job('L', i)] }, leaseOf(worker))).toEqual({ outcome: 'applied', leased: [] });
       worker.kick();
     }
     const many = Array.from({ length: 10 }, (_, k) => job('L', 11 + k));
-    expect(await store.applyLeasing({ jobs: many }, leaseOf(worker))).toEqual({ outcome: 'applied', leased: [] });
+    expect(await store.apply({ jobs: many }, leaseOf(worker))).toEqual({ outcome: 'applied', leased: [] });
     worker.kick();
     expect(executed).toEqual([0]);
 
@@ -280,10 +280,10 @@ describe.each<[string, () => Promise<Store>]>([
         throw new DeliveryError('HTTP 503', true);
       }
     });
-    const opened = await store.applyLeasing({ jobs: [job('L', 0)] }, leaseOf(worker));
+    const opened = await store.apply({ jobs: [job('L', 0)] }, leaseOf(worker));
     worker.runLeased(opened.leased);
     await waitUntil('the first job is in flight', () => executed.length === 1);
-    expect(await store.applyLeasing({ jobs: [1, 2, 3, 4].map((i) => job('L', i)) }, leaseOf(worker))).toEqual({ outcome: 'applied', leased: [] });
+    expect(await store.apply({ jobs: [1, 2, 3, 4].map((i) => job('L', i)) }, leaseOf(worker))).toEqual({ outcome: 'applied', leased: [] });
     first.open();
 
     await waitUntil('the lane drained', async () => (await store.outboxStats()).pending === 0 && executed.length >= 6);
@@ -298,7 +298,7 @@ describe.each<[string, () => Promise<Store>]>([
     const { worker } = startWorker(store, async (j) => {
       executed.push(j.payload);
     }, { idlePollMs: 60_000 });
-    const opened = await store.applyLeasing({ jobs: [job('L', 'now'), { ...job('L', 'later'), notBefore: Date.now() + 150 }] }, leaseOf(worker));
+    const opened = await store.apply({ jobs: [job('L', 'now'), { ...job('L', 'later'), notBefore: Date.now() + 150 }] }, leaseOf(worker));
     expect(opened.leased.map((j) => j.payload)).toEqual(['now']);
     worker.runLeased(opened.leased);
     await waitUntil('the delayed job ran', () => executed.length === 2, { timeoutMs: 5_000 });

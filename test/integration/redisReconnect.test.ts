@@ -20,7 +20,7 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 const succeeds = (p: Promise<unknown>): Promise<boolean> => p.then(() => true, () => false);
 
 function job(payload: string): NewOutboxJob {
-  return { tenantId: 't', lane: 't/c/L', kind: 'cognigy.notify', payload, deadlineAt: Date.now() + 60_000 };
+  return { tenantId: 't', threadId: 'c', lane: 't/c/L', kind: 'cognigy.notify', payload, deadlineAt: Date.now() + 60_000 };
 }
 
 describe('RedisStore reconnect', () => {
@@ -50,7 +50,7 @@ describe('RedisStore reconnect', () => {
     const s = await RedisStore.connect(server.url, { keyPrefix: `test:reconnect:${randomUUID()}:`, logger });
     store = s;
     await s.ping();
-    expect(await s.apply({ jobs: [job('before')] })).toBe('applied');
+    expect((await s.apply({ jobs: [job('before')] })).outcome).toBe('applied');
 
     await server.restart(async () => {
       await eventually('ping to fail', async () => !(await succeeds(s.ping())));
@@ -67,11 +67,11 @@ describe('RedisStore reconnect', () => {
 
     await eventually('ping to succeed after restart', () => succeeds(s.ping()));
     // The restarted server lost the data (no persistence) and the cached Lua scripts; both must not matter.
-    expect(await s.apply({ dedup: { key: 'after', ttlMs: 60_000 }, jobs: [job('after')] })).toBe('applied');
-    expect(await s.apply({ scope: { tenantId: 't', threadId: 'c' }, dedup: { key: 'after', ttlMs: 60_000 } })).toBe('duplicate');
+    expect((await s.apply({ dedup: { key: 'after', ttlMs: 60_000 }, jobs: [job('after')] })).outcome).toBe('applied');
+    expect((await s.apply({ scope: { tenantId: 't', threadId: 'c' }, dedup: { key: 'after', ttlMs: 60_000 } })).outcome).toBe('duplicate');
     const claimed = await s.claimDueJobs({ now: Date.now(), limit: 10, owner: 'r1', leaseMs: 10_000 });
     expect(claimed.map((j) => j.payload)).toEqual(['after']);
-    expect(await s.completeJob(claimed[0]!, 'r1')).toBe(true);
+    expect((await s.complete(claimed[0]!, 'r1')).completed).toBe(true);
     expect(await s.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
 
     await s.close();

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../relay/src/store/sqlite/migrations';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
 
 /**
@@ -46,6 +47,12 @@ function writeV1Store(file: string): void {
   const lane = db.prepare('INSERT INTO lanes (lane, ready_at) VALUES (?, ?)');
   lane.run('ten/a/cognigy', T0);
   lane.run('ten/b/cognigy', T0);
+  // A dead letter as an old relay wrote it: the job JSON has no threadId.
+  db.prepare('INSERT INTO dead_letters (job, error, failed_at) VALUES (?, ?, ?)').run(
+    JSON.stringify({ id: 'job-dead', tenantId: 'ten', lane: 'ten/d/engage', kind: 'engage.send', payload: {}, deadlineAt: T0, createdAt: T0, seq: 9, attempts: 3, nextAttemptAt: T0, lastError: 'HTTP 503' }),
+    'gave up',
+    T0,
+  );
   db.pragma('user_version = 1');
   db.close();
 }
@@ -60,16 +67,19 @@ it('upgrades a v1 store: pending jobs keep their seq, order, attempts and errors
       ['job-a1', 1, 1, 'Cognigy notify: HTTP 502', { n: 1 }],
       ['job-b1', 2, 0, null, { n: 2 }],
     ]);
+    // Jobs written before jobs carried their thread get it from their lane (migration 4), dead letters too.
+    expect(firstClaim.map((j) => j.threadId)).toEqual(['a', 'b']);
+    expect((await store.listDeadLetters(10)).map((d) => [d.job.id, d.job.threadId])).toEqual([['job-dead', 'd']]);
     // A new job in lane A goes behind job-a2 (seq 3).
-    expect(await store.apply({ jobs: [{ tenantId: 'ten', lane: 'ten/a/cognigy', kind: 'cognigy.notify', payload: { n: 5 }, deadlineAt: T0 + 60_000 }] })).toBe('applied');
+    expect((await store.apply({ jobs: [{ tenantId: 'ten', threadId: 'a', lane: 'ten/a/cognigy', kind: 'cognigy.notify', payload: { n: 5 }, deadlineAt: T0 + 60_000 }] })).outcome).toBe('applied');
     const a1 = firstClaim[0];
     if (!a1) throw new Error('no job claimed');
-    expect(await store.completeJob(a1, 'r1')).toBe(true);
+    expect((await store.complete(a1, 'r1')).completed).toBe(true);
     const secondClaim = await store.claimDueJobs({ now: T0, limit: 10, owner: 'r1', leaseMs: 1000 });
     expect(secondClaim.map((j) => [j.id, j.seq, j.kind, j.notBefore])).toEqual([['job-a2', 3, 'cognigy.inject', T0 - 1]]);
     const a2 = secondClaim[0];
     if (!a2) throw new Error('no job claimed');
-    expect(await store.completeJob(a2, 'r1')).toBe(true);
+    expect((await store.complete(a2, 'r1')).completed).toBe(true);
     const thirdClaim = await store.claimDueJobs({ now: T0, limit: 10, owner: 'r1', leaseMs: 1000 });
     expect(thirdClaim.map((j) => j.payload)).toEqual([{ n: 5 }]);
     expect(thirdClaim[0]?.seq).toBeGreaterThan(3);
@@ -78,7 +88,7 @@ it('upgrades a v1 store: pending jobs keep their seq, order, attempts and errors
   }
   const db = new Database(file, { readonly: true });
   try {
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     const jobsSql = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'jobs'").pluck().get();
     expect(String(jobsSql)).not.toMatch(/AUTOINCREMENT|UNIQUE/i);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'jobs' AND type = 'index' ORDER BY name").pluck().all()).toEqual(['jobs_lane_seq']);

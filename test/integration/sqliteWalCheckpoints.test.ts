@@ -66,7 +66,7 @@ let keyCounter = 0;
 /** `n` writes, one commit each (awaited one by one, as requests arrive), with fresh dedup keys. */
 async function writeMany(store: SqliteStore, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    const outcome = await store.apply({ dedup: { key: `evt-${++keyCounter}-${'k'.repeat(40)}`, ttlMs: 3_600_000 } });
+    const { outcome } = await store.apply({ dedup: { key: `evt-${++keyCounter}-${'k'.repeat(40)}`, ttlMs: 3_600_000 } });
     if (outcome !== 'applied') throw new Error(`write ${i} was ${outcome}`);
   }
 }

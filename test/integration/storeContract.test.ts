@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
-import type { Conversation, JsonValue, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
+import type { Conversation, HistoryNote, JsonValue, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
 
 /**
  * One contract, two stores. A "backend" is one isolated namespace (a SQLite file, a Redis key prefix);
@@ -12,7 +12,7 @@ import type { Conversation, JsonValue, NewOutboxJob, OutboxJob, Store } from '..
  * durability (close + reopen) and two-relay concurrency are tested.
  */
 interface Backend {
-  open(opts?: { clock?: () => number; deadLetterCap?: number }): Promise<Store>;
+  open(opts?: { clock?: () => number; deadLetterCap?: number; historyCap?: number }): Promise<Store>;
 }
 
 const redisUrl = (): string => {
@@ -100,6 +100,7 @@ const laneName = (j: { lane: string }): string => j.lane.slice(j.lane.lastIndexO
 function job(lane: string, patch: Partial<NewOutboxJob> = {}): NewOutboxJob {
   return {
     tenantId: 'tenant-a',
+    threadId: L(lane).split('/')[1] ?? '',
     lane: L(lane),
     kind: 'engage.send',
     payload: { action: 'messages.create', params: { body: `for ${lane}`, n: 1, ok: true, none: null, list: [1, 'x'] } },
@@ -141,27 +142,27 @@ describe.each<[string, () => Backend]>([
       expect(await store.getConversation('tenant-a', 't1')).toBeNull();
 
       const created = conv('tenant-a', 't1', { queue: { position: 3, estimatedWaitTimeMs: 60_000, receivedAt: '2024-01-01T00:00:01.000Z' } });
-      expect(await store.apply({ conversation: { value: created, expectedVersion: null } })).toBe('applied');
+      expect((await store.apply({ conversation: { value: created, expectedVersion: null } })).outcome).toBe('applied');
       const v1 = await store.getConversation('tenant-a', 't1');
       // The store owns the counter: a new conversation is version 1 whatever the caller put in.
       expect(v1).toEqual({ ...created, version: 1 });
 
       // null = must not exist yet
-      expect(await store.apply({ conversation: { value: created, expectedVersion: null } })).toBe('conflict');
+      expect((await store.apply({ conversation: { value: created, expectedVersion: null } })).outcome).toBe('conflict');
 
       const updated = { ...v1!, status: 'queued' as const, handoverCount: 1, messageCount: 2 };
-      expect(await store.apply({ conversation: { value: updated, expectedVersion: 1 } })).toBe('applied');
+      expect((await store.apply({ conversation: { value: updated, expectedVersion: 1 } })).outcome).toBe('applied');
       expect(await store.getConversation('tenant-a', 't1')).toEqual({ ...updated, version: 2 });
 
       // A writer that read version 1 lost the race.
-      expect(await store.apply({ conversation: { value: { ...updated, status: 'active' }, expectedVersion: 1 } })).toBe('conflict');
+      expect((await store.apply({ conversation: { value: { ...updated, status: 'active' }, expectedVersion: 1 } })).outcome).toBe('conflict');
       expect((await store.getConversation('tenant-a', 't1'))?.status).toBe('queued');
       // Ahead of the stored version is a conflict too.
-      expect(await store.apply({ conversation: { value: updated, expectedVersion: 7 } })).toBe('conflict');
+      expect((await store.apply({ conversation: { value: updated, expectedVersion: 7 } })).outcome).toBe('conflict');
     });
 
     it('refuses an update of a conversation that does not exist', async () => {
-      expect(await store.apply({ conversation: { value: conv('tenant-a', 'ghost'), expectedVersion: 1 } })).toBe('conflict');
+      expect((await store.apply({ conversation: { value: conv('tenant-a', 'ghost'), expectedVersion: 1 } })).outcome).toBe('conflict');
       expect(await store.getConversation('tenant-a', 'ghost')).toBeNull();
     });
 
@@ -176,14 +177,14 @@ describe.each<[string, () => Backend]>([
       expect(await store.findConversationByEngageThread('tenant-b', 'E-a')).toBeNull();
       expect((await store.findConversationByEngageThread('tenant-a', 'E-a'))?.threadId).toBe('only-a');
       // Same version sequence per tenant: updating one does not touch the other.
-      expect(await store.apply({ conversation: { value: conv('tenant-b', 'same', { authorId: 'b2' }), expectedVersion: 1 } })).toBe('applied');
+      expect((await store.apply({ conversation: { value: conv('tenant-b', 'same', { authorId: 'b2' }), expectedVersion: 1 } })).outcome).toBe('applied');
       expect((await store.getConversation('tenant-a', 'same'))?.version).toBe(1);
     });
 
     it('does not confuse ids that contain separators', async () => {
       await store.apply({ conversation: { value: conv('a:b', 'c', { authorId: 'first' }), expectedVersion: null } });
       expect(await store.getConversation('a', 'b:c')).toBeNull();
-      expect(await store.apply({ conversation: { value: conv('a', 'b:c', { authorId: 'second' }), expectedVersion: null } })).toBe('applied');
+      expect((await store.apply({ conversation: { value: conv('a', 'b:c', { authorId: 'second' }), expectedVersion: null } })).outcome).toBe('applied');
       expect((await store.getConversation('a:b', 'c'))?.authorId).toBe('first');
     });
 
@@ -209,7 +210,7 @@ describe.each<[string, () => Backend]>([
 
     it('leaves the Engage index alone when the write is a conflict', async () => {
       await store.apply({ conversation: { value: conv('tenant-a', 't1', { engageThreadId: 'E1' }), expectedVersion: null } });
-      expect(await store.apply({ conversation: { value: conv('tenant-a', 't1', { engageThreadId: 'E9' }), expectedVersion: 5 } })).toBe('conflict');
+      expect((await store.apply({ conversation: { value: conv('tenant-a', 't1', { engageThreadId: 'E9' }), expectedVersion: 5 } })).outcome).toBe('conflict');
       expect((await store.findConversationByEngageThread('tenant-a', 'E1'))?.threadId).toBe('t1');
       expect(await store.findConversationByEngageThread('tenant-a', 'E9')).toBeNull();
     });
@@ -218,17 +219,17 @@ describe.each<[string, () => Backend]>([
   describe('dedup', () => {
     it('remembers a key for its TTL and forgets it afterwards', async () => {
       expect(await store.hasDedupKey('evt-1')).toBe(false);
-      expect(await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).toBe('applied');
+      expect((await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).outcome).toBe('applied');
       expect(await store.hasDedupKey('evt-1')).toBe(true);
-      expect(await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).toBe('duplicate');
+      expect((await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).outcome).toBe('duplicate');
 
       clock.advance(9_999);
       expect(await store.hasDedupKey('evt-1')).toBe(true);
       clock.advance(1);
       expect(await store.hasDedupKey('evt-1')).toBe(false);
       // Expired counts as unseen, and re-applying remembers it again.
-      expect(await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).toBe('applied');
-      expect(await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).toBe('duplicate');
+      expect((await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).outcome).toBe('applied');
+      expect((await store.apply({ dedup: { key: 'evt-1', ttlMs: 10_000 } })).outcome).toBe('duplicate');
     });
 
     it('writes nothing on a duplicate', async () => {
@@ -236,7 +237,7 @@ describe.each<[string, () => Backend]>([
       await store.apply({ dedup: { key: 'req-1', ttlMs: 60_000 }, conversation: { value: c, expectedVersion: null }, jobs: [job('L')] });
       const before = await store.outboxStats();
 
-      const outcome = await store.apply({
+      const { outcome } = await store.apply({
         dedup: { key: 'req-1', ttlMs: 60_000 },
         conversation: { value: { ...c, status: 'active' }, expectedVersion: 1 },
         jobs: [job('L'), job('M')],
@@ -248,9 +249,9 @@ describe.each<[string, () => Backend]>([
     });
 
     it('a lone dedup key written with a scope is seen by that conversation\'s later writes', async () => {
-      expect(await store.apply({ scope: T1, dedup: { key: 'evt-s', ttlMs: 60_000 } })).toBe('applied');
+      expect((await store.apply({ scope: T1, dedup: { key: 'evt-s', ttlMs: 60_000 } })).outcome).toBe('applied');
       expect(await store.hasDedupKey('evt-s', T1)).toBe(true);
-      expect(await store.apply({ dedup: { key: 'evt-s', ttlMs: 60_000 }, conversation: { value: conv('tenant-a', 't1'), expectedVersion: null } })).toBe('duplicate');
+      expect((await store.apply({ dedup: { key: 'evt-s', ttlMs: 60_000 }, conversation: { value: conv('tenant-a', 't1'), expectedVersion: null } })).outcome).toBe('duplicate');
       expect(await store.getConversation('tenant-a', 't1')).toBeNull();
     });
 
@@ -268,7 +269,7 @@ describe.each<[string, () => Backend]>([
   describe('atomicity', () => {
     it('a conflict appends no jobs and does not remember the dedup key', async () => {
       await store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: null } });
-      const outcome = await store.apply({
+      const { outcome } = await store.apply({
         dedup: { key: 'req-9', ttlMs: 60_000 },
         conversation: { value: conv('tenant-a', 't1', { status: 'active' }), expectedVersion: null },
         jobs: [job('L1'), job('L2')],
@@ -280,17 +281,19 @@ describe.each<[string, () => Backend]>([
       expect((await store.getConversation('tenant-a', 't1'))?.status).toBe('idle');
       // The same request can then succeed.
       expect(
-        await store.apply({
-          dedup: { key: 'req-9', ttlMs: 60_000 },
-          conversation: { value: conv('tenant-a', 't1', { status: 'active' }), expectedVersion: 1 },
-          jobs: [job('L1')],
-        }),
+        (
+          await store.apply({
+            dedup: { key: 'req-9', ttlMs: 60_000 },
+            conversation: { value: conv('tenant-a', 't1', { status: 'active' }), expectedVersion: 1 },
+            jobs: [job('L1')],
+          })
+        ).outcome,
       ).toBe('applied');
       expect(await store.outboxStats()).toMatchObject({ pending: 1 });
     });
 
     it('an empty mutation is applied and changes nothing', async () => {
-      expect(await store.apply({})).toBe('applied');
+      expect((await store.apply({})).outcome).toBe('applied');
       expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
     });
   });
@@ -324,7 +327,7 @@ describe.each<[string, () => Backend]>([
 
       const seen: OutboxJob[] = [...first];
       for (let current = first; current.length > 0; ) {
-        for (const j of current) expect(await store.completeJob(j, 'r1')).toBe(true);
+        for (const j of current) expect((await store.complete(j, 'r1')).completed).toBe(true);
         current = await claim(store, 'r1', T0);
         expect(current.length).toBeLessThanOrEqual(2);
         seen.push(...current);
@@ -353,7 +356,7 @@ describe.each<[string, () => Backend]>([
 
       const now = await claim(store, 'r1', T0);
       expect(now.map((j) => j.payload)).toEqual(['now']);
-      expect(now[0] && (await store.completeJob(now[0], 'r1'))).toBe(true);
+      expect(now[0] && (await store.complete(now[0], 'r1')).completed).toBe(true);
       expect(await store.outboxStats()).toMatchObject({ pending: 2, nextDueAt: T0 + 5_000 });
 
       expect(await claim(store, 'r1', T0 + 4_999)).toEqual([]);
@@ -367,7 +370,7 @@ describe.each<[string, () => Backend]>([
       const [head] = await claim(store, 'r1', T0);
       await store.apply({ jobs: [job('A', { payload: 2 })] });
       expect(await claim(store, 'r2', T0)).toEqual([]);
-      expect(await store.completeJob(head!, 'r1')).toBe(true);
+      expect((await store.complete(head!, 'r1')).completed).toBe(true);
       expect((await claim(store, 'r2', T0)).map((j) => j.payload)).toEqual([2]);
     });
 
@@ -379,7 +382,7 @@ describe.each<[string, () => Backend]>([
 
       // Another relay can neither claim nor settle it.
       expect(await claim(store, 'r2', T0 + LEASE - 1)).toEqual([]);
-      expect(await store.completeJob(j, 'r2')).toBe(false);
+      expect((await store.complete(j, 'r2')).completed).toBe(false);
       expect(await store.retryJob(j, 'r2', { nextAttemptAt: T0, error: 'nope' })).toBe(false);
       expect(await store.deadLetterJob(j, 'r2', 'nope')).toBe(false);
       expect(await store.outboxStats()).toEqual({ pending: 2, deadLettered: 0, nextDueAt: T0 + LEASE });
@@ -388,12 +391,12 @@ describe.each<[string, () => Backend]>([
       const [taken] = await claim(store, 'r2', T0 + LEASE);
       expect(taken).toMatchObject({ id: j.id, payload: 'x', attempts: 0 });
       // The old owner lost the lease: its late answers change nothing.
-      expect(await store.completeJob(j, 'r1')).toBe(false);
+      expect((await store.complete(j, 'r1')).completed).toBe(false);
       expect(await store.retryJob(j, 'r1', { nextAttemptAt: T0, error: 'late' })).toBe(false);
       expect(await store.deadLetterJob(j, 'r1', 'late')).toBe(false);
       expect(await store.outboxStats()).toMatchObject({ pending: 2, deadLettered: 0 });
 
-      expect(await store.completeJob(taken!, 'r2')).toBe(true);
+      expect((await store.complete(taken!, 'r2')).completed).toBe(true);
       expect((await claim(store, 'r1', T0 + LEASE)).map((x) => x.payload)).toEqual(['y']);
     });
 
@@ -420,18 +423,18 @@ describe.each<[string, () => Backend]>([
       expect(await store.releaseLeasesOf('r1')).toBe(1);
       const again = await claim(store, 'r1', T0);
       expect(again.map((j) => j.payload)).toEqual(mine.map((j) => j.payload));
-      expect(await store.completeJob(again[0]!, 'r1')).toBe(true);
-      expect(await store.completeJob(theirs[0]!, 'r2')).toBe(true);
+      expect((await store.complete(again[0]!, 'r1')).completed).toBe(true);
+      expect((await store.complete(theirs[0]!, 'r2')).completed).toBe(true);
     });
 
     it('a lease is bound to the job it was granted for', async () => {
       await store.apply({ jobs: [job('A', { payload: 'x' }), job('A', { payload: 'y' })] });
       const [head] = await claim(store, 'r1', T0);
       const forged: OutboxJob = { ...head!, id: randomUUID() };
-      expect(await store.completeJob(forged, 'r1')).toBe(false);
-      expect(await store.completeJob(head!, 'r1')).toBe(true);
+      expect((await store.complete(forged, 'r1')).completed).toBe(false);
+      expect((await store.complete(head!, 'r1')).completed).toBe(true);
       // Completing twice is refused: the lease was released.
-      expect(await store.completeJob(head!, 'r1')).toBe(false);
+      expect((await store.complete(head!, 'r1')).completed).toBe(false);
     });
 
     it('schedules retries and counts attempts', async () => {
@@ -447,7 +450,7 @@ describe.each<[string, () => Backend]>([
       expect(await store.retryJob(again!, 'r2', { nextAttemptAt: T0 + 6_000, error: 'HTTP 502' })).toBe(true);
       const [third] = await claim(store, 'r1', T0 + 6_000);
       expect(third).toMatchObject({ attempts: 2, lastError: 'HTTP 502', seq: first!.seq });
-      expect(await store.completeJob(third!, 'r1')).toBe(true);
+      expect((await store.complete(third!, 'r1')).completed).toBe(true);
       expect((await claim(store, 'r1', T0 + 6_000)).map((j) => j.payload)).toEqual(['y']);
     });
 
@@ -476,6 +479,91 @@ describe.each<[string, () => Backend]>([
     });
   });
 
+  describe('timeline (history written with the change it records)', () => {
+    const note = (jobs: string[], patch: Partial<HistoryNote> = {}): HistoryNote => ({ source: 'extension', jobs, ...patch });
+
+    it("records an applied write with its jobs' ids, then each job's failed attempts, its delivery or its dead letter", async () => {
+      const created = conv('tenant-a', 't1');
+      const { outcome } = await store.apply({
+        conversation: { value: created, expectedVersion: null },
+        jobs: [job('engage', { payload: 'm1' }), job('cognigy', { payload: 'n1' })],
+        history: note(['send m1', 'notify n1'], { status: { from: null, to: 'queued' } }),
+      });
+      expect(outcome).toBe('applied');
+      const heads = byLane(await claim(store, 'r1', T0));
+      const [toCognigy, toEngage] = heads;
+      const written = await store.readHistory('tenant-a', 't1');
+      expect(written).toEqual([
+        {
+          at: T0,
+          type: 'write',
+          source: 'extension',
+          status: { from: null, to: 'queued' },
+          jobs: [
+            { id: toEngage?.id, kind: 'engage.send', summary: 'send m1' },
+            { id: toCognigy?.id, kind: 'engage.send', summary: 'notify n1' },
+          ],
+        },
+      ]);
+      clock.advance(10);
+      expect(await store.retryJob(toEngage!, 'r1', { nextAttemptAt: T0 + 500, error: 'HTTP 503' })).toBe(true);
+      expect((await store.complete(toCognigy!, 'r1')).completed).toBe(true);
+      clock.advance(1_000);
+      const [again] = await claim(store, 'r1', clock.now());
+      expect(await store.deadLetterJob(again!, 'r1', 'HTTP 400')).toBe(true);
+      expect((await store.readHistory('tenant-a', 't1')).slice(1)).toEqual([
+        { at: T0 + 10, type: 'retry', jobId: toEngage?.id, kind: 'engage.send', attempt: 1, error: 'HTTP 503', nextAttemptAt: T0 + 500 },
+        { at: T0 + 10, type: 'delivered', jobId: toCognigy?.id, kind: 'engage.send', attempt: 1, queuedAt: T0 },
+        { at: T0 + 1_010, type: 'dead', jobId: toEngage?.id, kind: 'engage.send', attempt: 2, error: 'HTTP 400' },
+      ]);
+      // A completion by someone who lost the lease records nothing.
+      expect((await store.complete(toCognigy!, 'r1')).completed).toBe(false);
+      expect(await store.readHistory('tenant-a', 't1')).toHaveLength(4);
+    });
+
+    it('records nothing for a duplicate or a conflict, nor for a write without a note', async () => {
+      await store.apply({ scope: T1, dedup: { key: 'd1', ttlMs: 60_000 }, history: note([]) });
+      expect(await store.readHistory('tenant-a', 't1')).toHaveLength(1);
+      expect((await store.apply({ scope: T1, dedup: { key: 'd1', ttlMs: 60_000 }, history: note([]) })).outcome).toBe('duplicate');
+      expect((await store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: 4 }, history: note([]) })).outcome).toBe('conflict');
+      await store.apply({ scope: T1, jobs: [job('engage')] });
+      expect(await store.readHistory('tenant-a', 't1')).toHaveLength(1);
+    });
+
+    it('keeps the newest historyCap entries per conversation, and each conversation its own', async () => {
+      const capped = await backend.open({ clock: clock.now, historyCap: 3 });
+      for (let i = 1; i <= 5; i++) {
+        clock.advance(1);
+        await capped.apply({ scope: T1, history: note([], { queue: { position: i, estimatedWaitTimeMs: 0 } }) });
+      }
+      await capped.apply({ scope: { tenantId: 'tenant-a', threadId: 't2' }, history: note([], { engageThreadId: 'E2' }) });
+      const kept = await capped.readHistory('tenant-a', 't1');
+      expect(kept.map((e) => (e.type === 'write' ? e.queue?.position : null))).toEqual([3, 4, 5]);
+      expect(await capped.readHistory('tenant-a', 't2')).toEqual([{ at: T0 + 5, type: 'write', source: 'extension', engageThreadId: 'E2', jobs: [] }]);
+    });
+
+    it('finds conversations by thread id, Cognigy session id or Engage thread id, in every tenant', async () => {
+      await store.apply({ conversation: { value: conv('tenant-a', 'x1', { engageThreadId: 'E-x1' }), expectedVersion: null } });
+      await store.apply({ conversation: { value: conv('tenant-b', 'x1'), expectedVersion: null } });
+      await store.apply({ conversation: { value: conv('tenant-a', 'y1'), expectedVersion: null } });
+      const ids = async (ref: string) => (await store.findConversations(ref)).map((c) => `${c.tenantId}/${c.threadId}`).sort();
+      expect(await ids('x1')).toEqual(['tenant-a/x1', 'tenant-b/x1']);
+      expect(await ids('sess-y1')).toEqual(['tenant-a/y1']);
+      expect(await ids('E-x1')).toEqual(['tenant-a/x1']);
+      expect(await ids('nothing')).toEqual([]);
+    });
+
+    it('a conversation purged by retention takes its timeline with it', async () => {
+      await store.apply({ conversation: { value: conv('tenant-a', 'old'), expectedVersion: null }, history: note([], { status: { from: null, to: 'idle' } }) });
+      await store.apply({ conversation: { value: conv('tenant-a', 'kept'), expectedVersion: null }, history: note([], { status: { from: null, to: 'idle' } }) });
+      clock.advance(60_000);
+      await store.apply({ conversation: { value: conv('tenant-a', 'kept'), expectedVersion: 1 }, history: note([], { status: { from: 'idle', to: 'queued' } }) });
+      expect(await store.purgeIdleConversations(clock.now(), 10)).toBe(1);
+      expect(await store.readHistory('tenant-a', 'old')).toEqual([]);
+      expect(await store.readHistory('tenant-a', 'kept')).toHaveLength(2);
+    });
+  });
+
   describe('retention', () => {
     it('purges conversations last written before the cutoff, with their Engage index, in batches; keeps the rest', async () => {
       for (let i = 0; i < 7; i++) {
@@ -497,7 +585,7 @@ describe.each<[string, () => Backend]>([
       expect(await store.getConversation('tenant-a', 'old0')).toMatchObject({ authorId: 'again' });
       expect(await store.findConversationByEngageThread('tenant-a', 'E-fresh')).toMatchObject({ threadId: 'fresh' });
       // A purged conversation can start over.
-      expect(await store.apply({ conversation: { value: conv('tenant-a', 'old1'), expectedVersion: null } })).toBe('applied');
+      expect((await store.apply({ conversation: { value: conv('tenant-a', 'old1'), expectedVersion: null } })).outcome).toBe('applied');
     });
   });
 
@@ -519,7 +607,7 @@ describe.each<[string, () => Backend]>([
       expect(await store.retryDeadLetter(dead.id, T0 + 60_000)).toBeNull();
       const [claimed] = await claim(store, 'w2', clock.now());
       expect(claimed).toMatchObject({ id: again!.id, payload: 'p1' });
-      expect(await store.completeJob(claimed!, 'w2')).toBe(true);
+      expect((await store.complete(claimed!, 'w2')).completed).toBe(true);
       expect(await store.outboxStats()).toMatchObject({ pending: 0, deadLettered: 0 });
     });
 
@@ -533,14 +621,14 @@ describe.each<[string, () => Backend]>([
     });
   });
 
-  describe('leasing writes (applyLeasing, completeLeasingNext)', () => {
+  describe('leasing writes (apply with a lease, complete with leaseNext)', () => {
     const W1 = { owner: 'w1', leaseMs: LEASE };
 
     it('leases a job that opens an empty lane and is due now, exactly as a claim would have handed it out', async () => {
       const plain = job('L', { kind: 'cognigy.inject', tenantId: 'tenant-z' });
       // notBefore equal to now is due now, and the field must come back as given.
       const dueNow = job('M', { notBefore: T0, payload: ['m', 2, { deep: [null, false] }] });
-      const result = await store.applyLeasing({ jobs: [plain, dueNow] }, W1);
+      const result = await store.apply({ jobs: [plain, dueNow] }, W1);
       expect(result.outcome).toBe('applied');
       expect(result.leased.map(laneName)).toEqual(['L', 'M']);
       const [leasedL, leasedM] = result.leased;
@@ -570,35 +658,35 @@ describe.each<[string, () => Backend]>([
     });
 
     it('only the lease owner can complete a leased job', async () => {
-      const { leased } = await store.applyLeasing({ jobs: [job('L', { payload: 'only' })] }, W1);
+      const { leased } = await store.apply({ jobs: [job('L', { payload: 'only' })] }, W1);
       const [mine] = leased;
       expect(mine).toBeDefined();
-      expect(await store.completeJob(mine!, 'w2')).toBe(false);
+      expect((await store.complete(mine!, 'w2')).completed).toBe(false);
       expect(await store.retryJob(mine!, 'w2', { nextAttemptAt: T0, error: 'not mine' })).toBe(false);
       expect(await store.outboxStats()).toMatchObject({ pending: 1 });
-      expect(await store.completeJob(mine!, 'w1')).toBe(true);
+      expect((await store.complete(mine!, 'w1')).completed).toBe(true);
       expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
       expect(await claim(store, 'w2', T0 + LEASE)).toEqual([]);
     });
 
     it('does not lease a job appended to a lane that already has a pending or leased job', async () => {
       // A pending (unleased) head.
-      expect(await store.apply({ jobs: [job('P', { payload: 'p1' })] })).toBe('applied');
-      expect(await store.applyLeasing({ jobs: [job('P', { payload: 'p2' })] }, W1)).toEqual({ outcome: 'applied', leased: [] });
+      expect((await store.apply({ jobs: [job('P', { payload: 'p1' })] })).outcome).toBe('applied');
+      expect(await store.apply({ jobs: [job('P', { payload: 'p2' })] }, W1)).toEqual({ outcome: 'applied', leased: [] });
       // A head leased by an earlier leasing write.
-      const first = await store.applyLeasing({ jobs: [job('Q', { payload: 'q1' })] }, W1);
+      const first = await store.apply({ jobs: [job('Q', { payload: 'q1' })] }, W1);
       expect(first.leased.map((j) => j.payload)).toEqual(['q1']);
-      expect(await store.applyLeasing({ jobs: [job('Q', { payload: 'q2' })] }, W1)).toEqual({ outcome: 'applied', leased: [] });
+      expect(await store.apply({ jobs: [job('Q', { payload: 'q2' })] }, W1)).toEqual({ outcome: 'applied', leased: [] });
 
       // P's head is still claimable by anyone, Q stays closed until its head is done.
       expect((await claim(store, 'w2', T0)).map((j) => j.payload)).toEqual(['p1']);
-      expect(await store.completeJob(first.leased[0]!, 'w1')).toBe(true);
+      expect((await store.complete(first.leased[0]!, 'w1')).completed).toBe(true);
       expect((await claim(store, 'w2', T0)).map((j) => j.payload)).toEqual(['q2']);
       expect(await store.outboxStats()).toMatchObject({ pending: 3 });
     });
 
     it('does not lease a job whose notBefore is in the future; it is claimable once due', async () => {
-      const result = await store.applyLeasing({ jobs: [job('L', { notBefore: T0 + 5_000, payload: 'later' })] }, W1);
+      const result = await store.apply({ jobs: [job('L', { notBefore: T0 + 5_000, payload: 'later' })] }, W1);
       expect(result).toEqual({ outcome: 'applied', leased: [] });
       expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + 5_000 });
       expect(await claim(store, 'w2', T0 + 4_999)).toEqual([]);
@@ -607,12 +695,12 @@ describe.each<[string, () => Backend]>([
     });
 
     it('leases only the first of two jobs for one lane in one mutation; the second follows it', async () => {
-      const result = await store.applyLeasing({ jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' }), job('A', { payload: 'a2' })] }, W1);
+      const result = await store.apply({ jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' }), job('A', { payload: 'a2' })] }, W1);
       expect(result.outcome).toBe('applied');
       expect(result.leased.map((j) => j.payload)).toEqual(['a1', 'b1']);
       expect(await claim(store, 'w2', T0)).toEqual([]);
       const a1 = result.leased[0]!;
-      const done = await store.completeLeasingNext(a1, 'w1', LEASE);
+      const done = await store.complete(a1, 'w1', { leaseMs: LEASE });
       expect(done.completed).toBe(true);
       expect(done.next).toMatchObject({ lane: L('A'), payload: 'a2', attempts: 0 });
       expect(done.next!.seq).toBeGreaterThan(a1.seq);
@@ -625,19 +713,19 @@ describe.each<[string, () => Backend]>([
         expected === 'duplicate'
           ? { dedup: { key: 'seen', ttlMs: 60_000 }, jobs: [job('X'), job('Y')] }
           : { dedup: { key: 'fresh', ttlMs: 60_000 }, conversation: { value: conv('tenant-a', 't1'), expectedVersion: 5 }, jobs: [job('X'), job('Y')] };
-      expect(await store.applyLeasing(mutation, W1)).toEqual({ outcome: expected, leased: [] });
+      expect(await store.apply(mutation, W1)).toEqual({ outcome: expected, leased: [] });
       expect(await store.outboxStats()).toEqual(before);
       expect(before).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
       expect(await claim(store, 'w2', T0 + 10 * LEASE)).toEqual([]);
       expect(await store.hasDedupKey('fresh', T1)).toBe(false);
       // No lane was left behind under a phantom lease: a later job in X is claimable at once by anyone.
-      expect(await store.apply({ jobs: [job('X', { payload: 'after' })] })).toBe('applied');
+      expect((await store.apply({ jobs: [job('X', { payload: 'after' })] })).outcome).toBe('applied');
       expect((await claim(store, 'w2', T0)).map((j) => j.payload)).toEqual(['after']);
     });
 
     it('returns the payload as JSON would: undefined fields absent, undefined array items null', async () => {
       const payload = { keep: 1, gone: undefined, nested: { also: 'x', dropped: undefined }, list: [1, undefined, 'z'] } as unknown as JsonValue;
-      const { leased } = await store.applyLeasing({ jobs: [job('U', { payload })] }, W1);
+      const { leased } = await store.apply({ jobs: [job('U', { payload })] }, W1);
       const expected = { keep: 1, nested: { also: 'x' }, list: [1, null, 'z'] };
       expect(leased[0]?.payload).toStrictEqual(expected);
       expect(Object.keys(leased[0]?.payload as object)).toEqual(['keep', 'nested', 'list']);
@@ -646,12 +734,12 @@ describe.each<[string, () => Backend]>([
       expect(reclaimed?.payload).toStrictEqual(leased[0]?.payload);
     });
 
-    describe('completeLeasingNext', () => {
+    describe('complete with leaseNext', () => {
       it("leases the lane's next due job to the same owner, as a claim would", async () => {
         await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2', kind: 'cognigy.notify' })] });
         const [a1] = await claim(store, 'w1', T0);
         clock.set(T0 + 100);
-        const done = await store.completeLeasingNext(a1!, 'w1', LEASE);
+        const done = await store.complete(a1!, 'w1', { leaseMs: LEASE });
         expect(done.completed).toBe(true);
         const next = done.next;
         expect(next).toMatchObject({ lane: L('A'), payload: 'a2', kind: 'cognigy.notify' });
@@ -659,30 +747,30 @@ describe.each<[string, () => Backend]>([
         // Leased at the store's clock: closed for others until then, the old head is gone.
         expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + 100 + LEASE });
         expect(await claim(store, 'w2', T0 + 100 + LEASE - 1)).toEqual([]);
-        expect(await store.completeJob(next!, 'w2')).toBe(false);
+        expect((await store.complete(next!, 'w2')).completed).toBe(false);
 
         // Identical to what another owner claims after the lease expired.
         const [reclaimed] = await claim(store, 'w2', T0 + 100 + LEASE);
         expect(next).toStrictEqual(reclaimed);
-        expect(await store.completeJob(next!, 'w1')).toBe(false);
-        expect(await store.completeJob(reclaimed!, 'w2')).toBe(true);
+        expect((await store.complete(next!, 'w1')).completed).toBe(false);
+        expect((await store.complete(reclaimed!, 'w2')).completed).toBe(true);
       });
 
       it('the lease on the next job belongs to the owner: it completes it and nobody else can', async () => {
         await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2' }), job('A', { payload: 'a3' })] });
         const [a1] = await claim(store, 'w1', T0);
-        const { next: a2 } = await store.completeLeasingNext(a1!, 'w1', LEASE);
-        expect(await store.completeJob(a2!, 'w2')).toBe(false);
-        const { completed, next: a3 } = await store.completeLeasingNext(a2!, 'w1', LEASE);
+        const { next: a2 } = await store.complete(a1!, 'w1', { leaseMs: LEASE });
+        expect((await store.complete(a2!, 'w2')).completed).toBe(false);
+        const { completed, next: a3 } = await store.complete(a2!, 'w1', { leaseMs: LEASE });
         expect([completed, a3?.payload]).toEqual([true, 'a3']);
-        expect(await store.completeLeasingNext(a3!, 'w1', LEASE)).toEqual({ completed: true, next: null, nextDueAt: null });
+        expect(await store.complete(a3!, 'w1', { leaseMs: LEASE })).toEqual({ completed: true, next: null, nextDueAt: null });
         expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
       });
 
       it('does not lease a next job that is not due yet; it becomes claimable when due', async () => {
         await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2', notBefore: T0 + 5_000 })] });
         const [a1] = await claim(store, 'w1', T0);
-        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: true, next: null, nextDueAt: T0 + 5_000 });
+        expect(await store.complete(a1!, 'w1', { leaseMs: LEASE })).toEqual({ completed: true, next: null, nextDueAt: T0 + 5_000 });
         expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + 5_000 });
         expect(await claim(store, 'w2', T0 + 4_999)).toEqual([]);
         expect((await claim(store, 'w2', T0 + 5_000)).map((j) => j.payload)).toEqual(['a2']);
@@ -693,7 +781,7 @@ describe.each<[string, () => Backend]>([
         const [a1] = await claim(store, 'w1', T0);
         await store.apply({ jobs: [job('A', { payload: 'a2' })] });
         expect(await store.retryJob(a1!, 'w1', { nextAttemptAt: T0 + 1_000, error: 'HTTP 503' })).toBe(true);
-        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: false, next: null, nextDueAt: null });
+        expect(await store.complete(a1!, 'w1', { leaseMs: LEASE })).toEqual({ completed: false, next: null, nextDueAt: null });
         expect(await claim(store, 'w2', T0)).toEqual([]);
         const [again] = await claim(store, 'w2', T0 + 1_000);
         expect(again).toMatchObject({ payload: 'a1', attempts: 1 });
@@ -703,10 +791,10 @@ describe.each<[string, () => Backend]>([
         await store.apply({ jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' })] });
         expect(await store.outboxStats()).toMatchObject({ pending: 2 });
         const [a1] = (await claim(store, 'w1', T0)).filter((j) => laneName(j) === 'A');
-        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: true, next: null, nextDueAt: null });
+        expect(await store.complete(a1!, 'w1', { leaseMs: LEASE })).toEqual({ completed: true, next: null, nextDueAt: null });
         expect(await store.outboxStats()).toEqual({ pending: 1, deadLettered: 0, nextDueAt: T0 + LEASE });
         // A new job in A opens the lane again (and may be leased by a leasing write).
-        const { leased } = await store.applyLeasing({ jobs: [job('A', { payload: 'a-new' })] }, { owner: 'w2', leaseMs: LEASE });
+        const { leased } = await store.apply({ jobs: [job('A', { payload: 'a-new' })] }, { owner: 'w2', leaseMs: LEASE });
         expect(leased.map((j) => j.payload)).toEqual(['a-new']);
       });
 
@@ -714,12 +802,12 @@ describe.each<[string, () => Backend]>([
         await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2' })] });
         const [a1] = await claim(store, 'w1', T0);
         const before = await store.outboxStats();
-        expect(await store.completeLeasingNext(a1!, 'w2', LEASE)).toEqual({ completed: false, next: null, nextDueAt: null });
-        expect(await store.completeLeasingNext({ ...a1!, id: randomUUID() }, 'w1', LEASE)).toEqual({ completed: false, next: null, nextDueAt: null });
+        expect(await store.complete(a1!, 'w2', { leaseMs: LEASE })).toEqual({ completed: false, next: null, nextDueAt: null });
+        expect(await store.complete({ ...a1!, id: randomUUID() }, 'w1', { leaseMs: LEASE })).toEqual({ completed: false, next: null, nextDueAt: null });
         expect(await store.outboxStats()).toEqual(before);
         expect(await claim(store, 'w2', T0)).toEqual([]);
         // The holder still finishes it and gets the next one.
-        const done = await store.completeLeasingNext(a1!, 'w1', LEASE);
+        const done = await store.complete(a1!, 'w1', { leaseMs: LEASE });
         expect([done.completed, done.next?.payload]).toEqual([true, 'a2']);
       });
 
@@ -729,9 +817,9 @@ describe.each<[string, () => Backend]>([
         clock.set(T0 + LEASE);
         const [taken] = await claim(store, 'w2', T0 + LEASE);
         expect(taken?.id).toBe(a1?.id);
-        expect(await store.completeLeasingNext(a1!, 'w1', LEASE)).toEqual({ completed: false, next: null, nextDueAt: null });
+        expect(await store.complete(a1!, 'w1', { leaseMs: LEASE })).toEqual({ completed: false, next: null, nextDueAt: null });
         expect(await store.outboxStats()).toMatchObject({ pending: 2 });
-        const done = await store.completeLeasingNext(taken!, 'w2', LEASE);
+        const done = await store.complete(taken!, 'w2', { leaseMs: LEASE });
         expect([done.completed, done.next?.payload]).toEqual([true, 'a2']);
       });
     });
@@ -753,7 +841,7 @@ describe.each<[string, () => Backend]>([
       expect(await reopened.hasDedupKey('req-1', T1)).toBe(true);
       expect(await reopened.outboxStats()).toEqual({ pending: 2, deadLettered: 0, nextDueAt: T0 + LEASE });
       // The lease survives too: the old owner can still finish its job.
-      expect(await reopened.completeJob(leased!, 'r1')).toBe(true);
+      expect((await reopened.complete(leased!, 'r1')).completed).toBe(true);
       expect((await claim(reopened, 'r2', T0)).map((j) => j.payload)).toEqual(['second']);
     });
   });
@@ -771,7 +859,7 @@ describe.each<[string, () => Backend]>([
       // One conversation per lane (spread over the Redis store's shards), a few jobs per write.
       for (let l = 0; l < LANES; l++) {
         const mine = all.filter((j) => j.lane === `tenant-a/c${l}/engage`);
-        for (let k = 0; k < mine.length; k += 5) expect(await realStore.apply({ jobs: mine.slice(k, k + 5) })).toBe('applied');
+        for (let k = 0; k < mine.length; k += 5) expect((await realStore.apply({ jobs: mine.slice(k, k + 5) })).outcome).toBe('applied');
       }
 
       const processed: { id: string; lane: string; seq: number; payload: unknown; owner: string }[] = [];
@@ -787,7 +875,7 @@ describe.each<[string, () => Backend]>([
             jobs.map(async (j) => {
               processed.push({ id: j.id, lane: j.lane, seq: j.seq, payload: j.payload, owner });
               await sleep(Math.random() * 3);
-              if (!(await s.completeJob(j, owner))) throw new Error(`lost lease on ${j.id}`);
+              if (!(await s.complete(j, owner)).completed) throw new Error(`lost lease on ${j.id}`);
             }),
           );
         }

@@ -21,7 +21,7 @@ function parseExposition(text: string): Map<string, number> {
 }
 
 function job(kind: OutboxJob['kind'], createdAt: number): OutboxJob {
-  return { id: 'j1', tenantId: 't1', lane: 't1/th/engage', kind, payload: {}, deadlineAt: createdAt + 60_000, seq: 1, attempts: 0, nextAttemptAt: createdAt, createdAt, lastError: null };
+  return { id: 'j1', tenantId: 't1', threadId: 'th', lane: 't1/th/engage', kind, payload: {}, deadlineAt: createdAt + 60_000, seq: 1, attempts: 0, nextAttemptAt: createdAt, createdAt, lastError: null };
 }
 
 describe('relay metrics (prom-client)', () => {

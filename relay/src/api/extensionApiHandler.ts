@@ -81,7 +81,7 @@ export class ExtensionApiHandler {
 
     // Remembered as soon as it is proven, before the body is judged: a signed request refused for
     // its body (or its rate) cannot be presented again within the window.
-    const fresh = await this.deps.store.apply({ dedup: { key: `sig:${tenant.sourceId}:${call.signature}`, ttlMs: 2 * this.toleranceSeconds * 1000 } }); // a signature stays acceptable for ±tolerance
+    const { outcome: fresh } = await this.deps.store.apply({ dedup: { key: `sig:${tenant.sourceId}:${call.signature}`, ttlMs: 2 * this.toleranceSeconds * 1000 } }); // a signature stays acceptable for ±tolerance
     if (fresh === 'duplicate') return jsonError(409, 'replayed_request', 'This signed request was already received');
     const waitMs = this.deps.tenantLimit?.(tenant.sourceId) ?? 0;
     if (waitMs > 0) return withRetryAfter(jsonError(429, 'rate_limited', 'Too many requests for this source'), waitMs);

@@ -115,8 +115,3 @@ export const IMPLEMENTATION_INFO = {
   },
   options: ['view.messaging', 'messages.text', 'messages.attachments', 'messaging.queuing_update'],
 } as const;
-
-/** Per-item error body (objects.md): fatal=false makes Engage retry, fatal=true makes it give up. */
-export function itemError(fatal: boolean, message: string): { error: { fatal: boolean; message: string } } {
-  return { error: { fatal, message } };
-}

@@ -21,13 +21,14 @@ import {
   type UserMessageRequest,
   type UserMessageResponse,
 } from '../../../contract/relayApi';
+import type { UserAttachment } from '../../../contract/userAttachment';
 import type { TenantConfig } from '../config';
 import { buildEngageUser, mergeContextData, type EngageUser } from '../engage/profileMapping';
 import type { AgentReplyParams, QueuingUpdateParams } from '../engage/sourceSdkProtocol';
 import { agentIdOf, interventionMetadataSchema, isHandoverEvent, type HandoverWebhookEvent, type WebhookEvent } from '../engage/webhookProtocol';
 import type { EngageLookups } from '../engage/engageLookups';
-import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, inactivityCheckJob, laneFor, threadIdOfLane, type InactivityCheckPayload } from '../outbox/jobs';
-import type { Conversation, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store } from '../store/types';
+import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, inactivityCheckJob, laneFor, summarizeJob, type InactivityCheckPayload } from '../outbox/jobs';
+import type { Conversation, HistoryNote, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store, WriteSource } from '../store/types';
 import { alreadySent, rememberSent } from './transcriptMemory';
 import { agentReplyIdFor, authorIdFor, messageIdFor, threadIdFor } from './identity';
 import { tenantIdentityUsers } from '../engage/tenantIdentities';
@@ -77,10 +78,6 @@ export interface LocalOutbox {
   leaseRequest(): LeaseRequest | null;
   runLeased(jobs: readonly OutboxJob[]): void;
   kick(): void;
-}
-
-export class ConversationNotFoundError extends Error {
-  override readonly name = 'ConversationNotFoundError';
 }
 
 /** Engage could not be asked (or refused): the API answers 502 with this message. */
@@ -145,9 +142,11 @@ export class HandoverEngine {
         };
       }
       if (!mutation.conversation && !mutation.jobs?.length && !mutation.dedup) return decision.result;
+      const history = historyNote(current, decision.conversation, mutation);
+      if (history) mutation.history = history;
       const jobCount = mutation.jobs?.length ?? 0;
       const lease = jobCount > 0 ? (this.deps.outbox?.leaseRequest() ?? null) : null;
-      const { outcome, leased } = lease ? await this.deps.store.applyLeasing(mutation, lease) : { outcome: await this.deps.store.apply(mutation), leased: [] };
+      const { outcome, leased } = await this.deps.store.apply(mutation, lease ?? undefined);
       if (outcome === 'applied') {
         if (leased.length > 0) this.deps.outbox?.runLeased(leased);
         if (jobCount > leased.length) this.deps.outbox?.kick();
@@ -197,7 +196,7 @@ export class HandoverEngine {
       body: string;
       createdAt?: string;
       contextData?: Record<string, string | string[]>;
-      attachments?: { url: string; filename?: string; contentType?: string; size?: number }[];
+      attachments?: UserAttachment[];
       structuredReply?: UserMessageRequest['structuredReply'];
       structuredContent?: Record<string, unknown>;
     },
@@ -437,11 +436,12 @@ export class HandoverEngine {
     }
     const notify = agentReplyToNotify(params, replyId);
     if (!notify) return { error: { fatal: true, message: 'Reply has neither text nor attachments' } };
-    await this.mutate(
+    const known = await this.mutate<boolean>(
       tenant.sourceId,
       params.thread_id,
       (conv) => {
-        if (!conv) throw new ConversationNotFoundError(params.thread_id);
+        // Gone since it was read (retention removed it): answered like any unknown conversation.
+        if (!conv) return { result: false };
         const conversation = { ...conv };
         const jobs: NewOutboxJob[] = [];
         const firstReply = conversation.status === 'queued';
@@ -468,12 +468,12 @@ export class HandoverEngine {
         const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };
         // Only the first reply changes the conversation (and is version-checked); later replies leave it as it is,
         // so the hot path writes the dedup key and the notify job only.
-        return firstReply ? { conversation, mutation, result: undefined } : { mutation, result: undefined };
+        return firstReply ? { conversation, mutation, result: true } : { mutation, result: true };
       },
-      () => undefined,
+      () => true,
       current,
     );
-    return { id: replyId };
+    return known ? { id: replyId } : { error: { fatal: true, message: 'Unknown conversation' } };
   }
 
   async queuingUpdate(tenant: TenantConfig, params: QueuingUpdateParams, rawBody: Buffer): Promise<'applied' | 'ignored'> {
@@ -665,12 +665,11 @@ export class HandoverEngine {
 
   /** An outbox job ran out of time: the conversation is in error and the Flow is told (if Cognigy is reachable). */
   async jobGaveUp(job: OutboxJob, reason: string): Promise<void> {
-    const threadId = threadIdOfLane(job.lane);
-    // A late inactivity check is no reason to fail a conversation.
-    if (!threadId || job.kind === 'handover.inactivity') return;
+    // A job written before jobs carried their thread has no conversation; a late inactivity check is no reason to fail one.
+    if (!job.threadId || job.kind === 'handover.inactivity') return;
     await this.mutate(
       job.tenantId,
-      threadId,
+      job.threadId,
       (current) => {
         if (!current || !ACTIVE.has(current.status)) return { result: undefined };
         const conversation: Conversation = { ...current, status: 'error' };
@@ -682,4 +681,19 @@ export class HandoverEngine {
       () => undefined,
     );
   }
+}
+
+/** Where a write came from, read off its dedup key (each kind of call de-duplicates under its own prefix). */
+const SOURCE_BY_DEDUP_PREFIX: Readonly<Record<string, WriteSource>> = { api: 'extension', reply: 'agent reply', queue: 'queue update', webhook: 'webhook' };
+
+/**
+ * What a write tells the conversation's timeline: status, queue and Engage thread changes and its jobs.
+ * Null when it changes none of these (e.g. a duplicate check alone).
+ */
+function historyNote(before: Conversation | null, after: Conversation | undefined, mutation: Mutation): HistoryNote | null {
+  const note: HistoryNote = { source: SOURCE_BY_DEDUP_PREFIX[mutation.dedup?.key.split(':', 1)[0] ?? ''] ?? 'relay', jobs: (mutation.jobs ?? []).map(summarizeJob) };
+  if (after && after.status !== before?.status) note.status = { from: before?.status ?? null, to: after.status };
+  if (after?.queue && after.queue.receivedAt !== before?.queue?.receivedAt) note.queue = { position: after.queue.position, estimatedWaitTimeMs: after.queue.estimatedWaitTimeMs };
+  if (after?.engageThreadId && after.engageThreadId !== before?.engageThreadId) note.engageThreadId = after.engageThreadId;
+  return note.status || note.queue || note.engageThreadId || note.jobs.length > 0 ? note : null;
 }

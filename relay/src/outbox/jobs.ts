@@ -50,21 +50,21 @@ function toJson(value: unknown): JsonValue {
 }
 
 export function engageSendJob(tenantId: string, threadId: string, deadlineAt: number, payload: EngageSendPayload): NewOutboxJob {
-  return { tenantId, lane: laneFor(tenantId, threadId, 'engage'), kind: 'engage.send', payload: toJson(payload), deadlineAt };
+  return { tenantId, threadId, lane: laneFor(tenantId, threadId, 'engage'), kind: 'engage.send', payload: toJson(payload), deadlineAt };
 }
 
 export function engageCategorizeJob(tenantId: string, deadlineAt: number, payload: EngageCategorizePayload, notBefore?: number): NewOutboxJob {
-  const job: NewOutboxJob = { tenantId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.categorize', payload: toJson(payload), deadlineAt };
+  const job: NewOutboxJob = { tenantId, threadId: payload.threadId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.categorize', payload: toJson(payload), deadlineAt };
   if (notBefore !== undefined) job.notBefore = notBefore;
   return job;
 }
 
 export function engageEndInterventionJob(tenantId: string, deadlineAt: number, payload: EngageEndInterventionPayload): NewOutboxJob {
-  return { tenantId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.endIntervention', payload: toJson(payload), deadlineAt };
+  return { tenantId, threadId: payload.threadId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.endIntervention', payload: toJson(payload), deadlineAt };
 }
 
 export function cognigyJob(kind: 'cognigy.notify' | 'cognigy.inject', tenantId: string, threadId: string, deadlineAt: number, payload: CognigyCallPayload): NewOutboxJob {
-  return { tenantId, lane: laneFor(tenantId, threadId, 'cognigy'), kind, payload: toJson(payload), deadlineAt };
+  return { tenantId, threadId, lane: laneFor(tenantId, threadId, 'cognigy'), kind, payload: toJson(payload), deadlineAt };
 }
 
 /**
@@ -72,10 +72,64 @@ export function cognigyJob(kind: 'cognigy.notify' | 'cognigy.inject', tenantId: 
  * holds up the conversation's messages. Any relay sharing the store may claim it.
  */
 export function inactivityCheckJob(tenantId: string, payload: InactivityCheckPayload, deadlineAfterDueMs: number): NewOutboxJob {
-  return { tenantId, lane: `${tenantId}/${payload.threadId}/timer`, kind: 'handover.inactivity', payload: toJson(payload), deadlineAt: payload.dueAt + deadlineAfterDueMs, notBefore: payload.dueAt };
+  return { tenantId, threadId: payload.threadId, lane: `${tenantId}/${payload.threadId}/timer`, kind: 'handover.inactivity', payload: toJson(payload), deadlineAt: payload.dueAt + deadlineAfterDueMs, notBefore: payload.dueAt };
 }
 
-export function threadIdOfLane(lane: string): string | null {
-  const parts = lane.split('/');
-  return parts.length === 3 ? (parts[1] ?? null) : null;
+/** Characters of a message body the timeline keeps: enough to recognise a message, never the whole of it. */
+export const TIMELINE_PREVIEW_CHARS = 16;
+
+function preview(text: string): string {
+  const flat = text.replace(/\s+/g, ' ');
+  const cut = [...flat].slice(0, TIMELINE_PREVIEW_CHARS).join('');
+  return `${JSON.stringify(cut.length < flat.length ? `${cut}…` : cut)} (${[...text].length} chars)`;
+}
+
+const withAttachments = (n: number | undefined): string => (n ? `, ${n} attachment(s)` : '');
+
+// Built once: zod compiles an object schema on its first parse, so a schema built per call costs far more than the parse.
+const authorIdSchema = z.object({ id: z.string() });
+const notifyDataSchema = z.object({ rceHandover: z.object({ agentName: z.string().nullable().optional() }) });
+const injectDataSchema = z.object({ handover: z.object({ status: z.string(), position: z.number().optional(), reason: z.string().optional() }) });
+
+/**
+ * One line about a job for the conversation timeline (`relay inspect`): what it does, and at most
+ * the first TIMELINE_PREVIEW_CHARS characters and the length of a message body. No URLs, tokens or
+ * session keys: attachments are counted, not listed.
+ */
+export function summarizeJob(job: NewOutboxJob): string {
+  switch (job.kind) {
+    case 'engage.send': {
+      const p = engageSendPayloadSchema.safeParse(job.payload);
+      if (!p.success) return 'send (unreadable payload)';
+      const body = p.data.params.body;
+      if (p.data.action !== 'messages.create' || typeof body !== 'string') return p.data.action;
+      const author = authorIdSchema.safeParse(p.data.params.author);
+      const attachments = Array.isArray(p.data.params.attachments) ? p.data.params.attachments.length : 0;
+      // Contacts' ids are `cog-u-…` (identity.authorIdFor); every other author is the tenant's Bot identity.
+      const from = author.success && author.data.id.startsWith('cog-u-') ? 'user' : 'bot';
+      return `messages.create from ${from} ${preview(body)}${withAttachments(attachments)}`;
+    }
+    case 'engage.categorize': {
+      const p = engageCategorizePayloadSchema.safeParse(job.payload);
+      return p.success ? `categorize for ${p.data.purpose}` : 'categorize';
+    }
+    case 'engage.endIntervention':
+      return 'end the intervention';
+    case 'cognigy.notify': {
+      const p = cognigyCallPayloadSchema.safeParse(job.payload);
+      if (!p.success) return 'notify (unreadable payload)';
+      const agent = notifyDataSchema.safeParse(p.data.data);
+      const by = agent.success && agent.data.rceHandover.agentName ? ` from agent ${JSON.stringify(agent.data.rceHandover.agentName)}` : '';
+      return `notify${by} ${preview(p.data.text)}${withAttachments(p.data.attachments?.length)}`;
+    }
+    case 'cognigy.inject': {
+      const p = cognigyCallPayloadSchema.safeParse(job.payload);
+      const handover = p.success ? injectDataSchema.safeParse(p.data.data) : null;
+      if (!handover?.success) return 'inject';
+      const h = handover.data.handover;
+      return `inject status=${h.status}${h.position === undefined ? '' : ` position=${h.position}`}${h.reason ? ` reason=${h.reason}` : ''}`;
+    }
+    case 'handover.inactivity':
+      return 'inactivity check';
+  }
 }

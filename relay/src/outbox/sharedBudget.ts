@@ -1,4 +1,4 @@
-import type { Store } from '../store/types';
+import type { BudgetStore } from '../store/types';
 import { DeliveryError } from './deliveryError';
 import type { RestRateGate } from '../engage/restClient';
 
@@ -12,7 +12,7 @@ export class SharedBudget {
   private readonly local = new Map<string, { tokens: number; takenAt: number; blockedUntil: number; refill: Promise<void> | null }>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: BudgetStore,
     private readonly o: { limit: number; windowMs: number; batch: number; tokenLifeMs?: number; clock?: () => number },
   ) {}
 
@@ -72,7 +72,7 @@ export class SharedBudget {
 export class SharedRestGate implements RestRateGate {
   private readonly budget: SharedBudget;
 
-  constructor(store: Store, perMinute: number, clock?: () => number) {
+  constructor(store: BudgetStore, perMinute: number, clock?: () => number) {
     this.budget = new SharedBudget(store, { limit: perMinute, windowMs: 60_000, batch: Math.max(1, Math.min(10, Math.floor(perMinute / 50))), ...(clock ? { clock } : {}) });
   }
 

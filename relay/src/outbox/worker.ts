@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { CompleteResult, LeaseRequest, OutboxJob, Store } from '../store/types';
+import type { CompleteResult, LeaseRequest, OutboxJob, OutboxQueue } from '../store/types';
 import { backoffDelayMs } from './backoff';
 import { DeliveryError } from './deliveryError';
 
@@ -12,7 +12,8 @@ const COMPLETION_RETRY_WHILE_STOPPING_MS = 3_000;
 export type JobExecutor = (job: OutboxJob) => Promise<void>;
 
 export interface OutboxWorkerOptions {
-  store: Store;
+  /** The worker needs only the queue half of the store. */
+  queue: OutboxQueue;
   execute: JobExecutor;
   /** Told when a job is abandoned (deadline passed or permanent error). */
   onGiveUp: (job: OutboxJob, reason: string) => Promise<void>;
@@ -85,7 +86,7 @@ export class OutboxWorker {
   private async renewHeld(): Promise<void> {
     await Promise.all(
       [...this.held.values()].map((job) =>
-        this.options.store.renewLease(job, this.owner, this.leaseMs).then(
+        this.options.queue.renewLease(job, this.owner, this.leaseMs).then(
           (ok) => {
             if (!ok && this.held.get(job.lane) === job) this.options.logger.warn({ jobId: job.id, lane: job.lane }, 'outbox lease lost while the job ran');
           },
@@ -106,7 +107,7 @@ export class OutboxWorker {
     return this.running ? { owner: this.owner, leaseMs: this.leaseMs } : null;
   }
 
-  /** Runs jobs a write has leased to this worker (see `Store.applyLeasing`). */
+  /** Runs jobs a write has leased to this worker (see `ConversationStore.apply` with a lease). */
   runLeased(jobs: readonly OutboxJob[]): void {
     for (const job of jobs) {
       // Still in our hands (its lease ran out while, e.g., its completion waited for the store):
@@ -135,14 +136,14 @@ export class OutboxWorker {
 
   /** Processes everything due now, then returns (tests and graceful shutdown). */
   async drainOnce(): Promise<number> {
-    const jobs = await this.options.store.claimDueJobs({ now: this.clock(), limit: this.options.batchSize ?? 32, owner: this.owner, leaseMs: this.leaseMs });
+    const jobs = await this.options.queue.claimDueJobs({ now: this.clock(), limit: this.options.batchSize ?? 32, owner: this.owner, leaseMs: this.leaseMs });
     await Promise.all(jobs.map((job) => this.runJob(job)));
     return jobs.length;
   }
 
   /**
    * Claims while there is room and hands the jobs over without waiting for them: a lane with a
-   * long backlog (run back to back by completeLeasingNext) never holds up claims of other lanes.
+   * long backlog (run back to back by `complete` with leaseNext) never holds up claims of other lanes.
    */
   private async run(): Promise<void> {
     let reclaimed = false;
@@ -152,13 +153,13 @@ export class OutboxWorker {
       try {
         this.kicked = false;
         if (!reclaimed) {
-          const n = await this.options.store.releaseLeasesOf(this.owner);
+          const n = await this.options.queue.releaseLeasesOf(this.owner);
           if (n > 0) this.options.logger.info({ owner: this.owner, lanes: n }, 'outbox: took back the leases this relay held before it restarted');
           reclaimed = true;
         }
         const room = batch - this.held.size;
         if (room > 0) {
-          const jobs = await this.options.store.claimDueJobs({ now: this.clock(), limit: room, owner: this.owner, leaseMs: this.leaseMs });
+          const jobs = await this.options.queue.claimDueJobs({ now: this.clock(), limit: room, owner: this.owner, leaseMs: this.leaseMs });
           claimed = jobs.length;
           this.runLeased(jobs);
         }
@@ -201,13 +202,14 @@ export class OutboxWorker {
    * Once stopping, it retries for a bounded time only.
    */
   private async completeDelivered(job: OutboxJob): Promise<CompleteResult> {
-    const { store, logger } = this.options;
+    const { queue, logger } = this.options;
     let delay = 50;
     let warned = false;
     const giveUpAt = Date.now() + COMPLETION_RETRY_WHILE_STOPPING_MS;
     for (;;) {
       try {
-        const result = this.running ? await store.completeLeasingNext(job, this.owner, this.leaseMs) : { completed: await store.completeJob(job, this.owner), next: null, nextDueAt: null };
+        // Once stopping, nothing new is leased to this relay: the lane's next job waits for the next claim.
+        const result = await queue.complete(job, this.owner, this.running ? { leaseMs: this.leaseMs } : undefined);
         if (warned) logger.info({ jobId: job.id, lane: job.lane }, 'outbox completion recorded after the store came back');
         return result;
       } catch (err) {
@@ -255,20 +257,20 @@ export class OutboxWorker {
 
   /** A failed attempt: rescheduled with backoff, or dead-lettered once permanent or past the deadline. */
   private async recordFailure(job: OutboxJob, err: unknown, log: Record<string, unknown>): Promise<void> {
-    const { store, logger } = this.options;
+    const { queue, logger } = this.options;
     const failure = err instanceof DeliveryError ? err : new DeliveryError(`unexpected: ${(err as Error).message}`, true);
     const now = this.clock();
     const delay = Math.max(failure.retryAfterMs ?? 0, backoffDelayMs(job.attempts, this.options.backoff ?? { baseMs: 250, capMs: 30_000 }));
     if (!failure.retryable || now + delay > job.deadlineAt) {
       const reason = failure.retryable ? `gave up after ${job.attempts + 1} attempts: ${failure.message}` : failure.message;
-      if (await store.deadLetterJob(job, this.owner, reason)) {
+      if (await queue.deadLetterJob(job, this.owner, reason)) {
         this.metrics.gaveUp += 1;
         logger.error({ ...log, reason }, 'outbox job abandoned');
         await this.options.onGiveUp(job, reason).catch((e: Error) => logger.error({ ...log, err: { message: e.message } }, 'give-up handling failed'));
       }
       return;
     }
-    if (await store.retryJob(job, this.owner, { nextAttemptAt: now + delay, error: failure.message })) {
+    if (await queue.retryJob(job, this.owner, { nextAttemptAt: now + delay, error: failure.message })) {
       this.metrics.retried += 1;
       this.wakeAt(now + delay);
       logger.warn({ ...log, error: failure.message, retryInMs: delay }, 'outbox job failed; will retry');

@@ -6,17 +6,32 @@ import { assertWritable, connectRedis, type RedisClient } from './redis/connect'
 import { KeySpace, SHARDS, shardOf } from './redis/keys';
 import { parseRedisUrl, redactUrl } from './redis/redisUrl';
 import { loadAllScripts } from './redis/scripts';
-import { assembleJob, type JobData, jobDataSchema, laneGroup, mutationGroup, nextVersion, outboxJobSchema, parseConversation, validateMutation } from './schemas';
+import {
+  assembleJob,
+  attemptEntry,
+  DEFAULT_HISTORY_CAP,
+  historyEntrySchema,
+  historyOwner,
+  type JobData,
+  jobDataSchema,
+  laneGroup,
+  mutationGroup,
+  nextVersion,
+  outboxJobSchema,
+  parseConversation,
+  validateMutation,
+  writeEntry,
+} from './schemas';
 import type {
   ApplyResult,
   ClaimOptions,
   CompleteResult,
   Conversation,
   DeadLetter,
+  HistoryEntry,
   JsonValue,
   LeaseRequest,
   Mutation,
-  MutationOutcome,
   OutboxJob,
   OutboxStats,
   Store,
@@ -102,6 +117,8 @@ export interface RedisStoreOptions {
   maxReconnectDelayMs?: number;
   /** Dead letters kept in all (oldest dropped first). Default 10,000. */
   deadLetterCap?: number;
+  /** Timeline entries kept per conversation (oldest dropped). Default DEFAULT_HISTORY_CAP. */
+  historyCap?: number;
 }
 
 const shardList = Array.from({ length: SHARDS }, (_, i) => i);
@@ -115,6 +132,7 @@ export class RedisStore implements Store {
   private readonly keys: KeySpace;
   private readonly clock: () => number;
   private readonly deadCapPerShard: number;
+  private readonly historyCap: number;
   /** Where the next claim starts, so no shard is always served last. */
   private nextClaimShard = 0;
 
@@ -138,6 +156,7 @@ export class RedisStore implements Store {
     this.keys = new KeySpace(opts.keyPrefix ?? 'rce:');
     this.clock = opts.clock ?? Date.now;
     this.deadCapPerShard = Math.max(1, Math.ceil((opts.deadLetterCap ?? 10_000) / SHARDS));
+    this.historyCap = Math.max(1, opts.historyCap ?? DEFAULT_HISTORY_CAP);
   }
 
   private shardOfConversation(tenantId: string, threadId: string): number {
@@ -157,12 +176,8 @@ export class RedisStore implements Store {
     return data === undefined || data === null ? null : parseConversation(data);
   }
 
-  async apply(m: Mutation): Promise<MutationOutcome> {
-    return (await this.applyWith(m, null)).outcome;
-  }
-
-  async applyLeasing(m: Mutation, lease: LeaseRequest): Promise<ApplyResult> {
-    return this.applyWith(m, lease);
+  async apply(m: Mutation, lease?: LeaseRequest): Promise<ApplyResult> {
+    return this.applyWith(m, lease ?? null);
   }
 
   /** The shard a mutation writes: its conversation's, or the dedup key's own for a lone dedup key. */
@@ -185,6 +200,9 @@ export class RedisStore implements Store {
       k.pending(s),
       k.idle(s),
     ];
+    const owner = m.history ? historyOwner(m) : null;
+    // A key of the shard even when nothing is recorded (every key of a script must be in its slot).
+    keys.push(owner ? k.hist(s, owner.tenantId, owner.threadId) : k.hist(s, '', ''));
     const args: ScriptArg[] = [now];
     if (m.dedup) args.push('1', now + m.dedup.ttlMs, Math.ceil(m.dedup.ttlMs));
     else args.push('0', '', '');
@@ -201,12 +219,15 @@ export class RedisStore implements Store {
       args.push('0', '', '', '', '');
     }
     const jobs = m.jobs ?? [];
-    args.push(lease ? lease.owner : '', lease ? now + lease.leaseMs : '', jobs.length);
+    const jobIds = jobs.map(() => randomUUID());
+    const entry = m.history && owner ? JSON.stringify(writeEntry({ ...m, history: m.history }, now, jobIds)) : '';
+    args.push(lease ? lease.owner : '', lease ? now + lease.leaseMs : '', entry, this.historyCap, jobs.length);
     const built = new Map<string, JobData>();
-    for (const job of jobs) {
+    for (const [i, job] of jobs.entries()) {
       const data = {
-        id: randomUUID(),
+        id: jobIds[i] ?? randomUUID(),
         tenantId: job.tenantId,
+        threadId: job.threadId,
         lane: job.lane,
         kind: job.kind,
         payload: job.payload,
@@ -251,24 +272,20 @@ export class RedisStore implements Store {
     return out;
   }
 
-  async completeJob(job: OutboxJob, owner: string): Promise<boolean> {
-    return (await this.complete(job, owner, null)).completed;
-  }
-
-  async completeLeasingNext(job: OutboxJob, owner: string, leaseMs: number): Promise<CompleteResult> {
-    return this.complete(job, owner, leaseMs);
-  }
-
-  private laneKeys(job: OutboxJob): { s: number; lease: string; job: string; lane: string; lanes: string; pending: string } {
+  private laneKeys(job: OutboxJob): { s: number; lease: string; job: string; lane: string; lanes: string; pending: string; hist: string } {
     const s = shardOf(laneGroup(job.lane));
     const k = this.keys;
-    return { s, lease: k.lease(s, job.lane), job: k.job(s, job.id), lane: k.lane(s, job.lane), lanes: k.lanes(s), pending: k.pending(s) };
+    const hist = k.hist(s, job.tenantId, job.threadId);
+    return { s, lease: k.lease(s, job.lane), job: k.job(s, job.id), lane: k.lane(s, job.lane), lanes: k.lanes(s), pending: k.pending(s), hist };
   }
 
-  private async complete(job: OutboxJob, owner: string, leaseMs: number | null): Promise<CompleteResult> {
+  async complete(job: OutboxJob, owner: string, leaseNext?: { leaseMs: number }): Promise<CompleteResult> {
     const now = this.clock();
+    const leaseMs = leaseNext ? leaseNext.leaseMs : null;
     const x = this.laneKeys(job);
-    const raw = await this.redis.rceComplete(5, x.lease, x.job, x.lane, x.lanes, x.pending, this.keys.shard(x.s), job.lane, job.id, owner, leaseMs === null ? '' : now, leaseMs === null ? '' : now + leaseMs);
+    // A job on a lane of no conversation (written before jobs carried their thread) records no timeline.
+    const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.delivered(job, now));
+    const raw = await this.redis.rceComplete(6, x.lease, x.job, x.lane, x.lanes, x.pending, x.hist, this.keys.shard(x.s), job.lane, job.id, owner, leaseMs === null ? '' : now, leaseMs === null ? '' : now + leaseMs, entry, this.historyCap);
     const reply = completeReplySchema.parse(raw);
     if (reply[0] === 0) return { completed: false, next: null, nextDueAt: null };
     const rest = reply.slice(1);
@@ -279,13 +296,16 @@ export class RedisStore implements Store {
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
     const x = this.laneKeys(job);
-    const r = await this.redis.rceRetry(3, x.lease, x.job, x.lanes, job.lane, job.id, owner, next.nextAttemptAt, JSON.stringify(next.error));
+    const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.retry(job, this.clock(), next.error, next.nextAttemptAt));
+    const r = await this.redis.rceRetry(4, x.lease, x.job, x.lanes, x.hist, job.lane, job.id, owner, next.nextAttemptAt, JSON.stringify(next.error), entry, this.historyCap);
     return flagSchema.parse(r) === 1;
   }
 
   async deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean> {
     const x = this.laneKeys(job);
-    const r = await this.redis.rceDeadLetter(6, x.lease, x.job, x.lane, x.lanes, x.pending, this.keys.dead(x.s), this.keys.shard(x.s), job.lane, job.id, owner, JSON.stringify(error), this.clock(), this.deadCapPerShard);
+    const now = this.clock();
+    const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.dead(job, now, error));
+    const r = await this.redis.rceDeadLetter(7, x.lease, x.job, x.lane, x.lanes, x.pending, this.keys.dead(x.s), x.hist, this.keys.shard(x.s), job.lane, job.id, owner, JSON.stringify(error), now, this.deadCapPerShard, entry, this.historyCap);
     return flagSchema.parse(r) === 1;
   }
 
@@ -323,7 +343,7 @@ export class RedisStore implements Store {
     let purged = 0;
     for (const s of shardList) {
       if (purged >= limit) break;
-      purged += z.number().int().parse(await this.redis.rcePurgeIdle(2, this.keys.idle(s), this.keys.engageIndex(s), writtenBefore, limit - purged));
+      purged += z.number().int().parse(await this.redis.rcePurgeIdle(2, this.keys.idle(s), this.keys.engageIndex(s), writtenBefore, limit - purged, this.keys.shard(s)));
     }
     return purged;
   }
@@ -335,12 +355,36 @@ export class RedisStore implements Store {
       if (entry === undefined) continue;
       const { job } = parseDeadEntry(entry);
       const now = this.clock();
-      const data: JobData = { id: randomUUID(), tenantId: job.tenantId, lane: job.lane, kind: job.kind, payload: job.payload, deadlineAt, createdAt: now };
+      const data: JobData = { id: randomUUID(), tenantId: job.tenantId, threadId: job.threadId, lane: job.lane, kind: job.kind, payload: job.payload, deadlineAt, createdAt: now };
       const k = this.keys;
       const seq = z.number().int().parse(await this.redis.rceRequeueDead(6, k.dead(s), k.job(s, data.id), k.lane(s, job.lane), k.seq(s), k.lanes(s), k.pending(s), entry, data.id, job.lane, JSON.stringify(data), now));
       return seq === 0 ? null : assembleJob(data, { seq, attempts: 0, nextAttemptAt: now, lastError: null });
     }
     return null;
+  }
+
+  /** `relay inspect` only: one SCAN of every primary for the store's conversation keys, never on a request path. */
+  async findConversations(ref: string): Promise<Conversation[]> {
+    const found: Conversation[] = [];
+    for (const node of this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', this.keys.convPattern(), 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) {
+          const data = await node.hget(key, 'd');
+          if (data === null) continue;
+          const c = parseConversation(data);
+          if (c.threadId === ref || c.session.sessionId === ref || c.engageThreadId === ref) found.push(c);
+        }
+      } while (cursor !== '0');
+    }
+    return found;
+  }
+
+  async readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]> {
+    const entries = await this.redis.lrange(this.keys.hist(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 0, -1);
+    return entries.map((e) => historyEntrySchema.parse(JSON.parse(e)));
   }
 
   async outboxStats(): Promise<OutboxStats> {

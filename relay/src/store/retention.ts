@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { Store } from './types';
+import type { ConversationStore } from './types';
 
 export interface RetentionOptions {
-  store: Store;
+  store: Pick<ConversationStore, 'purgeIdleConversations'>;
   logger: Logger;
   /** Conversations not written for this long are removed. */
   retentionMs: number;

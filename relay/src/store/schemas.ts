@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { handoverStatusSchema } from '../../../contract/relayApi';
-import type { Conversation, JsonValue, Mutation, OutboxJob, OutboxJobKind } from './types';
+import type { Conversation, HistoryEntry, HistoryNote, JsonValue, Mutation, OutboxJob, OutboxJobKind } from './types';
 
 /**
  * Schemas for what the stores read back. Both stores serialise with JSON.stringify and parse
@@ -57,9 +57,11 @@ export const outboxJobKindSchema = z.enum([
 ]) satisfies z.ZodType<OutboxJobKind>;
 
 /** The parts of a job that never change after enqueue. */
-export const jobDataSchema = z.object({
+const storedJobDataSchema = z.object({
   id: z.string(),
   tenantId: z.string(),
+  /** Absent on jobs written before threadId was stored (see legacyThreadIdOfLane). */
+  threadId: z.string().optional(),
   lane: z.string(),
   kind: outboxJobKindSchema,
   payload: jsonValueSchema,
@@ -67,15 +69,28 @@ export const jobDataSchema = z.object({
   notBefore: z.number().optional(),
   createdAt: z.number(),
 });
-export type JobData = z.infer<typeof jobDataSchema>;
+
+/**
+ * Jobs written before threadId was stored carry it only in their lane (`<tenant>/<thread>/<direction>`).
+ * Used when reading such a job back, nowhere else.
+ */
+export function legacyThreadIdOfLane(lane: string): string {
+  const parts = lane.split('/');
+  return parts.length === 3 ? (parts[1] ?? '') : '';
+}
+
+export const jobDataSchema = storedJobDataSchema.transform(({ threadId, ...data }) => ({ ...data, threadId: threadId ?? legacyThreadIdOfLane(data.lane) }));
+export type JobData = z.output<typeof jobDataSchema>;
 
 /** A full job as stored in a dead letter (JSON text in SQLite, a JSON fragment in Redis). */
-export const outboxJobSchema = jobDataSchema.extend({
-  seq: z.number().int(),
-  attempts: z.number().int(),
-  nextAttemptAt: z.number(),
-  lastError: z.string().nullable(),
-}) satisfies z.ZodType<OutboxJob>;
+export const outboxJobSchema = storedJobDataSchema
+  .extend({
+    seq: z.number().int(),
+    attempts: z.number().int(),
+    nextAttemptAt: z.number(),
+    lastError: z.string().nullable(),
+  })
+  .transform(({ threadId, ...job }): OutboxJob => ({ ...job, threadId: threadId ?? legacyThreadIdOfLane(job.lane) }));
 
 export function parseConversation(text: string): Conversation {
   return conversationSchema.parse(JSON.parse(text));
@@ -89,6 +104,7 @@ export function assembleJob(
   const job: OutboxJob = {
     id: data.id,
     tenantId: data.tenantId,
+    threadId: data.threadId,
     lane: data.lane,
     kind: data.kind,
     payload: data.payload,
@@ -135,3 +151,44 @@ export function validateMutation(m: Mutation): void {
 export function nextVersion(expectedVersion: number | null): number {
   return expectedVersion === null ? 1 : expectedVersion + 1;
 }
+
+const jobRefSchema = { jobId: z.string(), kind: outboxJobKindSchema, attempt: z.number().int() };
+
+/** A timeline entry as both stores keep it (JSON text); see HistoryEntry. */
+export const historyEntrySchema = z.discriminatedUnion('type', [
+  z.object({
+    at: z.number(),
+    type: z.literal('write'),
+    source: z.enum(['extension', 'agent reply', 'queue update', 'webhook', 'relay']),
+    status: z.object({ from: handoverStatusSchema.nullable(), to: handoverStatusSchema }).optional(),
+    queue: z.object({ position: z.number(), estimatedWaitTimeMs: z.number() }).optional(),
+    engageThreadId: z.string().optional(),
+    jobs: z.array(z.object({ id: z.string(), kind: outboxJobKindSchema, summary: z.string() })),
+  }),
+  z.object({ at: z.number(), type: z.literal('delivered'), ...jobRefSchema, queuedAt: z.number() }),
+  z.object({ at: z.number(), type: z.literal('retry'), ...jobRefSchema, error: z.string(), nextAttemptAt: z.number() }),
+  z.object({ at: z.number(), type: z.literal('dead'), ...jobRefSchema, error: z.string() }),
+]) satisfies z.ZodType<HistoryEntry>;
+
+/** The conversation a mutation's timeline entry belongs to, or null (a write of no conversation records nothing). */
+export function historyOwner(m: Mutation): { tenantId: string; threadId: string } | null {
+  if (m.conversation) return { tenantId: m.conversation.value.tenantId, threadId: m.conversation.value.threadId };
+  return m.scope ?? null;
+}
+
+/** The timeline entry of an applied mutation, with the ids the store gave its jobs (same order as `m.jobs`). */
+export function writeEntry(m: Mutation & { history: HistoryNote }, at: number, jobIds: readonly string[]): HistoryEntry {
+  const { jobs: summaries, ...note } = m.history;
+  const jobs = (m.jobs ?? []).map((job, i) => ({ id: jobIds[i] ?? '', kind: job.kind, summary: summaries[i] ?? '' }));
+  return { at, type: 'write', ...note, jobs };
+}
+
+/** Timeline entries of a job's attempts. */
+export const attemptEntry = {
+  delivered: (job: OutboxJob, at: number): HistoryEntry => ({ at, type: 'delivered', jobId: job.id, kind: job.kind, attempt: job.attempts + 1, queuedAt: job.createdAt }),
+  retry: (job: OutboxJob, at: number, error: string, nextAttemptAt: number): HistoryEntry => ({ at, type: 'retry', jobId: job.id, kind: job.kind, attempt: job.attempts + 1, error, nextAttemptAt }),
+  dead: (job: OutboxJob, at: number, error: string): HistoryEntry => ({ at, type: 'dead', jobId: job.id, kind: job.kind, attempt: job.attempts + 1, error }),
+};
+
+/** Timeline entries kept per conversation by default (older ones are dropped as new ones arrive). */
+export const DEFAULT_HISTORY_CAP = 200;

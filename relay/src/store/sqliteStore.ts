@@ -4,13 +4,37 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { GroupCommit, type WriteOutcome } from './sqlite/groupCommit';
+import { migrate } from './sqlite/migrations';
+import {
+  appendedRowSchema,
+  countRowSchema,
+  dataRowsSchema,
+  historyRowsSchema,
+  DEDUP_PURGE_BATCH,
+  deadRowSchema,
+  laneRowsSchema,
+  minRowSchema,
+  optionalDataRow,
+  optionalExpiryRow,
+  optionalJobRow,
+  optionalLeaseRow,
+  optionalVersionRow,
+  prepareStatements,
+  rowToJob,
+  type Statements,
+} from './sqlite/statements';
 import {
   assembleJob,
+  attemptEntry,
+  DEFAULT_HISTORY_CAP,
+  historyEntrySchema,
+  historyOwner,
   nextVersion,
-  outboxJobKindSchema,
   outboxJobSchema,
   parseConversation,
   validateMutation,
+  writeEntry,
 } from './schemas';
 import type {
   ApplyResult,
@@ -18,168 +42,22 @@ import type {
   CompleteResult,
   Conversation,
   DeadLetter,
+  HistoryEntry,
   JsonValue,
   LeaseRequest,
   Mutation,
-  MutationOutcome,
   OutboxJob,
   OutboxStats,
   Store,
 } from './types';
 import { startWalCheckpointer, type WalCheckpointer } from './walCheckpointer';
 
-/**
- * Schema history; index i migrates user_version i → i+1. Append only, never edit a shipped entry.
- *
- * `lanes` holds one row per non-empty lane: `ready_at` is when the lane can next be claimed
- * (its head's nextAttemptAt, or the lease expiry while leased), so a claim reads only due lanes.
- */
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE conversations (
-    tenant_id TEXT NOT NULL,
-    thread_id TEXT NOT NULL,
-    engage_thread_id TEXT,
-    version INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, thread_id)
-  ) WITHOUT ROWID;
-  CREATE INDEX conversations_engage ON conversations (tenant_id, engage_thread_id) WHERE engage_thread_id IS NOT NULL;
-
-  CREATE TABLE dedup (
-    key TEXT PRIMARY KEY,
-    expires_at INTEGER NOT NULL
-  ) WITHOUT ROWID;
-  CREATE INDEX dedup_expiry ON dedup (expires_at);
-
-  CREATE TABLE jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    tenant_id TEXT NOT NULL,
-    lane TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    deadline_at INTEGER NOT NULL,
-    not_before INTEGER,
-    created_at INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
-    last_error TEXT
-  );
-  CREATE INDEX jobs_lane_seq ON jobs (lane, seq);
-
-  CREATE TABLE lanes (
-    lane TEXT PRIMARY KEY,
-    ready_at INTEGER NOT NULL,
-    lease_owner TEXT,
-    lease_job TEXT,
-    lease_until INTEGER
-  ) WITHOUT ROWID;
-  CREATE INDEX lanes_ready ON lanes (ready_at);
-
-  CREATE TABLE dead_letters (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    job TEXT NOT NULL,
-    error TEXT NOT NULL,
-    failed_at INTEGER NOT NULL
-  );
-  `,
-  // v2: jobs keyed by seq alone. Every write to `jobs` used to touch four b-trees (the table,
-  // sqlite_sequence for AUTOINCREMENT, the UNIQUE(id) index, the lane index); each is a WAL page per
-  // commit. A plain INTEGER PRIMARY KEY gives a new job max(seq)+1, which still sorts after every job
-  // left in its lane (order within a lane is all seq is for), and jobs are found by seq, not id.
-  `
-  CREATE TABLE jobs_v2 (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL,
-    tenant_id TEXT NOT NULL,
-    lane TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    deadline_at INTEGER NOT NULL,
-    not_before INTEGER,
-    created_at INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
-    last_error TEXT
-  );
-  INSERT INTO jobs_v2 (seq, id, tenant_id, lane, kind, payload, deadline_at, not_before, created_at, attempts, next_attempt_at, last_error)
-    SELECT seq, id, tenant_id, lane, kind, payload, deadline_at, not_before, created_at, attempts, next_attempt_at, last_error FROM jobs;
-  DROP TABLE jobs;
-  ALTER TABLE jobs_v2 RENAME TO jobs;
-  CREATE INDEX jobs_lane_seq ON jobs (lane, seq);
-  `,
-  // v3: when each conversation was last written, for retention (purged in small batches by age).
-  `
-  ALTER TABLE conversations ADD COLUMN written_at INTEGER NOT NULL DEFAULT 0;
-  UPDATE conversations SET written_at = coalesce(CAST(1000 * (julianday(json_extract(data, '$.updatedAt')) - 2440587.5) * 86400 AS INTEGER), 0);
-  CREATE INDEX conversations_written ON conversations (written_at);
-  `,
-];
-
-/** Expired dedup keys removed per write; bounded so one write never pays for a large backlog. */
-const DEDUP_PURGE_BATCH = 100;
-
-const jobRowSchema = z.object({
-  seq: z.number().int(),
-  id: z.string(),
-  tenant_id: z.string(),
-  lane: z.string(),
-  kind: outboxJobKindSchema,
-  payload: z.string(),
-  deadline_at: z.number(),
-  not_before: z.number().nullable(),
-  created_at: z.number(),
-  attempts: z.number().int(),
-  next_attempt_at: z.number(),
-  last_error: z.string().nullable(),
-});
-type JobRow = z.infer<typeof jobRowSchema>;
-
-const dataRowSchema = z.object({ data: z.string() });
-const versionRowSchema = z.object({ version: z.number().int() });
-const expiryRowSchema = z.object({ expires_at: z.number() });
-const leaseRowSchema = z.object({ lease_owner: z.string().nullable(), lease_job: z.string().nullable() });
-const laneRowSchema = z.object({ lane: z.string() });
-const deadRowSchema = z.object({ job: z.string(), error: z.string(), failed_at: z.number() });
-const countRowSchema = z.object({ n: z.number().int() });
-const minRowSchema = z.object({ t: z.number().nullable() });
-// Built once: zod schema construction (`.optional()`, `z.array()`) costs microseconds per call on the hot path.
-const optionalJobRow = jobRowSchema.optional();
-const optionalDataRow = dataRowSchema.optional();
-const optionalVersionRow = versionRowSchema.optional();
-const optionalExpiryRow = expiryRowSchema.optional();
-const optionalLeaseRow = leaseRowSchema.optional();
-const laneRowsSchema = z.array(laneRowSchema);
-
-function rowToJob(row: JobRow): OutboxJob {
-  return assembleJob(
-    {
-      id: row.id,
-      tenantId: row.tenant_id,
-      lane: row.lane,
-      kind: row.kind,
-      // JSON.parse only ever yields JSON values (and throws on corrupt text): no second validation pass.
-      payload: JSON.parse(row.payload) as JsonValue,
-      deadlineAt: row.deadline_at,
-      ...(row.not_before === null ? {} : { notBefore: row.not_before }),
-      createdAt: row.created_at,
-    },
-    { seq: row.seq, attempts: row.attempts, nextAttemptAt: row.next_attempt_at, lastError: row.last_error },
-  );
-}
-
-interface QueuedWrite {
-  run: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-type WriteOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
 export interface SqliteStoreOptions {
   clock?: () => number;
   /** Dead letters kept (oldest dropped). Default 10,000. */
   deadLetterCap?: number;
+  /** Timeline entries kept per conversation (oldest dropped). Default DEFAULT_HISTORY_CAP. */
+  historyCap?: number;
   logger?: Logger;
   /**
    * WAL checkpoints in a background thread (see walCheckpointer.ts) instead of inside whichever
@@ -220,20 +98,16 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly clock: () => number;
   private readonly deadLetterCap: number;
-  private readonly stmt;
+  private readonly historyCap: number;
+  private readonly stmt: Statements;
   private readonly applyTx;
   private readonly claimTx;
   private readonly completeTx;
   private readonly retryTx;
   private readonly deadLetterTx;
-  private readonly groupTx;
+  private readonly groupCommit: GroupCommit<() => unknown>;
   private readonly logger: Logger | undefined;
   private checkpointer: WalCheckpointer | null = null;
-  /** Writes waiting for the next group commit (see `write`). */
-  private queue: QueuedWrite[] = [];
-  private flushScheduled = false;
-  /** Timer of a flush holding only 'soon' writes (see COMPLETION_COMMIT_DELAY_MS). */
-  private lazyFlush: NodeJS.Timeout | null = null;
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
   static open(filePath: string, opts: SqliteStoreOptions = {}): SqliteStore {
@@ -262,77 +136,9 @@ export class SqliteStore implements Store {
   ) {
     this.clock = opts.clock ?? Date.now;
     this.deadLetterCap = opts.deadLetterCap ?? 10_000;
+    this.historyCap = Math.max(1, opts.historyCap ?? DEFAULT_HISTORY_CAP);
     this.logger = opts.logger;
-    this.stmt = {
-      getConv: db.prepare<[string, string]>('SELECT data FROM conversations WHERE tenant_id = ? AND thread_id = ?'),
-      // INDEXED BY: without it SQLite scans every conversation of the tenant through the primary key
-      // (~30 ms per lookup at 100,000 conversations, even after ANALYZE) instead of using the partial index.
-      getConvByEngage: db.prepare<[string, string]>(
-        'SELECT data FROM conversations INDEXED BY conversations_engage WHERE tenant_id = ? AND engage_thread_id = ? LIMIT 1',
-      ),
-      getConvVersion: db.prepare<[string, string]>(
-        'SELECT version FROM conversations WHERE tenant_id = ? AND thread_id = ?',
-      ),
-      upsertConv: db.prepare<[string, string, string | null, number, string, number]>(
-        `INSERT INTO conversations (tenant_id, thread_id, engage_thread_id, version, data, written_at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (tenant_id, thread_id) DO UPDATE SET
-           engage_thread_id = excluded.engage_thread_id, version = excluded.version, data = excluded.data, written_at = excluded.written_at`,
-      ),
-      purgeIdle: db.prepare<[number, number]>(
-        `DELETE FROM conversations WHERE (tenant_id, thread_id) IN
-           (SELECT tenant_id, thread_id FROM conversations INDEXED BY conversations_written WHERE written_at < ? LIMIT ?)`,
-      ),
-      getDedup: db.prepare<[string]>('SELECT expires_at FROM dedup WHERE key = ?'),
-      upsertDedup: db.prepare<[string, number]>(
-        'INSERT INTO dedup (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at',
-      ),
-      purgeDedup: db.prepare<[number, number]>(
-        'DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT ?)',
-      ),
-      insertJob: db.prepare<[string, string, string, string, string, number, number | null, number, number]>(
-        `INSERT INTO jobs (id, tenant_id, lane, kind, payload, deadline_at, not_before, created_at, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      // A lane row already present keeps its ready_at: the new job is not its head.
-      touchLane: db.prepare<[string, number]>('INSERT INTO lanes (lane, ready_at) VALUES (?, ?) ON CONFLICT (lane) DO NOTHING'),
-      // Same, but a new lane (changes = 1) starts leased to the writer: its first job runs without a claim.
-      touchLaneLeased: db.prepare<[string, number, string, string, number]>(
-        `INSERT INTO lanes (lane, ready_at, lease_owner, lease_job, lease_until) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (lane) DO NOTHING`,
-      ),
-      dueLanes: db.prepare<[number, number]>('SELECT lane FROM lanes WHERE ready_at <= ? ORDER BY ready_at, lane LIMIT ?'),
-      laneHead: db.prepare<[string]>('SELECT * FROM jobs WHERE lane = ? ORDER BY seq LIMIT 1'),
-      // By primary key, and the id must match too: a caller's stale copy can never hit another job.
-      jobBySeq: db.prepare<[number, string]>('SELECT * FROM jobs WHERE seq = ? AND id = ?'),
-      leaseLane: db.prepare<[string, string, number, number, string]>(
-        'UPDATE lanes SET lease_owner = ?, lease_job = ?, lease_until = ?, ready_at = ? WHERE lane = ?',
-      ),
-      getLease: db.prepare<[string]>('SELECT lease_owner, lease_job FROM lanes WHERE lane = ?'),
-      releaseLane: db.prepare<[number, string]>(
-        'UPDATE lanes SET ready_at = ?, lease_owner = NULL, lease_job = NULL, lease_until = NULL WHERE lane = ?',
-      ),
-      deleteLane: db.prepare<[string]>('DELETE FROM lanes WHERE lane = ?'),
-      renewLease: db.prepare<[number, number, string, string, string]>(
-        'UPDATE lanes SET lease_until = ?, ready_at = ? WHERE lane = ? AND lease_owner = ? AND lease_job = ?',
-      ),
-      // A leased head was due when it was leased, so the lane is ready at once.
-      releaseLeasesOf: db.prepare<[number, string]>(
-        'UPDATE lanes SET ready_at = ?, lease_owner = NULL, lease_job = NULL, lease_until = NULL WHERE lease_owner = ?',
-      ),
-      deleteJob: db.prepare<[number, string]>('DELETE FROM jobs WHERE seq = ? AND id = ?'),
-      retryJob: db.prepare<[number, string, number, string]>(
-        'UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE seq = ? AND id = ?',
-      ),
-      insertDead: db.prepare<[string, string, number]>('INSERT INTO dead_letters (job, error, failed_at) VALUES (?, ?, ?)'),
-      trimDead: db.prepare<[number]>('DELETE FROM dead_letters WHERE seq <= (SELECT max(seq) FROM dead_letters) - ?'),
-      deadByJobId: db.prepare<[string]>("SELECT seq, job, error, failed_at FROM dead_letters WHERE json_extract(job, '$.id') = ?"),
-      deleteDead: db.prepare<[number]>('DELETE FROM dead_letters WHERE seq = ?'),
-      listDead: db.prepare<[number]>('SELECT job, error, failed_at FROM dead_letters ORDER BY seq DESC LIMIT ?'),
-      countJobs: db.prepare<[]>('SELECT count(*) AS n FROM jobs'),
-      countDead: db.prepare<[]>('SELECT count(*) AS n FROM dead_letters'),
-      minReady: db.prepare<[]>('SELECT min(ready_at) AS t FROM lanes'),
-      ping: db.prepare<[]>('SELECT 1'),
-    };
+    this.stmt = prepareStatements(db);
 
     this.applyTx = db.transaction((m: Mutation, now: number, lease: LeaseRequest | null): ApplyResult => {
       const leased: OutboxJob[] = [];
@@ -355,18 +161,20 @@ export class SqliteStore implements Store {
         const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
         this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored), now);
       }
+      const jobIds: string[] = [];
       for (const job of m.jobs ?? []) {
         const id = randomUUID();
+        jobIds.push(id);
         const nextAttemptAt = job.notBefore ?? now;
         const payload = JSON.stringify(job.payload);
-        const inserted = this.stmt.insertJob.run(id, job.tenantId, job.lane, job.kind, payload, job.deadlineAt, job.notBefore ?? null, now, nextAttemptAt);
+        const inserted = this.stmt.insertJob.run(id, job.tenantId, job.threadId, job.lane, job.kind, payload, job.deadlineAt, job.notBefore ?? null, now, nextAttemptAt);
         if (lease && nextAttemptAt <= now) {
           const leaseUntil = now + lease.leaseMs;
           if (this.stmt.touchLaneLeased.run(job.lane, leaseUntil, lease.owner, id, leaseUntil).changes === 1) {
             leased.push(
               assembleJob(
                 // The payload as a claim would read it back (JSON drops undefined fields).
-                { id, tenantId: job.tenantId, lane: job.lane, kind: job.kind, payload: JSON.parse(payload) as JsonValue, deadlineAt: job.deadlineAt, ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }), createdAt: now },
+                { id, tenantId: job.tenantId, threadId: job.threadId, lane: job.lane, kind: job.kind, payload: JSON.parse(payload) as JsonValue, deadlineAt: job.deadlineAt, ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }), createdAt: now },
                 { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt, lastError: null },
               ),
             );
@@ -375,6 +183,8 @@ export class SqliteStore implements Store {
           this.stmt.touchLane.run(job.lane, nextAttemptAt);
         }
       }
+      const owner = m.history ? historyOwner(m) : null;
+      if (m.history && owner) this.appendHistory(owner.tenantId, owner.threadId, writeEntry({ ...m, history: m.history }, now, jobIds));
       return { outcome: 'applied', leased };
     });
 
@@ -397,29 +207,34 @@ export class SqliteStore implements Store {
       return claimed;
     });
 
-    this.completeTx = db.transaction((job: OutboxJob, owner: string, leaseNext: { leaseMs: number; now: number } | null): CompleteResult => {
+    this.completeTx = db.transaction((job: OutboxJob, owner: string, now: number, leaseNext: { leaseMs: number } | null): CompleteResult => {
       if (!this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
       this.stmt.deleteJob.run(job.seq, job.id);
-      return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, ...leaseNext }) };
+      this.appendHistory(job.tenantId, job.threadId, attemptEntry.delivered(job, now));
+      return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, now, ...leaseNext }) };
     });
 
-    this.retryTx = db.transaction((job: OutboxJob, owner: string, nextAttemptAt: number, error: string): boolean => {
+    this.retryTx = db.transaction((job: OutboxJob, owner: string, now: number, nextAttemptAt: number, error: string): boolean => {
       if (!this.holdsLease(job, owner)) return false;
       this.stmt.retryJob.run(nextAttemptAt, error, job.seq, job.id);
       this.stmt.releaseLane.run(nextAttemptAt, job.lane); // the job stays head of its lane
+      this.appendHistory(job.tenantId, job.threadId, attemptEntry.retry(job, now, error, nextAttemptAt));
       return true;
     });
 
     // Nested transaction functions run as savepoints: a write that throws is undone alone.
-    this.groupTx = db.transaction((batch: QueuedWrite[], outcomes: WriteOutcome[]): void => {
-      for (const w of batch) {
+    const groupTx = db.transaction((batch: readonly (() => unknown)[]): WriteOutcome[] =>
+      batch.map((run): WriteOutcome => {
         try {
-          outcomes.push({ ok: true, value: w.run() });
+          return { ok: true, value: run() };
         } catch (error) {
-          outcomes.push({ ok: false, error });
+          return { ok: false, error };
         }
-      }
-    });
+      }),
+    );
+    // IMMEDIATE: the write lock is taken up front, so two connections never deadlock upgrading a read lock.
+    // If BEGIN or COMMIT fails (busy, disk, closed), nothing of the batch was written and every write is rejected.
+    this.groupCommit = new GroupCommit({ commit: (batch) => groupTx.immediate(batch), lazyDelayMs: COMPLETION_COMMIT_DELAY_MS });
 
     this.deadLetterTx = db.transaction((job: OutboxJob, owner: string, error: string, now: number): boolean => {
       if (!this.holdsLease(job, owner)) return false;
@@ -430,8 +245,16 @@ export class SqliteStore implements Store {
       this.stmt.trimDead.run(this.deadLetterCap);
       this.stmt.deleteJob.run(job.seq, job.id);
       this.advanceLane(job.lane, null);
+      this.appendHistory(job.tenantId, job.threadId, attemptEntry.dead(job, now, error));
       return true;
     });
+  }
+
+  /** Appends to a conversation's timeline inside the caller's transaction, dropping the entry that falls off the cap. */
+  private appendHistory(tenantId: string, threadId: string, entry: HistoryEntry): void {
+    if (threadId === '') return; // a job on a lane of no conversation (written before jobs carried their thread)
+    const { n } = appendedRowSchema.parse(this.stmt.appendHistory.get(tenantId, threadId, tenantId, threadId, JSON.stringify(entry)));
+    if (n > this.historyCap) this.stmt.dropHistoryEntry.run(tenantId, threadId, n - this.historyCap);
   }
 
   /**
@@ -443,40 +266,7 @@ export class SqliteStore implements Store {
    * turn of the loop.
    */
   private write<T>(run: () => T, when: 'now' | 'soon' = 'now'): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
-      if (this.flushScheduled) return;
-      if (when === 'now') {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      } else {
-        this.lazyFlush ??= setTimeout(() => this.flush(), COMPLETION_COMMIT_DELAY_MS);
-      }
-    });
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.lazyFlush) {
-      clearTimeout(this.lazyFlush);
-      this.lazyFlush = null;
-    }
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
-    const outcomes: WriteOutcome[] = [];
-    try {
-      this.groupTx.immediate(batch, outcomes);
-    } catch (err) {
-      // BEGIN or COMMIT failed (busy, disk, closed): nothing of the batch was written.
-      for (const w of batch) w.reject(err);
-      return;
-    }
-    batch.forEach((w, i) => {
-      const outcome = outcomes[i];
-      if (outcome?.ok) w.resolve(outcome.value);
-      else w.reject(outcome ? outcome.error : new Error('group commit lost a write'));
-    });
+    return this.groupCommit.add(run, when) as Promise<T>;
   }
 
   private checkpointInBackground(filePath: string, opts: SqliteStoreOptions): void {
@@ -528,12 +318,8 @@ export class SqliteStore implements Store {
     return row ? parseConversation(row.data) : null;
   }
 
-  async apply(mutation: Mutation): Promise<MutationOutcome> {
-    return (await this.write(this.applyWrite(mutation, null))).outcome;
-  }
-
-  async applyLeasing(mutation: Mutation, lease: LeaseRequest): Promise<ApplyResult> {
-    return this.write(this.applyWrite(mutation, lease));
+  async apply(mutation: Mutation, lease?: LeaseRequest): Promise<ApplyResult> {
+    return this.write(this.applyWrite(mutation, lease ?? null));
   }
 
   private applyWrite(mutation: Mutation, lease: LeaseRequest | null): () => ApplyResult {
@@ -553,17 +339,14 @@ export class SqliteStore implements Store {
     return this.claimTx.immediate(options);
   }
 
-  async completeJob(job: OutboxJob, owner: string): Promise<boolean> {
-    return (await this.write(() => this.completeTx(job, owner, null), 'soon')).completed;
-  }
-
-  async completeLeasingNext(job: OutboxJob, owner: string, leaseMs: number): Promise<CompleteResult> {
+  async complete(job: OutboxJob, owner: string, leaseNext?: { leaseMs: number }): Promise<CompleteResult> {
     const now = this.clock();
-    return this.write(() => this.completeTx(job, owner, { leaseMs, now }), 'soon');
+    return this.write(() => this.completeTx(job, owner, now, leaseNext ?? null), 'soon');
   }
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
-    return this.write(() => this.retryTx(job, owner, next.nextAttemptAt, next.error));
+    const now = this.clock();
+    return this.write(() => this.retryTx(job, owner, now, next.nextAttemptAt, next.error));
   }
 
   async renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean> {
@@ -608,11 +391,19 @@ export class SqliteStore implements Store {
       const before = this.stmt.laneHead.get(old.lane);
       const id = randomUUID();
       const payload = JSON.stringify(old.payload);
-      const inserted = this.stmt.insertJob.run(id, old.tenantId, old.lane, old.kind, payload, deadlineAt, null, now, now);
+      const inserted = this.stmt.insertJob.run(id, old.tenantId, old.threadId, old.lane, old.kind, payload, deadlineAt, null, now, now);
       // An empty lane is ready at once; a lane with jobs keeps its head (the job goes to its end).
       if (before === undefined) this.stmt.touchLane.run(old.lane, now);
-      return assembleJob({ id, tenantId: old.tenantId, lane: old.lane, kind: old.kind, payload: old.payload, deadlineAt, createdAt: now }, { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt: now, lastError: null });
+      return assembleJob({ id, tenantId: old.tenantId, threadId: old.threadId, lane: old.lane, kind: old.kind, payload: old.payload, deadlineAt, createdAt: now }, { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt: now, lastError: null });
     });
+  }
+
+  async findConversations(ref: string): Promise<Conversation[]> {
+    return dataRowsSchema.parse(this.stmt.findConversations.all(ref, ref, ref)).map((r) => parseConversation(r.data));
+  }
+
+  async readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]> {
+    return historyRowsSchema.parse(this.stmt.readHistory.all(tenantId, threadId)).map((r) => historyEntrySchema.parse(JSON.parse(r.entry)));
   }
 
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {
@@ -641,29 +432,9 @@ export class SqliteStore implements Store {
     this.checkpointer = null;
     await checkpointer?.stop();
     if (this.db.open) {
-      this.flush(); // writes already accepted are committed, not dropped
+      this.groupCommit.flush(); // writes already accepted are committed, not dropped
       this.db.close();
     }
   }
 }
 
-function migrate(db: Database.Database): void {
-  const readVersion = (): number => z.number().int().parse(db.pragma('user_version', { simple: true }));
-  for (;;) {
-    // Re-read inside the write lock: another process may have migrated since we looked.
-    const done = db
-      .transaction((): boolean => {
-        const v = readVersion();
-        if (v > MIGRATIONS.length) {
-          throw new Error(`SQLite store schema version ${v} is newer than this relay supports (${MIGRATIONS.length}); upgrade the relay`);
-        }
-        const sql = MIGRATIONS[v];
-        if (sql === undefined) return true;
-        db.exec(sql);
-        db.pragma(`user_version = ${v + 1}`);
-        return false;
-      })
-      .immediate();
-    if (done) return;
-  }
-}

@@ -66,6 +66,8 @@ export type OutboxJobKind =
 
 export interface NewOutboxJob {
   tenantId: string;
+  /** The conversation the job belongs to (its lane is one of that conversation's lanes, see `laneFor`). */
+  threadId: string;
   /** Jobs in one lane run strictly one after another in enqueue order. */
   lane: string;
   kind: OutboxJobKind;
@@ -103,6 +105,32 @@ export interface DeadLetter {
  * (`<tenant>/<thread>/<direction>`, see `laneFor`) and its dedup key is remembered with it. That is
  * what lets the Redis store keep a mutation in one Cluster hash slot.
  */
+/** Where a write came from (for the timeline). */
+export type WriteSource = 'extension' | 'agent reply' | 'queue update' | 'webhook' | 'relay';
+
+/**
+ * What a write tells the conversation's timeline (see `relay inspect`): the store records it in the
+ * same transaction / script as the write, with the ids it gives the jobs. `jobs` summarises the
+ * mutation's jobs, in the same order (never a full message body).
+ */
+export interface HistoryNote {
+  source: WriteSource;
+  /** Set when the handover status changed. */
+  status?: { from: HandoverStatus | null; to: HandoverStatus };
+  /** Set when Engage reported a (new) queue position. */
+  queue?: { position: number; estimatedWaitTimeMs: number };
+  /** Set when the Engage thread id became known or changed. */
+  engageThreadId?: string;
+  jobs: string[];
+}
+
+/** One entry of a conversation's timeline, oldest first; at most `historyCap` per conversation are kept. */
+export type HistoryEntry =
+  | ({ at: number; type: 'write' } & Omit<HistoryNote, 'jobs'> & { jobs: { id: string; kind: OutboxJobKind; summary: string }[] })
+  | { at: number; type: 'delivered'; jobId: string; kind: OutboxJobKind; attempt: number; queuedAt: number }
+  | { at: number; type: 'retry'; jobId: string; kind: OutboxJobKind; attempt: number; error: string; nextAttemptAt: number }
+  | { at: number; type: 'dead'; jobId: string; kind: OutboxJobKind; attempt: number; error: string };
+
 export interface Mutation {
   /**
    * The conversation the mutation belongs to when it writes no conversation value (a dedup key
@@ -112,6 +140,8 @@ export interface Mutation {
   dedup?: { key: string; ttlMs: number };
   conversation?: { value: Conversation; expectedVersion: number | null };
   jobs?: NewOutboxJob[];
+  /** Recorded in the conversation's timeline when the write is applied (needs `conversation` or `scope`). */
+  history?: HistoryNote;
 }
 
 export type MutationOutcome = 'applied' | 'duplicate' | 'conflict';
@@ -133,7 +163,7 @@ export interface ApplyResult {
 }
 
 export interface CompleteResult {
-  /** False if the lease was lost (job untouched), as `completeJob`. */
+  /** False if the lease was lost (job untouched). */
   completed: boolean;
   /** The lane's next job, leased to the requester, when it was due at once; otherwise null. */
   next: OutboxJob | null;
@@ -157,22 +187,36 @@ export interface OutboxStats {
   nextDueAt: number | null;
 }
 
-export interface Store {
+/** Conversations and the atomic writes that change them (with the jobs those writes enqueue). */
+export interface ConversationStore {
   readonly kind: 'sqlite' | 'redis';
   getConversation(tenantId: string, threadId: string): Promise<Conversation | null>;
   findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null>;
-  apply(mutation: Mutation): Promise<MutationOutcome>;
-  /** `apply`, and the jobs that open an empty lane and are due now are leased to `lease.owner` in the same write. */
-  applyLeasing(mutation: Mutation, lease: LeaseRequest): Promise<ApplyResult>;
+  /**
+   * Writes the mutation atomically. With `lease`, the jobs that open an empty lane and are due now
+   * are leased to `lease.owner` in the same write and returned in `leased` (the caller must run them).
+   */
+  apply(mutation: Mutation, lease?: LeaseRequest): Promise<ApplyResult>;
   /** True if the dedup key is currently remembered (for the conversation `scope`, as the mutation that wrote it named it). */
   hasDedupKey(key: string, scope?: { tenantId: string; threadId: string }): Promise<boolean>;
+  /**
+   * Retention: removes up to `limit` conversations last written before `writtenBefore`, with their
+   * Engage index entries (dedup keys expire on their own TTL). Returns how many; call again until
+   * it returns less than `limit`, so no single write is long.
+   */
+  purgeIdleConversations(writtenBefore: number, limit: number): Promise<number>;
+}
 
+/** The outbox as the worker (and the dead-letter CLI) sees it: lanes of jobs, leased one head at a time. */
+export interface OutboxQueue {
   /** Lane heads that are due and not leased by someone else, leased to `owner`. At most one job per lane. */
   claimDueJobs(options: ClaimOptions): Promise<OutboxJob[]>;
-  /** Removes a finished job and releases its lane. False if the lease was lost (job untouched). */
-  completeJob(job: OutboxJob, owner: string): Promise<boolean>;
-  /** `completeJob`, and the lane's next job, if due now, is leased to `owner` in the same write (a lane's burst runs back to back). */
-  completeLeasingNext(job: OutboxJob, owner: string, leaseMs: number): Promise<CompleteResult>;
+  /**
+   * Removes a finished job and releases its lane (`completed` false if the lease was lost: job
+   * untouched). With `leaseNext`, the lane's next job, if due now, is leased to `owner` in the same
+   * write and returned in `next` (a lane's burst runs back to back).
+   */
+  complete(job: OutboxJob, owner: string, leaseNext?: { leaseMs: number }): Promise<CompleteResult>;
   /** Records a failed attempt, schedules the next and releases the lane. False if the lease was lost. */
   retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean>;
   /** Moves a job that ran out of time to the dead letters and releases the lane. False if the lease was lost. */
@@ -184,12 +228,6 @@ export interface Store {
    * before it died runs again now instead of after the lease expires). Returns how many.
    */
   releaseLeasesOf(owner: string): Promise<number>;
-  /**
-   * Retention: removes up to `limit` conversations last written before `writtenBefore`, with their
-   * Engage index entries (dedup keys expire on their own TTL). Returns how many; call again until
-   * it returns less than `limit`, so no single write is long.
-   */
-  purgeIdleConversations(writtenBefore: number, limit: number): Promise<number>;
   /** Newest first. At most `deadLetterCap` are kept (oldest dropped). */
   listDeadLetters(limit: number): Promise<DeadLetter[]>;
   /**
@@ -198,13 +236,27 @@ export interface Store {
    */
   retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null>;
   outboxStats(): Promise<OutboxStats>;
+}
 
+/** Read side of the conversation timeline, for `relay inspect` (not on any request path). */
+export interface TimelineStore {
+  /** Conversations whose thread id, Cognigy session id or Engage thread id is `ref`, in any tenant. May scan. */
+  findConversations(ref: string): Promise<Conversation[]>;
+  /** The conversation's timeline, oldest first. */
+  readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]>;
+}
+
+/** A shared rate budget (per key, sliding window) kept where every relay on the store sees it. */
+export interface BudgetStore {
   /**
-   * A budget shared by every relay on this store: takes up to `count` of at most `limit` events per
-   * `windowMs` for `key`; returns how many were granted and, when the budget is used up, how many
-   * ms until one more is free (else 0).
+   * Takes up to `count` of at most `limit` events per `windowMs` for `key`; returns how many were
+   * granted and, when the budget is used up, how many ms until one more is free (else 0).
    */
   takeBudget(key: string, count: number, limit: number, windowMs: number): Promise<{ granted: number; waitMs: number }>;
+}
+
+/** What a store implementation offers: both halves, the shared budget, readiness and shutdown. */
+export interface Store extends ConversationStore, OutboxQueue, BudgetStore, TimelineStore {
   /** Throws unless the store can take writes now (readiness): reachable, and on Redis a primary / a fully covered Cluster. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -15,6 +15,7 @@
  *   S pending                  STRING number of jobs in the shard's lanes
  *   S dead                     LIST   the shard's dead letters, newest first, capped
  *   S idle                     ZSET   conversation keys scored by last write (retention)
+ *   S hist:<tenant>:<thread>   LIST   the conversation's timeline (JSON entries, oldest first, capped)
  * Changing SHARDS moves keys: it needs a migration, so it is a constant, not a setting.
  */
 export const SHARDS = 16;
@@ -45,6 +46,16 @@ export class KeySpace {
 
   conv(shard: number, tenantId: string, threadId: string): string {
     return `${this.shard(shard)}conv:${enc(tenantId, threadId)}`;
+  }
+
+  /** Same suffix as `conv`: the purge script derives one from the other. */
+  hist(shard: number, tenantId: string, threadId: string): string {
+    return `${this.shard(shard)}hist:${enc(tenantId, threadId)}`;
+  }
+
+  /** SCAN pattern of every conversation key of every shard (the prefix's glob characters escaped). */
+  convPattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}{*}:conv:*`;
   }
 
   engageField(tenantId: string, engageThreadId: string): string {

@@ -5,15 +5,18 @@
   KEYS[1] dedup key            KEYS[2] conversation hash     KEYS[3] shard's Engage index (hash)
   KEYS[4] shard's seq counter  KEYS[5] shard's due lanes     KEYS[6] shard's pending counter
   KEYS[7] shard's idle index (zset: conversation key -> last write, for retention)
+  KEYS[8] the conversation's timeline (list)
   then per job: job hash, lane zset, lease hash
   ARGV[1] now                  ARGV[2] '1' = has dedup        ARGV[3] dedup expires at (ms)
   ARGV[4] dedup TTL (ms)       ARGV[5] '1' = has conversation ARGV[6] expected version ('' = must not exist)
   ARGV[7] new version          ARGV[8] Engage index field ('' = none)
   ARGV[9] conversation JSON    ARGV[10] lease owner ('' = no lease)   ARGV[11] lease until
-  ARGV[12] job count, then per job: id, lane, job JSON, nextAttemptAt
+  ARGV[12] timeline entry JSON ('' = none)   ARGV[13] timeline cap
+  ARGV[14] job count, then per job: id, lane, job JSON, nextAttemptAt
   Returns 'duplicate', 'conflict' or {'applied', leasedId, leasedSeq, ...}: a job that opens an empty
   lane and is due now is leased to the owner at once.
 ]]
+--- @include "includes/appendHistory"
 local now = tonumber(ARGV[1])
 if ARGV[2] == '1' then
   local exp = redis.call('GET', KEYS[1])
@@ -40,10 +43,10 @@ if ARGV[5] == '1' then
 end
 local leaseOwner, leaseUntil = ARGV[10], ARGV[11]
 local out = {'applied'}
-local n = tonumber(ARGV[12])
+local n = tonumber(ARGV[14])
 for i = 0, n - 1 do
-  local b = 13 + i * 4
-  local k = 8 + i * 3
+  local b = 15 + i * 4
+  local k = 9 + i * 3
   local id, lane, nextAt = ARGV[b], ARGV[b + 1], ARGV[b + 3]
   local jobKey, laneKey, leaseKey = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local seq = redis.call('INCR', KEYS[4])
@@ -61,4 +64,5 @@ for i = 0, n - 1 do
   end
 end
 if n > 0 then redis.call('INCRBY', KEYS[6], n) end
+appendHistory(KEYS[8], ARGV[12], ARGV[13])
 return out

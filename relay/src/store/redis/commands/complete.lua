@@ -3,18 +3,21 @@
   same owner in the same write.
 
   KEYS[1] lease hash   KEYS[2] job hash   KEYS[3] lane zset   KEYS[4] shard's due lanes
-  KEYS[5] shard's pending counter
+  KEYS[5] shard's pending counter   KEYS[6] the job's conversation timeline (list)
   ARGV[1] shard key prefix S   ARGV[2] lane   ARGV[3] job id   ARGV[4] owner
   ARGV[5] now ('' = only release the lane)   ARGV[6] lease until
+  ARGV[7] timeline entry JSON   ARGV[8] timeline cap
   Returns {0} (lease lost, nothing changed), {1} (lane empty), {1, n} (next job due at n) or
   {1, d, s, a, n, e}: the lane's next job, due now, leased to the owner.
 ]]
 --- @include "includes/holdsLease"
+--- @include "includes/appendHistory"
 local S, lane, jobId, owner = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if not holdsLease(KEYS[1], jobId, owner) then return {0} end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('ZREM', KEYS[3], jobId)
 redis.call('DECR', KEYS[5])
+appendHistory(KEYS[6], ARGV[7], ARGV[8])
 local head = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
 if head then
   local f = redis.call('HMGET', S .. 'job:' .. head, 'd', 's', 'a', 'n', 'e')
