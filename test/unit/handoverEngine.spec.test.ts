@@ -77,7 +77,11 @@ const envelope = (requestId: string) => ({
 type Rig = { engine: HandoverEngine; store: SqliteStore };
 type When = { name: string; run: (rig: Rig) => Promise<unknown> };
 
-const webhook = (type: string, opts: { issuedAt?: number; resourceId?: string } = {}): When => ({
+/** Where events.md puts the agent: task events list `agent_ids`, intervention events name `user_id`. */
+const agentMetadata = (type: string, agentId: string | undefined): Record<string, unknown> =>
+  agentId === undefined ? {} : type.startsWith('task') ? { agent_ids: [agentId] } : { user_id: agentId };
+
+const webhook = (type: string, opts: { issuedAt?: number; resourceId?: string; agentId?: string } = {}): When => ({
   name: `webhook ${type}`,
   run: ({ engine }) =>
     engine.webhookEvent(
@@ -86,7 +90,7 @@ const webhook = (type: string, opts: { issuedAt?: number; resourceId?: string } 
         type,
         id: `evt-${type}`,
         issued_at: new Date(opts.issuedAt ?? T0).toISOString(),
-        resource: { type: type.startsWith('task') ? 'task' : 'intervention', id: opts.resourceId ?? INTERVENTION, metadata: { thread_id: ENGAGE_THREAD, source_id: tenant.sourceId } },
+        resource: { type: type.startsWith('task') ? 'task' : 'intervention', id: opts.resourceId ?? INTERVENTION, metadata: { thread_id: ENGAGE_THREAD, source_id: tenant.sourceId, ...agentMetadata(type, opts.agentId) } },
       }),
     ),
 });
@@ -127,6 +131,8 @@ const EVENTS = {
   closed: webhook('intervention.closed'),
   closedStale: { ...webhook('intervention.closed', { issuedAt: T0 - 3_600_000 }), name: 'webhook intervention.closed issued before the last applied event' },
   otherEvent: webhook('content_thread.updated'),
+  transferred: webhook('task.transferred', { agentId: 'agent-2' }),
+  userUpdated: webhook('intervention.user_updated', { agentId: 'agent-2' }),
   engageGaveUp: {
     name: 'outbox: an Engage job gave up',
     run: ({ engine }) => engine.jobGaveUp(asJob(engageSendJob(tenant.sourceId, threadId, T0, { action: 'messages.create', params: {} })), 'gave up after 9 attempts: HTTP 503'),
@@ -166,7 +172,8 @@ const SPEC: Row[] = [
 
   // The user (or the Flow) cancels: the intervention ends and the thread goes back to the Bot category.
   ['queued', EVENTS.cancel, 'cancelled', ['engage.endIntervention', 'engage.categorize return_to_bot']],
-  ['active', EVENTS.cancel, 'cancelled', ['engage.endIntervention', 'engage.categorize return_to_bot']],
+  // While an agent is with the user, a cancel means the user left: the agent reads the notice first (issue 16).
+  ['active', EVENTS.cancel, 'cancelled', [SEND, 'engage.endIntervention', 'engage.categorize return_to_bot']],
   ['idle', EVENTS.cancel, 'idle', []],
   ['completed', EVENTS.cancel, 'completed', []],
   ['none', EVENTS.cancel, null, []],
@@ -175,9 +182,10 @@ const SPEC: Row[] = [
   ['none', EVENTS.sendProfile, 'idle', ['engage.send users.create']],
   ['active', EVENTS.sendProfile, 'active', ['engage.send users.create']],
 
-  // An agent reply: the first one proves an agent took the chat (even without a webhook).
-  ['queued', EVENTS.agentReply, 'active', ['cognigy.inject active', 'cognigy.notify']],
-  ['active', EVENTS.agentReply, 'active', ['cognigy.notify']],
+  // An agent reply: the first one proves an agent took the chat (even without a webhook). Once Cognigy
+  // has it, Engage is told it was read (status.mark_as_read, in the Cognigy lane so it follows the notify).
+  ['queued', EVENTS.agentReply, 'active', ['cognigy.inject active', 'cognigy.notify', 'engage.send status.mark_as_read']],
+  ['active', EVENTS.agentReply, 'active', ['cognigy.notify', 'engage.send status.mark_as_read']],
   ['none', EVENTS.agentReply, null, []],
 
   // Queue positions: stored while the handover runs; told to the Flow only while queued (and asked for).
@@ -197,6 +205,10 @@ const SPEC: Row[] = [
   ['completed', EVENTS.closed, 'completed', []],
   ['active', EVENTS.closedStale, 'active', []],
   ['active', EVENTS.otherEvent, 'active', []],
+  // A reassignment to another agent is told to the Flow (reason "transferred"); while queued it changes nothing.
+  ['active', EVENTS.transferred, 'active', ['cognigy.inject active']],
+  ['active', EVENTS.userUpdated, 'active', ['cognigy.inject active']],
+  ['queued', EVENTS.transferred, 'queued', []],
 
   // An outbox job ran out of time: the handover is in error; the Flow is told when Cognigy is not the one failing.
   ['active', EVENTS.engageGaveUp, 'error', ['cognigy.inject error']],
@@ -273,7 +285,7 @@ describe('HandoverEngine specification: state × event → state and outbox jobs
       const first = await EVENTS.agentReply.run(rig);
       const retry = await EVENTS.agentReply.run(rig);
       expect(retry).toEqual(first);
-      expect((await drainJobs(rig.store)).map(describeJob)).toEqual(['cognigy.notify']);
+      expect((await drainJobs(rig.store)).map(describeJob)).toEqual(['cognigy.notify', 'engage.send status.mark_as_read']);
     } finally {
       await rig.store.close();
     }
