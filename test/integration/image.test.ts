@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, r
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, REDIS_MISSING_MESSAGE, redisServerAvailable, startRedisServer } from '../helpers/redisServer';
+import { VALID_TENANT_ENV } from '../helpers/tenantEnv';
 
 /**
  * The container image without a container daemon: replays the Dockerfile's three stages in a
@@ -55,17 +56,12 @@ function only(s: Stage, op: string): string {
   return found[0]!.args;
 }
 
+// Engage and Cognigy are never called: their URLs point at a closed port.
 const tenantEnv = {
-  RCE_API_ACCESS_TOKEN: 'api-token-123456',
-  RCE_BOT_CATEGORY_ID: 'cat-bot',
-  RCE_AGENT_CATEGORY_ID: 'cat-agent',
-  RCE_REALTIME_ACCESS_TOKEN: 'realtime-token-123456',
+  ...VALID_TENANT_ENV,
   RCE_REALTIME_ENDPOINT_URL: 'http://127.0.0.1:9/realtime/sdk/imagetest',
-  RCE_WEBHOOK_SECRET: 'webhook-secret-123',
   RCE_BASE_API_URL: 'http://127.0.0.1:9/1.0',
   COGNIGY_API_BASE_URL: 'http://127.0.0.1:9',
-  COGNIGY_API_KEY: 'cognigy-key-123456',
-  RELAY_API_KEY: 'relay-key-1234567',
 };
 
 function betterSqlitePrebuildDir(work: string): string | null {

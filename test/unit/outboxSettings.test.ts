@@ -1,19 +1,9 @@
 import os from 'node:os';
 import { ConfigError, loadConfig } from '../../relay/src/config';
 import { leaseOwnerOf } from '../../relay/src/outbox/leaseOwner';
+import { VALID_TENANT_ENV } from '../helpers/tenantEnv';
 
-const env = {
-  RCE_API_ACCESS_TOKEN: 'api-token-123456',
-  RCE_BOT_CATEGORY_ID: 'cat-bot',
-  RCE_AGENT_CATEGORY_ID: 'cat-agent',
-  RCE_REALTIME_ACCESS_TOKEN: 'realtime-token-123456',
-  RCE_REALTIME_ENDPOINT_URL: 'https://acme.engagement.dimelo.com/realtime/sdk/5f1e2d',
-  RCE_WEBHOOK_SECRET: 'webhook-secret-123',
-  RCE_BASE_API_URL: 'https://acme.api.engagement.dimelo.com/1.0/',
-  COGNIGY_API_BASE_URL: 'https://api-trial.cognigy.ai',
-  COGNIGY_API_KEY: 'cognigy-key-123456',
-  RELAY_API_KEY: 'relay-key-1234567',
-};
+const env: Record<string, string> = { ...VALID_TENANT_ENV };
 
 describe('outbox, lease and retention settings', () => {
   it('has the documented defaults', () => {
