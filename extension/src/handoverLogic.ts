@@ -20,11 +20,18 @@ export const HANDOVER_CHILD_TYPES = {
   error: 'onError',
   longWait: 'onLongWait',
   transfer: 'onTransfer',
+  whileWaiting: 'onWhileWaiting',
 } as const;
 export type HandoverChildType = (typeof HANDOVER_CHILD_TYPES)[keyof typeof HANDOVER_CHILD_TYPES];
 
 /** Quick-reply payload of the optional "Cancel" button. */
 export const CANCEL_PAYLOAD = 'RCE_HANDOVER_CANCEL';
+/**
+ * Quick-reply payload a "While Waiting" branch offers ("I'm all set") when the bot solved the
+ * problem: it withdraws the request like Cancel, and On Cancel sees reason "resolved_by_bot".
+ */
+export const ALL_SET_PAYLOAD = 'RCE_HANDOVER_ALL_SET';
+export const RESOLVED_BY_BOT_REASON = 'resolved_by_bot';
 export const EVENT_SOURCE = 'rce-handover';
 
 /** What the node keeps in `context[<storage key>]`. */
@@ -270,7 +277,7 @@ export function cancelPhrasesApply(state: Pick<HandoverState, 'status'>, duringL
  * cancel phrase when cancel phrases apply now.
  */
 export function wantsToCancel(text: string | undefined, state: Pick<HandoverState, 'status'>, cancelPhrases: readonly string[], duringLiveChat: boolean): boolean {
-  if (typeof text === 'string' && text.trim() === CANCEL_PAYLOAD) return true;
+  if (typeof text === 'string' && (text.trim() === CANCEL_PAYLOAD || text.trim() === ALL_SET_PAYLOAD)) return true;
   return cancelPhrasesApply(state, duringLiveChat) && isCancelRequest(text, cancelPhrases);
 }
 
@@ -405,6 +412,19 @@ export function cancelQuickReplyData(text: string, label: string): Record<string
       },
     },
   };
+}
+
+/** The user clicked "I'm all set" (the bot helped while they waited): a cancel with its own reason. */
+export function isAllSet(text: string | undefined): boolean {
+  return typeof text === 'string' && text.trim() === ALL_SET_PAYLOAD;
+}
+
+/**
+ * Whether a user message the agent got also runs the "While Waiting" branch: the option is on and
+ * no agent has joined, neither by the events the node saw nor by the relay's answer just now.
+ */
+export function runsWhileWaiting(helpWhileWaiting: boolean, state: Pick<HandoverState, 'status'>, relayStatus: HandoverStatus): boolean {
+  return helpWhileWaiting && state.status !== 'active' && relayStatus === 'queued';
 }
 
 /** Read the stored state; anything that does not look like ours counts as "no handover". */

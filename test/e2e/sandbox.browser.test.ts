@@ -130,8 +130,13 @@ describe('sandbox in a real browser', () => {
     await desk.setViewportSize({ width: 1280, height: 720 });
 
     await desk.click('#close');
-    await containsTextSoon(lastChatLine('bot'), 'The agent closed the conversation');
+    await containsTextSoon(chat.locator('.line[data-from="bot"]', { hasText: 'The agent closed the conversation' }), 'I am back');
     await containsTextSoon(desk.locator('#queueInfo'), 'Back with the bot');
+    // The demo Flow's own satisfaction question, naming the agent from the handover state; one click answers it.
+    await containsTextSoon(lastChatLine('bot'), 'How satisfied are you with the chat with our agent');
+    await hasCountSoon(chat.locator('.quick button'), 5);
+    await chat.locator('.quick button', { hasText: '4' }).click();
+    await containsTextSoon(lastChatLine('bot'), 'Thank you for your rating (4 of 5)');
     await say('thanks, bye');
     await containsTextSoon(lastChatLine('bot'), 'only a demo bot');
     expect(problems).toEqual([]);
@@ -153,6 +158,45 @@ describe('sandbox in a real browser', () => {
     await other.close();
     expect(problems).toEqual([]);
   }, 30_000);
+
+  it('walks availability and a long wait: agent away → offline answer; available → handover; a second chat waits as number 2 and takes the callback', async () => {
+    // The relay caches Engage's availability answer for 5 s (EngageLookups): wait it out after each switch.
+    const pastAvailabilityCache = () => new Promise((r) => setTimeout(r, 5_500));
+    const presence = desk.locator('#presence');
+    await presence.selectOption('away');
+    await pastAvailabilityCache();
+    await say('Can I talk to an agent?');
+    await containsTextSoon(lastChatLine('bot'), 'no agent is available right now (no_agents_available)');
+
+    await presence.selectOption('available');
+    await pastAvailabilityCache();
+    await say('agent please');
+    await containsTextSoon(lastChatLine('bot'), 'You are number 1 in the queue');
+    // While it waits, the bot keeps helping: it answers what it knows (the question also went to the agent).
+    await say('I forgot my password');
+    await containsTextSoon(lastChatLine('bot'), 'reset your password yourself');
+    await hasCountSoon(chat.locator('.quick button', { hasText: "I'm all set" }), 1);
+
+    const second = await browser.newPage({ viewport: { width: 460, height: 720 } });
+    watch(second, 'second chat');
+    try {
+      await second.goto(sandbox.chatUrl);
+      await second.fill('#text', 'I need a human');
+      await second.press('#text', 'Enter');
+      const secondBot = () => second.locator('.line[data-from="bot"]').last();
+      // Number 2 with about 2 minutes: over the demo's 1-minute threshold, so On Long Wait offers the callback.
+      await poll(async () => ((await second.locator('.line[data-from="bot"]').allTextContents()).join('\n')).includes('You are number 2 in the queue'), async () => `second chat: ${await second.locator('#log').textContent()}`);
+      await containsTextSoon(secondBot(), 'You can keep waiting, or we call you back');
+      await second.locator('.quick button', { hasText: 'Call me back' }).click();
+      await containsTextSoon(secondBot(), 'an agent will call you back');
+    } finally {
+      await second.close();
+    }
+    // The first chat withdraws its request in one click: the bot solved it.
+    await chat.locator('.quick button', { hasText: "I'm all set" }).click();
+    await containsTextSoon(lastChatLine('bot'), 'cancelled the request');
+    expect(problems).toEqual([]);
+  }, 60_000);
 
   it('fits a phone screen: no sideways scrolling on either page', async () => {
     for (const page of [chat, desk]) {

@@ -248,7 +248,12 @@ describe.each(['lastWins', 'stack'] as const)('the sandbox demo Flow (recording 
   });
 
   it('after a long wait, sends "Keep waiting" to the agent; the offer is then answered and the node waits in itself again', async () => {
-    const runner = new FlowRunner({ flow: demoFlow(), extension, connections: { sandbox: relay.connection }, nextNodeModel: model });
+    // The node's own waiting, without the demo's While Waiting branch (that one is checked below).
+    const flow = demoFlow();
+    const handover = flow.nodes.find((node) => node.id === 'handover');
+    if (!handover?.config) throw new Error('demo Flow has no handover node');
+    handover.config.helpWhileWaiting = false;
+    const runner = new FlowRunner({ flow, extension, connections: { sandbox: relay.connection }, nextNodeModel: model });
     const session = newSession();
     await runner.send(session, { text: 'agent' });
     const threadId = (runner.session(session).context.rceHandover as HandoverState).threadId ?? '';
@@ -259,6 +264,24 @@ describe.each(['lastWins', 'stack'] as const)('the sandbox demo Flow (recording 
     expect(keep.nextEntry).toBe('handover');
     expect(relay.requestsFor('userMessage').map((r) => r.body.text)).toEqual(['Keep waiting']);
     expect(runner.session(session).context.rceHandover).toMatchObject({ active: true, longWaitTaken: true, longWaitOfferOpen: false });
+  });
+
+  it('with the demo\'s While Waiting on, "Keep waiting" after a long wait also runs the branch, and the next input still reaches the agent', async () => {
+    const runner = new FlowRunner({ flow: demoFlow(), extension, connections: { sandbox: relay.connection }, nextNodeModel: model });
+    const session = newSession();
+    await runner.send(session, { text: 'agent' });
+    const threadId = (runner.session(session).context.rceHandover as HandoverState).threadId ?? '';
+    await runner.send(session, { text: '', data: { handover: { source: 'rce-handover', threadId, status: 'queue', position: 4, estimatedWaitTime: 200_000 } } });
+    relay.reset();
+    const keep = await runner.send(session, { text: 'Keep waiting' });
+    expect(keep.outputs).toEqual([]);
+    expect(keep.input.handover).toMatchObject({ eventType: 'userInputWhileWaiting' });
+    // Last call wins: the branch was the next node and ended, so the next input starts at the Flow start (the guard);
+    // stacked: the node ran again after the branch and waits in itself.
+    expect(keep.nextEntry).toBe(model === 'lastWins' ? null : 'handover');
+    expect(runner.session(session).context.rceHandover).toMatchObject({ active: true, longWaitTaken: true, longWaitOfferOpen: false });
+    expect(texts(await runner.send(session, { text: 'still there?' }))).toEqual([]);
+    expect(relay.requestsFor('userMessage').map((r) => r.body.text)).toEqual(['Keep waiting', 'still there?']);
   });
 
   it('sends "Keep waiting" to the agent like any message', async () => {

@@ -73,7 +73,7 @@ describe('extension tarball', () => {
     const types = loaded.nodes.map((n) => n.type).sort();
     expect(types).toEqual(
       [
-        'handoverToRce', 'onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError', 'onLongWait', 'onTransfer',
+        'handoverToRce', 'onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError', 'onLongWait', 'onTransfer', 'onWhileWaiting',
         'checkAgentAvailability', 'checkAgentAvailabilityOnAvailable', 'checkAgentAvailabilityOnUnavailable', 'checkAgentAvailabilityOnError',
         'closeRceHandover', 'closeRceHandoverOnClosed', 'closeRceHandoverOnNotRunning', 'closeRceHandoverOnError',
         'getQueueStatus', 'getQueueStatusOnSuccess', 'getQueueStatusOnError',

@@ -33,7 +33,7 @@ describe('extension descriptors', () => {
     expect(children.map((n) => n.type).sort()).toEqual(
       [
         'getQueueStatusOnError', 'getQueueStatusOnSuccess',
-        'onAgentJoined', 'onCancel', 'onError', 'onLongWait', 'onQueueUpdate', 'onReturnToBot', 'onTransfer',
+        'onAgentJoined', 'onCancel', 'onError', 'onLongWait', 'onQueueUpdate', 'onReturnToBot', 'onTransfer', 'onWhileWaiting',
         'checkAgentAvailabilityOnAvailable', 'checkAgentAvailabilityOnUnavailable', 'checkAgentAvailabilityOnError',
         'closeRceHandoverOnClosed', 'closeRceHandoverOnNotRunning', 'closeRceHandoverOnError',
         'sendProfileOnError', 'sendProfileOnSuccess',
@@ -48,7 +48,7 @@ describe('extension descriptors', () => {
   });
 
   it('gives the Handover node exactly the documented branches', () => {
-    expect(node('handoverToRce').dependencies?.children).toEqual(['onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError', 'onLongWait', 'onTransfer']);
+    expect(node('handoverToRce').dependencies?.children).toEqual(['onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError', 'onLongWait', 'onTransfer', 'onWhileWaiting']);
     expect(Object.values(HANDOVER_CHILD_TYPES)).toEqual(node('handoverToRce').dependencies?.children);
   });
 

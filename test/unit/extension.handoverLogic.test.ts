@@ -1,4 +1,6 @@
 import {
+  ALL_SET_PAYLOAD,
+  runsWhileWaiting,
   CANCEL_PAYLOAD,
   EVENT_ROUTES,
   LONG_WAIT_ROUTE,
@@ -297,5 +299,19 @@ describe('handoverStatusInput (input.handover, as Cognigy\'s built-in handovers 
   });
   it.each(['completed', 'cancelled'] as const)('keeps the status %s', (status) => {
     expect(handoverStatusInput(event(status)).status).toBe(status);
+  });
+});
+
+describe('While Waiting (the bot keeps helping while the user waits)', () => {
+  it('runs only with the option on, while nobody joined by the events seen and by the relay\'s answer', () => {
+    expect(runsWhileWaiting(true, { status: 'queued' }, 'queued')).toBe(true);
+    expect(runsWhileWaiting(false, { status: 'queued' }, 'queued')).toBe(false);
+    expect(runsWhileWaiting(true, { status: 'active' }, 'queued')).toBe(false);
+    // The agent joined, its event not yet run: the relay's answer already says so.
+    expect(runsWhileWaiting(true, { status: 'queued' }, 'active')).toBe(false);
+  });
+  it('"I\'m all set" cancels whatever the phrases and the chat state', () => {
+    expect(wantsToCancel(ALL_SET_PAYLOAD, { status: 'active' }, [], false)).toBe(true);
+    expect(wantsToCancel("I'm all set", { status: 'queued' }, [], false)).toBe(false);
   });
 });

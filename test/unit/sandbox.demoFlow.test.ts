@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import extension from '../../extension/src/module';
 import { FlowRunner } from '../../sandbox/cognigy/flowRunner';
 import { demoFlow } from '../../sandbox/startSandbox';
+import { CSAT_RATINGS } from '../../sandbox/cognigy/demoFlow';
 
 /** The sandbox's demo Flow is the Flow the README tells bot builders to build. */
 
@@ -57,11 +58,46 @@ describe('the sandbox demo Flow', () => {
       let id = child.next;
       let last: string | undefined;
       while (id) {
-        last = byId.get(id)?.type;
-        id = byId.get(id)?.next;
+        const node = byId.get(id);
+        last = node?.type;
+        // An If whose then-branch is a single Say (While Waiting answers only what it knows) ends there too.
+        if (node?.type === 'ifTextMatches' && !node.next) {
+          const then = byId.get(String(node.config?.target));
+          expect(then).toMatchObject({ type: 'say' });
+          expect(then?.next).toBeUndefined();
+          last = 'say';
+        }
+        id = node?.next;
       }
       expect([undefined, 'say']).toContain(last);
     }
+  });
+
+  it('asks its own satisfaction question on On Return to Bot with what the completed event carries, and thanks for the answer', async () => {
+    const runner = new FlowRunner({ flow, extension });
+    const session = { URLToken: 'demo-token', userId: 'csat-user', sessionId: 'csat-session' };
+    // As the Handover node leaves it while an agent chats (no relay call is needed for an event).
+    runner.session(session).context.rceHandover = {
+      active: true, threadId: 'thread-1', status: 'active', startedAt: '2026-12-03T10:00:00.000Z', updatedAt: '2026-12-03T10:01:00.000Z', agentName: 'Grace', agentId: 'agent-7',
+    };
+    const closed = await runner.send(session, {
+      text: '',
+      data: { handover: { source: 'rce-handover', threadId: 'thread-1', status: 'completed', agentId: 'agent-7', interventionId: 'iv-9', engageThreadId: 'et-3', endedAt: '2026-12-03T10:07:00.000Z' } },
+    });
+    expect(closed.outputs.map((o) => o.text)).toEqual([
+      'The agent closed the conversation. I am back: type "agent" any time to talk to a human again.',
+      'How satisfied are you with the chat with our agent Grace? 1 = poor, 5 = great.',
+    ]);
+    expect(closed.outputs[1]?.data).toMatchObject({ _cognigy: { _default: { _quickReplies: { quickReplies: CSAT_RATINGS.map((title) => ({ title, payload: title })) } } } });
+    expect(runner.session(session).context.csat).toEqual({
+      pending: true, agentId: 'agent-7', agentName: 'Grace', interventionId: 'iv-9', engageThreadId: 'et-3', startedAt: '2026-12-03T10:00:00.000Z', endedAt: '2026-12-03T10:07:00.000Z',
+    });
+
+    const answered = await runner.send(session, { text: '4' });
+    expect(answered.outputs.map((o) => o.text)).toEqual(['Thank you for your rating (4 of 5). I passed it on.']);
+    expect(runner.session(session).context.csat).toMatchObject({ pending: false, rating: '4', interventionId: 'iv-9', agentId: 'agent-7' });
+    // Answered once: a later "5" is small talk, not a second rating.
+    expect((await runner.send(session, { text: '5' })).outputs.map((o) => o.text)).toEqual(['I am only a demo bot. Type "agent" and I will hand you over to a human.']);
   });
 
   it('is a valid Flow for the runner (Go To targets are entrypoints)', () => {

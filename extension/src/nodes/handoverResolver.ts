@@ -11,7 +11,10 @@ import {
   decideEvent,
   queueMessageFor,
   handoverStatusInput,
+  isAllSet,
   nextInputStart,
+  RESOLVED_BY_BOT_REASON,
+  runsWhileWaiting,
   readHandoverState,
   wantsToCancel,
   type HandoverChildType,
@@ -186,6 +189,13 @@ export async function whileActive(run: HandoverRun, state: HandoverState): Promi
     }
     // The user wrote: a long-wait offer is answered (by anything but the Flow's own reply).
     run.save({ ...state, status: result.status, updatedAt: now, longWaitOfferOpen: false });
+    if (runsWhileWaiting(run.config.helpWhileWaiting, state, result.status)) {
+      // The agent has the message; the bot may answer it too. The node stays the next node, so
+      // the following input comes back here (stack: right after the branch, as a handled input).
+      run.api.addToInput?.('handover', { status: 'queue', eventType: 'userInputWhileWaiting', data: { threadId: state.threadId, forwarded: true } });
+      run.routeWhileActive(HANDOVER_CHILD_TYPES.whileWaiting);
+      return;
+    }
     run.stay();
   } catch (error) {
     const info = toNodeError(error);
@@ -197,11 +207,13 @@ export async function whileActive(run: HandoverRun, state: HandoverState): Promi
 
 /** The user asked to leave: cancel at the relay and take "On Cancel". */
 async function cancel(run: HandoverRun, state: HandoverState, relay: RelayCallContext): Promise<void> {
+  const allSet = isAllSet(typeof run.input.text === 'string' ? run.input.text : undefined);
   try {
-    const result = await cancelHandover(relay, { reason: 'user_cancelled' });
+    const result = await cancelHandover(relay, { reason: allSet ? RESOLVED_BY_BOT_REASON : 'user_cancelled' });
     const now = nowIso();
     run.save({ ...state, active: false, status: result.status, endedAt: now, updatedAt: now, error: null });
-    run.api.addToInput?.('handover', { status: 'cancelled', eventType: 'userCancelled', data: { threadId: state.threadId } });
+    const data = { threadId: state.threadId, ...(allSet ? { reason: RESOLVED_BY_BOT_REASON } : {}) };
+    run.api.addToInput?.('handover', { status: 'cancelled', eventType: 'userCancelled', data });
     run.leaveAndRoute(HANDOVER_CHILD_TYPES.cancel);
   } catch (error) {
     // End locally so the user is never stuck, and report why.

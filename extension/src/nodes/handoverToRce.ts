@@ -1,7 +1,7 @@
 import { createNodeDescriptor } from '@cognigy/extension-tools';
 import { z } from 'zod';
 import { DEFAULT_INACTIVITY_NOTICE, DEFAULT_USER_BACK_NOTICE, DEFAULT_USER_LEFT_NOTICE } from '../../../contract/relayApi';
-import { HANDOVER_CHILD_TYPES, HANDOVER_NODE_TYPE } from '../handoverLogic';
+import { ALL_SET_PAYLOAD, HANDOVER_CHILD_TYPES, HANDOVER_NODE_TYPE } from '../handoverLogic';
 import {
   BRAND_COLOR,
   childNodeDescriptor,
@@ -46,6 +46,7 @@ const handoverConfigSchema = z.object({
   cancelDuringLiveChat: configToggle(false),
   cancelButtonLabel: configText(DEFAULT_CANCEL_BUTTON_LABEL),
   transferBranch: configToggle(false),
+  helpWhileWaiting: configToggle(false),
   inactivityTimeoutMinutes: configInt(0, 0, 1440),
   inactivityCloses: configToggle(false),
   inactivityNotice: configText(DEFAULT_INACTIVITY_NOTICE),
@@ -197,6 +198,17 @@ export const handoverToRceNode = createNodeDescriptor({
       defaultValue: DEFAULT_CANCEL_BUTTON_LABEL,
     },
     {
+      key: 'helpWhileWaiting',
+      type: 'toggle',
+      label: 'The bot keeps helping while the user waits',
+      description:
+        'On: while no agent has joined yet, each user message still goes to Engage (the agent will see it) and then also runs the ' +
+        '"While Waiting" branch, so the bot can answer it (input.handover.eventType = "userInputWhileWaiting"). The next input comes ' +
+        'back to this node. If the bot solved the problem, offer a quick reply with the payload "' + ALL_SET_PAYLOAD + '" (e.g. "I\'m all set"): ' +
+        'one click withdraws the request in Engage and takes "On Cancel" with input.handover.data.reason = "resolved_by_bot".',
+      defaultValue: false,
+    },
+    {
       key: 'transferBranch',
       type: 'toggle',
       label: 'Use the "On Transfer" branch',
@@ -281,6 +293,7 @@ export const handoverToRceNode = createNodeDescriptor({
         'cancelPhrases',
         'cancelDuringLiveChat',
         'cancelButtonLabel',
+        'helpWhileWaiting',
       ],
     },
     {
@@ -311,6 +324,7 @@ export const onReturnToBotNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPE
 export const onCancelNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.cancel, parentType: HANDOVER_NODE_TYPE, label: 'On Cancel', color: '#8A8F98' });
 export const onTransferNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.transfer, parentType: HANDOVER_NODE_TYPE, label: 'On Transfer', color: '#2E9E5B' });
 export const onLongWaitNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.longWait, parentType: HANDOVER_NODE_TYPE, label: 'On Long Wait', color: '#E0A100' });
+export const onWhileWaitingNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.whileWaiting, parentType: HANDOVER_NODE_TYPE, label: 'While Waiting', color: '#3D9FFF' });
 export const onErrorNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.error, parentType: HANDOVER_NODE_TYPE, label: 'On Error', color: '#D64545' });
 
-export const handoverToRceNodes = [handoverToRceNode, onQueueUpdateNode, onAgentJoinedNode, onReturnToBotNode, onCancelNode, onErrorNode, onLongWaitNode, onTransferNode];
+export const handoverToRceNodes = [handoverToRceNode, onQueueUpdateNode, onAgentJoinedNode, onReturnToBotNode, onCancelNode, onErrorNode, onLongWaitNode, onTransferNode, onWhileWaitingNode];
