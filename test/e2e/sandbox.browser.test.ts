@@ -57,9 +57,18 @@ describe('sandbox in a real browser', () => {
   const lastChatLine = (from: 'bot' | 'agent') => chat.locator(`.line[data-from="${from}"]`).last();
 
   it('walks the whole journey: bot, handover, queue, agent reply, close, bot again', async () => {
+    // The typing dots show while the bot works on the message. They are up for as little as 400 ms,
+    // which a poll can miss on a loaded machine: the page itself records that they were switched on.
+    await chat.evaluate(() => {
+      const dots = document.getElementById('typing');
+      const seen = document.documentElement.dataset;
+      if (!dots) return;
+      new MutationObserver(() => {
+        if (dots.classList.contains('on')) seen.typingSeen = 'yes';
+      }).observe(dots, { attributes: true, attributeFilter: ['class'] });
+    });
     await say('hello');
-    // The typing dots show while the bot works on the message.
-    await poll(async () => chat.locator('#typing.on').isVisible(), async () => 'the chat never showed typing dots');
+    await poll(async () => (await chat.locator('html').getAttribute('data-typing-seen')) === 'yes', async () => 'the chat never showed typing dots');
     await containsTextSoon(lastChatLine('bot'), 'only a demo bot');
     await poll(async () => !(await chat.locator('#typing.on').isVisible()), async () => 'the typing dots stayed');
 
