@@ -57,7 +57,13 @@ async function main(): Promise<void> {
         for (;;) {
           const i = next++;
           if (i >= n) return;
-          await relay.engine.agentReply(tenant, { content_id: `${prefix}${i}`, thread_id: threads[i % threads.length] as string, body: 'Hello from agent Anna, how can I help?', sender_name: 'Anna', format: 'text' });
+          await relay.engine.agentReply(tenant, {
+            content_id: `${prefix}${i}`,
+            thread_id: threads[i % threads.length] as string,
+            body: 'Hello from agent Anna, how can I help?',
+            sender_name: 'Anna',
+            format: 'text',
+          });
         }
       }),
     );

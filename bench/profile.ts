@@ -27,16 +27,23 @@ async function main(): Promise<void> {
   try {
     if (store === 'redis') redis = await startRedisServer();
     stub = await startChild('bench/targets/cognigyStub.ts');
-    relay = await startChild('bench/targets/relayServer.ts', { env: { STORE: store, STUB_URL: (stub.ready as { url: string }).url, REDIS_URL: redis?.url ?? '' } });
+    relay = await startChild('bench/targets/relayServer.ts', {
+      env: { STORE: store, STUB_URL: (stub.ready as { url: string }).url, REDIS_URL: redis?.url ?? '' },
+    });
     const ready = relay.ready as { url: string; threadIds: string[] };
     const target = { url: ready.url, threadIds: ready.threadIds, realtimeToken: BENCH_SECRETS.realtimeAccessToken };
     await runAgentReplyLoad({ ...target, runTag: 'warm' }, { kind: 'max', connections: 32, seconds: 3, maxRequests: 200_000 });
-    const mode: LoadMode = modeKind === 'max' ? { kind: 'max', connections: 32, seconds, maxRequests: 100_000 * seconds } : { kind: 'paced', rate: 1000, connections: 16, seconds };
+    const mode: LoadMode =
+      modeKind === 'max'
+        ? { kind: 'max', connections: 32, seconds, maxRequests: 100_000 * seconds }
+        : { kind: 'paced', rate: 1000, connections: 16, seconds };
     await relay.call('profileStart');
     const load = await runAgentReplyLoad({ ...target, runTag: 'prof' }, mode);
     const file = path.join(outDir, `relay-${store}-${modeKind}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
     await relay.call('profileStop', { file });
-    console.log(`load: ${fmtInt(load.rps)} req/s, p50 ${fmt(load.p50Ms, 3)} ms, p99 ${fmt(load.p99Ms, 3)} ms (${load.accepted} accepted, under the profiler)`);
+    console.log(
+      `load: ${fmtInt(load.rps)} req/s, p50 ${fmt(load.p50Ms, 3)} ms, p99 ${fmt(load.p99Ms, 3)} ms (${load.accepted} accepted, under the profiler)`,
+    );
     console.log(`profile: ${path.relative(repoRoot, file)}`);
     console.log(formatProfileSummary(summarizeProfile(file, Number(process.env.TOP ?? 25))));
   } finally {

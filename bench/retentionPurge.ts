@@ -42,7 +42,11 @@ function conversation(i: number): Conversation {
 
 async function fill(store: Store): Promise<void> {
   for (let i = 0; i < COUNT; i += 1000) {
-    await Promise.all(Array.from({ length: Math.min(1000, COUNT - i) }, (_, k) => store.apply({ conversation: { value: conversation(i + k), expectedVersion: null } })));
+    await Promise.all(
+      Array.from({ length: Math.min(1000, COUNT - i) }, (_, k) =>
+        store.apply({ conversation: { value: conversation(i + k), expectedVersion: null } }),
+      ),
+    );
   }
 }
 
@@ -56,7 +60,13 @@ async function measure(name: string, open: (clock: () => number) => Promise<Stor
   const rssBefore = process.memoryUsage().rss;
   let peakRss = rssBefore;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
-  const retention = startRetention({ store, logger: pino({ level: 'silent' }), retentionMs: 30 * DAY, clock: () => now, intervalMs: 3_600_000 });
+  const retention = startRetention({
+    store,
+    logger: pino({ level: 'silent' }),
+    retentionMs: 30 * DAY,
+    clock: () => now,
+    intervalMs: 3_600_000,
+  });
   const p0 = process.hrtime.bigint();
   const purged = await retention.runOnce();
   const purgeMs = Number(process.hrtime.bigint() - p0) / 1e6;
@@ -64,7 +74,16 @@ async function measure(name: string, open: (clock: () => number) => Promise<Stor
   retention.stop();
   const left = await store.getConversation('bench-tenant', 'thread-0');
   console.log(
-    JSON.stringify({ store: name, conversations: COUNT, fillMs, purged, purgeMs: Math.round(purgeMs), perBatchMs: +(purgeMs / Math.ceil(COUNT / 500)).toFixed(2), rssGrowthMiB: +((peakRss - rssBefore) / 2 ** 20).toFixed(1), leftAfter: left === null ? 0 : 1 }),
+    JSON.stringify({
+      store: name,
+      conversations: COUNT,
+      fillMs,
+      purged,
+      purgeMs: Math.round(purgeMs),
+      perBatchMs: +(purgeMs / Math.ceil(COUNT / 500)).toFixed(2),
+      rssGrowthMiB: +((peakRss - rssBefore) / 2 ** 20).toFixed(1),
+      leftAfter: left === null ? 0 : 1,
+    }),
   );
   await store.close();
 }

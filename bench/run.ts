@@ -2,7 +2,19 @@ import { spawnSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startRedisServer, type RedisServerHandle } from '../test/helpers/redisServer';
-import { BENCH_SECRETS, fmt, fmtInt, machineInfo, sleep, spread, startChild, type BenchChild, type LoopDiagnostics, type MachineInfo, type Spread } from './lib/common';
+import {
+  BENCH_SECRETS,
+  fmt,
+  fmtInt,
+  machineInfo,
+  sleep,
+  spread,
+  startChild,
+  type BenchChild,
+  type LoopDiagnostics,
+  type MachineInfo,
+  type Spread,
+} from './lib/common';
 import { runAgentReplyLoad, type LoadMode, type LoadResult } from './lib/load';
 import type { HandoverStartResult } from './sections/handoverStart';
 import type { ScaleResult } from './sections/scale';
@@ -34,7 +46,11 @@ const NOISY = 0.15;
 const GOALS = { throughputRatio: 0.8, addedP99Ms: 2, rssMb: 250, lookupP99Ms: 1, callsPerExecution: 1 };
 
 type TargetName = 'baseline' | 'relay-sqlite' | 'relay-redis';
-const TARGET_LABEL: Record<TargetName, string> = { baseline: 'baseline (bare node:http)', 'relay-sqlite': 'relay, SQLite store', 'relay-redis': 'relay, Redis store' };
+const TARGET_LABEL: Record<TargetName, string> = {
+  baseline: 'baseline (bare node:http)',
+  'relay-sqlite': 'relay, SQLite store',
+  'relay-redis': 'relay, Redis store',
+};
 
 interface Delivery {
   sent: number;
@@ -103,7 +119,10 @@ async function measure(stub: BenchChild, target: Endpoint, mode: LoadMode): Prom
   await stub.call('reset', { prefix: runTag });
   const cpuBefore = (await target.child.call<{ cpuMicros: number }>('stats')).cpuMicros;
   await target.child.call('diagStart');
-  const load = await runAgentReplyLoad({ url: target.url, threadIds: target.threadIds, realtimeToken: BENCH_SECRETS.realtimeAccessToken, runTag }, mode);
+  const load = await runAgentReplyLoad(
+    { url: target.url, threadIds: target.threadIds, realtimeToken: BENCH_SECRETS.realtimeAccessToken, runTag },
+    mode,
+  );
   const loop = await target.child.call<LoopDiagnostics>('diagStop');
   const delivery = await waitForDelivery(stub, load.accepted, load.endedAt);
   const cpuUsPerReq = ((await target.child.call<{ cpuMicros: number }>('stats')).cpuMicros - cpuBefore) / Math.max(1, load.accepted);
@@ -112,7 +131,8 @@ async function measure(stub: BenchChild, target: Endpoint, mode: LoadMode): Prom
       `accepted ${load.accepted}/${load.answered} (non2xx ${load.non2xx}, errors ${load.errors}), delivered ${delivery.delivered}, dups ${delivery.duplicates}, drain ${fmtInt(delivery.drainMs)} ms, CPU ${fmtInt(cpuUsPerReq)} µs/req, ` +
       `loop delay p99 ${fmt(loop.loopDelayP99Ms)} ms, GC ${loop.gcCount}× max ${fmt(loop.gcMaxMs)} ms`,
   );
-  if (Object.keys(load.sampleErrors).length) log(`  unexpected answers: ${JSON.stringify(load.statuses)} ${JSON.stringify(load.sampleErrors)}`);
+  if (Object.keys(load.sampleErrors).length)
+    log(`  unexpected answers: ${JSON.stringify(load.statuses)} ${JSON.stringify(load.sampleErrors)}`);
   return { load, loop, delivery, cpuUsPerReq };
 }
 
@@ -136,7 +156,12 @@ async function agentReplySections(stub: BenchChild, stubUrl: string, redisUrl: s
     for (const name of targets) {
       if (name === 'baseline') continue;
       const child = await startChild('bench/targets/relayServer.ts', {
-        env: { STORE: name === 'relay-redis' ? 'redis' : 'sqlite', STUB_URL: stubUrl, REDIS_URL: redisUrl ?? '', CONVERSATIONS: String(CONVERSATIONS) },
+        env: {
+          STORE: name === 'relay-redis' ? 'redis' : 'sqlite',
+          STUB_URL: stubUrl,
+          REDIS_URL: redisUrl ?? '',
+          CONVERSATIONS: String(CONVERSATIONS),
+        },
       });
       children[name] = child;
       const ready = child.ready as { url: string; threadIds: string[] };
@@ -158,10 +183,14 @@ async function agentReplySections(stub: BenchChild, stubUrl: string, redisUrl: s
     // Interleaved (A B C A B C …) so slow drift of the machine hits every target alike.
     for (let rep = 0; rep < REPS; rep++) {
       for (const e of endpoints) {
-        (paced[e.name] ??= []).push(await measure(stub, e, { kind: 'paced', rate: RATE, connections: PACED_CONNECTIONS, seconds: SECONDS }));
+        (paced[e.name] ??= []).push(
+          await measure(stub, e, { kind: 'paced', rate: RATE, connections: PACED_CONNECTIONS, seconds: SECONDS }),
+        );
       }
       for (const e of endpoints) {
-        (max[e.name] ??= []).push(await measure(stub, e, { kind: 'max', connections: MAX_CONNECTIONS, seconds: SECONDS, maxRequests: 100_000 * SECONDS }));
+        (max[e.name] ??= []).push(
+          await measure(stub, e, { kind: 'max', connections: MAX_CONNECTIONS, seconds: SECONDS, maxRequests: 100_000 * SECONDS }),
+        );
       }
     }
     const rssAfterBytes: Record<string, number> = {};
@@ -185,7 +214,9 @@ async function scaleSection(redisUrl: string | null): Promise<ScaleResult[]> {
     const result = child.ready as ScaleResult;
     await child.stop(30_000);
     const p99 = spread(result.rounds.map((r) => r.getP99Ms));
-    log(`scale ${store}: RSS ${fmt(result.rssAfterLookupsBytes / 2 ** 20, 0)} MB, getConversation p99 ${fmt(p99.median, 3)} ms, insert ${fmt(result.insertSeconds, 1)} s`);
+    log(
+      `scale ${store}: RSS ${fmt(result.rssAfterLookupsBytes / 2 ** 20, 0)} MB, getConversation p99 ${fmt(p99.median, 3)} ms, insert ${fmt(result.insertSeconds, 1)} s`,
+    );
     out.push(result);
   }
   return out;
@@ -193,7 +224,10 @@ async function scaleSection(redisUrl: string | null): Promise<ScaleResult[]> {
 
 async function handoverSection(): Promise<HandoverStartResult> {
   log('handover start: real node → relay → Engage simulator');
-  const child = await startChild('bench/sections/handoverStart.ts', { env: { STARTS: String(Math.max(20, REPS * 5)) }, readyTimeoutMs: 300_000 });
+  const child = await startChild('bench/sections/handoverStart.ts', {
+    env: { STARTS: String(Math.max(20, REPS * 5)) },
+    readyTimeoutMs: 300_000,
+  });
   const result = child.ready as HandoverStartResult;
   await child.stop();
   return result;
@@ -227,7 +261,8 @@ function tarballSection(): TarballResult {
 
 // ---- report -------------------------------------------------------------------------------
 
-const ms = (s: Spread, digits = 2) => (s.n === 0 ? 'n/a' : s.n === 1 ? `${fmt(s.median, digits)}` : `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`);
+const ms = (s: Spread, digits = 2) =>
+  s.n === 0 ? 'n/a' : s.n === 1 ? `${fmt(s.median, digits)}` : `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
 const num = (s: Spread) => (s.n === 0 ? 'n/a' : s.n === 1 ? fmtInt(s.median) : `${fmtInt(s.median)} (${fmtInt(s.min)}–${fmtInt(s.max)})`);
 const met = (ok: boolean) => (ok ? '**met**' : '**not met**');
 const mb = (bytes: number) => `${fmt(bytes / 2 ** 20, 1)} MB`;
@@ -253,13 +288,25 @@ function agentReplyTable(r: ReplyResults, relay: TargetName, report: Report): st
     if (s.relSpread > NOISY && !report.noisy.includes(line)) report.noisy.push(line);
     return s;
   };
-  const rpsBase = note(`${base} max req/s`, pick(base, 'max', (x) => x.load.rps));
-  const rpsRelay = note(`${relay} max req/s`, pick(relay, 'max', (x) => x.load.rps));
+  const rpsBase = note(
+    `${base} max req/s`,
+    pick(base, 'max', (x) => x.load.rps),
+  );
+  const rpsRelay = note(
+    `${relay} max req/s`,
+    pick(relay, 'max', (x) => x.load.rps),
+  );
   const ratios = spread((r.max[relay] ?? []).map((x, i) => x.load.rps / ((r.max[base] ?? [])[i]?.load.rps ?? Number.NaN)));
   const p50Base = pick(base, 'paced', (x) => x.load.p50Ms);
   const p50Relay = pick(relay, 'paced', (x) => x.load.p50Ms);
-  const p99Base = note(`${base} p99 @${RATE}/s`, pick(base, 'paced', (x) => x.load.p99Ms));
-  const p99Relay = note(`${relay} p99 @${RATE}/s`, pick(relay, 'paced', (x) => x.load.p99Ms));
+  const p99Base = note(
+    `${base} p99 @${RATE}/s`,
+    pick(base, 'paced', (x) => x.load.p99Ms),
+  );
+  const p99Relay = note(
+    `${relay} p99 @${RATE}/s`,
+    pick(relay, 'paced', (x) => x.load.p99Ms),
+  );
   const added = spread((r.paced[relay] ?? []).map((x, i) => x.load.p99Ms - ((r.paced[base] ?? [])[i]?.load.p99Ms ?? Number.NaN)));
   const maxP50Base = pick(base, 'max', (x) => x.load.p50Ms);
   const maxP50Relay = pick(relay, 'max', (x) => x.load.p50Ms);
@@ -275,26 +322,47 @@ function agentReplyTable(r: ReplyResults, relay: TargetName, report: Report): st
     const delivered = d.reduce((a, x) => a + x.delivered, 0);
     const dups = d.reduce((a, x) => a + x.duplicates, 0);
     const complete = d.every((x) => x.complete);
-    return { sent, delivered, dups, complete, text: `${fmtInt(delivered)} / ${fmtInt(sent)}, ${dups} duplicates${complete ? '' : ', INCOMPLETE'}` };
+    return {
+      sent,
+      delivered,
+      dups,
+      complete,
+      text: `${fmtInt(delivered)} / ${fmtInt(sent)}, ${dups} duplicates${complete ? '' : ', INCOMPLETE'}`,
+    };
   };
   const cpuMax = (t: string) => spread((r.max[t] ?? []).map((x) => x.cpuUsPerReq));
   const cpuPaced = (t: string) => spread((r.paced[t] ?? []).map((x) => x.cpuUsPerReq));
   const drain = (t: string) => spread((r.max[t] ?? []).map((x) => x.delivery.drainMs));
-  const refused = (t: string) => [...(r.paced[t] ?? []), ...(r.max[t] ?? [])].reduce((a, x) => a + x.load.refused + x.load.non2xx + x.load.errors, 0);
+  const refused = (t: string) =>
+    [...(r.paced[t] ?? []), ...(r.max[t] ?? [])].reduce((a, x) => a + x.load.refused + x.load.non2xx + x.load.errors, 0);
 
   const ratioOk = ratios.median >= GOALS.throughputRatio;
   const addedOk = added.median < GOALS.addedP99Ms;
   lines.push(`| | ${TARGET_LABEL.baseline} | ${TARGET_LABEL[relay]} | relay vs baseline | goal | |`);
   lines.push('|---|---|---|---|---|---|');
-  lines.push(`| max throughput, ${MAX_CONNECTIONS} connections (req/s) | ${num(rpsBase)} | ${num(rpsRelay)} | ${fmt(ratios.median)}× (${fmt(ratios.min)}–${fmt(ratios.max)}) | ≥ ${GOALS.throughputRatio}× | ${met(ratioOk)} |`);
-  lines.push(`| latency p50 at ${RATE} msg/s (ms) | ${ms(p50Base, 3)} | ${ms(p50Relay, 3)} | +${fmt(p50Relay.median - p50Base.median, 3)} ms | | |`);
-  lines.push(`| latency p99 at ${RATE} msg/s (ms) | ${ms(p99Base, 3)} | ${ms(p99Relay, 3)} | +${fmt(added.median, 3)} ms (${fmt(added.min, 3)}–${fmt(added.max, 3)}) | added p99 < ${GOALS.addedP99Ms} ms | ${met(addedOk)} |`);
+  lines.push(
+    `| max throughput, ${MAX_CONNECTIONS} connections (req/s) | ${num(rpsBase)} | ${num(rpsRelay)} | ${fmt(ratios.median)}× (${fmt(ratios.min)}–${fmt(ratios.max)}) | ≥ ${GOALS.throughputRatio}× | ${met(ratioOk)} |`,
+  );
+  lines.push(
+    `| latency p50 at ${RATE} msg/s (ms) | ${ms(p50Base, 3)} | ${ms(p50Relay, 3)} | +${fmt(p50Relay.median - p50Base.median, 3)} ms | | |`,
+  );
+  lines.push(
+    `| latency p99 at ${RATE} msg/s (ms) | ${ms(p99Base, 3)} | ${ms(p99Relay, 3)} | +${fmt(added.median, 3)} ms (${fmt(added.min, 3)}–${fmt(added.max, 3)}) | added p99 < ${GOALS.addedP99Ms} ms | ${met(addedOk)} |`,
+  );
   lines.push(`| achieved rate in the paced runs (msg/s) | ${num(rateBase)} | ${num(rateRelay)} | | | |`);
-  lines.push(`| latency p50 / p99 at max throughput (ms) | ${fmt(maxP50Base.median)} / ${fmt(maxP99Base.median)} | ${fmt(maxP50Relay.median)} / ${fmt(maxP99Relay.median)} | | | |`);
-  lines.push(`| CPU time of the server process per reply, max runs (µs) | ${num(cpuMax(base))} | ${num(cpuMax(relay))} | ${fmt(cpuMax(relay).median / cpuMax(base).median, 1)}× the CPU | | |`);
-  lines.push(`| CPU time of the server process per reply, paced runs (µs) | ${num(cpuPaced(base))} | ${num(cpuPaced(relay))} | ${fmt(cpuPaced(relay).median / cpuPaced(base).median, 1)}× the CPU | | |`);
+  lines.push(
+    `| latency p50 / p99 at max throughput (ms) | ${fmt(maxP50Base.median)} / ${fmt(maxP99Base.median)} | ${fmt(maxP50Relay.median)} / ${fmt(maxP99Relay.median)} | | | |`,
+  );
+  lines.push(
+    `| CPU time of the server process per reply, max runs (µs) | ${num(cpuMax(base))} | ${num(cpuMax(relay))} | ${fmt(cpuMax(relay).median / cpuMax(base).median, 1)}× the CPU | | |`,
+  );
+  lines.push(
+    `| CPU time of the server process per reply, paced runs (µs) | ${num(cpuPaced(base))} | ${num(cpuPaced(relay))} | ${fmt(cpuPaced(relay).median / cpuPaced(base).median, 1)}× the CPU | | |`,
+  );
   const relayDelivery = deliverySummary(relay);
-  lines.push(`| notifies at the Cognigy stub: delivered / accepted (all runs) | ${deliverySummary(base).text} | ${relayDelivery.text} | | every accepted reply, 0 duplicates | ${met(relayDelivery.complete && relayDelivery.dups === 0)} |`);
+  lines.push(
+    `| notifies at the Cognigy stub: delivered / accepted (all runs) | ${deliverySummary(base).text} | ${relayDelivery.text} | | every accepted reply, 0 duplicates | ${met(relayDelivery.complete && relayDelivery.dups === 0)} |`,
+  );
   const loopP99 = (t: string) => spread((r.paced[t] ?? []).map((x) => x.loop.loopDelayP99Ms));
   const gcMax = (t: string) => spread((r.paced[t] ?? []).map((x) => x.loop.gcMaxMs));
   lines.push(`| event-loop delay p99 in the paced runs (ms, 1 ms sampling) | ${ms(loopP99(base))} | ${ms(loopP99(relay))} | | | |`);
@@ -320,8 +388,12 @@ function writeReport(report: Report): string {
   L.push(`- **Machine:** ${m.cpuModel}, ${m.cores} cores, ${m.totalMemGiB} GiB RAM, ${m.platform}`);
   L.push(`- **Node:** ${m.node}`);
   L.push(`- **Date:** ${m.date}`);
-  L.push(`- **Runs:** ${REPS} repetitions of every load run (${SECONDS} s each, interleaved across targets, after a 3 s warm-up); tables show the **median (min–max)**. Total bench time ${fmt(report.elapsedS / 60, 1)} min.`);
-  L.push(`- Everything on 127.0.0.1: load generator (autocannon, in the bench process), target server, Cognigy stub and redis-server each in their own process, sharing the ${m.cores} cores.`);
+  L.push(
+    `- **Runs:** ${REPS} repetitions of every load run (${SECONDS} s each, interleaved across targets, after a 3 s warm-up); tables show the **median (min–max)**. Total bench time ${fmt(report.elapsedS / 60, 1)} min.`,
+  );
+  L.push(
+    `- Everything on 127.0.0.1: load generator (autocannon, in the bench process), target server, Cognigy stub and redis-server each in their own process, sharing the ${m.cores} cores.`,
+  );
   L.push('');
 
   if (report.reply) {
@@ -343,7 +415,9 @@ function writeReport(report: Report): string {
     if (r.targets.includes('relay-redis')) {
       L.push('## 2. The same with the Redis store (real redis-server)');
       L.push('');
-      L.push('Same load, same baseline runs (interleaved in the same session); the relay uses `RedisStore` against a local `redis-server` (no persistence).');
+      L.push(
+        'Same load, same baseline runs (interleaved in the same session); the relay uses `RedisStore` against a local `redis-server` (no persistence).',
+      );
       L.push('');
       L.push(...agentReplyTable(r, 'relay-redis', report));
       L.push('');
@@ -358,7 +432,9 @@ function writeReport(report: Report): string {
         `Then ${fmtInt(SCALE_LOOKUPS)} random lookups, one at a time, each timed; ${REPS} rounds (median (min–max) of the round p99s). RSS is the relay process (\`process.memoryUsage().rss\`).`,
     );
     L.push('');
-    L.push('| store | relay RSS after load + lookups | getConversation p50 / p99 (ms) | findConversationByEngageThread p50 / p99 (ms) | insert time | store size | goal | |');
+    L.push(
+      '| store | relay RSS after load + lookups | getConversation p50 / p99 (ms) | findConversationByEngageThread p50 / p99 (ms) | insert time | store size | goal | |',
+    );
     L.push('|---|---|---|---|---|---|---|---|');
     for (const s of report.scale) {
       const getP99 = spread(s.rounds.map((x) => x.getP99Ms));
@@ -367,11 +443,16 @@ function writeReport(report: Report): string {
       const findP50 = spread(s.rounds.map((x) => x.findP50Ms));
       const rssMb = s.rssAfterLookupsBytes / 2 ** 20;
       const ok = rssMb < GOALS.rssMb && getP99.median < GOALS.lookupP99Ms && findP99.median < GOALS.lookupP99Ms;
-      const size = s.store === 'redis' ? `redis-server used_memory ${mb(s.redisUsedMemoryBytes ?? 0)} (RSS ${mb(s.redisRssBytes ?? 0)})` : `SQLite file + WAL ${mb(s.sqliteFileBytes ?? 0)}`;
+      const size =
+        s.store === 'redis'
+          ? `redis-server used_memory ${mb(s.redisUsedMemoryBytes ?? 0)} (RSS ${mb(s.redisRssBytes ?? 0)})`
+          : `SQLite file + WAL ${mb(s.sqliteFileBytes ?? 0)}`;
       L.push(
         `| ${s.store} | ${mb(s.rssAfterLookupsBytes)} (before insert ${mb(s.rssBeforeBytes)}) | ${fmt(getP50.median, 3)} / ${ms(getP99, 3)} | ${fmt(findP50.median, 3)} / ${ms(findP99, 3)} | ${fmt(s.insertSeconds, 1)} s | ${size} | RSS < ${GOALS.rssMb} MB, p99 < ${GOALS.lookupP99Ms} ms | ${met(ok)} |`,
       );
-      report.summary.push(`scale (${s.store}, ${fmtInt(s.count)} handovers): RSS ${fmt(rssMb, 0)} MB, lookup p99 ${fmt(getP99.median, 3)} / ${fmt(findP99.median, 3)} ms (goal RSS < ${GOALS.rssMb} MB, p99 < ${GOALS.lookupP99Ms} ms: ${ok ? 'met' : 'NOT met'})`);
+      report.summary.push(
+        `scale (${s.store}, ${fmtInt(s.count)} handovers): RSS ${fmt(rssMb, 0)} MB, lookup p99 ${fmt(getP99.median, 3)} / ${fmt(findP99.median, 3)} ms (goal RSS < ${GOALS.rssMb} MB, p99 < ${GOALS.lookupP99Ms} ms: ${ok ? 'met' : 'NOT met'})`,
+      );
     }
     L.push('');
   }
@@ -394,12 +475,18 @@ function writeReport(report: Report): string {
       L.push('');
       L.push('| measure | median (min–max) | goal | |');
       L.push('|---|---|---|---|');
-      L.push(`| outbound HTTP calls per node execution (socket level, Flow runner) | ${[...new Set(calls)].join(', ')} in all ${calls.length} executions | ${GOALS.callsPerExecution} | ${met(callsOk)} |`);
-      L.push(`| extension-API requests that reached the relay per execution | ${[...new Set(relayCalls)].join(', ')} in all ${relayCalls.length} executions | ${GOALS.callsPerExecution} | |`);
+      L.push(
+        `| outbound HTTP calls per node execution (socket level, Flow runner) | ${[...new Set(calls)].join(', ')} in all ${calls.length} executions | ${GOALS.callsPerExecution} | ${met(callsOk)} |`,
+      );
+      L.push(
+        `| extension-API requests that reached the relay per execution | ${[...new Set(relayCalls)].join(', ')} in all ${relayCalls.length} executions | ${GOALS.callsPerExecution} | |`,
+      );
       L.push(`| node execution time (ms) | ${ms(node, 1)} | | |`);
       L.push(`| time to first Engage message (ms, from the user input) | ${ms(first, 1)} | | |`);
       L.push(`| time until the thread is in the Agent category (ms) | ${ms(folder, 1)} | | |`);
-      report.summary.push(`handover start: ${[...new Set(calls)].join('/')} call(s) per node execution (goal 1: ${callsOk ? 'met' : 'NOT met'}), first Engage message after ${fmt(first.median, 1)} ms (median)`);
+      report.summary.push(
+        `handover start: ${[...new Set(calls)].join('/')} call(s) per node execution (goal 1: ${callsOk ? 'met' : 'NOT met'}), first Engage message after ${fmt(first.median, 1)} ms (median)`,
+      );
     } else {
       L.push(`Not measured: ${report.handoverError}`);
       report.summary.push(`handover start: not measured (${report.handoverError})`);
@@ -413,7 +500,9 @@ function writeReport(report: Report): string {
     L.push('');
     L.push('| artifact | size | build time | note |');
     L.push('|---|---|---|---|');
-    L.push(`| rce-handover.tar.gz | ${t.bytes !== undefined ? `${fmtInt(t.bytes)} bytes (${fmt(t.bytes / 1024, 1)} KiB)` : 'not available'} | ${t.buildSeconds !== undefined ? `${fmt(t.buildSeconds, 1)} s` : ''} | ${t.note} |`);
+    L.push(
+      `| rce-handover.tar.gz | ${t.bytes !== undefined ? `${fmtInt(t.bytes)} bytes (${fmt(t.bytes / 1024, 1)} KiB)` : 'not available'} | ${t.buildSeconds !== undefined ? `${fmt(t.buildSeconds, 1)} s` : ''} | ${t.note} |`,
+    );
     L.push('');
     report.summary.push(`tarball: ${t.bytes !== undefined ? `${fmtInt(t.bytes)} bytes` : t.note}`);
   }
@@ -421,7 +510,9 @@ function writeReport(report: Report): string {
   L.push('## Noise');
   L.push('');
   if (report.noisy.length) {
-    L.push(`Measures with a min–max spread above ${NOISY * 100}% of the median — the machine was noisy (shared cores, other load); read those medians with care, and prefer the CPU time per reply, which a busy machine disturbs much less:`);
+    L.push(
+      `Measures with a min–max spread above ${NOISY * 100}% of the median — the machine was noisy (shared cores, other load); read those medians with care, and prefer the CPU time per reply, which a busy machine disturbs much less:`,
+    );
     L.push('');
     for (const n of report.noisy) L.push(`- ${n}`);
   } else {
@@ -435,7 +526,9 @@ function writeReport(report: Report): string {
 async function main(): Promise<void> {
   const started = Date.now();
   const machine = machineInfo();
-  log(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; ${REPS}× ${SECONDS} s runs; sections: ${[...SECTIONS].join(', ')}`);
+  log(
+    `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; ${REPS}× ${SECONDS} s runs; sections: ${[...SECTIONS].join(', ')}`,
+  );
   const report: Report = { machine, reply: null, scale: [], handover: null, tarball: null, noisy: [], summary: [], elapsedS: 0 };
 
   let redis: RedisServerHandle | null = null;

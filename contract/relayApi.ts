@@ -159,21 +159,23 @@ export const startHandoverResponseSchema = z.object({
 });
 export type StartHandoverResponse = z.infer<typeof startHandoverResponseSchema>;
 
-export const userMessageRequestSchema = z.object({
-  ...envelope,
-  role: z.enum(['user', 'bot']).default('user'),
-  /**
-   * "Forward Only Handover Conversations" off: mirror this message to Engage (Bot category) even
-   * when no handover is running, so agents later see the whole conversation.
-   */
-  mirror: z.boolean().default(false),
-  text: z.string().max(20000).default(''),
-  attachments: z.array(userAttachmentSchema).max(10).default([]),
-  /** The user picked an option of an agent's structured message: answered as Engage documents (in_reply_to_id + structured_reply). */
-  structuredReply: z.object({ inReplyToId: id, payload: z.string().max(1000).optional() }).optional(),
-  /** Bot role only: Engage structured content (select, rich_link, template, carousel) mirroring the bot's quick replies or cards. */
-  structuredContent: z.record(z.string(), z.unknown()).optional(),
-}).refine((m) => m.text.length > 0 || m.attachments.length > 0, { message: 'text or attachments required' });
+export const userMessageRequestSchema = z
+  .object({
+    ...envelope,
+    role: z.enum(['user', 'bot']).default('user'),
+    /**
+     * "Forward Only Handover Conversations" off: mirror this message to Engage (Bot category) even
+     * when no handover is running, so agents later see the whole conversation.
+     */
+    mirror: z.boolean().default(false),
+    text: z.string().max(20000).default(''),
+    attachments: z.array(userAttachmentSchema).max(10).default([]),
+    /** The user picked an option of an agent's structured message: answered as Engage documents (in_reply_to_id + structured_reply). */
+    structuredReply: z.object({ inReplyToId: id, payload: z.string().max(1000).optional() }).optional(),
+    /** Bot role only: Engage structured content (select, rich_link, template, carousel) mirroring the bot's quick replies or cards. */
+    structuredContent: z.record(z.string(), z.unknown()).optional(),
+  })
+  .refine((m) => m.text.length > 0 || m.attachments.length > 0, { message: 'text or attachments required' });
 export type UserMessageRequest = z.infer<typeof userMessageRequestSchema>;
 
 export const userMessageResponseSchema = z.object({

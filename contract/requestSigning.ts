@@ -42,7 +42,15 @@ export interface SignedRequestParts {
 }
 
 function mac(key: string, parts: SignedRequestParts, rawBody: string | Buffer): Buffer {
-  const head = ['rce-relay-v2', parts.method.toUpperCase(), parts.path, parts.sourceId, String(parts.timestampSeconds), parts.nonce, ''].join('\n');
+  const head = [
+    'rce-relay-v2',
+    parts.method.toUpperCase(),
+    parts.path,
+    parts.sourceId,
+    String(parts.timestampSeconds),
+    parts.nonce,
+    '',
+  ].join('\n');
   return createHmac('sha256', key).update(head).update(rawBody).digest();
 }
 
@@ -55,7 +63,14 @@ export function signRelayRequestV1(apiKey: string, timestampSeconds: number, raw
   return `v1=${createHmac('sha256', apiKey).update(`${timestampSeconds}.${nonce}.`).update(rawBody).digest('hex')}`;
 }
 
-export type RelaySignatureFailure = 'missing_headers' | 'unsupported_signature' | 'malformed_timestamp' | 'malformed_nonce' | 'malformed_source' | 'stale_timestamp' | 'bad_signature';
+export type RelaySignatureFailure =
+  | 'missing_headers'
+  | 'unsupported_signature'
+  | 'malformed_timestamp'
+  | 'malformed_nonce'
+  | 'malformed_source'
+  | 'stale_timestamp'
+  | 'bad_signature';
 export type RelaySignatureCheck = { ok: true } | { ok: false; reason: RelaySignatureFailure };
 
 export interface RelaySignatureHeaders {
@@ -71,7 +86,11 @@ export interface RelaySignatureHeaders {
  * Everything that can be checked without the body: presence and shape of the headers and the
  * timestamp window. The relay runs this before it reads a byte of the body.
  */
-export function precheckRelayRequest(headers: RelaySignatureHeaders, nowSeconds: number, toleranceSeconds = DEFAULT_TOLERANCE_SECONDS): { ok: true; parts: Omit<SignedRequestParts, 'method' | 'path'>; presented: Buffer } | { ok: false; reason: RelaySignatureFailure } {
+export function precheckRelayRequest(
+  headers: RelaySignatureHeaders,
+  nowSeconds: number,
+  toleranceSeconds = DEFAULT_TOLERANCE_SECONDS,
+): { ok: true; parts: Omit<SignedRequestParts, 'method' | 'path'>; presented: Buffer } | { ok: false; reason: RelaySignatureFailure } {
   const { timestampHeader, signatureHeader, nonceHeader, sourceHeader } = headers;
   if (!signatureHeader && headers.legacySignatureHeader) return { ok: false, reason: 'unsupported_signature' };
   if (!timestampHeader || !signatureHeader || !nonceHeader || !sourceHeader) return { ok: false, reason: 'missing_headers' };
@@ -86,17 +105,21 @@ export function precheckRelayRequest(headers: RelaySignatureHeaders, nowSeconds:
 }
 
 /** The full check: the precheck, then the MAC over method, path, source, timestamp, nonce and body with every accepted key. */
-export function verifyRelayRequest(params: RelaySignatureHeaders & {
-  acceptedKeys: readonly string[];
-  method: string;
-  path: string;
-  rawBody: Buffer;
-  nowSeconds: number;
-  toleranceSeconds?: number;
-}): RelaySignatureCheck {
+export function verifyRelayRequest(
+  params: RelaySignatureHeaders & {
+    acceptedKeys: readonly string[];
+    method: string;
+    path: string;
+    rawBody: Buffer;
+    nowSeconds: number;
+    toleranceSeconds?: number;
+  },
+): RelaySignatureCheck {
   const pre = precheckRelayRequest(params, params.nowSeconds, params.toleranceSeconds);
   if (!pre.ok) return pre;
-  return macMatches(params.acceptedKeys, { ...pre.parts, method: params.method, path: params.path }, params.rawBody, pre.presented) ? { ok: true } : { ok: false, reason: 'bad_signature' };
+  return macMatches(params.acceptedKeys, { ...pre.parts, method: params.method, path: params.path }, params.rawBody, pre.presented)
+    ? { ok: true }
+    : { ok: false, reason: 'bad_signature' };
 }
 
 /** Constant work over every accepted key (rotation), so timing does not tell which one matched. */

@@ -30,7 +30,9 @@ export function writeDoctorEnvFile(config: RelayConfig, file: string, relayUrl?:
     if (!PLAIN.test(value)) throw new Error(`${name} has characters an env file cannot carry unquoted`);
     return `${name}=${value}`;
   });
-  writeFileSync(file, `# Written by npm run sandbox: the sandbox relay's settings, for npm run doctor.\n${lines.join('\n')}\n`, { mode: 0o600 });
+  writeFileSync(file, `# Written by npm run sandbox: the sandbox relay's settings, for npm run doctor.\n${lines.join('\n')}\n`, {
+    mode: 0o600,
+  });
   chmodSync(file, 0o600);
 }
 

@@ -38,7 +38,10 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
   const stop = () => {
-    sandbox.stop().then(() => process.exit(0), () => process.exit(1));
+    sandbox.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

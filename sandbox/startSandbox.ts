@@ -79,16 +79,29 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     relayApiKey: secrets.relay,
     sourceId: 'sandbox-source',
   };
-  const config: RelayConfig = { settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', storeUrl: `sqlite:${dbFile}`, allowHttpAttachments: true }), tenants: [tenant] };
+  const config: RelayConfig = {
+    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', storeUrl: `sqlite:${dbFile}`, allowHttpAttachments: true }),
+    tenants: [tenant],
+  };
   const logStream = createWriteStream(options.logFile ?? join(dataDir, 'sandbox-relay.log'), { flags: 'w' });
   const logger = createLogger({ level: 'info', secrets: secretsOf(config), destination: logStream });
-  const relay = createRelay({ config, store: SqliteStore.open(dbFile), logger, outbox: { backoff: { baseMs: 100, capMs: 2000 }, idlePollMs: 50 } });
+  const relay = createRelay({
+    config,
+    store: SqliteStore.open(dbFile),
+    logger,
+    outbox: { backoff: { baseMs: 100, capMs: 2000 }, idlePollMs: 50 },
+  });
   const { url: relayUrl } = await relay.start(0, '127.0.0.1');
 
   // The admin's Engage setup, done for you: source Base URI + save, webhook with secret and events.
   engage.setSourceBaseUri(`${relayUrl}/handover/rce`);
   await engage.saveSource();
-  const webhook = await engage.registerWebhook({ url: `${relayUrl}/handover/rce`, secret: secrets.webhook, verifyToken: 'cognigy123', events: ['intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken'] });
+  const webhook = await engage.registerWebhook({
+    url: `${relayUrl}/handover/rce`,
+    secret: secrets.webhook,
+    verifyToken: 'cognigy123',
+    events: ['intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken'],
+  });
   if (!webhook.enabled) throw new Error(`sandbox webhook was not enabled: ${webhook.reason ?? 'unknown reason'}`);
 
   let webchat: WebchatServer | null = null;
@@ -109,7 +122,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       },
     },
     onOutput: (session, output) => webchat?.onOutput(session, output),
-    onLog: (_s, log) => { if (process.env.SANDBOX_DEBUG) console.log('FLOWLOG', log.level, log.message); },
+    onLog: (_s, log) => {
+      if (process.env.SANDBOX_DEBUG) console.log('FLOWLOG', log.level, log.message);
+    },
   });
   webchat = new WebchatServer({
     runner,

@@ -35,12 +35,22 @@ export class Uploads {
     const router = express.Router();
     router.post('/api/upload', express.raw({ type: () => true, limit: MAX_UPLOAD_BYTES }), (req, res) => {
       const name = nameSchema.safeParse(req.query.name);
-      if (!name.success || !Buffer.isBuffer(req.body) || req.body.length === 0) return res.status(400).json({ error: 'a file name (?name=) and a non-empty body are required' });
-      const type = String(req.headers['content-type'] ?? 'application/octet-stream').split(';')[0]?.trim() || 'application/octet-stream';
+      if (!name.success || !Buffer.isBuffer(req.body) || req.body.length === 0)
+        return res.status(400).json({ error: 'a file name (?name=) and a non-empty body are required' });
+      const type =
+        String(req.headers['content-type'] ?? 'application/octet-stream')
+          .split(';')[0]
+          ?.trim() || 'application/octet-stream';
       if (this.files.size >= MAX_FILES) this.files.delete(this.files.keys().next().value as string);
       const id = randomUUID();
       this.files.set(id, { name: name.data, type, bytes: req.body });
-      const file: UploadedFile = { runtimeFileId: id, fileName: name.data, mimeType: type, size: req.body.length, url: `${baseUrl()}/files/${id}/${encodeURIComponent(name.data)}` };
+      const file: UploadedFile = {
+        runtimeFileId: id,
+        fileName: name.data,
+        mimeType: type,
+        size: req.body.length,
+        url: `${baseUrl()}/files/${id}/${encodeURIComponent(name.data)}`,
+      };
       res.json(file);
     });
     router.get('/files/:id/:name', (req, res) => {

@@ -46,7 +46,9 @@ function build() {
   try {
     tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
   } catch {
-    process.stderr.write('dist/ is missing or older than the sources, and TypeScript is not installed: run `npm ci` (with dev dependencies), then `npm run build`.\n');
+    process.stderr.write(
+      'dist/ is missing or older than the sources, and TypeScript is not installed: run `npm ci` (with dev dependencies), then `npm run build`.\n',
+    );
     process.exit(1);
   }
   rmSync(dist, { recursive: true, force: true });

@@ -102,7 +102,10 @@ let compiled = false;
 function compiledChild(file: string): string | null {
   if (process.env.BENCH_TSX === '1') return null;
   if (!compiled) {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(repoRoot, 'tsconfig.bench.json')], { cwd: repoRoot, stdio: 'inherit' });
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(repoRoot, 'tsconfig.bench.json')], {
+      cwd: repoRoot,
+      stdio: 'inherit',
+    });
     compiled = true;
   }
   const js = path.join(compiledRoot, file.replace(/\.ts$/, '.js'));
@@ -114,7 +117,10 @@ function compiledChild(file: string): string | null {
  * Forks a bench child (compiled JavaScript, or TypeScript under tsx with BENCH_TSX=1) with an IPC
  * channel, and waits for its `{ready}` message. `nodeArgs` go first (e.g. `--expose-gc`).
  */
-export async function startChild(file: string, options: { env?: Record<string, string>; nodeArgs?: string[]; readyTimeoutMs?: number } = {}): Promise<BenchChild> {
+export async function startChild(
+  file: string,
+  options: { env?: Record<string, string>; nodeArgs?: string[]; readyTimeoutMs?: number } = {},
+): Promise<BenchChild> {
   const js = compiledChild(file);
   const child = fork(js ?? path.resolve(repoRoot, file), [], {
     cwd: repoRoot,
@@ -125,15 +131,20 @@ export async function startChild(file: string, options: { env?: Record<string, s
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let exited = false;
-  const exitPromise = new Promise<void>((resolve) => child.once('exit', () => {
-    exited = true;
-    for (const p of pending.values()) p.reject(new Error(`${file} exited`));
-    pending.clear();
-    resolve();
-  }));
+  const exitPromise = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      for (const p of pending.values()) p.reject(new Error(`${file} exited`));
+      pending.clear();
+      resolve();
+    }),
+  );
 
   const ready = await new Promise<unknown>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${file} did not report ready within ${options.readyTimeoutMs ?? 120_000} ms`)), options.readyTimeoutMs ?? 120_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${file} did not report ready within ${options.readyTimeoutMs ?? 120_000} ms`)),
+      options.readyTimeoutMs ?? 120_000,
+    );
     const onMessage = (msg: unknown) => {
       if (msg && typeof msg === 'object' && 'ready' in msg) {
         clearTimeout(timer);
@@ -247,12 +258,23 @@ function loopDiagnostics(): Record<string, () => unknown> {
       observer?.disconnect();
       histogram = null;
       observer = null;
-      return { loopDelayP50Ms: h.percentile(50) / 1e6, loopDelayP99Ms: h.percentile(99) / 1e6, loopDelayMaxMs: h.max / 1e6, gcCount: gc.count, gcTotalMs: gc.totalMs, gcMaxMs: gc.maxMs };
+      return {
+        loopDelayP50Ms: h.percentile(50) / 1e6,
+        loopDelayP99Ms: h.percentile(99) / 1e6,
+        loopDelayMaxMs: h.max / 1e6,
+        gcCount: gc.count,
+        gcTotalMs: gc.totalMs,
+        gcMaxMs: gc.maxMs,
+      };
     },
   };
 }
 
-export function serveParent(ready: unknown, ownMethods: Record<string, (args: unknown) => unknown>, onStop: () => Promise<void> | void): void {
+export function serveParent(
+  ready: unknown,
+  ownMethods: Record<string, (args: unknown) => unknown>,
+  onStop: () => Promise<void> | void,
+): void {
   const methods: Record<string, (args: unknown) => unknown> = { ...loopDiagnostics(), ...ownMethods };
   const send = (msg: unknown) => {
     if (process.send && process.connected) process.send(msg);

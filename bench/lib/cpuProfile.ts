@@ -79,7 +79,8 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
   let idleUs = 0;
   for (const n of profile.nodes) if (n.callFrame.functionName === '(idle)') idleUs += selfUs.get(n.id) ?? 0;
 
-  const key = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}\u0000${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+  const key = (n: ProfileNode) =>
+    `${n.callFrame.functionName || '(anonymous)'}\u0000${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   const areas = new Map<string, number>();
@@ -125,7 +126,10 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
   return {
     durationMs: durationUs / 1000,
     busyPct: (100 * (durationUs - idleUs)) / Math.max(1, durationUs),
-    topSelf: keys.sort((a, b) => (self.get(b) ?? 0) - (self.get(a) ?? 0)).slice(0, top).map(toCost),
+    topSelf: keys
+      .sort((a, b) => (self.get(b) ?? 0) - (self.get(a) ?? 0))
+      .slice(0, top)
+      .map(toCost),
     topTotal: [...total.keys()]
       .filter((k) => !skip.has(k.split('\u0000')[0] ?? ''))
       .sort((a, b) => (total.get(b) ?? 0) - (total.get(a) ?? 0))

@@ -46,4 +46,3 @@ export function benchConversation(index: number, status: Conversation['status'] 
     updatedAt: now,
   };
 }
-

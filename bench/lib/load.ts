@@ -28,7 +28,9 @@ export interface AgentReplyLoad {
   runTag: string;
 }
 
-export type LoadMode = { kind: 'max'; connections: number; seconds: number; maxRequests: number } | { kind: 'paced'; rate: number; connections: number; seconds: number };
+export type LoadMode =
+  | { kind: 'max'; connections: number; seconds: number; maxRequests: number }
+  | { kind: 'paced'; rate: number; connections: number; seconds: number };
 
 export interface LoadResult {
   mode: LoadMode['kind'];

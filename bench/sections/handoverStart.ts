@@ -70,7 +70,13 @@ async function main(): Promise<void> {
   });
 
   const sourceId = 'benchhandover01';
-  const engage = new EngageSimulator({ sourceId, realtimeAccessToken: BENCH_SECRETS.realtimeAccessToken, apiAccessToken: BENCH_SECRETS.apiAccessToken, importDelayMs, categorizeDurationMs });
+  const engage = new EngageSimulator({
+    sourceId,
+    realtimeAccessToken: BENCH_SECRETS.realtimeAccessToken,
+    apiAccessToken: BENCH_SECRETS.apiAccessToken,
+    importDelayMs,
+    categorizeDurationMs,
+  });
   await engage.start();
   const cognigy = new CognigyApiSimulator(BENCH_SECRETS.cognigyApiKey);
   await cognigy.start();
@@ -89,7 +95,11 @@ async function main(): Promise<void> {
     sourceId,
   };
   const config: RelayConfig = { settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel: 'info' }), tenants: [tenant] };
-  const logger = createLogger({ level: 'info', secrets: secretsOf(config), destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  const logger = createLogger({
+    level: 'info',
+    secrets: secretsOf(config),
+    destination: pino.destination({ dest: '/dev/null', sync: false }),
+  });
   const dir = mkdtempSync(path.join(tmpdir(), 'rce-bench-handover-'));
   const relay = createRelay({ config, store: SqliteStore.open(path.join(dir, 'relay.db')), logger });
   const { url: relayUrl } = await relay.start(0, '127.0.0.1');
@@ -113,7 +123,12 @@ async function main(): Promise<void> {
     relayUrl,
     relayApiKey: BENCH_SECRETS.relayApiKey,
   };
-  const runner = new FlowRunner({ flow, extension, connections: { rce: connection }, defaultProfile: { firstname: 'Ada', lastname: 'Lovelace', email: 'ada@example.com' } });
+  const runner = new FlowRunner({
+    flow,
+    extension,
+    connections: { rce: connection },
+    defaultProfile: { firstname: 'Ada', lastname: 'Lovelace', email: 'ada@example.com' },
+  });
 
   const result: HandoverStartResult = {
     method: 'real "Handover to RCE" node run by sandbox/cognigy/flowRunner.ts (extension/src/nodes/handoverToRce.ts)',

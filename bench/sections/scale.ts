@@ -65,7 +65,11 @@ async function main(): Promise<void> {
     settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel: 'info' }),
     tenants: [benchTenant(NOWHERE)],
   };
-  const logger = createLogger({ level: 'info', secrets: secretsOf(config), destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  const logger = createLogger({
+    level: 'info',
+    secrets: secretsOf(config),
+    destination: pino.destination({ dest: '/dev/null', sync: false }),
+  });
   const dir = mkdtempSync(path.join(tmpdir(), 'rce-bench-scale-'));
   const dbFile = path.join(dir, 'relay.db');
   const prefix = `benchscale:${process.pid}:`;
@@ -97,7 +101,10 @@ async function main(): Promise<void> {
         const value = benchConversation(i, i % 2 === 0 ? 'queued' : 'active');
         threadIds[i] = value.threadId;
         engageIds[i] = value.engageThreadId as string;
-        const { outcome } = await store.apply({ conversation: { value, expectedVersion: null }, dedup: { key: `api:${BENCH_SOURCE_ID}:scale-${i}`, ttlMs: 7 * 24 * 3600_000 } });
+        const { outcome } = await store.apply({
+          conversation: { value, expectedVersion: null },
+          dedup: { key: `api:${BENCH_SOURCE_ID}:scale-${i}`, ttlMs: 7 * 24 * 3600_000 },
+        });
         if (outcome !== 'applied') throw new Error(`insert ${i}: ${outcome}`);
       }
     }),
@@ -120,7 +127,9 @@ async function main(): Promise<void> {
     const indices = new Uint32Array(lookups);
     for (let k = 0; k < lookups; k++) indices[k] = Math.floor(Math.random() * count);
     const get = sortedCopy(await timeLookups(indices, (i) => store.getConversation(BENCH_SOURCE_ID, threadIds[i] as string)));
-    const find = sortedCopy(await timeLookups(indices, (i) => store.findConversationByEngageThread(BENCH_SOURCE_ID, engageIds[i] as string)));
+    const find = sortedCopy(
+      await timeLookups(indices, (i) => store.findConversationByEngageThread(BENCH_SOURCE_ID, engageIds[i] as string)),
+    );
     result.rounds.push({
       getP50Ms: percentileSorted(get, 50),
       getP99Ms: percentileSorted(get, 99),

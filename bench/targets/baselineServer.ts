@@ -76,7 +76,10 @@ const server = http.createServer((req, res) => {
     const threadId = String(params.thread_id ?? '');
     const id = `agent-${createHash('sha256').update(contentId).digest('hex').slice(0, 24)}`;
     const answer = JSON.stringify({ id });
-    res.writeHead(200, { 'content-type': 'application/json', 'x-smccsdk-signature': createHmac('sha512', token).update(answer).digest('hex') });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'x-smccsdk-signature': createHmac('sha512', token).update(answer).digest('hex'),
+    });
     res.end(answer);
     forward(
       JSON.stringify({

@@ -33,10 +33,20 @@ async function main(): Promise<void> {
   const config: RelayConfig = {
     // The per-address (default 1200/min) and per-tenant (default 3000/min) limits would turn a
     // load test into a 429 test: raised far above the load.
-    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel, rateLimitPerMinute: 1_000_000_000, tenantRateLimitPerMinute: 1_000_000_000 }),
+    settings: relaySettingsSchema.parse({
+      port: 0,
+      host: '127.0.0.1',
+      logLevel,
+      rateLimitPerMinute: 1_000_000_000,
+      tenantRateLimitPerMinute: 1_000_000_000,
+    }),
     tenants: [benchTenant(stubUrl)],
   };
-  const logger = createLogger({ level: logLevel, secrets: secretsOf(config), destination: pino.destination({ dest: '/dev/null', sync: false }) });
+  const logger = createLogger({
+    level: logLevel,
+    secrets: secretsOf(config),
+    destination: pino.destination({ dest: '/dev/null', sync: false }),
+  });
 
   const dir = mkdtempSync(path.join(tmpdir(), 'rce-bench-relay-'));
   let store: Store;

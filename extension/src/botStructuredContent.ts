@@ -8,7 +8,8 @@
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null);
-const str = (v: unknown, max: number): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : undefined);
+const str = (v: unknown, max: number): string | undefined =>
+  typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, max) : undefined;
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const webUrl = (v: unknown): string | undefined => {
   const url = str(v, 2048);
@@ -82,7 +83,10 @@ export function botStructuredContent(data: unknown): BotStructuredMessage | null
 
   const gallery = obj(message._gallery);
   if (gallery) {
-    const cards = list(gallery.items).map(card).filter((c): c is Json => c !== null).slice(0, 10);
+    const cards = list(gallery.items)
+      .map(card)
+      .filter((c): c is Json => c !== null)
+      .slice(0, 10);
     const text = str(gallery.fallbackText, 20000) ?? cards.map((c) => String(c.title)).join('\n');
     if (cards.length === 1) return { text, structuredContent: { type: 'template', ...cards[0] } };
     if (cards.length > 1) return { text, structuredContent: { type: 'carousel', items: cards } };

@@ -51,7 +51,9 @@ function parseRange(text: string, day: Weekday): OpeningRange {
   const start = match?.[1] !== undefined ? minutesOf(match[1]) : null;
   const end = match?.[2] !== undefined ? minutesOf(match[2]) : null;
   if (start === null || end === null || start === end || start === 1440) {
-    throw new BusinessHoursError(`Weekly hours: "${text}" on ${day} is not a range like "09:00-17:00" (24-hour clock, "24:00" allowed as the end).`);
+    throw new BusinessHoursError(
+      `Weekly hours: "${text}" on ${day} is not a range like "09:00-17:00" (24-hour clock, "24:00" allowed as the end).`,
+    );
   }
   return { start, end };
 }
@@ -65,7 +67,8 @@ export function parseWeeklyHours(raw: unknown): Record<Weekday, OpeningRange[]> 
   const weekly = Object.fromEntries(WEEKDAYS.map((d) => [d, [] as OpeningRange[]])) as Record<Weekday, OpeningRange[]>;
   for (const [key, value] of Object.entries(parsed.data)) {
     const day = key.trim().toLowerCase().slice(0, 3) as Weekday;
-    if (!WEEKDAYS.includes(day)) throw new BusinessHoursError(`Weekly hours: "${key}" is not a weekday (use mon, tue, wed, thu, fri, sat, sun).`);
+    if (!WEEKDAYS.includes(day))
+      throw new BusinessHoursError(`Weekly hours: "${key}" is not a weekday (use mon, tue, wed, thu, fri, sat, sun).`);
     const ranges = value === null ? [] : Array.isArray(value) ? value : [value];
     weekly[day].push(...ranges.filter((r) => r.trim() !== '').map((r) => parseRange(r, day)));
   }
@@ -118,7 +121,11 @@ export function checkTimeZone(timeZone: string): string {
 }
 
 export function parseBusinessHours(raw: { timeZone: string; weeklyHours: unknown; closedDates: readonly string[] }): BusinessHours {
-  return { timeZone: checkTimeZone(raw.timeZone), weekly: parseWeeklyHours(raw.weeklyHours), closedDates: parseClosedDates(raw.closedDates) };
+  return {
+    timeZone: checkTimeZone(raw.timeZone),
+    weekly: parseWeeklyHours(raw.weeklyHours),
+    closedDates: parseClosedDates(raw.closedDates),
+  };
 }
 
 interface LocalClock {
@@ -160,9 +167,12 @@ export function checkBusinessHours(hours: BusinessHours, instant: Date): Busines
   const clock = localClock(instant, hours.timeZone);
   const seen = { localDate: clock.date, localTime: clockText(clock.minutes), weekday: clock.weekday };
   if (hours.closedDates.has(clock.date)) return { open: false, reason: 'closed_date', ...seen };
-  const today = hours.weekly[clock.weekday].some((r) => (r.end > r.start ? clock.minutes >= r.start && clock.minutes < r.end : clock.minutes >= r.start));
+  const today = hours.weekly[clock.weekday].some((r) =>
+    r.end > r.start ? clock.minutes >= r.start && clock.minutes < r.end : clock.minutes >= r.start,
+  );
   // The tail of yesterday's overnight range, unless yesterday was closed (then it never opened).
   const yesterdayClosed = hours.closedDates.has(previousDate(clock.date));
-  const fromYesterday = !yesterdayClosed && hours.weekly[previousWeekday(clock.weekday)].some((r) => r.end < r.start && clock.minutes < r.end);
+  const fromYesterday =
+    !yesterdayClosed && hours.weekly[previousWeekday(clock.weekday)].some((r) => r.end < r.start && clock.minutes < r.end);
   return today || fromYesterday ? { open: true, ...seen } : { open: false, reason: 'outside_hours', ...seen };
 }

@@ -62,7 +62,7 @@ export const connectionFieldHelp: Record<ConnectionFieldName, ConnectionFieldHel
   },
   realtimeEndpointUrl: {
     label: 'Realtime Endpoint URL',
-    help: 'From the source\'s Implementation Details. Its last path segment is the source id that names the relay tenant.',
+    help: "From the source's Implementation Details. Its last path segment is the source id that names the relay tenant.",
     secret: false,
     required: true,
   },

@@ -1,8 +1,4 @@
-import {
-  injectedHandoverEventSchema,
-  type HandoverStatus,
-  type InjectedHandoverEvent,
-} from '../../contract/relayApi';
+import { injectedHandoverEventSchema, type HandoverStatus, type InjectedHandoverEvent } from '../../contract/relayApi';
 import type { UserAttachment } from '../../contract/userAttachment';
 
 /**
@@ -101,7 +97,12 @@ export const REASON_ROUTES: Record<EventReason, EventRoute> = {
 };
 
 /** Taken instead of "On Queue Update", once per handover, when the wait passes the node's thresholds. */
-export const LONG_WAIT_ROUTE: EventRoute = { child: HANDOVER_CHILD_TYPES.longWait, staysActive: true, status: 'queued', nextInputAt: 'flowStart' };
+export const LONG_WAIT_ROUTE: EventRoute = {
+  child: HANDOVER_CHILD_TYPES.longWait,
+  staysActive: true,
+  status: 'queued',
+  nextInputAt: 'flowStart',
+};
 
 /** What the node's fields add to routing. */
 export interface RouteOptions {
@@ -121,7 +122,8 @@ export function routeForEvent(
   if (event.reason) return REASON_ROUTES[event.reason];
   const route = EVENT_ROUTES[event.status];
   const { longWait } = options;
-  if (route === EVENT_ROUTES.queue && longWait && !state?.longWaitTaken && isLongWait(event.position, event.estimatedWaitTime, longWait)) return LONG_WAIT_ROUTE;
+  if (route === EVENT_ROUTES.queue && longWait && !state?.longWaitTaken && isLongWait(event.position, event.estimatedWaitTime, longWait))
+    return LONG_WAIT_ROUTE;
   return route;
 }
 
@@ -276,7 +278,12 @@ export function cancelPhrasesApply(state: Pick<HandoverState, 'status'>, duringL
  * always (an explicit choice, and its payload must never reach the agent as text); a typed
  * cancel phrase when cancel phrases apply now.
  */
-export function wantsToCancel(text: string | undefined, state: Pick<HandoverState, 'status'>, cancelPhrases: readonly string[], duringLiveChat: boolean): boolean {
+export function wantsToCancel(
+  text: string | undefined,
+  state: Pick<HandoverState, 'status'>,
+  cancelPhrases: readonly string[],
+  duringLiveChat: boolean,
+): boolean {
   if (typeof text === 'string' && (text.trim() === CANCEL_PAYLOAD || text.trim() === ALL_SET_PAYLOAD)) return true;
   return cancelPhrasesApply(state, duringLiveChat) && isCancelRequest(text, cancelPhrases);
 }
@@ -308,7 +315,8 @@ function plural(count: number, unit: string): string {
  * 10 minutes; to 5 minutes up to an hour; to a quarter hour beyond.
  */
 export function spokenWait(estimatedWaitTimeMs: number | null | undefined): SpokenWait | null {
-  if (estimatedWaitTimeMs === null || estimatedWaitTimeMs === undefined || !Number.isFinite(estimatedWaitTimeMs) || estimatedWaitTimeMs < 0) return null;
+  if (estimatedWaitTimeMs === null || estimatedWaitTimeMs === undefined || !Number.isFinite(estimatedWaitTimeMs) || estimatedWaitTimeMs < 0)
+    return null;
   const exact = estimatedWaitTimeMs / 60000;
   if (exact < 1) return { minutes: 1, words: 'less than a minute' };
   const step = exact < 9.5 ? 1 : exact < 57.5 ? 5 : 15;
@@ -326,7 +334,11 @@ const QUEUE_PLACEHOLDER = /\{\{?\s*(position|minutes|wait)\s*\}?\}/gu;
  * `{{…}}` if CognigyScript left them alone. A sentence whose value is unknown is left out (Engage
  * may report a position without a wait, or the reverse); "" when nothing is left to say.
  */
-export function fillQueueTemplate(template: string, position: number | null | undefined, estimatedWaitTimeMs: number | null | undefined): string {
+export function fillQueueTemplate(
+  template: string,
+  position: number | null | undefined,
+  estimatedWaitTimeMs: number | null | undefined,
+): string {
   const wait = spokenWait(estimatedWaitTimeMs);
   const values: Record<string, string | null> = {
     position: position === null || position === undefined ? null : String(position),
@@ -368,7 +380,11 @@ export interface LongWaitThresholds {
 }
 
 /** Whether a queue report is a long wait: the estimate over N minutes, or the position over P. */
-export function isLongWait(position: number | null | undefined, estimatedWaitTimeMs: number | null | undefined, limits: LongWaitThresholds): boolean {
+export function isLongWait(
+  position: number | null | undefined,
+  estimatedWaitTimeMs: number | null | undefined,
+  limits: LongWaitThresholds,
+): boolean {
   const waitTooLong = limits.minutes > 0 && typeof estimatedWaitTimeMs === 'number' && estimatedWaitTimeMs > limits.minutes * 60000;
   const tooFarBack = limits.position > 0 && typeof position === 'number' && position > limits.position;
   return waitTooLong || tooFarBack;
@@ -392,7 +408,10 @@ export function attachmentsFrom(data: unknown): UserAttachment[] {
       valid = false;
     }
     if (!valid) continue;
-    const named = item && typeof item === 'object' ? ((item as { filename?: unknown; name?: unknown }).filename ?? (item as { name?: unknown }).name) : undefined;
+    const named =
+      item && typeof item === 'object'
+        ? ((item as { filename?: unknown; name?: unknown }).filename ?? (item as { name?: unknown }).name)
+        : undefined;
     out.push(typeof named === 'string' && named.trim() !== '' ? { url, filename: named.trim().slice(0, 256) } : { url });
     if (out.length === 10) break;
   }

@@ -55,7 +55,10 @@ export function parseProfileMapping(raw: unknown): ProfileMapping {
   const mapping: ProfileMapping = {};
   for (const [source, target] of Object.entries(value)) {
     if (source.trim() === '' || source.length > MAX_KEY_CHARS) {
-      throw new NodeInputError('invalid_profile_mapping', `Extra profile mappings: the Cognigy key "${source.slice(0, 40)}" must be 1–${MAX_KEY_CHARS} characters.`);
+      throw new NodeInputError(
+        'invalid_profile_mapping',
+        `Extra profile mappings: the Cognigy key "${source.slice(0, 40)}" must be 1–${MAX_KEY_CHARS} characters.`,
+      );
     }
     if (typeof target !== 'string' || !isEngageTarget(target.trim())) {
       throw new NodeInputError(
@@ -106,7 +109,7 @@ function fitProfileValue(item: unknown): ContactProfile[string] | undefined {
     return item
       .filter((x) => x !== null && x !== undefined)
       .slice(0, MAX_LIST_ITEMS)
-      .map((x) => clipText(typeof x === 'string' ? x : JSON.stringify(x) ?? String(x)));
+      .map((x) => clipText(typeof x === 'string' ? x : (JSON.stringify(x) ?? String(x))));
   }
   if (typeof item === 'object') return clipText(JSON.stringify(item));
   return undefined;
@@ -157,7 +160,11 @@ export function contextDataFrom(raw: unknown): { contextData: Record<string, str
     if (typeof item === 'string') setOwn(contextData, key, clipText(item));
     else if (typeof item === 'number' || typeof item === 'boolean') setOwn(contextData, key, String(item));
     else if (Array.isArray(item) && item.every((x) => ['string', 'number', 'boolean'].includes(typeof x))) {
-      setOwn(contextData, key, item.slice(0, MAX_LIST_ITEMS).map((x) => clipText(String(x))));
+      setOwn(
+        contextData,
+        key,
+        item.slice(0, MAX_LIST_ITEMS).map((x) => clipText(String(x))),
+      );
     } else dropped += 1;
   }
   return { contextData, dropped };

@@ -126,7 +126,11 @@ export async function callRelay<R extends RelayRouteName>(
   if (!checked.success) {
     const issue = checked.error.issues[0];
     const field = issue ? issue.path.join('.') : undefined;
-    throw new RelayCallError('invalid_request', `The ${route} request is invalid at "${field ?? '(body)'}": ${issue?.message ?? 'unknown problem'}.`, field);
+    throw new RelayCallError(
+      'invalid_request',
+      `The ${route} request is invalid at "${field ?? '(body)'}": ${issue?.message ?? 'unknown problem'}.`,
+      field,
+    );
   }
 
   const rawBody = JSON.stringify(checked.data);
@@ -147,7 +151,11 @@ export async function callRelay<R extends RelayRouteName>(
         [RELAY_HEADERS.timestamp]: String(timestamp),
         [RELAY_HEADERS.nonce]: nonce,
         // v2 binds method, path and source into the MAC; v1 only for relays released before v2.
-        [RELAY_HEADERS.signatureV2]: signRelayRequest(connection.relayApiKey, { method: 'POST', path, sourceId: connection.sourceId, timestampSeconds: timestamp, nonce }, rawBody),
+        [RELAY_HEADERS.signatureV2]: signRelayRequest(
+          connection.relayApiKey,
+          { method: 'POST', path, sourceId: connection.sourceId, timestampSeconds: timestamp, nonce },
+          rawBody,
+        ),
         [RELAY_HEADERS.signature]: signRelayRequestV1(connection.relayApiKey, timestamp, rawBody, nonce),
         [RELAY_HEADERS.source]: connection.sourceId,
       },
@@ -163,7 +171,12 @@ export async function callRelay<R extends RelayRouteName>(
     const responseSchema: z.ZodType<RelayResponse<R>> = relayResponseSchemas[route] as unknown as z.ZodType<RelayResponse<R>>;
     const parsed = responseSchema.safeParse(json);
     if (!parsed.success) {
-      throw new RelayCallError('relay_bad_response', `The relay at ${where} answered ${route} with a body that does not match the contract.`, undefined, status);
+      throw new RelayCallError(
+        'relay_bad_response',
+        `The relay at ${where} answered ${route} with a body that does not match the contract.`,
+        undefined,
+        status,
+      );
     }
     return parsed.data;
   }
@@ -177,11 +190,13 @@ export async function callRelay<R extends RelayRouteName>(
 
 export const startHandover = (context: RelayCallContext, body: RelayCallBody<'startHandover'>) => callRelay('startHandover', context, body);
 export const sendUserMessage = (context: RelayCallContext, body: RelayCallBody<'userMessage'>) => callRelay('userMessage', context, body);
-export const cancelHandover = (context: RelayCallContext, body: RelayCallBody<'cancelHandover'>) => callRelay('cancelHandover', context, body);
+export const cancelHandover = (context: RelayCallContext, body: RelayCallBody<'cancelHandover'>) =>
+  callRelay('cancelHandover', context, body);
 export const queueStatus = (context: RelayCallContext, body: RelayCallBody<'queueStatus'> = {}) => callRelay('queueStatus', context, body);
 export const sendProfile = (context: RelayCallContext, body: RelayCallBody<'sendProfile'>) => callRelay('sendProfile', context, body);
 export const closeHandover = (context: RelayCallContext, body: RelayCallBody<'closeHandover'>) => callRelay('closeHandover', context, body);
-export const agentAvailability = (context: RelayCallContext, body: RelayCallBody<'agentAvailability'> = {}) => callRelay('agentAvailability', context, body);
+export const agentAvailability = (context: RelayCallContext, body: RelayCallBody<'agentAvailability'> = {}) =>
+  callRelay('agentAvailability', context, body);
 
 function transportError(error: unknown, where: string, route: RelayRouteName): RelayCallError {
   const code = error instanceof AxiosError ? error.code : undefined;

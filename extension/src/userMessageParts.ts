@@ -26,7 +26,9 @@ export interface AttachmentLimits {
 export const ENGAGE_ATTACHMENT_LIMITS: AttachmentLimits = {
   maxBytes: 10 * 1024 * 1024,
   extensions: new Set(
-    'mp3 bmp gif jpg jpeg png tif tiff eml pdf key odp otp pps ppt pptx pot csv numbers ods ots xls xlsm xlsx xlc xlt xltm xltx avi flv m4v mkv mov mp4 mpg qt wmv doc docm docx dotm dotx pages odt ott'.split(' '),
+    'mp3 bmp gif jpg jpeg png tif tiff eml pdf key odp otp pps ppt pptx pot csv numbers ods ots xls xlsm xlsx xlc xlt xltm xltx avi flv m4v mkv mov mp4 mpg qt wmv doc docm docx dotm dotx pages odt ott'.split(
+      ' ',
+    ),
   ),
 };
 
@@ -111,11 +113,17 @@ export function refusalOf(file: UserFile, limits: AttachmentLimits = ENGAGE_ATTA
   return null;
 }
 
-export function userMessageParts(input: { text?: unknown; data?: unknown }, limits: AttachmentLimits = ENGAGE_ATTACHMENT_LIMITS): UserMessageParts {
+export function userMessageParts(
+  input: { text?: unknown; data?: unknown },
+  limits: AttachmentLimits = ENGAGE_ATTACHMENT_LIMITS,
+): UserMessageParts {
   const rawText = typeof input.text === 'string' ? input.text : '';
   const choice = decodeChoicePayload(rawText.trim());
   const parts: UserMessageParts = { text: choice ? choice.title : rawText.slice(0, MAX_TEXT), attachments: [], refused: [] };
-  if (choice) parts.structuredReply = choice.payload ? { inReplyToId: choice.inReplyToId, payload: choice.payload } : { inReplyToId: choice.inReplyToId };
+  if (choice)
+    parts.structuredReply = choice.payload
+      ? { inReplyToId: choice.inReplyToId, payload: choice.payload }
+      : { inReplyToId: choice.inReplyToId };
   for (const file of candidateFiles(input.data)) {
     const reason = refusalOf(file, limits);
     if (reason) parts.refused.push({ name: displayName(file), reason });
@@ -132,7 +140,9 @@ export function userMessageParts(input: { text?: unknown; data?: unknown }, limi
 export function refusalMessage(refused: readonly RefusedFile[], limits: AttachmentLimits = ENGAGE_ATTACHMENT_LIMITS): string {
   const megabytes = Math.round(limits.maxBytes / (1024 * 1024));
   const lines = refused.map((r) =>
-    r.reason === 'too_large' ? `"${r.name}" is too large (the limit is ${megabytes} MB).` : `"${r.name}" has a file type the agent cannot receive.`,
+    r.reason === 'too_large'
+      ? `"${r.name}" is too large (the limit is ${megabytes} MB).`
+      : `"${r.name}" has a file type the agent cannot receive.`,
   );
   return `Sorry, your file could not be sent to the agent: ${lines.join(' ')} Allowed: images, PDF, Office documents, audio and video.`;
 }
@@ -141,7 +151,10 @@ export function refusalMessage(refused: readonly RefusedFile[], limits: Attachme
  * The Handover node's user-message request: one call. Tells the user (api.say) about refused files
  * and returns the body for the relay's userMessage route.
  */
-export function userMessageRequest(input: { text?: unknown; data?: unknown }, api: { say?: (text: string) => unknown }): RelayCallBody<'userMessage'> {
+export function userMessageRequest(
+  input: { text?: unknown; data?: unknown },
+  api: { say?: (text: string) => unknown },
+): RelayCallBody<'userMessage'> {
   const parts = userMessageParts(input);
   if (parts.refused.length > 0) api.say?.(refusalMessage(parts.refused));
   return {

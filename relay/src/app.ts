@@ -94,7 +94,13 @@ function withRequestLog(app: express.Express, requestLog: RequestLog): void {
     res.on('finish', () => {
       const rejection = res.locals.rejection as string | undefined;
       countExpressRequest(req.method, req.path, res.statusCode);
-      requestLog({ method: req.method, path: req.path, status: res.statusCode, ms: elapsedMs(started), ...(rejection ? { reason: rejection } : {}) });
+      requestLog({
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: elapsedMs(started),
+        ...(rejection ? { reason: rejection } : {}),
+      });
     });
     next();
   });

@@ -32,7 +32,11 @@ export const tenantSchema = z
     relayApiKey: secret,
     previousRelayApiKey: secret.optional(),
   })
-  .transform(({ realtimeEndpointUrl, ...t }) => ({ ...t, realtimeEndpointUrl: realtimeEndpointUrl.url, sourceId: realtimeEndpointUrl.sourceId }));
+  .transform(({ realtimeEndpointUrl, ...t }) => ({
+    ...t,
+    realtimeEndpointUrl: realtimeEndpointUrl.url,
+    sourceId: realtimeEndpointUrl.sourceId,
+  }));
 export type TenantConfig = z.output<typeof tenantSchema>;
 
 const durationMs = z.coerce.number().int().positive();
@@ -56,9 +60,16 @@ export const trustProxySchema = z
       if (hops > 32) ctx.addIssue({ code: 'custom', message: 'a hop count above 32 is not plausible' });
       return { kind: 'hops', hops };
     }
-    const entries = value.split(',').map((e) => e.trim()).filter((e) => e.length > 0);
+    const entries = value
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e.length > 0);
     for (const entry of entries) {
-      if (!TRUST_NAMES.has(entry) && !isCidrOrAddress(entry)) ctx.addIssue({ code: 'custom', message: `"${entry.slice(0, 60)}" is neither a CIDR, an IP address nor one of ${[...TRUST_NAMES].join(', ')}` });
+      if (!TRUST_NAMES.has(entry) && !isCidrOrAddress(entry))
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${entry.slice(0, 60)}" is neither a CIDR, an IP address nor one of ${[...TRUST_NAMES].join(', ')}`,
+        });
     }
     return { kind: 'list', entries };
   });
@@ -73,57 +84,66 @@ function isCidrOrAddress(entry: string): boolean {
   return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
 }
 
-export const relaySettingsSchema = z.object({
-  port: z.coerce.number().int().min(0).max(65535).default(8080),
-  host: z.string().default('0.0.0.0'),
-  /** Admin listener (/metrics, /readyz, /healthz): loopback only unless the operator says otherwise. */
-  adminPort: z.coerce.number().int().min(0).max(65535).default(8081),
-  adminHost: z.string().default('127.0.0.1'),
-  storeUrl: z.string().default('sqlite:./data/relay.db'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Give up on an outbox job after this long; the conversation moves to error and the Flow is told. */
-  outboxDeadlineMs: durationMs.default(15 * 60_000),
-  /** Source SDK `time` must be within this window (replay protection). */
-  replayWindowMs: durationMs.default(5 * 60_000),
-  /** Max body bytes of extension calls (/api/v1/…): a start with a long transcript is the largest. */
-  maxBodyBytes: byteCount.default(1_048_576),
-  /**
-   * Max body bytes of Engage's POSTs to /handover/rce. Engage sends UTF-8 JSON (its samples encode
-   * with ActiveSupport::JSON, which writes `<`, `>`, `&` as 6-byte `\u003c` escapes); an agent reply
-   * is typed by a person and our schema caps its body at 100,000 characters. 512 KiB holds such a
-   * reply with a third of its characters escaped, plus attachment metadata and webhook batches.
-   */
-  engageMaxBodyBytes: byteCount.default(524_288),
-  /** Time allowed to receive the request headers. */
-  headersTimeoutMs: durationMs.max(120_000).default(10_000),
-  /** Time allowed to receive the whole request (headers and body); a stalled body is cut with 408. */
-  requestTimeoutMs: durationMs.max(120_000).default(15_000),
-  /** Request body bytes being received at once from one client address, and from all clients. */
-  maxBytesInFlightPerAddress: byteCount.default(4 * 1_048_576),
-  maxBytesInFlight: byteCount.default(64 * 1_048_576),
-  /** Who may set X-Forwarded-For (see trustProxySchema). */
-  trustProxy: trustProxySchema.default({ kind: 'list', entries: ['loopback'] }),
-  /** Agent attachment URLs must be https; an admin may allow plain http (e.g. an internal file server). */
-  allowHttpAttachments: flag.default(false),
-  /** Send user files to Engage by content (base64, fetched by the relay) instead of by URL: for file storage Engage cannot reach. */
-  userFilesByContent: flag.default(false),
-  /** Requests per minute per client address on public routes. */
-  rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
-  /** Requests per minute per tenant on public routes, counted once the caller proved it is that tenant. */
-  tenantRateLimitPerMinute: z.coerce.number().int().positive().default(6000),
-  /** Engage REST calls per minute per tenant (Engage allows 500). */
-  engageRestPerMinute: z.coerce.number().int().positive().default(450),
-  /** Outbox lease: renewed while a relay works; a dead relay's lanes are taken over after it. */
-  outboxLeaseMs: durationMs.min(1000).default(8_000),
-  /** Conversations not written for this many days are removed, with their Engage index entries. */
-  retentionDays: z.coerce.number().positive().max(3650).default(30),
-  /**
-   * This relay's stable identity as lease owner (unique per running instance). Default: host name
-   * and port, so a relay restarted on the same host and port takes its own work back at once.
-   */
-  instanceId: z.string().trim().regex(/^[\w.:@-]{1,200}$/, 'letters, digits, . : @ - _ only').optional(),
-}).refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { path: ['headersTimeoutMs'], message: 'must not exceed REQUEST_TIMEOUT_MS' })
-  .refine((s) => s.maxBytesInFlightPerAddress <= s.maxBytesInFlight, { path: ['maxBytesInFlightPerAddress'], message: 'must not exceed MAX_BYTES_IN_FLIGHT' });
+export const relaySettingsSchema = z
+  .object({
+    port: z.coerce.number().int().min(0).max(65535).default(8080),
+    host: z.string().default('0.0.0.0'),
+    /** Admin listener (/metrics, /readyz, /healthz): loopback only unless the operator says otherwise. */
+    adminPort: z.coerce.number().int().min(0).max(65535).default(8081),
+    adminHost: z.string().default('127.0.0.1'),
+    storeUrl: z.string().default('sqlite:./data/relay.db'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Give up on an outbox job after this long; the conversation moves to error and the Flow is told. */
+    outboxDeadlineMs: durationMs.default(15 * 60_000),
+    /** Source SDK `time` must be within this window (replay protection). */
+    replayWindowMs: durationMs.default(5 * 60_000),
+    /** Max body bytes of extension calls (/api/v1/…): a start with a long transcript is the largest. */
+    maxBodyBytes: byteCount.default(1_048_576),
+    /**
+     * Max body bytes of Engage's POSTs to /handover/rce. Engage sends UTF-8 JSON (its samples encode
+     * with ActiveSupport::JSON, which writes `<`, `>`, `&` as 6-byte `\u003c` escapes); an agent reply
+     * is typed by a person and our schema caps its body at 100,000 characters. 512 KiB holds such a
+     * reply with a third of its characters escaped, plus attachment metadata and webhook batches.
+     */
+    engageMaxBodyBytes: byteCount.default(524_288),
+    /** Time allowed to receive the request headers. */
+    headersTimeoutMs: durationMs.max(120_000).default(10_000),
+    /** Time allowed to receive the whole request (headers and body); a stalled body is cut with 408. */
+    requestTimeoutMs: durationMs.max(120_000).default(15_000),
+    /** Request body bytes being received at once from one client address, and from all clients. */
+    maxBytesInFlightPerAddress: byteCount.default(4 * 1_048_576),
+    maxBytesInFlight: byteCount.default(64 * 1_048_576),
+    /** Who may set X-Forwarded-For (see trustProxySchema). */
+    trustProxy: trustProxySchema.default({ kind: 'list', entries: ['loopback'] }),
+    /** Agent attachment URLs must be https; an admin may allow plain http (e.g. an internal file server). */
+    allowHttpAttachments: flag.default(false),
+    /** Send user files to Engage by content (base64, fetched by the relay) instead of by URL: for file storage Engage cannot reach. */
+    userFilesByContent: flag.default(false),
+    /** Requests per minute per client address on public routes. */
+    rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
+    /** Requests per minute per tenant on public routes, counted once the caller proved it is that tenant. */
+    tenantRateLimitPerMinute: z.coerce.number().int().positive().default(6000),
+    /** Engage REST calls per minute per tenant (Engage allows 500). */
+    engageRestPerMinute: z.coerce.number().int().positive().default(450),
+    /** Outbox lease: renewed while a relay works; a dead relay's lanes are taken over after it. */
+    outboxLeaseMs: durationMs.min(1000).default(8_000),
+    /** Conversations not written for this many days are removed, with their Engage index entries. */
+    retentionDays: z.coerce.number().positive().max(3650).default(30),
+    /**
+     * This relay's stable identity as lease owner (unique per running instance). Default: host name
+     * and port, so a relay restarted on the same host and port takes its own work back at once.
+     */
+    instanceId: z
+      .string()
+      .trim()
+      .regex(/^[\w.:@-]{1,200}$/, 'letters, digits, . : @ - _ only')
+      .optional(),
+  })
+  .refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { path: ['headersTimeoutMs'], message: 'must not exceed REQUEST_TIMEOUT_MS' })
+  .refine((s) => s.maxBytesInFlightPerAddress <= s.maxBytesInFlight, {
+    path: ['maxBytesInFlightPerAddress'],
+    message: 'must not exceed MAX_BYTES_IN_FLIGHT',
+  });
 export type RelaySettings = z.output<typeof relaySettingsSchema>;
 /** What a settings object may hold before parsing (environment strings, or typed values in tests). */
 export type RelaySettingsInput = z.input<typeof relaySettingsSchema>;
@@ -194,7 +214,8 @@ function pick(env: NodeJS.ProcessEnv, mapping: Record<string, string>): Record<s
 // defaults here (zod 4's .partial() still applies them) would reset every environment setting.
 const SETTING_KEYS = new Set<string>(Object.values(SETTINGS_ENV));
 const fileSettingsSchema = z.record(z.string(), z.unknown()).superRefine((settings, ctx) => {
-  for (const key of Object.keys(settings)) if (!SETTING_KEYS.has(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'unknown setting' });
+  for (const key of Object.keys(settings))
+    if (!SETTING_KEYS.has(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'unknown setting' });
 });
 
 const tenantFileSchema = z.object({
@@ -206,7 +227,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const envSettings = pick(env, SETTINGS_ENV);
   const settingsResult = relaySettingsSchema.safeParse(envSettings);
   // Every variable at once: the tenant's problems too, so one start shows everything to fix.
-  if (!settingsResult.success) throw new ConfigError(configErrorMessage('Invalid configuration', [...describeEnvIssues(settingsResult.error, env, SETTINGS_ENV), ...(env.RELAY_CONFIG ? [] : tenantEnvProblems(env))]));
+  if (!settingsResult.success)
+    throw new ConfigError(
+      configErrorMessage('Invalid configuration', [
+        ...describeEnvIssues(settingsResult.error, env, SETTINGS_ENV),
+        ...(env.RELAY_CONFIG ? [] : tenantEnvProblems(env)),
+      ]),
+    );
   const settings = settingsResult.data;
 
   if (env.RELAY_CONFIG) {
@@ -221,10 +248,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
     // The file's settings override the environment's; a problem is named where its value came from.
     const fileSettings = file.data.settings ?? {};
     const merged = relaySettingsSchema.safeParse({ ...envSettings, ...fileSettings });
-    if (!merged.success) throw new ConfigError(configErrorMessage('Invalid RELAY_CONFIG file', describeMergedSettingsIssues(merged.error, env, fileSettings)));
+    if (!merged.success)
+      throw new ConfigError(configErrorMessage('Invalid RELAY_CONFIG file', describeMergedSettingsIssues(merged.error, env, fileSettings)));
     const tenants = file.data.tenants.map((t, index) => {
       const parsed = tenantSchema.safeParse(t);
-      if (!parsed.success) throw new ConfigError(configErrorMessage('Invalid RELAY_CONFIG file', describeFileIssues(parsed.error, t, `tenants[${index}]`)));
+      if (!parsed.success)
+        throw new ConfigError(configErrorMessage('Invalid RELAY_CONFIG file', describeFileIssues(parsed.error, t, `tenants[${index}]`)));
       return parsed.data;
     });
     assertUniqueSources(tenants);
@@ -276,7 +305,10 @@ function assertNoSharedSecrets(tenants: TenantConfig[]): void {
       for (const value of valuesOf(tenant)) {
         if (value === undefined) continue;
         const first = owner.get(value);
-        if (first !== undefined && first !== index) throw new ConfigError(`RELAY_CONFIG: tenants[${first}] and tenants[${index}] share the same ${field}; every tenant needs its own`);
+        if (first !== undefined && first !== index)
+          throw new ConfigError(
+            `RELAY_CONFIG: tenants[${first}] and tenants[${index}] share the same ${field}; every tenant needs its own`,
+          );
         owner.set(value, index);
       }
     });
@@ -287,7 +319,16 @@ function assertNoSharedSecrets(tenants: TenantConfig[]): void {
 export function secretsOf(config: RelayConfig): string[] {
   const out: string[] = [];
   for (const t of config.tenants) {
-    for (const v of [t.apiAccessToken, t.realtimeAccessToken, t.previousRealtimeAccessToken, t.webhookSecret, t.previousWebhookSecret, t.cognigyApiKey, t.relayApiKey, t.previousRelayApiKey]) {
+    for (const v of [
+      t.apiAccessToken,
+      t.realtimeAccessToken,
+      t.previousRealtimeAccessToken,
+      t.webhookSecret,
+      t.previousWebhookSecret,
+      t.cognigyApiKey,
+      t.relayApiKey,
+      t.previousRelayApiKey,
+    ]) {
       if (v) out.push(v);
     }
   }

@@ -58,7 +58,8 @@ function reason(issue: Issue): string {
     case 'invalid_value':
       return `must be one of ${issue.values.map(String).join(', ')}`;
     case 'too_small':
-      if (issue.origin === 'string') return issue.message.startsWith('Too small') ? `must be at least ${String(issue.minimum)} characters` : issue.message;
+      if (issue.origin === 'string')
+        return issue.message.startsWith('Too small') ? `must be at least ${String(issue.minimum)} characters` : issue.message;
       return issue.origin === 'array' ? `must have at least ${String(issue.minimum)} entries` : `must be at least ${String(issue.minimum)}`;
     case 'too_big':
       return issue.origin === 'string' ? `must be at most ${String(issue.maximum)} characters` : `must be at most ${String(issue.maximum)}`;
@@ -75,9 +76,16 @@ function stateOf(raw: unknown): State {
   return 'malformed';
 }
 
-function describe(label: string, state: State, issues: readonly Issue[], example: string | undefined, exampleAs: (example: string) => string): string {
+function describe(
+  label: string,
+  state: State,
+  issues: readonly Issue[],
+  example: string | undefined,
+  exampleAs: (example: string) => string,
+): string {
   if (issues.every((issue) => issue.code === 'custom' && issue.message === 'unknown setting')) return `${label} is not a known setting`;
-  const what = state === 'missing' ? 'is not set' : state === 'empty' ? 'is empty' : `is malformed: ${[...new Set(issues.map(reason))].join('; ')}`;
+  const what =
+    state === 'missing' ? 'is not set' : state === 'empty' ? 'is empty' : `is malformed: ${[...new Set(issues.map(reason))].join('; ')}`;
   return `${label} ${what}${example ? `. Example: ${exampleAs(example)}` : ''}`;
 }
 
@@ -108,7 +116,15 @@ export function describeEnvIssues(error: z.ZodError, env: NodeJS.ProcessEnv, map
 export function describeFileIssues(error: z.ZodError, raw: unknown, where: string): string[] {
   const lines: string[] = [];
   for (const [key, issues] of groupByKey(error)) {
-    const value = key === '' ? raw : key.split('.').reduce<unknown>((node, part) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined), raw);
+    const value =
+      key === ''
+        ? raw
+        : key
+            .split('.')
+            .reduce<unknown>(
+              (node, part) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined),
+              raw,
+            );
     const field = [where, key].filter((part) => part !== '').join('.') || 'file';
     const leaf = key.split('.').at(-1) ?? key;
     lines.push(describe(`RELAY_CONFIG ${field}`, stateOf(value), issues, exampleFor(leaf, issues), (e) => `"${leaf}": "${e}"`));

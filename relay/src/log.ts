@@ -18,7 +18,16 @@ export function createLogger(options: { level: string; secrets: readonly string[
       level: options.level,
       base: { service: 'rce-relay' },
       redact: {
-        paths: ['req.headers.authorization', 'req.headers["x-dimelo-secret"]', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]', '*.apiKey', '*.token', '*.secret'],
+        paths: [
+          'req.headers.authorization',
+          'req.headers["x-dimelo-secret"]',
+          'req.headers["x-api-key"]',
+          'headers.authorization',
+          'headers["x-api-key"]',
+          '*.apiKey',
+          '*.token',
+          '*.secret',
+        ],
         censor: '[REDACTED]',
       },
       timestamp: pino.stdTimeFunctions.isoTime,

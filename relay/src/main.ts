@@ -62,14 +62,16 @@ async function main(argv: string[]): Promise<void> {
       ...(process.env.STORE_URL ? { storeUrl: process.env.STORE_URL } : {}),
       ...(process.env.OUTBOX_DEADLINE_MS ? { outboxDeadlineMs: process.env.OUTBOX_DEADLINE_MS } : {}),
     });
-    if (!settings.success) throw new ConfigError(`Invalid configuration: ${settings.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
+    if (!settings.success)
+      throw new ConfigError(`Invalid configuration: ${settings.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
     const { storeUrl, outboxDeadlineMs } = settings.data;
     process.exit(await runDeadLetterCommand(argv.slice(3), { storeUrl, outboxDeadlineMs, out: process.stdout }));
   }
   if (parsed.data === 'inspect') {
     const { runInspectCommand } = await import('./store/inspectCli');
     const settings = relaySettingsSchema.safeParse(process.env.STORE_URL ? { storeUrl: process.env.STORE_URL } : {});
-    if (!settings.success) throw new ConfigError(`Invalid configuration: ${settings.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
+    if (!settings.success)
+      throw new ConfigError(`Invalid configuration: ${settings.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
     process.exit(await runInspectCommand(argv.slice(3), { storeUrl: settings.data.storeUrl, out: process.stdout }));
   }
   await start();

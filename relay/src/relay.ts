@@ -59,15 +59,30 @@ export function createRelay(options: RelayOptions): Relay {
   let worker: OutboxWorker | null = null;
   let retention: ReturnType<typeof startRetention> | null = null;
 
-  const metrics: RelayMetrics = new RelayMetrics({ outboxCounts: () => activeWorker.metrics, outboxStats: () => store.outboxStats(), tenantIds: tenants.map((t) => t.sourceId), engageRestPerMinute: config.settings.engageRestPerMinute, ...(options.clock ? { clock: options.clock } : {}) });
+  const metrics: RelayMetrics = new RelayMetrics({
+    outboxCounts: () => activeWorker.metrics,
+    outboxStats: () => store.outboxStats(),
+    tenantIds: tenants.map((t) => t.sourceId),
+    engageRestPerMinute: config.settings.engageRestPerMinute,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   // One REST budget per tenant for the outbox's calls and the synchronous lookups alike, counted per tenant.
-  const restGate = metrics.countRestCalls(store.kind === 'redis' ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock) : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock));
+  const restGate = metrics.countRestCalls(
+    store.kind === 'redis'
+      ? new SharedRestGate(store, config.settings.engageRestPerMinute, options.clock)
+      : new SlidingWindowRestGate(config.settings.engageRestPerMinute, options.clock),
+  );
   const engage = new EngageLookups({ http: outbound.client, restGate, logger, ...(options.clock ? { clock: options.clock } : {}) });
   const engine = new HandoverEngine({
     store,
     logger,
     engage,
-    settings: { outboxDeadlineMs: config.settings.outboxDeadlineMs, dedupTtlMs: DEDUP_TTL_MS, replayWindowMs: config.settings.replayWindowMs, ...(config.settings.userFilesByContent ? { userFilesByContent: config.settings.allowHttpAttachments ? 'http' : 'https' } : {}) },
+    settings: {
+      outboxDeadlineMs: config.settings.outboxDeadlineMs,
+      dedupTtlMs: DEDUP_TTL_MS,
+      replayWindowMs: config.settings.replayWindowMs,
+      ...(config.settings.userFilesByContent ? { userFilesByContent: config.settings.allowHttpAttachments ? 'http' : 'https' } : {}),
+    },
     clock: options.clock,
     // The worker is built below (it needs the engine); until then nothing is leased.
     outbox: {
@@ -79,7 +94,9 @@ export function createRelay(options: RelayOptions): Relay {
   worker = new OutboxWorker({
     queue: store,
     logger,
-    execute: metrics.timeDeliveries(createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate, threads: engine })),
+    execute: metrics.timeDeliveries(
+      createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate, threads: engine }),
+    ),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
     ...(options.clock ? { clock: options.clock } : {}),
     backoff: options.outbox?.backoff,
@@ -95,11 +112,25 @@ export function createRelay(options: RelayOptions): Relay {
   // On Redis the per-tenant budget is shared by every relay (SQLite serves one process).
   const tenantRequests =
     store.kind === 'redis'
-      ? new SharedBudget(store, { limit: config.settings.tenantRateLimitPerMinute, windowMs: 60_000, batch: Math.max(1, Math.min(50, Math.floor(config.settings.tenantRateLimitPerMinute / 100))), clock: options.clock })
+      ? new SharedBudget(store, {
+          limit: config.settings.tenantRateLimitPerMinute,
+          windowMs: 60_000,
+          batch: Math.max(1, Math.min(50, Math.floor(config.settings.tenantRateLimitPerMinute / 100))),
+          clock: options.clock,
+        })
       : new SlidingWindowLimiter(config.settings.tenantRateLimitPerMinute, 60_000, options.clock);
   const tenantLimit = (tenantId: string) => tenantRequests.tryTake(`tenant-requests/${tenantId}`);
   const listener = createRequestListener({
-    sourceSdk: new SourceSdkHandler({ tenants, engine, logger, replayWindowMs: config.settings.replayWindowMs, replyRetryWindowMs: DEDUP_TTL_MS, tenantLimit, allowHttpAttachments: config.settings.allowHttpAttachments, onImplementationInfo: (sourceId) => identities.sourceSaved(sourceId) }),
+    sourceSdk: new SourceSdkHandler({
+      tenants,
+      engine,
+      logger,
+      replayWindowMs: config.settings.replayWindowMs,
+      replyRetryWindowMs: DEDUP_TTL_MS,
+      tenantLimit,
+      allowHttpAttachments: config.settings.allowHttpAttachments,
+      onImplementationInfo: (sourceId) => identities.sourceSaved(sourceId),
+    }),
     webhooks: new WebhookHandler({ tenants, engine, logger, tenantLimit }),
     extensionApi: new ExtensionApiHandler({ tenants, engine, store, logger, tenantLimit, clock: options.clock }),
     logger,
@@ -135,10 +166,18 @@ export function createRelay(options: RelayOptions): Relay {
     async start(port = config.settings.port, host = config.settings.host) {
       // Headers and body must arrive within the configured times (a stalled upload is cut with
       // 408); node checks every half second so the cut comes close to the limit.
-      const timeouts = { headersTimeout: config.settings.headersTimeoutMs, requestTimeout: config.settings.requestTimeoutMs, connectionsCheckingInterval: 500 };
+      const timeouts = {
+        headersTimeout: config.settings.headersTimeoutMs,
+        requestTimeout: config.settings.requestTimeoutMs,
+        connectionsCheckingInterval: 500,
+      };
       server = await listen(createServer(timeouts, listener), port, host);
       server.keepAliveTimeout = 65_000;
-      adminServer = await listen(createServer(timeouts, adminListener), port === 0 ? 0 : config.settings.adminPort, config.settings.adminHost).catch(async (err: Error) => {
+      adminServer = await listen(
+        createServer(timeouts, adminListener),
+        port === 0 ? 0 : config.settings.adminPort,
+        config.settings.adminHost,
+      ).catch(async (err: Error) => {
         await new Promise<void>((resolve) => server?.close(() => resolve()));
         throw err;
       });
@@ -148,8 +187,15 @@ export function createRelay(options: RelayOptions): Relay {
       const address = server.address() as AddressInfo;
       const adminAddress = adminServer.address() as AddressInfo;
       const shown = (h: string) => (h === '0.0.0.0' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h);
-      logger.info({ port: address.port, adminPort: adminAddress.port, tenants: tenants.map((t) => t.sourceId), store: store.kind }, 'relay listening');
-      return { url: `http://${shown(host)}:${address.port}`, port: address.port, adminUrl: `http://${shown(config.settings.adminHost)}:${adminAddress.port}` };
+      logger.info(
+        { port: address.port, adminPort: adminAddress.port, tenants: tenants.map((t) => t.sourceId), store: store.kind },
+        'relay listening',
+      );
+      return {
+        url: `http://${shown(host)}:${address.port}`,
+        port: address.port,
+        adminUrl: `http://${shown(config.settings.adminHost)}:${adminAddress.port}`,
+      };
     },
     async stop({ closeStore = true, graceMs = 3_000 } = {}) {
       retention?.stop();
@@ -186,7 +232,8 @@ export function createRelay(options: RelayOptions): Relay {
       }, graceMs);
       await activeWorker.stop();
       // Flush: one more pass over what is due now (e.g. jobs enqueued by the last requests), within the same grace.
-      if (!graceOver) await activeWorker.drainOnce().catch((err: Error) => logger.warn({ err: { message: err.message } }, 'final outbox pass failed'));
+      if (!graceOver)
+        await activeWorker.drainOnce().catch((err: Error) => logger.warn({ err: { message: err.message } }, 'final outbox pass failed'));
       clearTimeout(cutOutbound);
       outbound.close();
       if (closeStore) await store.close();

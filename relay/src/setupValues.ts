@@ -19,7 +19,10 @@ export const categoryIdSchema = z
     const fromAdminUrl = /\/admin\/categories\/([A-Za-z0-9_-]+)(?:\/edit)?\/?(?:[?#].*)?$/.exec(value)?.[1];
     const id = fromAdminUrl ?? value;
     if (!ENGAGE_ID.test(id)) {
-      ctx.addIssue({ code: 'custom', message: 'must be a category id (e.g. 5f1c00000000000000000c03), or the URL of its admin page …/admin/categories/<id>/edit' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a category id (e.g. 5f1c00000000000000000c03), or the URL of its admin page …/admin/categories/<id>/edit',
+      });
       return z.NEVER;
     }
     return id;
@@ -58,7 +61,10 @@ export const baseApiUrlSchema = z
     }
     const app = ENGAGE_APP_HOST.exec(url.hostname);
     if (app) {
-      ctx.addIssue({ code: 'custom', message: `is the Engage app host; the API host has "api" added: <account>.api.${app[2]?.toLowerCase() ?? ''} (${example})` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `is the Engage app host; the API host has "api" added: <account>.api.${app[2]?.toLowerCase() ?? ''} (${example})`,
+      });
       return z.NEVER;
     }
     const path = url.pathname.replace(/\/+$/, '');
@@ -95,7 +101,11 @@ export const realtimeEndpointUrlSchema = z
     const url = parseHttpUrl(value);
     const sourceId = url ? /^\/realtime\/sdk\/([A-Za-z0-9_-]{1,64})\/?$/.exec(url.pathname)?.[1] : undefined;
     if (!url || !sourceId || url.search || url.hash) {
-      ctx.addIssue({ code: 'custom', message: 'must end with the source id, e.g. https://acme.engagement.dimelo.com/realtime/sdk/5f1c00000000000000000d01 (the source\'s Implementation Details)' });
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          "must end with the source id, e.g. https://acme.engagement.dimelo.com/realtime/sdk/5f1c00000000000000000d01 (the source's Implementation Details)",
+      });
       return z.NEVER;
     }
     return { url: `${url.protocol}//${url.host}/realtime/sdk/${sourceId}`, sourceId };

@@ -15,7 +15,10 @@ import { secretsEqual } from '../../relay/src/secretCompare';
  * refuse connections) to exercise the relay's outbox.
  */
 
-const httpUrl = z.string().url().refine((u) => /^https?:\/\//i.test(u), 'attachment url must be http(s)');
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'attachment url must be http(s)');
 
 export const notifyAttachmentSchema = z
   .object({
@@ -93,7 +96,8 @@ export class CognigyApiSimulator {
   async waitFor(predicate: (calls: CognigyCall[]) => boolean, timeoutMs = 10_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (!predicate(this.calls)) {
-      if (Date.now() > until) throw new Error(`Cognigy simulator: condition not met within ${timeoutMs} ms (${this.calls.length} calls recorded)`);
+      if (Date.now() > until)
+        throw new Error(`Cognigy simulator: condition not met within ${timeoutMs} ms (${this.calls.length} calls recorded)`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

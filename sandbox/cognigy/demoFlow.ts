@@ -32,7 +32,15 @@ export const WAITING_TIP = `While you wait: you can reset your password yourself
 export const DEMO_BUSINESS_HOURS = {
   useBusinessHours: true,
   timeZone: 'Europe/Berlin',
-  weeklyHours: { mon: '00:00-24:00', tue: '00:00-24:00', wed: '00:00-24:00', thu: '00:00-24:00', fri: '00:00-24:00', sat: '00:00-24:00', sun: '00:00-24:00' },
+  weeklyHours: {
+    mon: '00:00-24:00',
+    tue: '00:00-24:00',
+    wed: '00:00-24:00',
+    thu: '00:00-24:00',
+    fri: '00:00-24:00',
+    sat: '00:00-24:00',
+    sun: '00:00-24:00',
+  },
   closedDates: [],
 };
 
@@ -46,7 +54,9 @@ const say = (text: string, data?: unknown) => ({ type: 'say', config: data === u
 
 /** A Say with quick replies, Cognigy's default-channel shape. */
 function sayWithQuickReplies(text: string, replies: (string | { title: string; payload: string })[]) {
-  const quickReplies = replies.map((reply) => (typeof reply === 'string' ? { title: reply, payload: reply } : reply)).map(({ title, payload }) => ({ contentType: 'postback', payload, title }));
+  const quickReplies = replies
+    .map((reply) => (typeof reply === 'string' ? { title: reply, payload: reply } : reply))
+    .map(({ title, payload }) => ({ contentType: 'postback', payload, title }));
   return say(text, { _cognigy: { _default: { _quickReplies: { type: 'quick_replies', text, quickReplies } } } });
 }
 
@@ -61,7 +71,13 @@ export function demoFlow(): Flow {
         config: { pattern: `^${CALLBACK_REPLY}$`, when: '{{context.rceHandover.longWaitTaken}}', target: 'close-for-callback' },
         next: 'guard',
       },
-      { id: 'guard', type: 'goToIf', label: 'Handover running?', config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' }, next: 'csat-answer' },
+      {
+        id: 'guard',
+        type: 'goToIf',
+        label: 'Handover running?',
+        config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' },
+        next: 'csat-answer',
+      },
       {
         id: 'csat-answer',
         type: 'ifTextMatches',
@@ -89,7 +105,13 @@ export function demoFlow(): Flow {
         next: 'csat-thanks',
       },
       { id: 'csat-thanks', type: 'say', config: { text: CSAT_THANKS } },
-      { id: 'wants-agent', type: 'ifTextMatches', label: 'Asks for a human?', config: { pattern: '\\b(agent|human|person|someone)\\b', target: 'availability' }, next: 'smalltalk' },
+      {
+        id: 'wants-agent',
+        type: 'ifTextMatches',
+        label: 'Asks for a human?',
+        config: { pattern: '\\b(agent|human|person|someone)\\b', target: 'availability' },
+        next: 'smalltalk',
+      },
       { id: 'smalltalk', type: 'say', config: { text: 'I am only a demo bot. Type "agent" and I will hand you over to a human.' } },
       ...placeNode(descriptor('checkAgentAvailability'), {
         id: 'availability',
@@ -147,9 +169,13 @@ export function demoFlow(): Flow {
           ],
           onCancel: [say('Okay, I cancelled the request. I am here if you need me.')],
           onError: [say('Sorry, I could not reach an agent right now. Please try again later.')],
-          onLongWait: [sayWithQuickReplies('It is busy right now. You can keep waiting, or we call you back.', [CALLBACK_REPLY, 'Keep waiting'])],
+          onLongWait: [
+            sayWithQuickReplies('It is busy right now. You can keep waiting, or we call you back.', [CALLBACK_REPLY, 'Keep waiting']),
+          ],
           // The agent got the message; the bot answers what it can (anything else: it stays quiet).
-          onWhileWaiting: [{ type: 'ifTextMatches', label: 'Something the bot knows?', config: { pattern: '\\bpassword\\b', target: 'waiting-tip' } }],
+          onWhileWaiting: [
+            { type: 'ifTextMatches', label: 'Something the bot knows?', config: { pattern: '\\bpassword\\b', target: 'waiting-tip' } },
+          ],
         },
       }),
       { ...sayWithQuickReplies(WAITING_TIP, [{ title: ALL_SET_TITLE, payload: ALL_SET_PAYLOAD }, 'Keep waiting']), id: 'waiting-tip' },

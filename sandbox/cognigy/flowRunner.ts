@@ -297,7 +297,8 @@ export class FlowRunner {
       output: (nodeId: string, text: string, data: unknown): void => {
         const output: OutputRecord = { nodeId, text, data, inputId };
         session.outputs.push(output);
-        if (text) session.transcript.push({ role: 'assistant', type: 'output', payload: { text, data: data ?? null }, timestamp: Date.now() });
+        if (text)
+          session.transcript.push({ role: 'assistant', type: 'output', payload: { text, data: data ?? null }, timestamp: Date.now() });
         result.outputs.push(output);
         this.options.onOutput?.(session.key, output);
       },
@@ -321,7 +322,11 @@ export class FlowRunner {
     const goTo = (node: FlowNode, config: GoToConfig): string | undefined => {
       goToActivations += 1;
       if (goToActivations > MAX_GO_TO_ACTIVATIONS) {
-        record.log(node.id, 'error', `Infinite loop protection: more than ${MAX_GO_TO_ACTIVATIONS} Go To activations without an input; the Flow stops.`);
+        record.log(
+          node.id,
+          'error',
+          `Infinite loop protection: more than ${MAX_GO_TO_ACTIVATIONS} Go To activations without an input; the Flow stops.`,
+        );
         return undefined;
       }
       const target = String(config.target);
@@ -422,7 +427,12 @@ export class FlowRunner {
       try {
         await httpScope.run(counter, () =>
           Promise.race([
-            nodeFunction({ cognigy: { api, input, context: session.context, profile: session.profile }, config, childConfigs, nodeId: node.id }),
+            nodeFunction({
+              cognigy: { api, input, context: session.context, profile: session.profile },
+              config,
+              childConfigs,
+              nodeId: node.id,
+            }),
             new Promise<never>((_resolve, reject) => {
               timer = setTimeout(() => reject(new NodeTimeout(timeoutMs)), timeoutMs);
             }),
@@ -474,7 +484,12 @@ export class FlowRunner {
     return result;
   }
 
-  private resolveConfig(node: FlowNode, descriptor: INodeDescriptor, scope: ScriptScope, warn: (message: string) => void): Record<string, unknown> {
+  private resolveConfig(
+    node: FlowNode,
+    descriptor: INodeDescriptor,
+    scope: ScriptScope,
+    warn: (message: string) => void,
+  ): Record<string, unknown> {
     const config: Record<string, unknown> = {};
     for (const field of descriptor.fields ?? []) {
       if (field.defaultValue !== undefined) config[field.key] = structuredClone(field.defaultValue);
@@ -491,7 +506,8 @@ export class FlowRunner {
         continue;
       }
       if (!RESOLVED_FIELD_TYPES.has(field.type)) continue;
-      for (const expression of unsupportedExpressions(value)) warn(`CognigyScript "{{${expression}}}" is not supported by the runner; it resolves to "".`);
+      for (const expression of unsupportedExpressions(value))
+        warn(`CognigyScript "{{${expression}}}" is not supported by the runner; it resolves to "".`);
       config[field.key] = resolveDeep(value, scope, field.type === 'json');
     }
     return config;
@@ -515,7 +531,13 @@ function sessionId(key: SessionKey): string {
  */
 export function placeNode(
   descriptor: INodeDescriptor,
-  params: { id: string; config?: Record<string, unknown>; next?: string; entrypoint?: boolean; branches?: Record<string, Omit<FlowNode, 'id' | 'next'>[]> },
+  params: {
+    id: string;
+    config?: Record<string, unknown>;
+    next?: string;
+    entrypoint?: boolean;
+    branches?: Record<string, Omit<FlowNode, 'id' | 'next'>[]>;
+  },
 ): FlowNode[] {
   const children: FlowChildNode[] = [];
   const chains: FlowNode[] = [];

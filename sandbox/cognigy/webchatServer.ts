@@ -53,7 +53,12 @@ const uploadSchema = z.object({
   url: z.string().url().max(2048),
 });
 const messageSchema = z
-  .object({ userId: idSchema, sessionId: idSchema, text: z.string().trim().max(8000).default(''), attachments: z.array(uploadSchema).max(5).default([]) })
+  .object({
+    userId: idSchema,
+    sessionId: idSchema,
+    text: z.string().trim().max(8000).default(''),
+    attachments: z.array(uploadSchema).max(5).default([]),
+  })
   .refine((m) => m.text.length > 0 || m.attachments.length > 0, 'text or a file is required');
 const sessionQuerySchema = z.object({ userId: idSchema, sessionId: idSchema });
 
@@ -62,9 +67,20 @@ const buttonSchema = z.object({ type: z.string(), title: z.string(), payload: z.
 const defaultMessageSchema = z.object({
   _cognigy: z.object({
     _default: z.object({
-      _quickReplies: z.object({ text: z.string().optional(), quickReplies: z.array(z.object({ title: z.string(), payload: z.string().optional() })) }).optional(),
+      _quickReplies: z
+        .object({ text: z.string().optional(), quickReplies: z.array(z.object({ title: z.string(), payload: z.string().optional() })) })
+        .optional(),
       _gallery: z
-        .object({ items: z.array(z.object({ title: z.string(), subtitle: z.string().optional(), imageUrl: z.string().optional(), buttons: z.array(buttonSchema).nullish() })) })
+        .object({
+          items: z.array(
+            z.object({
+              title: z.string(),
+              subtitle: z.string().optional(),
+              imageUrl: z.string().optional(),
+              buttons: z.array(buttonSchema).nullish(),
+            }),
+          ),
+        })
         .optional(),
     }),
   }),
@@ -82,7 +98,11 @@ function richPartsOf(data: unknown): Pick<ChatEntry, 'quickReplies' | 'cards'> {
       subtitle: item.subtitle ?? '',
       imageUrl: item.imageUrl ?? '',
       buttons: (item.buttons ?? []).flatMap((b): ChatButton[] =>
-        b.type === 'web_url' && b.url ? [{ type: 'web_url', title: b.title, url: b.url }] : b.type === 'postback' ? [{ type: 'postback', title: b.title, payload: b.payload ?? b.title }] : [],
+        b.type === 'web_url' && b.url
+          ? [{ type: 'web_url', title: b.title, url: b.url }]
+          : b.type === 'postback'
+            ? [{ type: 'postback', title: b.title, payload: b.payload ?? b.title }]
+            : [],
       ),
     }));
   }
@@ -125,7 +145,12 @@ export class WebchatServer {
   private baseUrl = '';
 
   constructor(
-    private readonly options: { runner: FlowRunner; cognigy: CognigyApiSimulator; URLToken: string; profileFor: (userId: string) => Record<string, unknown> },
+    private readonly options: {
+      runner: FlowRunner;
+      cognigy: CognigyApiSimulator;
+      URLToken: string;
+      profileFor: (userId: string) => Record<string, unknown>;
+    },
   ) {}
 
   private keyOf(session: SessionKey): string {
@@ -186,7 +211,12 @@ export class WebchatServer {
       const { userId, sessionId, text, attachments } = body.data;
       // A postback shows its title, like Cognigy's Webchat does for a quick reply.
       const label = z.object({ label: z.string().max(200) }).safeParse(req.body);
-      await this.userTurn({ URLToken: this.options.URLToken, userId, sessionId }, text, attachments, label.success ? label.data.label : text);
+      await this.userTurn(
+        { URLToken: this.options.URLToken, userId, sessionId },
+        text,
+        attachments,
+        label.success ? label.data.label : text,
+      );
       res.json({ ok: true });
     });
     return app;

@@ -71,9 +71,7 @@ export interface AgentActionsOptions {
 }
 
 type AttemptOutcome =
-  | { kind: 'delivered'; relayMessageId: string }
-  | { kind: 'fatal'; error: string }
-  | { kind: 'retryable'; error: string };
+  { kind: 'delivered'; relayMessageId: string } | { kind: 'fatal'; error: string } | { kind: 'retryable'; error: string };
 
 export class AgentActions {
   constructor(private readonly options: AgentActionsOptions) {}
@@ -94,9 +92,7 @@ export class AgentActions {
       if (!agent) throw new DeskError('not_found', `unknown agent ${agentId}`);
       return agent;
     }
-    const human = [...this.state.agents.values()].find(
-      (agent) => agent.id !== this.options.tokenUserId && agent.enabled,
-    );
+    const human = [...this.state.agents.values()].find((agent) => agent.id !== this.options.tokenUserId && agent.enabled);
     if (!human) throw new DeskError('not_found', 'no agent available');
     return human;
   }

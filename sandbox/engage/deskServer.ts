@@ -20,7 +20,10 @@ const replySchema = z
   .object({
     body: z.string().trim().max(5000).default(''),
     /** Files uploaded on the desk (served by it), sent as the reply's attachments. */
-    attachments: z.array(z.object({ url: z.string().url().max(2048), fileName: z.string().max(120), mimeType: z.string().max(128) })).max(5).default([]),
+    attachments: z
+      .array(z.object({ url: z.string().url().max(2048), fileName: z.string().max(120), mimeType: z.string().max(128) }))
+      .max(5)
+      .default([]),
     /** Quick-reply options: sent as a `select` structured message (structured-messages.md, ≤ 13 items of ≤ 80 characters). */
     options: z.array(z.string().trim().min(1).max(80)).max(13).default([]),
   })
@@ -93,7 +96,9 @@ export class DeskServer {
     for (const [index, thread] of this.waiting().entries()) {
       const position = index + 1;
       if (thread.queue?.position === position && Date.now() - Date.parse(thread.queue.sentAt) < 15_000) continue;
-      await this.options.engage.queuingUpdate({ threadId: thread.foreign_id, position, estimatedWaitTimeSeconds: position * perPosition }).catch(() => undefined);
+      await this.options.engage
+        .queuingUpdate({ threadId: thread.foreign_id, position, estimatedWaitTimeSeconds: position * perPosition })
+        .catch(() => undefined);
     }
   }
 
@@ -105,7 +110,10 @@ export class DeskServer {
       res.type('html').send(page);
     });
     app.get('/api/state', (_req, res) => {
-      const threads = engage.threads().filter((t) => t.imported).map((t) => deskView(t, this.seenInFolder));
+      const threads = engage
+        .threads()
+        .filter((t) => t.imported)
+        .map((t) => deskView(t, this.seenInFolder));
       res.json({ threads, agentCategoryId: engage.categories.agentId, botCategoryId: engage.categories.botId });
     });
     app.get('/api/events', (_req, res) => this.changes.attach(res));
@@ -128,25 +136,52 @@ export class DeskServer {
       engage.setAgentStatus(DEFAULT_AGENT_ID, parsed.data.status);
       return res.json({ ok: true, status: parsed.data.status });
     });
-    app.post('/api/threads/:id/take', express.json(), act((thread) => engage.takeTask(thread.id)));
-    app.post('/api/threads/:id/reply', express.json(), act(async (thread, req) => {
-      const reply = replySchema.parse(req.body);
-      const result = await engage.agentReply({
-        threadId: thread.foreign_id,
-        body: reply.body,
-        agentName: 'Alex (agent)',
-        ...(reply.attachments.length ? { attachments: reply.attachments.map((a) => ({ url: a.url, filename: a.fileName, ...(a.mimeType.startsWith('image/') ? { type: 'image' } : {}) })) } : {}),
-        ...(reply.options.length ? { structuredContent: { type: 'select', items: reply.options.map((title) => ({ title, payload: title.replace(/[^\x20-\x7e]/g, '').slice(0, 1000) || 'option' })) } } : {}),
-      });
-      if (result.outcome !== 'delivered') throw new Error(`the relay did not accept the reply (${result.outcome})`);
-      return { contentId: result.contentId };
-    }));
-    app.post('/api/threads/:id/close', express.json(), act((thread) => {
-      const open = thread.interventions.find((i) => i.status !== 'closed' && !i.closed_at);
-      if (open && open.agentReplyCount > 0) return engage.closeIntervention(open.id);
-      if (open) return engage.cancelIntervention(open.id);
-      throw new DeskError('conflict', 'no open intervention to close: reply or take the conversation first');
-    }));
+    app.post(
+      '/api/threads/:id/take',
+      express.json(),
+      act((thread) => engage.takeTask(thread.id)),
+    );
+    app.post(
+      '/api/threads/:id/reply',
+      express.json(),
+      act(async (thread, req) => {
+        const reply = replySchema.parse(req.body);
+        const result = await engage.agentReply({
+          threadId: thread.foreign_id,
+          body: reply.body,
+          agentName: 'Alex (agent)',
+          ...(reply.attachments.length
+            ? {
+                attachments: reply.attachments.map((a) => ({
+                  url: a.url,
+                  filename: a.fileName,
+                  ...(a.mimeType.startsWith('image/') ? { type: 'image' } : {}),
+                })),
+              }
+            : {}),
+          ...(reply.options.length
+            ? {
+                structuredContent: {
+                  type: 'select',
+                  items: reply.options.map((title) => ({ title, payload: title.replace(/[^\x20-\x7e]/g, '').slice(0, 1000) || 'option' })),
+                },
+              }
+            : {}),
+        });
+        if (result.outcome !== 'delivered') throw new Error(`the relay did not accept the reply (${result.outcome})`);
+        return { contentId: result.contentId };
+      }),
+    );
+    app.post(
+      '/api/threads/:id/close',
+      express.json(),
+      act((thread) => {
+        const open = thread.interventions.find((i) => i.status !== 'closed' && !i.closed_at);
+        if (open && open.agentReplyCount > 0) return engage.closeIntervention(open.id);
+        if (open) return engage.cancelIntervention(open.id);
+        throw new DeskError('conflict', 'no open intervention to close: reply or take the conversation first');
+      }),
+    );
     return app;
   }
 

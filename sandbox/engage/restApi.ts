@@ -2,15 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { secretsEqual } from '../../relay/src/secretCompare';
 import { DeskError, type Desk, type DeskErrorCode } from './desk';
-import type {
-  AgentUserJson,
-  CategoryJson,
-  ContentThreadJson,
-  IdentityJson,
-  InterventionJson,
-  PageJson,
-  RestErrorJson,
-} from './objects';
+import type { AgentUserJson, CategoryJson, ContentThreadJson, IdentityJson, InterventionJson, PageJson, RestErrorJson } from './objects';
 import type { Identity, SimIntervention, SimThread, SimulatorState } from './state';
 import { isoSeconds, type Scheduler } from './util';
 import { webhookRoutes, type WebhookList } from './webhooksApi';
@@ -271,7 +263,8 @@ export class RestApi {
       if (sourceIds.length > 0 && !sourceIds.some((id) => channel.source_ids.includes(id))) continue;
       if (categoryIds.length > 0 && !agent.category_ids.some((id) => categoryIds.includes(id))) continue;
       const open = [...this.state.interventions.values()].filter((i) => i.user_id === agentId && i.status === 'opened').length;
-      const busyness = open === 0 ? 'unoccupied' : open >= channel.hard_capability ? 'full' : open * 2 > channel.hard_capability ? 'busy' : 'ok';
+      const busyness =
+        open === 0 ? 'unoccupied' : open >= channel.hard_capability ? 'full' : open * 2 > channel.hard_capability ? 'busy' : 'ok';
       records.push({ agent_id: agentId, channels: [{ id: channel.id, name: channel.name, status, busyness }], custom_status: null });
     }
     return { status: 200, body: records };
@@ -279,12 +272,31 @@ export class RestApi {
 
   private listChannels(params: RestParams): JsonResponse {
     const channel = this.state.channel;
-    return { status: 200, body: page(channel ? [{ id: channel.id, name: channel.name, label: channel.name, source_ids: [...channel.source_ids], hard_capability: channel.hard_capability }] : [], params) };
+    return {
+      status: 200,
+      body: page(
+        channel
+          ? [
+              {
+                id: channel.id,
+                name: channel.name,
+                label: channel.name,
+                source_ids: [...channel.source_ids],
+                hard_capability: channel.hard_capability,
+              },
+            ]
+          : [],
+        params,
+      ),
+    };
   }
 
   private listCategories(params: RestParams): JsonResponse {
     // `ids=a,b` as documented; `ids[]=a` accepted as well.
-    const ids = params.getAll('ids').flatMap((value) => value.split(',')).filter(Boolean);
+    const ids = params
+      .getAll('ids')
+      .flatMap((value) => value.split(','))
+      .filter(Boolean);
     const parentId = params.get('parent_id');
     const categories = [...this.state.categories.values()].filter(
       (category) => (ids.length === 0 || ids.includes(category.id)) && (parentId === undefined || category.parent_id === parentId),
@@ -301,7 +313,10 @@ export class RestApi {
     const foreignId = params.get('foreign_id');
     const sourceId = params.get('source_id');
     const identities = [...this.state.identities.values()]
-      .filter((identity) => (foreignId === undefined || identity.foreign_id === foreignId) && (sourceId === undefined || identity.source_id === sourceId))
+      .filter(
+        (identity) =>
+          (foreignId === undefined || identity.foreign_id === foreignId) && (sourceId === undefined || identity.source_id === sourceId),
+      )
       .map((identity) => this.identityJson(identity));
     return { status: 200, body: page(identities, params) };
   }
@@ -312,9 +327,7 @@ export class RestApi {
   }
 
   private identityJson(identity: Identity): IdentityJson {
-    const userIds = identity.puppetizable
-      ? [...this.state.agents.values()].map((agent) => agent.id)
-      : [];
+    const userIds = identity.puppetizable ? [...this.state.agents.values()].map((agent) => agent.id) : [];
     return {
       id: identity.id,
       foreign_id: identity.foreign_id,

@@ -274,10 +274,7 @@ export class SendApi {
     return 'html';
   }
 
-  private sanitizeAttachments(
-    attachments: SdkAttachment[],
-    dropField: (field: string, reason: string) => void,
-  ): SimAttachment[] {
+  private sanitizeAttachments(attachments: SdkAttachment[], dropField: (field: string, reason: string) => void): SimAttachment[] {
     const kept: SimAttachment[] = [];
     attachments.forEach((attachment, index) => {
       const hasUrl = !isBlank(attachment.url);
@@ -335,7 +332,8 @@ export class SendApi {
     this.options.scheduler.after(this.options.importDelayMs, () => {
       thread.imported = true;
       thread.imported_at = this.now();
-      if (this.options.ruleCategoryIds.length > 0) thread.category_ids = [...new Set([...thread.category_ids, ...this.options.ruleCategoryIds])];
+      if (this.options.ruleCategoryIds.length > 0)
+        thread.category_ids = [...new Set([...thread.category_ids, ...this.options.ruleCategoryIds])];
       this.state.changed('thread', thread.id);
     });
     return thread;
@@ -419,9 +417,7 @@ export class SendApi {
     if (isBlank(threadId) && isBlank(inReplyTo)) return fail(422, SEND_API_ERRORS.invalidResourceFormat);
     if (action === 'typing.start' && isBlank(preview)) return fail(422, SEND_API_ERRORS.invalidResourceFormat);
     // thread_id wins over in_reply_to_id when both are given (objects.md).
-    const thread = !isBlank(threadId)
-      ? this.state.findThread(threadId as string)
-      : this.threadOfMessage(inReplyTo as string);
+    const thread = !isBlank(threadId) ? this.state.findThread(threadId as string) : this.threadOfMessage(inReplyTo as string);
     const key = thread?.id ?? `${threadId ?? ''}|${inReplyTo ?? ''}`;
     const nowMs = this.options.clock().getTime();
     if (action === 'typing.start') {

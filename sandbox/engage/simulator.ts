@@ -37,12 +37,7 @@ import {
   type SourceCallRecord,
 } from './state';
 import { newObjectId, Scheduler, snapshot } from './util';
-import {
-  WebhookDispatcher,
-  type DeliveryLogEntry,
-  type RegisterResult,
-  type WebhookSubscription,
-} from './webhookDispatcher';
+import { WebhookDispatcher, type DeliveryLogEntry, type RegisterResult, type WebhookSubscription } from './webhookDispatcher';
 
 export interface EngageSimulatorOptions {
   /** e.g. 'src-1'; Send API path /realtime/sdk/<sourceId>. */
@@ -151,7 +146,12 @@ export class EngageSimulator {
     this.seedDirectory();
     const channelId = newObjectId();
     // The realtime channel of the source; "hard capability" is the tasks at which an agent is full.
-    this.state.channel = { id: channelId, name: 'Realtime', source_ids: [options.sourceId], hard_capability: options.agentHardCapability ?? 3 };
+    this.state.channel = {
+      id: channelId,
+      name: 'Realtime',
+      source_ids: [options.sourceId],
+      hard_capability: options.agentHardCapability ?? 3,
+    };
 
     const onChange = (): void => this.state.changed('webhook');
     this.webhookDispatcher = new WebhookDispatcher({
@@ -368,7 +368,16 @@ export class EngageSimulator {
 
   /** Admin > Categories > +: another category (e.g. one a bot builder adds on handover). */
   addCategory(id: string, name: string, parentId: string | null = null): CategoryJson {
-    const created: CategoryJson = { id, name, parent_id: parentId, source_ids: [this.options.sourceId], mandatory: false, multiple: true, unselectable: false, post_qualification: false };
+    const created: CategoryJson = {
+      id,
+      name,
+      parent_id: parentId,
+      source_ids: [this.options.sourceId],
+      mandatory: false,
+      multiple: true,
+      unselectable: false,
+      post_qualification: false,
+    };
     this.state.categories.set(id, created);
     return snapshot(created);
   }

@@ -1,12 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type {
-  AgentUserJson,
-  CategoryJson,
-  ContextData,
-  InterventionStatus,
-  SourceCapabilities,
-  WebhookEvent,
-} from './objects';
+import type { AgentUserJson, CategoryJson, ContextData, InterventionStatus, SourceCapabilities, WebhookEvent } from './objects';
 
 /**
  * Everything the simulated Engage domain knows. Plain data, mutated only through the methods

@@ -35,10 +35,13 @@ export class Scheduler {
 
   after(ms: number, task: () => void): void {
     if (this.stopped) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      task();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        task();
+      },
+      Math.max(0, ms),
+    );
     this.timers.add(timer);
   }
 

@@ -84,7 +84,9 @@ export function webhookRoutes(options: () => WebhooksApiOptions): { method: stri
   const all = (): WebhookJson[] => {
     const { webhooks, apiAccessToken } = options();
     // "Renders webhooks ordered by active and staging_use (descending)."
-    return (webhooks?.webhooks() ?? []).map((w) => webhookJson(w, apiAccessToken)).sort((a, b) => Number(b.active) - Number(a.active) || Number(b.staging_use) - Number(a.staging_use));
+    return (webhooks?.webhooks() ?? [])
+      .map((w) => webhookJson(w, apiAccessToken))
+      .sort((a, b) => Number(b.active) - Number(a.active) || Number(b.staging_use) - Number(a.staging_use));
   };
   return [
     { method: 'GET', pattern: /^\/webhooks$/, handler: (_match, params) => ({ status: 200, body: pageOf(all(), params) }) },

@@ -11,7 +11,8 @@ import { startSandbox, type Sandbox } from '../../sandbox/startSandbox';
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // The README's screenshots are refreshed only on request, so an ordinary test run leaves the tree clean.
-const SCREENSHOTS = process.env.UPDATE_DOCS_SCREENSHOTS === '1' ? join(__dirname, '..', '..', 'docs') : mkdtempSync(join(tmpdir(), 'rce-screens-'));
+const SCREENSHOTS =
+  process.env.UPDATE_DOCS_SCREENSHOTS === '1' ? join(__dirname, '..', '..', 'docs') : mkdtempSync(join(tmpdir(), 'rce-screens-'));
 
 describe('sandbox in a real browser', () => {
   let sandbox: Sandbox;
@@ -22,9 +23,13 @@ describe('sandbox in a real browser', () => {
   /** Console errors and failed loads of both pages (a missing favicon would show here as a 404). */
   const problems: string[] = [];
   const watch = (page: Page, name: string) => {
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`${name}: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`${name}: ${m.text()}`);
+    });
     page.on('pageerror', (e) => problems.push(`${name}: ${e.message}`));
-    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${name}: HTTP ${r.status()} ${r.url()}`); });
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`${name}: HTTP ${r.status()} ${r.url()}`);
+    });
   };
 
   beforeAll(async () => {
@@ -33,7 +38,15 @@ describe('sandbox in a real browser', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+      ],
     });
     chat = await browser.newPage({ viewport: { width: 460, height: 720 } });
     desk = await browser.newPage({ viewport: { width: 1280, height: 720 } });
@@ -68,9 +81,15 @@ describe('sandbox in a real browser', () => {
       }).observe(dots, { attributes: true, attributeFilter: ['class'] });
     });
     await say('hello');
-    await poll(async () => (await chat.locator('html').getAttribute('data-typing-seen')) === 'yes', async () => 'the chat never showed typing dots');
+    await poll(
+      async () => (await chat.locator('html').getAttribute('data-typing-seen')) === 'yes',
+      async () => 'the chat never showed typing dots',
+    );
     await containsTextSoon(lastChatLine('bot'), 'only a demo bot');
-    await poll(async () => !(await chat.locator('#typing.on').isVisible()), async () => 'the typing dots stayed');
+    await poll(
+      async () => !(await chat.locator('#typing.on').isVisible()),
+      async () => 'the typing dots stayed',
+    );
 
     await say('I want to talk to an agent');
     await containsTextSoon(lastChatLine('bot'), 'You are number 1 in the queue');
@@ -120,7 +139,10 @@ describe('sandbox in a real browser', () => {
     await say('My parcel is late.');
     await containsTextSoon(desk.locator('#messages'), 'My parcel is late.');
     await hasCountSoon(chat.locator('.line[data-from="bot"]', { hasText: 'only a demo bot' }), 1);
-    await poll(async () => !(await chat.locator('#typing.on').isVisible()), async () => 'the typing dots stayed');
+    await poll(
+      async () => !(await chat.locator('#typing.on').isVisible()),
+      async () => 'the typing dots stayed',
+    );
     await chat.screenshot({ path: join(SCREENSHOTS, 'sandbox-chat.png') });
     await desk.screenshot({ path: join(SCREENSHOTS, 'sandbox-desk.png') });
     for (const file of ['sandbox-desk.png', 'sandbox-chat.png']) expect(statSync(join(SCREENSHOTS, file)).size).toBeGreaterThan(10_000);
@@ -162,7 +184,10 @@ describe('sandbox in a real browser', () => {
     await other.fill('#text', 'cancel');
     await other.press('#text', 'Enter');
     await containsTextSoon(other.locator('.line[data-from="bot"]').last(), 'cancelled the request');
-    await poll(async () => (await desk.locator('.conv .badge.bot').count()) === before + 1, async () => `desk list: ${await desk.locator('#conversations').textContent()}`);
+    await poll(
+      async () => (await desk.locator('.conv .badge.bot').count()) === before + 1,
+      async () => `desk list: ${await desk.locator('#conversations').textContent()}`,
+    );
     await hasCountSoon(desk.locator('.conv'), before + 1);
     await other.close();
     expect(problems).toEqual([]);
@@ -194,7 +219,10 @@ describe('sandbox in a real browser', () => {
       await second.press('#text', 'Enter');
       const secondBot = () => second.locator('.line[data-from="bot"]').last();
       // Number 2 with about 2 minutes: over the demo's 1-minute threshold, so On Long Wait offers the callback.
-      await poll(async () => ((await second.locator('.line[data-from="bot"]').allTextContents()).join('\n')).includes('You are number 2 in the queue'), async () => `second chat: ${await second.locator('#log').textContent()}`);
+      await poll(
+        async () => (await second.locator('.line[data-from="bot"]').allTextContents()).join('\n').includes('You are number 2 in the queue'),
+        async () => `second chat: ${await second.locator('#log').textContent()}`,
+      );
       await containsTextSoon(secondBot(), 'You can keep waiting, or we call you back');
       await second.locator('.quick button', { hasText: 'Call me back' }).click();
       await containsTextSoon(secondBot(), 'an agent will call you back');
@@ -239,7 +267,12 @@ function pngOf(width: number, height: number, colour: (x: number, y: number) => 
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 function crc32(bytes: Buffer): number {
   let crc = 0xffffffff;
@@ -260,10 +293,16 @@ async function poll(check: () => Promise<boolean>, describe: () => Promise<strin
   }
 }
 async function containsTextSoon(locator: Locator, text: string): Promise<void> {
-  const content = async () => ((await locator.count()) > 0 ? (await locator.last().textContent()) ?? '' : '');
-  await poll(async () => (await content()).includes(text), async () => `expected to contain "${text}", got "${await content()}"`);
+  const content = async () => ((await locator.count()) > 0 ? ((await locator.last().textContent()) ?? '') : '');
+  await poll(
+    async () => (await content()).includes(text),
+    async () => `expected to contain "${text}", got "${await content()}"`,
+  );
 }
 async function hasCountSoon(locator: Locator, count: number): Promise<void> {
-  await poll(async () => (await locator.count()) === count, async () => `expected ${count} elements, got ${await locator.count()}`);
+  await poll(
+    async () => (await locator.count()) === count,
+    async () => `expected ${count} elements, got ${await locator.count()}`,
+  );
 }
 mkdirSync(SCREENSHOTS, { recursive: true });

@@ -31,23 +31,85 @@ const position = fc.nat({ max: 1_000_000 });
  * takes seconds to construct, which adds up over several streams.)
  */
 export const unicodeText = (maxLength: number): fc.Arbitrary<string> =>
-  fc.array(fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0x80, max: 0xffff }), fc.integer({ min: 0x10000, max: 0x10ffff })), { maxLength }).map((points) =>
-    points.map((p) => (p >= 0xd800 && p <= 0xdfff ? String.fromCharCode(p) : String.fromCodePoint(p))).join(''),
-  );
+  fc
+    .array(
+      fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0x80, max: 0xffff }), fc.integer({ min: 0x10000, max: 0x10ffff })),
+      { maxLength },
+    )
+    .map((points) => points.map((p) => (p >= 0xd800 && p <= 0xdfff ? String.fromCharCode(p) : String.fromCodePoint(p))).join(''));
 
 export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 3, arbitrary: fc.constant<Mutation>({ kind: 'none' }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('bitFlip' as const), at: position, bit: fc.integer({ min: 0, max: 7 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: position }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('insertBytes' as const), at: position, bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 8 }) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('typeSwap' as const), at: position, value: fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json> }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('insertBytes' as const),
+      at: position,
+      bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 8 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('typeSwap' as const),
+      at: position,
+      value: fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>,
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('dropKey' as const), at: position }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('protoKey' as const), at: position, key: fc.constantFrom('__proto__' as const, 'constructor' as const, 'prototype' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('hugeString' as const), at: position, size: fc.oneof({ weight: 19, arbitrary: fc.integer({ min: 10_000, max: 100_000 }) }, fc.integer({ min: 1_050_000, max: 1_200_000 })) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('deepNesting' as const), at: position, depth: fc.oneof(fc.integer({ min: 2, max: 31 }), fc.integer({ min: 33, max: 5_000 })) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('duplicateKey' as const), at: position, value: fc.jsonValue({ maxDepth: 1 }) as fc.Arbitrary<Json> }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('protoKey' as const),
+      at: position,
+      key: fc.constantFrom('__proto__' as const, 'constructor' as const, 'prototype' as const),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('hugeString' as const),
+      at: position,
+      size: fc.oneof({ weight: 19, arbitrary: fc.integer({ min: 10_000, max: 100_000 }) }, fc.integer({ min: 1_050_000, max: 1_200_000 })),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('deepNesting' as const),
+      at: position,
+      depth: fc.oneof(fc.integer({ min: 2, max: 31 }), fc.integer({ min: 33, max: 5_000 })),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('duplicateKey' as const),
+      at: position,
+      value: fc.jsonValue({ maxDepth: 1 }) as fc.Arbitrary<Json>,
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('unicode' as const), at: position, text: unicodeText(40) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('numberEdge' as const), at: position, literal: fc.constantFrom('1e999', '-1e999', '-0', '1.7976931348623157e308', '9007199254740993', '0.0000000001', '-1', '1e-999', '123456789012345678901234567890') }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('numberEdge' as const),
+      at: position,
+      literal: fc.constantFrom(
+        '1e999',
+        '-1e999',
+        '-0',
+        '1.7976931348623157e308',
+        '9007199254740993',
+        '0.0000000001',
+        '-1',
+        '1e-999',
+        '123456789012345678901234567890',
+      ),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant<Mutation>({ kind: 'bom' }) },
   { weight: 1, arbitrary: fc.constant<Mutation>({ kind: 'wrapInArray' }) },
 );
@@ -57,7 +119,11 @@ function slots(value: Json): { parent: Json[] | { [key: string]: Json }; key: st
   const out: { parent: Json[] | { [key: string]: Json }; key: string | number }[] = [];
   const walk = (v: Json) => {
     if (Array.isArray(v)) v.forEach((item, i) => (out.push({ parent: v, key: i }), walk(item)));
-    else if (v !== null && typeof v === 'object') for (const k of Object.keys(v)) { out.push({ parent: v, key: k }); walk(v[k] as Json); }
+    else if (v !== null && typeof v === 'object')
+      for (const k of Object.keys(v)) {
+        out.push({ parent: v, key: k });
+        walk(v[k] as Json);
+      }
   };
   walk(value);
   return out;
@@ -156,4 +222,5 @@ export function mutate(value: unknown, mutation: Mutation): Buffer {
 }
 
 /** Printable ASCII, safe as an HTTP header value. */
-export const headerText = (maxLength = 80): fc.Arbitrary<string> => fc.array(fc.integer({ min: 0x21, max: 0x7e }), { maxLength }).map((codes) => String.fromCharCode(...codes));
+export const headerText = (maxLength = 80): fc.Arbitrary<string> =>
+  fc.array(fc.integer({ min: 0x21, max: 0x7e }), { maxLength }).map((codes) => String.fromCharCode(...codes));

@@ -1,4 +1,11 @@
-import { REDIS_MISSING_MESSAGE, redisServerAvailable, startRedisCluster, startRedisServer, type RedisClusterHandle, type RedisServerHandle } from './redisServer';
+import {
+  REDIS_MISSING_MESSAGE,
+  redisServerAvailable,
+  startRedisCluster,
+  startRedisServer,
+  type RedisClusterHandle,
+  type RedisServerHandle,
+} from './redisServer';
 
 /**
  * The one redis-server and the one 3-master Redis Cluster shared by every test file of this jest

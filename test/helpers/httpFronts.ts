@@ -8,10 +8,13 @@ export async function startRoundRobin(targets: () => string[]): Promise<{ url: s
   const server = http.createServer((req, res) => {
     const list = targets();
     const target = new URL(list[next++ % list.length] ?? '');
-    const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', () => {
       res.writeHead(502);
       res.end();
@@ -30,7 +33,14 @@ export async function startRoundRobin(targets: () => string[]): Promise<{ url: s
 }
 
 /** Forwards to Cognigy at once (it acts on receipt) and, while `holdAnswers`, sits on the answer until released. */
-export async function startAnswerDelayingProxy(): Promise<{ url: string; target: string; holdAnswers: boolean; held: number; release(): void; close(): Promise<void> }> {
+export async function startAnswerDelayingProxy(): Promise<{
+  url: string;
+  target: string;
+  holdAnswers: boolean;
+  held: number;
+  release(): void;
+  close(): Promise<void>;
+}> {
   const waiting: (() => void)[] = [];
   const state = {
     url: '',
@@ -50,18 +60,21 @@ export async function startAnswerDelayingProxy(): Promise<{ url: string; target:
   };
   const server = http.createServer((req, res) => {
     const target = new URL(state.target);
-    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (c: Buffer) => chunks.push(c));
-      answer.on('end', () => {
-        const send = () => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          res.end(Buffer.concat(chunks));
-        };
-        if (state.holdAnswers) waiting.push(send);
-        else send();
-      });
-    });
+    const up = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => {
+          const send = () => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(Buffer.concat(chunks));
+          };
+          if (state.holdAnswers) waiting.push(send);
+          else send();
+        });
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
@@ -69,4 +82,3 @@ export async function startAnswerDelayingProxy(): Promise<{ url: string; target:
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return state;
 }
-

@@ -59,7 +59,14 @@ export async function startJourney(options: {
   settings?: Record<string, unknown>;
 }): Promise<Journey> {
   const sourceId = options.sourceId ?? `src${randomUUID().slice(0, 8)}`;
-  const engage = new EngageSimulator({ sourceId, realtimeAccessToken: TEST_SECRETS.realtimeAccessToken, apiAccessToken: TEST_SECRETS.apiAccessToken, importDelayMs: 30, categorizeDurationMs: 20, ...options.engageOptions });
+  const engage = new EngageSimulator({
+    sourceId,
+    realtimeAccessToken: TEST_SECRETS.realtimeAccessToken,
+    apiAccessToken: TEST_SECRETS.apiAccessToken,
+    importDelayMs: 30,
+    categorizeDurationMs: 20,
+    ...options.engageOptions,
+  });
   await engage.start();
   const cognigy = new CognigyApiSimulator(TEST_SECRETS.cognigyApiKey);
   await cognigy.start();
@@ -80,21 +87,50 @@ export async function startJourney(options: {
     ...options.tenantValues?.(engage),
   });
   const config: RelayConfig = {
-    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', outboxDeadlineMs: options.outboxDeadlineMs ?? 60_000, ...options.settings }),
+    settings: relaySettingsSchema.parse({
+      port: 0,
+      host: '127.0.0.1',
+      outboxDeadlineMs: options.outboxDeadlineMs ?? 60_000,
+      ...options.settings,
+    }),
     tenants: [tenant],
   };
   const logLines: string[] = [];
-  const logger = createLogger({ level: 'debug', secrets: secretsOf(config), destination: { write: (line: string) => void logLines.push(line) } });
+  const logger = createLogger({
+    level: 'debug',
+    secrets: secretsOf(config),
+    destination: { write: (line: string) => void logLines.push(line) },
+  });
   const location = { dir: mkdtempSync(join(tmpdir(), 'rce-journey-')), prefix: `journey:${sourceId}:` };
 
   let store = await openTestStore(options.store, location);
-  const makeRelay = (s: Store) => createRelay({ config, store: s, logger, ...(options.relayClock ? { clock: options.relayClock } : {}), outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 }, outboundTimeoutMs: 2_000 });
+  const makeRelay = (s: Store) =>
+    createRelay({
+      config,
+      store: s,
+      logger,
+      ...(options.relayClock ? { clock: options.relayClock } : {}),
+      outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
+      outboundTimeoutMs: 2_000,
+    });
   let relay = makeRelay(store);
   const { url, adminUrl } = await relay.start(0, '127.0.0.1');
   const relayPath = `${url}/handover/rce`;
   engage.setSourceBaseUri(relayPath);
   await engage.saveSource();
-  const webhook = await engage.registerWebhook({ url: relayPath, secret: TEST_SECRETS.webhookSecret, verifyToken: 'cognigy123', events: ['intervention.opened', 'intervention.canceled', 'intervention.closed', 'task.taken', 'task.transferred', 'intervention.user_updated'] });
+  const webhook = await engage.registerWebhook({
+    url: relayPath,
+    secret: TEST_SECRETS.webhookSecret,
+    verifyToken: 'cognigy123',
+    events: [
+      'intervention.opened',
+      'intervention.canceled',
+      'intervention.closed',
+      'task.taken',
+      'task.transferred',
+      'intervention.user_updated',
+    ],
+  });
   if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
 
   const journey: Journey = {

@@ -10,7 +10,10 @@ export interface RawResult {
  * One HTTP request with exact bytes and headers (no client-side JSON handling, no retries), for
  * protocol and fuzz tests. Rejects only on transport errors.
  */
-export function rawRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: Buffer | string; agent?: http.Agent; timeoutMs?: number } = {}): Promise<RawResult> {
+export function rawRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: Buffer | string; agent?: http.Agent; timeoutMs?: number } = {},
+): Promise<RawResult> {
   const body = options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body, 'utf8');
   return new Promise((resolve, reject) => {
     const req = http.request(

@@ -34,7 +34,13 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
         const parts: Buffer[] = [];
         up.on('data', (c: Buffer) => parts.push(c));
         up.on('end', () => {
-          calls.push({ at: Date.now(), method: req.method ?? '', path: req.url ?? '', status: up.statusCode ?? 0, body: body.toString('utf8') });
+          calls.push({
+            at: Date.now(),
+            method: req.method ?? '',
+            path: req.url ?? '',
+            status: up.statusCode ?? 0,
+            body: body.toString('utf8'),
+          });
           res.writeHead(up.statusCode ?? 502, up.headers);
           res.end(Buffer.concat(parts));
         });

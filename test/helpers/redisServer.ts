@@ -137,7 +137,20 @@ interface RedisProcess {
 async function spawnRedis(args: string[], opts: { port?: number; dir?: string; configFile?: string } = {}): Promise<RedisProcess> {
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'rce-redis-'));
-  const argv = [...(opts.configFile ? [opts.configFile] : []), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--loglevel', 'warning', ...args];
+  const argv = [
+    ...(opts.configFile ? [opts.configFile] : []),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--loglevel',
+    'warning',
+    ...args,
+  ];
   const proc = spawn('redis-server', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
@@ -191,7 +204,18 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
     for (let i = 0; i < masters; i++) {
       // The bus port defaults to port + 10000, which may be taken or out of range: pick a free one.
       const busPort = await freePort();
-      nodes.push(await spawnRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--appendonly', 'no']));
+      nodes.push(
+        await spawnRedis([
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-port',
+          String(busPort),
+          '--appendonly',
+          'no',
+        ]),
+      );
     }
     redisCli(nodes[0]!.port, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes');
     const deadline = Date.now() + 15_000;
@@ -264,12 +288,19 @@ export async function startRedisSentinel(masterName = 'rcemaster'): Promise<Redi
     }
     // Wait until every sentinel knows the replica (and the others), or a failover could not pick it.
     const deadline = Date.now() + 15_000;
-    while (!sentinels.every((s) => /num-slaves\s+1\b/.test(redisCli(s.port, 'sentinel', 'master', masterName).replace(/\n/g, ' ')) && /num-other-sentinels\s+2\b/.test(redisCli(s.port, 'sentinel', 'master', masterName).replace(/\n/g, ' ')))) {
+    while (
+      !sentinels.every(
+        (s) =>
+          /num-slaves\s+1\b/.test(redisCli(s.port, 'sentinel', 'master', masterName).replace(/\n/g, ' ')) &&
+          /num-other-sentinels\s+2\b/.test(redisCli(s.port, 'sentinel', 'master', masterName).replace(/\n/g, ' ')),
+      )
+    ) {
       if (Date.now() > deadline) throw new Error('sentinels did not discover the replica and each other within 15 s');
       await sleep(200);
     }
     const byPort = new Map(procs.map((p) => [p.port, p]));
-    const currentMasterPort = (): number => Number(redisCli(sentinels[0]!.port, 'sentinel', 'get-master-addr-by-name', masterName).trim().split('\n')[1]);
+    const currentMasterPort = (): number =>
+      Number(redisCli(sentinels[0]!.port, 'sentinel', 'get-master-addr-by-name', masterName).trim().split('\n')[1]);
     return {
       url: `redis-sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${masterName}`,
       masterName,

@@ -27,8 +27,10 @@ export interface RelayProcess {
   ensureStopped(): Promise<void>;
 }
 
-
-export async function startRelayProcess(env: Record<string, string>, options: { port?: number; readyTimeoutMs?: number } = {}): Promise<RelayProcess> {
+export async function startRelayProcess(
+  env: Record<string, string>,
+  options: { port?: number; readyTimeoutMs?: number } = {},
+): Promise<RelayProcess> {
   const port = options.port ?? (await freePort());
   const adminPort = env.ADMIN_PORT ?? String(await freePort());
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'relay/src/main.ts', 'start'], {
@@ -60,7 +62,10 @@ export async function startRelayProcess(env: Record<string, string>, options: { 
   const until = Date.now() + (options.readyTimeoutMs ?? 20_000);
   for (;;) {
     if (done) throw new Error(`relay exited during start-up: ${stderr.join('\n')} ${stdout.slice(-5).join('\n')}`);
-    const ready = await fetch(`${adminUrl}/readyz`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${adminUrl}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > until) {
       child.kill('SIGKILL');

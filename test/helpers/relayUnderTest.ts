@@ -84,7 +84,10 @@ function sessionKey(session: CognigySession): string {
 }
 
 function threadIdOf(sourceId: string, session: CognigySession): string {
-  return `cg-${createHash('sha256').update(`${sourceId}\n${sessionKey(session)}`).digest('hex').slice(0, 24)}`;
+  return `cg-${createHash('sha256')
+    .update(`${sourceId}\n${sessionKey(session)}`)
+    .digest('hex')
+    .slice(0, 24)}`;
 }
 
 function errorBody(code: string, message: string, field?: string): unknown {
@@ -110,10 +113,33 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
   /** The in-memory stand-in: contract responses, idempotent on requestId like the relay (scripts are not). */
   const standIn = async (route: RelayRouteName, body: RelayRequest<RelayRouteName>): Promise<ScriptedReply> => {
     const fp = body.connection;
-    if (fp.botCategoryId !== categories.botCategoryId) return { status: 409, body: errorBody('connection_mismatch', "The connection's Bot Category ID differs from the relay's configuration for this source", 'botCategoryId') };
-    if (fp.agentCategoryId !== categories.agentCategoryId) return { status: 409, body: errorBody('connection_mismatch', "The connection's Agent Category ID differs from the relay's configuration for this source", 'agentCategoryId') };
+    if (fp.botCategoryId !== categories.botCategoryId)
+      return {
+        status: 409,
+        body: errorBody(
+          'connection_mismatch',
+          "The connection's Bot Category ID differs from the relay's configuration for this source",
+          'botCategoryId',
+        ),
+      };
+    if (fp.agentCategoryId !== categories.agentCategoryId)
+      return {
+        status: 409,
+        body: errorBody(
+          'connection_mismatch',
+          "The connection's Agent Category ID differs from the relay's configuration for this source",
+          'agentCategoryId',
+        ),
+      };
     if (fp.apiAccessTokenFingerprint !== tokenFingerprint(TEST_CONNECTION_SECRETS.apiAccessToken)) {
-      return { status: 409, body: errorBody('connection_mismatch', "The connection's API Access Token differs from the relay's configuration for this source", 'apiAccessToken') };
+      return {
+        status: 409,
+        body: errorBody(
+          'connection_mismatch',
+          "The connection's API Access Token differs from the relay's configuration for this source",
+          'apiAccessToken',
+        ),
+      };
     }
     const scripted = responders.get(route);
     if (scripted) return scripted(body);
@@ -143,7 +169,15 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
         return { body: { status: 'cancelled', cancelled: true } };
       case 'queueStatus': {
         const queue = running ? queues.get(key) : null;
-        return { body: { status: current, known: !!queue, position: queue?.position ?? null, estimatedWaitTime: queue?.estimatedWaitTime ?? null, updatedAt: queue?.updatedAt ?? null } };
+        return {
+          body: {
+            status: current,
+            known: !!queue,
+            position: queue?.position ?? null,
+            estimatedWaitTime: queue?.estimatedWaitTime ?? null,
+            updatedAt: queue?.updatedAt ?? null,
+          },
+        };
       }
       case 'sendProfile':
         return { body: { queued: true, authorId: `author-${threadId.slice(3)}` } };
@@ -181,7 +215,17 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
           rawBody: raw,
           nowSeconds: Math.floor(Date.now() / 1000),
         });
-        const recorded: RecordedRelayRequest = { route, path, headers: req.headers, rawBody: raw.toString('utf8'), signature, body: null, schemaError: null, status: 0, response: undefined };
+        const recorded: RecordedRelayRequest = {
+          route,
+          path,
+          headers: req.headers,
+          rawBody: raw.toString('utf8'),
+          signature,
+          body: null,
+          schemaError: null,
+          status: 0,
+          response: undefined,
+        };
         requests.push(recorded);
         let json: unknown;
         try {
@@ -200,9 +244,19 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
           reply = await forward(upstream.url, path, req.headers, raw);
         } else if (!route) reply = { status: 404, body: errorBody('unknown_route', `No relay API route ${path}`) };
         else if (header(RELAY_HEADERS.source) !== sourceId) {
-          reply = { status: 401, body: errorBody('unknown_source', 'No tenant for this Realtime Endpoint URL (source id) on the relay', 'realtimeEndpointUrl') };
+          reply = {
+            status: 401,
+            body: errorBody('unknown_source', 'No tenant for this Realtime Endpoint URL (source id) on the relay', 'realtimeEndpointUrl'),
+          };
         } else if (!signature.ok) {
-          reply = { status: 401, body: errorBody(signature.reason, 'Request signature rejected (check the Relay API Key and the clock)', signature.reason === 'bad_signature' ? 'relayApiKey' : undefined) };
+          reply = {
+            status: 401,
+            body: errorBody(
+              signature.reason,
+              'Request signature rejected (check the Relay API Key and the clock)',
+              signature.reason === 'bad_signature' ? 'relayApiKey' : undefined,
+            ),
+          };
         } else if (recorded.schemaError !== null) reply = { status: 400, body: errorBody('invalid_request', recorded.schemaError) };
         else reply = await standIn(route, recorded.body as RelayRequest<RelayRouteName>);
         if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
@@ -265,7 +319,14 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
 
 async function forward(base: string, path: string, headers: IncomingHttpHeaders, body: Buffer): Promise<ScriptedReply> {
   const pass: Record<string, string> = {};
-  for (const name of ['content-type', RELAY_HEADERS.timestamp, RELAY_HEADERS.nonce, RELAY_HEADERS.signature, RELAY_HEADERS.signatureV2, RELAY_HEADERS.source]) {
+  for (const name of [
+    'content-type',
+    RELAY_HEADERS.timestamp,
+    RELAY_HEADERS.nonce,
+    RELAY_HEADERS.signature,
+    RELAY_HEADERS.signatureV2,
+    RELAY_HEADERS.source,
+  ]) {
     const v = headers[name];
     if (typeof v === 'string') pass[name] = v;
   }
@@ -274,7 +335,13 @@ async function forward(base: string, path: string, headers: IncomingHttpHeaders,
 }
 
 /** The real relay with a throw-away SQLite store; Engage and Cognigy point at a closed port. */
-async function startRealRelay(tenant: { sourceId: string; apiKey: string; realtimeEndpointUrl: string; botCategoryId: string; agentCategoryId: string }): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startRealRelay(tenant: {
+  sourceId: string;
+  apiKey: string;
+  realtimeEndpointUrl: string;
+  botCategoryId: string;
+  agentCategoryId: string;
+}): Promise<{ url: string; stop: () => Promise<void> }> {
   // Loaded lazily so the recording backend works without the relay's dependencies.
   const { createRelay } = await import('../../relay/src/relay');
   const { relaySettingsSchema, tenantSchema } = await import('../../relay/src/config');
@@ -300,7 +367,12 @@ async function startRealRelay(tenant: { sourceId: string; apiKey: string; realti
     ],
   };
   const logger = createLogger({ level: 'silent', secrets: [] });
-  const relay = createRelay({ config, store: SqliteStore.open(join(dir, 'relay.db')), logger, outbox: { backoff: { baseMs: 1000, capMs: 5000 }, idlePollMs: 200 } });
+  const relay = createRelay({
+    config,
+    store: SqliteStore.open(join(dir, 'relay.db')),
+    logger,
+    outbox: { backoff: { baseMs: 1000, capMs: 5000 }, idlePollMs: 200 },
+  });
   const { url } = await relay.start(0, '127.0.0.1');
   return {
     url,

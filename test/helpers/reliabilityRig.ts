@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CognigySession, RelayRouteName } from '../../contract/relayApi';
-import { relaySettingsSchema, secretsOf, type RelayConfig, type RelaySettings, type RelaySettingsInput, type TenantConfig } from '../../relay/src/config';
+import {
+  relaySettingsSchema,
+  secretsOf,
+  type RelayConfig,
+  type RelaySettings,
+  type RelaySettingsInput,
+  type TenantConfig,
+} from '../../relay/src/config';
 import { createLogger } from '../../relay/src/log';
 import { createRelay, type Relay, type RelayOptions } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
@@ -33,7 +40,14 @@ export class WarpClock {
 }
 
 /** Distinct, recognisable secrets per tenant (the leak scan looks for every one of them). */
-export function tenantSecrets(index: number): { apiAccessToken: string; realtimeAccessToken: string; webhookSecret: string; cognigyApiKey: string; relayApiKey: string; verifyToken: string } {
+export function tenantSecrets(index: number): {
+  apiAccessToken: string;
+  realtimeAccessToken: string;
+  webhookSecret: string;
+  cognigyApiKey: string;
+  relayApiKey: string;
+  verifyToken: string;
+} {
   return {
     apiAccessToken: `rest-token-T${index}-7f3a9c1e5b0d2468`,
     realtimeAccessToken: `realtime-token-T${index}-c0ffee12deadbeef`,
@@ -69,7 +83,12 @@ export interface Rig {
   secrets: string[];
   /** Where the SQLite file lives (sqlite rigs). */
   dbPath: string | null;
-  call(route: RelayRouteName, session: CognigySession, extra?: Record<string, unknown>, tenantIndex?: number): ReturnType<typeof signedRelayCall>;
+  call(
+    route: RelayRouteName,
+    session: CognigySession,
+    extra?: Record<string, unknown>,
+    tenantIndex?: number,
+  ): ReturnType<typeof signedRelayCall>;
   close(): Promise<void>;
 }
 
@@ -107,7 +126,15 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   for (let i = 0; i < count; i++) {
     const s = tenantSecrets(i);
     const sourceId = `src${i}${randomUUID().slice(0, 8)}`;
-    const engage = new EngageSimulator({ sourceId, realtimeAccessToken: s.realtimeAccessToken, apiAccessToken: s.apiAccessToken, importDelayMs: 30, categorizeDurationMs: 20, ...simClock, ...options.engageOptions });
+    const engage = new EngageSimulator({
+      sourceId,
+      realtimeAccessToken: s.realtimeAccessToken,
+      apiAccessToken: s.apiAccessToken,
+      importDelayMs: 30,
+      categorizeDurationMs: 20,
+      ...simClock,
+      ...options.engageOptions,
+    });
     await engage.start();
     const proxy = options.proxyEngage ? await startRecordingProxy(engage.url) : null;
     const engageBase = proxy?.url ?? engage.url;
@@ -136,7 +163,11 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   };
   const secrets = [...new Set([...secretsOf(config), ...rigTenants.map((t) => t.tenant.verifyToken)])];
   const logLines: string[] = [];
-  const logger = createLogger({ level: config.settings.logLevel, secrets: secretsOf(config), destination: { write: (line: string) => void logLines.push(line) } });
+  const logger = createLogger({
+    level: config.settings.logLevel,
+    secrets: secretsOf(config),
+    destination: { write: (line: string) => void logLines.push(line) },
+  });
 
   const dir = mkdtempSync(join(tmpdir(), 'rce-rig-'));
   const storeOption = options.store ?? 'sqlite';
@@ -144,7 +175,11 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const clockOpt = clock ? { clock: clock.now } : {};
   const store: Store = dbPath
     ? SqliteStore.open(dbPath, clockOpt)
-    : await RedisStore.connect((storeOption as { redisUrl: string }).redisUrl, { keyPrefix: options.keyPrefix ?? `rig:${randomUUID()}:`, logger, ...clockOpt });
+    : await RedisStore.connect((storeOption as { redisUrl: string }).redisUrl, {
+        keyPrefix: options.keyPrefix ?? `rig:${randomUUID()}:`,
+        logger,
+        ...clockOpt,
+      });
 
   const relay = createRelay({
     config,
@@ -165,12 +200,20 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       const engageUrl = count > 1 ? `${url}/handover/rce/${tenant.sourceId}` : `${url}/handover/rce`;
       engage.setSourceBaseUri(engageUrl);
       await engage.saveSource();
-      const webhook = await engage.registerWebhook({ url: engageUrl, secret: tenant.webhookSecret, verifyToken: tenant.verifyToken, events: ['intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken'] });
+      const webhook = await engage.registerWebhook({
+        url: engageUrl,
+        secret: tenant.webhookSecret,
+        verifyToken: tenant.verifyToken,
+        events: ['intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken'],
+      });
       if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
     }
     // The relay creates each tenant's Bot and Agent identities in the background (retried until the source is
     // saved): let that settle so it does not land in a test's measurements. Bounded: some rigs break Engage on purpose.
-    const identitiesCreated = () => rigTenants.every(({ tenant }) => relay.identities.isCreated(tenant.sourceId, 'bot') && relay.identities.isCreated(tenant.sourceId, 'agent'));
+    const identitiesCreated = () =>
+      rigTenants.every(
+        ({ tenant }) => relay.identities.isCreated(tenant.sourceId, 'bot') && relay.identities.isCreated(tenant.sourceId, 'agent'),
+      );
     await waitUntil('tenant identities created', identitiesCreated, { timeoutMs: 5_000 }).catch(() => undefined);
   }
 
@@ -194,7 +237,13 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       const t = rigTenants[tenantIndex]?.tenant;
       if (!t) throw new Error(`no tenant ${tenantIndex}`);
       const timestampSeconds = Math.floor((clock ? clock.now() : Date.now()) / 1000);
-      return signedRelayCall(url, t, route, { ...envelopeFor(t, session, `rq-${++requestCounter}-${randomUUID().slice(0, 6)}`), ...extra }, { timestampSeconds });
+      return signedRelayCall(
+        url,
+        t,
+        route,
+        { ...envelopeFor(t, session, `rq-${++requestCounter}-${randomUUID().slice(0, 6)}`), ...extra },
+        { timestampSeconds },
+      );
     },
     async close() {
       await relay.stop({ closeStore: true });
@@ -209,7 +258,11 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
 }
 
 /** Polls until `predicate` holds, or fails after `timeoutMs` naming `what`. `step` runs between polls (e.g. to advance a clock). */
-export async function waitUntil(what: string, predicate: () => boolean | Promise<boolean>, options: { timeoutMs?: number; intervalMs?: number; step?: () => void } = {}): Promise<void> {
+export async function waitUntil(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  options: { timeoutMs?: number; intervalMs?: number; step?: () => void } = {},
+): Promise<void> {
   const until = Date.now() + (options.timeoutMs ?? 10_000);
   for (;;) {
     if (await predicate()) return;

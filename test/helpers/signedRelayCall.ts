@@ -13,7 +13,13 @@ export const freshNonce = (): string => randomUUID().replace(/-/g, '');
  * timestamp, nonce and body under the MAC). `path` overrides the route's path (to sign one route
  * and send to another).
  */
-export function relayAuthHeaders(key: string, sourceId: string, route: RelayRouteName, rawBody: string, options: { timestampSeconds?: number; nonce?: string; path?: string } = {}): Record<string, string> {
+export function relayAuthHeaders(
+  key: string,
+  sourceId: string,
+  route: RelayRouteName,
+  rawBody: string,
+  options: { timestampSeconds?: number; nonce?: string; path?: string } = {},
+): Record<string, string> {
   const ts = options.timestampSeconds ?? Math.floor(Date.now() / 1000);
   const nonce = options.nonce ?? freshNonce();
   const path = options.path ?? `${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`;
@@ -55,7 +61,12 @@ export async function signedRelayCall(
 export function envelopeFor(tenant: TenantConfig, session: CognigySession, requestId: string): Record<string, unknown> {
   return {
     requestId,
-    connection: { sourceId: tenant.sourceId, botCategoryId: tenant.botCategoryId, agentCategoryId: tenant.agentCategoryId, apiAccessTokenFingerprint: tokenFingerprint(tenant.apiAccessToken) },
+    connection: {
+      sourceId: tenant.sourceId,
+      botCategoryId: tenant.botCategoryId,
+      agentCategoryId: tenant.agentCategoryId,
+      apiAccessTokenFingerprint: tokenFingerprint(tenant.apiAccessToken),
+    },
     session,
   };
 }

@@ -60,4 +60,3 @@ export function stalledRequest(port: number, head: string, bodyBytes: number, gi
     });
   });
 }
-

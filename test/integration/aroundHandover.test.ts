@@ -29,17 +29,23 @@ describe('Around the handover (sqlite store)', () => {
   const call = (session: CognigySession, route: Parameters<typeof signedRelayCall>[2], extra: Body = {}) =>
     signedRelayCall(journey.relayUrl, journey.tenant, route, { ...envelopeFor(journey.tenant, session, `around-${++n}`), ...extra });
   const injectedTo = (session: CognigySession): InjectedHandoverEvent[] =>
-    journey.cognigy.calls.filter((c) => c.kind === 'inject' && c.sessionId === session.sessionId).map((c) => (c.data as { handover: InjectedHandoverEvent }).handover);
+    journey.cognigy.calls
+      .filter((c) => c.kind === 'inject' && c.sessionId === session.sessionId)
+      .map((c) => (c.data as { handover: InjectedHandoverEvent }).handover);
   const sessionNamed = (name: string): CognigySession => ({ URLToken: 'tok', userId: `${name}-user`, sessionId: `${name}-session` });
   const threadOf = (session: CognigySession) => threadIdFor(journey.tenant.sourceId, session);
-  const bodiesOf = (session: CognigySession) => journey.engage.thread(threadOf(session))?.messages.map((m) => `${m.side}:${m.body ?? ''}`) ?? [];
+  const bodiesOf = (session: CognigySession) =>
+    journey.engage.thread(threadOf(session))?.messages.map((m) => `${m.side}:${m.body ?? ''}`) ?? [];
 
   /** A handover that an agent has taken (intervention.opened delivered, Flow told). */
   async function withAgent(session: CognigySession, options: Body = {}, agentId?: string): Promise<string> {
     const started = await call(session, 'startHandover', { firstMessage: 'I need a human', options });
     expect(started.status).toBe(200);
     const threadId = threadOf(session);
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    await eventually(
+      'thread in the Agent category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
     journey.engage.openIntervention(threadId, agentId);
     await eventually('agent-joined event', () => injectedTo(session).some((e) => e.status === 'active'));
     return threadId;
@@ -76,11 +82,21 @@ describe('Around the handover (sqlite store)', () => {
     journey.engage.transferIntervention(threadId, bob.id);
     await eventually('transfer event', () => injectedTo(session).some((e) => e.reason === 'transferred'));
     await journey.engage.flush();
-    expect(injectedTo(session).find((e) => e.reason === 'transferred')).toMatchObject({ status: 'active', reason: 'transferred', agentName: 'Bob Builder', agentId: bob.id });
+    expect(injectedTo(session).find((e) => e.reason === 'transferred')).toMatchObject({
+      status: 'active',
+      reason: 'transferred',
+      agentName: 'Bob Builder',
+      agentId: bob.id,
+    });
     // Both events of the one transfer arrived; only the first changed the agent (the outbox may still repeat a delivery).
-    const applied = journey.logLines.filter((line) => line.includes('handover event applied') && line.includes(threadId) && /task\.transferred|intervention\.user_updated/.test(line));
+    const applied = journey.logLines.filter(
+      (line) =>
+        line.includes('handover event applied') && line.includes(threadId) && /task\.transferred|intervention\.user_updated/.test(line),
+    );
     expect(applied).toHaveLength(1);
-    expect(journey.engage.issuedEvents.map((e) => e.type)).toEqual(expect.arrayContaining(['task.transferred', 'intervention.user_updated']));
+    expect(journey.engage.issuedEvents.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['task.transferred', 'intervention.user_updated']),
+    );
   });
 
   it('closes from the Flow: closed with agent replies, cancelled where Engage refuses, thread back to Bot, no event into the Flow', async () => {
@@ -90,7 +106,10 @@ describe('Around the handover (sqlite store)', () => {
     await journey.engage.agentReply({ threadId: repliedThread, body: 'Solved?' });
     const closed = await call(replied, 'closeHandover', { reason: 'solved' });
     expect(closed).toMatchObject({ status: 200, body: { closed: true, outcome: 'closed', status: 'completed' } });
-    await eventually('thread back in the Bot category', () => journey.engage.thread(repliedThread)?.categoryIds.includes(botCategoryId) === true);
+    await eventually(
+      'thread back in the Bot category',
+      () => journey.engage.thread(repliedThread)?.categoryIds.includes(botCategoryId) === true,
+    );
     expect(journey.engage.thread(repliedThread)?.interventions.map((i) => i.status)).toEqual(['closed']);
 
     // interventions.md: no agent reply → close answers 403 → the relay cancels it.
@@ -98,7 +117,10 @@ describe('Around the handover (sqlite store)', () => {
     const silentThread = await withAgent(silent);
     const cancelled = await call(silent, 'closeHandover', {});
     expect(cancelled).toMatchObject({ status: 200, body: { closed: true, outcome: 'cancelled' } });
-    await eventually('thread back in the Bot category', () => journey.engage.thread(silentThread)?.categoryIds.includes(botCategoryId) === true);
+    await eventually(
+      'thread back in the Bot category',
+      () => journey.engage.thread(silentThread)?.categoryIds.includes(botCategoryId) === true,
+    );
     expect(journey.engage.thread(silentThread)?.interventions.map((i) => i.status)).toEqual(['canceled']);
 
     await journey.engage.flush();
@@ -110,10 +132,16 @@ describe('Around the handover (sqlite store)', () => {
     const session = sessionNamed('close-queued');
     await call(session, 'startHandover', { firstMessage: 'anyone?' });
     const threadId = threadOf(session);
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    await eventually(
+      'thread in the Agent category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
     // The thread id is learnt by the categorisation: the relay then asks Engage for open interventions.
     expect(await call(session, 'closeHandover', {})).toMatchObject({ status: 200, body: { closed: true, outcome: 'cancelled' } });
-    await eventually('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true);
+    await eventually(
+      'thread back in the Bot category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true,
+    );
   });
 
   it('answers agent availability from GET /status, cached a few seconds per tenant', async () => {
@@ -132,8 +160,14 @@ describe('Around the handover (sqlite store)', () => {
     // A category nobody serves is its own question.
     journey.engage.setAgentStatus(DEFAULT_AGENT_ID, 'available');
     offsetMs += 6_000;
-    expect(await call(session, 'agentAvailability', { categoryIds: ['5f1c00000000000000000fff'] })).toMatchObject({ status: 200, body: { available: false, availableAgents: 0 } });
-    expect(await call(session, 'agentAvailability', { categoryIds: [journey.tenant.agentCategoryId] })).toMatchObject({ status: 200, body: { available: true, availableAgents: 1 } });
+    expect(await call(session, 'agentAvailability', { categoryIds: ['5f1c00000000000000000fff'] })).toMatchObject({
+      status: 200,
+      body: { available: false, availableAgents: 0 },
+    });
+    expect(await call(session, 'agentAvailability', { categoryIds: [journey.tenant.agentCategoryId] })).toMatchObject({
+      status: 200,
+      body: { available: true, availableAgents: 1 },
+    });
   });
 
   it('tells the agent when the user leaves, and when the user is back with a new handover', async () => {
@@ -142,7 +176,10 @@ describe('Around the handover (sqlite store)', () => {
     const cancelled = await call(session, 'cancelHandover', { reason: 'user_left' });
     expect(cancelled).toMatchObject({ status: 200, body: { cancelled: true } });
     await eventually('left notice on the thread', () => bodiesOf(session).includes('bot:The customer left the conversation.'));
-    await eventually('intervention ended', () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true);
+    await eventually(
+      'intervention ended',
+      () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true,
+    );
 
     await call(session, 'startHandover', { firstMessage: 'Me again' });
     await eventually('back notice and message on the thread', () => bodiesOf(session).includes('customer:Me again'));
@@ -156,7 +193,10 @@ describe('Around the handover (sqlite store)', () => {
     await withAgent(session);
     await call(session, 'cancelHandover', {});
     await eventually('left notice on the thread', () => bodiesOf(session).includes('bot:The customer left the conversation.'));
-    expect(await call(session, 'userMessage', { text: 'one more thing', mirror: true })).toMatchObject({ status: 200, body: { forwarded: true } });
+    expect(await call(session, 'userMessage', { text: 'one more thing', mirror: true })).toMatchObject({
+      status: 200,
+      body: { forwarded: true },
+    });
     await eventually('message on the thread', () => bodiesOf(session).includes('customer:one more thing'));
     const bodies = bodiesOf(session);
     expect(bodies.slice(-2)).toEqual(['bot:The customer is back in the conversation.', 'customer:one more thing']);
@@ -168,8 +208,14 @@ describe('Around the handover (sqlite store)', () => {
     journey.engage.failNext({ api: 'rest', status: 503, pathIncludes: '/interventions' });
     const failed = await call(session, 'closeHandover', {});
     expect(failed).toMatchObject({ status: 502, body: { error: { code: 'engage_unavailable' } } });
-    await eventually('intervention ended by the outbox', () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true);
-    await eventually('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true);
+    await eventually(
+      'intervention ended by the outbox',
+      () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true,
+    );
+    await eventually(
+      'thread back in the Bot category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true,
+    );
     expect((await call(session, 'queueStatus')).body).toMatchObject({ status: 'completed' });
   });
 
@@ -212,17 +258,23 @@ describe('Around the handover (sqlite store)', () => {
     const threadId = await withAgent(session, { inactivityTimeoutMinutes: 1, inactivityCloses: true });
     await journey.engage.agentReply({ threadId, body: 'Are you there?' });
     offsetMs += 61_000;
-    await eventually('completed event with reason inactivity', () => injectedTo(session).some((e) => e.status === 'completed' && e.reason === 'inactivity'));
+    await eventually('completed event with reason inactivity', () =>
+      injectedTo(session).some((e) => e.status === 'completed' && e.reason === 'inactivity'),
+    );
     expect(bodiesOf(session)).toContain('bot:The customer has not written for a while.');
     await eventually('intervention closed and thread back to Bot', () => {
       const thread = journey.engage.thread(threadId);
-      return thread?.interventions.every((i) => i.status === 'closed') === true && thread.categoryIds.includes(journey.tenant.botCategoryId);
+      return (
+        thread?.interventions.every((i) => i.status === 'closed') === true && thread.categoryIds.includes(journey.tenant.botCategoryId)
+      );
     });
     await journey.engage.flush();
     // The intervention.closed our own close causes finds the handover over: no second, reason-less "completed".
     // (Counted by the reason, not the calls: the outbox delivers at least once, a slow Cognigy may get a retry.)
     expect(injectedTo(session).filter((e) => e.status === 'completed' && e.reason !== 'inactivity')).toEqual([]);
-    expect(journey.logLines.filter((line) => line.includes('user inactive while with an agent') && line.includes(threadId))).toHaveLength(1);
+    expect(journey.logLines.filter((line) => line.includes('user inactive while with an agent') && line.includes(threadId))).toHaveLength(
+      1,
+    );
   });
 });
 
@@ -244,21 +296,47 @@ describe('Inactivity with two relays sharing Redis', () => {
     const session: CognigySession = { URLToken: 'tok', userId: 'ha-user', sessionId: 'ha-session' };
     const call = (route: Parameters<typeof signedRelayCall>[2], relayUrl: string, extra: Body = {}) =>
       signedRelayCall(relayUrl, journey.tenant, route, { ...envelopeFor(journey.tenant, session, `ha-${route}-${Date.now()}`), ...extra });
-    await call('startHandover', journey.relayUrl, { firstMessage: 'help', options: { inactivityTimeoutMinutes: 2, inactivityCloses: true } });
+    await call('startHandover', journey.relayUrl, {
+      firstMessage: 'help',
+      options: { inactivityTimeoutMinutes: 2, inactivityCloses: true },
+    });
     const threadId = threadIdFor(journey.tenant.sourceId, session);
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    await eventually(
+      'thread in the Agent category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
     journey.engage.openIntervention(threadId);
-    await eventually('agent joined', () => journey.cognigy.calls.some((c) => c.sessionId === session.sessionId && (c.data as { handover?: { status?: string } }).handover?.status === 'active'));
+    await eventually('agent joined', () =>
+      journey.cognigy.calls.some(
+        (c) => c.sessionId === session.sessionId && (c.data as { handover?: { status?: string } }).handover?.status === 'active',
+      ),
+    );
 
     const store = await RedisStore.connect(url, { keyPrefix: `journey:${journey.tenant.sourceId}:` });
-    second = createRelay({ config: journey.config, store, logger: journey.logger, clock: () => Date.now() + offsetMs, outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 }, outboundTimeoutMs: 2_000 });
+    second = createRelay({
+      config: journey.config,
+      store,
+      logger: journey.logger,
+      clock: () => Date.now() + offsetMs,
+      outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
+      outboundTimeoutMs: 2_000,
+    });
     await second.start(0, '127.0.0.1');
     await journey.relay.stop({ closeStore: true });
 
     offsetMs += 121_000;
-    await eventually('completed with reason inactivity', () => journey.cognigy.calls.some((c) => c.sessionId === session.sessionId && (c.data as { handover?: { reason?: string } }).handover?.reason === 'inactivity'));
-    await eventually('intervention ended', () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true);
+    await eventually('completed with reason inactivity', () =>
+      journey.cognigy.calls.some(
+        (c) => c.sessionId === session.sessionId && (c.data as { handover?: { reason?: string } }).handover?.reason === 'inactivity',
+      ),
+    );
+    await eventually(
+      'intervention ended',
+      () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true,
+    );
     expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).toContain('The customer has not written for a while.');
-    expect(journey.logLines.filter((line) => line.includes('user inactive while with an agent') && line.includes(threadId))).toHaveLength(1);
+    expect(journey.logLines.filter((line) => line.includes('user inactive while with an agent') && line.includes(threadId))).toHaveLength(
+      1,
+    );
   });
 });

@@ -40,14 +40,21 @@ describe('agent reply → Cognigy notify content', () => {
     // The Engage boundary already refuses such URLs; this is the builder's own second line, so the
     // params are made past the schema.
     const unchecked = (attachments: { url: string; type?: string }[]) => ({ ...reply({ body: 'files' }), attachments });
-    const notify = agentReplyToNotify(unchecked([{ url: 'ftp://files.example.com/a.pdf' }, { url: 'https://cdn.example.com/b.png', type: 'image' }]));
+    const notify = agentReplyToNotify(
+      unchecked([{ url: 'ftp://files.example.com/a.pdf' }, { url: 'https://cdn.example.com/b.png', type: 'image' }]),
+    );
     expect(notify?.attachments.map((a) => a.url)).toEqual(['https://cdn.example.com/b.png']);
     expect(notify?.text).not.toContain('ftp:');
     expect(agentReplyToNotify({ ...unchecked([{ url: 'ftp://files.example.com/a.pdf' }]), body: null })).toBeNull();
   });
 
   it('sends attachments on notify only, never on inject', () => {
-    const payload = { ...session, text: 'x', data: {}, attachments: [{ name: 'a.png', url: 'https://cdn.example.com/a.png', type: 'image' as const }] };
+    const payload = {
+      ...session,
+      text: 'x',
+      data: {},
+      attachments: [{ name: 'a.png', url: 'https://cdn.example.com/a.png', type: 'image' as const }],
+    };
     expect(cognigyRequestBody('notify', payload)).toEqual(payload);
     expect(cognigyRequestBody('inject', payload)).toEqual({ ...session, text: 'x', data: {} });
   });
@@ -76,14 +83,37 @@ describe('the Cognigy API simulator checks the documented bodies', () => {
   }
 
   it('accepts a notify with media attachments as the relay sends it', async () => {
-    await callCognigy(outbound.postText, tenant, 'notify', { ...session, text: 'hi', data: { rceHandover: { sender_name: 'Anna' } }, attachments: [{ name: 'a.png', url: 'https://cdn.example.com/a.png', type: 'image' }] });
-    expect(simulator.notifications().at(-1)).toMatchObject({ attachments: [{ name: 'a.png', type: 'image' }], data: { rceHandover: { sender_name: 'Anna' } } });
+    await callCognigy(outbound.postText, tenant, 'notify', {
+      ...session,
+      text: 'hi',
+      data: { rceHandover: { sender_name: 'Anna' } },
+      attachments: [{ name: 'a.png', url: 'https://cdn.example.com/a.png', type: 'image' }],
+    });
+    expect(simulator.notifications().at(-1)).toMatchObject({
+      attachments: [{ name: 'a.png', type: 'image' }],
+      data: { rceHandover: { sender_name: 'Anna' } },
+    });
   });
 
   it.each([
-    ['an attachment without a name', 'notify', { ...session, text: '', data: {}, attachments: [{ url: 'https://cdn.example.com/a.png', type: 'image' }] }, 'attachments.0.name'],
-    ['an attachment of an unknown type', 'notify', { ...session, text: '', data: {}, attachments: [{ name: 'a', url: 'https://cdn.example.com/a', type: 'pdf' }] }, 'attachments.0.type'],
-    ['a javascript: attachment url', 'notify', { ...session, text: '', data: {}, attachments: [{ name: 'a', url: 'javascript:alert(1)', type: 'file' }] }, 'attachments.0.url'],
+    [
+      'an attachment without a name',
+      'notify',
+      { ...session, text: '', data: {}, attachments: [{ url: 'https://cdn.example.com/a.png', type: 'image' }] },
+      'attachments.0.name',
+    ],
+    [
+      'an attachment of an unknown type',
+      'notify',
+      { ...session, text: '', data: {}, attachments: [{ name: 'a', url: 'https://cdn.example.com/a', type: 'pdf' }] },
+      'attachments.0.type',
+    ],
+    [
+      'a javascript: attachment url',
+      'notify',
+      { ...session, text: '', data: {}, attachments: [{ name: 'a', url: 'javascript:alert(1)', type: 'file' }] },
+      'attachments.0.url',
+    ],
     ['attachments on inject', 'inject', { ...session, text: '', data: {}, attachments: [] }, 'body'],
     ['a missing data object', 'notify', { ...session, text: 'hi' }, 'data'],
   ] as const)('refuses %s with 400', async (_name, kind, body, path) => {

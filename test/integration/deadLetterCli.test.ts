@@ -15,7 +15,18 @@ describe('relay dead-letters CLI', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'rce-dlq-'));
     storeUrl = `sqlite:${path.join(dir, 'relay.db')}`;
     const store = SqliteStore.open(path.join(dir, 'relay.db'));
-    await store.apply({ jobs: [{ tenantId: 't', threadId: 'c1', lane: 't/c1/cognigy', kind: 'cognigy.notify', payload: { text: 'hello' }, deadlineAt: Date.now() + 60_000 }] });
+    await store.apply({
+      jobs: [
+        {
+          tenantId: 't',
+          threadId: 'c1',
+          lane: 't/c1/cognigy',
+          kind: 'cognigy.notify',
+          payload: { text: 'hello' },
+          deadlineAt: Date.now() + 60_000,
+        },
+      ],
+    });
     const [job] = await store.claimDueJobs({ now: Date.now(), limit: 1, owner: 'w', leaseMs: 10_000 });
     expect(await store.deadLetterJob(job!, 'w', 'Cognigy answered 404 Not Found')).toBe(true);
     deadId = job!.id;
@@ -24,7 +35,12 @@ describe('relay dead-letters CLI', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const relay = (...args: string[]) =>
-    spawnSync(process.execPath, ['--import', 'tsx', 'relay/src/main.ts', 'dead-letters', ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', STORE_URL: storeUrl }, encoding: 'utf8', timeout: 30_000 });
+    spawnSync(process.execPath, ['--import', 'tsx', 'relay/src/main.ts', 'dead-letters', ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', STORE_URL: storeUrl },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
 
   it('lists, shows and retries a dead letter, once', async () => {
     const list = relay('list');
@@ -34,7 +50,10 @@ describe('relay dead-letters CLI', () => {
 
     const show = relay('show', deadId);
     expect(show.status).toBe(0);
-    expect(JSON.parse(show.stdout)).toMatchObject({ error: 'Cognigy answered 404 Not Found', job: { id: deadId, payload: { text: 'hello' } } });
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      error: 'Cognigy answered 404 Not Found',
+      job: { id: deadId, payload: { text: 'hello' } },
+    });
 
     const retry = relay('retry', deadId);
     expect(retry.status).toBe(0);

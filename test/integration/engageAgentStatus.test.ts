@@ -13,7 +13,12 @@ describe('Engage simulator: agent status and channels', () => {
   let desk: DeskServer;
   let deskUrl: string;
   beforeAll(async () => {
-    engage = new EngageSimulator({ sourceId: 'src-status', realtimeAccessToken: 'rt-token-0123456789abcdef', apiAccessToken: token, agentHardCapability: 1 });
+    engage = new EngageSimulator({
+      sourceId: 'src-status',
+      realtimeAccessToken: 'rt-token-0123456789abcdef',
+      apiAccessToken: token,
+      agentHardCapability: 1,
+    });
     await engage.start();
     desk = new DeskServer({ engage, queueTickMs: 60_000 });
     deskUrl = await desk.start();
@@ -24,7 +29,10 @@ describe('Engage simulator: agent status and channels', () => {
   });
 
   const rest = async (path: string) => {
-    const response = await axios.get<unknown>(`${engage.baseApiUrl}${path}`, { headers: { Authorization: `Bearer ${token}` }, validateStatus: () => true });
+    const response = await axios.get<unknown>(`${engage.baseApiUrl}${path}`, {
+      headers: { Authorization: `Bearer ${token}` },
+      validateStatus: () => true,
+    });
     return { status: response.status, body: response.data };
   };
 
@@ -33,7 +41,16 @@ describe('Engage simulator: agent status and channels', () => {
     expect(channels).toMatchObject({ status: 200, body: { records: [{ name: 'Realtime', source_ids: ['src-status'] }] } });
     const channelId = (channels.body as { records: { id: string }[] }).records[0]?.id;
     const status = await rest('/status?source_ids[]=src-status');
-    expect(status).toMatchObject({ status: 200, body: [{ agent_id: DEFAULT_AGENT_ID, channels: [{ id: channelId, name: 'Realtime', status: 'available', busyness: 'unoccupied' }], custom_status: null }] });
+    expect(status).toMatchObject({
+      status: 200,
+      body: [
+        {
+          agent_id: DEFAULT_AGENT_ID,
+          channels: [{ id: channelId, name: 'Realtime', status: 'available', busyness: 'unoccupied' }],
+          custom_status: null,
+        },
+      ],
+    });
     expect((await rest('/status?source_ids[]=other-source')).body).toEqual([]);
     expect((await rest(`/status?category_ids[]=${engage.categories.botId}`)).body).toEqual([]);
   });

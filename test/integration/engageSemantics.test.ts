@@ -41,19 +41,28 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     const session = { URLToken: 'url', userId: 'url-user', sessionId: 'url-session' };
     await call(session, 'startHandover', { firstMessage: 'help' });
     const threadId = threadIdFor(journey.tenant.sourceId, session);
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    await eventually(
+      'thread in the Agent category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
   });
 
   it('creates the Bot and Agent identities once per tenant, outside the handover lanes', async () => {
     const users = tenantIdentityUsers(journey.tenant.sourceId);
-    await eventually('both identities in Engage', () => [users.bot.id, users.agent.id].every((id) => journey.engage.users().some((u) => u.foreign_id === id)));
-    for (const id of [users.bot.id, users.agent.id]) expect(journey.engage.users().find((u) => u.foreign_id === id)).toMatchObject({ puppetizable: true });
+    await eventually('both identities in Engage', () =>
+      [users.bot.id, users.agent.id].every((id) => journey.engage.users().some((u) => u.foreign_id === id)),
+    );
+    for (const id of [users.bot.id, users.agent.id])
+      expect(journey.engage.users().find((u) => u.foreign_id === id)).toMatchObject({ puppetizable: true });
     const userCreates = () => journey.engage.sendApiLog.filter((e) => e.action === 'users.create').length;
     const before = userCreates();
     const session = { URLToken: 'ids', userId: 'ids-user', sessionId: 'ids-session' };
     await call(session, 'startHandover', { firstMessage: 'help' });
     const threadId = threadIdFor(journey.tenant.sourceId, session);
-    await eventually('handover categorised', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    await eventually(
+      'handover categorised',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
     expect(userCreates()).toBe(before);
   });
 
@@ -67,7 +76,10 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
 
     await journey.engage.agentReply({ threadId, body: 'Done, anything else?' });
     journey.engage.closeIntervention(threadId);
-    await eventually('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.includes(botCategoryId) === true);
+    await eventually(
+      'thread back in the Bot category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(botCategoryId) === true,
+    );
     expect(new Set(journey.engage.thread(threadId)?.categoryIds)).toEqual(new Set([RULE_CATEGORY, EXTRA_CATEGORY, botCategoryId]));
   });
 
@@ -78,7 +90,9 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     await eventually('in the Agent folder', () => journey.engage.agentFolder().some((t) => t.foreign_id === threadId));
     const reply = await journey.engage.agentReply({ threadId, body: 'Hello, I am Bob.', forceRetry: true });
     expect(reply.outcome).toBe('delivered');
-    const sent = journey.engage.sourceCalls.filter((c) => c.action === 'messages.create').map((c) => JSON.parse(c.requestBody) as { params: Record<string, unknown> });
+    const sent = journey.engage.sourceCalls
+      .filter((c) => c.action === 'messages.create')
+      .map((c) => JSON.parse(c.requestBody) as { params: Record<string, unknown> });
     expect(sent.length).toBeGreaterThanOrEqual(2);
     expect(sent.filter((body) => 'content_id' in body.params)).toEqual([]);
     // The retry (retry: true, same reply) is answered with the same id and notifies nobody again.
@@ -88,7 +102,11 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     expect(second.relayMessageId).not.toBe(reply.relayMessageId);
     await eventually('two notifications', () => callsOf(session).filter((c) => c.kind === 'notify').length === 2);
     await new Promise((r) => setTimeout(r, 150));
-    expect(callsOf(session).filter((c) => c.kind === 'notify').map((c) => c.text)).toEqual(['Hello, I am Bob.', 'Let me check your order.']);
+    expect(
+      callsOf(session)
+        .filter((c) => c.kind === 'notify')
+        .map((c) => c.text),
+    ).toEqual(['Hello, I am Bob.', 'Let me check your order.']);
   });
 
   it('puts the user back in the queue when an agent releases the chat; only closing ends the handover', async () => {
@@ -100,7 +118,9 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     // Webhook resource ids are integers here: the relay must still read these events.
     journey.engage.openIntervention(threadId);
     await eventually('agent joined', () => callsOf(session).some((c) => handoverOf(c).status === 'active'));
-    expect(journey.engage.issuedEvents.filter((e) => e.type === 'intervention.opened').every((e) => typeof e.resource.id === 'number')).toBe(true);
+    expect(
+      journey.engage.issuedEvents.filter((e) => e.type === 'intervention.opened').every((e) => typeof e.resource.id === 'number'),
+    ).toBe(true);
 
     journey.engage.cancelIntervention(threadId);
     await eventually('back in the queue', () => callsOf(session).some((c) => handoverOf(c).reason === 'agent_released'));
@@ -117,7 +137,9 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     await journey.engage.agentReply({ threadId, body: 'I am here now.' });
     journey.engage.closeIntervention(threadId);
     await eventually('completed', () => callsOf(session).some((c) => handoverOf(c).status === 'completed'));
-    const statuses = callsOf(session).filter((c) => c.kind === 'inject').map((c) => handoverOf(c).status);
+    const statuses = callsOf(session)
+      .filter((c) => c.kind === 'inject')
+      .map((c) => handoverOf(c).status);
     expect(statuses).toEqual(['active', 'queue', 'active', 'completed']);
   });
 });

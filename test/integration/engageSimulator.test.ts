@@ -1,12 +1,7 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  EngageSimulator,
-  MAX_SEND_API_BYTES,
-  type EngageSimulatorOptions,
-  type WebhookPayload,
-} from '../../sandbox/engage';
+import { EngageSimulator, MAX_SEND_API_BYTES, type EngageSimulatorOptions, type WebhookPayload } from '../../sandbox/engage';
 
 /**
  * Proves the Engage Digital simulator speaks the documented protocols, against a tiny source and
@@ -36,7 +31,11 @@ function request(method: string, url: string, body?: string | Buffer, headers: R
     const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     const req = http.request(
       url,
-      { method, agent: false, headers: { connection: 'close', ...(payload ? { 'content-length': String(payload.length) } : {}), ...headers } },
+      {
+        method,
+        agent: false,
+        headers: { connection: 'close', ...(payload ? { 'content-length': String(payload.length) } : {}), ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -157,7 +156,12 @@ const baseOptions = (baseUri: string): EngageSimulatorOptions => ({
   webhookBatchWindowMs: 30,
 });
 
-const author = (id: string, extra: Record<string, unknown> = {}) => ({ id, screenname: `User ${id}`, created_at: '2024-05-13T01:20:00Z', ...extra });
+const author = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  screenname: `User ${id}`,
+  created_at: '2024-05-13T01:20:00Z',
+  ...extra,
+});
 const botAuthor = { id: 'bot-1', screenname: 'Bot', puppetizable: true, created_at: '2020-01-01T00:00:00Z' };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -194,10 +198,24 @@ describe('Engage Digital simulator', () => {
   /** A customer thread imported and moved into the Agent category, with the bot identity present. */
   async function threadInAgentFolder(threadId: string): Promise<string> {
     expect((await sendAction('users.create', botAuthor)).text).toBe('ok');
-    expect((await sendAction('messages.create', { id: `${threadId}-m1`, thread_id: threadId, body: 'I need a human', author: author(`${threadId}-customer`) })).text).toBe('ok');
+    expect(
+      (
+        await sendAction('messages.create', {
+          id: `${threadId}-m1`,
+          thread_id: threadId,
+          body: 'I need a human',
+          author: author(`${threadId}-customer`),
+        })
+      ).text,
+    ).toBe('ok');
     await until('import', () => sim.thread(threadId)?.imported === true);
     const engageId = sim.thread(threadId)?.id ?? '';
-    const moved = await rest('PUT', `/content_threads/${engageId}/update_categories`, `thread_category_ids[]=${sim.categories.agentId}`, form);
+    const moved = await rest(
+      'PUT',
+      `/content_threads/${engageId}/update_categories`,
+      `thread_category_ids[]=${sim.categories.agentId}`,
+      form,
+    );
     expect(moved.status).toBe(200);
     return engageId;
   }
@@ -227,7 +245,12 @@ describe('Engage Digital simulator', () => {
       expect(call?.signature).toBe(VECTOR_SIGNATURE);
       expect(call?.params).toBeUndefined();
       expect(capabilities.objects['messages']).toEqual(['create', 'show', 'list']);
-      expect(fixed.sourceCalls[0]).toMatchObject({ requestBody: VECTOR_BODY, requestSignature: VECTOR_SIGNATURE, status: 200, responseSignatureValid: true });
+      expect(fixed.sourceCalls[0]).toMatchObject({
+        requestBody: VECTOR_BODY,
+        requestSignature: VECTOR_SIGNATURE,
+        status: 200,
+        responseSignatureValid: true,
+      });
     });
 
     it('refuses to save a source whose implementation.info answer is unsigned', async () => {
@@ -255,7 +278,10 @@ describe('Engage Digital simulator', () => {
     });
 
     it('checks source, signature (header or ?signature=), size and format with the documented plain-text errors', async () => {
-      const body = JSON.stringify({ action: 'messages.create', params: { id: 'sig-1', thread_id: 'sig', body: 'hi', author: author('u-sig') } });
+      const body = JSON.stringify({
+        action: 'messages.create',
+        params: { id: 'sig-1', thread_id: 'sig', body: 'hi', author: author('u-sig') },
+      });
       expect(await send(body, { sourceId: 'unknown-source' })).toMatchObject({ status: 422, text: 'Source not found' });
       expect(await send(body, { signature: hmac(`${body} `) })).toMatchObject({ status: 422, text: 'Invalid signature' });
       expect(await send(body, { signature: null })).toMatchObject({ status: 422, text: 'Invalid signature' });
@@ -269,18 +295,35 @@ describe('Engage Digital simulator', () => {
     });
 
     it('answers 422 Invalid action for actions the source did not declare, and 422 Invalid resource format for wrong types', async () => {
-      expect(await sendAction('private_messages.create', { id: 'pm', body: 'x', author: author('u'), recipient: author('v') })).toMatchObject({ status: 422, text: 'Invalid action' });
+      expect(
+        await sendAction('private_messages.create', { id: 'pm', body: 'x', author: author('u'), recipient: author('v') }),
+      ).toMatchObject({ status: 422, text: 'Invalid action' });
       expect(await sendAction('status.mark_as_read', { id: 'x' })).toMatchObject({ status: 422, text: 'Invalid action' });
       expect(await sendAction('messages.delete', { id: 'x' })).toMatchObject({ status: 422, text: 'Invalid action' });
-      expect(await sendAction('messages.create', { id: 42, thread_id: 't', body: 'hi', author: author('u') })).toMatchObject({ status: 422, text: 'Invalid resource format' });
+      expect(await sendAction('messages.create', { id: 42, thread_id: 't', body: 'hi', author: author('u') })).toMatchObject({
+        status: 422,
+        text: 'Invalid resource format',
+      });
       expect(await sendAction('messages.create', ['not', 'an', 'object'])).toMatchObject({ status: 422, text: 'Invalid resource format' });
     });
 
     it('answers ok but silently drops a message whose author lacks created_at, and records why', async () => {
-      const response = await sendAction('messages.create', { id: 'drop-1', thread_id: 'drop', body: 'hi', author: { id: 'u-drop', screenname: 'No Date' } });
+      const response = await sendAction('messages.create', {
+        id: 'drop-1',
+        thread_id: 'drop',
+        body: 'hi',
+        author: { id: 'u-drop', screenname: 'No Date' },
+      });
       expect(response).toMatchObject({ status: 200, text: 'ok' });
       expect(sim.thread('drop')).toBeUndefined();
-      expect(sim.droppedItems).toContainEqual(expect.objectContaining({ action: 'messages.create', itemId: 'drop-1', scope: 'item', reason: expect.stringContaining('author.created_at') }));
+      expect(sim.droppedItems).toContainEqual(
+        expect.objectContaining({
+          action: 'messages.create',
+          itemId: 'drop-1',
+          scope: 'item',
+          reason: expect.stringContaining('author.created_at'),
+        }),
+      );
       expect(sim.users().some((user) => user.foreign_id === 'u-drop')).toBe(false);
     });
 
@@ -298,7 +341,9 @@ describe('Engage Digital simulator', () => {
       expect(message?.author.context_data).toEqual({ tier: 'gold' });
       expect(message?.author.gender).toBeNull();
       const fields = sim.droppedItems.filter((item) => item.itemId === 'ctx-1').map((item) => item.field);
-      expect(fields).toEqual(expect.arrayContaining(['context_data.order_id', 'author.company', 'author.gender', 'author.context_data.tier2']));
+      expect(fields).toEqual(
+        expect.arrayContaining(['context_data.order_id', 'author.company', 'author.gender', 'author.context_data.tier2']),
+      );
     });
 
     it('treats the same message id twice as one message', async () => {
@@ -306,13 +351,19 @@ describe('Engage Digital simulator', () => {
       expect((await sendAction('messages.create', params)).text).toBe('ok');
       expect((await sendAction('messages.create', { ...params, body: 'twice' })).text).toBe('ok');
       expect(sim.thread('dup')?.messages.map((message) => message.body)).toEqual(['once']);
-      expect(sim.sendApiLog.filter((entry) => (entry.params as { id?: string }).id === 'dup-1').map((entry) => entry.duplicate)).toEqual([false, true]);
+      expect(sim.sendApiLog.filter((entry) => (entry.params as { id?: string }).id === 'dup-1').map((entry) => entry.duplicate)).toEqual([
+        false,
+        true,
+      ]);
     });
 
     it('limits typing.start to one per thread every 2 s; typing.stop resets it', async () => {
       const start = { thread_id: 'typing', preview: 'Hel' };
       expect((await sendAction('typing.start', start)).status).toBe(200);
-      expect(await sendAction('typing.start', start)).toMatchObject({ status: 429, text: 'too many typing requests, please try again in a few seconds' });
+      expect(await sendAction('typing.start', start)).toMatchObject({
+        status: 429,
+        text: 'too many typing requests, please try again in a few seconds',
+      });
       expect((await sendAction('typing.stop', { thread_id: 'typing' })).status).toBe(200);
       expect((await sendAction('typing.start', start)).status).toBe(200);
       expect(await sendAction('typing.start', { thread_id: 'typing' })).toMatchObject({ status: 422, text: 'Invalid resource format' });
@@ -324,7 +375,10 @@ describe('Engage Digital simulator', () => {
       const before = await restJson<{ count: number; records: unknown[] }>('GET', search);
       expect(before.body).toMatchObject({ count: 0, offset: 0, limit: 30, records: [] });
       await until('import', () => sim.thread('imp')?.imported === true);
-      const after = await restJson<{ count: number; records: Array<{ id: string; foreign_id: string; category_ids: string[]; source_id: string }> }>('GET', search);
+      const after = await restJson<{
+        count: number;
+        records: Array<{ id: string; foreign_id: string; category_ids: string[]; source_id: string }>;
+      }>('GET', search);
       expect(after.body.count).toBe(1);
       expect(after.body.records[0]).toMatchObject({ foreign_id: 'imp', source_id: SOURCE_ID, category_ids: [sim.categories.botId] });
       expect((after.body.records[0]?.id ?? '').length).toBe(24);
@@ -346,11 +400,28 @@ describe('Engage Digital simulator', () => {
 
     it('serves the token user and the Cognigy > Bot / Agent categories (token as access_token param too)', async () => {
       const me = await request('GET', `${sim.baseApiUrl}/users/me?access_token=${API_TOKEN}`);
-      expect(JSON.parse(me.text)).toMatchObject({ id: sim.botUserId, enabled: true, firstname: expect.any(String), category_ids: expect.any(Array) });
-      const children = await restJson<{ count: number; records: Array<{ name: string; parent_id: string }> }>('GET', `/categories?parent_id=${sim.categories.parentId}`);
+      expect(JSON.parse(me.text)).toMatchObject({
+        id: sim.botUserId,
+        enabled: true,
+        firstname: expect.any(String),
+        category_ids: expect.any(Array),
+      });
+      const children = await restJson<{ count: number; records: Array<{ name: string; parent_id: string }> }>(
+        'GET',
+        `/categories?parent_id=${sim.categories.parentId}`,
+      );
       expect(children.body.records.map((category) => category.name).sort()).toEqual(['Agent', 'Bot']);
       const agent = await restJson<Record<string, unknown>>('GET', `/categories/${sim.categories.agentId}`);
-      expect(Object.keys(agent.body).sort()).toEqual(['id', 'mandatory', 'multiple', 'name', 'parent_id', 'post_qualification', 'source_ids', 'unselectable']);
+      expect(Object.keys(agent.body).sort()).toEqual([
+        'id',
+        'mandatory',
+        'multiple',
+        'name',
+        'parent_id',
+        'post_qualification',
+        'source_ids',
+        'unselectable',
+      ]);
     });
 
     it('answers 409 to a second update_categories while the first categorization runs, 422 for unknown categories', async () => {
@@ -369,7 +440,9 @@ describe('Engage Digital simulator', () => {
       expect(sim.agentFolder().map((thread) => thread.foreign_id)).toContain('cat');
 
       await sleep(350);
-      const unknown = await rest('PUT', `/content_threads/${id}/update_categories`, JSON.stringify({ thread_category_ids: ['nope'] }), { 'content-type': 'application/json' });
+      const unknown = await rest('PUT', `/content_threads/${id}/update_categories`, JSON.stringify({ thread_category_ids: ['nope'] }), {
+        'content-type': 'application/json',
+      });
       expect(unknown.status).toBe(422);
       const back = await rest('PUT', `/content_threads/${id}/update_categories`, `thread_category_ids[]=${sim.categories.botId}`, form);
       expect(back.status).toBe(200);
@@ -401,7 +474,13 @@ describe('Engage Digital simulator', () => {
 
   describe('webhooks', () => {
     it('is enabled only when the handshake answers 200 with exactly the challenge', async () => {
-      const ok = await sim.registerWebhook({ url: `${source.url}/webhook`, secret: WEBHOOK_SECRET, verifyToken: VERIFY_TOKEN, events: ['intervention.closed'], sourceIds: ['another-source'] });
+      const ok = await sim.registerWebhook({
+        url: `${source.url}/webhook`,
+        secret: WEBHOOK_SECRET,
+        verifyToken: VERIFY_TOKEN,
+        events: ['intervention.closed'],
+        sourceIds: ['another-source'],
+      });
       expect(ok.enabled).toBe(true);
       const handshake = source.handshakes.at(-1);
       expect(handshake?.query.get('hub.mode')).toBe('subscribe');
@@ -412,7 +491,11 @@ describe('Engage Digital simulator', () => {
       expect(wrongToken).toMatchObject({ enabled: false, reason: expect.stringContaining('403') });
       source.handshakeSuffix = '\n';
       try {
-        const sloppy = await sim.registerWebhook({ url: `${source.url}/webhook`, verifyToken: VERIFY_TOKEN, events: ['intervention.closed'] });
+        const sloppy = await sim.registerWebhook({
+          url: `${source.url}/webhook`,
+          verifyToken: VERIFY_TOKEN,
+          events: ['intervention.closed'],
+        });
         expect(sloppy.enabled).toBe(false);
       } finally {
         source.handshakeSuffix = '';
@@ -446,14 +529,19 @@ describe('Engage Digital simulator', () => {
       expect(opened).toMatchObject({
         user_id: expect.any(String),
         issued_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
-        resource: { type: 'intervention', metadata: { source_id: SOURCE_ID, thread_id: engageThreadId, closed_at: null, deferred_at: null, custom_field_values: {} } },
+        resource: {
+          type: 'intervention',
+          metadata: { source_id: SOURCE_ID, thread_id: engageThreadId, closed_at: null, deferred_at: null, custom_field_values: {} },
+        },
       });
       expect(sim.deliveryLog.slice(-2).map((entry) => [entry.status, entry.ok])).toEqual([
         [500, false],
         [200, true],
       ]);
       // The webhook filtered on another source received nothing.
-      expect(source.webhookPosts.some((post) => post.payload.events.some((event) => event.resource.metadata['source_id'] !== SOURCE_ID))).toBe(false);
+      expect(
+        source.webhookPosts.some((post) => post.payload.events.some((event) => event.resource.metadata['source_id'] !== SOURCE_ID)),
+      ).toBe(false);
     });
 
     it('can deliver a batch twice (at-least-once) with identical event ids', async () => {
@@ -463,7 +551,9 @@ describe('Engage Digital simulator', () => {
       sim.duplicateNextDelivery();
       sim.openIntervention('twice');
       await sim.flush();
-      const posts = source.webhookPosts.slice(before).filter((post) => post.payload.events.some((event) => event.type === 'intervention.opened'));
+      const posts = source.webhookPosts
+        .slice(before)
+        .filter((post) => post.payload.events.some((event) => event.type === 'intervention.opened'));
       expect(posts).toHaveLength(2);
       expect(posts[0]?.payload.events.map((event) => event.id)).toEqual(posts[1]?.payload.events.map((event) => event.id));
     });
@@ -481,7 +571,12 @@ describe('Engage Digital simulator', () => {
       sim.events.off('change', onChange);
       const batch = source.webhookPosts.slice(before).find((post) => post.payload.events.length === 2);
       expect(batch?.payload.events.map((event) => event.type)).toEqual(['intervention.opened', 'task.taken']);
-      expect(changes).toEqual(expect.arrayContaining([{ kind: 'task', id: expect.any(String) }, { kind: 'intervention', id: expect.any(String) }]));
+      expect(changes).toEqual(
+        expect.arrayContaining([
+          { kind: 'task', id: expect.any(String) },
+          { kind: 'intervention', id: expect.any(String) },
+        ]),
+      );
     });
   });
 
@@ -506,7 +601,11 @@ describe('Engage Digital simulator', () => {
       expect(result.contentId).toMatch(/^[0-9a-f]{24}$/);
       const intervention = sim.interventions().find((item) => item.id === result.interventionId);
       expect(intervention).toMatchObject({ status: 'opened', agentReplyCount: 1 });
-      expect(sim.thread('reply')?.messages.at(-1)).toMatchObject({ side: 'agent', foreign_id: result.relayMessageId, synchronization_status: 'success' });
+      expect(sim.thread('reply')?.messages.at(-1)).toMatchObject({
+        side: 'agent',
+        foreign_id: result.relayMessageId,
+        synchronization_status: 'success',
+      });
     });
 
     it('retries with retry:true and the same content_id after a 500, then stops', async () => {
@@ -584,11 +683,19 @@ describe('Engage Digital simulator', () => {
       ]);
       expect([a.status, b.status].sort()).toEqual([200, 409]);
       expect((a.status === 200 ? a : b).body.closed).toBe(true);
-      const listed = await restJson<{ count: number; records: Array<{ status: string }> }>('GET', `/interventions?thread_id=${engageId}&status=closed`);
+      const listed = await restJson<{ count: number; records: Array<{ status: string }> }>(
+        'GET',
+        `/interventions?thread_id=${engageId}&status=closed`,
+      );
       expect(listed.body.records.map((record) => record.status)).toEqual(['closed']);
       await sim.flush();
-      const closedEvent = source.webhookPosts.flatMap((post) => post.payload.events).find((event) => event.type === 'intervention.closed' && event.resource.id === opened.id);
-      expect(closedEvent).toMatchObject({ user_id: sim.botUserId, resource: { metadata: { thread_id: engageId, closed_at: expect.any(String) } } });
+      const closedEvent = source.webhookPosts
+        .flatMap((post) => post.payload.events)
+        .find((event) => event.type === 'intervention.closed' && event.resource.id === opened.id);
+      expect(closedEvent).toMatchObject({
+        user_id: sim.botUserId,
+        resource: { metadata: { thread_id: engageId, closed_at: expect.any(String) } },
+      });
       const again = await restJson<{ error: string }>('PUT', `/interventions/${opened.id}/close`);
       expect(again.status).toBe(403);
     });
@@ -599,13 +706,23 @@ describe('Engage Digital simulator', () => {
     let variant: EngageSimulator;
     const variantSend = (action: string, params: unknown) => {
       const body = JSON.stringify({ action, params });
-      return request('POST', `${variant.url}/realtime/sdk/${SOURCE_ID}`, body, { 'content-type': 'application/json', 'x-smccsdk-signature': hmac(body) });
+      return request('POST', `${variant.url}/realtime/sdk/${SOURCE_ID}`, body, {
+        'content-type': 'application/json',
+        'x-smccsdk-signature': hmac(body),
+      });
     };
     const variantRest = (method: string, path: string, body?: string, headers: Record<string, string> = {}) =>
       request(method, `${variant.baseApiUrl}${path}`, body, { authorization: `Bearer ${API_TOKEN}`, ...headers });
 
     beforeAll(async () => {
-      variant = new EngageSimulator({ ...baseOptions(`${source.url}/handover/rce`), importDelayMs: 30, categorizeDurationMs: 10, agentRepliesWithoutContentId: true, numericWebhookResourceIds: true, ruleCategoryIds: [RULE_CATEGORY] });
+      variant = new EngageSimulator({
+        ...baseOptions(`${source.url}/handover/rce`),
+        importDelayMs: 30,
+        categorizeDurationMs: 10,
+        agentRepliesWithoutContentId: true,
+        numericWebhookResourceIds: true,
+        ruleCategoryIds: [RULE_CATEGORY],
+      });
       simsToStop.push(variant);
       await variant.start();
       await variant.saveSource();
@@ -619,19 +736,32 @@ describe('Engage Digital simulator', () => {
     });
 
     it('adds rule categories at import, and update_categories replaces the whole set', async () => {
-      expect((await variantSend('messages.create', { id: 'rule-1', thread_id: 'rule', body: 'hi', author: author('u-rule') })).text).toBe('ok');
+      expect((await variantSend('messages.create', { id: 'rule-1', thread_id: 'rule', body: 'hi', author: author('u-rule') })).text).toBe(
+        'ok',
+      );
       await until('import', () => variant.thread('rule')?.imported === true);
       expect(variant.thread('rule')?.categoryIds).toEqual([variant.categories.botId, RULE_CATEGORY]);
       const id = variant.thread('rule')?.id ?? '';
       const shown = JSON.parse((await variantRest('GET', `/content_threads/${id}`)).text) as { thread_category_ids: string[] };
       expect(shown.thread_category_ids).toEqual([variant.categories.botId, RULE_CATEGORY]);
-      const replaced = await variantRest('PUT', `/content_threads/${id}/update_categories`, `thread_category_ids[]=${variant.categories.agentId}`, form);
+      const replaced = await variantRest(
+        'PUT',
+        `/content_threads/${id}/update_categories`,
+        `thread_category_ids[]=${variant.categories.agentId}`,
+        form,
+      );
       expect(replaced.status).toBe(200);
       expect(variant.thread('rule')?.categoryIds).toEqual([variant.categories.agentId]);
     });
 
     it('sends agent replies without content_id (quick-start.md sample) and integer webhook resource ids (events.md)', async () => {
-      const hook = await variant.registerWebhook({ url: `${source.url}/webhook?hook=variant`, secret: WEBHOOK_SECRET, verifyToken: VERIFY_TOKEN, events: ['intervention.opened'], sourceIds: [SOURCE_ID] });
+      const hook = await variant.registerWebhook({
+        url: `${source.url}/webhook?hook=variant`,
+        secret: WEBHOOK_SECRET,
+        verifyToken: VERIFY_TOKEN,
+        events: ['intervention.opened'],
+        sourceIds: [SOURCE_ID],
+      });
       expect(hook.enabled).toBe(true);
       expect((await variantSend('users.create', botAuthor)).text).toBe('ok');
       const before = source.createCalls().length;
@@ -641,7 +771,10 @@ describe('Engage Digital simulator', () => {
       expect(params).toMatchObject({ body: 'No id for me.', thread_id: 'rule', author_id: 'bot-1' });
       expect(params).not.toHaveProperty('content_id');
       await variant.flush();
-      const opened = source.webhookPosts.slice(postsBefore).flatMap((post) => post.payload.events).find((event) => event.type === 'intervention.opened');
+      const opened = source.webhookPosts
+        .slice(postsBefore)
+        .flatMap((post) => post.payload.events)
+        .find((event) => event.type === 'intervention.opened');
       expect(typeof opened?.resource.id).toBe('number');
     });
   });

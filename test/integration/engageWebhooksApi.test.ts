@@ -54,7 +54,12 @@ describe('Engage simulator: the webhooks REST resource', () => {
 
   it('lists saved webhooks as documented, active ones first, never with their Secret', async () => {
     const refused = await sim.registerWebhook({ url: `${receiverUrl}/refused`, verifyToken: 'bad', events: ['task.taken'] });
-    const verified = await sim.registerWebhook({ url: `${receiverUrl}/hook`, secret: SECRET, verifyToken: 'good', events: ['intervention.closed', 'intervention.opened'] });
+    const verified = await sim.registerWebhook({
+      url: `${receiverUrl}/hook`,
+      secret: SECRET,
+      verifyToken: 'good',
+      events: ['intervention.closed', 'intervention.opened'],
+    });
     expect([refused.enabled, verified.enabled]).toEqual([false, true]);
 
     const list = await get('/webhooks');

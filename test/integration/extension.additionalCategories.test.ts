@@ -19,14 +19,23 @@ describe('Handover to RCE: Additional Category IDs', () => {
   it('is in its own collapsed section, empty by default, like the built-in provider', () => {
     const field = handoverToRceNode.fields?.find((f) => f.key === 'additionalCategoryIds');
     expect(field).toMatchObject({ type: 'textArray', label: 'Additional Category IDs', defaultValue: [] });
-    expect(handoverToRceNode.sections?.find((s) => s.key === 'engageSettings')).toMatchObject({ defaultCollapsed: true, fields: ['additionalCategoryIds'] });
+    expect(handoverToRceNode.sections?.find((s) => s.key === 'engageSettings')).toMatchObject({
+      defaultCollapsed: true,
+      fields: ['additionalCategoryIds'],
+    });
     expect(handoverToRceNode.form?.some((f) => f.type === 'section' && f.key === 'engageSettings')).toBe(true);
   });
 
   it('sends the ids trimmed and without duplicates, and nothing when the list is empty', async () => {
-    const withIds = new FlowRunner({ flow: flowWith({ additionalCategoryIds: [' 5f1c00000000000000000e02 ', '', '5f1c00000000000000000e02', '5f1c00000000000000000e03'] }), extension, connections: { rce: relay.connection } });
+    const withIds = new FlowRunner({
+      flow: flowWith({ additionalCategoryIds: [' 5f1c00000000000000000e02 ', '', '5f1c00000000000000000e02', '5f1c00000000000000000e03'] }),
+      extension,
+      connections: { rce: relay.connection },
+    });
     await withIds.send({ URLToken: 't', userId: 'u1', sessionId: 's1' }, { text: 'agent' });
-    expect(relay.requestsFor('startHandover')[0]?.body).toMatchObject({ additionalCategoryIds: ['5f1c00000000000000000e02', '5f1c00000000000000000e03'] });
+    expect(relay.requestsFor('startHandover')[0]?.body).toMatchObject({
+      additionalCategoryIds: ['5f1c00000000000000000e02', '5f1c00000000000000000e03'],
+    });
 
     const without = new FlowRunner({ flow: flowWith({}), extension, connections: { rce: relay.connection } });
     await without.send({ URLToken: 't', userId: 'u2', sessionId: 's2' }, { text: 'agent' });

@@ -14,7 +14,12 @@ import { startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest'
 function flow(config: Record<string, unknown>): Flow {
   return {
     nodes: [
-      { id: 'guard', type: 'goToIf', config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' }, next: 'welcome' },
+      {
+        id: 'guard',
+        type: 'goToIf',
+        config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' },
+        next: 'welcome',
+      },
       { id: 'welcome', type: 'say', config: { text: 'Welcome!' }, next: 'handover' },
       ...placeNode(handoverToRceNode, {
         id: 'handover',
@@ -64,7 +69,16 @@ describe.each(['recording', 'real'] as const)('Handover to RCE around the handov
     const { event } = await started();
     const said: string[] = [];
     // What Engage sends while the user waits: the estimate drifts second by second.
-    for (const [position, wait] of [[3, 300_000], [3, 295_000], [3, 290_000], [2, 280_000], [2, 275_000], [2, 170_000], [1, 40_000], [1, 20_000]] as const) {
+    for (const [position, wait] of [
+      [3, 300_000],
+      [3, 295_000],
+      [3, 290_000],
+      [2, 280_000],
+      [2, 275_000],
+      [2, 170_000],
+      [1, 40_000],
+      [1, 20_000],
+    ] as const) {
       said.push(...texts(await event('queue', { position, estimatedWaitTime: wait })).filter((t) => !t.startsWith('queue branch')));
     }
     expect(said).toEqual([
@@ -85,7 +99,9 @@ describe.each(['recording', 'real'] as const)('Handover to RCE around the handov
     expect(released.input.handover).toMatchObject({ status: 'queue', eventType: 'queueUpdate', data: { reason: 'agent_released' } });
     expect(state()).toMatchObject({ active: true, status: 'queued', agentName: null });
     // The same position as before the agent joined is news again.
-    expect(texts(await event('queue', { position: 1, estimatedWaitTime: 30_000 }))[0]).toBe('You are number 1 in the queue. Estimated wait: less than a minute.');
+    expect(texts(await event('queue', { position: 1, estimatedWaitTime: 30_000 }))[0]).toBe(
+      'You are number 1 in the queue. Estimated wait: less than a minute.',
+    );
   });
 
   it.each(['lastWins', 'stack'] as const)('takes "On Long Wait" once per handover, and the handover goes on (%s)', async (model) => {
@@ -95,7 +111,10 @@ describe.each(['recording', 'real'] as const)('Handover to RCE around the handov
       'queue branch ()',
     ]);
     const long = await event('queue', { position: 4, estimatedWaitTime: 15 * 60_000 });
-    expect(texts(long)).toEqual(['You are number 4 in the queue. Estimated wait: about 15 minutes.', 'It is busy: shall we call you back?']);
+    expect(texts(long)).toEqual([
+      'You are number 4 in the queue. Estimated wait: about 15 minutes.',
+      'It is busy: shall we call you back?',
+    ]);
     expect(state()).toMatchObject({ active: true, status: 'queued', longWaitTaken: true, longWaitOfferOpen: true });
     // The offer is open: the next input starts at the Flow start (the guard brings it back to the node).
     expect(long.nextEntry).toBeNull();
@@ -111,7 +130,10 @@ describe.each(['recording', 'real'] as const)('Handover to RCE around the handov
 
   it('takes "On Long Wait" on the position threshold too', async () => {
     const { event } = await started({ longWaitPosition: 10 });
-    expect(texts(await event('queue', { position: 11 }))).toEqual(['You are number 11 in the queue.', 'It is busy: shall we call you back?']);
+    expect(texts(await event('queue', { position: 11 }))).toEqual([
+      'You are number 11 in the queue.',
+      'It is busy: shall we call you back?',
+    ]);
   });
 
   it('treats "stop" during the live chat as a message for the agent by default', async () => {
@@ -144,7 +166,10 @@ describe.each(['recording', 'real'] as const)('Handover to RCE around the handov
     await withBranch.event('active', { agentName: 'Grace', agentId: 'agent-1' });
     const moved = await withBranch.event('active', { reason: 'transferred', agentName: 'Linus', agentId: 'agent-2' });
     expect(texts(moved)).toEqual(['Now with Linus.']);
-    expect(moved.input.handover).toMatchObject({ status: 'active', data: { reason: 'transferred', agentName: 'Linus', agentId: 'agent-2' } });
+    expect(moved.input.handover).toMatchObject({
+      status: 'active',
+      data: { reason: 'transferred', agentName: 'Linus', agentId: 'agent-2' },
+    });
     expect(withBranch.state()).toMatchObject({ active: true, status: 'active', agentName: 'Linus', agentId: 'agent-2' });
     relay.reset();
     expect(texts(await withBranch.runner.send(withBranch.session, { text: 'hi Linus' }))).toEqual([]);

@@ -50,12 +50,19 @@ describe('Check RCE Agent Availability (recording relay)', () => {
   beforeEach(() => relay.reset());
 
   const run = (config: Record<string, unknown>) =>
-    new FlowRunner({ flow: availabilityFlow(config), extension, connections: { rce: relay.connection } }).send(newSession(), { text: 'agent' });
+    new FlowRunner({ flow: availabilityFlow(config), extension, connections: { rce: relay.connection } }).send(newSession(), {
+      text: 'agent',
+    });
 
   it('asks the relay once and takes On Available, storing the answer in input.rceAvailability', async () => {
     const turn = await run({});
     expect(texts(turn)).toEqual(['available: 1']);
-    expect(turn.input.rceAvailability).toEqual({ available: true, reason: 'agents_available', availableAgents: 1, checkedAt: expect.any(String) });
+    expect(turn.input.rceAvailability).toEqual({
+      available: true,
+      reason: 'agents_available',
+      availableAgents: 1,
+      checkedAt: expect.any(String),
+    });
     expect(turn.executions[0]).toMatchObject({ httpCalls: 1 });
     expect(turn.executions[0]?.actions).toBeLessThanOrEqual(10);
     const [request] = relay.requestsFor('agentAvailability');
@@ -64,7 +71,7 @@ describe('Check RCE Agent Availability (recording relay)', () => {
     expect(request?.body.categoryIds).toBeUndefined();
   });
 
-  it('sends the node\'s category ids', async () => {
+  it("sends the node's category ids", async () => {
     await run({ categoryIds: ['cat-vip', ' cat-vip ', 'cat-billing'] });
     expect(relay.requestsFor('agentAvailability')[0]?.body.categoryIds).toEqual(['cat-vip', 'cat-billing']);
   });
@@ -79,7 +86,9 @@ describe('Check RCE Agent Availability (recording relay)', () => {
   it('within business hours asks Engage and records the local clock', async () => {
     const turn = await run({ useBusinessHours: true, timeZone: 'America/New_York', weeklyHours: ALWAYS_OPEN });
     expect(texts(turn)).toEqual(['available: 1']);
-    expect(turn.input.rceAvailability).toMatchObject({ businessHours: { open: true, timeZone: 'America/New_York', localTime: expect.stringMatching(/^\d\d:\d\d$/) } });
+    expect(turn.input.rceAvailability).toMatchObject({
+      businessHours: { open: true, timeZone: 'America/New_York', localTime: expect.stringMatching(/^\d\d:\d\d$/) },
+    });
     expect(relay.requestsFor('agentAvailability')).toHaveLength(1);
   });
 
@@ -101,13 +110,18 @@ describe('Check RCE Agent Availability (recording relay)', () => {
     const turn = await run({ useBusinessHours: true, timeZone: 'Mars/Olympus', weeklyHours: ALWAYS_OPEN });
     expect(texts(turn)).toEqual(['error: invalid_business_hours']);
     expect(turn.logs.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
-      expect.stringContaining('checkAgentAvailability: could not check agent availability: invalid_business_hours: Time zone "Mars/Olympus"'),
+      expect.stringContaining(
+        'checkAgentAvailability: could not check agent availability: invalid_business_hours: Time zone "Mars/Olympus"',
+      ),
     ]);
     expect(relay.requests).toEqual([]);
   });
 
   it('takes On Error when the relay refuses', async () => {
-    relay.respondWith('agentAvailability', () => ({ status: 501, body: { error: { code: 'not_implemented', message: 'The relay does not serve agentAvailability yet' } } }));
+    relay.respondWith('agentAvailability', () => ({
+      status: 501,
+      body: { error: { code: 'not_implemented', message: 'The relay does not serve agentAvailability yet' } },
+    }));
     const turn = await run({});
     expect(texts(turn)).toEqual(['error: not_implemented']);
   });
@@ -119,7 +133,12 @@ function closeFlow(model: NextNodeModel): { flow: Flow; model: NextNodeModel } {
     flow: {
       nodes: [
         { id: 'close-if', type: 'ifTextMatches', config: { pattern: '^close it$', target: 'close' }, next: 'guard' },
-        { id: 'guard', type: 'goToIf', config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' }, next: 'wants' },
+        {
+          id: 'guard',
+          type: 'goToIf',
+          config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' },
+          next: 'wants',
+        },
         { id: 'wants', type: 'ifTextMatches', config: { pattern: 'agent', target: 'handover' }, next: 'bot' },
         { id: 'bot', type: 'say', config: { text: 'Bot here.' } },
         ...placeNode(handoverToRceNode, {
@@ -157,13 +176,23 @@ describe.each(['lastWins', 'stack'] as const)('Close RCE Handover (recording rel
     const session = newSession();
     await runner.send(session, { text: 'agent' });
     const state = () => runner.session(session).context.rceHandover as HandoverState;
-    const longWait = await runner.send(session, { text: '', data: { handover: { source: 'rce-handover', threadId: state().threadId ?? '', status: 'queue', position: 2 } satisfies InjectedHandoverEvent } });
+    const longWait = await runner.send(session, {
+      text: '',
+      data: {
+        handover: {
+          source: 'rce-handover',
+          threadId: state().threadId ?? '',
+          status: 'queue',
+          position: 2,
+        } satisfies InjectedHandoverEvent,
+      },
+    });
     expect(texts(longWait)).toEqual(['Busy: say "close it" for a callback.']);
     expect(longWait.nextEntry).toBeNull();
     return { runner, session, state };
   }
 
-  it('closes a waiting handover (Engage cancels it), ends the node\'s state, and the bot answers the next input', async () => {
+  it("closes a waiting handover (Engage cancels it), ends the node's state, and the bot answers the next input", async () => {
     const { runner, session, state } = await started();
     relay.reset();
     const turn = await runner.send(session, { text: 'close it' });
@@ -196,7 +225,9 @@ describe.each(['lastWins', 'stack'] as const)('Close RCE Handover (recording rel
     const turn = await runner.send(session, { text: 'close it' });
     expect(texts(turn)).toEqual(['Close failed: store_unavailable']);
     expect(turn.input.rceClose).toEqual({ error: { code: 'store_unavailable', message: 'try again' }, handoverEnded: false });
-    expect(turn.logs.some((l) => l.level === 'error' && l.message.includes('closeRceHandover: could not close the handover: store_unavailable'))).toBe(true);
+    expect(
+      turn.logs.some((l) => l.level === 'error' && l.message.includes('closeRceHandover: could not close the handover: store_unavailable')),
+    ).toBe(true);
     expect(state()).toMatchObject({ active: true });
     // Still in the handover: the guard brings the next input to the node, which forwards it.
     relay.reset();
@@ -230,7 +261,10 @@ describe.each(['lastWins', 'stack'] as const)('the sandbox demo Flow (recording 
     expect(texts(start)).toEqual(["Please wait a moment, I'm connecting you with an agent."]);
     const state = () => runner.session(session).context.rceHandover as HandoverState;
     const queue = (position: number, estimatedWaitTime: number) =>
-      runner.send(session, { text: '', data: { handover: { source: 'rce-handover', threadId: state().threadId, status: 'queue', position, estimatedWaitTime } } });
+      runner.send(session, {
+        text: '',
+        data: { handover: { source: 'rce-handover', threadId: state().threadId, status: 'queue', position, estimatedWaitTime } },
+      });
 
     expect(texts(await queue(2, 90_000))).toEqual([
       'You are number 2 in the queue. Estimated wait: about 2 minutes.',
@@ -257,7 +291,10 @@ describe.each(['lastWins', 'stack'] as const)('the sandbox demo Flow (recording 
     const session = newSession();
     await runner.send(session, { text: 'agent' });
     const threadId = (runner.session(session).context.rceHandover as HandoverState).threadId ?? '';
-    await runner.send(session, { text: '', data: { handover: { source: 'rce-handover', threadId, status: 'queue', position: 4, estimatedWaitTime: 200_000 } } });
+    await runner.send(session, {
+      text: '',
+      data: { handover: { source: 'rce-handover', threadId, status: 'queue', position: 4, estimatedWaitTime: 200_000 } },
+    });
     relay.reset();
     const keep = await runner.send(session, { text: 'Keep waiting' });
     expect(keep.outputs).toEqual([]);
@@ -271,7 +308,10 @@ describe.each(['lastWins', 'stack'] as const)('the sandbox demo Flow (recording 
     const session = newSession();
     await runner.send(session, { text: 'agent' });
     const threadId = (runner.session(session).context.rceHandover as HandoverState).threadId ?? '';
-    await runner.send(session, { text: '', data: { handover: { source: 'rce-handover', threadId, status: 'queue', position: 4, estimatedWaitTime: 200_000 } } });
+    await runner.send(session, {
+      text: '',
+      data: { handover: { source: 'rce-handover', threadId, status: 'queue', position: 4, estimatedWaitTime: 200_000 } },
+    });
     relay.reset();
     const keep = await runner.send(session, { text: 'Keep waiting' });
     expect(keep.outputs).toEqual([]);
@@ -298,7 +338,9 @@ describe.each(['lastWins', 'stack'] as const)('the sandbox demo Flow (recording 
     relay.respondWith('agentAvailability', () => ({ body: { available: false, availableAgents: 0, checkedAt: new Date().toISOString() } }));
     const runner = new FlowRunner({ flow: demoFlow(), extension, connections: { sandbox: relay.connection }, nextNodeModel: model });
     const turn = await runner.send(newSession(), { text: 'agent' });
-    expect(texts(turn)).toEqual(['Sorry, no agent is available right now (no_agents_available). Please try again during our opening hours.']);
+    expect(texts(turn)).toEqual([
+      'Sorry, no agent is available right now (no_agents_available). Please try again during our opening hours.',
+    ]);
     expect(relay.requests.map((r) => r.route)).toEqual(['agentAvailability']);
   });
 

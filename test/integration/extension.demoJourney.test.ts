@@ -45,7 +45,11 @@ describe('the demo Flow against the relay and the simulators', () => {
     await journey?.close();
   });
 
-  const newSession = (): SessionKey => ({ URLToken: 'demo-token', userId: `demo-user-${++n}`, sessionId: `demo-session-${n}-${Date.now()}` });
+  const newSession = (): SessionKey => ({
+    URLToken: 'demo-token',
+    userId: `demo-user-${++n}`,
+    sessionId: `demo-session-${n}-${Date.now()}`,
+  });
   const state = (session: SessionKey) => runner.session(session).context.rceHandover as HandoverState;
   /** Feed the next inject for this session to the Flow, as Cognigy runs an injected input. */
   async function nextInject(session: SessionKey, what: string): Promise<TurnResult> {
@@ -60,7 +64,10 @@ describe('the demo Flow against the relay and the simulators', () => {
     const start = await runner.send(session, { text: 'I want an agent' });
     expect(texts(start)).toEqual(["Please wait a moment, I'm connecting you with an agent."]);
     const threadId = state(session).threadId ?? '';
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    await eventually(
+      'thread in the Agent category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
     return threadId;
   }
 
@@ -68,7 +75,9 @@ describe('the demo Flow against the relay and the simulators', () => {
     const session = newSession();
     const threadId = await handedOver(session);
     await journey.engage.queuingUpdate({ threadId, position: 1, estimatedWaitTimeSeconds: 30 });
-    expect(texts(await nextInject(session, 'first queue update'))).toEqual(['You are number 1 in the queue. Estimated wait: less than a minute.']);
+    expect(texts(await nextInject(session, 'first queue update'))).toEqual([
+      'You are number 1 in the queue. Estimated wait: less than a minute.',
+    ]);
     await journey.engage.queuingUpdate({ threadId, position: 1, estimatedWaitTimeSeconds: 25 });
     expect(texts(await nextInject(session, 'same queue update'))).toEqual([]);
     await journey.engage.queuingUpdate({ threadId, position: 2, estimatedWaitTimeSeconds: 90 });
@@ -80,7 +89,10 @@ describe('the demo Flow against the relay and the simulators', () => {
     const callback = await runner.send(session, { text: CALLBACK_REPLY });
     expect(texts(callback)).toEqual(['Done: an agent will call you back at the number in your profile. Anything else I can do?']);
     expect(state(session)).toMatchObject({ active: false, closeOutcome: 'cancelled' });
-    await eventually('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true);
+    await eventually(
+      'thread back in the Bot category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true,
+    );
     expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).not.toContain(CALLBACK_REPLY);
   });
 
@@ -97,7 +109,10 @@ describe('the demo Flow against the relay and the simulators', () => {
       expect(texts(callback)).toEqual(['Sorry, something went wrong while arranging the callback. Please try again in a moment.']);
       expect(callback.input.rceClose).toMatchObject({ error: { code: 'engage_unavailable' }, handoverEnded: true });
       expect(state(session)).toMatchObject({ active: false, status: 'completed' });
-      await eventually('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true);
+      await eventually(
+        'thread back in the Bot category',
+        () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true,
+      );
     } finally {
       journey.engage.clearFaults();
     }
@@ -111,7 +126,10 @@ describe('the demo Flow against the relay and the simulators', () => {
     expect(state(session)).toMatchObject({ active: true, status: 'active', agentId: DEFAULT_AGENT_ID });
     const stop = await runner.send(session, { text: 'stop' });
     expect(stop.outputs).toEqual([]);
-    await eventually('"stop" on the agent desk', () => journey.engage.thread(threadId)?.messages.some((m) => m.side === 'customer' && m.body === 'stop') === true);
+    await eventually(
+      '"stop" on the agent desk',
+      () => journey.engage.thread(threadId)?.messages.some((m) => m.side === 'customer' && m.body === 'stop') === true,
+    );
     expect(state(session)).toMatchObject({ active: true });
   });
 
@@ -126,14 +144,20 @@ describe('the demo Flow against the relay and the simulators', () => {
     const start = await leaving.send(session, { text: 'agent' });
     expect(texts(start)).toEqual(["Please wait a moment, I'm connecting you with an agent."]);
     const threadId = (leaving.session(session).context.rceHandover as HandoverState).threadId ?? '';
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    await eventually(
+      'thread in the Agent category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
     journey.engage.openIntervention(threadId);
     await eventually('agent joined', () => journey.cognigy.calls.some((c) => c.kind === 'inject' && c.sessionId === session.sessionId));
     const joined = journey.cognigy.calls.find((c) => c.kind === 'inject' && c.sessionId === session.sessionId);
     await leaving.send(session, { text: joined?.text ?? '', data: joined?.data ?? {} });
     const stop = await leaving.send(session, { text: 'stop' });
     expect(texts(stop)).toEqual(['Okay, I cancelled the request. I am here if you need me.']);
-    await eventually('the agent told the customer left', () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'Customer gone (demo).') === true);
+    await eventually(
+      'the agent told the customer left',
+      () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'Customer gone (demo).') === true,
+    );
     expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).not.toContain('stop');
   });
 
@@ -144,7 +168,9 @@ describe('the demo Flow against the relay and the simulators', () => {
     try {
       const session = newSession();
       const turn = await runner.send(session, { text: 'agent please' });
-      expect(texts(turn)).toEqual(['Sorry, no agent is available right now (no_agents_available). Please try again during our opening hours.']);
+      expect(texts(turn)).toEqual([
+        'Sorry, no agent is available right now (no_agents_available). Please try again during our opening hours.',
+      ]);
       expect(runner.session(session).context.rceHandover).toBeUndefined();
     } finally {
       journey.engage.setAgentStatus(DEFAULT_AGENT_ID, 'available');

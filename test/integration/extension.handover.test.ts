@@ -2,7 +2,15 @@ import type { InjectedHandoverEvent } from '../../contract/relayApi';
 import { CANCEL_PAYLOAD, type HandoverState } from '../../extension/src/handoverLogic';
 import extension from '../../extension/src/module';
 import { DEFAULT_ACCEPTED_MESSAGE, handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
-import { FlowRunner, placeNode, type Flow, type FlowNode, type NextNodeModel, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
+import {
+  FlowRunner,
+  placeNode,
+  type Flow,
+  type FlowNode,
+  type NextNodeModel,
+  type SessionKey,
+  type TurnResult,
+} from '../../sandbox/cognigy/flowRunner';
 import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
 
 /**
@@ -25,7 +33,9 @@ function handoverFlow(config: Record<string, unknown> = {}, style: BranchStyle =
     style === 'say' ? [] : [{ type: 'goTo', config: { target: 'handover', mode: style === 'goToWait' ? 'wait' : 'continue' } }];
   return {
     nodes: [
-      ...(guard ? [{ id: 'guard', type: 'goToIf', config: { value: '{{context.rceHandover.active}}', target: 'handover' }, next: 'welcome' }] : []),
+      ...(guard
+        ? [{ id: 'guard', type: 'goToIf', config: { value: '{{context.rceHandover.active}}', target: 'handover' }, next: 'welcome' }]
+        : []),
       { id: 'welcome', type: 'say', config: { text: 'Welcome!' }, next: 'handover' },
       ...placeNode(handoverToRceNode, {
         id: 'handover',
@@ -56,7 +66,12 @@ interface FlowShape {
   model?: NextNodeModel;
 }
 
-function runnerFor(relay: RelayForTest, config: Record<string, unknown> = {}, connection: Record<string, string> = relay.connection, shape: FlowShape = {}): FlowRunner {
+function runnerFor(
+  relay: RelayForTest,
+  config: Record<string, unknown> = {},
+  connection: Record<string, string> = relay.connection,
+  shape: FlowShape = {},
+): FlowRunner {
   return new FlowRunner({
     flow: handoverFlow(config, shape.style ?? 'say', shape.guard ?? true),
     extension,
@@ -79,7 +94,12 @@ function expectAtMostOneCallPerExecution(turn: TurnResult): void {
   for (const execution of turn.executions) expect(execution.httpCalls).toBeLessThanOrEqual(1);
 }
 
-function handoverEvent(runner: FlowRunner, session: SessionKey, status: InjectedHandoverEvent['status'], extra: Partial<InjectedHandoverEvent> = {}) {
+function handoverEvent(
+  runner: FlowRunner,
+  session: SessionKey,
+  status: InjectedHandoverEvent['status'],
+  extra: Partial<InjectedHandoverEvent> = {},
+) {
   return { text: '', data: { handover: { source: 'rce-handover', threadId: state(runner, session).threadId, status, ...extra } } };
 }
 
@@ -115,7 +135,10 @@ const STYLE_NAMES: Record<BranchStyle, string> = {
 };
 /** Every way the README allows to end a branch, under both readings of setNextNode. */
 const BRANCH_STYLES: [string, FlowShape][] = (['lastWins', 'stack'] as const).flatMap((model) =>
-  (['say', 'goToWait', 'goToContinue'] as const).map((style): [string, FlowShape] => [`${STYLE_NAMES[style]}, setNextNode model "${model}"`, { style, model }]),
+  (['say', 'goToWait', 'goToContinue'] as const).map((style): [string, FlowShape] => [
+    `${STYLE_NAMES[style]}, setNextNode model "${model}"`,
+    { style, model },
+  ]),
 );
 
 function expectNoSecretsAnywhere(runner: FlowRunner, session: SessionKey): void {
@@ -135,7 +158,9 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
   it('starts a handover with one signed call, tells the user and waits in the node', async () => {
     const { runner, session, start } = await startedSession(relay);
     expect(texts(start)).toEqual(['Welcome!', DEFAULT_ACCEPTED_MESSAGE]);
-    expect(start.outputs[1]?.data).toMatchObject({ _cognigy: { _default: { _quickReplies: { quickReplies: [{ payload: CANCEL_PAYLOAD, title: 'Cancel' }] } } } });
+    expect(start.outputs[1]?.data).toMatchObject({
+      _cognigy: { _default: { _quickReplies: { quickReplies: [{ payload: CANCEL_PAYLOAD, title: 'Cancel' }] } } },
+    });
     expect(start.executions.find((e) => e.nodeId === 'handover')?.httpCalls).toBe(1);
     expect(start.nextEntry).toBe('handover');
 
@@ -153,10 +178,16 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
       contextData: { intent: 'billing' },
       options: { forwardOnlyHandoverConversations: true, getQueueUpdates: true },
     });
-    expect(state(runner, session)).toMatchObject({ active: true, status: 'queued', threadId: expect.any(String), startedAt: expect.any(String), error: null });
+    expect(state(runner, session)).toMatchObject({
+      active: true,
+      status: 'queued',
+      threadId: expect.any(String),
+      startedAt: expect.any(String),
+      error: null,
+    });
   });
 
-  it('takes the Get Transcript node\'s result as it comes (Get Transcript → Handover)', async () => {
+  it("takes the Get Transcript node's result as it comes (Get Transcript → Handover)", async () => {
     const runner = runnerFor(relay);
     const session = newSession();
     runner.session(session).context.transcript = [
@@ -184,7 +215,12 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
     expect(turn.executions).toHaveLength(1);
     expect(turn.executions[0]?.httpCalls).toBe(1);
     const [request] = relay.requestsFor('userMessage');
-    expect(request?.body).toMatchObject({ role: 'user', text: 'Here is a photo', attachments: [{ url: 'https://cdn.example.com/invoice.png', filename: 'invoice.png' }], session });
+    expect(request?.body).toMatchObject({
+      role: 'user',
+      text: 'Here is a photo',
+      attachments: [{ url: 'https://cdn.example.com/invoice.png', filename: 'invoice.png' }],
+      session,
+    });
     expect(request?.status).toBe(200);
   });
 
@@ -198,7 +234,11 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
       expect(texts(turn)).toEqual(['You are number 3 in the queue. Estimated wait: about 2 minutes.']);
       expect(turn.executions.every((e) => e.httpCalls === 0)).toBe(true);
       expect(relay.requests).toHaveLength(0);
-      expect(turn.input.handover).toEqual({ status: 'queue', eventType: 'queueUpdate', data: { threadId: expect.any(String), position: 3, estimatedWaitTime: 90_000 } });
+      expect(turn.input.handover).toEqual({
+        status: 'queue',
+        eventType: 'queueUpdate',
+        data: { threadId: expect.any(String), position: 3, estimatedWaitTime: 90_000 },
+      });
       expect(state(runner, session)).toMatchObject({ active: true, status: 'queued', position: 3, estimatedWaitTime: 90_000 });
       await expectNextMessageGoesToTheAgent(runner, session);
     });
@@ -207,11 +247,14 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
       const { runner, session } = await startedSession(relay, {}, shape);
       const turn = await runner.send(session, handoverEvent(runner, session, 'active', { agentName: 'Grace' }));
       expect(texts(turn)).toEqual(['Agent Grace joined.']);
-      expect(turn.input.handover).toMatchObject({ status: 'active', eventType: 'agentJoined', data: { sender_name: 'Grace', agentName: 'Grace' } });
+      expect(turn.input.handover).toMatchObject({
+        status: 'active',
+        eventType: 'agentJoined',
+        data: { sender_name: 'Grace', agentName: 'Grace' },
+      });
       expect(state(runner, session)).toMatchObject({ active: true, status: 'active', agentName: 'Grace' });
       await expectNextMessageGoesToTheAgent(runner, session);
     });
-
   });
 
   it('without the Flow-start guard and with the last setNextNode winning, a branch that ends in a Say loses the handover (why the guard is mandatory)', async () => {
@@ -247,7 +290,7 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
     expect(texts(await runner.send(session, queue, { inputId: 'event-7' }))).toEqual([]);
   });
 
-  it('stays within Cognigy\'s 10 extension actions per execution on every path', async () => {
+  it("stays within Cognigy's 10 extension actions per execution on every path", async () => {
     const { runner, session, start } = await startedSession(relay, {}, { style: 'goToContinue' });
     const turns = [
       start,
@@ -303,7 +346,9 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
   it('ignores events for another thread and events after the end', async () => {
     const { runner, session } = await startedSession(relay);
     relay.reset();
-    const foreign = await runner.send(session, { data: { handover: { source: 'rce-handover', threadId: 'someone-else', status: 'completed' } } });
+    const foreign = await runner.send(session, {
+      data: { handover: { source: 'rce-handover', threadId: 'someone-else', status: 'completed' } },
+    });
     expect(foreign.outputs).toEqual([]);
     expect(foreign.nextEntry).toBe('handover');
     expect(state(runner, session).active).toBe(true);
@@ -343,7 +388,12 @@ describe('Handover to RCE when things go wrong (recording relay)', () => {
   beforeEach(() => relay.reset());
 
   it('takes "On Error" with a clear log line when the relay is down', async () => {
-    const runner = new FlowRunner({ flow: handoverFlow(), extension, connections: { rce: { ...relay.connection, relayUrl: 'http://127.0.0.1:9' } }, defaultProfile: profile });
+    const runner = new FlowRunner({
+      flow: handoverFlow(),
+      extension,
+      connections: { rce: { ...relay.connection, relayUrl: 'http://127.0.0.1:9' } },
+      defaultProfile: profile,
+    });
     const session = newSession();
     const turn = await runner.send(session, { text: 'human' });
     expect(texts(turn)).toEqual(['Welcome!', 'Sorry: relay_unreachable']);
@@ -351,7 +401,9 @@ describe('Handover to RCE when things go wrong (recording relay)', () => {
     expect(state(runner, session)).toMatchObject({ active: false, status: 'error', error: { code: 'relay_unreachable' } });
     const errors = turn.logs.filter((l) => l.level === 'error');
     expect(errors).toHaveLength(1);
-    expect(errors[0]?.message).toBe('[rce-handover] handoverToRce: could not start the handover: relay_unreachable: The relay at http://127.0.0.1:9 is unreachable (ECONNREFUSED).');
+    expect(errors[0]?.message).toBe(
+      '[rce-handover] handoverToRce: could not start the handover: relay_unreachable: The relay at http://127.0.0.1:9 is unreachable (ECONNREFUSED).',
+    );
     expectNoSecretsAnywhere(runner, session);
   });
 
@@ -382,22 +434,35 @@ describe('Handover to RCE when things go wrong (recording relay)', () => {
   });
 
   it('sends explicit mappings, and no profile when the toggle is off or the contact opted out', async () => {
-    await runnerFor(relay, { profileMapping: { mobile: 'mobile_phone', customerNo: 'context_data.customer_no' } }).send(newSession(), { text: 'x' });
-    expect(relay.requestsFor('startHandover')[0]?.body).toMatchObject({ profileMapping: { mobile: 'mobile_phone', customerNo: 'context_data.customer_no' } });
+    await runnerFor(relay, { profileMapping: { mobile: 'mobile_phone', customerNo: 'context_data.customer_no' } }).send(newSession(), {
+      text: 'x',
+    });
+    expect(relay.requestsFor('startHandover')[0]?.body).toMatchObject({
+      profileMapping: { mobile: 'mobile_phone', customerNo: 'context_data.customer_no' },
+    });
 
     relay.reset();
     await runnerFor(relay, { useCognigyProfile: false }).send(newSession(), { text: 'x' });
     expect(relay.requestsFor('startHandover')[0]?.body.profile).toEqual({});
 
     relay.reset();
-    const optedOut = new FlowRunner({ flow: handoverFlow(), extension, connections: { rce: relay.connection }, defaultProfile: { ...profile, prevent_data_collection: true } });
+    const optedOut = new FlowRunner({
+      flow: handoverFlow(),
+      extension,
+      connections: { rce: relay.connection },
+      defaultProfile: { ...profile, prevent_data_collection: true },
+    });
     const turn = await optedOut.send(newSession(), { text: 'x' });
     expect(relay.requestsFor('startHandover')[0]?.body.profile).toEqual({});
     expect(turn.logs.some((l) => l.level === 'info' && l.message.includes('opted out'))).toBe(true);
   });
 
   it('passes the option toggles and a custom first message', async () => {
-    await runnerFor(relay, { forwardOnlyHandoverConversations: false, getQueueUpdates: false, firstMessage: 'VIP {{profile.firstname}} needs help' }).send(newSession(), { text: 'x' });
+    await runnerFor(relay, {
+      forwardOnlyHandoverConversations: false,
+      getQueueUpdates: false,
+      firstMessage: 'VIP {{profile.firstname}} needs help',
+    }).send(newSession(), { text: 'x' });
     expect(relay.requestsFor('startHandover')[0]?.body).toMatchObject({
       firstMessage: 'VIP Ada needs help',
       options: { forwardOnlyHandoverConversations: false, getQueueUpdates: false },
@@ -414,15 +479,15 @@ describe('Handover to RCE when things go wrong (recording relay)', () => {
   });
 
   describe.each(BRANCH_STYLES)('with %s', (_name, shape) => {
-      it('takes "On Error" when a message cannot be forwarded, and keeps the handover', async () => {
-        const { runner, session } = await startedSession(relay, {}, shape);
-        relay.respondWith('userMessage', () => ({ status: 503, body: { error: { code: 'unavailable', message: 'Relay is restarting' } } }));
-        const turn = await runner.send(session, { text: 'Are you there?' });
-        expect(texts(turn)).toEqual(['Sorry: unavailable']);
-        expect(relay.requestsFor('userMessage')).toHaveLength(1);
-        expect(state(runner, session)).toMatchObject({ active: true, error: { code: 'unavailable' } });
-        await nextMessageGoesToTheAgent(relay, runner, session);
-      });
+    it('takes "On Error" when a message cannot be forwarded, and keeps the handover', async () => {
+      const { runner, session } = await startedSession(relay, {}, shape);
+      relay.respondWith('userMessage', () => ({ status: 503, body: { error: { code: 'unavailable', message: 'Relay is restarting' } } }));
+      const turn = await runner.send(session, { text: 'Are you there?' });
+      expect(texts(turn)).toEqual(['Sorry: unavailable']);
+      expect(relay.requestsFor('userMessage')).toHaveLength(1);
+      expect(state(runner, session)).toMatchObject({ active: true, error: { code: 'unavailable' } });
+      await nextMessageGoesToTheAgent(relay, runner, session);
+    });
   });
 
   it('leaves the handover when the relay says it is already over', async () => {
@@ -456,7 +521,10 @@ describe('Handover to RCE when things go wrong (recording relay)', () => {
 
   it('routes an Engage error event to "On Error" and ends the handover', async () => {
     const { runner, session } = await startedSession(relay);
-    const turn = await runner.send(session, handoverEvent(runner, session, 'error', { error: { reason: 'engage_unavailable', message: 'Engage did not accept the thread' } }));
+    const turn = await runner.send(
+      session,
+      handoverEvent(runner, session, 'error', { error: { reason: 'engage_unavailable', message: 'Engage did not accept the thread' } }),
+    );
     expect(texts(turn)).toEqual(['Sorry: engage_unavailable']);
     expect(turn.nextEntry).toBeNull();
     expect(turn.logs.find((l) => l.level === 'error')?.message).toContain('Engage did not accept the thread');

@@ -19,8 +19,15 @@ function mirrorFlow(mirrorConfig: Record<string, unknown> = {}): Flow {
       { id: 'guard', type: 'goToIf', config: { value: '{{context.rceHandover.active}}', target: 'handover' }, next: 'route' },
       { id: 'route', type: 'ifTextMatches', config: { pattern: '^(agent|human)$', target: 'handover' }, next: 'answer' },
       { id: 'answer', type: 'say', config: { text: 'You said: {{input.text}}' }, next: 'mirrorBot' },
-      ...placeNode(mirrorToRceNode, { id: 'mirrorBot', config: { connection: 'rce', mirrorUserInput: false, botText: 'You said: {{input.text}}' } }),
-      ...placeNode(handoverToRceNode, { id: 'handover', entrypoint: true, config: { connection: 'rce', acceptedMessage: '', forwardOnlyHandoverConversations: false } }),
+      ...placeNode(mirrorToRceNode, {
+        id: 'mirrorBot',
+        config: { connection: 'rce', mirrorUserInput: false, botText: 'You said: {{input.text}}' },
+      }),
+      ...placeNode(handoverToRceNode, {
+        id: 'handover',
+        entrypoint: true,
+        config: { connection: 'rce', acceptedMessage: '', forwardOnlyHandoverConversations: false },
+      }),
     ],
   };
 }
@@ -206,7 +213,8 @@ describe.each(['real', 'recording'] as const)('Mirror to RCE against the %s rela
       expect(callsOf(turn, 'mirrorBot')).toEqual([1]);
       const errors = turn.logs.filter((l) => l.level === 'error');
       expect(errors.map((l) => l.nodeId)).toEqual(['mirrorUser', 'mirrorBot']);
-      for (const e of errors) expect(e.message).toMatch(new RegExp(`^\\[rce-handover\\] mirrorToRce: could not mirror the message: ${code}: `));
+      for (const e of errors)
+        expect(e.message).toMatch(new RegExp(`^\\[rce-handover\\] mirrorToRce: could not mirror the message: ${code}: `));
       expect(turn.nextEntry).toBeNull();
       expect(runner.session(session).context).toEqual({});
       expectNoSecretsAnywhere(runner, session);
@@ -222,7 +230,9 @@ describe.each(['real', 'recording'] as const)('Mirror to RCE against the %s rela
     ]);
     const noConnection = await runnerFor(singleMirrorFlow({ connection: undefined })).send(newSession(), { text: 'hi' });
     expect(texts(noConnection)).toEqual(['after the mirror']);
-    expect(noConnection.logs.filter((l) => l.level === 'error')[0]?.message).toContain('mirrorToRce: could not mirror the message: invalid_connection');
+    expect(noConnection.logs.filter((l) => l.level === 'error')[0]?.message).toContain(
+      'mirrorToRce: could not mirror the message: invalid_connection',
+    );
     expect(relay.requests).toHaveLength(0);
   });
 
@@ -255,16 +265,26 @@ describe('Mirror to RCE when the relay misbehaves (recording relay)', () => {
       [{ body: { forwarded: 'yes' } }, 'relay_bad_response'],
     ] as const) {
       relay.respondWith('userMessage', () => reply);
-      const turn = await new FlowRunner({ flow: singleMirrorFlow({}), extension, connections: { rce: relay.connection } }).send(newSession(), { text: 'hi' });
+      const turn = await new FlowRunner({ flow: singleMirrorFlow({}), extension, connections: { rce: relay.connection } }).send(
+        newSession(),
+        { text: 'hi' },
+      );
       expect(texts(turn)).toEqual(['after the mirror']);
-      expect(turn.logs.map((l) => [l.level, l.message])).toEqual([['error', expect.stringContaining(`mirrorToRce: could not mirror the message: ${code}`)]]);
+      expect(turn.logs.map((l) => [l.level, l.message])).toEqual([
+        ['error', expect.stringContaining(`mirrorToRce: could not mirror the message: ${code}`)],
+      ]);
     }
   });
 
   it('warns when the relay says it did not forward the message', async () => {
     relay.respondWith('userMessage', () => ({ body: { forwarded: false, status: 'idle' } }));
-    const turn = await new FlowRunner({ flow: singleMirrorFlow({}), extension, connections: { rce: relay.connection } }).send(newSession(), { text: 'hi' });
+    const turn = await new FlowRunner({ flow: singleMirrorFlow({}), extension, connections: { rce: relay.connection } }).send(
+      newSession(),
+      { text: 'hi' },
+    );
     expect(texts(turn)).toEqual(['after the mirror']);
-    expect(turn.logs.map((l) => [l.level, l.message])).toEqual([['warn', '[rce-handover] mirrorToRce: the relay did not mirror the user message (status idle).']]);
+    expect(turn.logs.map((l) => [l.level, l.message])).toEqual([
+      ['warn', '[rce-handover] mirrorToRce: the relay did not mirror the user message (status idle).'],
+    ]);
   });
 });

@@ -20,7 +20,9 @@ function queueFlow(config: Record<string, unknown> = {}): Flow {
       id: 'queue',
       config: { connection: 'rce', ...config },
       branches: {
-        getQueueStatusOnSuccess: [{ type: 'say', config: { text: 'known={{context.rceQueue.known}} position={{context.rceQueue.position}}' } }],
+        getQueueStatusOnSuccess: [
+          { type: 'say', config: { text: 'known={{context.rceQueue.known}} position={{context.rceQueue.position}}' } },
+        ],
         getQueueStatusOnError: [{ type: 'say', config: { text: 'queue error {{context.rceQueue.error.code}}' } }],
       },
     }),
@@ -53,13 +55,28 @@ describe.each(['recording', 'real'] as const)('Get Queue Status and Send Profile
     const session = newSession();
     const turn = await runner.send(session, { text: 'where am I?' });
     expect(turn.outputs.map((o) => o.text)).toEqual(['known=false position=']);
-    expect(runner.session(session).context.rceQueue).toEqual({ known: false, position: null, estimatedWaitTime: null, status: 'idle', updatedAt: null });
+    expect(runner.session(session).context.rceQueue).toEqual({
+      known: false,
+      position: null,
+      estimatedWaitTime: null,
+      status: 'idle',
+      updatedAt: null,
+    });
     expect(turn.executions[0]?.httpCalls).toBe(1);
     expect(relay.requestsFor('queueStatus')[0]?.body.session).toEqual(session);
   });
 
   it('can store the result in the input instead', async () => {
-    const flow: Flow = { nodes: [...placeNode(getQueueStatusNode, { id: 'queue', config: { connection: 'rce', storeLocation: 'input', inputKey: 'queueNow' }, next: 'say' }), { id: 'say', type: 'say', config: { text: 'status={{input.queueNow.status}}' } }] };
+    const flow: Flow = {
+      nodes: [
+        ...placeNode(getQueueStatusNode, {
+          id: 'queue',
+          config: { connection: 'rce', storeLocation: 'input', inputKey: 'queueNow' },
+          next: 'say',
+        }),
+        { id: 'say', type: 'say', config: { text: 'status={{input.queueNow.status}}' } },
+      ],
+    };
     const runner = new FlowRunner({ flow, extension, connections: { rce: relay.connection } });
     const session = newSession();
     const turn = await runner.send(session, { text: 'x' });
@@ -86,7 +103,12 @@ describe.each(['recording', 'real'] as const)('Get Queue Status and Send Profile
   });
 
   it('sends the Cognigy profile with the extra mappings', async () => {
-    const runner = new FlowRunner({ flow: profileFlow({ profileMapping: { phone: 'mobile_phone' } }), extension, connections: { rce: relay.connection }, defaultProfile: profile });
+    const runner = new FlowRunner({
+      flow: profileFlow({ profileMapping: { phone: 'mobile_phone' } }),
+      extension,
+      connections: { rce: relay.connection },
+      defaultProfile: profile,
+    });
     const session = newSession();
     const turn = await runner.send(session, { text: 'x' });
     expect(turn.outputs.map((o) => o.text)).toEqual(['profile sent']);
@@ -109,16 +131,28 @@ describe.each(['recording', 'real'] as const)('Get Queue Status and Send Profile
   });
 
   it('rejects unknown Engage keys before calling', async () => {
-    const runner = new FlowRunner({ flow: profileFlow({ profileMapping: { phone: 'telephone' } }), extension, connections: { rce: relay.connection }, defaultProfile: profile });
+    const runner = new FlowRunner({
+      flow: profileFlow({ profileMapping: { phone: 'telephone' } }),
+      extension,
+      connections: { rce: relay.connection },
+      defaultProfile: profile,
+    });
     const session = newSession();
     const turn = await runner.send(session, { text: 'x' });
     expect(turn.outputs.map((o) => o.text)).toEqual(['profile error invalid_profile_mapping']);
     expect(relay.requests).toHaveLength(0);
-    expect(turn.logs.find((l) => l.level === 'error')?.message).toMatch(/^\[rce-handover\] sendProfile: could not send the profile: invalid_profile_mapping: .*"phone" maps to "telephone"/);
+    expect(turn.logs.find((l) => l.level === 'error')?.message).toMatch(
+      /^\[rce-handover\] sendProfile: could not send the profile: invalid_profile_mapping: .*"phone" maps to "telephone"/,
+    );
   });
 
   it('does not send the profile of a contact who opted out of data collection', async () => {
-    const runner = new FlowRunner({ flow: profileFlow(), extension, connections: { rce: relay.connection }, defaultProfile: { ...profile, prevent_data_collection: true } });
+    const runner = new FlowRunner({
+      flow: profileFlow(),
+      extension,
+      connections: { rce: relay.connection },
+      defaultProfile: { ...profile, prevent_data_collection: true },
+    });
     const session = newSession();
     const turn = await runner.send(session, { text: 'x' });
     expect(turn.outputs.map((o) => o.text)).toEqual(['profile sent']);
@@ -138,10 +172,18 @@ describe('Get Queue Status and Send Profile when things go wrong (recording rela
   it('reports a known queue position', async () => {
     const runner = new FlowRunner({ flow: queueFlow(), extension, connections: { rce: relay.connection } });
     const session = newSession();
-    relay.respondWith('queueStatus', () => ({ body: { status: 'queued', known: true, position: 4, estimatedWaitTime: 120000, updatedAt: '2025-01-01T10:00:00.000Z' } }));
+    relay.respondWith('queueStatus', () => ({
+      body: { status: 'queued', known: true, position: 4, estimatedWaitTime: 120000, updatedAt: '2025-01-01T10:00:00.000Z' },
+    }));
     const turn = await runner.send(session, { text: 'x' });
     expect(turn.outputs.map((o) => o.text)).toEqual(['known=true position=4']);
-    expect(runner.session(session).context.rceQueue).toEqual({ known: true, position: 4, estimatedWaitTime: 120000, status: 'queued', updatedAt: '2025-01-01T10:00:00.000Z' });
+    expect(runner.session(session).context.rceQueue).toEqual({
+      known: true,
+      position: 4,
+      estimatedWaitTime: 120000,
+      status: 'queued',
+      updatedAt: '2025-01-01T10:00:00.000Z',
+    });
   });
 
   it('takes the error branches with a clear log line when the relay is down', async () => {
@@ -168,7 +210,9 @@ describe('Get Queue Status and Send Profile when things go wrong (recording rela
     const session = newSession();
     const turn = await runner.send(session, { text: 'x' }, { URLToken: '' });
     expect(turn.outputs.map((o) => o.text)).toEqual(['queue error missing_session']);
-    expect(runner.session(session).context.rceQueue).toMatchObject({ error: { message: expect.stringContaining('input.URLToken is missing') } });
+    expect(runner.session(session).context.rceQueue).toMatchObject({
+      error: { message: expect.stringContaining('input.URLToken is missing') },
+    });
     expect(relay.requests).toHaveLength(0);
   });
 });

@@ -54,7 +54,11 @@ describe('extension tarball', () => {
     const lock = JSON.parse(readFileSync(join(unpacked, 'package-lock.json'), 'utf8'));
     expect(manifest).toMatchObject({ name: 'rce-handover', main: 'build/module.js', dependencies: {} });
     expect(Number(String(manifest.version).split('.')[0])).toBeGreaterThanOrEqual(4);
-    expect(lock).toMatchObject({ name: manifest.name, version: manifest.version, packages: { '': { name: manifest.name, version: manifest.version } } });
+    expect(lock).toMatchObject({
+      name: manifest.name,
+      version: manifest.version,
+      packages: { '': { name: manifest.name, version: manifest.version } },
+    });
     expect(Object.keys(lock.packages)).toEqual(['']);
   });
 
@@ -73,18 +77,43 @@ describe('extension tarball', () => {
     const types = loaded.nodes.map((n) => n.type).sort();
     expect(types).toEqual(
       [
-        'handoverToRce', 'onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError', 'onLongWait', 'onTransfer', 'onWhileWaiting',
-        'checkAgentAvailability', 'checkAgentAvailabilityOnAvailable', 'checkAgentAvailabilityOnUnavailable', 'checkAgentAvailabilityOnError',
-        'closeRceHandover', 'closeRceHandoverOnClosed', 'closeRceHandoverOnNotRunning', 'closeRceHandoverOnError',
-        'getQueueStatus', 'getQueueStatusOnSuccess', 'getQueueStatusOnError',
-        'sendProfile', 'sendProfileOnSuccess', 'sendProfileOnError',
+        'handoverToRce',
+        'onQueueUpdate',
+        'onAgentJoined',
+        'onReturnToBot',
+        'onCancel',
+        'onError',
+        'onLongWait',
+        'onTransfer',
+        'onWhileWaiting',
+        'checkAgentAvailability',
+        'checkAgentAvailabilityOnAvailable',
+        'checkAgentAvailabilityOnUnavailable',
+        'checkAgentAvailabilityOnError',
+        'closeRceHandover',
+        'closeRceHandoverOnClosed',
+        'closeRceHandoverOnNotRunning',
+        'closeRceHandoverOnError',
+        'getQueueStatus',
+        'getQueueStatusOnSuccess',
+        'getQueueStatusOnError',
+        'sendProfile',
+        'sendProfileOnSuccess',
+        'sendProfileOnError',
         'mirrorToRce',
       ].sort(),
     );
     expect(loaded.connections.map((c) => c.type)).toEqual(['rce-handover']);
     expect(loaded.connections[0]?.fields.map((f) => f.fieldName)).toEqual([
-      'apiAccessToken', 'botCategoryId', 'agentCategoryId', 'realtimeAccessToken', 'realtimeEndpointUrl',
-      'webhookSecret', 'baseApiUrl', 'relayUrl', 'relayApiKey',
+      'apiAccessToken',
+      'botCategoryId',
+      'agentCategoryId',
+      'realtimeAccessToken',
+      'realtimeEndpointUrl',
+      'webhookSecret',
+      'baseApiUrl',
+      'relayUrl',
+      'relayApiKey',
     ]);
     expect(loaded.options.label).toBe('RingCentral Engage Handover');
     for (const n of loaded.nodes) expect(typeof n.function === 'function').toBe(!n.parentType);
@@ -120,7 +149,12 @@ describe('extension tarball', () => {
 
     it('mirrors a user message before any handover with one signed call', async () => {
       const mirror = loaded.nodes.find((n) => n.type === 'mirrorToRce')!;
-      const flow: Flow = { nodes: [...placeNode(mirror, { id: 'mirror', config: { connection: 'rce' }, next: 'say' }), { id: 'say', type: 'say', config: { text: 'ok' } }] };
+      const flow: Flow = {
+        nodes: [
+          ...placeNode(mirror, { id: 'mirror', config: { connection: 'rce' }, next: 'say' }),
+          { id: 'say', type: 'say', config: { text: 'ok' } },
+        ],
+      };
       const runner = new FlowRunner({ flow, extension: loaded, connections: { rce: relay.connection } });
       const session = { URLToken: 'tok', userId: 'packaged-user', sessionId: 'packaged-mirror-session' };
       const turn = await runner.send(session, { text: 'hello' });

@@ -64,12 +64,33 @@ describe('relay client against the real relay', () => {
     const headers = request?.headers ?? {};
     const text = (name: string) => String(headers[name] ?? '');
     const v2 = verifyRelayRequest({
-      acceptedKeys: [relay.apiKey], method: 'POST', path: '/api/v1/handover/start', rawBody: Buffer.from(request?.rawBody ?? ''), nowSeconds: Math.floor(Date.now() / 1000),
-      timestampHeader: text(RELAY_HEADERS.timestamp), signatureHeader: text(RELAY_HEADERS.signatureV2), nonceHeader: text(RELAY_HEADERS.nonce), sourceHeader: text(RELAY_HEADERS.source),
+      acceptedKeys: [relay.apiKey],
+      method: 'POST',
+      path: '/api/v1/handover/start',
+      rawBody: Buffer.from(request?.rawBody ?? ''),
+      nowSeconds: Math.floor(Date.now() / 1000),
+      timestampHeader: text(RELAY_HEADERS.timestamp),
+      signatureHeader: text(RELAY_HEADERS.signatureV2),
+      nonceHeader: text(RELAY_HEADERS.nonce),
+      sourceHeader: text(RELAY_HEADERS.source),
     });
     expect(v2).toEqual({ ok: true });
-    expect(verifyRelayRequest({ acceptedKeys: [relay.apiKey], method: 'POST', path: '/api/v1/handover/cancel', rawBody: Buffer.from(request?.rawBody ?? ''), nowSeconds: Math.floor(Date.now() / 1000), timestampHeader: text(RELAY_HEADERS.timestamp), signatureHeader: text(RELAY_HEADERS.signatureV2), nonceHeader: text(RELAY_HEADERS.nonce), sourceHeader: text(RELAY_HEADERS.source) })).toEqual({ ok: false, reason: 'bad_signature' });
-    expect(text(RELAY_HEADERS.signature)).toBe(signRelayRequestV1(relay.apiKey, Number(text(RELAY_HEADERS.timestamp)), request?.rawBody ?? '', text(RELAY_HEADERS.nonce)));
+    expect(
+      verifyRelayRequest({
+        acceptedKeys: [relay.apiKey],
+        method: 'POST',
+        path: '/api/v1/handover/cancel',
+        rawBody: Buffer.from(request?.rawBody ?? ''),
+        nowSeconds: Math.floor(Date.now() / 1000),
+        timestampHeader: text(RELAY_HEADERS.timestamp),
+        signatureHeader: text(RELAY_HEADERS.signatureV2),
+        nonceHeader: text(RELAY_HEADERS.nonce),
+        sourceHeader: text(RELAY_HEADERS.source),
+      }),
+    ).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(text(RELAY_HEADERS.signature)).toBe(
+      signRelayRequestV1(relay.apiKey, Number(text(RELAY_HEADERS.timestamp)), request?.rawBody ?? '', text(RELAY_HEADERS.nonce)),
+    );
     expect(request?.body).toMatchObject({
       session,
       connection: {
@@ -89,19 +110,34 @@ describe('relay client against the real relay', () => {
 
   it('has one function per route', async () => {
     await startHandover({ ...context, inputId: 'i-a' }, { firstMessage: 'x' });
-    await expect(sendUserMessage({ ...context, inputId: 'i-b' }, { text: 'hello' })).resolves.toEqual({ forwarded: true, status: 'queued' });
+    await expect(sendUserMessage({ ...context, inputId: 'i-b' }, { text: 'hello' })).resolves.toEqual({
+      forwarded: true,
+      status: 'queued',
+    });
     await expect(queueStatus({ ...context, inputId: 'i-c' })).resolves.toMatchObject({ known: false, position: null });
     await expect(sendProfile({ ...context, inputId: 'i-d' }, { profile: { email: 'a@b.c' } })).resolves.toMatchObject({ queued: true });
-    await expect(cancelHandover({ ...context, inputId: 'i-e' }, { reason: 'user_cancelled' })).resolves.toEqual({ status: 'cancelled', cancelled: true });
+    await expect(cancelHandover({ ...context, inputId: 'i-e' }, { reason: 'user_cancelled' })).resolves.toEqual({
+      status: 'cancelled',
+      cancelled: true,
+    });
     expect(relay.requests.map((r) => r.route)).toEqual(['startHandover', 'userMessage', 'queueStatus', 'sendProfile', 'cancelHandover']);
     expect(relay.requests.every((r) => r.signature.ok && r.schemaError === null)).toBe(true);
   });
 
   it('mirrors a message without a handover only when asked to', async () => {
     const idle = { ...context, session: { ...session, sessionId: 'mirror-only' } };
-    await expect(sendUserMessage({ ...idle, inputId: 'm-1' }, { text: 'not mirrored' })).resolves.toEqual({ forwarded: false, status: 'idle' });
-    await expect(sendUserMessage({ ...idle, inputId: 'm-2' }, { text: 'mirrored', mirror: true })).resolves.toEqual({ forwarded: true, status: 'idle' });
-    await expect(sendUserMessage({ ...idle, inputId: 'm-3' }, { role: 'bot', text: 'bot line', mirror: true })).resolves.toEqual({ forwarded: true, status: 'idle' });
+    await expect(sendUserMessage({ ...idle, inputId: 'm-1' }, { text: 'not mirrored' })).resolves.toEqual({
+      forwarded: false,
+      status: 'idle',
+    });
+    await expect(sendUserMessage({ ...idle, inputId: 'm-2' }, { text: 'mirrored', mirror: true })).resolves.toEqual({
+      forwarded: true,
+      status: 'idle',
+    });
+    await expect(sendUserMessage({ ...idle, inputId: 'm-3' }, { role: 'bot', text: 'bot line', mirror: true })).resolves.toEqual({
+      forwarded: true,
+      status: 'idle',
+    });
     expect(relay.requestsFor('userMessage').map((r) => [r.body.role, r.body.mirror])).toEqual([
       ['user', false],
       ['user', true],
@@ -112,7 +148,9 @@ describe('relay client against the real relay', () => {
   it('derives the requestId from the input so a retried input is deduplicated', async () => {
     expect(relayRequestId('userMessage', session, 'in-9')).toBe(relayRequestId('userMessage', session, 'in-9'));
     expect(relayRequestId('userMessage', session, 'in-9')).not.toBe(relayRequestId('cancelHandover', session, 'in-9'));
-    expect(relayRequestId('userMessage', session, 'in-9')).not.toBe(relayRequestId('userMessage', { ...session, sessionId: 'other' }, 'in-9'));
+    expect(relayRequestId('userMessage', session, 'in-9')).not.toBe(
+      relayRequestId('userMessage', { ...session, sessionId: 'other' }, 'in-9'),
+    );
     expect(relayRequestId('userMessage', session, undefined)).not.toBe(relayRequestId('userMessage', session, undefined));
 
     const ctx = { ...context, session: { ...session, sessionId: 'dedup' }, inputId: 'same-input' };
@@ -176,7 +214,10 @@ describe('relay client against scripted relay answers (recording relay)', () => 
   beforeEach(() => relay.reset());
 
   it('redacts secrets the relay might echo', async () => {
-    relay.respondWith('queueStatus', () => ({ status: 400, body: { error: { code: 'odd', message: `token ${TEST_CONNECTION_SECRETS.apiAccessToken} rejected` } } }));
+    relay.respondWith('queueStatus', () => ({
+      status: 400,
+      body: { error: { code: 'odd', message: `token ${TEST_CONNECTION_SECRETS.apiAccessToken} rejected` } },
+    }));
     const error = await callError(queueStatus(context));
     expect(error.message).toBe('token [redacted] rejected');
   });

@@ -40,14 +40,24 @@ describe.each(['lastWins', 'stack'] as const)('While Waiting in the demo Flow (%
     await journey?.close();
   });
 
-  const newSession = (): SessionKey => ({ URLToken: 'demo-token', userId: `waiting-user-${model}-${++n}`, sessionId: `waiting-session-${model}-${n}-${Date.now()}` });
+  const newSession = (): SessionKey => ({
+    URLToken: 'demo-token',
+    userId: `waiting-user-${model}-${++n}`,
+    sessionId: `waiting-session-${model}-${n}-${Date.now()}`,
+  });
   const state = (session: SessionKey) => runner.session(session).context.rceHandover as HandoverState;
-  const onDesk = (threadId: string, body: string) => journey.engage.thread(threadId)?.messages.some((m) => m.side === 'customer' && m.body === body) === true;
+  const onDesk = (threadId: string, body: string) =>
+    journey.engage.thread(threadId)?.messages.some((m) => m.side === 'customer' && m.body === body) === true;
 
   async function waiting(session: SessionKey): Promise<string> {
-    expect(texts(await runner.send(session, { text: 'I want an agent' }))).toEqual(["Please wait a moment, I'm connecting you with an agent."]);
+    expect(texts(await runner.send(session, { text: 'I want an agent' }))).toEqual([
+      "Please wait a moment, I'm connecting you with an agent.",
+    ]);
     const threadId = state(session).threadId ?? '';
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    await eventually(
+      'thread in the Agent category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
     return threadId;
   }
 
@@ -58,7 +68,11 @@ describe.each(['lastWins', 'stack'] as const)('While Waiting in the demo Flow (%
     const asked = await runner.send(session, { text: 'I forgot my password' });
     expect(texts(asked)).toEqual([WAITING_TIP]);
     expect(asked.input.handover).toMatchObject({ eventType: 'userInputWhileWaiting', data: { threadId, forwarded: true } });
-    expect(asked.outputs[0]?.data).toMatchObject({ _cognigy: { _default: { _quickReplies: { quickReplies: [{ title: "I'm all set", payload: ALL_SET_PAYLOAD }, { title: 'Keep waiting' }] } } } });
+    expect(asked.outputs[0]?.data).toMatchObject({
+      _cognigy: {
+        _default: { _quickReplies: { quickReplies: [{ title: "I'm all set", payload: ALL_SET_PAYLOAD }, { title: 'Keep waiting' }] } },
+      },
+    });
     await eventually('the question on the agent desk', () => onDesk(threadId, 'I forgot my password'));
     // Stack reading: the node runs again after the branch on the same input and must stay within Cognigy's action quota.
     expect(asked.executions.filter((e) => e.type === 'handoverToRce').every((e) => e.actions <= 10)).toBe(true);
@@ -80,19 +94,28 @@ describe.each(['lastWins', 'stack'] as const)('While Waiting in the demo Flow (%
     expect(texts(allSet)).toEqual(['Okay, I cancelled the request. I am here if you need me.']);
     expect(allSet.input.handover).toMatchObject({ status: 'cancelled', data: { threadId, reason: 'resolved_by_bot' } });
     expect(state(session)).toMatchObject({ active: false, status: 'cancelled' });
-    await eventually('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true);
+    await eventually(
+      'thread back in the Bot category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true,
+    );
     expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).not.toContain(ALL_SET_PAYLOAD);
     // Back with the bot: the next input starts at the Flow start and reaches nobody in Engage.
-    expect(texts(await runner.send(session, { text: 'thanks' }))).toEqual(['I am only a demo bot. Type "agent" and I will hand you over to a human.']);
+    expect(texts(await runner.send(session, { text: 'thanks' }))).toEqual([
+      'I am only a demo bot. Type "agent" and I will hand you over to a human.',
+    ]);
   });
 
   it('once an agent joined, messages only go to the agent (no While Waiting)', async () => {
     const session = newSession();
     const threadId = await waiting(session);
     journey.engage.openIntervention(threadId);
-    await eventually('agent joined inject', () => journey.cognigy.calls.some((c) => c.kind === 'inject' && c.sessionId === session.sessionId));
+    await eventually('agent joined inject', () =>
+      journey.cognigy.calls.some((c) => c.kind === 'inject' && c.sessionId === session.sessionId),
+    );
     const joined = journey.cognigy.calls.find((c) => c.kind === 'inject' && c.sessionId === session.sessionId);
-    expect(texts(await runner.send(session, { text: joined?.text ?? '', data: joined?.data ?? {} }))).toEqual(['An agent has joined the conversation.']);
+    expect(texts(await runner.send(session, { text: joined?.text ?? '', data: joined?.data ?? {} }))).toEqual([
+      'An agent has joined the conversation.',
+    ]);
     expect(texts(await runner.send(session, { text: 'my password is broken' }))).toEqual([]);
     await eventually('the message on the agent desk', () => onDesk(threadId, 'my password is broken'));
   });

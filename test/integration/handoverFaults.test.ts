@@ -4,14 +4,24 @@ import { eventually, startJourney, type Journey, type StoreKind } from '../helpe
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 async function startHandover(journey: Journey, session: CognigySession): Promise<string> {
-  const response = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, `start-${session.sessionId}`), firstMessage: 'help please' });
+  const response = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', {
+    ...envelopeFor(journey.tenant, session, `start-${session.sessionId}`),
+    firstMessage: 'help please',
+  });
   expect(response.status).toBe(200);
   const threadId = threadIdFor(journey.tenant.sourceId, session);
-  await eventually('thread in Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+  await eventually(
+    'thread in Agent category',
+    () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+  );
   return threadId;
 }
 
-const notifiedTexts = (journey: Journey, sessionId: string) => journey.cognigy.notifications().filter((c) => c.sessionId === sessionId).map((c) => c.text);
+const notifiedTexts = (journey: Journey, sessionId: string) =>
+  journey.cognigy
+    .notifications()
+    .filter((c) => c.sessionId === sessionId)
+    .map((c) => c.text);
 
 describe.each<StoreKind>(['sqlite', 'redis'])('delivery guarantees under faults (%s store)', (storeKind) => {
   let journey: Journey;
@@ -62,10 +72,16 @@ describe.each<StoreKind>(['sqlite', 'redis'])('delivery guarantees under faults 
     journey.engage.failNext({ api: 'send', status: 502, count: 2 });
     const threadId = await startHandover(journey, session);
     for (const text of ['one', 'two', 'three']) {
-      const r = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', { ...envelopeFor(journey.tenant, session, `m-${text}`), text });
+      const r = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', {
+        ...envelopeFor(journey.tenant, session, `m-${text}`),
+        text,
+      });
       expect(r.body).toMatchObject({ forwarded: true });
       // The same request id again (a Cognigy retry) is absorbed.
-      await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', { ...envelopeFor(journey.tenant, session, `m-${text}`), text });
+      await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', {
+        ...envelopeFor(journey.tenant, session, `m-${text}`),
+        text,
+      });
     }
     await eventually('user messages in Engage', () => (journey.engage.thread(threadId)?.messages.length ?? 0) >= 4);
     await new Promise((r) => setTimeout(r, 200));
@@ -79,9 +95,15 @@ describe('giving up', () => {
     try {
       journey.engage.failNext({ api: 'send', status: 503, count: 1000 });
       const session = { URLToken: 'tok', userId: 'u-err', sessionId: 's-err' };
-      const response = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'start-err'), firstMessage: 'help' });
+      const response = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', {
+        ...envelopeFor(journey.tenant, session, 'start-err'),
+        firstMessage: 'help',
+      });
       expect(response.status).toBe(200);
-      await journey.cognigy.waitFor((calls) => calls.some((c) => (c.data.handover as { status?: string } | undefined)?.status === 'error'), 10_000);
+      await journey.cognigy.waitFor(
+        (calls) => calls.some((c) => (c.data.handover as { status?: string } | undefined)?.status === 'error'),
+        10_000,
+      );
       const errorEvent = journey.cognigy.injections().find((c) => (c.data.handover as { status?: string }).status === 'error');
       expect(errorEvent?.data.handover).toMatchObject({ status: 'error', error: { reason: 'engage_unavailable' } });
       const threadId = threadIdFor(journey.tenant.sourceId, session);

@@ -36,10 +36,17 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
     expect(response.status).toBe(200);
     expect(response.body).toEqual<StartHandoverResponse>({ threadId, status: 'queued', started: true });
 
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    await eventually(
+      'thread in the Agent category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
     const thread = journey.engage.thread(threadId);
     expect(thread?.categoryIds).toEqual([journey.tenant.agentCategoryId]);
-    expect(thread?.messages.map((m) => m.body)).toEqual(['Where is my parcel?', 'Let me check that for you.', 'The customer asked for a human agent.']);
+    expect(thread?.messages.map((m) => m.body)).toEqual([
+      'Where is my parcel?',
+      'Let me check that for you.',
+      'The customer asked for a human agent.',
+    ]);
     const [first, botLine, handoverMessage] = thread?.messages ?? [];
     expect(first?.author).toMatchObject({ firstname: 'Jane', lastname: 'Doe', email: 'jane@example.com', screenname: 'Jane Doe' });
     expect(first?.author.context_data).toMatchObject({ 'tier-level': 'gold' });
@@ -62,18 +69,31 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
       expect(response.body).toEqual<UserMessageResponse>({ forwarded: true, status: 'queued' });
     }
     await eventually('user messages in Engage', () => (journey.engage.thread(threadId)?.messages.length ?? 0) >= 5);
-    expect(journey.engage.thread(threadId)?.messages.slice(-2).map((m) => m.body)).toEqual(['It was due Monday.', 'Order 1234.']);
+    expect(
+      journey.engage
+        .thread(threadId)
+        ?.messages.slice(-2)
+        .map((m) => m.body),
+    ).toEqual(['It was due Monday.', 'Order 1234.']);
   });
 
   it('turns an Engage queue update in seconds into input.data.handover in milliseconds', async () => {
     const status0 = await call('queueStatus', {});
-    expect(status0.body).toEqual<QueueStatusResponse>({ status: 'queued', known: false, position: null, estimatedWaitTime: null, updatedAt: null });
+    expect(status0.body).toEqual<QueueStatusResponse>({
+      status: 'queued',
+      known: false,
+      position: null,
+      estimatedWaitTime: null,
+      updatedAt: null,
+    });
 
     await journey.engage.queuingUpdate({ threadId, position: 3, estimatedWaitTimeSeconds: 120 });
     await journey.cognigy.waitFor((calls) => calls.some((c) => c.kind === 'inject'));
     const inject = journey.cognigy.injections()[0];
     expect(inject).toMatchObject({ URLToken: session.URLToken, userId: session.userId, sessionId: session.sessionId });
-    expect(inject?.data).toEqual({ handover: { status: 'queue', source: 'rce-handover', threadId, position: 3, estimatedWaitTime: 120_000 } });
+    expect(inject?.data).toEqual({
+      handover: { status: 'queue', source: 'rce-handover', threadId, position: 3, estimatedWaitTime: 120_000 },
+    });
 
     const status = await call('queueStatus', {});
     expect(status.body).toMatchObject({ status: 'queued', known: true, position: 3, estimatedWaitTime: 120_000 });
@@ -84,15 +104,26 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
     expect(reply.outcome).toBe('delivered');
     await journey.cognigy.waitFor((calls) => calls.some((c) => c.kind === 'notify'));
     const notify = journey.cognigy.notifications()[0];
-    expect(notify).toMatchObject({ URLToken: session.URLToken, userId: session.userId, sessionId: session.sessionId, text: 'Hi Jane, I am Anna. Let me look.' });
+    expect(notify).toMatchObject({
+      URLToken: session.URLToken,
+      userId: session.userId,
+      sessionId: session.sessionId,
+      text: 'Hi Jane, I am Anna. Let me look.',
+    });
 
-    const again = await journey.engage.agentReply({ threadId, body: 'Hi Jane, I am Anna. Let me look.', agentName: 'Anna', contentId: reply.contentId, forceRetry: true });
+    const again = await journey.engage.agentReply({
+      threadId,
+      body: 'Hi Jane, I am Anna. Let me look.',
+      agentName: 'Anna',
+      contentId: reply.contentId,
+      forceRetry: true,
+    });
     expect(again.relayMessageId).toBe(reply.relayMessageId);
     await new Promise((r) => setTimeout(r, 150));
     expect(journey.cognigy.notifications()).toHaveLength(1);
   });
 
-  it('sends agent attachments as notify\'s top-level attachments, with the links kept in the text, and the sender_name in data', async () => {
+  it("sends agent attachments as notify's top-level attachments, with the links kept in the text, and the sender_name in data", async () => {
     const reply = await journey.engage.agentReply({
       threadId,
       body: 'Here is your invoice.',
@@ -109,12 +140,18 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
       { name: 'Invoice 1234.pdf', url: 'https://cdn.example.com/files/invoice-1234.pdf', type: 'file' },
       { name: 'parcel.png', url: 'https://cdn.example.com/img/parcel.png', type: 'image' },
     ]);
-    expect(notify?.text).toBe('Here is your invoice.\nInvoice 1234.pdf: https://cdn.example.com/files/invoice-1234.pdf\nparcel.png: https://cdn.example.com/img/parcel.png');
-    expect(notify?.data).toEqual({ rceHandover: { type: 'agentMessage', contentId: reply.contentId, agentName: 'Anna', sender_name: 'Anna' } });
+    expect(notify?.text).toBe(
+      'Here is your invoice.\nInvoice 1234.pdf: https://cdn.example.com/files/invoice-1234.pdf\nparcel.png: https://cdn.example.com/img/parcel.png',
+    );
+    expect(notify?.data).toEqual({
+      rceHandover: { type: 'agentMessage', contentId: reply.contentId, agentName: 'Anna', sender_name: 'Anna' },
+    });
   });
 
   it('tells the Flow that an agent joined, once', async () => {
-    await journey.cognigy.waitFor((calls) => calls.some((c) => c.kind === 'inject' && (c.data.handover as { status?: string } | undefined)?.status === 'active'));
+    await journey.cognigy.waitFor((calls) =>
+      calls.some((c) => c.kind === 'inject' && (c.data.handover as { status?: string } | undefined)?.status === 'active'),
+    );
     const active = journey.cognigy.injections().filter((c) => (c.data.handover as { status?: string }).status === 'active');
     expect(active).toHaveLength(1);
     const status = await call('queueStatus', {});
@@ -123,8 +160,13 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
 
   it('gives the conversation back to the bot when the agent closes the intervention', async () => {
     journey.engage.closeIntervention(threadId);
-    await journey.cognigy.waitFor((calls) => calls.some((c) => (c.data.handover as { status?: string } | undefined)?.status === 'completed'));
-    await eventually('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.botCategoryId);
+    await journey.cognigy.waitFor((calls) =>
+      calls.some((c) => (c.data.handover as { status?: string } | undefined)?.status === 'completed'),
+    );
+    await eventually(
+      'thread back in the Bot category',
+      () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.botCategoryId,
+    );
     const kinds = journey.cognigy.calls.map((c) => (c.kind === 'notify' ? 'notify' : (c.data.handover as { status: string }).status));
     expect(kinds).toEqual(['queue', 'active', 'notify', 'notify', 'completed']);
 

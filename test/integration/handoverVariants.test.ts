@@ -20,17 +20,30 @@ describe('handover variants (sqlite store)', () => {
     const session = { URLToken: 'mirror', userId: 'mirror-user', sessionId: 'mirror-session' };
     const threadId = threadIdFor(journey.tenant.sourceId, session);
     expect((await call(session, 'userMessage', { text: 'Hi bot', mirror: true })).body).toEqual({ forwarded: true, status: 'idle' });
-    expect((await call(session, 'userMessage', { text: 'Hello! How can I help?', role: 'bot', mirror: true })).body).toEqual({ forwarded: true, status: 'idle' });
+    expect((await call(session, 'userMessage', { text: 'Hello! How can I help?', role: 'bot', mirror: true })).body).toEqual({
+      forwarded: true,
+      status: 'idle',
+    });
     // Without mirror (Forward Only on) nothing goes to Engage before a handover.
     expect((await call(session, 'userMessage', { text: 'not mirrored' })).body).toEqual({ forwarded: false, status: 'idle' });
     await eventually('mirrored thread imported', () => journey.engage.thread(threadId)?.imported === true);
     const thread = journey.engage.thread(threadId);
     expect(thread?.categoryIds).toEqual([journey.tenant.botCategoryId]);
-    expect(thread?.messages.map((m) => [m.side, m.body])).toEqual([['customer', 'Hi bot'], ['bot', 'Hello! How can I help?']]);
+    expect(thread?.messages.map((m) => [m.side, m.body])).toEqual([
+      ['customer', 'Hi bot'],
+      ['bot', 'Hello! How can I help?'],
+    ]);
 
-    await call(session, 'startHandover', { firstMessage: 'Customer wants an agent', options: { forwardOnlyHandoverConversations: false, getQueueUpdates: true } });
+    await call(session, 'startHandover', {
+      firstMessage: 'Customer wants an agent',
+      options: { forwardOnlyHandoverConversations: false, getQueueUpdates: true },
+    });
     await eventually('moved to Agent', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.agentCategoryId);
-    expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).toEqual(['Hi bot', 'Hello! How can I help?', 'Customer wants an agent']);
+    expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).toEqual([
+      'Hi bot',
+      'Hello! How can I help?',
+      'Customer wants an agent',
+    ]);
   });
 
   it('cancels a waiting handover: thread back to Bot, intervention ended, later messages not forwarded', async () => {
@@ -39,7 +52,9 @@ describe('handover variants (sqlite store)', () => {
     await call(session, 'startHandover', { firstMessage: 'help' });
     await eventually('in Agent', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.agentCategoryId);
     journey.engage.takeTask(threadId);
-    await journey.cognigy.waitFor((calls) => calls.some((c) => c.sessionId === session.sessionId && (c.data.handover as { status?: string }).status === 'active'));
+    await journey.cognigy.waitFor((calls) =>
+      calls.some((c) => c.sessionId === session.sessionId && (c.data.handover as { status?: string }).status === 'active'),
+    );
 
     expect((await call(session, 'cancelHandover', { reason: 'user_cancelled' })).body).toEqual({ status: 'cancelled', cancelled: true });
     await eventually('back in Bot', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.botCategoryId);
@@ -54,7 +69,9 @@ describe('handover variants (sqlite store)', () => {
 
   it('sends an updated profile as the same Engage user, unknown keys in context_data', async () => {
     const session = { URLToken: 'profile', userId: 'profile-user', sessionId: 'profile-session' };
-    const response = await call(session, 'sendProfile', { profile: { firstname: 'Ada', lastname: 'Lovelace', mobile: '+44 20 0000', favourite_colour: 'green' } });
+    const response = await call(session, 'sendProfile', {
+      profile: { firstname: 'Ada', lastname: 'Lovelace', mobile: '+44 20 0000', favourite_colour: 'green' },
+    });
     const authorId = authorIdFor(journey.tenant.sourceId, session);
     expect(response.body).toEqual({ queued: true, authorId });
     await eventually('identity updated', () => journey.engage.users().some((u) => u.foreign_id === authorId));

@@ -108,7 +108,9 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
     expect(execForm(only(runtime, 'CMD'))[0]).toBe('node');
     expect(only(runtime, 'HEALTHCHECK')).toMatch(/\/readyz/);
     // The runtime stage installs nothing: only what the other stages produced.
-    expect(runtime.instructions.filter((i) => i.op === 'RUN').map((i) => i.args)).toEqual(['mkdir -p /app/data && chown node:node /app/data']);
+    expect(runtime.instructions.filter((i) => i.op === 'RUN').map((i) => i.args)).toEqual([
+      'mkdir -p /app/data && chown node:node /app/data',
+    ]);
     expect(stage('prod-deps').instructions.find((i) => i.op === 'RUN')?.args).toMatch(/^npm ci --omit=dev\b/);
   });
 
@@ -125,7 +127,9 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
       for (const source of parts.slice(0, -1)) cpSync(path.join(REPO, source), path.join(build, source), { recursive: true });
     }
     symlinkSync(path.join(REPO, 'node_modules'), path.join(build, 'node_modules'));
-    const [installDev, compile = ''] = stage('build').instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
+    const [installDev, compile = ''] = stage('build')
+      .instructions.filter((i) => i.op === 'RUN')
+      .map((i) => i.args);
     expect(installDev).toMatch(/^npm ci\b/); // replaced by the dev install, linked above
     const [compileCmd = '', ...compileArgs] = compile.split(/\s+/);
     execFileSync(compileCmd, compileArgs, { cwd: build, stdio: 'pipe' });
@@ -159,15 +163,19 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
       for (const source of paths.slice(0, -1)) {
         const origin = from ? path.join(stageDirs[from] ?? '/nonexistent', source.replace(/^\/app\//, '')) : path.join(REPO, source);
         const target = dest.endsWith('/') ? path.join(app, dest, path.basename(source)) : path.join(app, dest);
-        if (from === 'prod-deps') renameSync(origin, target); // node_modules: a move, as cheap as a layer
+        if (from === 'prod-deps')
+          renameSync(origin, target); // node_modules: a move, as cheap as a layer
         else cpSync(origin, target, { recursive: true });
       }
     }
     mkdirSync(path.join(app, 'data'));
-    for (const devOnly of ['typescript', 'tsx', 'jest', '@swc/core', 'esbuild']) expect(existsSync(path.join(app, 'node_modules', devOnly))).toBe(false);
-    for (const runtimeDep of ['better-sqlite3', 'prom-client', 'express']) expect(existsSync(path.join(app, 'node_modules', runtimeDep))).toBe(true);
+    for (const devOnly of ['typescript', 'tsx', 'jest', '@swc/core', 'esbuild'])
+      expect(existsSync(path.join(app, 'node_modules', devOnly))).toBe(false);
+    for (const runtimeDep of ['better-sqlite3', 'prom-client', 'express'])
+      expect(existsSync(path.join(app, 'node_modules', runtimeDep))).toBe(true);
     // The Redis store's Lua commands travel with the build output (tsc does not emit them).
-    for (const lua of ['claim.lua', 'apply.lua', 'includes/holdsLease.lua', 'includes/releaseToNextHead.lua']) expect(existsSync(path.join(app, 'dist/relay/src/store/redis/commands', lua))).toBe(true);
+    for (const lua of ['claim.lua', 'apply.lua', 'includes/holdsLease.lua', 'includes/releaseToNextHead.lua'])
+      expect(existsSync(path.join(app, 'dist/relay/src/store/redis/commands', lua))).toBe(true);
 
     const imageEnv: Record<string, string> = {};
     for (const { args } of stage('runtime').instructions.filter((i) => i.op === 'ENV')) {
@@ -179,7 +187,14 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
     expect(imageEnv).toMatchObject({ NODE_ENV: 'production', PORT: '8080', ADMIN_PORT: '8081' });
     const port = await freePort();
     const adminPort = await freePort();
-    const env = { PATH: process.env.PATH ?? '', ...imageEnv, ...tenantEnv, PORT: String(port), HOST: '127.0.0.1', ADMIN_PORT: String(adminPort) };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      ...imageEnv,
+      ...tenantEnv,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ADMIN_PORT: String(adminPort),
+    };
 
     t = Date.now();
     const [cmd = '', ...cmdArgs] = execForm(only(stage('runtime'), 'CMD'));
@@ -187,7 +202,9 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
     // As in a container, the CMD runs as PID 1 of its own PID namespace (where the kernel gives
     // PID 1 no default signal actions: SIGTERM works only because the relay handles it).
     const asPid1 = pidNamespaceAvailable();
-    const relay = asPid1 ? spawn('unshare', ['--pid', '--fork', '--kill-child', ...command], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(command[0]!, command.slice(1), { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const relay = asPid1
+      ? spawn('unshare', ['--pid', '--fork', '--kill-child', ...command], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(command[0]!, command.slice(1), { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     relay.stdout.on('data', (c: Buffer) => (output += c.toString()));
     relay.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -196,7 +213,10 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
       const until = Date.now() + 20_000;
       let live = false;
       while (!live && Date.now() < until) {
-        live = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+        live = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (!live) await new Promise((r) => setTimeout(r, 100));
       }
       expect({ live, output: live ? '' : output }).toEqual({ live: true, output: '' });
@@ -205,7 +225,13 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
       // The HEALTHCHECK command, run as Docker runs it inside the container (same env): it asks
       // /readyz on the admin listener (the public port does not serve it).
       const healthArgs = execForm(only(stage('runtime'), 'HEALTHCHECK').replace(/^.*?\bCMD\s+/, ''));
-      const healthcheck = () => spawnSync(healthArgs[0] === 'node' ? process.execPath : healthArgs[0]!, healthArgs.slice(1), { cwd: app, env, encoding: 'utf8', timeout: 10_000 }).status;
+      const healthcheck = () =>
+        spawnSync(healthArgs[0] === 'node' ? process.execPath : healthArgs[0]!, healthArgs.slice(1), {
+          cwd: app,
+          env,
+          encoding: 'utf8',
+          timeout: 10_000,
+        }).status;
       expect(healthcheck()).toBe(0);
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(404);
       // The SQLite store went to the volume.
@@ -233,7 +259,12 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
     if (!redisServerAvailable()) throw new Error(REDIS_MISSING_MESSAGE);
     const redis = await startRedisServer();
     t = Date.now();
-    const viaNpm = spawn('npm', ['start', '--silent'], { cwd: app, env: { ...env, STORE_URL: redis.url }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const viaNpm = spawn('npm', ['start', '--silent'], {
+      cwd: app,
+      env: { ...env, STORE_URL: redis.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let npmOutput = '';
     viaNpm.stdout.on('data', (c: Buffer) => (npmOutput += c.toString()));
     viaNpm.stderr.on('data', (c: Buffer) => (npmOutput += c.toString()));
@@ -249,7 +280,10 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
       const until = Date.now() + 20_000;
       let ready = false;
       while (!ready && Date.now() < until) {
-        ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then((r) => r.ok, () => false);
+        ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (!ready) await new Promise((r) => setTimeout(r, 100));
       }
       expect({ ready, output: ready ? '' : npmOutput }).toEqual({ ready: true, output: '' });
@@ -259,7 +293,12 @@ describe('container image (Dockerfile stages replayed without a daemon)', () => 
       expect(existsSync(path.join(app, 'relay'))).toBe(false);
       stopGroup('SIGTERM');
       await npmClosed; // stdout closes only when the relay, its last holder, has exited
-      expect(await fetch(`http://127.0.0.1:${port}/healthz`).then(() => 'listening', () => 'stopped')).toBe('stopped');
+      expect(
+        await fetch(`http://127.0.0.1:${port}/healthz`).then(
+          () => 'listening',
+          () => 'stopped',
+        ),
+      ).toBe('stopped');
     } finally {
       stopGroup('SIGKILL');
       await redis.stop();

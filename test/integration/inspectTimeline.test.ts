@@ -16,7 +16,10 @@ const LONG_REPLY = 'Hi Jane, I am Anna from the parcel team; your order 1234 lef
 
 function capture(): { out: Writable; text: () => string } {
   const chunks: string[] = [];
-  return { out: new Writable({ write: (chunk: Buffer, _enc, done) => (chunks.push(chunk.toString()), done()) }), text: () => chunks.join('') };
+  return {
+    out: new Writable({ write: (chunk: Buffer, _enc, done) => (chunks.push(chunk.toString()), done()) }),
+    text: () => chunks.join(''),
+  };
 }
 
 describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (%s store)', (storeKind) => {
@@ -33,17 +36,29 @@ describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (
   });
 
   const call = (route: Parameters<typeof signedRelayCall>[2], extra: Record<string, unknown>) =>
-    signedRelayCall(journey.relayUrl, journey.tenant, route, { ...envelopeFor(journey.tenant, session, `req-inspect-${storeKind}-${++n}`), ...extra });
+    signedRelayCall(journey.relayUrl, journey.tenant, route, {
+      ...envelopeFor(journey.tenant, session, `req-inspect-${storeKind}-${++n}`),
+      ...extra,
+    });
 
   const inspect = async (...args: string[]): Promise<{ code: number; text: string }> => {
     const c = capture();
-    const code = await runInspectCommand(args, { storeUrl: 'unused: the journey store is passed in', out: c.out, store: journey.relay.store });
+    const code = await runInspectCommand(args, {
+      storeUrl: 'unused: the journey store is passed in',
+      out: c.out,
+      store: journey.relay.store,
+    });
     return { code, text: c.text() };
   };
 
   it('tells where every message of a handover went, failed attempts included', async () => {
-    expect((await call('startHandover', { firstMessage: 'I want to talk to a person', transcript: [{ role: 'bot', text: 'Hello!' }] })).status).toBe(200);
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    expect(
+      (await call('startHandover', { firstMessage: 'I want to talk to a person', transcript: [{ role: 'bot', text: 'Hello!' }] })).status,
+    ).toBe(200);
+    await eventually(
+      'thread in the Agent category',
+      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
     await journey.engage.queuingUpdate({ threadId, position: 2, estimatedWaitTimeSeconds: 60 });
     await journey.cognigy.waitFor((calls) => calls.some((c) => c.kind === 'inject'));
 
@@ -52,11 +67,17 @@ describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (
     // Cognigy fails for a moment: the agent's second reply is retried, then delivered.
     await journey.cognigy.setFault('http503');
     expect((await journey.engage.agentReply({ threadId, body: LONG_REPLY, agentName: 'Anna' })).outcome).toBe('delivered');
-    await eventually('a failed notify attempt', async () => (await journey.relay.store.readHistory(journey.tenant.sourceId, threadId)).some((e) => e.type === 'retry' && e.kind === 'cognigy.notify'));
+    await eventually('a failed notify attempt', async () =>
+      (await journey.relay.store.readHistory(journey.tenant.sourceId, threadId)).some(
+        (e) => e.type === 'retry' && e.kind === 'cognigy.notify',
+      ),
+    );
     await journey.cognigy.setFault('none');
     await journey.cognigy.waitFor((calls) => calls.filter((c) => c.kind === 'notify').length === 2);
     journey.engage.closeIntervention(threadId);
-    await journey.cognigy.waitFor((calls) => calls.some((c) => (c.data.handover as { status?: string } | undefined)?.status === 'completed'));
+    await journey.cognigy.waitFor((calls) =>
+      calls.some((c) => (c.data.handover as { status?: string } | undefined)?.status === 'completed'),
+    );
     await eventually('every job delivered', async () => {
       const h = await journey.relay.store.readHistory(journey.tenant.sourceId, threadId);
       const queued = h.flatMap((e) => (e.type === 'write' ? e.jobs.map((j) => j.id) : []));
@@ -70,14 +91,19 @@ describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (
     expect(text).toContain(`Conversation ${threadId} (tenant ${journey.tenant.sourceId})`);
     expect(text).toMatch(/status\s+completed \(handover #1\)/);
     // Status changes in order: started, agent joined (first reply), closed.
-    const statusLines = text.split('\n').filter((l) => / status \S+ → /.test(l)).map((l) => l.replace(/^.*status (\S+ → \S+).*$/, '$1'));
+    const statusLines = text
+      .split('\n')
+      .filter((l) => / status \S+ → /.test(l))
+      .map((l) => l.replace(/^.*status (\S+ → \S+).*$/, '$1'));
     expect(statusLines).toEqual(['(new) → queued', 'queued → active', 'active → completed']);
     expect(text).toMatch(/queue update\s+queue position 2, about 60 s/);
     expect(text).toMatch(/webhook\s+status active → completed/);
     expect(text).toMatch(/Engage thread \S+/);
     // The failed notify attempts, then its delivery, with times.
     expect(text).toMatch(/failed\s+job \S+ cognigy\.notify, attempt 1: Cognigy notify: HTTP 503; next attempt \d{4}-/);
-    expect(text).toMatch(/cognigy\.notify {2}notify from agent "Anna" "Hi Jane, I am An…" \(85 chars\)\n {4}queued \S+ → DELIVERED \S+ \(attempt [2-9]\d*, after \d+ ms\)/);
+    expect(text).toMatch(
+      /cognigy\.notify {2}notify from agent "Anna" "Hi Jane, I am An…" \(85 chars\)\n {4}queued \S+ → DELIVERED \S+ \(attempt [2-9]\d*, after \d+ ms\)/,
+    );
     expect(text).toMatch(/engage\.send {2}messages\.create from bot "Hello!" \(6 chars\)\n {4}queued \S+ → DELIVERED/);
     expect(text).toMatch(/engage\.categorize {2}categorize for handover\n {4}queued \S+ → DELIVERED/);
     expect(text).not.toContain('PENDING');
@@ -92,12 +118,19 @@ describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (
     expect((await inspect(threadId)).text).toBe(text);
     expect((await inspect(engageThreadId ?? '')).text).toBe(text);
     const json = await inspect(threadId, '--json');
-    expect(JSON.parse(json.text)).toEqual([expect.objectContaining({ conversation: expect.objectContaining({ threadId, session: { userId: session.userId, sessionId: session.sessionId } }) })]);
+    expect(JSON.parse(json.text)).toEqual([
+      expect.objectContaining({
+        conversation: expect.objectContaining({ threadId, session: { userId: session.userId, sessionId: session.sessionId } }),
+      }),
+    ]);
     expect(json.text).not.toContain(session.URLToken);
   });
 
   it('says so when nothing matches, and shows its usage on bad arguments', async () => {
-    expect(await inspect('no-such-session')).toEqual({ code: 1, text: expect.stringContaining('No conversation with thread id, Cognigy session id or Engage thread id "no-such-session"') });
+    expect(await inspect('no-such-session')).toEqual({
+      code: 1,
+      text: expect.stringContaining('No conversation with thread id, Cognigy session id or Engage thread id "no-such-session"'),
+    });
     expect(await inspect()).toEqual({ code: 2, text: expect.stringContaining('Usage: relay inspect') });
   });
 });

@@ -194,7 +194,10 @@ describe.each<[string, () => Promise<Store>]>([
     expect(outcome).toBe('applied');
     expect(leased.map((j) => j.payload)).toEqual(['slow', 'fast']);
     worker.runLeased(leased);
-    await waitUntil('both leased jobs started and the fast one finished', async () => started.length === 2 && (await store.outboxStats()).pending === 1);
+    await waitUntil(
+      'both leased jobs started and the fast one finished',
+      async () => started.length === 2 && (await store.outboxStats()).pending === 1,
+    );
     expect(finished).toEqual(['fast']);
 
     // Another job for A while 'slow' is in flight: it waits in the lane, not leased.
@@ -222,7 +225,7 @@ describe.each<[string, () => Promise<Store>]>([
     expect(logLines.filter((l) => /lease lost|bookkeeping failed/.test(l))).toEqual([]);
   });
 
-  it("runs a burst in one lane in order, back to back through complete with leaseNext, each job once", async () => {
+  it('runs a burst in one lane in order, back to back through complete with leaseNext, each job once', async () => {
     const store = await openStore();
     const { claimed, completions } = observe(store);
     const first = gate();
@@ -261,7 +264,9 @@ describe.each<[string, () => Promise<Store>]>([
     expect(otherExecuted).toEqual([]);
     // None of them went through a claim: the first was leased by the write, each next one by the completion.
     expect(claimed.filter((j) => j.lane === laneOf('L'))).toEqual([]);
-    expect(completions.map((c) => [c.completed, c.next?.payload ?? null])).toEqual(Array.from({ length: 21 }, (_, i) => [true, i < 20 ? i + 1 : null]));
+    expect(completions.map((c) => [c.completed, c.next?.payload ?? null])).toEqual(
+      Array.from({ length: 21 }, (_, i) => [true, i < 20 ? i + 1 : null]),
+    );
     expect(worker.metrics).toMatchObject({ delivered: 21, retried: 0, gaveUp: 0 });
     expect(await store.outboxStats()).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
     expect(logLines.filter((l) => /lease lost|bookkeeping failed/.test(l))).toEqual([]);
@@ -295,9 +300,13 @@ describe.each<[string, () => Promise<Store>]>([
     const store = await openStore();
     const executed: unknown[] = [];
     // A poll interval far beyond the test's patience: only the wake-up at the due time can run 'later'.
-    const { worker } = startWorker(store, async (j) => {
-      executed.push(j.payload);
-    }, { idlePollMs: 60_000 });
+    const { worker } = startWorker(
+      store,
+      async (j) => {
+        executed.push(j.payload);
+      },
+      { idlePollMs: 60_000 },
+    );
     const opened = await store.apply({ jobs: [job('L', 'now'), { ...job('L', 'later'), notBefore: Date.now() + 150 }] }, leaseOf(worker));
     expect(opened.leased.map((j) => j.payload)).toEqual(['now']);
     worker.runLeased(opened.leased);

@@ -33,12 +33,16 @@ describe('doctor: Redis persistence and eviction', () => {
     spawnSync('redis-cli', ['-p', String(persistent.port), 'config', 'set', 'maxmemory-policy', 'allkeys-lru']);
     try {
       const lines = await linesFor(persistent.url);
-      expect(lines.filter((l) => !l.ok).map((l) => l.detail)).toEqual([expect.stringMatching(/maxmemory-policy is allkeys-lru: .*set noeviction/)]);
+      expect(lines.filter((l) => !l.ok).map((l) => l.detail)).toEqual([
+        expect.stringMatching(/maxmemory-policy is allkeys-lru: .*set noeviction/),
+      ]);
     } finally {
       spawnSync('redis-cli', ['-p', String(persistent.port), 'config', 'set', 'maxmemory-policy', 'noeviction']);
     }
     const shared = await linesFor(process.env.TEST_REDIS_URL ?? '');
-    expect(shared.filter((l) => !l.ok).map((l) => l.detail)).toEqual([expect.stringMatching(/^appendonly is no and save is empty: Redis keeps nothing on disk, a restart loses every conversation/)]);
+    expect(shared.filter((l) => !l.ok).map((l) => l.detail)).toEqual([
+      expect.stringMatching(/^appendonly is no and save is empty: Redis keeps nothing on disk, a restart loses every conversation/),
+    ]);
   });
 
   it('tells RDB snapshots alone from no persistence at all', async () => {
@@ -46,7 +50,11 @@ describe('doctor: Redis persistence and eviction', () => {
     try {
       spawnSync('redis-cli', ['-p', String(snapshotsOnly.port), 'config', 'set', 'save', '900 1']);
       const lines = await linesFor(snapshotsOnly.url);
-      expect(lines.filter((l) => !l.ok).map((l) => l.detail)).toEqual([expect.stringMatching(/^appendonly is no \(RDB snapshots "900 1" only\): a Redis restart loses every conversation and queued reply written since the last snapshot/)]);
+      expect(lines.filter((l) => !l.ok).map((l) => l.detail)).toEqual([
+        expect.stringMatching(
+          /^appendonly is no \(RDB snapshots "900 1" only\): a Redis restart loses every conversation and queued reply written since the last snapshot/,
+        ),
+      ]);
     } finally {
       await snapshotsOnly.stop();
     }
@@ -59,7 +67,14 @@ describe('doctor: Redis persistence and eviction', () => {
       const acl = spawnSync('redis-cli', ['-p', String(managed.port), 'acl', 'setuser', 'default', '-config'], { encoding: 'utf8' });
       expect(acl.stdout.trim()).toBe('OK');
       const lines = await linesFor(managed.url);
-      expect(lines).toEqual([{ ok: true, advisory: true, check: expect.stringMatching(/^Redis 127\.0\.0\.1:\d+ settings$/), detail: expect.stringMatching(/^cannot check: CONFIG GET is refused .*appendonly yes.*noeviction/) }]);
+      expect(lines).toEqual([
+        {
+          ok: true,
+          advisory: true,
+          check: expect.stringMatching(/^Redis 127\.0\.0\.1:\d+ settings$/),
+          detail: expect.stringMatching(/^cannot check: CONFIG GET is refused .*appendonly yes.*noeviction/),
+        },
+      ]);
     } finally {
       await managed.stop();
     }

@@ -17,7 +17,11 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
   throw new Error(`timed out waiting for: ${what}`);
 }
 
-const succeeds = (p: Promise<unknown>): Promise<boolean> => p.then(() => true, () => false);
+const succeeds = (p: Promise<unknown>): Promise<boolean> =>
+  p.then(
+    () => true,
+    () => false,
+  );
 
 function job(payload: string): NewOutboxJob {
   return { tenantId: 't', threadId: 'c', lane: 't/c/L', kind: 'cognigy.notify', payload, deadlineAt: Date.now() + 60_000 };

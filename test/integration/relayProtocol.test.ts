@@ -17,9 +17,18 @@ describe('relay protocol edge at /handover/rce', () => {
   });
 
   const post = (body: string | Buffer, headers: Record<string, string>, query = '') =>
-    axios.post<string>(`${url}${query}`, Buffer.from(body), { headers, validateStatus: () => true, responseType: 'text', transformResponse: [(d: unknown) => d] });
-  const sdkBody = (action: string, params?: Record<string, unknown>, time = new Date().toISOString()) => JSON.stringify(params ? { action, params, time } : { action, time });
-  const signed = (body: string, token = TEST_SECRETS.realtimeAccessToken) => ({ 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': signSdkBody(token, body) });
+    axios.post<string>(`${url}${query}`, Buffer.from(body), {
+      headers,
+      validateStatus: () => true,
+      responseType: 'text',
+      transformResponse: [(d: unknown) => d],
+    });
+  const sdkBody = (action: string, params?: Record<string, unknown>, time = new Date().toISOString()) =>
+    JSON.stringify(params ? { action, params, time } : { action, time });
+  const signed = (body: string, token = TEST_SECRETS.realtimeAccessToken) => ({
+    'Content-Type': 'application/json',
+    'X-SMCCSDK-SIGNATURE': signSdkBody(token, body),
+  });
 
   describe('Source SDK requests', () => {
     it('answers implementation.info with what we support, signed over the exact response bytes', async () => {
@@ -35,7 +44,11 @@ describe('relay protocol edge at /handover/rce', () => {
 
     it('accepts the signature in the ?signature= query parameter too', async () => {
       const body = sdkBody('messages.list', {});
-      const response = await post(body, { 'Content-Type': 'application/json' }, `?signature=${signSdkBody(TEST_SECRETS.realtimeAccessToken, body)}`);
+      const response = await post(
+        body,
+        { 'Content-Type': 'application/json' },
+        `?signature=${signSdkBody(TEST_SECRETS.realtimeAccessToken, body)}`,
+      );
       expect(response.status).toBe(200);
       expect(JSON.parse(response.data)).toEqual([]);
     });
@@ -80,9 +93,17 @@ describe('relay protocol edge at /handover/rce', () => {
 
     it('never refuses an Engage retry of an agent reply for its age, and answers it with the first id', async () => {
       const session = { URLToken: 'age', userId: 'age-user', sessionId: 'age-session' };
-      await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'age-start'), firstMessage: 'help' });
+      await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', {
+        ...envelopeFor(journey.tenant, session, 'age-start'),
+        firstMessage: 'help',
+      });
       const threadId = threadIdFor(journey.tenant.sourceId, session);
-      const params = { content_id: 'c-late', thread_id: threadId, body: 'Sorry for the wait.', created_at: new Date(Date.now() - 3 * 3600_000).toISOString() };
+      const params = {
+        content_id: 'c-late',
+        thread_id: threadId,
+        body: 'Sorry for the wait.',
+        created_at: new Date(Date.now() - 3 * 3600_000).toISOString(),
+      };
       // Engage's first try, then a retry that still carries the first try's time, hours later.
       const first = sdkBody('messages.create', params, new Date(Date.now() - 3 * 3600_000).toISOString());
       const retry = sdkBody('messages.create', { ...params, retry: true }, new Date(Date.now() - 3 * 3600_000).toISOString());
@@ -95,14 +116,22 @@ describe('relay protocol edge at /handover/rce', () => {
       await new Promise((r) => setTimeout(r, 100));
       expect(journey.cognigy.calls.filter((c) => c.sessionId === 'age-session' && c.kind === 'notify')).toHaveLength(1);
       // Beyond the de-duplication memory (7 days) a reply could be delivered twice: refused.
-      const ancient = sdkBody('messages.create', { ...params, content_id: 'c-ancient' }, new Date(Date.now() - 8 * 24 * 3600_000).toISOString());
+      const ancient = sdkBody(
+        'messages.create',
+        { ...params, content_id: 'c-ancient' },
+        new Date(Date.now() - 8 * 24 * 3600_000).toISOString(),
+      );
       const r3 = await post(ancient, signed(ancient));
       expect([r3.status, r3.data]).toEqual([400, 'Request time outside the accepted window (replay protection)']);
     });
 
     it('refuses a request whose time is missing or not a date (fail closed), with a log line', async () => {
       for (const time of ['not-a-date', '2021-02-30T25:61:00Z', '']) {
-        const body = JSON.stringify({ action: 'messaging.queuing_update', params: { thread_id: 'x', position: 1, estimated_wait_time: 10 }, time });
+        const body = JSON.stringify({
+          action: 'messaging.queuing_update',
+          params: { thread_id: 'x', position: 1, estimated_wait_time: 10 },
+          time,
+        });
         const response = await post(body, signed(body));
         expect(response.status).toBe(400);
         expect(response.data).toMatch(/^Invalid request format: time /);
@@ -125,14 +154,19 @@ describe('relay protocol edge at /handover/rce', () => {
       const body = sdkBody('implementation.info');
       const r1 = await post(body, { ...signed(body), 'Content-Type': 'text/plain' });
       expect(r1.status).toBe(415);
-      const huge = JSON.stringify({ action: 'messages.list', params: { pad: 'x'.repeat(2 * 1024 * 1024) }, time: new Date().toISOString() });
+      const huge = JSON.stringify({
+        action: 'messages.list',
+        params: { pad: 'x'.repeat(2 * 1024 * 1024) },
+        time: new Date().toISOString(),
+      });
       const r2 = await post(huge, signed(huge));
       expect(r2.status).toBe(413);
     });
   });
 
   describe('webhook verification handshake', () => {
-    const get = (query: string) => axios.get<string>(`${url}?${query}`, { validateStatus: () => true, responseType: 'text', transformResponse: [(d: unknown) => d] });
+    const get = (query: string) =>
+      axios.get<string>(`${url}?${query}`, { validateStatus: () => true, responseType: 'text', transformResponse: [(d: unknown) => d] });
     it('echoes exactly the challenge when the verify token matches', async () => {
       const r = await get('hub.mode=subscribe&hub.challenge=abc123XYZ&hub.verify_token=cognigy123');
       expect([r.status, r.data]).toEqual([200, 'abc123XYZ']);
@@ -147,7 +181,10 @@ describe('relay protocol edge at /handover/rce', () => {
   describe('webhook deliveries', () => {
     const delivery = (events: unknown[]) => JSON.stringify({ id: `d-${Math.random()}`, domain_id: 'dom', events });
     const event = (type: string, id: string, threadId: string, issuedAt = new Date().toISOString()) => ({
-      type, id, issued_at: issuedAt, resource: { type: 'intervention', id: `i-${id}`, metadata: { source_id: journey.tenant.sourceId, thread_id: threadId } },
+      type,
+      id,
+      issued_at: issuedAt,
+      resource: { type: 'intervention', id: `i-${id}`, metadata: { source_id: journey.tenant.sourceId, thread_id: threadId } },
     });
 
     it('refuses a missing or wrong X-Dimelo-Secret', async () => {
@@ -163,7 +200,12 @@ describe('relay protocol edge at /handover/rce', () => {
     });
 
     it('reads integer resource ids (events.md types resource.id as Integer)', async () => {
-      const body = delivery([{ ...event('intervention.opened', 'e-int', 'no-such-thread'), resource: { type: 'intervention', id: 5464, metadata: { source_id: journey.tenant.sourceId, thread_id: 'no-such-thread' } } }]);
+      const body = delivery([
+        {
+          ...event('intervention.opened', 'e-int', 'no-such-thread'),
+          resource: { type: 'intervention', id: 5464, metadata: { source_id: journey.tenant.sourceId, thread_id: 'no-such-thread' } },
+        },
+      ]);
       const response = await post(body, { 'Content-Type': 'application/json', 'X-Dimelo-Secret': TEST_SECRETS.webhookSecret });
       expect(response.status).toBe(200);
       expect(JSON.parse(response.data)).toEqual({ received: 1, ignoredMalformed: 0 });
@@ -171,10 +213,16 @@ describe('relay protocol edge at /handover/rce', () => {
 
     it('takes intervention.canceled of the current intervention as a release (back to the queue), and ignores another one', async () => {
       const session = { URLToken: 'cx', userId: 'cx-user', sessionId: 'cx-session' };
-      await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'cx-start'), firstMessage: 'help' });
+      await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', {
+        ...envelopeFor(journey.tenant, session, 'cx-start'),
+        firstMessage: 'help',
+      });
       const threadId = threadIdFor(journey.tenant.sourceId, session);
       const { eventually } = await import('../helpers/journeyHarness');
-      await eventually('engage thread known', async () => (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId != null);
+      await eventually(
+        'engage thread known',
+        async () => (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId != null,
+      );
       const engageThreadId = (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId ?? '';
       const headers = { 'Content-Type': 'application/json', 'X-Dimelo-Secret': TEST_SECRETS.webhookSecret };
       const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
@@ -182,32 +230,55 @@ describe('relay protocol edge at /handover/rce', () => {
       await post(delivery([event('intervention.canceled', 'cx-b', engageThreadId, at(10))]), headers);
       expect((await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.status).toBe('active');
       // Same intervention (resource i-cx-a) as the opened event, in a new event.
-      await post(delivery([{ ...event('intervention.canceled', 'cx-c', engageThreadId, at(20)), resource: { type: 'intervention', id: 'i-cx-a', metadata: { source_id: journey.tenant.sourceId, thread_id: engageThreadId } } }]), headers);
+      await post(
+        delivery([
+          {
+            ...event('intervention.canceled', 'cx-c', engageThreadId, at(20)),
+            resource: { type: 'intervention', id: 'i-cx-a', metadata: { source_id: journey.tenant.sourceId, thread_id: engageThreadId } },
+          },
+        ]),
+        headers,
+      );
       expect((await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.status).toBe('queued');
       await journey.cognigy.waitFor((calls) => calls.filter((c) => c.sessionId === 'cx-session').length >= 2);
       await new Promise((r) => setTimeout(r, 100));
-      const injected = journey.cognigy.calls.filter((c) => c.sessionId === 'cx-session').map((c) => c.data.handover as { status: string; reason?: string });
-      expect(injected).toEqual([expect.objectContaining({ status: 'active' }), expect.objectContaining({ status: 'queue', reason: 'agent_released' })]);
+      const injected = journey.cognigy.calls
+        .filter((c) => c.sessionId === 'cx-session')
+        .map((c) => c.data.handover as { status: string; reason?: string });
+      expect(injected).toEqual([
+        expect.objectContaining({ status: 'active' }),
+        expect.objectContaining({ status: 'queue', reason: 'agent_released' }),
+      ]);
     });
 
     it('applies an intervention.closed once even when delivered twice, and ignores an older event arriving late', async () => {
       const session = { URLToken: 'wh', userId: 'wh-user', sessionId: 'wh-session' };
-      const start = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'wh-start'), firstMessage: 'help' });
+      const start = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', {
+        ...envelopeFor(journey.tenant, session, 'wh-start'),
+        firstMessage: 'help',
+      });
       expect(start.status).toBe(200);
       const threadId = threadIdFor(journey.tenant.sourceId, session);
       const { eventually } = await import('../helpers/journeyHarness');
-      await eventually('engage thread known', async () => (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId != null);
+      await eventually(
+        'engage thread known',
+        async () => (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId != null,
+      );
       const engageThreadId = (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId ?? '';
       const closedAt = new Date().toISOString();
       const closed = delivery([event('intervention.closed', 'e-close', engageThreadId, closedAt)]);
       const headers = { 'Content-Type': 'application/json', 'X-Dimelo-Secret': TEST_SECRETS.webhookSecret };
       expect((await post(closed, headers)).status).toBe(200);
       expect((await post(closed, headers)).status).toBe(200);
-      const late = delivery([event('intervention.opened', 'e-open-late', engageThreadId, new Date(Date.parse(closedAt) - 5000).toISOString())]);
+      const late = delivery([
+        event('intervention.opened', 'e-open-late', engageThreadId, new Date(Date.parse(closedAt) - 5000).toISOString()),
+      ]);
       expect((await post(late, headers)).status).toBe(200);
       await journey.cognigy.waitFor((calls) => calls.some((c) => c.sessionId === 'wh-session'));
       await new Promise((r) => setTimeout(r, 150));
-      const statuses = journey.cognigy.calls.filter((c) => c.sessionId === 'wh-session').map((c) => (c.data.handover as { status: string }).status);
+      const statuses = journey.cognigy.calls
+        .filter((c) => c.sessionId === 'wh-session')
+        .map((c) => (c.data.handover as { status: string }).status);
       expect(statuses).toEqual(['completed']);
       expect((await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.status).toBe('completed');
     });
@@ -217,26 +288,43 @@ describe('relay protocol edge at /handover/rce', () => {
     const session = { URLToken: 'api', userId: 'api-user', sessionId: 'api-session' };
     it('rejects a stale timestamp, a wrong key and a verbatim replay', async () => {
       const body = { ...envelopeFor(journey.tenant, session, 'api-1'), firstMessage: 'x' };
-      const stale = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: Math.floor(Date.now() / 1000) - 600 });
+      const stale = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, {
+        timestampSeconds: Math.floor(Date.now() / 1000) - 600,
+      });
       expect([stale.status, (stale.body as { error: { code: string } }).error.code]).toEqual([401, 'stale_timestamp']);
       const wrongKey = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { key: 'some-other-relay-key' });
       expect(wrongKey.body).toMatchObject({ error: { code: 'bad_signature', field: 'relayApiKey' } });
       const ts = Math.floor(Date.now() / 1000);
       // Verbatim: same timestamp and nonce (v2 needs a nonce; the helper draws a fresh one otherwise).
-      const first = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: ts, nonce: 'verbatim-0000001' });
+      const first = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, {
+        timestampSeconds: ts,
+        nonce: 'verbatim-0000001',
+      });
       expect(first.status).toBe(200);
-      const replay = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, { timestampSeconds: ts, nonce: 'verbatim-0000001' });
+      const replay = await signedRelayCall(journey.relayUrl, journey.tenant, 'queueStatus', body, {
+        timestampSeconds: ts,
+        nonce: 'verbatim-0000001',
+      });
       expect([replay.status, (replay.body as { error: { code: string } }).error.code]).toEqual([409, 'replayed_request']);
     });
 
     it('accepts a quick retry of the same body with a fresh nonce, and refuses that request replayed', async () => {
       const body = { ...envelopeFor(journey.tenant, session, 'api-retry'), text: 'hello' };
       const ts = Math.floor(Date.now() / 1000);
-      const first = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', body, { timestampSeconds: ts, nonce: 'attempt-0000001' });
-      const retry = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', body, { timestampSeconds: ts, nonce: 'attempt-0000002' });
+      const first = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', body, {
+        timestampSeconds: ts,
+        nonce: 'attempt-0000001',
+      });
+      const retry = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', body, {
+        timestampSeconds: ts,
+        nonce: 'attempt-0000002',
+      });
       expect([first.status, retry.status]).toEqual([200, 200]);
       expect(retry.body).toEqual(first.body);
-      const replay = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', body, { timestampSeconds: ts, nonce: 'attempt-0000002' });
+      const replay = await signedRelayCall(journey.relayUrl, journey.tenant, 'userMessage', body, {
+        timestampSeconds: ts,
+        nonce: 'attempt-0000002',
+      });
       expect([replay.status, (replay.body as { error: { code: string } }).error.code]).toEqual([409, 'replayed_request']);
     });
 
@@ -245,11 +333,19 @@ describe('relay protocol edge at /handover/rce', () => {
       const body = { ...envelope, connection: { ...envelope.connection, agentCategoryId: 'some-other-category' }, firstMessage: 'x' };
       const response = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', body);
       expect(response.status).toBe(409);
-      expect(response.body).toEqual({ error: { code: 'connection_mismatch', message: "The connection's Agent Category ID differs from the relay's configuration for this source", field: 'agentCategoryId' } });
+      expect(response.body).toEqual({
+        error: {
+          code: 'connection_mismatch',
+          message: "The connection's Agent Category ID differs from the relay's configuration for this source",
+          field: 'agentCategoryId',
+        },
+      });
     });
 
     it('rejects an invalid body with the first problem named', async () => {
-      const response = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'api-3') });
+      const response = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', {
+        ...envelopeFor(journey.tenant, session, 'api-3'),
+      });
       expect(response.status).toBe(400);
       expect(response.body).toMatchObject({ error: { code: 'invalid_request', message: expect.stringMatching(/^firstMessage: /) } });
     });

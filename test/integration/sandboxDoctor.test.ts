@@ -43,7 +43,11 @@ describe('sandbox: a ready-to-paste doctor command', () => {
     writeDoctorEnvFile(sandbox.config, file, sandbox.relayUrl);
     const command = doctorCommand(file, REPO);
     expect(command).toBe(`(set -a && . ${file} && npm run doctor)`);
-    const { stdout } = await promisify(execFile)('sh', ['-c', command], { cwd: REPO, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, timeout: 120_000 });
+    const { stdout } = await promisify(execFile)('sh', ['-c', command], {
+      cwd: REPO,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      timeout: 120_000,
+    });
     const checks = stdout.split('\n').filter((l) => /^[✔✘] /.test(l));
     expect(checks.length).toBeGreaterThanOrEqual(5);
     expect(checks.filter((l) => l.startsWith('✘'))).toEqual([]);

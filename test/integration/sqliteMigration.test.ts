@@ -49,7 +49,19 @@ function writeV1Store(file: string): void {
   lane.run('ten/b/cognigy', T0);
   // A dead letter as an old relay wrote it: the job JSON has no threadId.
   db.prepare('INSERT INTO dead_letters (job, error, failed_at) VALUES (?, ?, ?)').run(
-    JSON.stringify({ id: 'job-dead', tenantId: 'ten', lane: 'ten/d/engage', kind: 'engage.send', payload: {}, deadlineAt: T0, createdAt: T0, seq: 9, attempts: 3, nextAttemptAt: T0, lastError: 'HTTP 503' }),
+    JSON.stringify({
+      id: 'job-dead',
+      tenantId: 'ten',
+      lane: 'ten/d/engage',
+      kind: 'engage.send',
+      payload: {},
+      deadlineAt: T0,
+      createdAt: T0,
+      seq: 9,
+      attempts: 3,
+      nextAttemptAt: T0,
+      lastError: 'HTTP 503',
+    }),
     'gave up',
     T0,
   );
@@ -71,7 +83,15 @@ it('upgrades a v1 store: pending jobs keep their seq, order, attempts and errors
     expect(firstClaim.map((j) => j.threadId)).toEqual(['a', 'b']);
     expect((await store.listDeadLetters(10)).map((d) => [d.job.id, d.job.threadId])).toEqual([['job-dead', 'd']]);
     // A new job in lane A goes behind job-a2 (seq 3).
-    expect((await store.apply({ jobs: [{ tenantId: 'ten', threadId: 'a', lane: 'ten/a/cognigy', kind: 'cognigy.notify', payload: { n: 5 }, deadlineAt: T0 + 60_000 }] })).outcome).toBe('applied');
+    expect(
+      (
+        await store.apply({
+          jobs: [
+            { tenantId: 'ten', threadId: 'a', lane: 'ten/a/cognigy', kind: 'cognigy.notify', payload: { n: 5 }, deadlineAt: T0 + 60_000 },
+          ],
+        })
+      ).outcome,
+    ).toBe('applied');
     const a1 = firstClaim[0];
     if (!a1) throw new Error('no job claimed');
     expect((await store.complete(a1, 'r1')).completed).toBe(true);
@@ -91,7 +111,9 @@ it('upgrades a v1 store: pending jobs keep their seq, order, attempts and errors
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     const jobsSql = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'jobs'").pluck().get();
     expect(String(jobsSql)).not.toMatch(/AUTOINCREMENT|UNIQUE/i);
-    expect(db.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'jobs' AND type = 'index' ORDER BY name").pluck().all()).toEqual(['jobs_lane_seq']);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'jobs' AND type = 'index' ORDER BY name").pluck().all()).toEqual([
+      'jobs_lane_seq',
+    ]);
   } finally {
     db.close();
   }

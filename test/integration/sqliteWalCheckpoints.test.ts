@@ -85,10 +85,14 @@ describe('SqliteStore background WAL checkpoints', () => {
 
     await waitUntil('the pages reached the database file', () => sizeOf(file) > dbSizeAtOpen + 10 * PAGE_SIZE, { timeoutMs: 10_000 });
     // Once everything is checkpointed, the next write starts the WAL from its beginning.
-    await waitUntil('a write restarted the WAL', async () => {
-      await writeMany(store, 1);
-      return walSalts(file) !== salts;
-    }, { timeoutMs: 10_000, intervalMs: 50 });
+    await waitUntil(
+      'a write restarted the WAL',
+      async () => {
+        await writeMany(store, 1);
+        return walSalts(file) !== salts;
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
     expect(await store.hasDedupKey(`evt-${keyCounter}-${'k'.repeat(40)}`)).toBe(true);
   });
 
@@ -99,10 +103,14 @@ describe('SqliteStore background WAL checkpoints', () => {
     // About 2.3 WAL pages per commit: ~7,000 pages, far past SQLite's own 1,000-page threshold.
     await writeMany(store, 3_000);
     const salts = walSalts(file);
-    await waitUntil('a write after the pause restarted the WAL', async () => {
-      await writeMany(store, 1);
-      return walSalts(file) !== salts;
-    }, { timeoutMs: 10_000, intervalMs: 50 });
+    await waitUntil(
+      'a write after the pause restarted the WAL',
+      async () => {
+        await writeMany(store, 1);
+        return walSalts(file) !== salts;
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
     // A restart needs the whole WAL checkpointed: the 3,000 dedup rows (a key of ~50 bytes in the
     // table and again in its expiry index) are in the database file itself.
     expect(sizeOf(file)).toBeGreaterThan(3_000 * 100);
@@ -124,7 +132,7 @@ describe('SqliteStore background WAL checkpoints', () => {
     expect({ walPages, bounded: walPages <= 2 * bound }).toEqual({ walPages, bounded: true });
   });
 
-  it('goes back to SQLite\'s automatic checkpoint, and says so, if the thread fails', async () => {
+  it("goes back to SQLite's automatic checkpoint, and says so, if the thread fails", async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
     let fail: ((reason: string) => void) | null = null;
@@ -140,7 +148,10 @@ describe('SqliteStore background WAL checkpoints', () => {
     (fail as (reason: string) => void)('checkpoint failed: disk I/O error');
     expect(autocheckpointOf(store)).toBe(AUTO_CHECKPOINT_PAGES);
     expect(lines.map((l) => JSON.parse(l) as { msg: string; reason: string })).toEqual([
-      expect.objectContaining({ msg: 'SQLite store: background WAL checkpoints stopped; checkpointing inline again', reason: 'checkpoint failed: disk I/O error' }),
+      expect.objectContaining({
+        msg: 'SQLite store: background WAL checkpoints stopped; checkpointing inline again',
+        reason: 'checkpoint failed: disk I/O error',
+      }),
     ]);
     await writeMany(store, 10);
   });
@@ -161,10 +172,12 @@ describe('SqliteStore background WAL checkpoints', () => {
     expect(autocheckpointOf(again)).toBe(WAL_BACKSTOP_PAGES);
   });
 
-  it('backgroundCheckpoints: false keeps SQLite\'s automatic checkpoint (1000 pages); the default raises it to the backstop', async () => {
+  it("backgroundCheckpoints: false keeps SQLite's automatic checkpoint (1000 pages); the default raises it to the backstop", async () => {
     expect(autocheckpointOf(open(tempFile(), { backgroundCheckpoints: false }))).toBe(AUTO_CHECKPOINT_PAGES);
     expect(autocheckpointOf(open(tempFile()))).toBe(WAL_BACKSTOP_PAGES);
-    expect(autocheckpointOf(open(tempFile(), { backgroundCheckpoints: true, checkpointIntervalMs: 20, walBackstopPages: 2_000 }))).toBe(2_000);
+    expect(autocheckpointOf(open(tempFile(), { backgroundCheckpoints: true, checkpointIntervalMs: 20, walBackstopPages: 2_000 }))).toBe(
+      2_000,
+    );
     // In memory there is no WAL and no thread.
     const memory = open(':memory:');
     await memory.apply({ dedup: { key: 'm', ttlMs: 1_000 } });

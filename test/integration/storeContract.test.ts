@@ -141,7 +141,9 @@ describe.each<[string, () => Backend]>([
     it('creates, reads, updates with optimistic versions', async () => {
       expect(await store.getConversation('tenant-a', 't1')).toBeNull();
 
-      const created = conv('tenant-a', 't1', { queue: { position: 3, estimatedWaitTimeMs: 60_000, receivedAt: '2024-01-01T00:00:01.000Z' } });
+      const created = conv('tenant-a', 't1', {
+        queue: { position: 3, estimatedWaitTimeMs: 60_000, receivedAt: '2024-01-01T00:00:01.000Z' },
+      });
       expect((await store.apply({ conversation: { value: created, expectedVersion: null } })).outcome).toBe('applied');
       const v1 = await store.getConversation('tenant-a', 't1');
       // The store owns the counter: a new conversation is version 1 whatever the caller put in.
@@ -155,7 +157,9 @@ describe.each<[string, () => Backend]>([
       expect(await store.getConversation('tenant-a', 't1')).toEqual({ ...updated, version: 2 });
 
       // A writer that read version 1 lost the race.
-      expect((await store.apply({ conversation: { value: { ...updated, status: 'active' }, expectedVersion: 1 } })).outcome).toBe('conflict');
+      expect((await store.apply({ conversation: { value: { ...updated, status: 'active' }, expectedVersion: 1 } })).outcome).toBe(
+        'conflict',
+      );
       expect((await store.getConversation('tenant-a', 't1'))?.status).toBe('queued');
       // Ahead of the stored version is a conflict too.
       expect((await store.apply({ conversation: { value: updated, expectedVersion: 7 } })).outcome).toBe('conflict');
@@ -177,14 +181,18 @@ describe.each<[string, () => Backend]>([
       expect(await store.findConversationByEngageThread('tenant-b', 'E-a')).toBeNull();
       expect((await store.findConversationByEngageThread('tenant-a', 'E-a'))?.threadId).toBe('only-a');
       // Same version sequence per tenant: updating one does not touch the other.
-      expect((await store.apply({ conversation: { value: conv('tenant-b', 'same', { authorId: 'b2' }), expectedVersion: 1 } })).outcome).toBe('applied');
+      expect(
+        (await store.apply({ conversation: { value: conv('tenant-b', 'same', { authorId: 'b2' }), expectedVersion: 1 } })).outcome,
+      ).toBe('applied');
       expect((await store.getConversation('tenant-a', 'same'))?.version).toBe(1);
     });
 
     it('does not confuse ids that contain separators', async () => {
       await store.apply({ conversation: { value: conv('a:b', 'c', { authorId: 'first' }), expectedVersion: null } });
       expect(await store.getConversation('a', 'b:c')).toBeNull();
-      expect((await store.apply({ conversation: { value: conv('a', 'b:c', { authorId: 'second' }), expectedVersion: null } })).outcome).toBe('applied');
+      expect(
+        (await store.apply({ conversation: { value: conv('a', 'b:c', { authorId: 'second' }), expectedVersion: null } })).outcome,
+      ).toBe('applied');
       expect((await store.getConversation('a:b', 'c'))?.authorId).toBe('first');
     });
 
@@ -210,7 +218,9 @@ describe.each<[string, () => Backend]>([
 
     it('leaves the Engage index alone when the write is a conflict', async () => {
       await store.apply({ conversation: { value: conv('tenant-a', 't1', { engageThreadId: 'E1' }), expectedVersion: null } });
-      expect((await store.apply({ conversation: { value: conv('tenant-a', 't1', { engageThreadId: 'E9' }), expectedVersion: 5 } })).outcome).toBe('conflict');
+      expect(
+        (await store.apply({ conversation: { value: conv('tenant-a', 't1', { engageThreadId: 'E9' }), expectedVersion: 5 } })).outcome,
+      ).toBe('conflict');
       expect((await store.findConversationByEngageThread('tenant-a', 'E1'))?.threadId).toBe('t1');
       expect(await store.findConversationByEngageThread('tenant-a', 'E9')).toBeNull();
     });
@@ -248,16 +258,27 @@ describe.each<[string, () => Backend]>([
       expect(before.pending).toBe(1);
     });
 
-    it('a lone dedup key written with a scope is seen by that conversation\'s later writes', async () => {
+    it("a lone dedup key written with a scope is seen by that conversation's later writes", async () => {
       expect((await store.apply({ scope: T1, dedup: { key: 'evt-s', ttlMs: 60_000 } })).outcome).toBe('applied');
       expect(await store.hasDedupKey('evt-s', T1)).toBe(true);
-      expect((await store.apply({ dedup: { key: 'evt-s', ttlMs: 60_000 }, conversation: { value: conv('tenant-a', 't1'), expectedVersion: null } })).outcome).toBe('duplicate');
+      expect(
+        (
+          await store.apply({
+            dedup: { key: 'evt-s', ttlMs: 60_000 },
+            conversation: { value: conv('tenant-a', 't1'), expectedVersion: null },
+          })
+        ).outcome,
+      ).toBe('duplicate');
       expect(await store.getConversation('tenant-a', 't1')).toBeNull();
     });
 
     it('refuses a mutation whose jobs belong to another conversation (one write stays in one Cluster slot)', async () => {
-      await expect(store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: null }, jobs: [job('tenant-a/t2/engage')] })).rejects.toThrow(/must belong to its conversation/);
-      await expect(store.apply({ jobs: [job('tenant-a/t2/engage'), job('tenant-a/t3/engage')] })).rejects.toThrow(/must belong to its conversation/);
+      await expect(
+        store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: null }, jobs: [job('tenant-a/t2/engage')] }),
+      ).rejects.toThrow(/must belong to its conversation/);
+      await expect(store.apply({ jobs: [job('tenant-a/t2/engage'), job('tenant-a/t3/engage')] })).rejects.toThrow(
+        /must belong to its conversation/,
+      );
       expect(await store.getConversation('tenant-a', 't1')).toBeNull();
     });
 
@@ -326,7 +347,7 @@ describe.each<[string, () => Backend]>([
       expect(await claim(store, 'r2', T0)).toEqual([]);
 
       const seen: OutboxJob[] = [...first];
-      for (let current = first; current.length > 0; ) {
+      for (let current = first; current.length > 0;) {
         for (const j of current) expect((await store.complete(j, 'r1')).completed).toBe(true);
         current = await claim(store, 'r1', T0);
         expect(current.length).toBeLessThanOrEqual(2);
@@ -455,7 +476,9 @@ describe.each<[string, () => Backend]>([
     });
 
     it('moves a job to the dead letters, newest first, and lets the lane go on', async () => {
-      await store.apply({ jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2' }), job('B', { payload: 'b1', kind: 'cognigy.notify' })] });
+      await store.apply({
+        jobs: [job('A', { payload: 'a1' }), job('A', { payload: 'a2' }), job('B', { payload: 'b1', kind: 'cognigy.notify' })],
+      });
       const firsts = byLane(await claim(store, 'r1', T0));
       expect(firsts.map((j) => j.payload)).toEqual(['a1', 'b1']);
       const [a1, b1] = firsts;
@@ -525,7 +548,9 @@ describe.each<[string, () => Backend]>([
       await store.apply({ scope: T1, dedup: { key: 'd1', ttlMs: 60_000 }, history: note([]) });
       expect(await store.readHistory('tenant-a', 't1')).toHaveLength(1);
       expect((await store.apply({ scope: T1, dedup: { key: 'd1', ttlMs: 60_000 }, history: note([]) })).outcome).toBe('duplicate');
-      expect((await store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: 4 }, history: note([]) })).outcome).toBe('conflict');
+      expect((await store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: 4 }, history: note([]) })).outcome).toBe(
+        'conflict',
+      );
       await store.apply({ scope: T1, jobs: [job('engage')] });
       expect(await store.readHistory('tenant-a', 't1')).toHaveLength(1);
     });
@@ -539,7 +564,9 @@ describe.each<[string, () => Backend]>([
       await capped.apply({ scope: { tenantId: 'tenant-a', threadId: 't2' }, history: note([], { engageThreadId: 'E2' }) });
       const kept = await capped.readHistory('tenant-a', 't1');
       expect(kept.map((e) => (e.type === 'write' ? e.queue?.position : null))).toEqual([3, 4, 5]);
-      expect(await capped.readHistory('tenant-a', 't2')).toEqual([{ at: T0 + 5, type: 'write', source: 'extension', engageThreadId: 'E2', jobs: [] }]);
+      expect(await capped.readHistory('tenant-a', 't2')).toEqual([
+        { at: T0 + 5, type: 'write', source: 'extension', engageThreadId: 'E2', jobs: [] },
+      ]);
     });
 
     it('finds conversations by thread id, Cognigy session id or Engage thread id, in every tenant', async () => {
@@ -554,10 +581,19 @@ describe.each<[string, () => Backend]>([
     });
 
     it('a conversation purged by retention takes its timeline with it', async () => {
-      await store.apply({ conversation: { value: conv('tenant-a', 'old'), expectedVersion: null }, history: note([], { status: { from: null, to: 'idle' } }) });
-      await store.apply({ conversation: { value: conv('tenant-a', 'kept'), expectedVersion: null }, history: note([], { status: { from: null, to: 'idle' } }) });
+      await store.apply({
+        conversation: { value: conv('tenant-a', 'old'), expectedVersion: null },
+        history: note([], { status: { from: null, to: 'idle' } }),
+      });
+      await store.apply({
+        conversation: { value: conv('tenant-a', 'kept'), expectedVersion: null },
+        history: note([], { status: { from: null, to: 'idle' } }),
+      });
       clock.advance(60_000);
-      await store.apply({ conversation: { value: conv('tenant-a', 'kept'), expectedVersion: 1 }, history: note([], { status: { from: 'idle', to: 'queued' } }) });
+      await store.apply({
+        conversation: { value: conv('tenant-a', 'kept'), expectedVersion: 1 },
+        history: note([], { status: { from: 'idle', to: 'queued' } }),
+      });
       expect(await store.purgeIdleConversations(clock.now(), 10)).toBe(1);
       expect(await store.readHistory('tenant-a', 'old')).toEqual([]);
       expect(await store.readHistory('tenant-a', 'kept')).toHaveLength(2);
@@ -573,7 +609,9 @@ describe.each<[string, () => Backend]>([
       const cutoff = clock.now();
       await store.apply({ conversation: { value: conv('tenant-a', 'fresh', { engageThreadId: 'E-fresh' }), expectedVersion: null } });
       // An old conversation written again is fresh again.
-      await store.apply({ conversation: { value: conv('tenant-a', 'old0', { engageThreadId: 'E-old0', authorId: 'again' }), expectedVersion: 1 } });
+      await store.apply({
+        conversation: { value: conv('tenant-a', 'old0', { engageThreadId: 'E-old0', authorId: 'again' }), expectedVersion: 1 },
+      });
 
       expect(await store.purgeIdleConversations(cutoff, 4)).toBe(4);
       expect(await store.purgeIdleConversations(cutoff, 4)).toBe(2);
@@ -695,7 +733,10 @@ describe.each<[string, () => Backend]>([
     });
 
     it('leases only the first of two jobs for one lane in one mutation; the second follows it', async () => {
-      const result = await store.apply({ jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' }), job('A', { payload: 'a2' })] }, W1);
+      const result = await store.apply(
+        { jobs: [job('A', { payload: 'a1' }), job('B', { payload: 'b1' }), job('A', { payload: 'a2' })] },
+        W1,
+      );
       expect(result.outcome).toBe('applied');
       expect(result.leased.map((j) => j.payload)).toEqual(['a1', 'b1']);
       expect(await claim(store, 'w2', T0)).toEqual([]);
@@ -712,7 +753,11 @@ describe.each<[string, () => Backend]>([
       const mutation =
         expected === 'duplicate'
           ? { dedup: { key: 'seen', ttlMs: 60_000 }, jobs: [job('X'), job('Y')] }
-          : { dedup: { key: 'fresh', ttlMs: 60_000 }, conversation: { value: conv('tenant-a', 't1'), expectedVersion: 5 }, jobs: [job('X'), job('Y')] };
+          : {
+              dedup: { key: 'fresh', ttlMs: 60_000 },
+              conversation: { value: conv('tenant-a', 't1'), expectedVersion: 5 },
+              jobs: [job('X'), job('Y')],
+            };
       expect(await store.apply(mutation, W1)).toEqual({ outcome: expected, leased: [] });
       expect(await store.outboxStats()).toEqual(before);
       expect(before).toEqual({ pending: 0, deadLettered: 0, nextDueAt: null });
@@ -724,7 +769,12 @@ describe.each<[string, () => Backend]>([
     });
 
     it('returns the payload as JSON would: undefined fields absent, undefined array items null', async () => {
-      const payload = { keep: 1, gone: undefined, nested: { also: 'x', dropped: undefined }, list: [1, undefined, 'z'] } as unknown as JsonValue;
+      const payload = {
+        keep: 1,
+        gone: undefined,
+        nested: { also: 'x', dropped: undefined },
+        list: [1, undefined, 'z'],
+      } as unknown as JsonValue;
       const { leased } = await store.apply({ jobs: [job('U', { payload })] }, W1);
       const expected = { keep: 1, nested: { also: 'x' }, list: [1, null, 'z'] };
       expect(leased[0]?.payload).toStrictEqual(expected);
@@ -803,7 +853,11 @@ describe.each<[string, () => Backend]>([
         const [a1] = await claim(store, 'w1', T0);
         const before = await store.outboxStats();
         expect(await store.complete(a1!, 'w2', { leaseMs: LEASE })).toEqual({ completed: false, next: null, nextDueAt: null });
-        expect(await store.complete({ ...a1!, id: randomUUID() }, 'w1', { leaseMs: LEASE })).toEqual({ completed: false, next: null, nextDueAt: null });
+        expect(await store.complete({ ...a1!, id: randomUUID() }, 'w1', { leaseMs: LEASE })).toEqual({
+          completed: false,
+          next: null,
+          nextDueAt: null,
+        });
         expect(await store.outboxStats()).toEqual(before);
         expect(await claim(store, 'w2', T0)).toEqual([]);
         // The holder still finishes it and gets the next one.
@@ -854,7 +908,8 @@ describe.each<[string, () => Backend]>([
       const realStore = await backend.open();
       const all: NewOutboxJob[] = [];
       for (let i = 0; i < PER_LANE; i++) {
-        for (let l = 0; l < LANES; l++) all.push(job(`tenant-a/c${l}/engage`, { payload: { lane: l, i }, deadlineAt: Date.now() + 60_000 }));
+        for (let l = 0; l < LANES; l++)
+          all.push(job(`tenant-a/c${l}/engage`, { payload: { lane: l, i }, deadlineAt: Date.now() + 60_000 }));
       }
       // One conversation per lane (spread over the Redis store's shards), a few jobs per write.
       for (let l = 0; l < LANES; l++) {

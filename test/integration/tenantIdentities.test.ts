@@ -9,7 +9,10 @@ describe('tenant identities', () => {
     journey = await startJourney({ store: 'sqlite' });
     // The relay's own creation at start first (it may retry until the harness has saved the source).
     const { sourceId } = journey.tenant;
-    await eventually('relay created its identities', () => journey.relay.identities.isCreated(sourceId, 'bot') && journey.relay.identities.isCreated(sourceId, 'agent'));
+    await eventually(
+      'relay created its identities',
+      () => journey.relay.identities.isCreated(sourceId, 'bot') && journey.relay.identities.isCreated(sourceId, 'agent'),
+    );
   });
 
   /** A logger that also keeps the "will retry" lines, one per refused attempt. */
@@ -32,14 +35,31 @@ describe('tenant identities', () => {
     const { logger, retries } = retryRecorder();
     // Engage refuses the next three Send API calls (as before the source is saved: 422 Invalid action).
     journey.engage.failNext({ api: 'send', status: 422, count: 3 });
-    const identities = new TenantIdentities({ tenants: [journey.tenant], postText: outbound.postText, logger, retry: { baseMs: 20, capMs: 80 } });
+    const identities = new TenantIdentities({
+      tenants: [journey.tenant],
+      postText: outbound.postText,
+      logger,
+      retry: { baseMs: 20, capMs: 80 },
+    });
     try {
       identities.start();
-      await eventually('both identities accepted', () => identities.isCreated(journey.tenant.sourceId, 'bot') && identities.isCreated(journey.tenant.sourceId, 'agent'));
+      await eventually(
+        'both identities accepted',
+        () => identities.isCreated(journey.tenant.sourceId, 'bot') && identities.isCreated(journey.tenant.sourceId, 'agent'),
+      );
       expect(retries).toHaveLength(3);
       expect(retries[0]).toMatch(/HTTP 422/);
       const users = tenantIdentityUsers(journey.tenant.sourceId);
-      expect(journey.engage.users().filter((u) => u.foreign_id === users.bot.id || u.foreign_id === users.agent.id).map((u) => [u.screenname, u.puppetizable]).sort()).toEqual([['Agent', true], ['Bot', true]]);
+      expect(
+        journey.engage
+          .users()
+          .filter((u) => u.foreign_id === users.bot.id || u.foreign_id === users.agent.id)
+          .map((u) => [u.screenname, u.puppetizable])
+          .sort(),
+      ).toEqual([
+        ['Agent', true],
+        ['Bot', true],
+      ]);
     } finally {
       identities.stop();
       outbound.close();
@@ -50,7 +70,12 @@ describe('tenant identities', () => {
     const outbound = createOutboundHttp({ timeoutMs: 2_000 });
     journey.engage.failNext({ api: 'send', status: 422, count: 1000 });
     const { logger, retries } = retryRecorder();
-    const identities = new TenantIdentities({ tenants: [journey.tenant], postText: outbound.postText, logger, retry: { baseMs: 50, capMs: 60_000 } });
+    const identities = new TenantIdentities({
+      tenants: [journey.tenant],
+      postText: outbound.postText,
+      logger,
+      retry: { baseMs: 50, capMs: 60_000 },
+    });
     try {
       identities.start();
       // Six refusals per identity (50 … 1600 ms): the next tries are 1.6 s away.
@@ -59,7 +84,10 @@ describe('tenant identities', () => {
       journey.engage.clearFaults();
       const savedAt = Date.now();
       identities.sourceSaved(journey.tenant.sourceId);
-      await eventually('both created', () => identities.isCreated(journey.tenant.sourceId, 'bot') && identities.isCreated(journey.tenant.sourceId, 'agent'));
+      await eventually(
+        'both created',
+        () => identities.isCreated(journey.tenant.sourceId, 'bot') && identities.isCreated(journey.tenant.sourceId, 'agent'),
+      );
       // Well before the 1.6 s the backoff would have waited (the kicked try runs after 50 ms).
       expect(Date.now() - savedAt).toBeLessThan(1_400);
     } finally {
@@ -73,7 +101,12 @@ describe('tenant identities', () => {
     const outbound = createOutboundHttp({ timeoutMs: 2_000 });
     journey.engage.failNext({ api: 'send', status: 503, count: 1000 });
     const { logger, retries } = retryRecorder();
-    const identities = new TenantIdentities({ tenants: [journey.tenant], postText: outbound.postText, logger, retry: { baseMs: 10, capMs: 20 } });
+    const identities = new TenantIdentities({
+      tenants: [journey.tenant],
+      postText: outbound.postText,
+      logger,
+      retry: { baseMs: 10, capMs: 20 },
+    });
     try {
       identities.start();
       await eventually('a few retries', () => retries.length >= 4);

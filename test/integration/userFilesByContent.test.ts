@@ -27,8 +27,10 @@ describe('user files sent to Engage by content', () => {
   beforeAll(async () => {
     files = http.createServer((req, res) => {
       requests.push(req.url ?? '');
-      if (req.url === '/private/photo.png') return void res.writeHead(200, { 'content-type': 'image/png', 'content-length': PHOTO.length }).end(PHOTO);
-      if (req.url === '/private/huge.mp4') return void res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': 11 * 1024 * 1024 }).end();
+      if (req.url === '/private/photo.png')
+        return void res.writeHead(200, { 'content-type': 'image/png', 'content-length': PHOTO.length }).end(PHOTO);
+      if (req.url === '/private/huge.mp4')
+        return void res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': 11 * 1024 * 1024 }).end();
       res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));

@@ -59,8 +59,10 @@ describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('a 60 s Cognigy outage (%
       return { name, session, threadId: threadIdFor(tenant.sourceId, session), expected: [] };
     });
     const [A, B, C] = conversations as [Conversation, Conversation, Conversation];
-    for (const c of conversations) expect((await rig.call('startHandover', c.session, { firstMessage: `${c.name} needs help` })).status).toBe(200);
-    for (const c of conversations) await waitUntil(`${c.name} in the Agent folder`, () => engage.thread(c.threadId)?.inAgentFolder === true);
+    for (const c of conversations)
+      expect((await rig.call('startHandover', c.session, { firstMessage: `${c.name} needs help` })).status).toBe(200);
+    for (const c of conversations)
+      await waitUntil(`${c.name} in the Agent folder`, () => engage.thread(c.threadId)?.inAgentFolder === true);
 
     const callsBefore = cognigy.calls.length;
     const attemptsBefore = cognigy.attempts.length;
@@ -134,7 +136,10 @@ describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('a 60 s Cognigy outage (%
 
     let duplicates = 0;
     for (const c of conversations) {
-      const lines = cognigy.calls.slice(callsBefore).filter((call) => call.sessionId === c.session.sessionId).map(describeCognigyCall);
+      const lines = cognigy.calls
+        .slice(callsBefore)
+        .filter((call) => call.sessionId === c.session.sessionId)
+        .map(describeCognigyCall);
       duplicates += lines.length - new Set(lines).size;
       expect({ conversation: c.name, lines }).toEqual({ conversation: c.name, lines: c.expected });
     }

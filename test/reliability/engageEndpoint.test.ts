@@ -17,11 +17,23 @@ import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
 const listBody = (): string => JSON.stringify({ action: 'messages.list', params: {}, time: new Date().toISOString() });
 
-function sdkPost(rig: Rig, path: string, body: string | Buffer, signature: string | null, headers: Record<string, string> = {}): Promise<RawResult> {
-  return rawRequest(`${rig.relayUrl}${path}`, { body, headers: { 'Content-Type': 'application/json', ...(signature === null ? {} : { 'X-SMCCSDK-SIGNATURE': signature }), ...headers } });
+function sdkPost(
+  rig: Rig,
+  path: string,
+  body: string | Buffer,
+  signature: string | null,
+  headers: Record<string, string> = {},
+): Promise<RawResult> {
+  return rawRequest(`${rig.relayUrl}${path}`, {
+    body,
+    headers: { 'Content-Type': 'application/json', ...(signature === null ? {} : { 'X-SMCCSDK-SIGNATURE': signature }), ...headers },
+  });
 }
 function webhookPost(rig: Rig, path: string, secret: string, headers: Record<string, string> = {}): Promise<RawResult> {
-  return rawRequest(`${rig.relayUrl}${path}`, { body: JSON.stringify({ id: 'd1', events: [] }), headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret, ...headers } });
+  return rawRequest(`${rig.relayUrl}${path}`, {
+    body: JSON.stringify({ id: 'd1', events: [] }),
+    headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret, ...headers },
+  });
 }
 function apiPost(rig: Rig, body: string | Buffer, headers: Record<string, string> = {}): Promise<RawResult> {
   const ts = Math.floor(Date.now() / 1000);
@@ -36,10 +48,16 @@ function apiPost(rig: Rig, body: string | Buffer, headers: Record<string, string
   });
 }
 let requestCounter = 0;
-const queueStatusBody = (rig: Rig): string => JSON.stringify(envelopeFor(rig.tenant, { URLToken: 'tok', userId: 'u-ee', sessionId: 's-ee' }, `ee-${++requestCounter}`));
+const queueStatusBody = (rig: Rig): string =>
+  JSON.stringify(envelopeFor(rig.tenant, { URLToken: 'tok', userId: 'u-ee', sessionId: 's-ee' }, `ee-${++requestCounter}`));
 
 /** A POST whose body goes out in chunks (no Content-Length); resolves as soon as the answer is complete. */
-function chunkedPost(url: string, chunks: readonly (string | Buffer)[], headers: Record<string, string>, finish: boolean): Promise<RawResult> {
+function chunkedPost(
+  url: string,
+  chunks: readonly (string | Buffer)[],
+  headers: Record<string, string>,
+  finish: boolean,
+): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     let answered = false;
     const req = http.request(url, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked', ...headers } }, (res) => {
@@ -65,7 +83,9 @@ function chunkedPost(url: string, chunks: readonly (string | Buffer)[], headers:
 function socketRequest(url: string, head: string, body: string): Promise<{ statusLine: string; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname, () => socket.end(`${head}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`));
+    const socket = net.connect(Number(port), hostname, () =>
+      socket.end(`${head}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`),
+    );
     const chunks: Buffer[] = [];
     socket.setTimeout(10_000, () => socket.destroy(new Error('request timed out')));
     socket.on('data', (c: Buffer) => chunks.push(c));
@@ -79,10 +99,22 @@ function socketRequest(url: string, head: string, body: string): Promise<{ statu
 }
 
 /** Response headers that are neither helmet's nor per-response bookkeeping. */
-const PER_RESPONSE = new Set(['content-type', 'content-length', 'date', 'connection', 'keep-alive', 'transfer-encoding', 'ratelimit', 'ratelimit-policy', 'retry-after', 'x-smccsdk-signature']);
+const PER_RESPONSE = new Set([
+  'content-type',
+  'content-length',
+  'date',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'ratelimit',
+  'ratelimit-policy',
+  'retry-after',
+  'x-smccsdk-signature',
+]);
 function securityPart(r: RawResult): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(r.headers)) if (!PER_RESPONSE.has(name)) out[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  for (const [name, value] of Object.entries(r.headers))
+    if (!PER_RESPONSE.has(name)) out[name] = Array.isArray(value) ? value.join(', ') : String(value);
   return out;
 }
 const helmetSet = (): Record<string, string> => Object.fromEntries(helmetHeaders().map(([n, v]) => [n.toLowerCase(), v]));
@@ -120,7 +152,11 @@ describe('Engage endpoint: routing like Express', () => {
     for (const path of ['/handover/rce', '/handover/rce/', '/HANDOVER/RCE', '/handover/rce?x=1']) {
       const body = listBody();
       const r = await sdkPost(rig, path, body, signedBy(0, body));
-      expect({ path, status: r.status, body: r.body }).toEqual({ path, status: 404, body: 'This relay serves several sources: use <relay-url>/handover/rce/<source id>' });
+      expect({ path, status: r.status, body: r.body }).toEqual({
+        path,
+        status: 404,
+        body: 'This relay serves several sources: use <relay-url>/handover/rce/<source id>',
+      });
       expect(r.headers.connection).toBe('close');
     }
   });
@@ -153,7 +189,11 @@ describe('Engage endpoint: routing like Express', () => {
     for (const path of ['/handover/rce/a/b', '/handover/rcex', '/handover/rce//', '/handover', '/x/handover/rce']) {
       const body = listBody();
       const r = await sdkPost(rig, path, body, signedBy(0, body));
-      expect({ path, status: r.status, body: r.body }).toEqual({ path, status: 404, body: JSON.stringify({ error: { code: 'not_found', message: 'No such route' } }) });
+      expect({ path, status: r.status, body: r.body }).toEqual({
+        path,
+        status: 404,
+        body: JSON.stringify({ error: { code: 'not_found', message: 'No such route' } }),
+      });
       expect(securityPart(r)).toEqual(helmetSet());
     }
   });
@@ -168,10 +208,18 @@ describe('Engage endpoint: routing like Express', () => {
     expect([get.statusLine, get.body]).toEqual(['HTTP/1.1 200 OK', 'c']);
     const body = listBody();
     const s0 = tenantAt(0).sourceId;
-    const originForm = await socketRequest(rig.relayUrl, `POST /handover/rce/${s0} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nX-SMCCSDK-SIGNATURE: ${signedBy(0, body)}`, body);
+    const originForm = await socketRequest(
+      rig.relayUrl,
+      `POST /handover/rce/${s0} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nX-SMCCSDK-SIGNATURE: ${signedBy(0, body)}`,
+      body,
+    );
     expect([originForm.statusLine, originForm.body]).toEqual(['HTTP/1.1 200 OK', '[]']);
     const body2 = listBody();
-    const absolute = await socketRequest(rig.relayUrl, `POST ${rig.relayUrl}/handover/rce/${s0} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nX-SMCCSDK-SIGNATURE: ${signedBy(0, body2)}`, body2);
+    const absolute = await socketRequest(
+      rig.relayUrl,
+      `POST ${rig.relayUrl}/handover/rce/${s0} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nX-SMCCSDK-SIGNATURE: ${signedBy(0, body2)}`,
+      body2,
+    );
     expect([absolute.statusLine, absolute.body]).toEqual(['HTTP/1.1 200 OK', '[]']);
   });
 
@@ -184,11 +232,13 @@ describe('Engage endpoint: routing like Express', () => {
     expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body));
   });
 
-  it('sends exactly helmet\'s headers, as the Express routes do', async () => {
+  it("sends exactly helmet's headers, as the Express routes do", async () => {
     const body = listBody();
     const engage = await sdkPost(rig, `/handover/rce/${tenantAt(0).sourceId}`, body, signedBy(0, body));
     const refused = await sdkPost(rig, `/handover/rce/${tenantAt(0).sourceId}`, body, 'ab');
-    const viaExpress = await rawRequest(`${rig.relayUrl}/handover/rce?hub.mode=subscribe&hub.challenge=c&hub.verify_token=${encodeURIComponent(tenantAt(0).verifyToken)}`);
+    const viaExpress = await rawRequest(
+      `${rig.relayUrl}/handover/rce?hub.mode=subscribe&hub.challenge=c&hub.verify_token=${encodeURIComponent(tenantAt(0).verifyToken)}`,
+    );
     const api = await apiPost(rig, queueStatusBody(rig));
     expect([engage.status, refused.status, viaExpress.status, api.status]).toEqual([200, 401, 200, 200]);
     for (const r of [engage, refused, viaExpress, api]) expect(securityPart(r)).toEqual(helmetSet());
@@ -220,8 +270,20 @@ describe('Engage endpoint: signature in the query', () => {
     expect((await at((s) => `signature=${s}&signature=${s}`))[0]).toBe(401);
     expect((await at((s) => `signature=${s}&signature=00`))[0]).toBe(401);
     // The header wins over the query.
-    expect(await at((s) => `signature=${s}`, '/handover/rce', () => 'ab')).toEqual([401, 'Invalid signature']);
-    expect(await at(() => 'signature=00', '/handover/rce', (s) => s)).toEqual([200, '[]']);
+    expect(
+      await at(
+        (s) => `signature=${s}`,
+        '/handover/rce',
+        () => 'ab',
+      ),
+    ).toEqual([401, 'Invalid signature']);
+    expect(
+      await at(
+        () => 'signature=00',
+        '/handover/rce',
+        (s) => s,
+      ),
+    ).toEqual([200, '[]']);
   });
 
   it('never logs the query (it carries the signature)', async () => {
@@ -250,9 +312,18 @@ describe('Engage endpoint: body checks', () => {
   it('refuses a compressed body with 415 (nothing is inflated), like the extension API route', async () => {
     const body = listBody();
     const sig = signSdkBody(rig.tenant.realtimeAccessToken, body);
-    for (const [encoding, bytes] of [['gzip', gzipSync(body)], ['GZIP', gzipSync(body)], ['deflate', deflateSync(body)], ['br', Buffer.from(body)]] as const) {
+    for (const [encoding, bytes] of [
+      ['gzip', gzipSync(body)],
+      ['GZIP', gzipSync(body)],
+      ['deflate', deflateSync(body)],
+      ['br', Buffer.from(body)],
+    ] as const) {
       const r = await sdkPost(rig, '/handover/rce', bytes, sig, { 'Content-Encoding': encoding });
-      expect({ encoding, status: r.status, body: r.body }).toEqual({ encoding, status: 415, body: 'Unsupported Content-Encoding (send identity)' });
+      expect({ encoding, status: r.status, body: r.body }).toEqual({
+        encoding,
+        status: 415,
+        body: 'Unsupported Content-Encoding (send identity)',
+      });
       expect(securityPart(r)).toEqual(helmetSet());
       expect(r.headers.connection).toBe('close');
     }
@@ -266,20 +337,35 @@ describe('Engage endpoint: body checks', () => {
     const body = listBody();
     const sig = signSdkBody(rig.tenant.realtimeAccessToken, body);
     const third = Math.ceil(body.length / 3);
-    const r = await chunkedPost(`${rig.relayUrl}/handover/rce`, [body.slice(0, third), body.slice(third, 2 * third), body.slice(2 * third)], { 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': sig }, true);
+    const r = await chunkedPost(
+      `${rig.relayUrl}/handover/rce`,
+      [body.slice(0, third), body.slice(third, 2 * third), body.slice(2 * third)],
+      { 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': sig },
+      true,
+    );
     expect([r.status, r.body]).toEqual([200, '[]']);
   });
 
   it('refuses a chunked body that grows past the limit with 413, without waiting for its end', async () => {
     const chunk = 'x'.repeat(1_500);
     // Never finished by the client: the answer must come once the limit is crossed.
-    const r = await chunkedPost(`${rig.relayUrl}/handover/rce`, [chunk, chunk, chunk, chunk], { 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': WELL_FORMED_FORGERY }, false);
+    const r = await chunkedPost(
+      `${rig.relayUrl}/handover/rce`,
+      [chunk, chunk, chunk, chunk],
+      { 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': WELL_FORMED_FORGERY },
+      false,
+    );
     expect([r.status, r.body]).toEqual([413, `Body larger than ${LIMIT} bytes`]);
     expect(securityPart(r)).toEqual(helmetSet());
     expect(r.headers.connection).toBe('close');
     expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body));
     // Exactly at the limit is fine (then the signature decides).
-    const exact = await chunkedPost(`${rig.relayUrl}/handover/rce`, ['y'.repeat(LIMIT - 1_000), 'y'.repeat(1_000)], { 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': WELL_FORMED_FORGERY }, true);
+    const exact = await chunkedPost(
+      `${rig.relayUrl}/handover/rce`,
+      ['y'.repeat(LIMIT - 1_000), 'y'.repeat(1_000)],
+      { 'Content-Type': 'application/json', 'X-SMCCSDK-SIGNATURE': WELL_FORMED_FORGERY },
+      true,
+    );
     expect([exact.status, exact.body]).toEqual([401, 'Invalid signature']);
   });
 
@@ -295,9 +381,15 @@ describe('Engage endpoint: body checks', () => {
     expect([noHeader.status, noHeader.body]).toEqual([401, 'Missing X-SMCCSDK-SIGNATURE (Source SDK) or X-Dimelo-Secret (webhook) header']);
     const shortSignature = await sdkPost(rig, '/handover/rce', big, 'ab');
     expect([shortSignature.status, shortSignature.body]).toEqual([401, 'Invalid signature']);
-    const emptySecret = await rawRequest(`${rig.relayUrl}/handover/rce`, { body: big, headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': '' } });
+    const emptySecret = await rawRequest(`${rig.relayUrl}/handover/rce`, {
+      body: big,
+      headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': '' },
+    });
     expect(emptySecret.status).toBe(401);
-    const hugeSecret = await rawRequest(`${rig.relayUrl}/handover/rce`, { body: big, headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': 's'.repeat(600) } });
+    const hugeSecret = await rawRequest(`${rig.relayUrl}/handover/rce`, {
+      body: big,
+      headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': 's'.repeat(600) },
+    });
     expect(hugeSecret.status).toBe(401);
     for (const r of [noHeader, shortSignature, emptySecret, hugeSecret]) expect(r.headers.connection).toBe('close');
   });
@@ -316,7 +408,13 @@ describe('Engage endpoint: rate limit headers and the shared per-address budget'
         await sdkPost(rig, '/handover/rce/%E0%A4%A', body, sig, from), // 400
         await sdkPost(rig, '/handover/rce', body, sig, { ...from, 'Content-Type': 'text/plain' }), // 415
         await webhookPost(rig, '/handover/rce', rig.tenant.webhookSecret, from), // 200 (webhook)
-        await sdkPost(rig, '/handover/rce', JSON.stringify({ action: 'messages.list', params: { q: 'é ü 漢字' }, time: 'not a time' }), null, from), // 401
+        await sdkPost(
+          rig,
+          '/handover/rce',
+          JSON.stringify({ action: 'messages.list', params: { q: 'é ü 漢字' }, time: 'not a time' }),
+          null,
+          from,
+        ), // 401
         await sdkPost(rig, '/handover/rce', 'w'.repeat(2_000_000), WELL_FORMED_FORGERY, from), // 413
       ];
       const limited = await sdkPost(rig, '/handover/rce', body, sig, from); // 429
@@ -349,7 +447,10 @@ describe('Engage endpoint: rate limit headers and the shared per-address budget'
       };
       const api = (address: string) => apiPost(rig, queueStatusBody(rig), as(address));
       const verify = (address: string) =>
-        rawRequest(`${rig.relayUrl}/handover/rce?hub.mode=subscribe&hub.challenge=c&hub.verify_token=${encodeURIComponent(rig.tenant.verifyToken)}`, { headers: as(address) });
+        rawRequest(
+          `${rig.relayUrl}/handover/rce?hub.mode=subscribe&hub.challenge=c&hub.verify_token=${encodeURIComponent(rig.tenant.verifyToken)}`,
+          { headers: as(address) },
+        );
       const remaining = (r: RawResult) => /remaining=(\d+)/.exec(String(r.headers['ratelimit']))?.[1];
 
       const a = '198.51.100.20';

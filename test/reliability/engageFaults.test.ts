@@ -61,7 +61,11 @@ describe('Engage Send API and REST failing', () => {
     const late = conversations[3];
     if (!late) throw new Error('four conversations expected');
     // Once every message so far is in Engage, this is the only Send API call in flight.
-    await waitUntil('first messages in Engage', () => conversations.every((c) => (engage.thread(c.threadId)?.messages.length ?? 0) >= c.expected.length), { timeoutMs: 15_000 });
+    await waitUntil(
+      'first messages in Engage',
+      () => conversations.every((c) => (engage.thread(c.threadId)?.messages.length ?? 0) >= c.expected.length),
+      { timeoutMs: 15_000 },
+    );
     engage.failNext({ api: 'send', status: 429, count: 1, retryAfterSeconds: 1 });
     expect((await rig.call('userMessage', late.session, { text: 'c3 after a 429' })).status).toBe(200);
     late.expected.push('c3 after a 429');
@@ -72,7 +76,9 @@ describe('Engage Send API and REST failing', () => {
         .filter((c) => c.closes)
         .map(async (c) => {
           await waitUntil('thread in Agent folder', () => engage.thread(c.threadId)?.inAgentFolder === true, { timeoutMs: 15_000 });
-          await waitUntil('all messages in Engage', () => (engage.thread(c.threadId)?.messages.length ?? 0) >= c.expected.length, { timeoutMs: 15_000 });
+          await waitUntil('all messages in Engage', () => (engage.thread(c.threadId)?.messages.length ?? 0) >= c.expected.length, {
+            timeoutMs: 15_000,
+          });
           const reply = await engage.agentReply({ threadId: c.threadId, body: `answer for ${c.session.userId}` });
           expect(reply.outcome).toBe('delivered');
           engage.closeIntervention(c.threadId);
@@ -81,7 +87,9 @@ describe('Engage Send API and REST failing', () => {
 
     for (const c of conversations) {
       const finalCategory = c.closes ? tenant.botCategoryId : tenant.agentCategoryId;
-      await waitUntil(`categories of ${c.session.userId}`, () => engage.thread(c.threadId)?.categoryIds.join() === finalCategory, { timeoutMs: 20_000 });
+      await waitUntil(`categories of ${c.session.userId}`, () => engage.thread(c.threadId)?.categoryIds.join() === finalCategory, {
+        timeoutMs: 20_000,
+      });
     }
     await waitUntil('outbox empty', async () => (await rig.store.outboxStats()).pending === 0, { timeoutMs: 20_000 });
     await engage.idle();
@@ -94,7 +102,9 @@ describe('Engage Send API and REST failing', () => {
       expect(received).toEqual(c.expected);
       delivered += received.length;
       const engageThreadId = thread?.id ?? '';
-      const categoryChanges = proxy.calls.filter((call) => isCategoryUpdate(call) && call.path.includes(engageThreadId) && call.status === 200).map(categoryOf);
+      const categoryChanges = proxy.calls
+        .filter((call) => isCategoryUpdate(call) && call.path.includes(engageThreadId) && call.status === 200)
+        .map(categoryOf);
       expect(categoryChanges).toEqual(c.closes ? [tenant.agentCategoryId, tenant.botCategoryId] : [tenant.agentCategoryId]);
       const cognigyLines = rig.cognigy.calls.filter((call) => call.sessionId === c.session.sessionId).map(describeCognigyCall);
       expect(cognigyLines).toEqual(c.closes ? ['inject:active', `notify:answer for ${c.session.userId}`, 'inject:completed'] : []);
@@ -106,8 +116,13 @@ describe('Engage Send API and REST failing', () => {
     const answered429 = proxy.calls.filter((call) => call.status === 429);
     expect(answered429.length).toBe(2);
     for (const limited of answered429) {
-      const retry = proxy.calls.find((call) => call.at > limited.at && call.method === limited.method && call.path === limited.path && call.body === limited.body);
-      expect({ limited: `${limited.method} ${limited.path}`, retryAfterMs: (retry?.at ?? 0) - limited.at >= 950 ? 'respected' : (retry?.at ?? 0) - limited.at }).toEqual({ limited: `${limited.method} ${limited.path}`, retryAfterMs: 'respected' });
+      const retry = proxy.calls.find(
+        (call) => call.at > limited.at && call.method === limited.method && call.path === limited.path && call.body === limited.body,
+      );
+      expect({
+        limited: `${limited.method} ${limited.path}`,
+        retryAfterMs: (retry?.at ?? 0) - limited.at >= 950 ? 'respected' : (retry?.at ?? 0) - limited.at,
+      }).toEqual({ limited: `${limited.method} ${limited.path}`, retryAfterMs: 'respected' });
     }
 
     const sent = conversations.reduce((n, c) => n + c.expected.length, 0);
@@ -125,10 +140,16 @@ describe('Engage Send API and REST failing', () => {
 
   it('keeps each tenant under its REST limit, and one tenant’s backlog does not hold up another', async () => {
     // Scaled down: 20 REST calls per minute per tenant on our side, Engage refusing beyond 25.
-    rig = await startRig({ tenants: 2, proxyEngage: true, settings: { engageRestPerMinute: 20 }, engageOptions: { restRateLimitPerMinute: 25 } });
+    rig = await startRig({
+      tenants: 2,
+      proxyEngage: true,
+      settings: { engageRestPerMinute: 20 },
+      engageOptions: { restRateLimitPerMinute: 25 },
+    });
     const [a, b] = rig.tenants;
     if (!a?.proxy || !b?.proxy) throw new Error('two proxied tenants expected');
-    const sessions = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ URLToken: 'tok', userId: `${prefix}-${i}`, sessionId: `${prefix}-s${i}` }));
+    const sessions = (prefix: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ URLToken: 'tok', userId: `${prefix}-${i}`, sessionId: `${prefix}-s${i}` }));
     const busy = sessions('busy', 15);
     const quiet = sessions('quiet', 3);
     for (const s of busy) expect((await rig.call('startHandover', s, { firstMessage: 'help' }, 0)).status).toBe(200);
@@ -136,9 +157,13 @@ describe('Engage Send API and REST failing', () => {
 
     // The quiet tenant gets all its conversations to agents although the busy one is throttled.
     for (const s of quiet) {
-      await waitUntil('quiet tenant categorised', () => b.engage.thread(threadIdFor(b.tenant.sourceId, s))?.inAgentFolder === true, { timeoutMs: 10_000 });
+      await waitUntil('quiet tenant categorised', () => b.engage.thread(threadIdFor(b.tenant.sourceId, s))?.inAgentFolder === true, {
+        timeoutMs: 10_000,
+      });
     }
-    await waitUntil('busy tenant used its budget', () => (a.proxy?.calls.filter((c) => c.path.startsWith('/1.0')).length ?? 0) >= 20, { timeoutMs: 10_000 });
+    await waitUntil('busy tenant used its budget', () => (a.proxy?.calls.filter((c) => c.path.startsWith('/1.0')).length ?? 0) >= 20, {
+      timeoutMs: 10_000,
+    });
     await new Promise((r) => setTimeout(r, 700));
     const busyRest = a.proxy.calls.filter((c) => c.path.startsWith('/1.0'));
     expect(busyRest.length).toBe(20);
@@ -150,7 +175,13 @@ describe('Engage Send API and REST failing', () => {
     const categorised = busy.filter((s) => a.engage.thread(threadIdFor(a.tenant.sourceId, s))?.inAgentFolder === true).length;
     expect(categorised).toBeGreaterThan(0);
     expect(categorised).toBeLessThan(busy.length);
-    recordFigures('rest-limit-integration', { busyTenantRestCalls: busyRest.length, limit: 20, engage429: 0, busyCategorised: categorised, quietCategorised: quiet.length });
+    recordFigures('rest-limit-integration', {
+      busyTenantRestCalls: busyRest.length,
+      limit: 20,
+      engage429: 0,
+      busyCategorised: categorised,
+      quietCategorised: quiet.length,
+    });
   }, 30_000);
 });
 
@@ -190,6 +221,11 @@ describe('the REST limit over minutes (simulated clock)', () => {
     // Not needlessly slow either: close to the full budget every minute.
     expect(a.length).toBeGreaterThanOrEqual(5 * 450 - 1);
     expect(b.length).toBeGreaterThanOrEqual(2 * 450 - 1);
-    recordFigures('rest-limit-simulated', { simulatedMinutes: 5, busiestMinuteTenantA: busiestMinute(a), busiestMinuteTenantB: busiestMinute(b), engageLimit: 500 });
+    recordFigures('rest-limit-simulated', {
+      simulatedMinutes: 5,
+      busiestMinuteTenantA: busiestMinute(a),
+      busiestMinuteTenantB: busiestMinute(b),
+      engageLimit: 500,
+    });
   });
 });

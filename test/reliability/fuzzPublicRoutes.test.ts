@@ -61,7 +61,11 @@ beforeAll(async () => {
     const session = { URLToken: 'fuzz', userId: `u-fuzz-${i}`, sessionId: `s-fuzz-${i}` };
     expect((await rig.call('startHandover', session, { firstMessage: 'help' })).status).toBe(200);
     const threadId = threadIdFor(rig.tenant.sourceId, session);
-    await waitUntil('engage thread known', async () => (await rig.store.getConversation(rig.tenant.sourceId, threadId))?.engageThreadId != null, { timeoutMs: 10_000 });
+    await waitUntil(
+      'engage thread known',
+      async () => (await rig.store.getConversation(rig.tenant.sourceId, threadId))?.engageThreadId != null,
+      { timeoutMs: 10_000 },
+    );
     knownSessions.push(session);
     knownThreads.push(threadId);
     knownEngageThreads.push((await rig.store.getConversation(rig.tenant.sourceId, threadId))?.engageThreadId ?? '');
@@ -111,7 +115,11 @@ function simulatorSnapshot(): string {
 }
 const snapshot = () => `${storeSnapshot()}#${simulatorSnapshot()}`;
 /** Conversations, outbox and lanes: what a request may change only when it is accepted. */
-const businessSnapshot = () => storeSnapshot().split('|').filter((_part, i) => i !== 1).join('|');
+const businessSnapshot = () =>
+  storeSnapshot()
+    .split('|')
+    .filter((_part, i) => i !== 1)
+    .join('|');
 const dedupCount = () => (db.prepare('SELECT count(*) AS n FROM dedup').get() as { n: number }).n;
 /** Changes whenever another connection (the relay's) commits a change to the database file: any write at all. */
 const commitCounter = () => Number(db.pragma('data_version', { simple: true }));
@@ -128,13 +136,16 @@ function problemWith(route: RouteName, r: RawResult, mustReject: boolean): strin
   }
   if (mustReject && (r.status < 400 || r.status >= 500)) return `${route}: forged request answered ${r.status}`;
   if (r.status >= 400) {
-    const reason = r.headers['content-type']?.startsWith('application/json') ? (JSON.parse(r.body) as { error?: { message?: string } }).error?.message : r.body;
+    const reason = r.headers['content-type']?.startsWith('application/json')
+      ? (JSON.parse(r.body) as { error?: { message?: string } }).error?.message
+      : r.body;
     if (!reason || reason.trim().length === 0) return `${route}: ${r.status} without a reason`;
   }
   return null;
 }
 
-const send = (path: string, body: Buffer | string, headers: Record<string, string>) => rawRequest(`${rig.relayUrl}${path}`, { body, headers, agent });
+const send = (path: string, body: Buffer | string, headers: Record<string, string>) =>
+  rawRequest(`${rig.relayUrl}${path}`, { body, headers, agent });
 const nowIso = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString();
 
 // ---- generators --------------------------------------------------------------------------------
@@ -148,12 +159,16 @@ const timeArb: fc.Arbitrary<TimeSpec> = fc.oneof(
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }).map((value): TimeSpec => ({ kind: 'raw', value })) },
   { weight: 1, arbitrary: fc.constant<TimeSpec>({ kind: 'omit' }) },
 );
-const withTime = (base: Record<string, unknown>, time: TimeSpec) => (time.kind === 'omit' ? base : { ...base, time: time.kind === 'now' ? nowIso(time.offsetMs) : time.value });
+const withTime = (base: Record<string, unknown>, time: TimeSpec) =>
+  time.kind === 'omit' ? base : { ...base, time: time.kind === 'now' ? nowIso(time.offsetMs) : time.value };
 
 const sdkBaseArb = () =>
   fc.oneof(
     fc.record({ action: fc.constant('implementation.info') }),
-    fc.record({ action: fc.constantFrom('messages.list', 'threads.list'), params: fc.record({ since_id: idArb }, { requiredKeys: [] }) }, { requiredKeys: ['action'] }),
+    fc.record(
+      { action: fc.constantFrom('messages.list', 'threads.list'), params: fc.record({ since_id: idArb }, { requiredKeys: [] }) },
+      { requiredKeys: ['action'] },
+    ),
     fc.record({ action: fc.constantFrom('messages.show', 'threads.show'), params: fc.record({ id: idArb }) }),
     fc.record({
       action: fc.constant('messages.create'),
@@ -165,40 +180,96 @@ const sdkBaseArb = () =>
           sender_name: fc.option(fc.string({ maxLength: 30 })),
           retry: fc.boolean(),
           format: fc.constantFrom('text', 'html', 'markdown'),
-          attachments: fc.array(fc.record({ url: fc.oneof(fc.webUrl(), fc.string()), type: fc.option(fc.string({ maxLength: 10 })), filename: fc.option(fc.string({ maxLength: 20 })) }), { maxLength: 3 }),
+          attachments: fc.array(
+            fc.record({
+              url: fc.oneof(fc.webUrl(), fc.string()),
+              type: fc.option(fc.string({ maxLength: 10 })),
+              filename: fc.option(fc.string({ maxLength: 20 })),
+            }),
+            { maxLength: 3 },
+          ),
         },
         { requiredKeys: ['content_id', 'thread_id'] },
       ),
     }),
     fc.record({
       action: fc.constant('messaging.queuing_update'),
-      params: fc.record({ thread_id: threadArb(), position: fc.oneof(fc.nat(50), fc.integer(), fc.double(), fc.string({ maxLength: 4 })), estimated_wait_time: fc.oneof(fc.nat(5000), fc.double(), fc.string({ maxLength: 4 })), in_reply_to_id: fc.option(idArb) }, { requiredKeys: ['thread_id', 'position'] }),
+      params: fc.record(
+        {
+          thread_id: threadArb(),
+          position: fc.oneof(fc.nat(50), fc.integer(), fc.double(), fc.string({ maxLength: 4 })),
+          estimated_wait_time: fc.oneof(fc.nat(5000), fc.double(), fc.string({ maxLength: 4 })),
+          in_reply_to_id: fc.option(idArb),
+        },
+        { requiredKeys: ['thread_id', 'position'] },
+      ),
     }),
-    fc.record({ action: fc.oneof(fc.constantFrom('messages.delete', 'messages.end_chat', 'users.create', 'foo.bar'), fc.string({ maxLength: 30 })), params: fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }) }, { requiredKeys: ['action'] }),
+    fc.record(
+      {
+        action: fc.oneof(fc.constantFrom('messages.delete', 'messages.end_chat', 'users.create', 'foo.bar'), fc.string({ maxLength: 30 })),
+        params: fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+      },
+      { requiredKeys: ['action'] },
+    ),
   );
 
 const eventArb = () =>
   fc.record(
     {
-      type: fc.oneof(fc.constantFrom('intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken', 'content.imported'), fc.string({ maxLength: 30 })),
+      type: fc.oneof(
+        fc.constantFrom('intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken', 'content.imported'),
+        fc.string({ maxLength: 30 }),
+      ),
       id: fc.string({ minLength: 1, maxLength: 30 }),
       issued_at: fc.integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2031, 0, 1) }).map((ms) => new Date(ms).toISOString()),
       user_id: fc.option(fc.string({ maxLength: 24 })),
       resource: fc.record({
         type: fc.constantFrom('intervention', 'task', 'content'),
         id: fc.string({ maxLength: 24 }),
-        metadata: fc.record({ source_id: fc.oneof(fc.constant('__tenant__'), fc.string({ maxLength: 12 })), thread_id: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...knownEngageThreads) }, fc.string({ maxLength: 24 })) }, { requiredKeys: [] }),
+        metadata: fc.record(
+          {
+            source_id: fc.oneof(fc.constant('__tenant__'), fc.string({ maxLength: 12 })),
+            thread_id: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...knownEngageThreads) }, fc.string({ maxLength: 24 })),
+          },
+          { requiredKeys: [] },
+        ),
       }),
     },
     { requiredKeys: ['type', 'id', 'issued_at', 'resource'] },
   );
 const webhookBaseArb = () =>
-  fc.record({ id: fc.string({ minLength: 1, maxLength: 30 }), domain_id: fc.string({ maxLength: 24 }), events: fc.array(fc.oneof({ weight: 4, arbitrary: eventArb() }, fc.jsonValue({ maxDepth: 2 })), { maxLength: 5 }) }, { requiredKeys: ['id', 'events'] });
-const withTenant = (body: unknown) => JSON.parse(JSON.stringify(body).split('"__tenant__"').join(JSON.stringify(rig.tenant.sourceId))) as unknown;
+  fc.record(
+    {
+      id: fc.string({ minLength: 1, maxLength: 30 }),
+      domain_id: fc.string({ maxLength: 24 }),
+      events: fc.array(fc.oneof({ weight: 4, arbitrary: eventArb() }, fc.jsonValue({ maxDepth: 2 })), { maxLength: 5 }),
+    },
+    { requiredKeys: ['id', 'events'] },
+  );
+const withTenant = (body: unknown) =>
+  JSON.parse(JSON.stringify(body).split('"__tenant__"').join(JSON.stringify(rig.tenant.sourceId))) as unknown;
 
 type ApiRoute = keyof typeof RELAY_ROUTES | 'unknown';
-const sessionArb = () => fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...knownSessions) }, fc.record({ URLToken: fc.string({ minLength: 1, maxLength: 12 }), userId: fc.string({ minLength: 1, maxLength: 12 }), sessionId: fc.string({ minLength: 1, maxLength: 12 }) }));
-const profileArb = fc.dictionary(fc.string({ minLength: 1, maxLength: 16 }), fc.oneof(fc.string({ maxLength: 30 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 })), { maxKeys: 5 });
+const sessionArb = () =>
+  fc.oneof(
+    { weight: 2, arbitrary: fc.constantFrom(...knownSessions) },
+    fc.record({
+      URLToken: fc.string({ minLength: 1, maxLength: 12 }),
+      userId: fc.string({ minLength: 1, maxLength: 12 }),
+      sessionId: fc.string({ minLength: 1, maxLength: 12 }),
+    }),
+  );
+const profileArb = fc.dictionary(
+  fc.string({ minLength: 1, maxLength: 16 }),
+  fc.oneof(
+    fc.string({ maxLength: 30 }),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }),
+  ),
+  { maxKeys: 5 },
+);
 const apiCaseArb = () =>
   fc
     .record({
@@ -209,16 +280,22 @@ const apiCaseArb = () =>
       extra: fc.record(
         {
           firstMessage: fc.string({ maxLength: 60 }),
-          transcript: fc.array(fc.record({ role: fc.constantFrom('user', 'bot', 'agent'), text: fc.string({ maxLength: 30 }) }), { maxLength: 3 }),
+          transcript: fc.array(fc.record({ role: fc.constantFrom('user', 'bot', 'agent'), text: fc.string({ maxLength: 30 }) }), {
+            maxLength: 3,
+          }),
           profile: profileArb,
-          profileMapping: fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }), fc.string({ minLength: 1, maxLength: 10 }), { maxKeys: 3 }),
+          profileMapping: fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }), fc.string({ minLength: 1, maxLength: 10 }), {
+            maxKeys: 3,
+          }),
           contextData: fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }), fc.string({ maxLength: 20 }), { maxKeys: 3 }),
           options: fc.record({ forwardOnlyHandoverConversations: fc.boolean(), getQueueUpdates: fc.boolean() }),
           text: unicodeText(60),
           role: fc.constantFrom('user', 'bot'),
           mirror: fc.boolean(),
           reason: fc.string({ maxLength: 30 }),
-          attachments: fc.array(fc.record({ url: fc.oneof(fc.webUrl(), fc.string()), filename: fc.string({ maxLength: 10 }) }), { maxLength: 2 }),
+          attachments: fc.array(fc.record({ url: fc.oneof(fc.webUrl(), fc.string()), filename: fc.string({ maxLength: 10 }) }), {
+            maxLength: 2,
+          }),
         },
         { requiredKeys: [] },
       ),
@@ -230,7 +307,14 @@ const apiCaseArb = () =>
     });
 const apiPath = (route: ApiRoute) => `${RELAY_API_PREFIX}${route === 'unknown' ? '/handover/unknown' : RELAY_ROUTES[route]}`;
 
-const wrongTypeArb = fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=z', 'application/json-seq', 'text/json');
+const wrongTypeArb = fc.constantFrom(
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/xml',
+  'multipart/form-data; boundary=z',
+  'application/json-seq',
+  'text/json',
+);
 
 /** The bytes a mutation produces; forged cases must differ from the signed original. */
 function mutatedDifferent(value: unknown, mutation: Mutation): { original: string; sent: Buffer } {
@@ -254,7 +338,10 @@ async function forgedStream<T>(caseArb: fc.Arbitrary<T>, run: (c: T) => Promise<
   expect(commitCounter()).toBe(commitsBefore);
 }
 
-async function authenticStream<T>(caseArb: fc.Arbitrary<T>, run: (c: T) => Promise<{ route: RouteName; result: RawResult }>): Promise<void> {
+async function authenticStream<T>(
+  caseArb: fc.Arbitrary<T>,
+  run: (c: T) => Promise<{ route: RouteName; result: RawResult }>,
+): Promise<void> {
   await fc.assert(
     fc.asyncProperty(caseArb, async (c) => {
       const before = commitCounter();
@@ -266,7 +353,8 @@ async function authenticStream<T>(caseArb: fc.Arbitrary<T>, run: (c: T) => Promi
       if (result.status >= 400 && commitCounter() !== before) {
         // A proven extension signature is remembered before its body is judged (issue 13: a
         // refused body must not leave its signature reusable): that one dedup row, nothing else.
-        const onlySignatureRemembered = route === 'extensionApi' && businessSnapshot() === businessBefore && dedupCount() === dedupBefore + 1;
+        const onlySignatureRemembered =
+          route === 'extensionApi' && businessSnapshot() === businessBefore && dedupCount() === dedupBefore + 1;
         if (!onlySignatureRemembered) throw new Error(`${route}: rejected with ${result.status} but the relay wrote to its store`);
       }
     }),
@@ -281,8 +369,12 @@ describe('fuzzing the public routes', () => {
     const json = { 'Content-Type': 'application/json' };
     await authenticStream(fc.record({ base: sdkBaseArb(), time: timeArb, mutation: mutationArb }), async ({ base, time, mutation }) => {
       const bytes = mutate(withTime(base, time), mutation);
-      const result = await send('/handover/rce', bytes, { ...json, 'X-SMCCSDK-SIGNATURE': signSdkBody(rig.tenant.realtimeAccessToken, bytes) });
-      if (result.status === 200 && result.headers['x-smccsdk-signature'] !== signSdkBody(rig.tenant.realtimeAccessToken, result.body)) throw new Error('2xx without a valid response signature');
+      const result = await send('/handover/rce', bytes, {
+        ...json,
+        'X-SMCCSDK-SIGNATURE': signSdkBody(rig.tenant.realtimeAccessToken, bytes),
+      });
+      if (result.status === 200 && result.headers['x-smccsdk-signature'] !== signSdkBody(rig.tenant.realtimeAccessToken, result.body))
+        throw new Error('2xx without a valid response signature');
       return { route: 'sourceSdk', result };
     });
     const forgery = fc.oneof(
@@ -295,23 +387,26 @@ describe('fuzzing the public routes', () => {
       wrongTypeArb.map((type) => ({ kind: 'wrongContentType' as const, type })),
       headerText(30).map((source) => ({ kind: 'otherSourcePath' as const, source: `x${source}` })),
     );
-    await forgedStream(fc.record({ base: sdkBaseArb(), time: timeArb, mutation: mutationArb, forgery }), async ({ base, time, mutation, forgery: f }) => {
-      const { original, sent } = mutatedDifferent(withTime(base, time), mutation);
-      const sign = (b: string | Buffer) => signSdkBody(rig.tenant.realtimeAccessToken, b);
-      let path = '/handover/rce';
-      let headers: Record<string, string> = { ...json };
-      if (f.kind === 'randomHex') headers['X-SMCCSDK-SIGNATURE'] = f.hex;
-      if (f.kind === 'wrongKey') headers['X-SMCCSDK-SIGNATURE'] = signSdkBody(f.key, sent);
-      if (f.kind === 'signedOtherBytes') headers['X-SMCCSDK-SIGNATURE'] = sign(original);
-      if (f.kind === 'malformed') headers['X-SMCCSDK-SIGNATURE'] = f.value;
-      if (f.kind === 'wrongQuery') path += `?signature=${f.hex}`;
-      if (f.kind === 'wrongContentType') headers = { 'Content-Type': f.type, 'X-SMCCSDK-SIGNATURE': sign(sent) };
-      if (f.kind === 'otherSourcePath') {
-        path += `/${encodeURIComponent(f.source)}`;
-        headers['X-SMCCSDK-SIGNATURE'] = sign(sent);
-      }
-      return problemWith('sourceSdk', await send(path, sent, headers), true);
-    });
+    await forgedStream(
+      fc.record({ base: sdkBaseArb(), time: timeArb, mutation: mutationArb, forgery }),
+      async ({ base, time, mutation, forgery: f }) => {
+        const { original, sent } = mutatedDifferent(withTime(base, time), mutation);
+        const sign = (b: string | Buffer) => signSdkBody(rig.tenant.realtimeAccessToken, b);
+        let path = '/handover/rce';
+        let headers: Record<string, string> = { ...json };
+        if (f.kind === 'randomHex') headers['X-SMCCSDK-SIGNATURE'] = f.hex;
+        if (f.kind === 'wrongKey') headers['X-SMCCSDK-SIGNATURE'] = signSdkBody(f.key, sent);
+        if (f.kind === 'signedOtherBytes') headers['X-SMCCSDK-SIGNATURE'] = sign(original);
+        if (f.kind === 'malformed') headers['X-SMCCSDK-SIGNATURE'] = f.value;
+        if (f.kind === 'wrongQuery') path += `?signature=${f.hex}`;
+        if (f.kind === 'wrongContentType') headers = { 'Content-Type': f.type, 'X-SMCCSDK-SIGNATURE': sign(sent) };
+        if (f.kind === 'otherSourcePath') {
+          path += `/${encodeURIComponent(f.source)}`;
+          headers['X-SMCCSDK-SIGNATURE'] = sign(sent);
+        }
+        return problemWith('sourceSdk', await send(path, sent, headers), true);
+      },
+    );
     expect(tallies.sourceSdk.cases).toBeGreaterThanOrEqual(10_000);
     expect(tallies.sourceSdk.fiveXX).toBe(0);
   }, 120_000);
@@ -320,7 +415,10 @@ describe('fuzzing the public routes', () => {
     const secret = () => rig.tenant.webhookSecret;
     await authenticStream(fc.record({ base: webhookBaseArb(), mutation: mutationArb }), async ({ base, mutation }) => {
       const bytes = mutate(withTenant(base), mutation);
-      return { route: 'webhook', result: await send('/handover/rce', bytes, { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret() }) };
+      return {
+        route: 'webhook',
+        result: await send('/handover/rce', bytes, { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret() }),
+      };
     });
     const forgery = fc.oneof(
       headerText(60).map((value) => ({ kind: 'random' as const, value })),
@@ -331,7 +429,21 @@ describe('fuzzing the public routes', () => {
       const bytes = mutate(withTenant(base), mutation);
       const s = secret();
       const presented =
-        f.kind === 'random' ? (f.value === s ? `${s}!` : f.value) : f.kind === 'empty' ? '' : f.kind === 'truncated' ? s.slice(0, -1) : f.kind === 'extended' ? `${s}0` : f.kind === 'uppercased' ? s.toUpperCase() : f.kind === 'otherCase' ? s.replace(/[a-z]/, (c) => c.toUpperCase()) : s;
+        f.kind === 'random'
+          ? f.value === s
+            ? `${s}!`
+            : f.value
+          : f.kind === 'empty'
+            ? ''
+            : f.kind === 'truncated'
+              ? s.slice(0, -1)
+              : f.kind === 'extended'
+                ? `${s}0`
+                : f.kind === 'uppercased'
+                  ? s.toUpperCase()
+                  : f.kind === 'otherCase'
+                    ? s.replace(/[a-z]/, (c) => c.toUpperCase())
+                    : s;
       const type = f.kind === 'wrongContentType' ? f.type : 'application/json';
       return problemWith('webhook', await send('/handover/rce', bytes, { 'Content-Type': type, 'X-Dimelo-Secret': presented }), true);
     });
@@ -340,9 +452,19 @@ describe('fuzzing the public routes', () => {
   }, 120_000);
 
   it(`extension API: ${AUTHENTIC_CASES} validly signed + ${FORGED_CASES} forged calls`, async () => {
-    const headersFor = (sent: Buffer | string, ts: number, key = rig.tenant.relayApiKey, nonce: string | undefined, route: ApiRoute): Record<string, string> => ({
+    const headersFor = (
+      sent: Buffer | string,
+      ts: number,
+      key = rig.tenant.relayApiKey,
+      nonce: string | undefined,
+      route: ApiRoute,
+    ): Record<string, string> => ({
       'Content-Type': 'application/json',
-      ...relayAuthHeaders(key, rig.tenant.sourceId, 'queueStatus', Buffer.isBuffer(sent) ? sent.toString('utf8') : sent, { timestampSeconds: ts, path: apiPath(route), ...(nonce === undefined ? {} : { nonce }) }),
+      ...relayAuthHeaders(key, rig.tenant.sourceId, 'queueStatus', Buffer.isBuffer(sent) ? sent.toString('utf8') : sent, {
+        timestampSeconds: ts,
+        path: apiPath(route),
+        ...(nonce === undefined ? {} : { nonce }),
+      }),
     });
     const nonceArb = fc.option(fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/), { nil: undefined });
     const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -350,20 +472,30 @@ describe('fuzzing the public routes', () => {
       const bytes = mutate(call.body, mutation);
       // The signature covers the bytes as UTF-8 text, as the extension sends them.
       const sent = Buffer.from(bytes.toString('utf8'));
-      return { route: 'extensionApi', result: await send(apiPath(call.route), sent, headersFor(sent, nowSeconds(), undefined, nonce, call.route)) };
+      return {
+        route: 'extensionApi',
+        result: await send(apiPath(call.route), sent, headersFor(sent, nowSeconds(), undefined, nonce, call.route)),
+      };
     });
     const forgery = fc.oneof(
       headerText(40).map((key) => ({ kind: 'wrongKey' as const, key: `k${key}` })),
-      fc.oneof(fc.integer({ min: 301, max: 10_000_000 }), fc.integer({ min: -10_000_000, max: -301 })).map((skew) => ({ kind: 'staleTimestamp' as const, skew })),
+      fc
+        .oneof(fc.integer({ min: 301, max: 10_000_000 }), fc.integer({ min: -10_000_000, max: -301 }))
+        .map((skew) => ({ kind: 'staleTimestamp' as const, skew })),
       headerText(20).map((value) => ({ kind: 'malformedTimestamp' as const, value: /^\d{1,12}$/.test(value) ? `x${value}` : value })),
-      fc.constantFrom(RELAY_HEADERS.timestamp, RELAY_HEADERS.signatureV2, RELAY_HEADERS.source, RELAY_HEADERS.nonce).map((header) => ({ kind: 'missingHeader' as const, header })),
+      fc
+        .constantFrom(RELAY_HEADERS.timestamp, RELAY_HEADERS.signatureV2, RELAY_HEADERS.source, RELAY_HEADERS.nonce)
+        .map((header) => ({ kind: 'missingHeader' as const, header })),
       headerText(30).map((source) => ({ kind: 'unknownSource' as const, source: `x${source}` })),
       fc.constant({ kind: 'signedOtherBytes' as const }),
       fc.stringMatching(/^[0-9a-f]{64}$/).map((hex) => ({ kind: 'badVersion' as const, hex })),
       fc.constant({ kind: 'signedForOtherRoute' as const }),
       wrongTypeArb.map((type) => ({ kind: 'wrongContentType' as const, type })),
       fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/).map((nonce) => ({ kind: 'unsignedNonce' as const, nonce })),
-      headerText(80).map((nonce) => ({ kind: 'malformedNonce' as const, nonce: /^[A-Za-z0-9_-]{8,64}$/.test(nonce) ? `${nonce}!` : nonce })),
+      headerText(80).map((nonce) => ({
+        kind: 'malformedNonce' as const,
+        nonce: /^[A-Za-z0-9_-]{8,64}$/.test(nonce) ? `${nonce}!` : nonce,
+      })),
     );
     await forgedStream(fc.record({ call: apiCaseArb(), mutation: mutationArb, forgery }), async ({ call, mutation, forgery: f }) => {
       const { original, sent: bytes } = mutatedDifferent(call.body, mutation);
@@ -373,11 +505,13 @@ describe('fuzzing the public routes', () => {
       if (f.kind === 'wrongKey') headers = headersFor(sent, ts, f.key, undefined, call.route);
       if (f.kind === 'staleTimestamp') headers = headersFor(sent, ts + f.skew, undefined, undefined, call.route);
       // A genuine signature for another route (a captured status call replayed on cancel).
-      if (f.kind === 'signedForOtherRoute') headers = headersFor(sent, ts, undefined, undefined, call.route === 'queueStatus' ? 'cancelHandover' : 'queueStatus');
+      if (f.kind === 'signedForOtherRoute')
+        headers = headersFor(sent, ts, undefined, undefined, call.route === 'queueStatus' ? 'cancelHandover' : 'queueStatus');
       if (f.kind === 'malformedTimestamp') headers[RELAY_HEADERS.timestamp] = f.value;
       if (f.kind === 'missingHeader') delete headers[f.header];
       if (f.kind === 'unknownSource') headers[RELAY_HEADERS.source] = f.source;
-      if (f.kind === 'signedOtherBytes') headers = { ...headersFor(original, ts, undefined, undefined, call.route), 'Content-Type': 'application/json' };
+      if (f.kind === 'signedOtherBytes')
+        headers = { ...headersFor(original, ts, undefined, undefined, call.route), 'Content-Type': 'application/json' };
       if (f.kind === 'badVersion') headers[RELAY_HEADERS.signatureV2] = `v1=${f.hex}`;
       if (f.kind === 'wrongContentType') headers['Content-Type'] = f.type;
       // A nonce the signature does not cover, or one that is not a nonce at all.
@@ -402,15 +536,21 @@ describe('fuzzing the public routes', () => {
       fc.asyncProperty(fc.array(queryArb, { minLength: BATCH, maxLength: BATCH }), async (queries) => {
         const problems = await Promise.all(
           queries.map(async (q) => {
-            const params = new URLSearchParams({ 'hub.mode': q.mode, 'hub.challenge': q.challenge, 'hub.verify_token': q.token === '__token__' ? token() : q.token });
+            const params = new URLSearchParams({
+              'hub.mode': q.mode,
+              'hub.challenge': q.challenge,
+              'hub.verify_token': q.token === '__token__' ? token() : q.token,
+            });
             if (q.repeat) params.append('hub.mode', 'subscribe');
             const result = await rawRequest(`${rig.relayUrl}/handover/rce?${params.toString()}`, { agent });
             const problem = problemWith('handshake', result, false);
             if (problem) return problem;
-            const valid = !q.repeat && q.mode === 'subscribe' && q.token === '__token__' && q.challenge.length >= 1 && q.challenge.length <= 1024;
+            const valid =
+              !q.repeat && q.mode === 'subscribe' && q.token === '__token__' && q.challenge.length >= 1 && q.challenge.length <= 1024;
             if (valid !== (result.status === 200)) return `handshake ${JSON.stringify(q).slice(0, 120)} answered ${result.status}`;
             // Lone surrogates cannot travel as UTF-8; they arrive as U+FFFD.
-            if (valid && result.body !== Buffer.from(q.challenge, 'utf8').toString('utf8')) return `handshake echoed something else than the challenge: ${JSON.stringify(q.challenge)} -> ${JSON.stringify(result.body)}`;
+            if (valid && result.body !== Buffer.from(q.challenge, 'utf8').toString('utf8'))
+              return `handshake echoed something else than the challenge: ${JSON.stringify(q.challenge)} -> ${JSON.stringify(result.body)}`;
             return null;
           }),
         );

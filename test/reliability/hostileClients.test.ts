@@ -110,17 +110,29 @@ const session = (n: string) => ({ URLToken: 'hostile-url-token', userId: `user-$
 let legitCount = 0;
 
 /** A signed extension call as tenant 0, from the legitimate client's address; resolves with status and latency. */
-async function legitimateCall(route: 'queueStatus' | 'startHandover' = 'queueStatus', extra: Record<string, unknown> = {}): Promise<{ status: number; ms: number }> {
+async function legitimateCall(
+  route: 'queueStatus' | 'startHandover' = 'queueStatus',
+  extra: Record<string, unknown> = {},
+): Promise<{ status: number; ms: number }> {
   const body = JSON.stringify({
     requestId: `legit-${++legitCount}`,
-    connection: { sourceId: first.sourceId, botCategoryId: first.botCategoryId, agentCategoryId: first.agentCategoryId, apiAccessTokenFingerprint: tokenFingerprint(first.apiAccessToken) },
+    connection: {
+      sourceId: first.sourceId,
+      botCategoryId: first.botCategoryId,
+      agentCategoryId: first.agentCategoryId,
+      apiAccessTokenFingerprint: tokenFingerprint(first.apiAccessToken),
+    },
     session: session('legit'),
     ...extra,
   });
   const started = Date.now();
   const r = await rawRequest(`${relay.url}${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`, {
     body,
-    headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': LEGIT_ADDRESS, ...relayAuthHeaders(first.relayApiKey, first.sourceId, route, body) },
+    headers: {
+      'Content-Type': 'application/json',
+      'X-Forwarded-For': LEGIT_ADDRESS,
+      ...relayAuthHeaders(first.relayApiKey, first.sourceId, route, body),
+    },
   });
   return { status: r.status, ms: Date.now() - started };
 }
@@ -158,11 +170,18 @@ function storeState(): { conversations: number; jobs: number; foreignThreads: nu
 }
 
 /** Runs the stalled uploads in their own process (see stalledUploadsMain.ts); resolves with their outcomes. */
-function runStalledUploads(plan: { port: number; giveUpMs: number; uploads: { head: string; bodyBytes: number }[] }): Promise<RawOutcome[]> {
+function runStalledUploads(plan: {
+  port: number;
+  giveUpMs: number;
+  uploads: { head: string; bodyBytes: number }[];
+}): Promise<RawOutcome[]> {
   const file = join(dir, `uploads-${Date.now()}.json`);
   writeFileSync(file, JSON.stringify(plan));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/stalledUploadsMain.ts', file], { cwd: join(__dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/stalledUploadsMain.ts', file], {
+      cwd: join(__dirname, '../..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
     child.on('error', reject);
@@ -189,7 +208,9 @@ describe('hostile clients', () => {
       for (let i = 0; i < 120; i++) {
         const batch = await Promise.all(
           Array.from({ length: 10 }, (_, k) =>
-            rawRequest(`${relay.url}${longPath}?n=${i}-${k}`, { headers: { 'X-Forwarded-For': `junk-${i}-${k}-${'x'.repeat(1_000)}` } }).then((r: RawResult) => r.status),
+            rawRequest(`${relay.url}${longPath}?n=${i}-${k}`, {
+              headers: { 'X-Forwarded-For': `junk-${i}-${k}-${'x'.repeat(1_000)}` },
+            }).then((r: RawResult) => r.status),
           ),
         );
         statuses.push(...batch);
@@ -197,7 +218,12 @@ describe('hostile clients', () => {
       return statuses;
     });
     const logged = logBytes() - logBefore;
-    recordFigures('hostile: 404 flood', { requests: result.length, answered404: result.filter((s) => s === 404).length, answered429: result.filter((s) => s === 429).length, logBytes: logged });
+    recordFigures('hostile: 404 flood', {
+      requests: result.length,
+      answered404: result.filter((s) => s === 404).length,
+      answered429: result.filter((s) => s === 429).length,
+      logBytes: logged,
+    });
     expect(result.filter((s) => s >= 500)).toEqual([]);
     // 1,200 requests from "different" forged addresses share one per-minute budget: at most 1,000 get through.
     expect(result.filter((s) => s === 404).length).toBeLessThanOrEqual(RATE_LIMIT_PER_MINUTE);
@@ -218,17 +244,34 @@ describe('hostile clients', () => {
       // Well-formed forged credentials, so only the MAC could refuse them, after the body: the
       // extension API with 1 MiB (its limit) and Engage's route with 512 KiB (its limit).
       const from = `X-Forwarded-For: 10.${i >> 8}.${i & 255}.7\r\n`;
-      const forgedApi = Object.entries(relayAuthHeaders('forged-relay-key-000', first.sourceId, 'queueStatus', '')).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-      const [target, credentials, size] = i % 2 === 0 ? [apiPath, forgedApi, MiB] : [`/handover/rce/${first.sourceId}`, `X-SMCCSDK-SIGNATURE: ${'ab'.repeat(64)}\r\n`, MiB / 2];
-      return { head: `POST ${target} HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n${from}${credentials}Content-Length: ${size}\r\n\r\n`, bodyBytes: size - 1 };
+      const forgedApi = Object.entries(relayAuthHeaders('forged-relay-key-000', first.sourceId, 'queueStatus', ''))
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      const [target, credentials, size] =
+        i % 2 === 0
+          ? [apiPath, forgedApi, MiB]
+          : [`/handover/rce/${first.sourceId}`, `X-SMCCSDK-SIGNATURE: ${'ab'.repeat(64)}\r\n`, MiB / 2];
+      return {
+        head: `POST ${target} HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n${from}${credentials}Content-Length: ${size}\r\n\r\n`,
+        bodyBytes: size - 1,
+      };
     });
-    const { result: outcomes, legit } = await duringAttack(() => runStalledUploads({ port: relay.port, giveUpMs: REQUEST_TIMEOUT_MS + 10_000, uploads }));
+    const { result: outcomes, legit } = await duringAttack(() =>
+      runStalledUploads({ port: relay.port, giveUpMs: REQUEST_TIMEOUT_MS + 10_000, uploads }),
+    );
     const peak = memory.stop();
     const statuses = new Map<string, number>();
     for (const o of outcomes) statuses.set(String(o.status), (statuses.get(String(o.status)) ?? 0) + 1);
     const neverClosed = outcomes.filter((o) => o.closedAfterMs === null).length;
     const slowestClose = Math.max(...outcomes.map((o) => o.closedAfterMs ?? Infinity));
-    recordFigures('hostile: stalled uploads', { connections, rssBeforeMb: Math.round(before), rssPeakMb: Math.round(peak), slowestCloseMs: slowestClose, legitMaxMs: Math.max(...legit.map((l) => l.ms)), statuses: JSON.stringify(Object.fromEntries(statuses)) });
+    recordFigures('hostile: stalled uploads', {
+      connections,
+      rssBeforeMb: Math.round(before),
+      rssPeakMb: Math.round(peak),
+      slowestCloseMs: slowestClose,
+      legitMaxMs: Math.max(...legit.map((l) => l.ms)),
+      statuses: JSON.stringify(Object.fromEntries(statuses)),
+    });
 
     expect(peak).toBeLessThan(300);
     // Every connection was answered or cut: refused at once (429, bytes budget) or cut with 408 once the request timeout passed.
@@ -246,7 +289,14 @@ describe('hostile clients', () => {
 
   it('stalled headers (slowloris) are cut within the headers timeout', async () => {
     const outcomes = await Promise.all(
-      Array.from({ length: 50 }, () => stalledRequest(relay.port, `POST /handover/rce/${first.sourceId} HTTP/1.1\r\nHost: relay\r\nX-Slow: `, 0, HEADERS_TIMEOUT_MS + 5_000)),
+      Array.from({ length: 50 }, () =>
+        stalledRequest(
+          relay.port,
+          `POST /handover/rce/${first.sourceId} HTTP/1.1\r\nHost: relay\r\nX-Slow: `,
+          0,
+          HEADERS_TIMEOUT_MS + 5_000,
+        ),
+      ),
     );
     const slowest = Math.max(...outcomes.map((o) => o.closedAfterMs ?? Infinity));
     recordFigures('hostile: stalled headers', { connections: 50, slowestCloseMs: slowest });
@@ -264,7 +314,10 @@ describe('hostile clients', () => {
         const batch = await Promise.all(
           Array.from({ length: 10 }, (_, k) => {
             const path = k % 2 === 0 ? `/handover/rce/${tenants[k]?.sourceId ?? ''}` : '/handover/rce';
-            return rawRequest(`${relay.url}${path}`, { body, headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': attacker, 'X-SMCCSDK-SIGNATURE': 'cd'.repeat(64) } }).then(
+            return rawRequest(`${relay.url}${path}`, {
+              body,
+              headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': attacker, 'X-SMCCSDK-SIGNATURE': 'cd'.repeat(64) },
+            }).then(
               (r) => r.status,
               () => 0, // the relay may close a refused upload before it is all sent
             );
@@ -289,8 +342,19 @@ describe('hostile clients', () => {
     const { result, legit } = await duringAttack(async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) {
-        const body = JSON.stringify({ action: 'messages.create', params: { content_id: `html-${i}`, thread_id: threadId, format: 'html', body: '<'.repeat(100_000) }, time: new Date().toISOString() });
-        const r = await rawRequest(`${relay.url}/handover/rce/${first.sourceId}`, { body, headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '203.0.113.60', 'X-SMCCSDK-SIGNATURE': signSdkBody(first.realtimeAccessToken, body) } });
+        const body = JSON.stringify({
+          action: 'messages.create',
+          params: { content_id: `html-${i}`, thread_id: threadId, format: 'html', body: '<'.repeat(100_000) },
+          time: new Date().toISOString(),
+        });
+        const r = await rawRequest(`${relay.url}/handover/rce/${first.sourceId}`, {
+          body,
+          headers: {
+            'Content-Type': 'application/json',
+            'X-Forwarded-For': '203.0.113.60',
+            'X-SMCCSDK-SIGNATURE': signSdkBody(first.realtimeAccessToken, body),
+          },
+        });
         statuses.push(r.status);
       }
       return statuses;
@@ -305,8 +369,19 @@ describe('hostile clients', () => {
     const threadId = threadIdFor(first.sourceId, session('legit'));
     const jobsBefore = storeState().jobs;
     for (const url of ['javascript:alert(1)', 'data:text/html;base64,PHNjcmlwdD4=', 'http://files.example/a.png']) {
-      const body = JSON.stringify({ action: 'messages.create', params: { content_id: `att-${url.slice(0, 4)}`, thread_id: threadId, body: 'see', attachments: [{ url }] }, time: new Date().toISOString() });
-      const r = await rawRequest(`${relay.url}/handover/rce/${first.sourceId}`, { body, headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '198.51.100.77', 'X-SMCCSDK-SIGNATURE': signSdkBody(first.realtimeAccessToken, body) } });
+      const body = JSON.stringify({
+        action: 'messages.create',
+        params: { content_id: `att-${url.slice(0, 4)}`, thread_id: threadId, body: 'see', attachments: [{ url }] },
+        time: new Date().toISOString(),
+      });
+      const r = await rawRequest(`${relay.url}/handover/rce/${first.sourceId}`, {
+        body,
+        headers: {
+          'Content-Type': 'application/json',
+          'X-Forwarded-For': '198.51.100.77',
+          'X-SMCCSDK-SIGNATURE': signSdkBody(first.realtimeAccessToken, body),
+        },
+      });
       expect({ url, status: r.status, body: r.body }).toEqual({ url, status: 400, body: expect.stringContaining('must be an https URL') });
     }
     // Nothing was queued for Cognigy.

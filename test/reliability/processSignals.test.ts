@@ -31,7 +31,13 @@ describe('the relay process under signals', () => {
 
   beforeAll(async () => {
     const sourceId = `srcproc${Date.now().toString(36)}`;
-    engage = new EngageSimulator({ sourceId, realtimeAccessToken: secrets.realtimeAccessToken, apiAccessToken: secrets.apiAccessToken, importDelayMs: 30, categorizeDurationMs: 20 });
+    engage = new EngageSimulator({
+      sourceId,
+      realtimeAccessToken: secrets.realtimeAccessToken,
+      apiAccessToken: secrets.apiAccessToken,
+      importDelayMs: 30,
+      categorizeDurationMs: 20,
+    });
     await engage.start();
     cognigy = new CognigyApiSimulator(secrets.cognigyApiKey);
     await cognigy.start();
@@ -79,26 +85,44 @@ describe('the relay process under signals', () => {
     await engage.saveSource();
     // Seed step 7: the relay creates the Bot and Agent identities once the source is saved; agents reply through them.
     const identities = tenantIdentityUsers(tenant.sourceId);
-    await waitUntil('Bot and Agent identities in Engage', () => [identities.bot.id, identities.agent.id].every((id) => engage.users().some((u) => u.foreign_id === id)), { timeoutMs: 15_000 });
+    await waitUntil(
+      'Bot and Agent identities in Engage',
+      () => [identities.bot.id, identities.agent.id].every((id) => engage.users().some((u) => u.foreign_id === id)),
+      { timeoutMs: 15_000 },
+    );
     return p;
   }
 
   async function handOver(relayUrl: string, session: CognigySession): Promise<string> {
-    const r = await signedRelayCall(relayUrl, tenant, 'startHandover', { ...envelopeFor(tenant, session, `start-${session.sessionId}`), firstMessage: 'help' });
+    const r = await signedRelayCall(relayUrl, tenant, 'startHandover', {
+      ...envelopeFor(tenant, session, `start-${session.sessionId}`),
+      firstMessage: 'help',
+    });
     expect(r.status).toBe(200);
     const threadId = threadIdFor(tenant.sourceId, session);
     await waitUntil('thread in the Agent folder', () => engage.thread(threadId)?.inAgentFolder === true, { timeoutMs: 15_000 });
     return threadId;
   }
 
-  const notified = (sessionId: string) => cognigy.notifications().filter((c) => c.sessionId === sessionId).map((c) => c.text);
+  const notified = (sessionId: string) =>
+    cognigy
+      .notifications()
+      .filter((c) => c.sessionId === sessionId)
+      .map((c) => c.text);
 
   it('SIGKILL during a burst of agent replies: every reply Engage got a 2xx for is delivered after the restart, none twice', async () => {
     const first = await launch('kill.db');
     const conversations = await Promise.all(
       [0, 1, 2, 3].map(async (i) => {
         const session = { URLToken: 'tok', userId: `u-kill-${i}`, sessionId: `s-kill-${i}` };
-        return { session, threadId: await handOver(first.url, session), acked: [] as string[], unacked: [] as string[], unackedTexts: [] as string[], after: [] as string[] };
+        return {
+          session,
+          threadId: await handOver(first.url, session),
+          acked: [] as string[],
+          unacked: [] as string[],
+          unackedTexts: [] as string[],
+          after: [] as string[],
+        };
       }),
     );
     // Cognigy refuses while the relay dies, so the replies acknowledged before the kill exist only in the relay's store.
@@ -130,15 +154,20 @@ describe('the relay process under signals', () => {
     const second = await launch('kill.db', first.port);
     // Engage retries what it never got an answer for (retry:true, same content_id) …
     for (const c of conversations) {
-      for (const contentId of c.unacked) expect((await engage.agentReply({ threadId: c.threadId, body: '', contentId })).outcome).toBe('delivered');
+      for (const contentId of c.unacked)
+        expect((await engage.agentReply({ threadId: c.threadId, body: '', contentId })).outcome).toBe('delivered');
     }
     // … and re-sends two acknowledged ones as if their answers had been lost.
     const firstConversation = conversations[0];
     if (!firstConversation) throw new Error('conversations expected');
-    const resent = engage.sourceCalls.filter((call) => call.action === 'messages.create' && call.status === 200 && call.requestBody.includes(firstConversation.threadId)).slice(0, 2);
+    const resent = engage.sourceCalls
+      .filter((call) => call.action === 'messages.create' && call.status === 200 && call.requestBody.includes(firstConversation.threadId))
+      .slice(0, 2);
     for (const call of resent) {
       const contentId = (JSON.parse(call.requestBody) as { params: { content_id: string } }).params.content_id;
-      expect((await engage.agentReply({ threadId: firstConversation.threadId, body: '', contentId, forceRetry: false })).outcome).toBe('delivered');
+      expect((await engage.agentReply({ threadId: firstConversation.threadId, body: '', contentId, forceRetry: false })).outcome).toBe(
+        'delivered',
+      );
     }
     for (const [i, c] of conversations.entries()) {
       for (let n = 1; n <= 3; n++) {
@@ -150,7 +179,10 @@ describe('the relay process under signals', () => {
     await cognigy.setFault('none');
     const expectedFor = (c: (typeof conversations)[number]) => [...c.acked, ...c.unackedTexts, ...c.after];
     for (const c of conversations) {
-      await waitUntil(`replies of ${c.session.sessionId}`, () => notified(c.session.sessionId).length >= expectedFor(c).length, { timeoutMs: 45_000, intervalMs: 50 });
+      await waitUntil(`replies of ${c.session.sessionId}`, () => notified(c.session.sessionId).length >= expectedFor(c).length, {
+        timeoutMs: 45_000,
+        intervalMs: 50,
+      });
     }
     await sleep(300);
     let duplicates = 0;
@@ -180,9 +212,21 @@ describe('the relay process under signals', () => {
     const threadId = await handOver(relay.url, session);
 
     // An agent reply whose body is still arriving when SIGTERM comes, on a keep-alive connection.
-    const body = JSON.stringify({ action: 'messages.create', params: { content_id: 'c-in-flight', thread_id: threadId, body: 'sent during shutdown' }, time: new Date().toISOString() });
+    const body = JSON.stringify({
+      action: 'messages.create',
+      params: { content_id: 'c-in-flight', thread_id: threadId, body: 'sent during shutdown' },
+      time: new Date().toISOString(),
+    });
     const agent = new http.Agent({ keepAlive: true });
-    const req = http.request(`${relay.url}/handover/rce`, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), 'X-SMCCSDK-SIGNATURE': signSdkBody(tenant.realtimeAccessToken, body) } });
+    const req = http.request(`${relay.url}/handover/rce`, {
+      method: 'POST',
+      agent,
+      headers: {
+        'Content-Type': 'application/json',
+        'Content-Length': String(Buffer.byteLength(body)),
+        'X-SMCCSDK-SIGNATURE': signSdkBody(tenant.realtimeAccessToken, body),
+      },
+    });
     const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
       req.on('response', (res: http.IncomingMessage) => {
         let text = '';
@@ -197,7 +241,12 @@ describe('the relay process under signals', () => {
     relay.kill('SIGTERM');
     await sleep(300);
     // No new connections once shutdown started …
-    expect(await fetch(`${relay.url}/healthz`).then(() => 'accepted', () => 'refused')).toBe('refused');
+    expect(
+      await fetch(`${relay.url}/healthz`).then(
+        () => 'accepted',
+        () => 'refused',
+      ),
+    ).toBe('refused');
     // … but the request in flight completes.
     req.end(body.slice(40));
     const response = await answered;
@@ -237,7 +286,10 @@ describe('the relay process under signals', () => {
   }, 40_000);
 
   it('wrote no secret to stdout or stderr in any of these runs', () => {
-    const output = processes.flatMap((p, i) => [...p.stdout.map((text) => ({ where: `process ${i} stdout`, text })), ...p.stderr.map((text) => ({ where: `process ${i} stderr`, text }))]);
+    const output = processes.flatMap((p, i) => [
+      ...p.stdout.map((text) => ({ where: `process ${i} stdout`, text })),
+      ...p.stderr.map((text) => ({ where: `process ${i} stderr`, text })),
+    ]);
     expect(output.length).toBeGreaterThan(10);
     expect(findLeaks(output, Object.values(secrets))).toEqual([]);
   });

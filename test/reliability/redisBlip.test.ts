@@ -18,7 +18,12 @@ describe('a 3 s Redis restart with deliveries in flight', () => {
     redis = await startRedisServer({ persistent: true });
     proxy = await startAnswerDelayingProxy();
     // The production lease length: the blip is shorter than it.
-    rig = await startRig({ store: { redisUrl: redis.url }, outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 8_000 }, logLevel: 'info', tenantExtras: () => ({ cognigyApiBaseUrl: proxy.url }) });
+    rig = await startRig({
+      store: { redisUrl: redis.url },
+      outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 8_000 },
+      logLevel: 'info',
+      tenantExtras: () => ({ cognigyApiBaseUrl: proxy.url }),
+    });
     proxy.target = rig.cognigy.url;
   });
   afterAll(async () => {
@@ -27,7 +32,11 @@ describe('a 3 s Redis restart with deliveries in flight', () => {
     await redis?.stop();
   });
 
-  const notified = (s: CognigySession) => rig.cognigy.notifications().filter((c) => c.sessionId === s.sessionId).map((c) => c.text);
+  const notified = (s: CognigySession) =>
+    rig.cognigy
+      .notifications()
+      .filter((c) => c.sessionId === s.sessionId)
+      .map((c) => c.text);
 
   it('sends no reply twice and loses none', async () => {
     const conversations = await Promise.all(
@@ -63,7 +72,8 @@ describe('a 3 s Redis restart with deliveries in flight', () => {
       expect((await rig.engage.agentReply({ threadId: c.threadId, body: `c${i} after` })).outcome).toBe('delivered');
       c.expected.push(`c${i} after`);
     }
-    for (const c of conversations) await waitUntil(`replies of ${c.session.sessionId}`, () => notified(c.session).length >= c.expected.length, { timeoutMs: 20_000 });
+    for (const c of conversations)
+      await waitUntil(`replies of ${c.session.sessionId}`, () => notified(c.session).length >= c.expected.length, { timeoutMs: 20_000 });
     await sleep(500);
     let duplicates = 0;
     let delivered = 0;
@@ -73,7 +83,9 @@ describe('a 3 s Redis restart with deliveries in flight', () => {
       // Every Cognigy call of the conversation (the 'active' inject in flight at the restart, and the notifies).
       const calls = [...rig.cognigy.notifications(), ...rig.cognigy.injections()]
         .filter((x) => x.sessionId === c.session.sessionId)
-        .map((x) => (x.kind === 'notify' ? `notify:${x.text}` : `inject:${String((x.data.handover as { status?: string } | undefined)?.status)}`));
+        .map((x) =>
+          x.kind === 'notify' ? `notify:${x.text}` : `inject:${String((x.data.handover as { status?: string } | undefined)?.status)}`,
+        );
       duplicates += calls.length - new Set(calls).size;
       expect(got).toEqual(c.expected);
     }
@@ -81,6 +93,12 @@ describe('a 3 s Redis restart with deliveries in flight', () => {
     const messages = rig.logLines.map((l) => (JSON.parse(l) as { msg?: string }).msg);
     expect(messages).toContain('outbox completion recorded after the store came back');
     expect(await rig.store.outboxStats()).toMatchObject({ pending: 0, deadLettered: 0 });
-    recordFigures('redis-blip', { downMs, inFlightAtRestart: conversations.length, repliesAcked: conversations.reduce((n, c) => n + c.expected.length, 0), delivered, duplicates });
+    recordFigures('redis-blip', {
+      downMs,
+      inFlightAtRestart: conversations.length,
+      repliesAcked: conversations.reduce((n, c) => n + c.expected.length, 0),
+      delivered,
+      duplicates,
+    });
   }, 60_000);
 });

@@ -21,7 +21,11 @@ const clusterUrl = (): string => {
   return url;
 };
 
-const notifiedOf = (rig: Rig, s: CognigySession): string[] => rig.cognigy.notifications().filter((c) => c.sessionId === s.sessionId).map((c) => c.text);
+const notifiedOf = (rig: Rig, s: CognigySession): string[] =>
+  rig.cognigy
+    .notifications()
+    .filter((c) => c.sessionId === s.sessionId)
+    .map((c) => c.text);
 
 async function handOver(rig: Rig, session: CognigySession): Promise<string> {
   expect((await rig.call('startHandover', session, { firstMessage: 'help' })).status).toBe(200);
@@ -37,15 +41,21 @@ describe('Redis Cluster (3 masters)', () => {
       const session = { URLToken: 'tok', userId: 'u-cluster', sessionId: `s-cluster-${randomUUID().slice(0, 6)}` };
       const threadId = await handOver(rig, session);
       expect((await rig.call('userMessage', session, { text: 'are you there?' })).body).toMatchObject({ forwarded: true });
-      await waitUntil('user message at Engage', () => (rig.engage.thread(threadId)?.messages ?? []).some((m) => m.body === 'are you there?'));
+      await waitUntil('user message at Engage', () =>
+        (rig.engage.thread(threadId)?.messages ?? []).some((m) => m.body === 'are you there?'),
+      );
       expect((await rig.engage.queuingUpdate({ threadId, position: 2, estimatedWaitTimeSeconds: 30 })).delivered).toBe(true);
-      for (const text of ['hello', 'how can I help?']) expect((await rig.engage.agentReply({ threadId, body: text })).outcome).toBe('delivered');
+      for (const text of ['hello', 'how can I help?'])
+        expect((await rig.engage.agentReply({ threadId, body: text })).outcome).toBe('delivered');
       await waitUntil('replies delivered', () => notifiedOf(rig, session).length === 2);
       rig.engage.closeIntervention(threadId);
       await waitUntil('completed', async () => (await rig.store.getConversation(rig.tenant.sourceId, threadId))?.status === 'completed');
       await waitUntil('back in the Bot category', () => rig.engage.thread(threadId)?.categoryIds.join() === rig.tenant.botCategoryId);
       expect(notifiedOf(rig, session)).toEqual(['hello', 'how can I help?']);
-      const statuses = rig.cognigy.injections().filter((c) => c.sessionId === session.sessionId).map((c) => (c.data.handover as { status: string }).status);
+      const statuses = rig.cognigy
+        .injections()
+        .filter((c) => c.sessionId === session.sessionId)
+        .map((c) => (c.data.handover as { status: string }).status);
       expect(statuses).toEqual(['queue', 'active', 'completed']);
       expect(await rig.store.outboxStats()).toMatchObject({ pending: 0, deadLettered: 0 });
       expect((await axios.get(`${rig.adminUrl}/readyz`, { validateStatus: () => true })).status).toBe(200);
@@ -63,7 +73,13 @@ describe('Redis Cluster (3 masters)', () => {
     try {
       for (let i = 0; i < 2; i++) {
         const store = await RedisStore.connect(clusterUrl(), { keyPrefix });
-        const relay = createRelay({ config: rig.config, store, logger: createLogger({ level: 'silent', secrets: [] }), outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 }, outboundTimeoutMs: 2_000 });
+        const relay = createRelay({
+          config: rig.config,
+          store,
+          logger: createLogger({ level: 'silent', secrets: [] }),
+          outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
+          outboundTimeoutMs: 2_000,
+        });
         const { url } = await relay.start(0, '127.0.0.1');
         extra.push({ relay, url });
       }
@@ -92,7 +108,10 @@ describe('Redis Cluster (3 masters)', () => {
           }
         }),
       );
-      for (const c of conversations) await waitUntil(`replies of ${c.session.sessionId}`, () => notifiedOf(rig, c.session).length >= c.acked.length, { timeoutMs: 20_000 });
+      for (const c of conversations)
+        await waitUntil(`replies of ${c.session.sessionId}`, () => notifiedOf(rig, c.session).length >= c.acked.length, {
+          timeoutMs: 20_000,
+        });
       await sleep(300);
       let acked = 0;
       let delivered = 0;
@@ -106,7 +125,14 @@ describe('Redis Cluster (3 masters)', () => {
       }
       expect(acked).toBe(conversations.length * REPLIES);
       expect(await rig.store.outboxStats()).toMatchObject({ pending: 0, deadLettered: 0 });
-      recordFigures('redis-cluster-3-relays', { relays: 3, conversations: conversations.length, repliesAcked: acked, repliesDelivered: delivered, lost: acked - new Set(conversations.flatMap((c) => notifiedOf(rig, c.session))).size, duplicates });
+      recordFigures('redis-cluster-3-relays', {
+        relays: 3,
+        conversations: conversations.length,
+        repliesAcked: acked,
+        repliesDelivered: delivered,
+        lost: acked - new Set(conversations.flatMap((c) => notifiedOf(rig, c.session))).size,
+        duplicates,
+      });
     } finally {
       await front.close();
       for (const e of extra) await e.relay.stop({ closeStore: true }).catch(() => undefined);
@@ -180,7 +206,12 @@ describe('Redis Sentinel failover', () => {
     expect({ sawNotReady, outcomes }).toMatchObject({ sawNotReady: true });
     if (readyAgainAt === 0) {
       const body = (await axios.get(`${rig.adminUrl}/readyz`, { validateStatus: () => true })).data as unknown;
-      throw new Error(`not ready again: ${JSON.stringify(body)} master now ${sentinel.currentMasterPort()} (was ${oldMaster}); outcomes ${outcomes.join(' ')}; log ${rig.logLines.filter((l) => l.includes('redis')).slice(-8).join('\n')}`);
+      throw new Error(
+        `not ready again: ${JSON.stringify(body)} master now ${sentinel.currentMasterPort()} (was ${oldMaster}); outcomes ${outcomes.join(' ')}; log ${rig.logLines
+          .filter((l) => l.includes('redis'))
+          .slice(-8)
+          .join('\n')}`,
+      );
     }
     const followMs = readyAgainAt - killedAt;
     expect(followMs).toBeLessThanOrEqual(10_000);
@@ -193,10 +224,19 @@ describe('Redis Sentinel failover', () => {
     for (let k = 1; k <= 3; k++) {
       expect((await rig.engage.agentReply({ threadId, body: `after ${k}` })).outcome).toBe('delivered');
     }
-    await waitUntil('every reply delivered', () => new Set(notifiedOf(rig, session)).size >= acked.length + unacked.length + 3, { timeoutMs: 15_000 });
+    await waitUntil('every reply delivered', () => new Set(notifiedOf(rig, session)).size >= acked.length + unacked.length + 3, {
+      timeoutMs: 15_000,
+    });
     const got = notifiedOf(rig, session);
     for (const text of acked) expect(got).toContain(text);
     expect(got.length - new Set(got).size).toBe(0);
-    recordFigures('redis-sentinel-failover', { followMs, readyz503Seen: sawNotReady, repliesAcked: acked.length, repliesRetriedByEngage: unacked.length, delivered: got.length, duplicates: got.length - new Set(got).size });
+    recordFigures('redis-sentinel-failover', {
+      followMs,
+      readyz503Seen: sawNotReady,
+      repliesAcked: acked.length,
+      repliesRetriedByEngage: unacked.length,
+      delivered: got.length,
+      duplicates: got.length - new Set(got).size,
+    });
   }, 60_000);
 });

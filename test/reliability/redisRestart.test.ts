@@ -26,8 +26,13 @@ describe('a Redis restart mid-conversation', () => {
     await redis?.stop();
   });
 
-  const readiness = () => axios.get<{ ready: boolean; checks: { store: string } }>(`${rig.adminUrl}/readyz`, { validateStatus: () => true });
-  const notified = (s: CognigySession) => rig.cognigy.notifications().filter((c) => c.sessionId === s.sessionId).map((c) => c.text);
+  const readiness = () =>
+    axios.get<{ ready: boolean; checks: { store: string } }>(`${rig.adminUrl}/readyz`, { validateStatus: () => true });
+  const notified = (s: CognigySession) =>
+    rig.cognigy
+      .notifications()
+      .filter((c) => c.sessionId === s.sessionId)
+      .map((c) => c.text);
 
   it('reconnects, reports readiness truthfully and loses nothing', async () => {
     const { engage, cognigy, tenant } = rig;
@@ -84,15 +89,25 @@ describe('a Redis restart mid-conversation', () => {
     for (const c of conversations) await reply(c, `${c.name} r5`);
     engage.closeIntervention(x.threadId);
 
-    for (const c of conversations) await waitUntil(`replies of ${c.name}`, () => notified(c.session).length >= c.expected.length, { timeoutMs: 15_000 });
-    await waitUntil('x completed', async () => (await rig.store.getConversation(tenant.sourceId, x.threadId))?.status === 'completed', { timeoutMs: 10_000 });
-    await waitUntil('x back in the Bot category', () => engage.thread(x.threadId)?.categoryIds.join() === tenant.botCategoryId, { timeoutMs: 10_000 });
+    for (const c of conversations)
+      await waitUntil(`replies of ${c.name}`, () => notified(c.session).length >= c.expected.length, { timeoutMs: 15_000 });
+    await waitUntil('x completed', async () => (await rig.store.getConversation(tenant.sourceId, x.threadId))?.status === 'completed', {
+      timeoutMs: 10_000,
+    });
+    await waitUntil('x back in the Bot category', () => engage.thread(x.threadId)?.categoryIds.join() === tenant.botCategoryId, {
+      timeoutMs: 10_000,
+    });
     await sleep(200);
     let delivered = 0;
     for (const c of conversations) {
       expect(notified(c.session)).toEqual(c.expected);
       delivered += notified(c.session).length;
-      expect(engage.thread(c.threadId)?.messages.filter((m) => m.side !== 'agent').map((m) => m.body)).toEqual(c.userMessages);
+      expect(
+        engage
+          .thread(c.threadId)
+          ?.messages.filter((m) => m.side !== 'agent')
+          .map((m) => m.body),
+      ).toEqual(c.userMessages);
     }
     expect(await rig.store.outboxStats()).toMatchObject({ pending: 0, deadLettered: 0 });
     const messages = rig.logLines.map((l) => (JSON.parse(l) as { msg?: string }).msg);

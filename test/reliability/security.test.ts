@@ -9,27 +9,55 @@ import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
 /** Authentication, replay protection and the hardening of the three public routes. */
 
-const sdkBody = (action: string, params: Record<string, unknown> | undefined, time: string) => JSON.stringify(params ? { action, params, time } : { action, time });
+const sdkBody = (action: string, params: Record<string, unknown> | undefined, time: string) =>
+  JSON.stringify(params ? { action, params, time } : { action, time });
 const isoAt = (ms: number) => new Date(ms).toISOString();
 
 /** The URL Engage calls: `/handover/rce`, or with several tenants `/handover/rce/<source id>` (the documented multi-tenant URL). */
 function engageUrl(rig: Rig, tenantIndex = 0): string {
-  return rig.tenants.length > 1 ? `${rig.relayUrl}/handover/rce/${rig.tenants[tenantIndex]?.tenant.sourceId ?? 'missing'}` : `${rig.relayUrl}/handover/rce`;
+  return rig.tenants.length > 1
+    ? `${rig.relayUrl}/handover/rce/${rig.tenants[tenantIndex]?.tenant.sourceId ?? 'missing'}`
+    : `${rig.relayUrl}/handover/rce`;
 }
-function sdkPost(rig: Rig, body: string | Buffer, signature: string | null, headers: Record<string, string> = {}, tenantIndex = 0): Promise<RawResult> {
-  return rawRequest(engageUrl(rig, tenantIndex), { body, headers: { 'Content-Type': 'application/json', ...(signature === null ? {} : { 'X-SMCCSDK-SIGNATURE': signature }), ...headers } });
+function sdkPost(
+  rig: Rig,
+  body: string | Buffer,
+  signature: string | null,
+  headers: Record<string, string> = {},
+  tenantIndex = 0,
+): Promise<RawResult> {
+  return rawRequest(engageUrl(rig, tenantIndex), {
+    body,
+    headers: { 'Content-Type': 'application/json', ...(signature === null ? {} : { 'X-SMCCSDK-SIGNATURE': signature }), ...headers },
+  });
 }
-function webhookPost(rig: Rig, body: string | Buffer, secret: string, headers: Record<string, string> = {}, tenantIndex = 0): Promise<RawResult> {
-  return rawRequest(engageUrl(rig, tenantIndex), { body, headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret, ...headers } });
+function webhookPost(
+  rig: Rig,
+  body: string | Buffer,
+  secret: string,
+  headers: Record<string, string> = {},
+  tenantIndex = 0,
+): Promise<RawResult> {
+  return rawRequest(engageUrl(rig, tenantIndex), {
+    body,
+    headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret, ...headers },
+  });
 }
-function apiPost(rig: Rig, route: keyof typeof RELAY_ROUTES, body: string | Buffer, options: { key?: string; sourceId?: string; timestamp?: number; headers?: Record<string, string> } = {}): Promise<RawResult> {
+function apiPost(
+  rig: Rig,
+  route: keyof typeof RELAY_ROUTES,
+  body: string | Buffer,
+  options: { key?: string; sourceId?: string; timestamp?: number; headers?: Record<string, string> } = {},
+): Promise<RawResult> {
   const ts = options.timestamp ?? Math.floor((rig.clock?.now() ?? Date.now()) / 1000);
   const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
   return rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`, {
     body,
     headers: {
       'Content-Type': 'application/json',
-      ...relayAuthHeaders(options.key ?? rig.tenant.relayApiKey, options.sourceId ?? rig.tenant.sourceId, route, text, { timestampSeconds: ts }),
+      ...relayAuthHeaders(options.key ?? rig.tenant.relayApiKey, options.sourceId ?? rig.tenant.sourceId, route, text, {
+        timestampSeconds: ts,
+      }),
       ...options.headers,
     },
   });
@@ -83,7 +111,11 @@ describe('signatures and secrets', () => {
     // The path names the tenant: only its token is tried (one HMAC, not one per tenant), over all 64 bytes, every time.
     for (const signature of Object.values(cases)) expect(await comparisonsDuring(() => sdkPost(rig, body, signature))).toEqual([[64, 64]]);
     // Tenant 1 has a current and a previous token: both compared, whichever matches.
-    for (const signature of [signSdkBody(previousRealtime, body), 'f'.repeat(128)]) expect(await comparisonsDuring(() => sdkPost(rig, body, signature, {}, 1))).toEqual([[64, 64], [64, 64]]);
+    for (const signature of [signSdkBody(previousRealtime, body), 'f'.repeat(128)])
+      expect(await comparisonsDuring(() => sdkPost(rig, body, signature, {}, 1))).toEqual([
+        [64, 64],
+        [64, 64],
+      ]);
     expect((await sdkPost(rig, body, signSdkBody(previousRealtime, body), {}, 1)).status).toBe(200);
     expect((await sdkPost(rig, body, signSdkBody(previousRealtime, body))).status).toBe(401);
   });
@@ -94,7 +126,10 @@ describe('signatures and secrets', () => {
     for (const secret of presented) {
       const comparisons = await comparisonsDuring(() => webhookPost(rig, body, secret));
       // Hash-then-compare: fixed 32-byte digests, one per accepted secret of the tenant in the path (current + previous).
-      expect(comparisons).toEqual([[32, 32], [32, 32]]);
+      expect(comparisons).toEqual([
+        [32, 32],
+        [32, 32],
+      ]);
     }
     expect((await webhookPost(rig, body, previousWebhook)).status).toBe(200);
     expect((await webhookPost(rig, body, 'x')).status).toBe(401);
@@ -115,7 +150,10 @@ describe('signatures and secrets', () => {
     const ts = now;
     const signed = relayAuthHeaders(rig.tenant.relayApiKey, rig.tenant.sourceId, 'queueStatus', body, { timestampSeconds: ts });
     const tampered = (headers: Record<string, string>, sent = body) =>
-      rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES.queueStatus}`, { body: sent, headers: { 'Content-Type': 'application/json', ...signed, ...headers } });
+      rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES.queueStatus}`, {
+        body: sent,
+        headers: { 'Content-Type': 'application/json', ...signed, ...headers },
+      });
     expect(code(await tampered({ [RELAY_HEADERS.timestamp]: String(ts + 1) }))).toEqual([401, 'bad_signature']);
     expect(code(await tampered({}, body.replace('u-sec', 'u-se2')))).toEqual([401, 'bad_signature']);
     expect(code(await tampered({ [RELAY_HEADERS.signatureV2]: '' }))).toEqual([401, 'missing_headers']);
@@ -169,7 +207,8 @@ describe('Source SDK replay window', () => {
       await waitUntil('in Agent folder', () => rig.engage.thread(threadId)?.inAgentFolder === true);
       const t0 = clock.now();
       const signed = (body: string) => signSdkBody(rig.tenant.realtimeAccessToken, body);
-      const queueUpdate = (position: number, time: number) => sdkBody('messaging.queuing_update', { thread_id: threadId, position, estimated_wait_time: 60 }, isoAt(time));
+      const queueUpdate = (position: number, time: number) =>
+        sdkBody('messaging.queuing_update', { thread_id: threadId, position, estimated_wait_time: 60 }, isoAt(time));
       const injects = () => rig.cognigy.calls.filter((c) => c.sessionId === session.sessionId).map(describeCognigyCall);
       const current = queueUpdate(3, t0);
       // Dated 4 minutes ahead (clock skew): accepted until t0 + 9 min.
@@ -219,7 +258,14 @@ describe('public route hardening', () => {
     referrer: r.headers['referrer-policy'],
     poweredBy: r.headers['x-powered-by'],
   });
-  const expectedHelmet = { nosniff: 'nosniff', frame: 'SAMEORIGIN', hsts: 'string', csp: true, referrer: 'no-referrer', poweredBy: undefined };
+  const expectedHelmet = {
+    nosniff: 'nosniff',
+    frame: 'SAMEORIGIN',
+    hsts: 'string',
+    csp: true,
+    referrer: 'no-referrer',
+    poweredBy: undefined,
+  };
 
   it('refuses bodies over the size limit with 413', async () => {
     const huge = JSON.stringify({ action: 'messages.list', params: { pad: 'x'.repeat(1_100_000) }, time: new Date().toISOString() });
@@ -234,7 +280,11 @@ describe('public route hardening', () => {
     const deep = `{"action":"messages.list","time":"${new Date().toISOString()}","params":{"x":${'['.repeat(40)}${']'.repeat(40)}}}`;
     for (const route of routes()) {
       const r = await route.send(deep);
-      expect({ route: route.name, status: r.status, reason: /nested deeper than 32/.test(r.body) }).toEqual({ route: route.name, status: 400, reason: true });
+      expect({ route: route.name, status: r.status, reason: /nested deeper than 32/.test(r.body) }).toEqual({
+        route: route.name,
+        status: 400,
+        reason: true,
+      });
     }
     // A body nested 100 000 deep does not crash anything either.
     const abyss = '['.repeat(100_000) + ']'.repeat(100_000);
@@ -243,7 +293,15 @@ describe('public route hardening', () => {
 
   it('accepts only application/json (415 otherwise)', async () => {
     const body = sdkBody('messages.list', {}, new Date().toISOString());
-    const refused = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', 'application/json-patch+json', 'text/json', ''];
+    const refused = [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/jsonx',
+      'application/json-patch+json',
+      'text/json',
+      '',
+    ];
     for (const route of routes()) {
       for (const type of refused) {
         const r = await route.send(body, { 'Content-Type': type });
@@ -262,7 +320,9 @@ describe('public route hardening', () => {
       await rawRequest(`${rig.relayUrl}/metrics`),
       await rawRequest(`${rig.relayUrl}/nope`),
       await sdkPost(rig, '{}', 'ab'),
-      await rawRequest(`${rig.relayUrl}/handover/rce?hub.mode=subscribe&hub.challenge=c&hub.verify_token=${encodeURIComponent(rig.tenant.verifyToken)}`),
+      await rawRequest(
+        `${rig.relayUrl}/handover/rce?hub.mode=subscribe&hub.challenge=c&hub.verify_token=${encodeURIComponent(rig.tenant.verifyToken)}`,
+      ),
     ];
     // /readyz and /metrics live on the admin listener only.
     expect(responses.map((r) => r.status)).toEqual([200, 404, 404, 404, 401, 200]);
@@ -289,14 +349,22 @@ describe('rate limiting on public routes', () => {
   });
 
   it('limits each tenant once it is authenticated, across routes, without letting forged calls spend its budget', async () => {
-    const rig = await startRig({ tenants: 2, skipEngageSetup: true, settings: { tenantRateLimitPerMinute: 5, rateLimitPerMinute: 10_000 } });
+    const rig = await startRig({
+      tenants: 2,
+      skipEngageSetup: true,
+      settings: { tenantRateLimitPerMinute: 5, rateLimitPerMinute: 10_000 },
+    });
     try {
       const session = { URLToken: 'tok', userId: 'u-rl', sessionId: 's-rl' };
       let n = 0;
       const callAs = (tenantIndex: number) => {
         const t = rig.tenants[tenantIndex]?.tenant;
         if (!t) throw new Error('tenant');
-        return apiPost(rig, 'queueStatus', JSON.stringify(envelopeFor(t, session, `rl-${++n}`)), { key: t.relayApiKey, sourceId: t.sourceId, headers: { 'X-Forwarded-For': `192.0.2.${n % 250}` } });
+        return apiPost(rig, 'queueStatus', JSON.stringify(envelopeFor(t, session, `rl-${++n}`)), {
+          key: t.relayApiKey,
+          sourceId: t.sourceId,
+          headers: { 'X-Forwarded-For': `192.0.2.${n % 250}` },
+        });
       };
       // Forged calls naming tenant 0 are refused and cost it nothing.
       for (let i = 0; i < 20; i++) expect((await apiPost(rig, 'queueStatus', '{}', { key: 'forged-key-0000000' })).status).toBe(401);
@@ -329,7 +397,10 @@ describe('extension signature v2 and the admin listener', () => {
   });
   const code = (r: RawResult) => [r.status, (JSON.parse(r.body) as { error?: { code: string } }).error?.code ?? 'ok'];
   const post = (route: keyof typeof RELAY_ROUTES, body: string, headers: Record<string, string>) =>
-    rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`, { body, headers: { 'Content-Type': 'application/json', ...headers } });
+    rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES[route]}`, {
+      body,
+      headers: { 'Content-Type': 'application/json', ...headers },
+    });
 
   it('refuses a captured status call replayed on another route', async () => {
     const session = { URLToken: 'v2', userId: 'u-v2', sessionId: 's-v2' };
@@ -361,21 +432,47 @@ describe('extension signature v2 and the admin listener', () => {
     ];
     for (const [sent, expected] of cases) {
       const r = await post('queueStatus', big, sent);
-      expect({ expected, answer: code(r), connection: r.headers.connection }).toEqual({ expected, answer: [401, expected], connection: 'close' });
+      expect({ expected, answer: code(r), connection: r.headers.connection }).toEqual({
+        expected,
+        answer: [401, expected],
+        connection: 'close',
+      });
     }
   });
 
   it('tells an extension that signs only v1 to upgrade', async () => {
     const body = JSON.stringify(envelopeFor(rig.tenant, { URLToken: 'v1', userId: 'u', sessionId: 's' }, 'v1-call'));
     const ts = Math.floor(Date.now() / 1000);
-    const r = await post('queueStatus', body, { [RELAY_HEADERS.timestamp]: String(ts), [RELAY_HEADERS.nonce]: 'nonce-v1-0001', [RELAY_HEADERS.signature]: signRelayRequestV1(rig.tenant.relayApiKey, ts, body, 'nonce-v1-0001'), [RELAY_HEADERS.source]: rig.tenant.sourceId });
-    expect([r.status, JSON.parse(r.body)]).toEqual([401, { error: { code: 'unsupported_signature', message: 'This extension signs requests the old way (v1): upload the current rce-handover extension', field: 'extension' } }]);
+    const r = await post('queueStatus', body, {
+      [RELAY_HEADERS.timestamp]: String(ts),
+      [RELAY_HEADERS.nonce]: 'nonce-v1-0001',
+      [RELAY_HEADERS.signature]: signRelayRequestV1(rig.tenant.relayApiKey, ts, body, 'nonce-v1-0001'),
+      [RELAY_HEADERS.source]: rig.tenant.sourceId,
+    });
+    expect([r.status, JSON.parse(r.body)]).toEqual([
+      401,
+      {
+        error: {
+          code: 'unsupported_signature',
+          message: 'This extension signs requests the old way (v1): upload the current rce-handover extension',
+          field: 'extension',
+        },
+      },
+    ]);
   });
 
   it('takes built-in property names as profile keys as data (200), not as a server error', async () => {
     const session = { URLToken: 'proto', userId: 'u-proto', sessionId: 's-proto' };
     const profile = { constructor: 'c', toString: 't', hasOwnProperty: 'h', valueOf: 'v' };
-    expect((await rig.call('startHandover', session, { firstMessage: 'help', profile, profileMapping: { toString: 'email', valueOf: 'constructor' } })).status).toBe(200);
+    expect(
+      (
+        await rig.call('startHandover', session, {
+          firstMessage: 'help',
+          profile,
+          profileMapping: { toString: 'email', valueOf: 'constructor' },
+        })
+      ).status,
+    ).toBe(200);
     expect((await rig.call('sendProfile', session, { profile })).status).toBe(200);
   });
 

@@ -15,13 +15,26 @@ describe('3 relays, one Engage REST budget', () => {
   it('Engage answers no 429 while the relays together hold back to the budget', async () => {
     const keyPrefix = `budget-relays:${randomUUID()}:`;
     const clusterUrl = process.env.TEST_REDIS_CLUSTER_URL ?? '';
-    const rig = await startRig({ store: { redisUrl: clusterUrl }, keyPrefix, logLevel: 'info', proxyEngage: true, settings: { engageRestPerMinute: 27 }, engageOptions: { restRateLimitPerMinute: 30 } });
+    const rig = await startRig({
+      store: { redisUrl: clusterUrl },
+      keyPrefix,
+      logLevel: 'info',
+      proxyEngage: true,
+      settings: { engageRestPerMinute: 27 },
+      engageOptions: { restRateLimitPerMinute: 30 },
+    });
     const extra: Relay[] = [];
     const urls = [rig.relayUrl];
     const front = await startRoundRobin(() => urls);
     try {
       for (let i = 0; i < 2; i++) {
-        const relay = createRelay({ config: rig.config, store: await RedisStore.connect(clusterUrl, { keyPrefix }), logger: createLogger({ level: 'silent', secrets: [] }), outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 }, outboundTimeoutMs: 2_000 });
+        const relay = createRelay({
+          config: rig.config,
+          store: await RedisStore.connect(clusterUrl, { keyPrefix }),
+          logger: createLogger({ level: 'silent', secrets: [] }),
+          outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
+          outboundTimeoutMs: 2_000,
+        });
         urls.push((await relay.start(0, '127.0.0.1')).url);
         extra.push(relay);
       }
@@ -40,7 +53,14 @@ describe('3 relays, one Engage REST budget', () => {
       const tooMany = calls.filter((c) => c.status === 429).length;
       expect(tooMany).toBe(0);
       expect(calls.length).toBeLessThanOrEqual(27);
-      recordFigures('shared-engage-budget', { relays: 3, handovers: 24, engageLimitPerMinute: 30, relayBudgetPerMinute: 27, restCallsInWindow: calls.length, engage429: tooMany });
+      recordFigures('shared-engage-budget', {
+        relays: 3,
+        handovers: 24,
+        engageLimitPerMinute: 30,
+        relayBudgetPerMinute: 27,
+        restCallsInWindow: calls.length,
+        engage429: tooMany,
+      });
     } finally {
       await front.close();
       for (const r of extra) await r.stop({ closeStore: true });

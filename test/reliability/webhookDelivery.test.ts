@@ -21,7 +21,10 @@ describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('webhook deliveries at le
     expect((await rig.call('startHandover', session, { firstMessage: 'help' })).status).toBe(200);
     const threadId = threadIdFor(rig.tenant.sourceId, session);
     await waitUntil('thread in Agent folder', () => rig.engage.thread(threadId)?.inAgentFolder === true);
-    await waitUntil('engage thread id known', async () => (await rig.store.getConversation(rig.tenant.sourceId, threadId))?.engageThreadId != null);
+    await waitUntil(
+      'engage thread id known',
+      async () => (await rig.store.getConversation(rig.tenant.sourceId, threadId))?.engageThreadId != null,
+    );
     const engageThreadId = (await rig.store.getConversation(rig.tenant.sourceId, threadId))?.engageThreadId ?? '';
     return { session, threadId, engageThreadId };
   }
@@ -30,7 +33,11 @@ describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('webhook deliveries at le
     type,
     id,
     issued_at: issuedAt,
-    resource: { type: 'intervention', id: `int-${engageThreadId}`, metadata: { source_id: rig.tenant.sourceId, thread_id: engageThreadId } },
+    resource: {
+      type: 'intervention',
+      id: `int-${engageThreadId}`,
+      metadata: { source_id: rig.tenant.sourceId, thread_id: engageThreadId },
+    },
   });
   const post = (events: unknown[], deliveryId = `d-${++seq}`) =>
     axios.post<string>(`${rig.relayUrl}/handover/rce`, JSON.stringify({ id: deliveryId, domain_id: 'dom', events }), {
@@ -59,7 +66,10 @@ describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('webhook deliveries at le
   it('orders a batch by issued_at and never lets an older event undo a newer one', async () => {
     const c = await handedOver('order');
     // Listed newest first in one POST: applied oldest first.
-    const res = await post([event('intervention.closed', `ev-o2-${storeKind}`, c.engageThreadId, iso(-1000)), event('intervention.opened', `ev-o1-${storeKind}`, c.engageThreadId, iso(-3000))]);
+    const res = await post([
+      event('intervention.closed', `ev-o2-${storeKind}`, c.engageThreadId, iso(-1000)),
+      event('intervention.opened', `ev-o1-${storeKind}`, c.engageThreadId, iso(-3000)),
+    ]);
     expect(res.status).toBe(200);
     await waitUntil('completed', () => linesOf(c.session).includes('inject:completed'));
     // Arriving late in its own POST: an "opened" older than the close changes nothing.
@@ -71,7 +81,9 @@ describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('webhook deliveries at le
 
   it('handles several conversations, unknown types and malformed events in one POST', async () => {
     const convs = await Promise.all(['m1', 'm2', 'm3'].map((n) => handedOver(n)));
-    const events: unknown[] = convs.map((c, i) => event('intervention.closed', `ev-multi-${storeKind}-${i}`, c.engageThreadId, iso(-100 * i)));
+    const events: unknown[] = convs.map((c, i) =>
+      event('intervention.closed', `ev-multi-${storeKind}-${i}`, c.engageThreadId, iso(-100 * i)),
+    );
     events.push(event('content.imported', `ev-noise-${storeKind}`, 'whatever', iso(0)), { type: 'intervention.closed', id: 42 }, null);
     const res = await post(events);
     expect(res.status).toBe(200);
@@ -83,7 +95,8 @@ describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('webhook deliveries at le
 
   it('survives Engage’s own duplicated and shuffled batches during real closes', async () => {
     const convs = await Promise.all(['e1', 'e2'].map((n) => handedOver(n)));
-    for (const c of convs) expect((await rig.engage.agentReply({ threadId: c.threadId, body: `hello ${c.session.userId}` })).outcome).toBe('delivered');
+    for (const c of convs)
+      expect((await rig.engage.agentReply({ threadId: c.threadId, body: `hello ${c.session.userId}` })).outcome).toBe('delivered');
     rig.engage.duplicateNextDelivery();
     rig.engage.shuffleNextBatch();
     // Both closes fall into one batch window; the batch is sent twice.

@@ -93,7 +93,11 @@ describe('AddressRateLimit', () => {
     expect([header(last, 'RateLimit'), header(last, 'Retry-After')]).toEqual(['limit=3, remaining=0, reset=1', '1']);
     // Another address in the same window: its own remaining, no Retry-After.
     const other = limiter.take('b');
-    expect([other.allowed, header(other, 'RateLimit'), header(other, 'Retry-After')]).toEqual([true, 'limit=3, remaining=2, reset=1', undefined]);
+    expect([other.allowed, header(other, 'RateLimit'), header(other, 'Retry-After')]).toEqual([
+      true,
+      'limit=3, remaining=2, reset=1',
+      undefined,
+    ]);
   });
 
   it('states the window in whole seconds in the policy', () => {

@@ -33,7 +33,13 @@ describe('agent names and availability (openapi User, transfers.md)', () => {
       { agent_id: 'a', channels: [{ id: 'rt', name: 'Realtime', status: 'available', busyness: 'busy' }] },
       { agent_id: 'b', channels: [{ id: 'rt', name: 'Realtime', status: 'available', busyness: 'full' }] },
       { agent_id: 'c', channels: [{ id: 'rt', name: 'Realtime', status: 'away', busyness: 'unoccupied' }] },
-      { agent_id: 'd', channels: [{ id: 'async', name: 'Async', status: 'available', busyness: 'ok' }, { id: 'rt', name: 'Realtime', status: null }] },
+      {
+        agent_id: 'd',
+        channels: [
+          { id: 'async', name: 'Async', status: 'available', busyness: 'ok' },
+          { id: 'rt', name: 'Realtime', status: null },
+        ],
+      },
     ];
     expect(countAvailableAgents(statuses, new Set(['rt']))).toBe(1);
     expect(countAvailableAgents(statuses, null)).toBe(2);
@@ -42,7 +48,13 @@ describe('agent names and availability (openapi User, transfers.md)', () => {
 
 describe('webhook events that change a handover', () => {
   const event = (type: string, resourceType: string, metadata: Record<string, unknown>, userId?: string) =>
-    webhookEventSchema.parse({ type, id: 'e1', issued_at: '2026-01-01T00:00:00Z', ...(userId ? { user_id: userId } : {}), resource: { type: resourceType, id: 7, metadata } });
+    webhookEventSchema.parse({
+      type,
+      id: 'e1',
+      issued_at: '2026-01-01T00:00:00Z',
+      ...(userId ? { user_id: userId } : {}),
+      resource: { type: resourceType, id: 7, metadata },
+    });
 
   it('names the agent from the intervention user, the task agents, else the acting user', () => {
     expect(agentIdOf(event('intervention.user_updated', 'intervention', { user_id: 'new' }, 'admin'))).toBe('new');
@@ -79,19 +91,37 @@ describe('transcript lines already sent', () => {
 });
 
 describe('contract for issue 16', () => {
-  const envelope = { requestId: 'r1', connection: { sourceId: 's', botCategoryId: 'b', agentCategoryId: 'a', apiAccessTokenFingerprint: '0123456789abcdef' }, session: { URLToken: 't', userId: 'u', sessionId: 's' } };
+  const envelope = {
+    requestId: 'r1',
+    connection: { sourceId: 's', botCategoryId: 'b', agentCategoryId: 'a', apiAccessTokenFingerprint: '0123456789abcdef' },
+    session: { URLToken: 't', userId: 'u', sessionId: 's' },
+  };
 
   it('keeps today behaviour by default: no inactivity timeout, English notices', () => {
     const options = contract.handoverOptionsSchema.parse({});
-    expect(options).toMatchObject({ inactivityTimeoutMinutes: 0, inactivityCloses: false, userLeftNotice: 'The customer left the conversation.', userBackNotice: 'The customer is back in the conversation.' });
+    expect(options).toMatchObject({
+      inactivityTimeoutMinutes: 0,
+      inactivityCloses: false,
+      userLeftNotice: 'The customer left the conversation.',
+      userBackNotice: 'The customer is back in the conversation.',
+    });
     expect(contract.startHandoverRequestSchema.parse({ ...envelope, firstMessage: 'hi' }).options).toEqual(options);
     expect(contract.handoverOptionsSchema.safeParse({ inactivityTimeoutMinutes: 1441 }).success).toBe(false);
   });
 
   it('parses the close and availability routes', () => {
     expect(contract.closeHandoverRequestSchema.parse(envelope).reason).toBe('closed_by_flow');
-    expect(contract.agentAvailabilityRequestSchema.safeParse({ ...envelope, categoryIds: Array.from({ length: 21 }, (_, i) => `c${i}`) }).success).toBe(false);
-    expect(contract.agentAvailabilityResponseSchema.safeParse({ available: true, availableAgents: -1, checkedAt: new Date().toISOString() }).success).toBe(false);
-    expect(contract.injectedHandoverEventSchema.parse({ status: 'completed', source: 'rce-handover', threadId: 't', reason: 'inactivity' }).reason).toBe('inactivity');
+    expect(
+      contract.agentAvailabilityRequestSchema.safeParse({ ...envelope, categoryIds: Array.from({ length: 21 }, (_, i) => `c${i}`) })
+        .success,
+    ).toBe(false);
+    expect(
+      contract.agentAvailabilityResponseSchema.safeParse({ available: true, availableAgents: -1, checkedAt: new Date().toISOString() })
+        .success,
+    ).toBe(false);
+    expect(
+      contract.injectedHandoverEventSchema.parse({ status: 'completed', source: 'rce-handover', threadId: 't', reason: 'inactivity' })
+        .reason,
+    ).toBe('inactivity');
   });
 });

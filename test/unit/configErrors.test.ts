@@ -18,13 +18,24 @@ function messageOf(run: () => unknown): string {
 }
 
 /** The lines of a ConfigError message after its heading. */
-const linesOf = (message: string) => message.split('\n').slice(1).map((l) => l.trim());
+const linesOf = (message: string) =>
+  message
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim());
 
 describe('configuration errors: one line per variable', () => {
   it('tells a missing variable from an empty one and from a malformed one, each with an example', () => {
     const { RCE_WEBHOOK_SECRET: _missing, ...rest } = env;
     void _missing;
-    const message = messageOf(() => loadConfig({ ...rest, RCE_BOT_CATEGORY_ID: '  ', RCE_BASE_API_URL: 'ftp://acme.api.engagement.dimelo.com', RCE_REALTIME_ACCESS_TOKEN: 'tiny' }));
+    const message = messageOf(() =>
+      loadConfig({
+        ...rest,
+        RCE_BOT_CATEGORY_ID: '  ',
+        RCE_BASE_API_URL: 'ftp://acme.api.engagement.dimelo.com',
+        RCE_REALTIME_ACCESS_TOKEN: 'tiny',
+      }),
+    );
     expect(message.split('\n')[0]).toBe('Invalid configuration (4 problems):');
     expect(linesOf(message).sort()).toEqual([
       'RCE_BASE_API_URL is malformed: must be the Engage API host, e.g. acme.api.engagement.dimelo.com or https://acme.api.engagement.dimelo.com/1.0. Example: RCE_BASE_API_URL=https://acme.api.engagement.dimelo.com/1.0',
@@ -51,26 +62,48 @@ describe('configuration errors: one line per variable', () => {
       'OUTBOX_DEADLINE_MS is malformed: must be at least 0. Example: OUTBOX_DEADLINE_MS=900000',
       'PORT is malformed: not a number. Example: PORT=8080',
     ]);
-    const endpoint = messageOf(() => loadConfig({ ...env, RCE_REALTIME_ENDPOINT_URL: 'ftp://acme.engagement.dimelo.com/realtime/sdk/5f1e2d' }));
-    expect(linesOf(endpoint)).toEqual(["RCE_REALTIME_ENDPOINT_URL is malformed: must end with the source id, e.g. https://acme.engagement.dimelo.com/realtime/sdk/5f1c00000000000000000d01 (the source's Implementation Details). Example: RCE_REALTIME_ENDPOINT_URL=https://acme.engagement.dimelo.com/realtime/sdk/5f1c00000000000000000d01"]);
+    const endpoint = messageOf(() =>
+      loadConfig({ ...env, RCE_REALTIME_ENDPOINT_URL: 'ftp://acme.engagement.dimelo.com/realtime/sdk/5f1e2d' }),
+    );
+    expect(linesOf(endpoint)).toEqual([
+      "RCE_REALTIME_ENDPOINT_URL is malformed: must end with the source id, e.g. https://acme.engagement.dimelo.com/realtime/sdk/5f1c00000000000000000d01 (the source's Implementation Details). Example: RCE_REALTIME_ENDPOINT_URL=https://acme.engagement.dimelo.com/realtime/sdk/5f1c00000000000000000d01",
+    ]);
   });
 
   it('gives every variable the relay reads an example when it is wrong', () => {
-    const numeric = new Set(Object.entries(SETTINGS_ENV).filter(([, key]) => /Ms$|Port$|PerMinute$|Bytes$|^port$/.test(key)).map(([name]) => name));
+    const numeric = new Set(
+      Object.entries(SETTINGS_ENV)
+        .filter(([, key]) => /Ms$|Port$|PerMinute$|Bytes$|^port$/.test(key))
+        .map(([name]) => name),
+    );
     for (const name of Object.keys(SETTINGS_ENV).filter((n) => numeric.has(n))) {
-      expect(linesOf(messageOf(() => loadConfig({ ...env, [name]: 'not-a-number' })))).toEqual([expect.stringMatching(new RegExp(`^${name} is malformed: .*\\. Example: ${name}=\\S+`))]);
+      expect(linesOf(messageOf(() => loadConfig({ ...env, [name]: 'not-a-number' })))).toEqual([
+        expect.stringMatching(new RegExp(`^${name} is malformed: .*\\. Example: ${name}=\\S+`)),
+      ]);
     }
     for (const name of Object.keys(TENANT_ENV).filter((n) => env[n] !== undefined)) {
       const { [name]: _omit, ...without } = env;
       void _omit;
-      expect(linesOf(messageOf(() => loadConfig(without)))).toEqual([expect.stringMatching(new RegExp(`^${name} is not set\\. Example: ${name}=.+`))]);
+      expect(linesOf(messageOf(() => loadConfig(without)))).toEqual([
+        expect.stringMatching(new RegExp(`^${name} is not set\\. Example: ${name}=.+`)),
+      ]);
     }
   });
 
   it('names the field of the RELAY_CONFIG file, with the JSON form of the example', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rce-config-errors-'));
     const file = path.join(dir, 'tenants.json');
-    const tenant = { apiAccessToken: 'api-token-123456', botCategoryId: '', agentCategoryId: 'a', realtimeAccessToken: 'realtime-token-123456', realtimeEndpointUrl: env.RCE_REALTIME_ENDPOINT_URL, webhookSecret: 'webhook-secret-123', baseApiUrl: 'ftp://acme.api.engagement.dimelo.com', cognigyApiBaseUrl: env.COGNIGY_API_BASE_URL, cognigyApiKey: 'cognigy-key-123456' };
+    const tenant = {
+      apiAccessToken: 'api-token-123456',
+      botCategoryId: '',
+      agentCategoryId: 'a',
+      realtimeAccessToken: 'realtime-token-123456',
+      realtimeEndpointUrl: env.RCE_REALTIME_ENDPOINT_URL,
+      webhookSecret: 'webhook-secret-123',
+      baseApiUrl: 'ftp://acme.api.engagement.dimelo.com',
+      cognigyApiBaseUrl: env.COGNIGY_API_BASE_URL,
+      cognigyApiKey: 'cognigy-key-123456',
+    };
     writeFileSync(file, JSON.stringify({ tenants: [tenant] }));
     expect(linesOf(messageOf(() => loadConfig({ RELAY_CONFIG: file })))).toEqual([
       'RELAY_CONFIG tenants[0].botCategoryId is empty. Example: "botCategoryId": "5f1c00000000000000000c02"',
@@ -78,7 +111,9 @@ describe('configuration errors: one line per variable', () => {
       'RELAY_CONFIG tenants[0].relayApiKey is not set. Example: "relayApiKey": "<the Connection’s Relay API Key, e.g. from `openssl rand -hex 32`>"',
     ]);
     writeFileSync(file, JSON.stringify({ tenants: [] }));
-    expect(linesOf(messageOf(() => loadConfig({ RELAY_CONFIG: file })))).toEqual(['RELAY_CONFIG tenants is malformed: must have at least 1 entries']);
+    expect(linesOf(messageOf(() => loadConfig({ RELAY_CONFIG: file })))).toEqual([
+      'RELAY_CONFIG tenants is malformed: must have at least 1 entries',
+    ]);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -7,7 +7,15 @@ import {
   parseWeeklyHours,
 } from '../../extension/src/businessHours';
 
-const weekdays9to5 = { mon: '09:00-17:00', tue: '09:00-17:00', wed: '09:00-17:00', thu: '09:00-17:00', fri: '09:00-17:00', sat: null, sun: null };
+const weekdays9to5 = {
+  mon: '09:00-17:00',
+  tue: '09:00-17:00',
+  wed: '09:00-17:00',
+  thu: '09:00-17:00',
+  fri: '09:00-17:00',
+  sat: null,
+  sun: null,
+};
 const at = (iso: string) => new Date(iso);
 
 describe('localClock (Intl.DateTimeFormat in the zone)', () => {
@@ -23,10 +31,18 @@ describe('business hours across daylight-saving changes', () => {
   it('follows the clock change in Berlin (CET → CEST on 2025-03-30)', () => {
     // Friday before: UTC+1.
     expect(checkBusinessHours(berlin, at('2025-03-28T08:05:00Z'))).toMatchObject({ open: true, localTime: '09:05' });
-    expect(checkBusinessHours(berlin, at('2025-03-28T07:55:00Z'))).toMatchObject({ open: false, reason: 'outside_hours', localTime: '08:55' });
+    expect(checkBusinessHours(berlin, at('2025-03-28T07:55:00Z'))).toMatchObject({
+      open: false,
+      reason: 'outside_hours',
+      localTime: '08:55',
+    });
     // Monday after: UTC+2. A fixed +1 offset would call 07:05Z "08:05, closed" and 15:30Z "16:30, open".
     expect(checkBusinessHours(berlin, at('2025-03-31T07:05:00Z'))).toMatchObject({ open: true, localTime: '09:05' });
-    expect(checkBusinessHours(berlin, at('2025-03-31T15:30:00Z'))).toMatchObject({ open: false, reason: 'outside_hours', localTime: '17:30' });
+    expect(checkBusinessHours(berlin, at('2025-03-31T15:30:00Z'))).toMatchObject({
+      open: false,
+      reason: 'outside_hours',
+      localTime: '17:30',
+    });
   });
 
   it('handles the skipped hour of the spring-forward night', () => {
@@ -60,7 +76,11 @@ describe('closed dates and overnight hours', () => {
   });
 
   it('closes a closed date all day, by the local date', () => {
-    expect(checkBusinessHours(hours, at('2025-12-24T10:00:00Z'))).toMatchObject({ open: false, reason: 'closed_date', localDate: '2025-12-24' });
+    expect(checkBusinessHours(hours, at('2025-12-24T10:00:00Z'))).toMatchObject({
+      open: false,
+      reason: 'closed_date',
+      localDate: '2025-12-24',
+    });
     expect(checkBusinessHours(hours, at('2025-12-26T10:00:00Z'))).toMatchObject({ open: false, reason: 'closed_date' });
     expect(checkBusinessHours(hours, at('2025-12-23T10:00:00Z'))).toMatchObject({ open: true });
     expect(checkBusinessHours(hours, at('2025-12-27T10:00:00Z'))).toMatchObject({ open: false, reason: 'outside_hours', weekday: 'sat' });

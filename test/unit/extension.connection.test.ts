@@ -1,4 +1,11 @@
-import { CONNECTION_FIELD_NAMES, ConnectionError, connectionFieldHelp, parseConnection, redactSecrets, connectionSecrets } from '../../extension/src/connection';
+import {
+  CONNECTION_FIELD_NAMES,
+  ConnectionError,
+  connectionFieldHelp,
+  parseConnection,
+  redactSecrets,
+  connectionSecrets,
+} from '../../extension/src/connection';
 
 const valid = {
   apiAccessToken: 'api-token-VALUE-4711',
@@ -43,12 +50,15 @@ describe('parseConnection', () => {
     expect(failure({ ...valid, relayUrl: 'https://user:pw@relay.example.com' }).field).toBe('relayUrl');
   });
 
-  it.each(CONNECTION_FIELD_NAMES.filter((name) => connectionFieldHelp[name].required))('names the missing field %s by label and key', (name) => {
-    const error = failure({ ...valid, [name]: '   ' });
-    expect(error.field).toBe(name);
-    expect(error.code).toBe('invalid_connection');
-    expect(error.message).toContain(`"${connectionFieldHelp[name].label}" (${name}) is missing`);
-  });
+  it.each(CONNECTION_FIELD_NAMES.filter((name) => connectionFieldHelp[name].required))(
+    'names the missing field %s by label and key',
+    (name) => {
+      const error = failure({ ...valid, [name]: '   ' });
+      expect(error.field).toBe(name);
+      expect(error.code).toBe('invalid_connection');
+      expect(error.message).toContain(`"${connectionFieldHelp[name].label}" (${name}) is missing`);
+    },
+  );
 
   it('says "missing" for an absent field and "must be text" for a wrong type', () => {
     const { relayApiKey: _omitted, ...withoutKey } = valid;
@@ -88,9 +98,14 @@ describe('parseConnection', () => {
     expect(parseConnection({ ...valid, baseApiUrl }).baseApiUrl).toBe('https://acme.api.engagement.dimelo.com/1.0');
   });
 
-  it('keeps a local simulator\'s http Base API URL and refuses forms that can never work', () => {
+  it("keeps a local simulator's http Base API URL and refuses forms that can never work", () => {
     expect(parseConnection({ ...valid, baseApiUrl: 'http://127.0.0.1:4010' }).baseApiUrl).toBe('http://127.0.0.1:4010/1.0');
-    for (const baseApiUrl of ['http://acme.api.engagement.dimelo.com', 'https://acme.api.engagement.dimelo.com/2.0', 'https://acme.engagement.dimelo.com/admin/categories/1/edit', 'https://acme.api.engagement.dimelo.com/1.0?x=1']) {
+    for (const baseApiUrl of [
+      'http://acme.api.engagement.dimelo.com',
+      'https://acme.api.engagement.dimelo.com/2.0',
+      'https://acme.engagement.dimelo.com/admin/categories/1/edit',
+      'https://acme.api.engagement.dimelo.com/1.0?x=1',
+    ]) {
       const error = failure({ ...valid, baseApiUrl });
       expect(error.field).toBe('baseApiUrl');
       expect(error.message).toContain('e.g. acme.api.engagement.dimelo.com');
@@ -98,7 +113,9 @@ describe('parseConnection', () => {
   });
 
   it('explains a pasted category URL', () => {
-    expect(failure({ ...valid, agentCategoryId: 'https://x.engagement.dimelo.com/admin/categories/abc/edit' }).message).toContain('CATEGORY_ID only');
+    expect(failure({ ...valid, agentCategoryId: 'https://x.engagement.dimelo.com/admin/categories/abc/edit' }).message).toContain(
+      'CATEGORY_ID only',
+    );
   });
 
   it('asks for a connection when none is selected', () => {

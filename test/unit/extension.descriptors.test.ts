@@ -9,8 +9,26 @@ import { MIRROR_NODE_TYPE } from '../../extension/src/nodes/mirrorToRce';
 
 // Field types extension-tools 0.14 accepts.
 const FIELD_TYPES_014 = new Set([
-  'text', 'rule', 'json', 'checkbox', 'time', 'date', 'datetime', 'select', 'typescript', 'xml', 'textArray',
-  'chipInput', 'cognigyText', 'toggle', 'slider', 'number', 'daterange', 'connection', 'say', 'condition',
+  'text',
+  'rule',
+  'json',
+  'checkbox',
+  'time',
+  'date',
+  'datetime',
+  'select',
+  'typescript',
+  'xml',
+  'textArray',
+  'chipInput',
+  'cognigyText',
+  'toggle',
+  'slider',
+  'number',
+  'daterange',
+  'connection',
+  'say',
+  'condition',
 ]);
 
 const byType = new Map(extension.nodes.map((n) => [n.type, n]));
@@ -29,14 +47,34 @@ function field(type: string, key: string) {
 
 describe('extension descriptors', () => {
   it('exports the six nodes with their branches and the display label', () => {
-    expect(parents.map((n) => n.type).sort()).toEqual(['checkAgentAvailability', 'closeRceHandover', 'getQueueStatus', 'handoverToRce', 'mirrorToRce', 'sendProfile']);
+    expect(parents.map((n) => n.type).sort()).toEqual([
+      'checkAgentAvailability',
+      'closeRceHandover',
+      'getQueueStatus',
+      'handoverToRce',
+      'mirrorToRce',
+      'sendProfile',
+    ]);
     expect(children.map((n) => n.type).sort()).toEqual(
       [
-        'getQueueStatusOnError', 'getQueueStatusOnSuccess',
-        'onAgentJoined', 'onCancel', 'onError', 'onLongWait', 'onQueueUpdate', 'onReturnToBot', 'onTransfer', 'onWhileWaiting',
-        'checkAgentAvailabilityOnAvailable', 'checkAgentAvailabilityOnUnavailable', 'checkAgentAvailabilityOnError',
-        'closeRceHandoverOnClosed', 'closeRceHandoverOnNotRunning', 'closeRceHandoverOnError',
-        'sendProfileOnError', 'sendProfileOnSuccess',
+        'getQueueStatusOnError',
+        'getQueueStatusOnSuccess',
+        'onAgentJoined',
+        'onCancel',
+        'onError',
+        'onLongWait',
+        'onQueueUpdate',
+        'onReturnToBot',
+        'onTransfer',
+        'onWhileWaiting',
+        'checkAgentAvailabilityOnAvailable',
+        'checkAgentAvailabilityOnUnavailable',
+        'checkAgentAvailabilityOnError',
+        'closeRceHandoverOnClosed',
+        'closeRceHandoverOnNotRunning',
+        'closeRceHandoverOnError',
+        'sendProfileOnError',
+        'sendProfileOnSuccess',
       ].sort(),
     );
     expect(extension.options.label).toBe('RingCentral Engage Handover');
@@ -48,7 +86,16 @@ describe('extension descriptors', () => {
   });
 
   it('gives the Handover node exactly the documented branches', () => {
-    expect(node('handoverToRce').dependencies?.children).toEqual(['onQueueUpdate', 'onAgentJoined', 'onReturnToBot', 'onCancel', 'onError', 'onLongWait', 'onTransfer', 'onWhileWaiting']);
+    expect(node('handoverToRce').dependencies?.children).toEqual([
+      'onQueueUpdate',
+      'onAgentJoined',
+      'onReturnToBot',
+      'onCancel',
+      'onError',
+      'onLongWait',
+      'onTransfer',
+      'onWhileWaiting',
+    ]);
     expect(Object.values(HANDOVER_CHILD_TYPES)).toEqual(node('handoverToRce').dependencies?.children);
   });
 
@@ -87,7 +134,12 @@ describe('extension descriptors', () => {
         if (item.type === 'section') expect(sectionKeys).toContain(item.key);
         else expect(fieldKeys).toContain(item.key);
       }
-      expect((parent.form ?? []).filter((f) => f.type === 'section').map((f) => f.key).sort()).toEqual([...sectionKeys].sort());
+      expect(
+        (parent.form ?? [])
+          .filter((f) => f.type === 'section')
+          .map((f) => f.key)
+          .sort(),
+      ).toEqual([...sectionKeys].sort());
     }
   });
 
@@ -117,12 +169,26 @@ describe('extension descriptors', () => {
     expect(connection?.type).toBe('rce-handover');
     expect(connection?.label).toBe('RingCentral Engage (RCE) Handover');
     expect(connection?.fields.map((f) => f.fieldName)).toEqual([
-      'apiAccessToken', 'botCategoryId', 'agentCategoryId', 'realtimeAccessToken', 'realtimeEndpointUrl',
-      'webhookSecret', 'baseApiUrl', 'relayUrl', 'relayApiKey',
+      'apiAccessToken',
+      'botCategoryId',
+      'agentCategoryId',
+      'realtimeAccessToken',
+      'realtimeEndpointUrl',
+      'webhookSecret',
+      'baseApiUrl',
+      'relayUrl',
+      'relayApiKey',
     ]);
     expect(CONNECTION_FIELD_NAMES.map((name) => connectionFieldHelp[name].label)).toEqual([
-      'API Access Token', 'Bot Category ID', 'Agent Category ID', 'Realtime Access Token', 'Realtime Endpoint URL',
-      'Webhook Secret', 'Base API URL', 'Relay URL', 'Relay API Key',
+      'API Access Token',
+      'Bot Category ID',
+      'Agent Category ID',
+      'Realtime Access Token',
+      'Realtime Endpoint URL',
+      'Webhook Secret',
+      'Base API URL',
+      'Relay URL',
+      'Relay API Key',
     ]);
     for (const name of CONNECTION_FIELD_NAMES) expect(connectionFieldHelp[name].help.length).toBeGreaterThan(20);
   });
@@ -138,7 +204,15 @@ describe('extension descriptors', () => {
     expect(field('handoverToRce', 'transcript').type).toBe('json');
     expect(field('handoverToRce', 'firstMessage').type).toBe('cognigyText');
     expect(field('handoverToRce', 'cancelPhrases').type).toBe('textArray');
-    expect(node('handoverToRce').sections?.map((s) => s.label)).toEqual(['Connection', 'Handover', 'Contact profile', 'Options', 'Live chat', 'Storage', 'RingCentral Engage Settings']);
+    expect(node('handoverToRce').sections?.map((s) => s.label)).toEqual([
+      'Connection',
+      'Handover',
+      'Contact profile',
+      'Options',
+      'Live chat',
+      'Storage',
+      'RingCentral Engage Settings',
+    ]);
   });
 
   it('tells bot builders the mandatory placement: Set Entrypoint and the Flow-start guard', () => {
@@ -178,24 +252,43 @@ describe('extension descriptors', () => {
     expect(String(field('handoverToRce', 'queueMessageTemplate').description)).toContain('{wait}');
   });
 
-  it('gives Check RCE Agent Availability its three branches, a business-hours schedule and input storage like Cognigy\'s own node', () => {
+  it("gives Check RCE Agent Availability its three branches, a business-hours schedule and input storage like Cognigy's own node", () => {
     const availability = node('checkAgentAvailability');
     expect(availability.defaultLabel).toBe('Check RCE Agent Availability');
-    expect(availability.dependencies?.children).toEqual(['checkAgentAvailabilityOnAvailable', 'checkAgentAvailabilityOnUnavailable', 'checkAgentAvailabilityOnError']);
-    expect(children.filter((c) => c.parentType === 'checkAgentAvailability').map((c) => c.defaultLabel)).toEqual(['On Available', 'On Unavailable', 'On Error']);
+    expect(availability.dependencies?.children).toEqual([
+      'checkAgentAvailabilityOnAvailable',
+      'checkAgentAvailabilityOnUnavailable',
+      'checkAgentAvailabilityOnError',
+    ]);
+    expect(children.filter((c) => c.parentType === 'checkAgentAvailability').map((c) => c.defaultLabel)).toEqual([
+      'On Available',
+      'On Unavailable',
+      'On Error',
+    ]);
     expect(field('checkAgentAvailability', 'useBusinessHours')).toMatchObject({ type: 'toggle', defaultValue: false });
-    expect(field('checkAgentAvailability', 'timeZone')).toMatchObject({ type: 'cognigyText', defaultValue: 'UTC', condition: { key: 'useBusinessHours', value: true } });
-    expect(field('checkAgentAvailability', 'weeklyHours')).toMatchObject({ type: 'json', defaultValue: { mon: '09:00-17:00', sat: null, sun: null } });
+    expect(field('checkAgentAvailability', 'timeZone')).toMatchObject({
+      type: 'cognigyText',
+      defaultValue: 'UTC',
+      condition: { key: 'useBusinessHours', value: true },
+    });
+    expect(field('checkAgentAvailability', 'weeklyHours')).toMatchObject({
+      type: 'json',
+      defaultValue: { mon: '09:00-17:00', sat: null, sun: null },
+    });
     expect(field('checkAgentAvailability', 'closedDates')).toMatchObject({ type: 'textArray', defaultValue: [] });
     expect(field('checkAgentAvailability', 'storeLocation').defaultValue).toBe('input');
     expect(field('checkAgentAvailability', 'inputKey').defaultValue).toBe('rceAvailability');
     expect(String(availability.summary)).toContain('before "Handover to RCE"');
   });
 
-  it('gives Close RCE Handover its three branches and the Handover node\'s state key', () => {
+  it("gives Close RCE Handover its three branches and the Handover node's state key", () => {
     const close = node('closeRceHandover');
     expect(close.defaultLabel).toBe('Close RCE Handover');
-    expect(children.filter((c) => c.parentType === 'closeRceHandover').map((c) => c.defaultLabel)).toEqual(['On Closed', 'On Not Running', 'On Error']);
+    expect(children.filter((c) => c.parentType === 'closeRceHandover').map((c) => c.defaultLabel)).toEqual([
+      'On Closed',
+      'On Not Running',
+      'On Error',
+    ]);
     expect(field('closeRceHandover', 'reason')).toMatchObject({ type: 'cognigyText', defaultValue: 'closed_by_flow' });
     expect(field('closeRceHandover', 'contextKey').defaultValue).toBe(field('handoverToRce', 'contextKey').defaultValue);
   });

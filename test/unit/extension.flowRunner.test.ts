@@ -50,7 +50,13 @@ describe('FlowRunner', () => {
         ...placeNode(nodes[0]!, {
           id: 'r',
           next: 'after',
-          branches: { routerA: [{ type: 'say', config: { text: 'branch A' } }, { type: 'say', config: { text: 'A again' } }], routerB: [{ type: 'say', config: { text: 'branch B' } }] },
+          branches: {
+            routerA: [
+              { type: 'say', config: { text: 'branch A' } },
+              { type: 'say', config: { text: 'A again' } },
+            ],
+            routerB: [{ type: 'say', config: { text: 'branch B' } }],
+          },
         }),
         { id: 'after', type: 'say', config: { text: 'after' } },
       ],
@@ -69,7 +75,9 @@ describe('FlowRunner', () => {
       }
     };
     const nodes = parent('wait', waiting);
-    const flow: Flow = { nodes: [{ id: 'start', type: 'say', config: { text: 'start' }, next: 'w' }, ...placeNode(nodes[0]!, { id: 'w' })] };
+    const flow: Flow = {
+      nodes: [{ id: 'start', type: 'say', config: { text: 'start' }, next: 'w' }, ...placeNode(nodes[0]!, { id: 'w' })],
+    };
     const runner = new FlowRunner({ flow, extension: nodes });
     expect((await runner.send(session, { text: 'one' })).nextEntry).toBe('w');
     expect((await runner.send(session, { text: 'two' })).outputs.map((o) => o.text)).toEqual(['seen two']);
@@ -128,16 +136,13 @@ describe('FlowRunner', () => {
 
   it('with the "stack" model, runs a branch and then the node pushed before it, on the same input', async () => {
     const runs: string[] = [];
-    const nodes = parent(
-      'hold',
-      async ({ cognigy, nodeId, childConfigs }) => {
-        runs.push(String(cognigy.input.inputId));
-        const again = runs.filter((r) => r === cognigy.input.inputId).length > 1;
-        cognigy.api.setNextNode!(nodeId);
-        if (again) cognigy.api.stopExecution!();
-        else cognigy.api.setNextNode!(childConfigs.find((c) => c.type === 'holdA')!.id);
-      },
-    );
+    const nodes = parent('hold', async ({ cognigy, nodeId, childConfigs }) => {
+      runs.push(String(cognigy.input.inputId));
+      const again = runs.filter((r) => r === cognigy.input.inputId).length > 1;
+      cognigy.api.setNextNode!(nodeId);
+      if (again) cognigy.api.stopExecution!();
+      else cognigy.api.setNextNode!(childConfigs.find((c) => c.type === 'holdA')!.id);
+    });
     const flow: Flow = {
       nodes: [
         { id: 'start', type: 'say', config: { text: 'start' }, next: 'h' },
@@ -203,8 +208,21 @@ describe('FlowRunner', () => {
 
   it('refuses a Go To whose target is not marked Set Entrypoint, or an unknown mode', () => {
     const say = { id: 't', type: 'say', config: { text: 't' } };
-    expect(() => new FlowRunner({ flow: { nodes: [{ id: 'g', type: 'goTo', config: { target: 't' } }, say] }, extension: [] })).toThrow('not marked Set Entrypoint');
-    expect(() => new FlowRunner({ flow: { nodes: [{ id: 'g', type: 'goTo', config: { target: 't', mode: 'later' } }, { ...say, entrypoint: true }] }, extension: [] })).toThrow('"continue" or "wait"');
+    expect(() => new FlowRunner({ flow: { nodes: [{ id: 'g', type: 'goTo', config: { target: 't' } }, say] }, extension: [] })).toThrow(
+      'not marked Set Entrypoint',
+    );
+    expect(
+      () =>
+        new FlowRunner({
+          flow: {
+            nodes: [
+              { id: 'g', type: 'goTo', config: { target: 't', mode: 'later' } },
+              { ...say, entrypoint: true },
+            ],
+          },
+          extension: [],
+        }),
+    ).toThrow('"continue" or "wait"');
   });
 
   it('stops a Flow after 4 Go To activations without an input (infinite loop protection)', async () => {
@@ -220,7 +238,7 @@ describe('FlowRunner', () => {
     expect(turn.nextEntry).toBeNull();
   });
 
-  it('gives Get Transcript the session\'s user inputs and bot outputs in Cognigy\'s shape', async () => {
+  it("gives Get Transcript the session's user inputs and bot outputs in Cognigy's shape", async () => {
     const flow: Flow = {
       nodes: [
         { id: 'answer', type: 'say', config: { text: 'echo {{input.text}}' }, next: 'transcript' },
@@ -256,10 +274,21 @@ describe('FlowRunner', () => {
       },
     );
     const flow: Flow = { nodes: placeNode(nodes[0]!, { id: 'c', config: { connection: 'main', flag: false } }) };
-    const runner = new FlowRunner({ flow, extension: nodes, connections: { main: { relayUrl: 'https://r.example.com' } }, defaultProfile: { firstname: 'Ada' } });
+    const runner = new FlowRunner({
+      flow,
+      extension: nodes,
+      connections: { main: { relayUrl: 'https://r.example.com' } },
+      defaultProfile: { firstname: 'Ada' },
+    });
     runner.session(session).context.items = [{ a: 1 }];
     await runner.send(session, { text: '' });
-    expect(seen).toEqual({ connection: { relayUrl: 'https://r.example.com' }, greeting: 'Hello Ada', list: [{ a: 1 }], flag: false, raw: '{{context.items}}' });
+    expect(seen).toEqual({
+      connection: { relayUrl: 'https://r.example.com' },
+      greeting: 'Hello Ada',
+      list: [{ a: 1 }],
+      flag: false,
+      raw: '{{context.items}}',
+    });
   });
 
   it('records a node that throws or runs too long, and stops the Flow', async () => {
@@ -269,7 +298,9 @@ describe('FlowRunner', () => {
       }),
       ...parent('slow', () => new Promise<void>((resolve) => setTimeout(resolve, 500))),
     ];
-    const flow: Flow = { nodes: [...placeNode(nodes[0]!, { id: 'b', next: 'after' }), { id: 'after', type: 'say', config: { text: 'never' } }] };
+    const flow: Flow = {
+      nodes: [...placeNode(nodes[0]!, { id: 'b', next: 'after' }), { id: 'after', type: 'say', config: { text: 'never' } }],
+    };
     const runner = new FlowRunner({ flow, extension: nodes });
     const turn = await runner.send(session, { text: '' });
     expect(turn.outputs).toEqual([]);
@@ -308,7 +339,9 @@ describe('FlowRunner', () => {
       const n = Number(cognigy.input.text);
       for (let i = 0; i < n; i += 1) cognigy.api.log!('info', `line ${i}`);
     });
-    const flow: Flow = { nodes: [...placeNode(nodes[0]!, { id: 'c', next: 'after' }), { id: 'after', type: 'say', config: { text: 'after' } }] };
+    const flow: Flow = {
+      nodes: [...placeNode(nodes[0]!, { id: 'c', next: 'after' }), { id: 'after', type: 'say', config: { text: 'after' } }],
+    };
     const runner = new FlowRunner({ flow, extension: nodes });
     const ten = await runner.send(session, { text: '10' });
     expect(ten.executions[0]).toMatchObject({ actions: 10 });
@@ -334,6 +367,8 @@ describe('FlowRunner', () => {
     expect(() => new FlowRunner({ flow: { nodes: [{ id: 'x', type: 'nope' }] }, extension: [] })).toThrow('unknown type');
     expect(() => new FlowRunner({ flow: { nodes: [{ id: 'x', type: 'say', next: 'y' }] }, extension: [] })).toThrow('does not exist');
     const nodes = parent('p', async () => undefined);
-    expect(() => new FlowRunner({ flow: { nodes: [{ id: 'x', type: 'p', children: [{ id: 'c', type: 'say' }] }] }, extension: nodes })).toThrow('not a child type');
+    expect(
+      () => new FlowRunner({ flow: { nodes: [{ id: 'x', type: 'p', children: [{ id: 'c', type: 'say' }] }] }, extension: nodes }),
+    ).toThrow('not a child type');
   });
 });

@@ -26,8 +26,19 @@ import {
 } from '../../extension/src/handoverLogic';
 import type { InjectedHandoverEvent } from '../../contract/relayApi';
 
-const running: HandoverState = { active: true, threadId: 't-1', status: 'queued', startedAt: '2025-01-01T00:00:00.000Z', updatedAt: '2025-01-01T00:00:00.000Z' };
-const event = (status: InjectedHandoverEvent['status'], extra: Partial<InjectedHandoverEvent> = {}): InjectedHandoverEvent => ({ status, source: 'rce-handover', threadId: 't-1', ...extra });
+const running: HandoverState = {
+  active: true,
+  threadId: 't-1',
+  status: 'queued',
+  startedAt: '2025-01-01T00:00:00.000Z',
+  updatedAt: '2025-01-01T00:00:00.000Z',
+};
+const event = (status: InjectedHandoverEvent['status'], extra: Partial<InjectedHandoverEvent> = {}): InjectedHandoverEvent => ({
+  status,
+  source: 'rce-handover',
+  threadId: 't-1',
+  ...extra,
+});
 
 describe('classifyInput', () => {
   it('treats plain messages as user input', () => {
@@ -44,8 +55,12 @@ describe('classifyInput', () => {
     });
   });
   it('flags a malformed relay event so it is never forwarded as text', () => {
-    expect(classifyInput({ data: { handover: { source: 'rce-handover', status: 'bogus', threadId: 't-1' } } })).toEqual({ kind: 'malformedEvent' });
-    expect(classifyInput({ data: { handover: { source: 'rce-handover', status: 'queue', threadId: 't-1', position: -1 } } })).toEqual({ kind: 'malformedEvent' });
+    expect(classifyInput({ data: { handover: { source: 'rce-handover', status: 'bogus', threadId: 't-1' } } })).toEqual({
+      kind: 'malformedEvent',
+    });
+    expect(classifyInput({ data: { handover: { source: 'rce-handover', status: 'queue', threadId: 't-1', position: -1 } } })).toEqual({
+      kind: 'malformedEvent',
+    });
   });
 });
 
@@ -85,12 +100,29 @@ describe('applyEvent', () => {
   });
   it('records the agent and clears the queue when an agent joins', () => {
     const queued = { ...running, position: 2, estimatedWaitTime: 1000 };
-    expect(applyEvent(queued, event('active', { agentName: 'Ada' }), EVENT_ROUTES.active, now)).toMatchObject({ active: true, status: 'active', agentName: 'Ada', position: null, estimatedWaitTime: null });
+    expect(applyEvent(queued, event('active', { agentName: 'Ada' }), EVENT_ROUTES.active, now)).toMatchObject({
+      active: true,
+      status: 'active',
+      agentName: 'Ada',
+      position: null,
+      estimatedWaitTime: null,
+    });
   });
   it('ends the handover on completed, cancelled and error', () => {
-    expect(applyEvent(running, event('completed'), EVENT_ROUTES.completed, now)).toMatchObject({ active: false, status: 'completed', endedAt: now });
+    expect(applyEvent(running, event('completed'), EVENT_ROUTES.completed, now)).toMatchObject({
+      active: false,
+      status: 'completed',
+      endedAt: now,
+    });
     expect(applyEvent(running, event('cancelled'), EVENT_ROUTES.cancelled, now)).toMatchObject({ active: false, status: 'cancelled' });
-    expect(applyEvent(running, event('error', { error: { reason: 'engage_unavailable', message: 'Engage did not answer' } }), EVENT_ROUTES.error, now)).toMatchObject({
+    expect(
+      applyEvent(
+        running,
+        event('error', { error: { reason: 'engage_unavailable', message: 'Engage did not answer' } }),
+        EVENT_ROUTES.error,
+        now,
+      ),
+    ).toMatchObject({
       active: false,
       status: 'error',
       error: { code: 'engage_unavailable', message: 'Engage did not answer' },
@@ -114,18 +146,26 @@ describe('isCancelRequest', () => {
 
 describe('fillQueueTemplate', () => {
   it('fills position and minutes (rounded)', () => {
-    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {minutes} min.', 3, 90000)).toBe('You are number 3 in the queue. Estimated wait: 2 min.');
+    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {minutes} min.', 3, 90000)).toBe(
+      'You are number 3 in the queue. Estimated wait: 2 min.',
+    );
   });
   it('fills {wait} with the rounded words', () => {
-    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {wait}.', 3, 90000)).toBe('You are number 3 in the queue. Estimated wait: about 2 minutes.');
+    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {wait}.', 3, 90000)).toBe(
+      'You are number 3 in the queue. Estimated wait: about 2 minutes.',
+    );
   });
   it('also fills double-brace placeholders when CognigyScript left them alone', () => {
     expect(fillQueueTemplate('#{{position}} – {{ minutes }} min', 1, 60000)).toBe('#1 – 1 min');
   });
   // Was "?/?" before issue 16: "You are number ? in the queue" is what users saw after an agent released the chat.
   it('leaves out the sentences whose value Engage did not report', () => {
-    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {wait}.', 4, undefined)).toBe('You are number 4 in the queue.');
-    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {wait}.', null, 300000)).toBe('Estimated wait: about 5 minutes.');
+    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {wait}.', 4, undefined)).toBe(
+      'You are number 4 in the queue.',
+    );
+    expect(fillQueueTemplate('You are number {position} in the queue. Estimated wait: {wait}.', null, 300000)).toBe(
+      'Estimated wait: about 5 minutes.',
+    );
     expect(fillQueueTemplate('{position}/{minutes}', null, undefined)).toBe('');
   });
 });
@@ -156,17 +196,26 @@ describe('spokenWait', () => {
 });
 
 describe('queueMessageFor (said only when something the user hears changes)', () => {
-  const messages = { template: 'You are number {position} in the queue. Estimated wait: {wait}.', agentReleased: 'The agent left; you are back in the queue.' };
+  const messages = {
+    template: 'You are number {position} in the queue. Estimated wait: {wait}.',
+    agentReleased: 'The agent left; you are back in the queue.',
+  };
   it('says the first report, then only changes of position or of the rounded wait', () => {
     const first = queueMessageFor(event('queue', { position: 3, estimatedWaitTime: 300_000 }), running, messages);
     expect(first).toBe('You are number 3 in the queue. Estimated wait: about 5 minutes.');
     const said = { ...running, lastQueueMessage: first };
     expect(queueMessageFor(event('queue', { position: 3, estimatedWaitTime: 290_000 }), said, messages)).toBe('');
-    expect(queueMessageFor(event('queue', { position: 2, estimatedWaitTime: 290_000 }), said, messages)).toBe('You are number 2 in the queue. Estimated wait: about 5 minutes.');
-    expect(queueMessageFor(event('queue', { position: 3, estimatedWaitTime: 180_000 }), said, messages)).toBe('You are number 3 in the queue. Estimated wait: about 3 minutes.');
+    expect(queueMessageFor(event('queue', { position: 2, estimatedWaitTime: 290_000 }), said, messages)).toBe(
+      'You are number 2 in the queue. Estimated wait: about 5 minutes.',
+    );
+    expect(queueMessageFor(event('queue', { position: 3, estimatedWaitTime: 180_000 }), said, messages)).toBe(
+      'You are number 3 in the queue. Estimated wait: about 3 minutes.',
+    );
   });
   it('says the release message when an agent released the chat, never "number ?"', () => {
-    expect(queueMessageFor(event('queue', { reason: 'agent_released' }), running, messages)).toBe('The agent left; you are back in the queue.');
+    expect(queueMessageFor(event('queue', { reason: 'agent_released' }), running, messages)).toBe(
+      'The agent left; you are back in the queue.',
+    );
     expect(queueMessageFor(event('queue', { reason: 'agent_released' }), running, { ...messages, agentReleased: ' ' })).toBe('');
   });
   it('says nothing with an empty template or for other events', () => {
@@ -210,22 +259,40 @@ describe('On Long Wait', () => {
     expect(nextInputStart(EVENT_ROUTES.active, joined)).toBe('node');
   });
   it('an agent release is never a long wait', () => {
-    expect(routeForEvent(event('queue', { reason: 'agent_released' }), running, { longWait: { minutes: 1, position: 1 } })).toBe(REASON_ROUTES.agent_released);
+    expect(routeForEvent(event('queue', { reason: 'agent_released' }), running, { longWait: { minutes: 1, position: 1 } })).toBe(
+      REASON_ROUTES.agent_released,
+    );
   });
 });
 
 describe('transfer and inactivity', () => {
   it('routes a reassignment to On Transfer when the node asks for it, else to On Agent Joined', () => {
     const transfer = event('active', { reason: 'transferred', agentName: 'Linus', agentId: 'agent-9' });
-    expect(routeForEvent(transfer, running, { transferBranch: true })).toEqual({ child: 'onTransfer', staysActive: true, status: 'active' });
+    expect(routeForEvent(transfer, running, { transferBranch: true })).toEqual({
+      child: 'onTransfer',
+      staysActive: true,
+      status: 'active',
+    });
     expect(routeForEvent(transfer, running, {})).toBe(EVENT_ROUTES.active);
-    expect(applyEvent(running, transfer, REASON_ROUTES.transferred, '2025-01-01T00:07:00.000Z')).toMatchObject({ active: true, status: 'active', agentName: 'Linus', agentId: 'agent-9' });
-    expect(handoverStatusInput(transfer)).toMatchObject({ status: 'active', data: { reason: 'transferred', agentName: 'Linus', agentId: 'agent-9' } });
+    expect(applyEvent(running, transfer, REASON_ROUTES.transferred, '2025-01-01T00:07:00.000Z')).toMatchObject({
+      active: true,
+      status: 'active',
+      agentName: 'Linus',
+      agentId: 'agent-9',
+    });
+    expect(handoverStatusInput(transfer)).toMatchObject({
+      status: 'active',
+      data: { reason: 'transferred', agentName: 'Linus', agentId: 'agent-9' },
+    });
   });
   it('returns to the bot after an inactivity close, with the reason for the Flow', () => {
     const closed = event('completed', { reason: 'inactivity' });
     expect(routeForEvent(closed)).toBe(EVENT_ROUTES.completed);
-    expect(handoverStatusInput(closed)).toEqual({ status: 'completed', eventType: 'conversationClosed', data: { threadId: 't-1', reason: 'inactivity' } });
+    expect(handoverStatusInput(closed)).toEqual({
+      status: 'completed',
+      eventType: 'conversationClosed',
+      data: { threadId: 't-1', reason: 'inactivity' },
+    });
   });
 });
 
@@ -248,7 +315,13 @@ describe('attachmentsFrom', () => {
   it('takes http(s) urls from objects or strings, with names', () => {
     expect(
       attachmentsFrom({
-        attachments: [{ url: 'https://cdn.example.com/a.png', name: 'a.png' }, 'https://cdn.example.com/b.pdf', { url: 'javascript:alert(1)' }, { nope: true }, 7],
+        attachments: [
+          { url: 'https://cdn.example.com/a.png', name: 'a.png' },
+          'https://cdn.example.com/b.pdf',
+          { url: 'javascript:alert(1)' },
+          { nope: true },
+          7,
+        ],
       }),
     ).toEqual([{ url: 'https://cdn.example.com/a.png', filename: 'a.png' }, { url: 'https://cdn.example.com/b.pdf' }]);
   });
@@ -273,21 +346,33 @@ describe('readHandoverState', () => {
 describe('cancelQuickReplyData', () => {
   it("builds Cognigy's default quick-reply payload", () => {
     expect(cancelQuickReplyData('Wait', 'Cancel')).toEqual({
-      _cognigy: { _default: { _quickReplies: { type: 'quick_replies', text: 'Wait', quickReplies: [{ contentType: 'postback', payload: CANCEL_PAYLOAD, title: 'Cancel' }] } } },
+      _cognigy: {
+        _default: {
+          _quickReplies: {
+            type: 'quick_replies',
+            text: 'Wait',
+            quickReplies: [{ contentType: 'postback', payload: CANCEL_PAYLOAD, title: 'Cancel' }],
+          },
+        },
+      },
     });
   });
 });
 
-describe('handoverStatusInput (input.handover, as Cognigy\'s built-in handovers set it)', () => {
-  it('uses Cognigy\'s statuses and its queueUpdate event with the queue data in ms', () => {
+describe("handoverStatusInput (input.handover, as Cognigy's built-in handovers set it)", () => {
+  it("uses Cognigy's statuses and its queueUpdate event with the queue data in ms", () => {
     expect(handoverStatusInput(event('queue', { position: 2, estimatedWaitTime: 30_000 }))).toEqual({
       status: 'queue',
       eventType: 'queueUpdate',
       data: { threadId: 't-1', position: 2, estimatedWaitTime: 30_000 },
     });
   });
-  it('carries the agent\'s sender_name when an agent joined', () => {
-    expect(handoverStatusInput(event('active', { agentName: 'Grace' }))).toEqual({ status: 'active', eventType: 'agentJoined', data: { threadId: 't-1', agentName: 'Grace', sender_name: 'Grace' } });
+  it("carries the agent's sender_name when an agent joined", () => {
+    expect(handoverStatusInput(event('active', { agentName: 'Grace' }))).toEqual({
+      status: 'active',
+      eventType: 'agentJoined',
+      data: { threadId: 't-1', agentName: 'Grace', sender_name: 'Grace' },
+    });
   });
   it('puts an error into the documented error object', () => {
     expect(handoverStatusInput(event('error', { error: { reason: 'engage_unavailable', message: 'down' } }))).toEqual({
@@ -303,7 +388,7 @@ describe('handoverStatusInput (input.handover, as Cognigy\'s built-in handovers 
 });
 
 describe('While Waiting (the bot keeps helping while the user waits)', () => {
-  it('runs only with the option on, while nobody joined by the events seen and by the relay\'s answer', () => {
+  it("runs only with the option on, while nobody joined by the events seen and by the relay's answer", () => {
     expect(runsWhileWaiting(true, { status: 'queued' }, 'queued')).toBe(true);
     expect(runsWhileWaiting(false, { status: 'queued' }, 'queued')).toBe(false);
     expect(runsWhileWaiting(true, { status: 'active' }, 'queued')).toBe(false);

@@ -7,7 +7,12 @@ const base = { handoverActive: false, mirrorUserInput: true, botText: '' };
 
 describe('decideMirror', () => {
   it('sends the user input as the customer, with attachment URLs', () => {
-    expect(decideMirror({ ...base, input: { text: 'Hi there', data: { attachments: [{ url: 'https://x.example/a.png', filename: 'a.png' }, 'ftp://no'] } } })).toEqual({
+    expect(
+      decideMirror({
+        ...base,
+        input: { text: 'Hi there', data: { attachments: [{ url: 'https://x.example/a.png', filename: 'a.png' }, 'ftp://no'] } },
+      }),
+    ).toEqual({
       action: 'send',
       message: { role: 'user', text: 'Hi there', attachments: [{ url: 'https://x.example/a.png', filename: 'a.png' }] },
     });
@@ -18,9 +23,18 @@ describe('decideMirror', () => {
   });
 
   it('prefers the user input over the bot text: one message per execution', () => {
-    expect(decideMirror({ ...base, botText: 'Bot line', input: { text: 'User line' } })).toMatchObject({ action: 'send', message: { role: 'user', text: 'User line' } });
-    expect(decideMirror({ ...base, botText: 'Bot line', input: { text: '  ' } })).toEqual({ action: 'send', message: { role: 'bot', text: 'Bot line', attachments: [] } });
-    expect(decideMirror({ ...base, mirrorUserInput: false, botText: 'Bot line', input: { text: 'User line' } })).toMatchObject({ action: 'send', message: { role: 'bot', text: 'Bot line' } });
+    expect(decideMirror({ ...base, botText: 'Bot line', input: { text: 'User line' } })).toMatchObject({
+      action: 'send',
+      message: { role: 'user', text: 'User line' },
+    });
+    expect(decideMirror({ ...base, botText: 'Bot line', input: { text: '  ' } })).toEqual({
+      action: 'send',
+      message: { role: 'bot', text: 'Bot line', attachments: [] },
+    });
+    expect(decideMirror({ ...base, mirrorUserInput: false, botText: 'Bot line', input: { text: 'User line' } })).toMatchObject({
+      action: 'send',
+      message: { role: 'bot', text: 'Bot line' },
+    });
   });
 
   it('clips text to the contract limit', () => {
@@ -32,18 +46,33 @@ describe('decideMirror', () => {
   it('sends nothing when there is nothing to send', () => {
     expect(decideMirror({ ...base, input: { text: '' } })).toEqual({ action: 'skip', reason: 'nothing_to_send' });
     expect(decideMirror({ ...base, input: {} })).toEqual({ action: 'skip', reason: 'nothing_to_send' });
-    expect(decideMirror({ ...base, mirrorUserInput: false, botText: ' ', input: { text: 'hi' } })).toEqual({ action: 'skip', reason: 'nothing_to_send' });
+    expect(decideMirror({ ...base, mirrorUserInput: false, botText: ' ', input: { text: 'hi' } })).toEqual({
+      action: 'skip',
+      reason: 'nothing_to_send',
+    });
   });
 
   it('leaves a running handover to the Handover node', () => {
-    expect(decideMirror({ ...base, handoverActive: true, botText: 'Bot line', input: { text: 'to the agent' } })).toEqual({ action: 'skip', reason: 'handover_active' });
-    expect(decideMirror({ ...base, handoverActive: true, input: { text: CANCEL_PAYLOAD } })).toEqual({ action: 'skip', reason: 'handover_active' });
+    expect(decideMirror({ ...base, handoverActive: true, botText: 'Bot line', input: { text: 'to the agent' } })).toEqual({
+      action: 'skip',
+      reason: 'handover_active',
+    });
+    expect(decideMirror({ ...base, handoverActive: true, input: { text: CANCEL_PAYLOAD } })).toEqual({
+      action: 'skip',
+      reason: 'handover_active',
+    });
   });
 
   it('never mirrors an event injected by the relay, even a malformed one', () => {
     const event = { source: 'rce-handover', status: 'queue', threadId: 'cg-1', position: 1 };
-    expect(decideMirror({ ...base, botText: 'Bot line', input: { text: 'x', data: { handover: event } } })).toEqual({ action: 'skip', reason: 'handover_event' });
-    expect(decideMirror({ ...base, input: { text: 'x', data: { handover: { source: 'rce-handover', status: 'nope' } } } })).toEqual({ action: 'skip', reason: 'handover_event' });
+    expect(decideMirror({ ...base, botText: 'Bot line', input: { text: 'x', data: { handover: event } } })).toEqual({
+      action: 'skip',
+      reason: 'handover_event',
+    });
+    expect(decideMirror({ ...base, input: { text: 'x', data: { handover: { source: 'rce-handover', status: 'nope' } } } })).toEqual({
+      action: 'skip',
+      reason: 'handover_event',
+    });
     // Someone else's `handover` data is ordinary input.
     expect(decideMirror({ ...base, input: { text: 'x', data: { handover: { source: 'other' } } } })).toMatchObject({ action: 'send' });
   });

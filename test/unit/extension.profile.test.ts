@@ -59,7 +59,14 @@ describe('contactProfileFrom', () => {
       fn: () => 1,
     });
     expect(withheld).toBe(false);
-    expect(profile).toEqual({ firstname: 'Ada', age: 36, accepted_gdpr: true, goals: ['a', 'b'], address: '{"city":"Berlin"}', birthday: null });
+    expect(profile).toEqual({
+      firstname: 'Ada',
+      age: 36,
+      accepted_gdpr: true,
+      goals: ['a', 'b'],
+      address: '{"city":"Berlin"}',
+      birthday: null,
+    });
   });
   it('sends nothing for a contact that opted out of data collection', () => {
     expect(contactProfileFrom({ firstname: 'Ada', prevent_data_collection: true })).toEqual({ profile: {}, withheld: true });
@@ -80,9 +87,15 @@ describe('transcriptFrom', () => {
         { role: 'user', text: '' },
         'nope',
       ]),
-    ).toEqual({ transcript: [{ role: 'user', text: 'hi' }, { role: 'bot', text: 'hello' }], dropped: 3 });
+    ).toEqual({
+      transcript: [
+        { role: 'user', text: 'hi' },
+        { role: 'bot', text: 'hello' },
+      ],
+      dropped: 3,
+    });
   });
-  it('accepts entries of Cognigy\'s Get Transcript node as they come: assistant → bot, non-text entries skipped', () => {
+  it("accepts entries of Cognigy's Get Transcript node as they come: assistant → bot, non-text entries skipped", () => {
     expect(
       transcriptFrom([
         { role: 'user', type: 'input', payload: { text: 'Where is my parcel?', data: {} } },

@@ -8,7 +8,17 @@ describe('userMessageParts: a user input during a handover, for Engage', () => {
   it('reads Cognigy Webchat uploads (fileName, mimeType, size, url) as attachments', () => {
     const parts = userMessageParts({
       text: 'Here is the photo',
-      data: { attachments: [{ runtimeFileId: 'f1', fileName: 'broken.png', mimeType: 'image/png', size: 20_000, url: 'https://files.cognigy.example/f1?sig=abc' }] },
+      data: {
+        attachments: [
+          {
+            runtimeFileId: 'f1',
+            fileName: 'broken.png',
+            mimeType: 'image/png',
+            size: 20_000,
+            url: 'https://files.cognigy.example/f1?sig=abc',
+          },
+        ],
+      },
     });
     expect(parts).toEqual({
       text: 'Here is the photo',
@@ -17,8 +27,11 @@ describe('userMessageParts: a user input during a handover, for Engage', () => {
     });
   });
 
-  it('reads the file-upload plugin\'s data.file and plain URL lists', () => {
-    const parts = userMessageParts({ text: '', data: { file: 'https://s3.example.com/bucket/invoice.pdf', attachments: ['https://cdn.example.com/a.jpg', 'javascript:alert(1)'] } });
+  it("reads the file-upload plugin's data.file and plain URL lists", () => {
+    const parts = userMessageParts({
+      text: '',
+      data: { file: 'https://s3.example.com/bucket/invoice.pdf', attachments: ['https://cdn.example.com/a.jpg', 'javascript:alert(1)'] },
+    });
     expect(parts.attachments.map((a) => a.url)).toEqual(['https://cdn.example.com/a.jpg', 'https://s3.example.com/bucket/invoice.pdf']);
   });
 
@@ -51,18 +64,30 @@ describe('userMessageParts: a user input during a handover, for Engage', () => {
 
   it('turns a clicked option into its title and the documented structured reply', () => {
     const text = encodeChoicePayload({ inReplyToId: 'agent-reply-1', title: 'Small', payload: 'size_s' });
-    expect(userMessageParts({ text })).toEqual({ text: 'Small', attachments: [], structuredReply: { inReplyToId: 'agent-reply-1', payload: 'size_s' }, refused: [] });
+    expect(userMessageParts({ text })).toEqual({
+      text: 'Small',
+      attachments: [],
+      structuredReply: { inReplyToId: 'agent-reply-1', payload: 'size_s' },
+      refused: [],
+    });
     const withoutPayload = encodeChoicePayload({ inReplyToId: 'agent-reply-1', title: 'Large', payload: null });
     expect(userMessageParts({ text: withoutPayload }).structuredReply).toEqual({ inReplyToId: 'agent-reply-1' });
   });
 
   it('leaves typed text that only looks like a choice as text', () => {
-    expect(userMessageParts({ text: 'rce-choice:not-base64-json' })).toEqual({ text: 'rce-choice:not-base64-json', attachments: [], refused: [] });
+    expect(userMessageParts({ text: 'rce-choice:not-base64-json' })).toEqual({
+      text: 'rce-choice:not-base64-json',
+      attachments: [],
+      refused: [],
+    });
   });
 
   it('builds a request the relay contract accepts, and says the refusal to the user once', () => {
     const said: string[] = [];
-    const body = userMessageRequest({ text: 'see file', data: { attachments: [{ fileName: 'a.exe', url: 'https://f.example/a.exe' }] } }, { say: (t) => said.push(t) });
+    const body = userMessageRequest(
+      { text: 'see file', data: { attachments: [{ fileName: 'a.exe', url: 'https://f.example/a.exe' }] } },
+      { say: (t) => said.push(t) },
+    );
     expect(said).toHaveLength(1);
     const parsed = userMessageRequestSchema.safeParse({
       ...body,

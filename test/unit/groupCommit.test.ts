@@ -30,7 +30,7 @@ describe('GroupCommit', () => {
     expect(r.batches).toEqual([['a', 'b', 'c'], ['d']]);
   });
 
-  it("rejects only the write that threw; the others of its batch succeed", async () => {
+  it('rejects only the write that threw; the others of its batch succeed', async () => {
     const r = recorder();
     const gc = new GroupCommit({ commit: r.commit, lazyDelayMs: 50 });
     const failing = gc.add(() => {

@@ -71,7 +71,12 @@ function storedConversation(status: HandoverStatus): Conversation {
 const envelope = (requestId: string) => ({
   requestId,
   session,
-  connection: { sourceId: tenant.sourceId, botCategoryId: 'cat-bot', agentCategoryId: 'cat-agent', apiAccessTokenFingerprint: tokenFingerprint(tenant.apiAccessToken) },
+  connection: {
+    sourceId: tenant.sourceId,
+    botCategoryId: 'cat-bot',
+    agentCategoryId: 'cat-agent',
+    apiAccessTokenFingerprint: tokenFingerprint(tenant.apiAccessToken),
+  },
 });
 
 type Rig = { engine: HandoverEngine; store: SqliteStore };
@@ -90,7 +95,11 @@ const webhook = (type: string, opts: { issuedAt?: number; resourceId?: string; a
         type,
         id: `evt-${type}`,
         issued_at: new Date(opts.issuedAt ?? T0).toISOString(),
-        resource: { type: type.startsWith('task') ? 'task' : 'intervention', id: opts.resourceId ?? INTERVENTION, metadata: { thread_id: ENGAGE_THREAD, source_id: tenant.sourceId, ...agentMetadata(type, opts.agentId) } },
+        resource: {
+          type: type.startsWith('task') ? 'task' : 'intervention',
+          id: opts.resourceId ?? INTERVENTION,
+          metadata: { thread_id: ENGAGE_THREAD, source_id: tenant.sourceId, ...agentMetadata(type, opts.agentId) },
+        },
       }),
     ),
 });
@@ -98,7 +107,15 @@ const webhook = (type: string, opts: { issuedAt?: number; resourceId?: string; a
 const EVENTS = {
   start: {
     name: 'extension: start handover (one transcript line)',
-    run: ({ engine }) => engine.startHandover(tenant, startHandoverRequestSchema.parse({ ...envelope('req-start'), firstMessage: 'I need a human', transcript: [{ role: 'bot', text: 'Hi!' }] })),
+    run: ({ engine }) =>
+      engine.startHandover(
+        tenant,
+        startHandoverRequestSchema.parse({
+          ...envelope('req-start'),
+          firstMessage: 'I need a human',
+          transcript: [{ role: 'bot', text: 'Hi!' }],
+        }),
+      ),
   },
   userMessage: {
     name: 'extension: user message',
@@ -106,7 +123,8 @@ const EVENTS = {
   },
   mirroredMessage: {
     name: 'extension: user message, mirror on',
-    run: ({ engine }) => engine.userMessage(tenant, userMessageRequestSchema.parse({ ...envelope('req-mirror'), text: 'hello bot', mirror: true })),
+    run: ({ engine }) =>
+      engine.userMessage(tenant, userMessageRequestSchema.parse({ ...envelope('req-mirror'), text: 'hello bot', mirror: true })),
   },
   cancel: {
     name: 'extension: cancel handover',
@@ -114,32 +132,56 @@ const EVENTS = {
   },
   sendProfile: {
     name: 'extension: send profile',
-    run: ({ engine }) => engine.sendProfile(tenant, sendProfileRequestSchema.parse({ ...envelope('req-profile'), profile: { firstname: 'Ada' } })),
+    run: ({ engine }) =>
+      engine.sendProfile(tenant, sendProfileRequestSchema.parse({ ...envelope('req-profile'), profile: { firstname: 'Ada' } })),
   },
   agentReply: {
     name: 'Engage: agent reply',
-    run: ({ engine }) => engine.agentReply(tenant, agentReplyParamsSchema.parse({ content_id: 'c-1', thread_id: threadId, body: 'Hello, Anna here', sender_name: 'Anna' })),
+    run: ({ engine }) =>
+      engine.agentReply(
+        tenant,
+        agentReplyParamsSchema.parse({ content_id: 'c-1', thread_id: threadId, body: 'Hello, Anna here', sender_name: 'Anna' }),
+      ),
   },
   queuingUpdate: {
     name: 'Engage: queuing update',
-    run: ({ engine }) => engine.queuingUpdate(tenant, queuingUpdateParamsSchema.parse({ thread_id: threadId, position: 3, estimated_wait_time: 90 }), Buffer.from('queue-body')),
+    run: ({ engine }) =>
+      engine.queuingUpdate(
+        tenant,
+        queuingUpdateParamsSchema.parse({ thread_id: threadId, position: 3, estimated_wait_time: 90 }),
+        Buffer.from('queue-body'),
+      ),
   },
   opened: webhook('intervention.opened'),
   taskTaken: webhook('task.taken'),
   canceled: webhook('intervention.canceled'),
-  canceledOther: { ...webhook('intervention.canceled', { resourceId: 'intervention-old' }), name: 'webhook intervention.canceled of an older intervention' },
+  canceledOther: {
+    ...webhook('intervention.canceled', { resourceId: 'intervention-old' }),
+    name: 'webhook intervention.canceled of an older intervention',
+  },
   closed: webhook('intervention.closed'),
-  closedStale: { ...webhook('intervention.closed', { issuedAt: T0 - 3_600_000 }), name: 'webhook intervention.closed issued before the last applied event' },
+  closedStale: {
+    ...webhook('intervention.closed', { issuedAt: T0 - 3_600_000 }),
+    name: 'webhook intervention.closed issued before the last applied event',
+  },
   otherEvent: webhook('content_thread.updated'),
   transferred: webhook('task.transferred', { agentId: 'agent-2' }),
   userUpdated: webhook('intervention.user_updated', { agentId: 'agent-2' }),
   engageGaveUp: {
     name: 'outbox: an Engage job gave up',
-    run: ({ engine }) => engine.jobGaveUp(asJob(engageSendJob(tenant.sourceId, threadId, T0, { action: 'messages.create', params: {} })), 'gave up after 9 attempts: HTTP 503'),
+    run: ({ engine }) =>
+      engine.jobGaveUp(
+        asJob(engageSendJob(tenant.sourceId, threadId, T0, { action: 'messages.create', params: {} })),
+        'gave up after 9 attempts: HTTP 503',
+      ),
   },
   cognigyGaveUp: {
     name: 'outbox: a Cognigy job gave up',
-    run: ({ engine }) => engine.jobGaveUp(asJob(cognigyJob('cognigy.notify', tenant.sourceId, threadId, T0, { ...session, text: 'x', data: {} })), 'gave up after 9 attempts: HTTP 502'),
+    run: ({ engine }) =>
+      engine.jobGaveUp(
+        asJob(cognigyJob('cognigy.notify', tenant.sourceId, threadId, T0, { ...session, text: 'x', data: {} })),
+        'gave up after 9 attempts: HTTP 502',
+      ),
   },
 } satisfies Record<string, When>;
 
@@ -247,7 +289,12 @@ async function rigIn(given: Given): Promise<Rig> {
   const store = SqliteStore.open(':memory:', { clock: () => T0 });
   if (given !== 'none') await store.apply({ conversation: { value: storedConversation(given), expectedVersion: null } });
   const logger = createLogger({ level: 'silent', secrets: [] });
-  const engine = new HandoverEngine({ store, logger, clock: () => T0, settings: { outboxDeadlineMs: 60_000, dedupTtlMs: 3_600_000, replayWindowMs: 300_000 } });
+  const engine = new HandoverEngine({
+    store,
+    logger,
+    clock: () => T0,
+    settings: { outboxDeadlineMs: 60_000, dedupTtlMs: 3_600_000, replayWindowMs: 300_000 },
+  });
   return { engine, store };
 }
 
@@ -279,7 +326,7 @@ describe('HandoverEngine specification: state × event → state and outbox jobs
     }
   });
 
-  it("an Engage retry of an agent reply gets the same id and notifies once (content_id de-duplication)", async () => {
+  it('an Engage retry of an agent reply gets the same id and notifies once (content_id de-duplication)', async () => {
     const rig = await rigIn('active');
     try {
       const first = await EVENTS.agentReply.run(rig);

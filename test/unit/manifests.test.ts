@@ -70,8 +70,14 @@ const k8sDocSchema = z.discriminatedUnion('kind', [
       }),
     }),
   }),
-  z.object({ kind: z.literal('Service'), spec: z.object({ selector: stringMap, ports: z.array(z.object({ targetPort: z.union([z.string(), z.number()]) })) }) }),
-  z.object({ kind: z.literal('PodDisruptionBudget'), spec: z.object({ minAvailable: z.number(), selector: z.object({ matchLabels: stringMap }) }) }),
+  z.object({
+    kind: z.literal('Service'),
+    spec: z.object({ selector: stringMap, ports: z.array(z.object({ targetPort: z.union([z.string(), z.number()]) })) }),
+  }),
+  z.object({
+    kind: z.literal('PodDisruptionBudget'),
+    spec: z.object({ minAvailable: z.number(), selector: z.object({ matchLabels: stringMap }) }),
+  }),
   z.object({ kind: z.literal('Kustomization'), resources: z.array(z.string()) }),
 ]);
 type K8sDoc = z.infer<typeof k8sDocSchema>;
@@ -91,7 +97,8 @@ function ofKind<K extends K8sDoc['kind']>(docs: K8sDoc[], kind: K): Extract<K8sD
 
 /** A sample value that passes the schema for each variable that compose reads from deploy/.env. */
 function sampleFor(name: string): string {
-  if (name.endsWith('_URL')) return name === 'RCE_REALTIME_ENDPOINT_URL' ? 'https://acme.engagement.dimelo.com/realtime/sdk/src1' : 'https://example.test';
+  if (name.endsWith('_URL'))
+    return name === 'RCE_REALTIME_ENDPOINT_URL' ? 'https://acme.engagement.dimelo.com/realtime/sdk/src1' : 'https://example.test';
   return `sample-${name.toLowerCase()}`;
 }
 
@@ -111,11 +118,16 @@ type Listener = 'public' | 'admin';
 async function probeAnswers(config: RelayConfig, probes: { path: string; listener: Listener }[]): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'rce-manifest-'));
   const store = SqliteStore.open(path.join(dir, 'relay.db'));
-  const relay = createRelay({ config: { ...config, settings: { ...config.settings, adminHost: '127.0.0.1' } }, store, logger: pino({ level: 'silent' }) });
+  const relay = createRelay({
+    config: { ...config, settings: { ...config.settings, adminHost: '127.0.0.1' } },
+    store,
+    logger: pino({ level: 'silent' }),
+  });
   try {
     const { url, adminUrl } = await relay.start(0, '127.0.0.1');
     const out: string[] = [];
-    for (const probe of probes) out.push(`${probe.listener} ${probe.path} ${(await fetch(`${probe.listener === 'admin' ? adminUrl : url}${probe.path}`)).status}`);
+    for (const probe of probes)
+      out.push(`${probe.listener} ${probe.path} ${(await fetch(`${probe.listener === 'admin' ? adminUrl : url}${probe.path}`)).status}`);
     return out;
   } finally {
     await relay.stop();
@@ -158,7 +170,9 @@ describe('deployment manifests match the relay configuration', () => {
     // The .env template names exactly the variables compose asks for.
     const template = readFileSync(path.join(DEPLOY, 'relay.env.example'), 'utf8');
     const templateNames = [...template.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]);
-    const asked = new Set(relays.flatMap(([, s]) => Object.values(s.environment ?? {}).flatMap((v) => [...v.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]))));
+    const asked = new Set(
+      relays.flatMap(([, s]) => Object.values(s.environment ?? {}).flatMap((v) => [...v.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]))),
+    );
     expect(new Set(templateNames)).toEqual(asked);
   });
 
@@ -169,7 +183,9 @@ describe('deployment manifests match the relay configuration', () => {
     const deployment = ofKind(docs, 'Deployment');
     const container = deployment.spec.template.spec.containers[0]!;
 
-    const unknown = [...Object.keys(configMap.data), ...(container.env ?? []).map((e) => e.name)].filter((k) => !RELAY_ENV_NAMES.has(k) && k !== FILE_ENV);
+    const unknown = [...Object.keys(configMap.data), ...(container.env ?? []).map((e) => e.name)].filter(
+      (k) => !RELAY_ENV_NAMES.has(k) && k !== FILE_ENV,
+    );
     expect(unknown).toEqual([]);
     expect(container.envFrom?.map((e) => e.configMapRef.name)).toEqual([configMap.metadata.name]);
 
@@ -196,7 +212,8 @@ describe('deployment manifests match the relay configuration', () => {
     expect(portByName.get('http')).toBe(config.settings.port);
     expect(portByName.get('admin')).toBe(config.settings.adminPort);
     const probePort = (port: string | number) => (typeof port === 'number' ? port : portByName.get(port));
-    const listenerOf = (port: string | number): Listener | undefined => (probePort(port) === config.settings.adminPort ? 'admin' : probePort(port) === config.settings.port ? 'public' : undefined);
+    const listenerOf = (port: string | number): Listener | undefined =>
+      probePort(port) === config.settings.adminPort ? 'admin' : probePort(port) === config.settings.port ? 'public' : undefined;
     // Readiness on the admin listener (where /readyz is served), liveness on the public port.
     expect(listenerOf(container.readinessProbe.httpGet.port)).toBe('admin');
     expect(listenerOf(container.livenessProbe.httpGet.port)).toBe('public');
@@ -205,7 +222,9 @@ describe('deployment manifests match the relay configuration', () => {
     // The kubelet probes the pod IP: the admin listener must not be loopback-only.
     expect(config.settings.adminHost).toBe('0.0.0.0');
     // Prometheus scrapes the admin port.
-    const annotations = z.object({ 'prometheus.io/port': z.string(), 'prometheus.io/path': z.string() }).parse(deployment.spec.template.metadata.annotations);
+    const annotations = z
+      .object({ 'prometheus.io/port': z.string(), 'prometheus.io/path': z.string() })
+      .parse(deployment.spec.template.metadata.annotations);
     expect(Number(annotations['prometheus.io/port'])).toBe(config.settings.adminPort);
     expect(annotations['prometheus.io/path']).toBe('/metrics');
 
@@ -219,11 +238,16 @@ describe('deployment manifests match the relay configuration', () => {
     expect(deployment.spec.template.metadata.labels).toMatchObject(deployment.spec.selector.matchLabels);
 
     const kustomization = ofKind(docs, 'Kustomization');
-    expect(new Set(kustomization.resources)).toEqual(new Set(readdirSync(path.join(DEPLOY, 'k8s')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')));
+    expect(new Set(kustomization.resources)).toEqual(
+      new Set(readdirSync(path.join(DEPLOY, 'k8s')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')),
+    );
 
     // The probe paths answer 200 on the listener the probes target (a relay with this config,
     // on a throwaway SQLite file instead of the cluster's Redis).
-    const probes = [container.readinessProbe, container.livenessProbe].map((probe) => ({ path: probe.httpGet.path, listener: listenerOf(probe.httpGet.port) ?? 'public' }));
+    const probes = [container.readinessProbe, container.livenessProbe].map((probe) => ({
+      path: probe.httpGet.path,
+      listener: listenerOf(probe.httpGet.port) ?? 'public',
+    }));
     const answers = await probeAnswers({ ...config, settings: { ...config.settings, storeUrl: 'sqlite:unused' } }, probes);
     expect(answers).toEqual(['admin /readyz 200', 'public /healthz 200']);
   });

@@ -21,13 +21,32 @@ function parseExposition(text: string): Map<string, number> {
 }
 
 function job(kind: OutboxJob['kind'], createdAt: number): OutboxJob {
-  return { id: 'j1', tenantId: 't1', threadId: 'th', lane: 't1/th/engage', kind, payload: {}, deadlineAt: createdAt + 60_000, seq: 1, attempts: 0, nextAttemptAt: createdAt, createdAt, lastError: null };
+  return {
+    id: 'j1',
+    tenantId: 't1',
+    threadId: 'th',
+    lane: 't1/th/engage',
+    kind,
+    payload: {},
+    deadlineAt: createdAt + 60_000,
+    seq: 1,
+    attempts: 0,
+    nextAttemptAt: createdAt,
+    createdAt,
+    lastError: null,
+  };
 }
 
 describe('relay metrics (prom-client)', () => {
   it('times deliveries per direction from the job creation, and only successful ones', async () => {
     let now = 10_000;
-    const metrics = new RelayMetrics({ outboxCounts: () => ({ delivered: 2, retried: 1, gaveUp: 0 }), outboxStats: async () => ({ pending: 4, deadLettered: 1 }), tenantIds: ['t1'], engageRestPerMinute: 450, clock: () => now });
+    const metrics = new RelayMetrics({
+      outboxCounts: () => ({ delivered: 2, retried: 1, gaveUp: 0 }),
+      outboxStats: async () => ({ pending: 4, deadLettered: 1 }),
+      tenantIds: ['t1'],
+      engageRestPerMinute: 450,
+      clock: () => now,
+    });
     const execute = metrics.timeDeliveries(async (j) => {
       now += 1_500; // the call took 1.5 s
       if (j.id === 'fails') throw new DeliveryError('boom', true);
@@ -50,7 +69,12 @@ describe('relay metrics (prom-client)', () => {
   });
 
   it('counts Engage REST calls per tenant and the ones the local limit held back; the store down reads -1', async () => {
-    const metrics = new RelayMetrics({ outboxCounts: () => ({ delivered: 0, retried: 0, gaveUp: 0 }), outboxStats: () => Promise.reject(new Error('down')), tenantIds: ['t1', 't2'], engageRestPerMinute: 450 });
+    const metrics = new RelayMetrics({
+      outboxCounts: () => ({ delivered: 0, retried: 0, gaveUp: 0 }),
+      outboxStats: () => Promise.reject(new Error('down')),
+      tenantIds: ['t1', 't2'],
+      engageRestPerMinute: 450,
+    });
     let allowed = 2;
     const gate = metrics.countRestCalls({
       take: () => {
@@ -69,7 +93,12 @@ describe('relay metrics (prom-client)', () => {
   });
 
   it('counts the same through a gate that answers asynchronously (the budget shared on Redis)', async () => {
-    const metrics = new RelayMetrics({ outboxCounts: () => ({ delivered: 0, retried: 0, gaveUp: 0 }), outboxStats: async () => ({ pending: 0, deadLettered: 0 }), tenantIds: ['t1'], engageRestPerMinute: 225 });
+    const metrics = new RelayMetrics({
+      outboxCounts: () => ({ delivered: 0, retried: 0, gaveUp: 0 }),
+      outboxStats: async () => ({ pending: 0, deadLettered: 0 }),
+      tenantIds: ['t1'],
+      engageRestPerMinute: 225,
+    });
     let allowed = 1;
     const gate = metrics.countRestCalls({
       take: async () => {
@@ -116,31 +145,59 @@ describe('GET /metrics on a running relay after a handover', () => {
     const before = (await scrape()).samples;
     const count = (samples: Map<string, number>, key: string) => samples.get(key) ?? 0;
 
-    const start = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', { ...envelopeFor(journey.tenant, session, 'req-metrics-1'), firstMessage: 'Metrics, please.' });
+    const start = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', {
+      ...envelopeFor(journey.tenant, session, 'req-metrics-1'),
+      firstMessage: 'Metrics, please.',
+    });
     expect(start.status).toBe(200);
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadIdFor(journey.tenant.sourceId, session))?.categoryIds.includes(journey.tenant.agentCategoryId) === true);
+    await eventually(
+      'thread in the Agent category',
+      () =>
+        journey.engage.thread(threadIdFor(journey.tenant.sourceId, session))?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
+    );
     const tenant = journey.tenant.sourceId;
-    await eventually('categorize job counted as delivered', async () => count((await scrape()).samples, 'rce_outbox_delivery_seconds_count{direction="engage"}') >= 2);
+    await eventually(
+      'categorize job counted as delivered',
+      async () => count((await scrape()).samples, 'rce_outbox_delivery_seconds_count{direction="engage"}') >= 2,
+    );
 
     const { text, samples } = await scrape();
     // Default process and GC metrics, event-loop lag.
-    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes']) expect(samples.has(name)).toBe(true);
+    for (const name of [
+      'process_cpu_user_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_heap_size_used_bytes',
+    ])
+      expect(samples.has(name)).toBe(true);
     expect(text).toContain('# TYPE nodejs_gc_duration_seconds histogram');
     // HTTP by route and status (process-wide counts: compare with the scrape before).
-    expect(count(samples, 'rce_http_requests_total{route="extension_api",status="200"}') - count(before, 'rce_http_requests_total{route="extension_api",status="200"}')).toBe(1);
-    expect(count(samples, 'rce_http_requests_total{route="metrics",status="200"}')).toBeGreaterThan(count(before, 'rce_http_requests_total{route="metrics",status="200"}'));
+    expect(
+      count(samples, 'rce_http_requests_total{route="extension_api",status="200"}') -
+        count(before, 'rce_http_requests_total{route="extension_api",status="200"}'),
+    ).toBe(1);
+    expect(count(samples, 'rce_http_requests_total{route="metrics",status="200"}')).toBeGreaterThan(
+      count(before, 'rce_http_requests_total{route="metrics",status="200"}'),
+    );
     // Engage's Source SDK calls to the relay (implementation.info when the source was saved, then the thread import).
     expect(count(samples, 'rce_http_requests_total{route="engage",status="200"}')).toBeGreaterThan(0);
     // Outbox: the message and the categorisation were delivered, timed from acceptance.
     expect(samples.get('rce_outbox_delivered_total')).toBeGreaterThanOrEqual(2);
     expect(samples.get('rce_outbox_pending')).toBeGreaterThanOrEqual(0);
-    expect(count(samples, 'rce_outbox_delivery_seconds_bucket{le="900",direction="engage"}')).toBe(count(samples, 'rce_outbox_delivery_seconds_count{direction="engage"}'));
+    expect(count(samples, 'rce_outbox_delivery_seconds_bucket{le="900",direction="engage"}')).toBe(
+      count(samples, 'rce_outbox_delivery_seconds_count{direction="engage"}'),
+    );
     // Categorising looks the thread up and updates it through Engage REST, within the tenant's budget.
     expect(count(samples, `rce_engage_rest_calls_total{tenant="${tenant}"}`)).toBeGreaterThanOrEqual(2);
     expect(samples.get(`rce_engage_rest_budget_per_minute{tenant="${tenant}"}`)).toBe(journey.config.settings.engageRestPerMinute);
 
     // Every metric the alert rules use is one the relay serves.
-    const served = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name = '', type]) => (type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name])));
+    const served = new Set(
+      [...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap(([, name = '', type]) =>
+        type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name],
+      ),
+    );
     const rules = readFileSync(path.resolve(__dirname, '../../deploy/prometheus-rules.yml'), 'utf8');
     const used = new Set([...rules.matchAll(/\b((?:rce|nodejs|process)_[a-z0-9_]+)/g)].map((m) => m[1] ?? ''));
     expect(used.size).toBeGreaterThan(5);
@@ -151,6 +208,9 @@ describe('GET /metrics on a running relay after a handover', () => {
     const unknown = await fetch(`${journey.relayUrl}/no/such/route`);
     expect(unknown.status).toBe(404);
     const after = (await scrape()).samples;
-    expect(count(after, 'rce_http_requests_total{route="other",status="404"}') - count(samples, 'rce_http_requests_total{route="other",status="404"}')).toBe(1);
+    expect(
+      count(after, 'rce_http_requests_total{route="other",status="404"}') -
+        count(samples, 'rce_http_requests_total{route="other",status="404"}'),
+    ).toBe(1);
   });
 });

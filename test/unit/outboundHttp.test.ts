@@ -46,19 +46,32 @@ describe('outbound postText', () => {
   it('classifies HTTP failures like before (retryable 5xx/429 with Retry-After, permanent 4xx)', async () => {
     const outbound = createOutboundHttp();
     handler = (_req, res) => res.writeHead(429, { 'Retry-After': '7' }).end('slow down');
-    const err = await callCognigy(outbound.postText, tenant(base), 'notify', { userId: 'u', sessionId: 's', URLToken: 't', data: {} } as never).catch((e: unknown) => e);
+    const err = await callCognigy(outbound.postText, tenant(base), 'notify', {
+      userId: 'u',
+      sessionId: 's',
+      URLToken: 't',
+      data: {},
+    } as never).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeliveryError);
     expect(err).toMatchObject({ message: 'Cognigy notify: HTTP 429', retryable: true, retryAfterMs: 7000 });
     handler = (_req, res) => res.writeHead(403).end();
-    await expect(callCognigy(outbound.postText, tenant(base), 'inject', {} as never)).rejects.toMatchObject({ message: 'Cognigy inject: HTTP 403', retryable: false });
+    await expect(callCognigy(outbound.postText, tenant(base), 'inject', {} as never)).rejects.toMatchObject({
+      message: 'Cognigy inject: HTTP 403',
+      retryable: false,
+    });
     outbound.close();
   });
 
   it('turns transport failures into a retryable DeliveryError with a code only', async () => {
     const outbound = createOutboundHttp({ timeoutMs: 200 });
     handler = () => undefined; // never answers
-    await expect(callCognigy(outbound.postText, tenant(`${base}/?token=secret-q`), 'notify', {} as never)).rejects.toMatchObject({ message: 'Cognigy notify: network error ETIMEDOUT', retryable: true });
-    const refused = await callCognigy(outbound.postText, tenant('http://127.0.0.1:9'), 'notify', {} as never).catch((e: unknown) => e as Error);
+    await expect(callCognigy(outbound.postText, tenant(`${base}/?token=secret-q`), 'notify', {} as never)).rejects.toMatchObject({
+      message: 'Cognigy notify: network error ETIMEDOUT',
+      retryable: true,
+    });
+    const refused = await callCognigy(outbound.postText, tenant('http://127.0.0.1:9'), 'notify', {} as never).catch(
+      (e: unknown) => e as Error,
+    );
     expect(refused).toMatchObject({ message: 'Cognigy notify: network error ECONNREFUSED', retryable: true });
     expect(String((refused as Error).message)).not.toContain('secret');
     outbound.close();

@@ -7,9 +7,29 @@ describe('profile mapping to an Engage user', () => {
     const user = buildEngageUser({
       authorId: 'u1',
       now,
-      profile: { firstname: 'Jane', lastname: 'Doe', email: 'jane@example.com', profilepic: 'https://x/p.png', gender: 'female', accepted_gdpr: true, 'customer.tier2': 'gold', age: 41, nothing: null },
+      profile: {
+        firstname: 'Jane',
+        lastname: 'Doe',
+        email: 'jane@example.com',
+        profilepic: 'https://x/p.png',
+        gender: 'female',
+        accepted_gdpr: true,
+        'customer.tier2': 'gold',
+        age: 41,
+        nothing: null,
+      },
     });
-    expect(user).toMatchObject({ id: 'u1', screenname: 'Jane Doe', firstname: 'Jane', lastname: 'Doe', email: 'jane@example.com', avatar_url: 'https://x/p.png', gender: 'woman', created_at: now, updated_at: now });
+    expect(user).toMatchObject({
+      id: 'u1',
+      screenname: 'Jane Doe',
+      firstname: 'Jane',
+      lastname: 'Doe',
+      email: 'jane@example.com',
+      avatar_url: 'https://x/p.png',
+      gender: 'woman',
+      created_at: now,
+      updated_at: now,
+    });
     expect(user.context_data).toEqual({ 'accepted-gdpr': 'true', 'customer-tier': 'gold', age: '41' });
     for (const key of Object.keys(user.context_data ?? {})) expect(key).toMatch(/^[a-zA-Z-]+$/);
   });
@@ -21,7 +41,12 @@ describe('profile mapping to an Engage user', () => {
   });
 
   it('lets explicit mappings add and override, including into context_data', () => {
-    const user = buildEngageUser({ authorId: 'u1', now, profile: { phone_home: '+491', email: 'a@b.c', crm_id: 'C-7' }, mapping: { phone_home: 'home_phone', email: 'context_data.contact-email', crm_id: 'context_data.crm' } });
+    const user = buildEngageUser({
+      authorId: 'u1',
+      now,
+      profile: { phone_home: '+491', email: 'a@b.c', crm_id: 'C-7' },
+      mapping: { phone_home: 'home_phone', email: 'context_data.contact-email', crm_id: 'context_data.crm' },
+    });
     expect(user.home_phone).toBe('+491');
     expect(user.email).toBeUndefined();
     expect(user.context_data).toEqual({ 'contact-email': 'a@b.c', crm: 'C-7' });

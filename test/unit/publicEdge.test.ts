@@ -11,7 +11,11 @@ import { contactProfileFrom, parseProfileMapping } from '../../extension/src/pro
 /** The small parts of issue 13's hardening, one behaviour each. */
 
 function requestFrom(socketAddress: string, forwardedFor?: string): IncomingMessage {
-  return { socket: { remoteAddress: socketAddress }, connection: { remoteAddress: socketAddress }, headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor } } as unknown as IncomingMessage;
+  return {
+    socket: { remoteAddress: socketAddress },
+    connection: { remoteAddress: socketAddress },
+    headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor },
+  } as unknown as IncomingMessage;
 }
 
 describe('client address (TRUST_PROXY)', () => {
@@ -22,7 +26,8 @@ describe('client address (TRUST_PROXY)', () => {
     expect(resolve(requestFrom('10.1.2.3', '203.0.113.9'))).toBe('10.1.2.3');
     expect(resolve(requestFrom('198.51.100.1', '203.0.113.9'))).toBe('198.51.100.1');
     // Junk is not an address: the socket address counts, so junk cannot mint fresh limiter keys.
-    for (const junk of ['random-value', 'x'.repeat(14_000), '', '999.1.1.1', '1.2.3.4:80']) expect(resolve(requestFrom('127.0.0.1', junk))).toBe('127.0.0.1');
+    for (const junk of ['random-value', 'x'.repeat(14_000), '', '999.1.1.1', '1.2.3.4:80'])
+      expect(resolve(requestFrom('127.0.0.1', junk))).toBe('127.0.0.1');
   });
 
   it('takes a hop count or a CIDR list, or trusts nobody', () => {
@@ -101,7 +106,9 @@ describe('request log', () => {
     log({ method: 'GET', path: '/x', status: 200, ms: 1 });
     log({ method: 'GET', path: '/nope', status: 404, ms: 1, reason: 'not_found: No such route' });
     const summary = lines.find((l) => l.msg === 'repeated rejections suppressed');
-    expect(summary?.rejections).toEqual([{ status: 404, reason: 'not_found: No such route', suppressed: 1_000 - REJECTIONS_LOGGED_PER_KEY }]);
+    expect(summary?.rejections).toEqual([
+      { status: 404, reason: 'not_found: No such route', suppressed: 1_000 - REJECTIONS_LOGGED_PER_KEY },
+    ]);
     // A new window logs again.
     expect(lines.at(-1)?.path).toBe('/nope');
   });
@@ -114,7 +121,9 @@ describe('agent HTML to text', () => {
   });
 
   it('converts like before: tags dropped, breaks kept, entities decoded once', () => {
-    expect(htmlToText('<p>Hello&nbsp;<b>there</b></p><div>a &amp;lt; b<br/>c</div><ul><li>x</li><li>y</li></ul>')).toBe('Hello there\na &lt; b\nc\nx\ny');
+    expect(htmlToText('<p>Hello&nbsp;<b>there</b></p><div>a &amp;lt; b<br/>c</div><ul><li>x</li><li>y</li></ul>')).toBe(
+      'Hello there\na &lt; b\nc\nx\ny',
+    );
     // As with the regex before: a '<' runs to the next '>', whatever lies between.
     expect(htmlToText('1 < 2 and <i>3</i> > 2')).toBe('1 3 > 2');
     expect(htmlToText('a<BR>b<br >c</P>\n\n\n\nd')).toBe('a\nb\nc\n\nd');
@@ -126,11 +135,18 @@ describe('agent attachments', () => {
   const reply = (url: string) => ({ content_id: 'c1', thread_id: 't1', body: 'see', attachments: [{ url }] });
   it('accepts https only, http when the admin allows it, never javascript: or data:', () => {
     expect(agentReplyParamsSchema.safeParse(reply('https://files.example/a.png')).success).toBe(true);
-    for (const url of ['http://files.example/a.png', 'javascript:alert(1)', 'data:text/html;base64,PHNjcmlwdD4=', 'ftp://x/y', 'not a url']) {
+    for (const url of [
+      'http://files.example/a.png',
+      'javascript:alert(1)',
+      'data:text/html;base64,PHNjcmlwdD4=',
+      'ftp://x/y',
+      'not a url',
+    ]) {
       expect({ url, ok: agentReplyParamsSchema.safeParse(reply(url)).success }).toEqual({ url, ok: false });
     }
     expect(agentReplyParamsAllowingHttpSchema.safeParse(reply('http://files.example/a.png')).success).toBe(true);
-    for (const url of ['javascript:alert(1)', 'data:text/html;base64,PHNjcmlwdD4=']) expect(agentReplyParamsAllowingHttpSchema.safeParse(reply(url)).success).toBe(false);
+    for (const url of ['javascript:alert(1)', 'data:text/html;base64,PHNjcmlwdD4='])
+      expect(agentReplyParamsAllowingHttpSchema.safeParse(reply(url)).success).toBe(false);
     const parsed = agentReplyParamsSchema.parse(reply('https://files.example/a.png'));
     expect(agentReplyToNotify(parsed)?.attachments[0]?.url).toBe('https://files.example/a.png');
   });
@@ -142,7 +158,13 @@ describe('built-in property names as profile keys', () => {
     const profile = Object.fromEntries(builtIns.map((k) => [k, `v-${k}`]));
     const user = buildEngageUser({ authorId: 'a1', profile, mapping: { toString: 'email' }, now: '2026-01-01T00:00:00Z' });
     expect(user.email).toBe('v-toString');
-    expect(user.context_data).toEqual({ constructor: 'v-constructor', hasOwnProperty: 'v-hasOwnProperty', valueOf: 'v-valueOf', proto: 'v-__proto__', defineGetter: 'v-__defineGetter__' });
+    expect(user.context_data).toEqual({
+      constructor: 'v-constructor',
+      hasOwnProperty: 'v-hasOwnProperty',
+      valueOf: 'v-valueOf',
+      proto: 'v-__proto__',
+      defineGetter: 'v-__defineGetter__',
+    });
   });
 
   it('are kept as own keys by the extension (never a prototype change)', () => {
@@ -152,6 +174,9 @@ describe('built-in property names as profile keys', () => {
     expect(Object.keys(profile).sort()).toEqual(['constructor', 'toString']);
     const mapping = parseProfileMapping('{"__proto__":"email","constructor":"firstname"}');
     expect(Object.getPrototypeOf(mapping)).toBe(Object.prototype);
-    expect(Object.entries(mapping).sort()).toEqual([['__proto__', 'email'], ['constructor', 'firstname']]);
+    expect(Object.entries(mapping).sort()).toEqual([
+      ['__proto__', 'email'],
+      ['constructor', 'firstname'],
+    ]);
   });
 });

@@ -25,7 +25,9 @@ describe('Redis store Lua loader', () => {
   it('finds the commands in the source tree from a compiled copy elsewhere (the bench compiles to its own folder)', () => {
     expect(() => commandsDir(path.join(dir, 'elsewhere'))).toThrow(/Lua commands not found/);
     const repo = path.resolve(__dirname, '..', '..');
-    expect(commandsDir(path.join(repo, 'somewhere', 'relay', 'src', 'store', 'redis'))).toBe(path.join(repo, 'relay', 'src', 'store', 'redis', 'commands'));
+    expect(commandsDir(path.join(repo, 'somewhere', 'relay', 'src', 'store', 'redis'))).toBe(
+      path.join(repo, 'relay', 'src', 'store', 'redis', 'commands'),
+    );
   });
 
   it('every shipped script loads, states its KEYS/ARGV/result and has no include left', () => {

@@ -1,4 +1,10 @@
-import { precheckRelayRequest, RELAY_HEADERS, signRelayRequest, signRelayRequestV1, verifyRelayRequest } from '../../contract/requestSigning';
+import {
+  precheckRelayRequest,
+  RELAY_HEADERS,
+  signRelayRequest,
+  signRelayRequestV1,
+  verifyRelayRequest,
+} from '../../contract/requestSigning';
 
 const KEY = 'relay-api-key-for-tests';
 const body = '{"requestId":"r1"}';
@@ -56,9 +62,22 @@ describe('extension → relay request signing (v2)', () => {
     expect(check({ signatureHeader: legacy })).toEqual({ ok: false, reason: 'bad_signature' });
   });
   it('checks everything but the MAC without the body (the relay runs this before reading it)', () => {
-    const pre = precheckRelayRequest({ timestampHeader: String(NOW), nonceHeader: parts.nonce, sourceHeader: 'src-a', signatureHeader: signRelayRequest(KEY, parts, body) }, NOW);
+    const pre = precheckRelayRequest(
+      {
+        timestampHeader: String(NOW),
+        nonceHeader: parts.nonce,
+        sourceHeader: 'src-a',
+        signatureHeader: signRelayRequest(KEY, parts, body),
+      },
+      NOW,
+    );
     expect(pre.ok).toBe(true);
-    expect(precheckRelayRequest({ timestampHeader: String(NOW - 1000), nonceHeader: parts.nonce, sourceHeader: 'src-a', signatureHeader: 'v2=00' }, NOW)).toEqual({ ok: false, reason: 'stale_timestamp' });
+    expect(
+      precheckRelayRequest(
+        { timestampHeader: String(NOW - 1000), nonceHeader: parts.nonce, sourceHeader: 'src-a', signatureHeader: 'v2=00' },
+        NOW,
+      ),
+    ).toEqual({ ok: false, reason: 'stale_timestamp' });
     expect(RELAY_HEADERS.signatureV2).toBe('x-rce-relay-signature-v2');
   });
 });

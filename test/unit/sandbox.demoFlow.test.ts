@@ -18,10 +18,17 @@ describe('the sandbox demo Flow', () => {
   // must be caught before it, or the guard forwards it to the agent; nothing else precedes the guard.
   it('starts with the callback answer, then the guard: If context.rceHandover.active → Go To Handover to RCE (continue)', () => {
     const callback = byId.get(flow.start ?? '');
-    expect(callback).toMatchObject({ type: 'ifTextMatches', config: { when: '{{context.rceHandover.longWaitTaken}}', target: 'close-for-callback' }, next: 'guard' });
+    expect(callback).toMatchObject({
+      type: 'ifTextMatches',
+      config: { when: '{{context.rceHandover.longWaitTaken}}', target: 'close-for-callback' },
+      next: 'guard',
+    });
     expect(byId.get('close-for-callback')?.type).toBe('closeRceHandover');
     const guard = byId.get(callback?.next ?? '');
-    expect(guard).toMatchObject({ type: 'goToIf', config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' } });
+    expect(guard).toMatchObject({
+      type: 'goToIf',
+      config: { value: '{{context.rceHandover.active}}', target: 'handover', mode: 'continue' },
+    });
     expect(builders).toContain('condition\n   `{{context.rceHandover.active}}`');
     expect(builders).toContain('**Execution Mode: Go to Node and continue**');
     expect(builders).toContain('catch it **before the guard**');
@@ -41,12 +48,18 @@ describe('the sandbox demo Flow', () => {
   it('offers a callback on a long wait', () => {
     expect(byId.get('handover')?.config).toMatchObject({ longWaitMinutes: 1 });
     const onLongWait = byId.get('handover')?.children?.find((c) => c.type === 'onLongWait');
-    expect(byId.get(onLongWait?.next ?? '')?.config).toMatchObject({ data: { _cognigy: { _default: { _quickReplies: { quickReplies: [{ title: 'Call me back' }, { title: 'Keep waiting' }] } } } } });
+    expect(byId.get(onLongWait?.next ?? '')?.config).toMatchObject({
+      data: { _cognigy: { _default: { _quickReplies: { quickReplies: [{ title: 'Call me back' }, { title: 'Keep waiting' }] } } } },
+    });
   });
 
   it('marks the Handover node Set Entrypoint and feeds it Get Transcript → {{input.transcript}}', () => {
     expect(byId.get('handover')).toMatchObject({ type: 'handoverToRce', entrypoint: true, config: { transcript: '{{input.transcript}}' } });
-    expect(byId.get('transcript')).toMatchObject({ type: 'getTranscript', config: { storeLocation: 'input', key: 'transcript' }, next: 'handover' });
+    expect(byId.get('transcript')).toMatchObject({
+      type: 'getTranscript',
+      config: { storeLocation: 'input', key: 'transcript' },
+      next: 'handover',
+    });
     expect(builders).toContain('turn on **Set Entrypoint**');
     expect(builders).toContain('Get Transcript (input.transcript) ──▶ Handover to RCE  [Set Entrypoint]');
   });
@@ -78,26 +91,52 @@ describe('the sandbox demo Flow', () => {
     const session = { URLToken: 'demo-token', userId: 'csat-user', sessionId: 'csat-session' };
     // As the Handover node leaves it while an agent chats (no relay call is needed for an event).
     runner.session(session).context.rceHandover = {
-      active: true, threadId: 'thread-1', status: 'active', startedAt: '2026-12-03T10:00:00.000Z', updatedAt: '2026-12-03T10:01:00.000Z', agentName: 'Grace', agentId: 'agent-7',
+      active: true,
+      threadId: 'thread-1',
+      status: 'active',
+      startedAt: '2026-12-03T10:00:00.000Z',
+      updatedAt: '2026-12-03T10:01:00.000Z',
+      agentName: 'Grace',
+      agentId: 'agent-7',
     };
     const closed = await runner.send(session, {
       text: '',
-      data: { handover: { source: 'rce-handover', threadId: 'thread-1', status: 'completed', agentId: 'agent-7', interventionId: 'iv-9', engageThreadId: 'et-3', endedAt: '2026-12-03T10:07:00.000Z' } },
+      data: {
+        handover: {
+          source: 'rce-handover',
+          threadId: 'thread-1',
+          status: 'completed',
+          agentId: 'agent-7',
+          interventionId: 'iv-9',
+          engageThreadId: 'et-3',
+          endedAt: '2026-12-03T10:07:00.000Z',
+        },
+      },
     });
     expect(closed.outputs.map((o) => o.text)).toEqual([
       'The agent closed the conversation. I am back: type "agent" any time to talk to a human again.',
       'How satisfied are you with the chat with our agent Grace? 1 = poor, 5 = great.',
     ]);
-    expect(closed.outputs[1]?.data).toMatchObject({ _cognigy: { _default: { _quickReplies: { quickReplies: CSAT_RATINGS.map((title) => ({ title, payload: title })) } } } });
+    expect(closed.outputs[1]?.data).toMatchObject({
+      _cognigy: { _default: { _quickReplies: { quickReplies: CSAT_RATINGS.map((title) => ({ title, payload: title })) } } },
+    });
     expect(runner.session(session).context.csat).toEqual({
-      pending: true, agentId: 'agent-7', agentName: 'Grace', interventionId: 'iv-9', engageThreadId: 'et-3', startedAt: '2026-12-03T10:00:00.000Z', endedAt: '2026-12-03T10:07:00.000Z',
+      pending: true,
+      agentId: 'agent-7',
+      agentName: 'Grace',
+      interventionId: 'iv-9',
+      engageThreadId: 'et-3',
+      startedAt: '2026-12-03T10:00:00.000Z',
+      endedAt: '2026-12-03T10:07:00.000Z',
     });
 
     const answered = await runner.send(session, { text: '4' });
     expect(answered.outputs.map((o) => o.text)).toEqual(['Thank you for your rating (4 of 5). I passed it on.']);
     expect(runner.session(session).context.csat).toMatchObject({ pending: false, rating: '4', interventionId: 'iv-9', agentId: 'agent-7' });
     // Answered once: a later "5" is small talk, not a second rating.
-    expect((await runner.send(session, { text: '5' })).outputs.map((o) => o.text)).toEqual(['I am only a demo bot. Type "agent" and I will hand you over to a human.']);
+    expect((await runner.send(session, { text: '5' })).outputs.map((o) => o.text)).toEqual([
+      'I am only a demo bot. Type "agent" and I will hand you over to a human.',
+    ]);
   });
 
   it('is a valid Flow for the runner (Go To targets are entrypoints)', () => {

@@ -3,7 +3,8 @@ import { signSdkBody, verifySdkSignature } from '../../relay/src/engage/sdkSigna
 // The documented example of engage-digital-api-docs (request-response.md).
 const KEY = '3YJZzqMJ5Ec7i2JGvnt8TgvleD7dtpwpmag4S6MuRA2GQdfvV4STIsxDRJ4fEjO8';
 const BODY = '{"action":"implementation.info","time":"2012-10-01T17:18:40Z"}';
-const EXPECTED = '826b61e7939505b2e773ef43a2aad53ec0385dd9d783fbd1c8fea00d0e2a3e2fb0ae0a5b2eb342356b61c41b5f19baec4c1f7e7e37a5b486fe9b593942017ff9';
+const EXPECTED =
+  '826b61e7939505b2e773ef43a2aad53ec0385dd9d783fbd1c8fea00d0e2a3e2fb0ae0a5b2eb342356b61c41b5f19baec4c1f7e7e37a5b486fe9b593942017ff9';
 
 describe('Source SDK signature', () => {
   it('matches the documented test vector', () => {

@@ -11,7 +11,16 @@ import { rawRequest, type RawResult } from '../helpers/rawHttp';
  */
 
 /** What Express and node:http add on their own, not helmet. */
-const NOT_HELMET = new Set(['content-type', 'content-length', 'etag', 'date', 'connection', 'keep-alive', 'x-powered-by', 'transfer-encoding']);
+const NOT_HELMET = new Set([
+  'content-type',
+  'content-length',
+  'etag',
+  'date',
+  'connection',
+  'keep-alive',
+  'x-powered-by',
+  'transfer-encoding',
+]);
 
 /** The response's headers as [lower-case name, value] pairs, minus what Express and node:http add. */
 function helmetPart(r: RawResult): [string, string][] {
@@ -54,7 +63,10 @@ describe('helmetHeaders', () => {
     ['POST /handover/rce (401)', { method: 'POST', path: '/handover/rce' }],
     ['GET /nope (404)', { method: 'GET', path: '/nope' }],
   ])('equals what helmet() sends on a real Express response: %s', async (_name, { method, path }) => {
-    const r = await rawRequest(`${base}${path}`, { method, ...(method === 'POST' ? { body: '{}', headers: { 'Content-Type': 'application/json' } } : {}) });
+    const r = await rawRequest(`${base}${path}`, {
+      method,
+      ...(method === 'POST' ? { body: '{}', headers: { 'Content-Type': 'application/json' } } : {}),
+    });
     const fromHelmet = helmetPart(r);
     expect(fromHelmet.length).toBeGreaterThan(5);
     expect(sortByName(expected())).toEqual(sortByName(fromHelmet));

@@ -41,15 +41,23 @@ describe('Engage structured content → Cognigy default-channel data', () => {
   });
 
   it('keeps HTML bodies as text in the quick replies and the fallback', () => {
-    const notify = agentReplyToNotify(reply({ body: '<p>Which <b>size</b>?</p>', format: 'html', structured_content: { type: 'select', items: [{ title: 'S' }] } }), 'r1');
+    const notify = agentReplyToNotify(
+      reply({ body: '<p>Which <b>size</b>?</p>', format: 'html', structured_content: { type: 'select', items: [{ title: 'S' }] } }),
+      'r1',
+    );
     expect(notify?.text).toBe('Which size?\n1. S');
     expect(notify?.defaultMessage?._quickReplies?.text).toBe('Which size?');
   });
 
   it('a rich_link without body or attachments still reaches the user', () => {
-    const notify = agentReplyToNotify(reply({ body: null, structured_content: { type: 'rich_link', title: 'Docs', url: 'https://docs.example.com/a' } }), 'r2');
+    const notify = agentReplyToNotify(
+      reply({ body: null, structured_content: { type: 'rich_link', title: 'Docs', url: 'https://docs.example.com/a' } }),
+      'r2',
+    );
     expect(notify?.text).toBe('Docs\nhttps://docs.example.com/a');
-    expect(notify?.defaultMessage?._gallery?.items[0]?.buttons).toEqual([{ type: 'web_url', title: 'docs.example.com', url: 'https://docs.example.com/a' }]);
+    expect(notify?.defaultMessage?._gallery?.items[0]?.buttons).toEqual([
+      { type: 'web_url', title: 'docs.example.com', url: 'https://docs.example.com/a' },
+    ]);
   });
 
   it('choice payloads round-trip and reject anything else', () => {

@@ -114,7 +114,8 @@ export const checkAgentAvailabilityNode = createNodeDescriptor({
       key: 'categoryIds',
       type: 'textArray',
       label: 'Engage category IDs',
-      description: 'Count agents who can work on these Engage categories. Empty: the Agent category of the connection (the one handovers use).',
+      description:
+        'Count agents who can work on these Engage categories. Empty: the Agent category of the connection (the one handovers use).',
       defaultValue: [],
     },
     {
@@ -131,12 +132,29 @@ export const checkAgentAvailabilityNode = createNodeDescriptor({
         required: true,
       },
     },
-    { key: 'inputKey', type: 'cognigyText', label: 'Input key', defaultValue: DEFAULT_AVAILABILITY_KEY, condition: { key: 'storeLocation', value: 'input' } },
-    { key: 'contextKey', type: 'cognigyText', label: 'Context key', defaultValue: DEFAULT_AVAILABILITY_KEY, condition: { key: 'storeLocation', value: 'context' } },
+    {
+      key: 'inputKey',
+      type: 'cognigyText',
+      label: 'Input key',
+      defaultValue: DEFAULT_AVAILABILITY_KEY,
+      condition: { key: 'storeLocation', value: 'input' },
+    },
+    {
+      key: 'contextKey',
+      type: 'cognigyText',
+      label: 'Context key',
+      defaultValue: DEFAULT_AVAILABILITY_KEY,
+      condition: { key: 'storeLocation', value: 'context' },
+    },
   ],
   sections: [
     { key: 'connectionSettings', label: 'Connection', defaultCollapsed: false, fields: ['connection'] },
-    { key: 'businessHours', label: 'Business hours', defaultCollapsed: false, fields: ['useBusinessHours', 'timeZone', 'weeklyHours', 'closedDates'] },
+    {
+      key: 'businessHours',
+      label: 'Business hours',
+      defaultCollapsed: false,
+      fields: ['useBusinessHours', 'timeZone', 'weeklyHours', 'closedDates'],
+    },
     { key: 'engageSettings', label: 'RingCentral Engage Settings', defaultCollapsed: true, fields: ['categoryIds'] },
     { key: 'storage', label: 'Storage', defaultCollapsed: true, fields: ['storeLocation', 'inputKey', 'contextKey'] },
   ],
@@ -150,11 +168,31 @@ export const checkAgentAvailabilityNode = createNodeDescriptor({
   function: runCheckAgentAvailability,
 });
 
-export const availabilityOnAvailableNode = childNodeDescriptor({ type: AVAILABILITY_CHILD_TYPES.available, parentType: AVAILABILITY_NODE_TYPE, label: 'On Available', color: '#2E9E5B' });
-export const availabilityOnUnavailableNode = childNodeDescriptor({ type: AVAILABILITY_CHILD_TYPES.unavailable, parentType: AVAILABILITY_NODE_TYPE, label: 'On Unavailable', color: '#8A8F98' });
-export const availabilityOnErrorNode = childNodeDescriptor({ type: AVAILABILITY_CHILD_TYPES.error, parentType: AVAILABILITY_NODE_TYPE, label: 'On Error', color: '#D64545' });
+export const availabilityOnAvailableNode = childNodeDescriptor({
+  type: AVAILABILITY_CHILD_TYPES.available,
+  parentType: AVAILABILITY_NODE_TYPE,
+  label: 'On Available',
+  color: '#2E9E5B',
+});
+export const availabilityOnUnavailableNode = childNodeDescriptor({
+  type: AVAILABILITY_CHILD_TYPES.unavailable,
+  parentType: AVAILABILITY_NODE_TYPE,
+  label: 'On Unavailable',
+  color: '#8A8F98',
+});
+export const availabilityOnErrorNode = childNodeDescriptor({
+  type: AVAILABILITY_CHILD_TYPES.error,
+  parentType: AVAILABILITY_NODE_TYPE,
+  label: 'On Error',
+  color: '#D64545',
+});
 
-export const checkAgentAvailabilityNodes = [checkAgentAvailabilityNode, availabilityOnAvailableNode, availabilityOnUnavailableNode, availabilityOnErrorNode];
+export const checkAgentAvailabilityNodes = [
+  checkAgentAvailabilityNode,
+  availabilityOnAvailableNode,
+  availabilityOnUnavailableNode,
+  availabilityOnErrorNode,
+];
 
 type AvailabilityConfig = z.output<typeof availabilityConfigSchema>;
 
@@ -162,7 +200,11 @@ type AvailabilityConfig = z.output<typeof availabilityConfigSchema>;
 function businessHoursNow(config: AvailabilityConfig, now: Date): (BusinessHoursVerdict & { timeZone: string }) | null {
   if (!config.useBusinessHours) return null;
   try {
-    const hours = parseBusinessHours({ timeZone: config.timeZone, weeklyHours: config.weeklyHours ?? DEFAULT_WEEKLY_HOURS, closedDates: config.closedDates });
+    const hours = parseBusinessHours({
+      timeZone: config.timeZone,
+      weeklyHours: config.weeklyHours ?? DEFAULT_WEEKLY_HOURS,
+      closedDates: config.closedDates,
+    });
     return { ...checkBusinessHours(hours, now), timeZone: hours.timeZone };
   } catch (error) {
     if (error instanceof BusinessHoursError) throw new NodeInputError('invalid_business_hours', error.message);
@@ -183,12 +225,24 @@ async function runCheckAgentAvailability(params: INodeFunctionBaseParams): Promi
     const now = new Date();
     const verdict = businessHoursNow(config, now);
     const businessHours = verdict
-      ? { open: verdict.open, localDate: verdict.localDate, localTime: verdict.localTime, weekday: verdict.weekday, timeZone: verdict.timeZone }
+      ? {
+          open: verdict.open,
+          localDate: verdict.localDate,
+          localTime: verdict.localTime,
+          weekday: verdict.weekday,
+          timeZone: verdict.timeZone,
+        }
       : undefined;
     if (verdict && !verdict.open) {
       // Outside the hours Engage is not asked: no REST budget spent on a known answer.
       const reason = verdict.reason === 'closed_date' ? 'closed_date' : 'outside_business_hours';
-      finish({ available: false, reason, availableAgents: null, checkedAt: now.toISOString(), ...(businessHours ? { businessHours } : {}) });
+      finish({
+        available: false,
+        reason,
+        availableAgents: null,
+        checkedAt: now.toISOString(),
+        ...(businessHours ? { businessHours } : {}),
+      });
       return;
     }
     const result = await agentAvailability(

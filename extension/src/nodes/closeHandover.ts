@@ -38,8 +38,8 @@ export const closeRceHandoverNode = createNodeDescriptor({
   type: CLOSE_NODE_TYPE,
   defaultLabel: 'Close RCE Handover',
   summary:
-    'Ends this conversation\'s handover from the Flow: Engage closes the intervention (or cancels it when no agent has taken it yet), the ' +
-    'thread goes back to the Bot category, and the Handover node\'s state ends, so the next input runs the Flow normally.',
+    "Ends this conversation's handover from the Flow: Engage closes the intervention (or cancels it when no agent has taken it yet), the " +
+    "thread goes back to the Bot category, and the Handover node's state ends, so the next input runs the Flow normally.",
   appearance: { color: BRAND_COLOR, textColor: 'white' },
   tags: ['service'],
   fields: [
@@ -71,9 +71,24 @@ export const closeRceHandoverNode = createNodeDescriptor({
   function: runCloseHandover,
 });
 
-export const closeOnClosedNode = childNodeDescriptor({ type: CLOSE_CHILD_TYPES.closed, parentType: CLOSE_NODE_TYPE, label: 'On Closed', color: '#2E9E5B' });
-export const closeOnNotRunningNode = childNodeDescriptor({ type: CLOSE_CHILD_TYPES.notRunning, parentType: CLOSE_NODE_TYPE, label: 'On Not Running', color: '#8A8F98' });
-export const closeOnErrorNode = childNodeDescriptor({ type: CLOSE_CHILD_TYPES.error, parentType: CLOSE_NODE_TYPE, label: 'On Error', color: '#D64545' });
+export const closeOnClosedNode = childNodeDescriptor({
+  type: CLOSE_CHILD_TYPES.closed,
+  parentType: CLOSE_NODE_TYPE,
+  label: 'On Closed',
+  color: '#2E9E5B',
+});
+export const closeOnNotRunningNode = childNodeDescriptor({
+  type: CLOSE_CHILD_TYPES.notRunning,
+  parentType: CLOSE_NODE_TYPE,
+  label: 'On Not Running',
+  color: '#8A8F98',
+});
+export const closeOnErrorNode = childNodeDescriptor({
+  type: CLOSE_CHILD_TYPES.error,
+  parentType: CLOSE_NODE_TYPE,
+  label: 'On Error',
+  color: '#D64545',
+});
 
 export const closeRceHandoverNodes = [closeRceHandoverNode, closeOnClosedNode, closeOnNotRunningNode, closeOnErrorNode];
 
@@ -92,7 +107,18 @@ async function runCloseHandover(params: INodeFunctionBaseParams): Promise<void> 
     // again on this input only waits (or, now inactive, stops).
     if (state) {
       const now = nowIso();
-      api.addToContext?.(config.contextKey, { ...state, active: false, status: result.status, endedAt: state.active ? now : (state.endedAt ?? now), updatedAt: now, closeOutcome: result.outcome }, 'simple');
+      api.addToContext?.(
+        config.contextKey,
+        {
+          ...state,
+          active: false,
+          status: result.status,
+          endedAt: state.active ? now : (state.endedAt ?? now),
+          updatedAt: now,
+          closeOutcome: result.outcome,
+        },
+        'simple',
+      );
     }
     api.addToInput?.('rceClose', result);
     routeToChild(api, childConfigs, result.outcome === 'not_running' ? CLOSE_CHILD_TYPES.notRunning : CLOSE_CHILD_TYPES.closed);
@@ -104,7 +130,11 @@ async function runCloseHandover(params: INodeFunctionBaseParams): Promise<void> 
     const endedAtRelay = info.code === ENGAGE_UNAVAILABLE && state?.active === true;
     if (state && endedAtRelay) {
       const now = nowIso();
-      api.addToContext?.(config.contextKey, { ...state, active: false, status: 'completed', endedAt: now, updatedAt: now, error: { code: info.code, message: info.message } }, 'simple');
+      api.addToContext?.(
+        config.contextKey,
+        { ...state, active: false, status: 'completed', endedAt: now, updatedAt: now, error: { code: info.code, message: info.message } },
+        'simple',
+      );
     }
     api.addToInput?.('rceClose', { error: { code: info.code, message: info.message }, handoverEnded: endedAtRelay });
     routeToChild(api, childConfigs, CLOSE_CHILD_TYPES.error);

@@ -53,7 +53,8 @@ export const getQueueStatusNode = createNodeDescriptor({
       key: 'storeLocation',
       type: 'select',
       label: 'Where to store the result',
-      description: 'The result is {known, position, estimatedWaitTime (ms), status, updatedAt}; known is false until Engage reports a position.',
+      description:
+        'The result is {known, position, estimatedWaitTime (ms), status, updatedAt}; known is false until Engage reports a position.',
       defaultValue: 'context',
       params: {
         options: [
@@ -90,7 +91,10 @@ export const getQueueStatusNode = createNodeDescriptor({
   function: runGetQueueStatus,
 });
 
-export const [getQueueStatusOnSuccessNode, getQueueStatusOnErrorNode] = successAndErrorChildren(QUEUE_STATUS_NODE_TYPE, QUEUE_STATUS_CHILD_TYPES);
+export const [getQueueStatusOnSuccessNode, getQueueStatusOnErrorNode] = successAndErrorChildren(
+  QUEUE_STATUS_NODE_TYPE,
+  QUEUE_STATUS_CHILD_TYPES,
+);
 
 export const getQueueStatusNodes = [getQueueStatusNode, getQueueStatusOnSuccessNode, getQueueStatusOnErrorNode];
 

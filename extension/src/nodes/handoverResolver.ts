@@ -139,7 +139,10 @@ export function onRelayEvent(run: HandoverRun, event: InjectedHandoverEvent): vo
     idle(run);
     return;
   }
-  const message = queueMessageFor(event, decision.state, { template: config.queueMessageTemplate, agentReleased: config.agentReleasedMessage });
+  const message = queueMessageFor(event, decision.state, {
+    template: config.queueMessageTemplate,
+    agentReleased: config.agentReleasedMessage,
+  });
   const next = applyEvent(decision.state, event, decision.route, nowIso());
   if (message) next.lastQueueMessage = message;
   run.save(next);
@@ -192,7 +195,11 @@ export async function whileActive(run: HandoverRun, state: HandoverState): Promi
     if (runsWhileWaiting(run.config.helpWhileWaiting, state, result.status)) {
       // The agent has the message; the bot may answer it too. The node stays the next node, so
       // the following input comes back here (stack: right after the branch, as a handled input).
-      run.api.addToInput?.('handover', { status: 'queue', eventType: 'userInputWhileWaiting', data: { threadId: state.threadId, forwarded: true } });
+      run.api.addToInput?.('handover', {
+        status: 'queue',
+        eventType: 'userInputWhileWaiting',
+        data: { threadId: state.threadId, forwarded: true },
+      });
       run.routeWhileActive(HANDOVER_CHILD_TYPES.whileWaiting);
       return;
     }
@@ -227,13 +234,19 @@ async function cancel(run: HandoverRun, state: HandoverState, relay: RelayCallCo
 
 /** The node's options for the relay; empty notices are left out, so the relay's defaults apply. */
 export function handoverOptions(config: HandoverNodeConfig): NonNullable<RelayRequestInput<'startHandover'>['options']> {
-  const notices = { inactivityNotice: config.inactivityNotice, userLeftNotice: config.userLeftNotice, userBackNotice: config.userBackNotice };
+  const notices = {
+    inactivityNotice: config.inactivityNotice,
+    userLeftNotice: config.userLeftNotice,
+    userBackNotice: config.userBackNotice,
+  };
   return {
     forwardOnlyHandoverConversations: config.forwardOnlyHandoverConversations,
     getQueueUpdates: config.getQueueUpdates,
     inactivityTimeoutMinutes: config.inactivityTimeoutMinutes,
     inactivityCloses: config.inactivityCloses,
-    ...Object.fromEntries(Object.entries(notices).flatMap(([key, text]) => (text.trim() === '' ? [] : [[key, text.trim().slice(0, 1000)]]))),
+    ...Object.fromEntries(
+      Object.entries(notices).flatMap(([key, text]) => (text.trim() === '' ? [] : [[key, text.trim().slice(0, 1000)]])),
+    ),
   };
 }
 
@@ -248,11 +261,20 @@ export async function start(run: HandoverRun): Promise<void> {
     };
     const profileMapping = parseProfileMapping(config.profileMapping);
     const { profile, withheld } = config.useCognigyProfile ? contactProfileFrom(cognigy.profile) : { profile: {}, withheld: false };
-    if (withheld) api.log?.('info', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: the contact opted out of data collection; the profile is not sent.`);
+    if (withheld)
+      api.log?.('info', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: the contact opted out of data collection; the profile is not sent.`);
     const { transcript, dropped: droppedLines } = transcriptFrom(config.transcript);
-    if (droppedLines > 0) api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedLines} transcript line(s) that are neither {role: "user"|"bot", text} nor Get Transcript entries.`);
+    if (droppedLines > 0)
+      api.log?.(
+        'warn',
+        `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedLines} transcript line(s) that are neither {role: "user"|"bot", text} nor Get Transcript entries.`,
+      );
     const { contextData, dropped: droppedKeys } = contextDataFrom(config.contextData);
-    if (droppedKeys > 0) api.log?.('warn', `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedKeys} context data entr(y/ies) that are not text or lists of text.`);
+    if (droppedKeys > 0)
+      api.log?.(
+        'warn',
+        `${LOG_PREFIX} ${HANDOVER_NODE_TYPE}: skipped ${droppedKeys} context data entr(y/ies) that are not text or lists of text.`,
+      );
 
     const result = await startHandover(relay, {
       profile,

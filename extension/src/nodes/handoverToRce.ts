@@ -24,7 +24,8 @@ export const DEFAULT_FIRST_MESSAGE = 'The customer asked for a human agent.';
 export const DEFAULT_ACCEPTED_MESSAGE = "Please wait a moment, I'm connecting you with an agent.";
 /** Single braces: Cognigy resolves {{…}} itself before the node runs, so the node's own placeholders must differ. */
 export const DEFAULT_QUEUE_MESSAGE = 'You are number {position} in the queue. Estimated wait: {wait}.';
-export const DEFAULT_AGENT_RELEASED_MESSAGE = 'The agent had to leave the chat. You are back in the queue; the next available agent will continue.';
+export const DEFAULT_AGENT_RELEASED_MESSAGE =
+  'The agent had to leave the chat. You are back in the queue; the next available agent will continue.';
 export const DEFAULT_CANCEL_PHRASES = ['cancel', 'stop'];
 export const DEFAULT_CANCEL_BUTTON_LABEL = 'Cancel';
 
@@ -187,14 +188,15 @@ export const handoverToRceNode = createNodeDescriptor({
       key: 'cancelDuringLiveChat',
       type: 'toggle',
       label: 'Cancel phrases also during the live chat',
-      description: 'On: a cancel phrase also ends the chat with an agent (the agent is told the customer left). Off: the agent receives it as a message.',
+      description:
+        'On: a cancel phrase also ends the chat with an agent (the agent is told the customer left). Off: the agent receives it as a message.',
       defaultValue: false,
     },
     {
       key: 'cancelButtonLabel',
       type: 'cognigyText',
       label: 'Cancel button label',
-      description: 'Adds a quick reply with this label to the node\'s messages; clicking it cancels. Leave empty for no button.',
+      description: "Adds a quick reply with this label to the node's messages; clicking it cancels. Leave empty for no button.",
       defaultValue: DEFAULT_CANCEL_BUTTON_LABEL,
     },
     {
@@ -204,7 +206,9 @@ export const handoverToRceNode = createNodeDescriptor({
       description:
         'On: while no agent has joined yet, each user message still goes to Engage (the agent will see it) and then also runs the ' +
         '"While Waiting" branch, so the bot can answer it (input.handover.eventType = "userInputWhileWaiting"). The next input comes ' +
-        'back to this node. If the bot solved the problem, offer a quick reply with the payload "' + ALL_SET_PAYLOAD + '" (e.g. "I\'m all set"): ' +
+        'back to this node. If the bot solved the problem, offer a quick reply with the payload "' +
+        ALL_SET_PAYLOAD +
+        '" (e.g. "I\'m all set"): ' +
         'one click withdraws the request in Engage and takes "On Cancel" with input.handover.data.reason = "resolved_by_bot".',
       defaultValue: false,
     },
@@ -221,14 +225,16 @@ export const handoverToRceNode = createNodeDescriptor({
       key: 'inactivityTimeoutMinutes',
       type: 'number',
       label: 'Inactivity timeout (minutes)',
-      description: 'The user silent this long while with an agent: the relay tells the agent (and closes the handover if set below). 0 = off.',
+      description:
+        'The user silent this long while with an agent: the relay tells the agent (and closes the handover if set below). 0 = off.',
       defaultValue: 0,
     },
     {
       key: 'inactivityCloses',
       type: 'toggle',
       label: 'Close the handover on inactivity',
-      description: 'On: after the timeout the relay also closes the handover; the node takes "On Return to Bot" with input.handover.data.reason = "inactivity".',
+      description:
+        'On: after the timeout the relay also closes the handover; the node takes "On Return to Bot" with input.handover.data.reason = "inactivity".',
       defaultValue: false,
       condition: { key: 'inactivityTimeoutMinutes', value: 0, negate: true },
     },
@@ -236,7 +242,7 @@ export const handoverToRceNode = createNodeDescriptor({
       key: 'inactivityNotice',
       type: 'cognigyText',
       label: 'Inactivity notice to the agent',
-      description: 'What the agent is told when the timeout passes. Empty: the relay\'s default.',
+      description: "What the agent is told when the timeout passes. Empty: the relay's default.",
       defaultValue: DEFAULT_INACTIVITY_NOTICE,
       condition: { key: 'inactivityTimeoutMinutes', value: 0, negate: true },
     },
@@ -244,14 +250,14 @@ export const handoverToRceNode = createNodeDescriptor({
       key: 'userLeftNotice',
       type: 'cognigyText',
       label: 'Notice to the agent when the customer leaves',
-      description: 'Posted to the agent when the customer cancels during the live chat. Empty: the relay\'s default.',
+      description: "Posted to the agent when the customer cancels during the live chat. Empty: the relay's default.",
       defaultValue: DEFAULT_USER_LEFT_NOTICE,
     },
     {
       key: 'userBackNotice',
       type: 'cognigyText',
       label: 'Notice to the agent when the customer comes back',
-      description: 'Posted to the agent when a customer who left writes again or asks for a new handover. Empty: the relay\'s default.',
+      description: "Posted to the agent when a customer who left writes again or asks for a new handover. Empty: the relay's default.",
       defaultValue: DEFAULT_USER_BACK_NOTICE,
     },
     {
@@ -269,7 +275,7 @@ export const handoverToRceNode = createNodeDescriptor({
       type: 'textArray',
       label: 'Additional Category IDs',
       description:
-        'Engage category ids added to the conversation together with the Agent category (as in Cognigy\'s built-in RingCentral Engage handover). ' +
+        "Engage category ids added to the conversation together with the Agent category (as in Cognigy's built-in RingCentral Engage handover). " +
         'Categories Engage rules set stay on the conversation; these stay after the return to the bot.',
       defaultValue: [],
     },
@@ -318,13 +324,63 @@ export const handoverToRceNode = createNodeDescriptor({
   function: (params) => resolveHandover(params, readConfig(handoverConfigSchema, params.config)),
 });
 
-export const onQueueUpdateNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.queueUpdate, parentType: HANDOVER_NODE_TYPE, label: 'On Queue Update', color: '#3D9FFF' });
-export const onAgentJoinedNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.agentJoined, parentType: HANDOVER_NODE_TYPE, label: 'On Agent Joined', color: '#2E9E5B' });
-export const onReturnToBotNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.returnToBot, parentType: HANDOVER_NODE_TYPE, label: 'On Return to Bot', color: '#2E9E5B' });
-export const onCancelNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.cancel, parentType: HANDOVER_NODE_TYPE, label: 'On Cancel', color: '#8A8F98' });
-export const onTransferNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.transfer, parentType: HANDOVER_NODE_TYPE, label: 'On Transfer', color: '#2E9E5B' });
-export const onLongWaitNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.longWait, parentType: HANDOVER_NODE_TYPE, label: 'On Long Wait', color: '#E0A100' });
-export const onWhileWaitingNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.whileWaiting, parentType: HANDOVER_NODE_TYPE, label: 'While Waiting', color: '#3D9FFF' });
-export const onErrorNode = childNodeDescriptor({ type: HANDOVER_CHILD_TYPES.error, parentType: HANDOVER_NODE_TYPE, label: 'On Error', color: '#D64545' });
+export const onQueueUpdateNode = childNodeDescriptor({
+  type: HANDOVER_CHILD_TYPES.queueUpdate,
+  parentType: HANDOVER_NODE_TYPE,
+  label: 'On Queue Update',
+  color: '#3D9FFF',
+});
+export const onAgentJoinedNode = childNodeDescriptor({
+  type: HANDOVER_CHILD_TYPES.agentJoined,
+  parentType: HANDOVER_NODE_TYPE,
+  label: 'On Agent Joined',
+  color: '#2E9E5B',
+});
+export const onReturnToBotNode = childNodeDescriptor({
+  type: HANDOVER_CHILD_TYPES.returnToBot,
+  parentType: HANDOVER_NODE_TYPE,
+  label: 'On Return to Bot',
+  color: '#2E9E5B',
+});
+export const onCancelNode = childNodeDescriptor({
+  type: HANDOVER_CHILD_TYPES.cancel,
+  parentType: HANDOVER_NODE_TYPE,
+  label: 'On Cancel',
+  color: '#8A8F98',
+});
+export const onTransferNode = childNodeDescriptor({
+  type: HANDOVER_CHILD_TYPES.transfer,
+  parentType: HANDOVER_NODE_TYPE,
+  label: 'On Transfer',
+  color: '#2E9E5B',
+});
+export const onLongWaitNode = childNodeDescriptor({
+  type: HANDOVER_CHILD_TYPES.longWait,
+  parentType: HANDOVER_NODE_TYPE,
+  label: 'On Long Wait',
+  color: '#E0A100',
+});
+export const onWhileWaitingNode = childNodeDescriptor({
+  type: HANDOVER_CHILD_TYPES.whileWaiting,
+  parentType: HANDOVER_NODE_TYPE,
+  label: 'While Waiting',
+  color: '#3D9FFF',
+});
+export const onErrorNode = childNodeDescriptor({
+  type: HANDOVER_CHILD_TYPES.error,
+  parentType: HANDOVER_NODE_TYPE,
+  label: 'On Error',
+  color: '#D64545',
+});
 
-export const handoverToRceNodes = [handoverToRceNode, onQueueUpdateNode, onAgentJoinedNode, onReturnToBotNode, onCancelNode, onErrorNode, onLongWaitNode, onTransferNode, onWhileWaitingNode];
+export const handoverToRceNodes = [
+  handoverToRceNode,
+  onQueueUpdateNode,
+  onAgentJoinedNode,
+  onReturnToBotNode,
+  onCancelNode,
+  onErrorNode,
+  onLongWaitNode,
+  onTransferNode,
+  onWhileWaitingNode,
+];

@@ -3,7 +3,17 @@ import { z } from 'zod';
 import { botStructuredContent } from '../botStructuredContent';
 import { parseConnection } from '../connection';
 import { attachmentsFrom, classifyInput, readHandoverState, type UserAttachment } from '../handoverLogic';
-import { BRAND_COLOR, LOG_PREFIX, configText, configToggle, connectionField, readConfig, storageKey, toNodeError, type NodeApi } from '../nodeSupport';
+import {
+  BRAND_COLOR,
+  LOG_PREFIX,
+  configText,
+  configToggle,
+  connectionField,
+  readConfig,
+  storageKey,
+  toNodeError,
+  type NodeApi,
+} from '../nodeSupport';
 import { sendUserMessage, sessionFromInput } from '../relayClient';
 import { DEFAULT_HANDOVER_CONTEXT_KEY } from './handoverToRce';
 
@@ -111,7 +121,8 @@ export const mirrorToRceNode = createNodeDescriptor({
       key: 'contextKey',
       type: 'cognigyText',
       label: 'Context key of the handover state',
-      description: 'The Handover to RCE node\'s "Context key for the handover state". While context.<key>.active is true the node sends nothing (the Handover node forwards then).',
+      description:
+        'The Handover to RCE node\'s "Context key for the handover state". While context.<key>.active is true the node sends nothing (the Handover node forwards then).',
       defaultValue: DEFAULT_HANDOVER_CONTEXT_KEY,
     },
   ],
@@ -145,10 +156,17 @@ async function runMirrorToRce(params: INodeFunctionBaseParams): Promise<void> {
       botData: config.botData,
     });
     if (decision.action === 'skip') return;
-    const relay = { connection: parseConnection(config.connection), session: sessionFromInput(input), inputId: mirrorInputId(input.inputId, nodeId) };
+    const relay = {
+      connection: parseConnection(config.connection),
+      session: sessionFromInput(input),
+      inputId: mirrorInputId(input.inputId, nodeId),
+    };
     const result = await sendUserMessage(relay, { ...decision.message, mirror: true });
     if (!result.forwarded) {
-      api.log?.('warn', `${LOG_PREFIX} ${MIRROR_NODE_TYPE}: the relay did not mirror the ${decision.message.role} message (status ${result.status}).`);
+      api.log?.(
+        'warn',
+        `${LOG_PREFIX} ${MIRROR_NODE_TYPE}: the relay did not mirror the ${decision.message.role} message (status ${result.status}).`,
+      );
     }
   } catch (error) {
     // Mirroring must never break the bot conversation: log and continue with the next node.

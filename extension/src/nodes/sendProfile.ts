@@ -73,7 +73,12 @@ export const sendProfileNode = createNodeDescriptor({
   ],
   sections: [
     { key: 'connectionSettings', label: 'Connection', defaultCollapsed: false, fields: ['connection'] },
-    { key: 'contactProfile', label: 'Contact profile', defaultCollapsed: false, fields: ['useCognigyProfile', 'customProfile', 'profileMapping'] },
+    {
+      key: 'contactProfile',
+      label: 'Contact profile',
+      defaultCollapsed: false,
+      fields: ['useCognigyProfile', 'customProfile', 'profileMapping'],
+    },
     { key: 'storage', label: 'Storage', defaultCollapsed: true, fields: ['contextKey'] },
   ],
   form: [

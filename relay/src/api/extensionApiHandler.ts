@@ -1,8 +1,20 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { tokenFingerprint } from '../../../contract/fingerprint';
-import { type ConnectionFingerprint, RELAY_API_PREFIX, relayRequestSchemas, type RelayRouteName, RELAY_ROUTES } from '../../../contract/relayApi';
-import { DEFAULT_TOLERANCE_SECONDS, macMatches, precheckRelayRequest, RELAY_HEADERS, type SignedRequestParts } from '../../../contract/requestSigning';
+import {
+  type ConnectionFingerprint,
+  RELAY_API_PREFIX,
+  relayRequestSchemas,
+  type RelayRouteName,
+  RELAY_ROUTES,
+} from '../../../contract/relayApi';
+import {
+  DEFAULT_TOLERANCE_SECONDS,
+  macMatches,
+  precheckRelayRequest,
+  RELAY_HEADERS,
+  type SignedRequestParts,
+} from '../../../contract/requestSigning';
 import type { TenantConfig } from '../config';
 import { EngageCallFailedError, type HandoverEngine } from '../handover/engine';
 import { firstIssue, parseJsonBody } from '../http/jsonBody';
@@ -20,7 +32,8 @@ export function connectionDrift(tenant: TenantConfig, connection: ConnectionFing
   if (connection.sourceId !== tenant.sourceId) return { field: 'realtimeEndpointUrl', label: 'Realtime Endpoint URL (source id)' };
   if (connection.botCategoryId !== tenant.botCategoryId) return { field: 'botCategoryId', label: 'Bot Category ID' };
   if (connection.agentCategoryId !== tenant.agentCategoryId) return { field: 'agentCategoryId', label: 'Agent Category ID' };
-  if (connection.apiAccessTokenFingerprint !== tokenFingerprint(tenant.apiAccessToken)) return { field: 'apiAccessToken', label: 'API Access Token' };
+  if (connection.apiAccessTokenFingerprint !== tokenFingerprint(tenant.apiAccessToken))
+    return { field: 'apiAccessToken', label: 'API Access Token' };
   return null;
 }
 
@@ -39,7 +52,17 @@ const SIGNATURE_REJECTED = 'Request signature rejected (check the Relay API Key 
 
 /** Calls from the Cognigy extension: signed with the relay API key (v2), parsed with the shared contract. */
 export class ExtensionApiHandler {
-  constructor(private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; store: Store; logger: Logger; clock?: () => number; toleranceSeconds?: number; tenantLimit?: TenantAdmission }) {}
+  constructor(
+    private readonly deps: {
+      tenants: readonly TenantConfig[];
+      engine: HandoverEngine;
+      store: Store;
+      logger: Logger;
+      clock?: () => number;
+      toleranceSeconds?: number;
+      tenantLimit?: TenantAdmission;
+    },
+  ) {}
 
   /**
    * Before the body is read: the route exists, the source names a tenant, the signature headers
@@ -51,17 +74,45 @@ export class ExtensionApiHandler {
     const nowSeconds = Math.floor((this.deps.clock ?? Date.now)() / 1000);
     const signatureHeader = input.headers[RELAY_HEADERS.signatureV2];
     const pre = precheckRelayRequest(
-      { timestampHeader: input.headers[RELAY_HEADERS.timestamp], signatureHeader, nonceHeader: input.headers[RELAY_HEADERS.nonce], sourceHeader: input.headers[RELAY_HEADERS.source], legacySignatureHeader: input.headers[RELAY_HEADERS.signature] },
+      {
+        timestampHeader: input.headers[RELAY_HEADERS.timestamp],
+        signatureHeader,
+        nonceHeader: input.headers[RELAY_HEADERS.nonce],
+        sourceHeader: input.headers[RELAY_HEADERS.source],
+        legacySignatureHeader: input.headers[RELAY_HEADERS.signature],
+      },
       nowSeconds,
       this.toleranceSeconds,
     );
     if (!pre.ok) {
-      if (pre.reason === 'unsupported_signature') return { rejection: jsonError(401, pre.reason, 'This extension signs requests the old way (v1): upload the current rce-handover extension', 'extension') };
+      if (pre.reason === 'unsupported_signature')
+        return {
+          rejection: jsonError(
+            401,
+            pre.reason,
+            'This extension signs requests the old way (v1): upload the current rce-handover extension',
+            'extension',
+          ),
+        };
       return { rejection: jsonError(401, pre.reason, SIGNATURE_REJECTED, pre.reason === 'bad_signature' ? 'relayApiKey' : undefined) };
     }
     const tenant = this.deps.tenants.find((t) => t.sourceId === pre.parts.sourceId);
-    if (!tenant) return { rejection: jsonError(401, 'unknown_source', 'No tenant for this Realtime Endpoint URL (source id) on the relay', 'realtimeEndpointUrl') };
-    return { route, tenant, signed: { ...pre.parts, method: input.method, path: `${RELAY_API_PREFIX}${input.path}` }, presented: pre.presented, signature: signatureHeader ?? '' };
+    if (!tenant)
+      return {
+        rejection: jsonError(
+          401,
+          'unknown_source',
+          'No tenant for this Realtime Endpoint URL (source id) on the relay',
+          'realtimeEndpointUrl',
+        ),
+      };
+    return {
+      route,
+      tenant,
+      signed: { ...pre.parts, method: input.method, path: `${RELAY_API_PREFIX}${input.path}` },
+      presented: pre.presented,
+      signature: signatureHeader ?? '',
+    };
   }
 
   private get toleranceSeconds(): number {
@@ -77,11 +128,14 @@ export class ExtensionApiHandler {
 
   async handleAdmitted(call: AdmittedCall, rawBody: Buffer): Promise<PlainResponse> {
     const { tenant, route } = call;
-    if (!macMatches(relayKeysOf(tenant), call.signed, rawBody, call.presented)) return jsonError(401, 'bad_signature', SIGNATURE_REJECTED, 'relayApiKey');
+    if (!macMatches(relayKeysOf(tenant), call.signed, rawBody, call.presented))
+      return jsonError(401, 'bad_signature', SIGNATURE_REJECTED, 'relayApiKey');
 
     // Remembered as soon as it is proven, before the body is judged: a signed request refused for
     // its body (or its rate) cannot be presented again within the window.
-    const { outcome: fresh } = await this.deps.store.apply({ dedup: { key: `sig:${tenant.sourceId}:${call.signature}`, ttlMs: 2 * this.toleranceSeconds * 1000 } }); // a signature stays acceptable for ±tolerance
+    const { outcome: fresh } = await this.deps.store.apply({
+      dedup: { key: `sig:${tenant.sourceId}:${call.signature}`, ttlMs: 2 * this.toleranceSeconds * 1000 },
+    }); // a signature stays acceptable for ±tolerance
     if (fresh === 'duplicate') return jsonError(409, 'replayed_request', 'This signed request was already received');
     const waitMs = this.deps.tenantLimit?.(tenant.sourceId) ?? 0;
     if (waitMs > 0) return withRetryAfter(jsonError(429, 'rate_limited', 'Too many requests for this source'), waitMs);
@@ -104,12 +158,27 @@ export class ExtensionApiHandler {
   }
 
   /** Parses the body with the route's contract schema, checks connection drift, returns the engine call to make. */
-  private prepare(route: RelayRouteName, tenant: TenantConfig, body: unknown): { rejection: PlainResponse } | { run: () => Promise<unknown> } {
+  private prepare(
+    route: RelayRouteName,
+    tenant: TenantConfig,
+    body: unknown,
+  ): { rejection: PlainResponse } | { run: () => Promise<unknown> } {
     const engine = this.deps.engine;
-    const checked = <T extends { connection: ConnectionFingerprint }>(result: z.ZodSafeParseResult<T>, call: (request: T) => Promise<unknown>) => {
+    const checked = <T extends { connection: ConnectionFingerprint }>(
+      result: z.ZodSafeParseResult<T>,
+      call: (request: T) => Promise<unknown>,
+    ) => {
       if (!result.success) return { rejection: jsonError(400, 'invalid_request', firstIssue(result.error)) };
       const drift = connectionDrift(tenant, result.data.connection);
-      if (drift) return { rejection: jsonError(409, 'connection_mismatch', `The connection's ${drift.label} differs from the relay's configuration for this source`, drift.field) };
+      if (drift)
+        return {
+          rejection: jsonError(
+            409,
+            'connection_mismatch',
+            `The connection's ${drift.label} differs from the relay's configuration for this source`,
+            drift.field,
+          ),
+        };
       return { run: () => call(result.data) };
     };
     switch (route) {

@@ -16,11 +16,19 @@ export function cognigyRequestBody(kind: 'notify' | 'inject', payload: CognigyCa
   return body;
 }
 
-export async function callCognigy(postText: PostText, tenant: TenantConfig, kind: 'notify' | 'inject', payload: CognigyCallPayload): Promise<void> {
+export async function callCognigy(
+  postText: PostText,
+  tenant: TenantConfig,
+  kind: 'notify' | 'inject',
+  payload: CognigyCallPayload,
+): Promise<void> {
   const url = `${tenant.cognigyApiBaseUrl}/new/v2.0/endpoint/${kind}`;
   let response;
   try {
-    response = await postText(url, JSON.stringify(cognigyRequestBody(kind, payload)), { 'Content-Type': 'application/json', 'X-API-Key': tenant.cognigyApiKey });
+    response = await postText(url, JSON.stringify(cognigyRequestBody(kind, payload)), {
+      'Content-Type': 'application/json',
+      'X-API-Key': tenant.cognigyApiKey,
+    });
   } catch (err) {
     throw new DeliveryError(`Cognigy ${kind}: ${describeTransportError(err)}`, true);
   }

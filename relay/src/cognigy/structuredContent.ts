@@ -13,7 +13,11 @@ import { encodeChoicePayload } from '../../../contract/structuredChoice';
  * answer Engage with `in_reply_to_id` + `structured_reply.payload`, the documented reply.
  */
 
-const text = (max: number) => z.string().max(max * 4).transform((s) => s.slice(0, max));
+const text = (max: number) =>
+  z
+    .string()
+    .max(max * 4)
+    .transform((s) => s.slice(0, max));
 const webUrl = z
   .string()
   .max(2048)
@@ -60,7 +64,11 @@ export interface CognigyGalleryItem {
   buttons: CognigyButton[];
 }
 export interface CognigyDefaultMessage {
-  _quickReplies?: { type: 'quick_replies'; text: string; quickReplies: { id: number; title: string; contentType: 'postback'; payload: string }[] };
+  _quickReplies?: {
+    type: 'quick_replies';
+    text: string;
+    quickReplies: { id: number; title: string; contentType: 'postback'; payload: string }[];
+  };
   _gallery?: { type: 'carousel'; fallbackText: string; items: CognigyGalleryItem[] };
 }
 
@@ -84,7 +92,11 @@ function cardToItem(c: Card, index: number, replyId: string, linkLabel?: string)
       const url = firstWebUrl(item.url, item.url_fallback);
       if (url) buttons.push({ type: 'web_url', title: item.title, url });
     } else {
-      buttons.push({ type: 'postback', title: item.title, payload: encodeChoicePayload({ inReplyToId: replyId, title: item.title, payload: item.payload ?? null }) });
+      buttons.push({
+        type: 'postback',
+        title: item.title,
+        payload: encodeChoicePayload({ inReplyToId: replyId, title: item.title, payload: item.payload ?? null }),
+      });
     }
   }
   const link = firstWebUrl(c.url, c.url_fallback);
@@ -128,7 +140,10 @@ export function structuredToCognigy(raw: unknown, body: string, replyId: string)
       const host = firstWebUrl(content.url, content.url_fallback);
       const label = host ? new URL(host).hostname : 'Open';
       const fallbackText = [body, ...cardFallback(content)].filter(Boolean).join('\n');
-      return { defaultMessage: { _gallery: { type: 'carousel', fallbackText, items: [cardToItem(content, 0, replyId, label)] } }, fallbackText };
+      return {
+        defaultMessage: { _gallery: { type: 'carousel', fallbackText, items: [cardToItem(content, 0, replyId, label)] } },
+        fallbackText,
+      };
     }
     case 'template': {
       const fallbackText = [body, ...cardFallback(content)].filter(Boolean).join('\n');
@@ -136,7 +151,10 @@ export function structuredToCognigy(raw: unknown, body: string, replyId: string)
     }
     case 'carousel': {
       const fallbackText = [body, ...content.items.flatMap((c) => cardFallback(c))].filter(Boolean).join('\n');
-      return { defaultMessage: { _gallery: { type: 'carousel', fallbackText, items: content.items.map((c, i) => cardToItem(c, i, replyId)) } }, fallbackText };
+      return {
+        defaultMessage: { _gallery: { type: 'carousel', fallbackText, items: content.items.map((c, i) => cardToItem(c, i, replyId)) } },
+        fallbackText,
+      };
     }
   }
 }

@@ -10,12 +10,19 @@ import type { DoctorLine } from './doctorLine';
  */
 const NOTE_AFTER_MS = 5_000;
 
-export async function checkClock(http: AxiosInstance, tenant: TenantConfig, settings: Pick<RelaySettings, 'replayWindowMs'>, now: () => number = Date.now): Promise<DoctorLine> {
+export async function checkClock(
+  http: AxiosInstance,
+  tenant: TenantConfig,
+  settings: Pick<RelaySettings, 'replayWindowMs'>,
+  now: () => number = Date.now,
+): Promise<DoctorLine> {
   const check = 'Clock';
   let engageDate: string | undefined;
   const sentAt = now();
   try {
-    const response = await http.get<string>(`${tenant.baseApiUrl}/users/me`, { headers: { Authorization: `Bearer ${tenant.apiAccessToken}`, Accept: 'application/json' } });
+    const response = await http.get<string>(`${tenant.baseApiUrl}/users/me`, {
+      headers: { Authorization: `Bearer ${tenant.apiAccessToken}`, Accept: 'application/json' },
+    });
     const header: unknown = response.headers.date;
     engageDate = typeof header === 'string' ? header : undefined;
   } catch {
@@ -28,7 +35,13 @@ export async function checkClock(http: AxiosInstance, tenant: TenantConfig, sett
   const skewMs = engageMs <= sentAt - 1000 ? engageMs + 1000 - sentAt : engageMs > receivedAt ? engageMs - receivedAt : 0;
   const seconds = Math.round(Math.abs(skewMs) / 1000);
   const direction = skewMs > 0 ? 'behind' : 'ahead of';
-  if (Math.abs(skewMs) > settings.replayWindowMs / 2) return { ok: false, check, detail: `this host's clock is about ${seconds} s ${direction} Engage's: Engage's calls risk "Request time outside the accepted window" (REPLAY_WINDOW_MS ${settings.replayWindowMs} ms); run NTP` };
-  if (Math.abs(skewMs) > NOTE_AFTER_MS) return { ok: true, advisory: true, check, detail: `this host's clock is about ${seconds} s ${direction} Engage's: is NTP running?` };
+  if (Math.abs(skewMs) > settings.replayWindowMs / 2)
+    return {
+      ok: false,
+      check,
+      detail: `this host's clock is about ${seconds} s ${direction} Engage's: Engage's calls risk "Request time outside the accepted window" (REPLAY_WINDOW_MS ${settings.replayWindowMs} ms); run NTP`,
+    };
+  if (Math.abs(skewMs) > NOTE_AFTER_MS)
+    return { ok: true, advisory: true, check, detail: `this host's clock is about ${seconds} s ${direction} Engage's: is NTP running?` };
   return { ok: true, check, detail: "within a few seconds of Engage's" };
 }

@@ -15,19 +15,40 @@ export async function redisDoctorLines(store: Store): Promise<DoctorLine[]> {
   const lines: DoctorLine[] = [];
   for (const s of await store.serverSettings()) {
     if (s.appendonly === null || s.maxmemoryPolicy === null) {
-      lines.push({ ok: true, advisory: true, check: `Redis ${s.node} settings`, detail: 'cannot check: CONFIG GET is refused (as managed Redis services do); make sure the service keeps an append-only file (appendonly yes) and uses maxmemory-policy noeviction' });
+      lines.push({
+        ok: true,
+        advisory: true,
+        check: `Redis ${s.node} settings`,
+        detail:
+          'cannot check: CONFIG GET is refused (as managed Redis services do); make sure the service keeps an append-only file (appendonly yes) and uses maxmemory-policy noeviction',
+      });
       continue;
     }
     const snapshots = s.save === null ? 'RDB snapshots unknown' : s.save.trim() === '' ? 'no RDB snapshots' : `RDB snapshots "${s.save}"`;
     let persistence: DoctorLine;
     if (s.appendonly === 'yes') persistence = { ok: true, check: `Redis ${s.node} persistence`, detail: `appendonly yes (${snapshots})` };
-    else if (s.save !== null && s.save.trim() === '') persistence = { ok: false, check: `Redis ${s.node} persistence`, detail: 'appendonly is no and save is empty: Redis keeps nothing on disk, a restart loses every conversation and queued reply; set appendonly yes' };
-    else persistence = { ok: false, check: `Redis ${s.node} persistence`, detail: `appendonly is no (${snapshots} only): a Redis restart loses every conversation and queued reply written since the last snapshot; set appendonly yes` };
+    else if (s.save !== null && s.save.trim() === '')
+      persistence = {
+        ok: false,
+        check: `Redis ${s.node} persistence`,
+        detail:
+          'appendonly is no and save is empty: Redis keeps nothing on disk, a restart loses every conversation and queued reply; set appendonly yes',
+      };
+    else
+      persistence = {
+        ok: false,
+        check: `Redis ${s.node} persistence`,
+        detail: `appendonly is no (${snapshots} only): a Redis restart loses every conversation and queued reply written since the last snapshot; set appendonly yes`,
+      };
     lines.push(
       persistence,
       s.maxmemoryPolicy === 'noeviction'
         ? { ok: true, check: `Redis ${s.node} eviction`, detail: 'maxmemory-policy noeviction' }
-        : { ok: false, check: `Redis ${s.node} eviction`, detail: `maxmemory-policy is ${s.maxmemoryPolicy}: Redis may evict conversations and queued replies; set noeviction` },
+        : {
+            ok: false,
+            check: `Redis ${s.node} eviction`,
+            detail: `maxmemory-policy is ${s.maxmemoryPolicy}: Redis may evict conversations and queued replies; set noeviction`,
+          },
     );
   }
   return lines;

@@ -12,7 +12,10 @@ import { TtlCache } from './ttlCache';
 
 /** The name agents are known by: "firstname lastname" (openapi `User`), else the nickname. */
 export function agentNameOf(user: EngageUserRecord): string | null {
-  const full = [user.firstname, user.lastname].map((part) => part?.trim() ?? '').filter(Boolean).join(' ');
+  const full = [user.firstname, user.lastname]
+    .map((part) => part?.trim() ?? '')
+    .filter(Boolean)
+    .join(' ');
   return full || user.nickname?.trim() || null;
 }
 
@@ -22,7 +25,12 @@ export function agentNameOf(user: EngageUserRecord): string | null {
  */
 export function countAvailableAgents(statuses: readonly AgentStatus[], channelIds: ReadonlySet<string> | null): number {
   return statuses.filter((agent) =>
-    agent.channels.some((channel) => (channelIds === null || (channel.id !== undefined && channelIds.has(channel.id))) && channel.status === 'available' && channel.busyness !== 'full'),
+    agent.channels.some(
+      (channel) =>
+        (channelIds === null || (channel.id !== undefined && channelIds.has(channel.id))) &&
+        channel.status === 'available' &&
+        channel.busyness !== 'full',
+    ),
   ).length;
 }
 
@@ -51,7 +59,11 @@ export class EngageLookups {
 
   constructor(private readonly options: EngageLookupsOptions) {
     const clock = options.clock ? { clock: options.clock } : {};
-    this.names = new TtlCache({ maxEntries: options.agentCache?.maxEntries ?? 1000, ttlMs: options.agentCache?.ttlMs ?? 10 * 60_000, ...clock });
+    this.names = new TtlCache({
+      maxEntries: options.agentCache?.maxEntries ?? 1000,
+      ttlMs: options.agentCache?.ttlMs ?? 10 * 60_000,
+      ...clock,
+    });
     this.availability = new TtlCache({ maxEntries: 1000, ttlMs: options.availabilityTtlMs ?? 5_000, ...clock });
     this.channels = new TtlCache({ maxEntries: 100, ttlMs: 10 * 60_000, ...clock });
   }
@@ -75,7 +87,10 @@ export class EngageLookups {
       this.names.set(key, name);
       return name;
     } catch (err) {
-      this.options.logger.warn({ tenant: tenant.sourceId, agentId: userId, err: err instanceof Error ? err.message : String(err) }, 'agent name lookup failed: event sent without a name');
+      this.options.logger.warn(
+        { tenant: tenant.sourceId, agentId: userId, err: err instanceof Error ? err.message : String(err) },
+        'agent name lookup failed: event sent without a name',
+      );
       return null;
     }
   }
@@ -97,7 +112,9 @@ export class EngageLookups {
   private async channelsOfSource(tenant: TenantConfig, rest: EngageRestClient): Promise<ReadonlySet<string> | null> {
     const cached = this.channels.get(tenant.sourceId);
     if (cached !== undefined) return cached;
-    const ids = new Set((await rest.channels()).filter((channel) => channel.source_ids.includes(tenant.sourceId)).map((channel) => channel.id));
+    const ids = new Set(
+      (await rest.channels()).filter((channel) => channel.source_ids.includes(tenant.sourceId)).map((channel) => channel.id),
+    );
     const result = ids.size > 0 ? ids : null;
     this.channels.set(tenant.sourceId, result);
     return result;

@@ -7,7 +7,6 @@ import type { ContactProfile } from '../../../contract/relayApi';
  * only accepts as [a-zA-Z-] (unknown user keys would be silently ignored by Engage).
  */
 
-
 /** Cognigy's standard profile keys that have an Engage equivalent under another name. */
 export const DEFAULT_PROFILE_MAPPING: Readonly<Record<string, EngageUserKey>> = {
   firstname: 'firstname',

@@ -27,17 +27,37 @@ export const interventionSchema = z.object({
   user_id: z.string().nullable().optional(),
 });
 
-export const identitySchema = z.object({ id: z.string(), foreign_id: z.string().nullable().optional(), screenname: z.string().nullable().optional(), user_ids: z.array(z.string()).optional() });
+export const identitySchema = z.object({
+  id: z.string(),
+  foreign_id: z.string().nullable().optional(),
+  screenname: z.string().nullable().optional(),
+  user_ids: z.array(z.string()).optional(),
+});
 
 export const categorySchema = z.object({ id: z.string(), name: z.string().optional(), parent_id: z.string().nullable().optional() });
 /** openapi `User`: firstname, lastname and nickname (no display-name field). */
-export const userSchema = z.object({ id: z.string(), firstname: z.string().nullable().optional(), lastname: z.string().nullable().optional(), nickname: z.string().nullable().optional(), enabled: z.boolean().optional() });
+export const userSchema = z.object({
+  id: z.string(),
+  firstname: z.string().nullable().optional(),
+  lastname: z.string().nullable().optional(),
+  nickname: z.string().nullable().optional(),
+  enabled: z.boolean().optional(),
+});
 export type EngageUserRecord = z.infer<typeof userSchema>;
 
 /** openapi `AgentStatus` (`GET /status`, "Agent Status"): one connected agent and its status per channel. */
 export const agentStatusSchema = z.object({
   agent_id: z.string(),
-  channels: z.array(z.object({ id: z.string().optional(), name: z.string().optional(), status: z.string().nullable().optional(), busyness: z.string().nullable().optional() })).default([]),
+  channels: z
+    .array(
+      z.object({
+        id: z.string().optional(),
+        name: z.string().optional(),
+        status: z.string().nullable().optional(),
+        busyness: z.string().nullable().optional(),
+      }),
+    )
+    .default([]),
 });
 export type AgentStatus = z.infer<typeof agentStatusSchema>;
 
@@ -57,7 +77,12 @@ export class EngageRestClient {
     private readonly gate?: RestRateGate,
   ) {}
 
-  private async request<T extends z.ZodTypeAny>(method: 'GET' | 'PUT' | 'DELETE', path: string, schema: T, params?: URLSearchParams): Promise<{ status: number; data: z.infer<T> | null }> {
+  private async request<T extends z.ZodTypeAny>(
+    method: 'GET' | 'PUT' | 'DELETE',
+    path: string,
+    schema: T,
+    params?: URLSearchParams,
+  ): Promise<{ status: number; data: z.infer<T> | null }> {
     await this.gate?.take(this.tenant.sourceId);
     const url = `${this.tenant.baseApiUrl}${path}${params && method === 'GET' ? `?${params.toString()}` : ''}`;
     let response;
@@ -65,7 +90,11 @@ export class EngageRestClient {
       response = await this.http.request<string>({
         method,
         url,
-        headers: { Authorization: `Bearer ${this.tenant.apiAccessToken}`, Accept: 'application/json', ...(method !== 'GET' && params ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}) },
+        headers: {
+          Authorization: `Bearer ${this.tenant.apiAccessToken}`,
+          Accept: 'application/json',
+          ...(method !== 'GET' && params ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
+        },
         data: method !== 'GET' && params ? params.toString() : undefined,
       });
     } catch (err) {
@@ -84,7 +113,11 @@ export class EngageRestClient {
     }
     // 403/404/409 are answered to the caller, which knows what they mean; others become DeliveryErrors.
     if (response.status === 403 || response.status === 404 || response.status === 409) return { status: response.status, data: null };
-    throw statusFailure(`Engage REST ${method} ${path}: HTTP ${response.status}${errorIdOf(String(response.data ?? ''))}`, response.status, headerOf(response.headers, 'retry-after'));
+    throw statusFailure(
+      `Engage REST ${method} ${path}: HTTP ${response.status}${errorIdOf(String(response.data ?? ''))}`,
+      response.status,
+      headerOf(response.headers, 'retry-after'),
+    );
   }
 
   async findThreadByForeignId(foreignId: string): Promise<z.infer<typeof contentThreadSchema> | null> {
@@ -104,7 +137,12 @@ export class EngageRestClient {
   async updateThreadCategories(engageThreadId: string, categoryIds: string[]): Promise<'ok' | 'conflict' | 'not_found'> {
     const params = new URLSearchParams();
     for (const id of categoryIds) params.append('thread_category_ids[]', id);
-    const { status } = await this.request('PUT', `/content_threads/${encodeURIComponent(engageThreadId)}/update_categories`, contentThreadSchema, params);
+    const { status } = await this.request(
+      'PUT',
+      `/content_threads/${encodeURIComponent(engageThreadId)}/update_categories`,
+      contentThreadSchema,
+      params,
+    );
     if (status === 409) return 'conflict';
     if (status === 404) return 'not_found';
     if (status === 403) throw new DeliveryError('Engage REST update_categories: HTTP 403 (token lacks permission on the source)', false);

@@ -18,11 +18,7 @@ const HEX_SHA512 = /^[0-9a-fA-F]{128}$/;
  * Constant-time check of a presented signature against every accepted token
  * (more than one during token rotation). Never throws on malformed input.
  */
-export function verifySdkSignature(
-  acceptedTokens: readonly string[],
-  body: Buffer,
-  presented: string | undefined,
-): boolean {
+export function verifySdkSignature(acceptedTokens: readonly string[], body: Buffer, presented: string | undefined): boolean {
   if (!presented || !HEX_SHA512.test(presented)) return false;
   const presentedBytes = Buffer.from(presented.toLowerCase(), 'hex');
   let matched = false;

@@ -28,12 +28,19 @@ export interface SourceSdkRequestInput {
 }
 
 export function realtimeTokensOf(tenant: TenantConfig): string[] {
-  return tenant.previousRealtimeAccessToken ? [tenant.realtimeAccessToken, tenant.previousRealtimeAccessToken] : [tenant.realtimeAccessToken];
+  return tenant.previousRealtimeAccessToken
+    ? [tenant.realtimeAccessToken, tenant.previousRealtimeAccessToken]
+    : [tenant.realtimeAccessToken];
 }
 
 function signedJson(tenant: TenantConfig, value: unknown): PlainResponse {
   const body = JSON.stringify(value);
-  return { status: 200, contentType: 'application/json', body, headers: { 'X-SMCCSDK-SIGNATURE': signSdkBody(tenant.realtimeAccessToken, body) } };
+  return {
+    status: 200,
+    contentType: 'application/json',
+    body,
+    headers: { 'X-SMCCSDK-SIGNATURE': signSdkBody(tenant.realtimeAccessToken, body) },
+  };
 }
 
 export class SourceSdkHandler {
@@ -79,7 +86,8 @@ export class SourceSdkHandler {
     const sentAt = Date.parse(time);
     if (!Number.isFinite(sentAt)) return 'Invalid request format: time is not a date';
     const skew = Math.abs(now - sentAt);
-    const window = action === 'messages.create' ? Math.max(this.deps.replyRetryWindowMs, this.deps.replayWindowMs) : this.deps.replayWindowMs;
+    const window =
+      action === 'messages.create' ? Math.max(this.deps.replyRetryWindowMs, this.deps.replayWindowMs) : this.deps.replayWindowMs;
     return skew > window ? 'Request time outside the accepted window (replay protection)' : null;
   }
 
@@ -121,14 +129,27 @@ export class SourceSdkHandler {
         const parsed = (this.deps.allowHttpAttachments ? agentReplyParamsAllowingHttpSchema : agentReplyParamsSchema).safeParse(params);
         if (!parsed.success) return textResponse(400, `Invalid params: ${firstIssue(parsed.error)}`);
         const result = await this.deps.engine.agentReply(tenant, parsed.data);
-        this.deps.logger.info({ tenant: tenant.sourceId, threadId: parsed.data.thread_id, contentId: parsed.data.content_id, contentIdFromEngage: !isHashedReplyKey(parsed.data.content_id), retry: parsed.data.retry === true, accepted: 'id' in result }, 'agent reply received');
+        this.deps.logger.info(
+          {
+            tenant: tenant.sourceId,
+            threadId: parsed.data.thread_id,
+            contentId: parsed.data.content_id,
+            contentIdFromEngage: !isHashedReplyKey(parsed.data.content_id),
+            retry: parsed.data.retry === true,
+            accepted: 'id' in result,
+          },
+          'agent reply received',
+        );
         return signedJson(tenant, result);
       }
       case 'messaging.queuing_update': {
         const parsed = queuingUpdateParamsSchema.safeParse(params);
         if (!parsed.success) return textResponse(400, `Invalid params: ${firstIssue(parsed.error)}`);
         const outcome = await this.deps.engine.queuingUpdate(tenant, parsed.data, input.rawBody);
-        this.deps.logger.info({ tenant: tenant.sourceId, threadId: parsed.data.thread_id, position: parsed.data.position, outcome }, 'queue update received');
+        this.deps.logger.info(
+          { tenant: tenant.sourceId, threadId: parsed.data.thread_id, position: parsed.data.position, outcome },
+          'queue update received',
+        );
         return signedJson(tenant, { status: outcome });
       }
       default:

@@ -23,7 +23,10 @@ function attachmentUrl(allowHttp: boolean) {
     .string()
     .max(4096)
     .url()
-    .refine((u) => URL.canParse(u) && schemes.includes(new URL(u).protocol), allowHttp ? 'must be an http(s) URL' : 'must be an https URL (ALLOW_HTTP_ATTACHMENTS allows http)');
+    .refine(
+      (u) => URL.canParse(u) && schemes.includes(new URL(u).protocol),
+      allowHttp ? 'must be an http(s) URL' : 'must be an https URL (ALLOW_HTTP_ATTACHMENTS allows http)',
+    );
 }
 
 function agentAttachment(allowHttp: boolean) {
@@ -44,19 +47,19 @@ export type AgentAttachment = z.infer<typeof agentAttachmentSchema>;
  */
 function agentReplyWire(allowHttp: boolean) {
   return z.object({
-  content_id: idLike.optional().nullable(),
-  thread_id: idLike,
-  body: z.string().max(100_000).nullable().optional(),
-  author_id: idLike.optional().nullable(),
-  sender_name: z.string().max(512).optional().nullable(),
-  in_reply_to_id: idLike.optional().nullable(),
-  format: z.enum(['text', 'html']).optional().nullable(),
-  retry: z.boolean().optional(),
-  attachments: z.array(agentAttachment(allowHttp)).max(50).optional().nullable(),
-  created_at: z.string().optional().nullable(),
-  updated_at: z.string().optional().nullable(),
-  title: z.string().optional().nullable(),
-  structured_content: z.record(z.string(), z.unknown()).optional().nullable(),
+    content_id: idLike.optional().nullable(),
+    thread_id: idLike,
+    body: z.string().max(100_000).nullable().optional(),
+    author_id: idLike.optional().nullable(),
+    sender_name: z.string().max(512).optional().nullable(),
+    in_reply_to_id: idLike.optional().nullable(),
+    format: z.enum(['text', 'html']).optional().nullable(),
+    retry: z.boolean().optional(),
+    attachments: z.array(agentAttachment(allowHttp)).max(50).optional().nullable(),
+    created_at: z.string().optional().nullable(),
+    updated_at: z.string().optional().nullable(),
+    title: z.string().optional().nullable(),
+    structured_content: z.record(z.string(), z.unknown()).optional().nullable(),
   });
 }
 type AgentReplyWire = z.output<ReturnType<typeof agentReplyWire>>;
@@ -80,7 +83,13 @@ export type AgentReplyParams = z.output<typeof agentReplyParamsSchema>;
  */
 export function agentReplyKeyOf(reply: AgentReplyWire): string {
   const h = createHash('sha256');
-  const parts = [reply.thread_id, reply.author_id ?? '', reply.created_at ?? '', reply.body ?? '', ...(reply.attachments ?? []).map((a) => a.url)];
+  const parts = [
+    reply.thread_id,
+    reply.author_id ?? '',
+    reply.created_at ?? '',
+    reply.body ?? '',
+    ...(reply.attachments ?? []).map((a) => a.url),
+  ];
   // Length-prefixed so ("ab","c") and ("a","bc") never collide.
   for (const part of parts) h.update(`${part.length}:${part}|`);
   return `${HASHED_REPLY_KEY_PREFIX}${h.digest('hex').slice(0, 40)}`;
@@ -90,7 +99,10 @@ export function agentReplyKeyOf(reply: AgentReplyWire): string {
 export const queuingUpdateParamsSchema = z.object({
   thread_id: idLike,
   position: z.coerce.number().int().nonnegative(),
-  estimated_wait_time: z.coerce.number().nonnegative().max(10 * 365 * 24 * 3600),
+  estimated_wait_time: z.coerce
+    .number()
+    .nonnegative()
+    .max(10 * 365 * 24 * 3600),
   in_reply_to_id: idLike.optional().nullable(),
 });
 export type QueuingUpdateParams = z.infer<typeof queuingUpdateParamsSchema>;

@@ -20,7 +20,13 @@ const IDENTITY_CREATED_AT = '2020-01-01T00:00:00.000Z';
 export type TenantIdentityRole = 'bot' | 'agent';
 
 export function tenantIdentityUsers(sourceId: string): Record<TenantIdentityRole, EngageUser> {
-  const user = (id: string, screenname: string): EngageUser => ({ id, screenname, puppetizable: true, created_at: IDENTITY_CREATED_AT, updated_at: IDENTITY_CREATED_AT });
+  const user = (id: string, screenname: string): EngageUser => ({
+    id,
+    screenname,
+    puppetizable: true,
+    created_at: IDENTITY_CREATED_AT,
+    updated_at: IDENTITY_CREATED_AT,
+  });
   return { bot: user(botAuthorIdFor(sourceId), 'Bot'), agent: user(agentIdentityIdFor(sourceId), 'Agent') };
 }
 
@@ -106,7 +112,10 @@ export class TenantIdentities {
     } catch (err) {
       if (this.stopped) return;
       const delayMs = Math.min(this.retry.capMs, this.retry.baseMs * 2 ** Math.min(failures, 20));
-      this.deps.logger.warn({ tenant: tenant.sourceId, identity: role, failures: failures + 1, retryInMs: delayMs, error: (err as Error).message }, 'Engage identity not created yet; will retry');
+      this.deps.logger.warn(
+        { tenant: tenant.sourceId, identity: role, failures: failures + 1, retryInMs: delayMs, error: (err as Error).message },
+        'Engage identity not created yet; will retry',
+      );
       this.schedule(tenant, role, failures + 1, delayMs);
     } finally {
       this.inFlight.delete(key);

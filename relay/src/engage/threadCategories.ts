@@ -17,7 +17,11 @@ export interface CategoryChange {
  * Handover: Bot out, Agent and the node's additional categories in. Return: Agent out, Bot in. The
  * additional categories stay after the return: we cannot tell them from the same ids set by a rule.
  */
-export function categoryChangeFor(tenant: Pick<TenantConfig, 'botCategoryId' | 'agentCategoryId'>, move: CategoryMove, additionalCategoryIds: readonly string[] = []): CategoryChange {
+export function categoryChangeFor(
+  tenant: Pick<TenantConfig, 'botCategoryId' | 'agentCategoryId'>,
+  move: CategoryMove,
+  additionalCategoryIds: readonly string[] = [],
+): CategoryChange {
   return move === 'handover'
     ? { add: [tenant.agentCategoryId, ...additionalCategoryIds], remove: [tenant.botCategoryId] }
     : { add: [tenant.botCategoryId], remove: [tenant.agentCategoryId] };

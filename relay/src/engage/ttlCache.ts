@@ -5,9 +5,7 @@
 export class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
 
-  constructor(
-    private readonly options: { maxEntries: number; ttlMs: number; clock?: () => number },
-  ) {}
+  constructor(private readonly options: { maxEntries: number; ttlMs: number; clock?: () => number }) {}
 
   private now(): number {
     return (this.options.clock ?? Date.now)();

@@ -12,7 +12,9 @@ function webhookSecretsOf(tenant: TenantConfig): string[] {
 
 /** Engage webhooks: the GET verification handshake and POST deliveries authenticated by X-Dimelo-Secret. */
 export class WebhookHandler {
-  constructor(private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; logger: Logger; tenantLimit?: TenantAdmission }) {}
+  constructor(
+    private readonly deps: { tenants: readonly TenantConfig[]; engine: HandoverEngine; logger: Logger; tenantLimit?: TenantAdmission },
+  ) {}
 
   /** PubSubHubbub-style handshake: echo the challenge only when the verify token matches. */
   verify(query: Record<string, unknown>): PlainResponse {
@@ -58,7 +60,10 @@ export class WebhookHandler {
       const outcome = await this.deps.engine.webhookEvent(tenant, event);
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     }
-    this.deps.logger.info({ tenant: tenant.sourceId, deliveryId: delivery.data.id, events: events.length, malformed, outcomes }, 'webhook delivery processed');
+    this.deps.logger.info(
+      { tenant: tenant.sourceId, deliveryId: delivery.data.id, events: events.length, malformed, outcomes },
+      'webhook delivery processed',
+    );
     return jsonResponse(200, { received: events.length, ignoredMalformed: malformed });
   }
 }

@@ -58,7 +58,12 @@ export function isHandoverEvent(event: WebhookEvent): event is HandoverWebhookEv
 }
 
 /** The events that name the agent who now has the conversation. */
-export const AGENT_EVENT_TYPES = ['intervention.opened', 'task.taken', 'task.transferred', 'intervention.user_updated'] as const satisfies readonly HandoverEventType[];
+export const AGENT_EVENT_TYPES = [
+  'intervention.opened',
+  'task.taken',
+  'task.transferred',
+  'intervention.user_updated',
+] as const satisfies readonly HandoverEventType[];
 
 /**
  * The agent the event puts on the conversation: the intervention's `user_id`, or the task's

@@ -25,9 +25,24 @@ import type { UserAttachment } from '../../../contract/userAttachment';
 import type { TenantConfig } from '../config';
 import { buildEngageUser, mergeContextData, type EngageUser } from '../engage/profileMapping';
 import type { AgentReplyParams, QueuingUpdateParams } from '../engage/sourceSdkProtocol';
-import { agentIdOf, interventionMetadataSchema, isHandoverEvent, type HandoverWebhookEvent, type WebhookEvent } from '../engage/webhookProtocol';
+import {
+  agentIdOf,
+  interventionMetadataSchema,
+  isHandoverEvent,
+  type HandoverWebhookEvent,
+  type WebhookEvent,
+} from '../engage/webhookProtocol';
 import type { EngageLookups } from '../engage/engageLookups';
-import { cognigyJob, engageCategorizeJob, engageEndInterventionJob, engageSendJob, inactivityCheckJob, laneFor, summarizeJob, type InactivityCheckPayload } from '../outbox/jobs';
+import {
+  cognigyJob,
+  engageCategorizeJob,
+  engageEndInterventionJob,
+  engageSendJob,
+  inactivityCheckJob,
+  laneFor,
+  summarizeJob,
+  type InactivityCheckPayload,
+} from '../outbox/jobs';
 import type { Conversation, HistoryNote, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store, WriteSource } from '../store/types';
 import { alreadySent, rememberSent } from './transcriptMemory';
 import { agentReplyIdFor, authorIdFor, messageIdFor, threadIdFor } from './identity';
@@ -36,7 +51,10 @@ import { agentReplyToNotify } from './agentReplyText';
 import { structuredContentSchema } from '../cognigy/structuredContent';
 
 /** What a Flow's own CSAT question can use when the agent closed: who, which intervention and thread, when. */
-function closingDetails(event: WebhookEvent, current: Conversation): Pick<InjectedHandoverEvent, 'agentId' | 'interventionId' | 'engageThreadId' | 'endedAt'> {
+function closingDetails(
+  event: WebhookEvent,
+  current: Conversation,
+): Pick<InjectedHandoverEvent, 'agentId' | 'interventionId' | 'engageThreadId' | 'endedAt'> {
   const metadata = interventionMetadataSchema.safeParse(event.resource.metadata);
   const agentId = (metadata.success ? metadata.data.user_id : null) ?? event.user_id ?? current.agentId ?? null;
   return {
@@ -180,7 +198,12 @@ export class HandoverEngine {
   }
 
   private contactAuthor(conversation: Conversation): EngageUser {
-    return { id: conversation.authorId, screenname: conversation.authorScreenname, created_at: conversation.createdAt, updated_at: conversation.createdAt };
+    return {
+      id: conversation.authorId,
+      screenname: conversation.authorScreenname,
+      created_at: conversation.createdAt,
+      updated_at: conversation.createdAt,
+    };
   }
 
   private botAuthor(tenant: TenantConfig): EngageUser {
@@ -212,15 +235,21 @@ export class HandoverEngine {
     };
     if (params.contextData && Object.keys(params.contextData).length > 0) message.context_data = params.contextData;
     // objects.md Messages: attachments are {url, filename} (Engage reads the type from the file).
-    if (params.attachments?.length) message.attachments = params.attachments.map((a) => (a.filename ? { url: a.url, filename: a.filename } : { url: a.url }));
+    if (params.attachments?.length)
+      message.attachments = params.attachments.map((a) => (a.filename ? { url: a.url, filename: a.filename } : { url: a.url }));
     // objects.md: a reply to a structured message names it (in_reply_to_id) and returns the option's payload.
     if (params.structuredReply) {
       message.in_reply_to_id = params.structuredReply.inReplyToId;
       if (params.structuredReply.payload) message.structured_reply = { payload: params.structuredReply.payload };
     }
     if (params.structuredContent) message.structured_content = params.structuredContent;
-    const byContent = params.author.id === conversation.authorId && params.attachments?.length ? this.deps.settings.userFilesByContent : undefined;
-    return engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), { action: 'messages.create', params: message, ...(byContent ? { attachmentsByContent: byContent } : {}) });
+    const byContent =
+      params.author.id === conversation.authorId && params.attachments?.length ? this.deps.settings.userFilesByContent : undefined;
+    return engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), {
+      action: 'messages.create',
+      params: message,
+      ...(byContent ? { attachmentsByContent: byContent } : {}),
+    });
   }
 
   private injectJob(conversation: Conversation, event: Omit<InjectedHandoverEvent, 'source' | 'threadId'>): NewOutboxJob {
@@ -249,7 +278,13 @@ export class HandoverEngine {
         }
         const now = this.iso();
         const base = current ?? this.newConversation(tenant, request.session, 'Customer');
-        const user = buildEngageUser({ authorId: base.authorId, profile: request.profile, mapping: request.profileMapping, now, createdAt: base.createdAt });
+        const user = buildEngageUser({
+          authorId: base.authorId,
+          profile: request.profile,
+          mapping: request.profileMapping,
+          now,
+          createdAt: base.createdAt,
+        });
         const conversation: Conversation = {
           ...base,
           authorScreenname: user.screenname,
@@ -266,12 +301,19 @@ export class HandoverEngine {
         const jobs: NewOutboxJob[] = [];
         const contact = { ...user, updated_at: now };
         // The user left the previous handover and is back: the agents' thread says so first.
-        if (base.userLeft) jobs.push(this.messageJob(tenant, conversation, { author: this.botAuthor(tenant), body: request.options.userBackNotice }));
+        if (base.userLeft)
+          jobs.push(this.messageJob(tenant, conversation, { author: this.botAuthor(tenant), body: request.options.userBackNotice }));
         // A second handover's transcript repeats the first one's lines (and what was forwarded live): Engage has them.
         let sent = base.transcriptSent ?? { until: null, hashes: [] };
         const fresh = request.transcript.filter((line) => !alreadySent(line, sent));
         for (const line of fresh) {
-          jobs.push(this.messageJob(tenant, conversation, { author: line.role === 'bot' ? this.botAuthor(tenant) : contact, body: line.text, createdAt: line.at }));
+          jobs.push(
+            this.messageJob(tenant, conversation, {
+              author: line.role === 'bot' ? this.botAuthor(tenant) : contact,
+              body: line.text,
+              createdAt: line.at,
+            }),
+          );
           sent = rememberSent(sent, line, now);
         }
         conversation.transcriptSent = rememberSent(sent, null, now);
@@ -279,9 +321,33 @@ export class HandoverEngine {
         jobs.push(this.messageJob(tenant, conversation, { author: contact, body: request.firstMessage, contextData: threadContext }));
         // Engage imports the thread asynchronously after the first message; a lookup before that is a wasted
         // REST call (500/min per token). The lane runs the messages at once, so the categorisation waits a little.
-        jobs.push(engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, purpose: 'handover', ...(request.additionalCategoryIds?.length ? { additionalCategoryIds: request.additionalCategoryIds } : {}) }, this.now() + CATEGORIZE_AFTER_MS));
-        this.deps.logger.info({ tenant: tenant.sourceId, threadId, handover: conversation.handoverCount, transcriptLines: fresh.length, transcriptLinesAlreadySent: request.transcript.length - fresh.length }, 'handover started');
-        return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { threadId, status: 'queued', started: true } };
+        jobs.push(
+          engageCategorizeJob(
+            tenant.sourceId,
+            this.deadline(),
+            {
+              threadId,
+              purpose: 'handover',
+              ...(request.additionalCategoryIds?.length ? { additionalCategoryIds: request.additionalCategoryIds } : {}),
+            },
+            this.now() + CATEGORIZE_AFTER_MS,
+          ),
+        );
+        this.deps.logger.info(
+          {
+            tenant: tenant.sourceId,
+            threadId,
+            handover: conversation.handoverCount,
+            transcriptLines: fresh.length,
+            transcriptLinesAlreadySent: request.transcript.length - fresh.length,
+          },
+          'handover started',
+        );
+        return {
+          conversation,
+          mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs },
+          result: { threadId, status: 'queued', started: true },
+        };
       },
       (current) => ({ threadId, status: current?.status ?? 'queued', started: false }),
     );
@@ -299,7 +365,12 @@ export class HandoverEngine {
         const jobs: NewOutboxJob[] = [];
         if (conversation.userLeft && request.role === 'user') {
           // A user who left writes again on the thread the agents still see.
-          jobs.push(this.messageJob(tenant, conversation, { author: this.botAuthor(tenant), body: conversation.options.userBackNotice ?? DEFAULT_USER_BACK_NOTICE }));
+          jobs.push(
+            this.messageJob(tenant, conversation, {
+              author: this.botAuthor(tenant),
+              body: conversation.options.userBackNotice ?? DEFAULT_USER_BACK_NOTICE,
+            }),
+          );
           conversation.userLeft = false;
         }
         const author = request.role === 'bot' ? this.botAuthor(tenant) : this.contactAuthor(conversation);
@@ -315,7 +386,11 @@ export class HandoverEngine {
         );
         conversation.transcriptSent = rememberSent(conversation.transcriptSent ?? { until: null, hashes: [] }, null, this.iso());
         if (request.role === 'user') jobs.push(...this.armInactivity(tenant, conversation));
-        return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { forwarded: true, status: conversation.status } };
+        return {
+          conversation,
+          mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs },
+          result: { forwarded: true, status: conversation.status },
+        };
       },
       (current) => ({ forwarded: true, status: current?.status ?? 'idle' }),
     );
@@ -332,12 +407,24 @@ export class HandoverEngine {
         const jobs: NewOutboxJob[] = [];
         if (current.status === 'active') {
           // With an agent, cancel means the user left: the agent reads it before the intervention ends.
-          jobs.push(this.messageJob(tenant, conversation, { author: this.botAuthor(tenant), body: current.options.userLeftNotice ?? DEFAULT_USER_LEFT_NOTICE }));
+          jobs.push(
+            this.messageJob(tenant, conversation, {
+              author: this.botAuthor(tenant),
+              body: current.options.userLeftNotice ?? DEFAULT_USER_LEFT_NOTICE,
+            }),
+          );
           conversation.userLeft = true;
         }
-        jobs.push(engageEndInterventionJob(tenant.sourceId, this.deadline(), { threadId }), engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, purpose: 'return_to_bot' }));
+        jobs.push(
+          engageEndInterventionJob(tenant.sourceId, this.deadline(), { threadId }),
+          engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, purpose: 'return_to_bot' }),
+        );
         this.deps.logger.info({ tenant: tenant.sourceId, threadId, reason: request.reason }, 'handover cancelled by user');
-        return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { status: 'cancelled', cancelled: true } };
+        return {
+          conversation,
+          mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs },
+          result: { status: 'cancelled', cancelled: true },
+        };
       },
       (current) => ({ status: current?.status ?? 'cancelled', cancelled: current?.status === 'cancelled' }),
     );
@@ -354,11 +441,23 @@ export class HandoverEngine {
       tenant.sourceId,
       threadId,
       (current) => {
-        if (!current || !ACTIVE.has(current.status)) return { result: { status: current?.status ?? 'idle', closed: false, outcome: 'not_running' } };
-        const conversation: Conversation = { ...current, status: 'completed', queue: null, interventionId: null, agentId: null, inactivityDueAt: null };
+        if (!current || !ACTIVE.has(current.status))
+          return { result: { status: current?.status ?? 'idle', closed: false, outcome: 'not_running' } };
+        const conversation: Conversation = {
+          ...current,
+          status: 'completed',
+          queue: null,
+          interventionId: null,
+          agentId: null,
+          inactivityDueAt: null,
+        };
         const jobs = [engageCategorizeJob(tenant.sourceId, this.deadline(), { threadId, purpose: 'return_to_bot' })];
         this.deps.logger.info({ tenant: tenant.sourceId, threadId, reason: request.reason }, 'handover closed by the Flow');
-        return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs }, result: { engageThreadId: current.engageThreadId } };
+        return {
+          conversation,
+          mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs },
+          result: { engageThreadId: current.engageThreadId },
+        };
       },
       (current) => ({ status: current?.status ?? 'idle', closed: false, outcome: 'not_running' }),
     );
@@ -369,14 +468,26 @@ export class HandoverEngine {
     try {
       outcome = await this.deps.engage.endOpenInterventions(tenant, ended.engageThreadId);
     } catch (err) {
-      this.deps.logger.warn({ tenant: tenant.sourceId, threadId, err: err instanceof Error ? err.message : String(err) }, 'closing the intervention failed: the outbox keeps trying');
+      this.deps.logger.warn(
+        { tenant: tenant.sourceId, threadId, err: err instanceof Error ? err.message : String(err) },
+        'closing the intervention failed: the outbox keeps trying',
+      );
       // The handover is over for the bot; the outbox retries ending the intervention until its deadline.
-      await this.mutate(tenant.sourceId, threadId, () => ({ mutation: { jobs: [engageEndInterventionJob(tenant.sourceId, this.deadline(), { threadId })] }, result: undefined }), () => undefined);
-      throw new EngageCallFailedError('Engage could not be reached to close the intervention; the relay keeps trying and the thread is back in the Bot category');
+      await this.mutate(
+        tenant.sourceId,
+        threadId,
+        () => ({ mutation: { jobs: [engageEndInterventionJob(tenant.sourceId, this.deadline(), { threadId })] }, result: undefined }),
+        () => undefined,
+      );
+      throw new EngageCallFailedError(
+        'Engage could not be reached to close the intervention; the relay keeps trying and the thread is back in the Bot category',
+      );
     }
     if (outcome === 'not_allowed') {
       this.deps.logger.warn({ tenant: tenant.sourceId, threadId }, 'Engage refused both to close and to cancel the intervention');
-      throw new EngageCallFailedError("Engage refused to close or cancel the intervention (check the API token user's permissions); the thread is back in the Bot category");
+      throw new EngageCallFailedError(
+        "Engage refused to close or cancel the intervention (check the API token user's permissions); the thread is back in the Bot category",
+      );
     }
     return { status: 'completed', closed: true, outcome: outcome === 'closed' ? 'closed' : 'cancelled' };
   }
@@ -388,7 +499,10 @@ export class HandoverEngine {
       const { availableAgents, checkedAt } = await this.deps.engage.agentAvailability(tenant, categoryIds);
       return { available: availableAgents > 0, availableAgents, checkedAt };
     } catch (err) {
-      this.deps.logger.warn({ tenant: tenant.sourceId, err: err instanceof Error ? err.message : String(err) }, 'agent availability lookup failed');
+      this.deps.logger.warn(
+        { tenant: tenant.sourceId, err: err instanceof Error ? err.message : String(err) },
+        'agent availability lookup failed',
+      );
       throw new EngageCallFailedError('Engage did not answer the agent status request');
     }
   }
@@ -412,10 +526,20 @@ export class HandoverEngine {
       threadId,
       (current) => {
         const base = current ?? this.newConversation(tenant, request.session, 'Customer');
-        const user = buildEngageUser({ authorId: base.authorId, profile: request.profile, mapping: request.profileMapping, now: this.iso(), createdAt: base.createdAt });
+        const user = buildEngageUser({
+          authorId: base.authorId,
+          profile: request.profile,
+          mapping: request.profileMapping,
+          now: this.iso(),
+          createdAt: base.createdAt,
+        });
         const conversation: Conversation = { ...base, authorScreenname: user.screenname };
         const job = engageSendJob(tenant.sourceId, threadId, this.deadline(), { action: 'users.create', params: { ...user } });
-        return { conversation, mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs: [job] }, result: { queued: true, authorId: base.authorId } };
+        return {
+          conversation,
+          mutation: { dedup: this.apiDedup(tenant, request.requestId), jobs: [job] },
+          result: { queued: true, authorId: base.authorId },
+        };
       },
       (current) => ({ queued: true, authorId: current?.authorId ?? authorIdFor(tenant.sourceId, request.session) }),
     );
@@ -427,11 +551,17 @@ export class HandoverEngine {
    * An agent reply. Answered with a stable id derived from content_id, so Engage's retries
    * (`retry: true`) get the same answer and the user gets the message once.
    */
-  async agentReply(tenant: TenantConfig, params: AgentReplyParams): Promise<{ id: string } | { error: { fatal: boolean; message: string } }> {
+  async agentReply(
+    tenant: TenantConfig,
+    params: AgentReplyParams,
+  ): Promise<{ id: string } | { error: { fatal: boolean; message: string } }> {
     const replyId = agentReplyIdFor(params.content_id);
     const current = await this.deps.store.getConversation(tenant.sourceId, params.thread_id);
     if (!current) {
-      this.deps.logger.warn({ tenant: tenant.sourceId, threadId: params.thread_id }, 'agent reply for an unknown conversation: answered fatal');
+      this.deps.logger.warn(
+        { tenant: tenant.sourceId, threadId: params.thread_id },
+        'agent reply for an unknown conversation: answered fatal',
+      );
       return { error: { fatal: true, message: 'Unknown conversation' } };
     }
     const notify = agentReplyToNotify(params, replyId);
@@ -449,7 +579,10 @@ export class HandoverEngine {
           // The first reply proves an agent took the conversation even without a webhook.
           conversation.status = 'active';
           conversation.queue = null;
-          jobs.push(this.injectJob(conversation, { status: 'active', ...(params.sender_name ? { agentName: params.sender_name } : {}) }), ...this.armInactivity(tenant, conversation));
+          jobs.push(
+            this.injectJob(conversation, { status: 'active', ...(params.sender_name ? { agentName: params.sender_name } : {}) }),
+            ...this.armInactivity(tenant, conversation),
+          );
         }
         jobs.push(
           cognigyJob('cognigy.notify', tenant.sourceId, conversation.threadId, this.deadline(), {
@@ -457,14 +590,25 @@ export class HandoverEngine {
             text: notify.text,
             ...(notify.attachments.length ? { attachments: notify.attachments } : {}),
             data: {
-              rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: params.sender_name ?? null, sender_name: params.sender_name ?? null },
+              rceHandover: {
+                type: 'agentMessage',
+                contentId: params.content_id,
+                agentName: params.sender_name ?? null,
+                sender_name: params.sender_name ?? null,
+              },
               ...(notify.defaultMessage ? { _cognigy: { _default: notify.defaultMessage } } : {}),
             },
           }),
         );
         // Read receipt (send-api.md status.mark_as_read, id = the id we answer with): queued in the Cognigy lane
         // behind the notify, so it goes only once Cognigy accepted the message for the user.
-        jobs.push({ ...engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), { action: 'status.mark_as_read', params: { id: replyId } }), lane: laneFor(tenant.sourceId, conversation.threadId, 'cognigy') });
+        jobs.push({
+          ...engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), {
+            action: 'status.mark_as_read',
+            params: { id: replyId },
+          }),
+          lane: laneFor(tenant.sourceId, conversation.threadId, 'cognigy'),
+        });
         const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };
         // Only the first reply changes the conversation (and is version-checked); later replies leave it as it is,
         // so the hot path writes the dedup key and the notify job only.
@@ -484,11 +628,19 @@ export class HandoverEngine {
       (current) => {
         if (!current || !ACTIVE.has(current.status)) return { result: 'ignored' };
         const estimatedWaitTimeMs = Math.round(params.estimated_wait_time * 1000);
-        const conversation: Conversation = { ...current, queue: { position: params.position, estimatedWaitTimeMs, receivedAt: this.iso() } };
-        const jobs = current.options.getQueueUpdates && current.status === 'queued'
-          ? [this.injectJob(conversation, { status: 'queue', position: params.position, estimatedWaitTime: estimatedWaitTimeMs })]
-          : [];
-        return { conversation, mutation: { dedup: { key: `queue:${tenant.sourceId}:${bodyHash}`, ttlMs: 2 * this.deps.settings.replayWindowMs }, jobs }, result: 'applied' };
+        const conversation: Conversation = {
+          ...current,
+          queue: { position: params.position, estimatedWaitTimeMs, receivedAt: this.iso() },
+        };
+        const jobs =
+          current.options.getQueueUpdates && current.status === 'queued'
+            ? [this.injectJob(conversation, { status: 'queue', position: params.position, estimatedWaitTime: estimatedWaitTimeMs })]
+            : [];
+        return {
+          conversation,
+          mutation: { dedup: { key: `queue:${tenant.sourceId}:${bodyHash}`, ttlMs: 2 * this.deps.settings.replayWindowMs }, jobs },
+          result: 'applied',
+        };
       },
       () => 'ignored',
     );
@@ -503,7 +655,10 @@ export class HandoverEngine {
     if (!engageThreadId) return 'ignored';
     const found = await this.deps.store.findConversationByEngageThread(tenant.sourceId, engageThreadId);
     if (!found) {
-      this.deps.logger.info({ tenant: tenant.sourceId, eventType: event.type, eventId: event.id }, 'webhook event for a thread we do not handle: ignored');
+      this.deps.logger.info(
+        { tenant: tenant.sourceId, eventType: event.type, eventId: event.id },
+        'webhook event for a thread we do not handle: ignored',
+      );
       return 'ignored';
     }
     const agent = await this.agentOf(tenant, event, found);
@@ -518,7 +673,10 @@ export class HandoverEngine {
         const conversation: Conversation = { ...current, lastEventAt: event.issued_at };
         const jobs = this.applyHandoverEvent(tenant, event, current, conversation, agent);
         if (!jobs) return { mutation: { dedup }, result: 'ignored' };
-        this.deps.logger.info({ tenant: tenant.sourceId, threadId: current.threadId, eventType: event.type, status: conversation.status }, 'handover event applied');
+        this.deps.logger.info(
+          { tenant: tenant.sourceId, threadId: current.threadId, eventType: event.type, status: conversation.status },
+          'handover event applied',
+        );
         return { conversation, mutation: { dedup, jobs }, result: 'applied' };
       },
       () => 'duplicate',
@@ -529,7 +687,11 @@ export class HandoverEngine {
    * The agent an agent-naming event puts on the conversation, with the name from Engage's users
    * resource (cached). Looked up only when the event can change something, so duplicates cost no REST call.
    */
-  private async agentOf(tenant: TenantConfig, event: HandoverWebhookEvent, found: Conversation): Promise<{ agentId: string; agentName: string | null } | null> {
+  private async agentOf(
+    tenant: TenantConfig,
+    event: HandoverWebhookEvent,
+    found: Conversation,
+  ): Promise<{ agentId: string; agentName: string | null } | null> {
     switch (event.type) {
       case 'intervention.opened':
       case 'task.taken':
@@ -553,7 +715,13 @@ export class HandoverEngine {
   }
 
   /** What one event does to the conversation (mutates `conversation`); the jobs to write, or null when it changes nothing. */
-  private applyHandoverEvent(tenant: TenantConfig, event: HandoverWebhookEvent, current: Conversation, conversation: Conversation, agent: { agentId: string; agentName: string | null } | null): NewOutboxJob[] | null {
+  private applyHandoverEvent(
+    tenant: TenantConfig,
+    event: HandoverWebhookEvent,
+    current: Conversation,
+    conversation: Conversation,
+    agent: { agentId: string; agentName: string | null } | null,
+  ): NewOutboxJob[] | null {
     const agentFields = agent ? { agentId: agent.agentId, ...(agent.agentName ? { agentName: agent.agentName } : {}) } : {};
     switch (event.type) {
       case 'intervention.opened':
@@ -613,9 +781,18 @@ export class HandoverEngine {
     const minutes = conversation.options.inactivityTimeoutMinutes ?? 0;
     if (conversation.status !== 'active' || minutes <= 0) return [];
     // A due time already past means the waiting check was lost (e.g. given up while every relay was down): start a new one.
-    const waiting = conversation.inactivityDueAt !== null && conversation.inactivityDueAt !== undefined && conversation.inactivityDueAt > this.now();
+    const waiting =
+      conversation.inactivityDueAt !== null && conversation.inactivityDueAt !== undefined && conversation.inactivityDueAt > this.now();
     conversation.inactivityDueAt = this.now() + minutes * 60_000;
-    return waiting ? [] : [inactivityCheckJob(tenant.sourceId, { threadId: conversation.threadId, dueAt: conversation.inactivityDueAt }, this.deps.settings.outboxDeadlineMs)];
+    return waiting
+      ? []
+      : [
+          inactivityCheckJob(
+            tenant.sourceId,
+            { threadId: conversation.threadId, dueAt: conversation.inactivityDueAt },
+            this.deps.settings.outboxDeadlineMs,
+          ),
+        ];
   }
 
   /** A check job is due: tell the agent (and close, if configured), or wait for the moved due time. */
@@ -626,9 +803,20 @@ export class HandoverEngine {
       (current) => {
         const dueAt = current?.inactivityDueAt;
         if (!current || current.status !== 'active' || dueAt === null || dueAt === undefined) return { result: undefined };
-        if (dueAt > this.now()) return { mutation: { jobs: [inactivityCheckJob(tenant.sourceId, { threadId: current.threadId, dueAt }, this.deps.settings.outboxDeadlineMs)] }, result: undefined };
+        if (dueAt > this.now())
+          return {
+            mutation: {
+              jobs: [inactivityCheckJob(tenant.sourceId, { threadId: current.threadId, dueAt }, this.deps.settings.outboxDeadlineMs)],
+            },
+            result: undefined,
+          };
         const conversation: Conversation = { ...current, inactivityDueAt: null };
-        const jobs = [this.messageJob(tenant, conversation, { author: this.botAuthor(tenant), body: current.options.inactivityNotice ?? DEFAULT_INACTIVITY_NOTICE })];
+        const jobs = [
+          this.messageJob(tenant, conversation, {
+            author: this.botAuthor(tenant),
+            body: current.options.inactivityNotice ?? DEFAULT_INACTIVITY_NOTICE,
+          }),
+        ];
         if (current.options.inactivityCloses) {
           // The same end as the Close route, but the Flow did not ask: it hears why.
           conversation.status = 'completed';
@@ -641,7 +829,10 @@ export class HandoverEngine {
             this.injectJob(conversation, { status: 'completed', reason: 'inactivity' }),
           );
         }
-        this.deps.logger.info({ tenant: tenant.sourceId, threadId: current.threadId, closes: current.options.inactivityCloses === true }, 'user inactive while with an agent');
+        this.deps.logger.info(
+          { tenant: tenant.sourceId, threadId: current.threadId, closes: current.options.inactivityCloses === true },
+          'user inactive while with an agent',
+        );
         return { conversation, mutation: { jobs }, result: undefined };
       },
       () => undefined,
@@ -654,7 +845,10 @@ export class HandoverEngine {
     await this.mutate(
       tenantId,
       threadId,
-      (current) => (current && current.engageThreadId !== engageThreadId ? { conversation: { ...current, engageThreadId }, result: undefined } : { result: undefined }),
+      (current) =>
+        current && current.engageThreadId !== engageThreadId
+          ? { conversation: { ...current, engageThreadId }, result: undefined }
+          : { result: undefined },
       () => undefined,
     );
   }
@@ -684,16 +878,25 @@ export class HandoverEngine {
 }
 
 /** Where a write came from, read off its dedup key (each kind of call de-duplicates under its own prefix). */
-const SOURCE_BY_DEDUP_PREFIX: Readonly<Record<string, WriteSource>> = { api: 'extension', reply: 'agent reply', queue: 'queue update', webhook: 'webhook' };
+const SOURCE_BY_DEDUP_PREFIX: Readonly<Record<string, WriteSource>> = {
+  api: 'extension',
+  reply: 'agent reply',
+  queue: 'queue update',
+  webhook: 'webhook',
+};
 
 /**
  * What a write tells the conversation's timeline: status, queue and Engage thread changes and its jobs.
  * Null when it changes none of these (e.g. a duplicate check alone).
  */
 function historyNote(before: Conversation | null, after: Conversation | undefined, mutation: Mutation): HistoryNote | null {
-  const note: HistoryNote = { source: SOURCE_BY_DEDUP_PREFIX[mutation.dedup?.key.split(':', 1)[0] ?? ''] ?? 'relay', jobs: (mutation.jobs ?? []).map(summarizeJob) };
+  const note: HistoryNote = {
+    source: SOURCE_BY_DEDUP_PREFIX[mutation.dedup?.key.split(':', 1)[0] ?? ''] ?? 'relay',
+    jobs: (mutation.jobs ?? []).map(summarizeJob),
+  };
   if (after && after.status !== before?.status) note.status = { from: before?.status ?? null, to: after.status };
-  if (after?.queue && after.queue.receivedAt !== before?.queue?.receivedAt) note.queue = { position: after.queue.position, estimatedWaitTimeMs: after.queue.estimatedWaitTimeMs };
+  if (after?.queue && after.queue.receivedAt !== before?.queue?.receivedAt)
+    note.queue = { position: after.queue.position, estimatedWaitTimeMs: after.queue.estimatedWaitTimeMs };
   if (after?.engageThreadId && after.engageThreadId !== before?.engageThreadId) note.engageThreadId = after.engageThreadId;
   return note.status || note.queue || note.engageThreadId || note.jobs.length > 0 ? note : null;
 }

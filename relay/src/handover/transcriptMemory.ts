@@ -26,7 +26,8 @@ export function alreadySent(line: TranscriptLine, sent: TranscriptSent): boolean
 /** Adds a sent transcript line, or (line null) a message forwarded now. */
 export function rememberSent(sent: TranscriptSent, line: TranscriptLine | null, nowIso: string): TranscriptSent {
   const at = line ? line.at : nowIso;
-  const until = at && (sent.until === null || Date.parse(at) > Date.parse(sent.until)) ? new Date(Date.parse(at)).toISOString() : sent.until;
+  const until =
+    at && (sent.until === null || Date.parse(at) > Date.parse(sent.until)) ? new Date(Date.parse(at)).toISOString() : sent.until;
   const hashes = line && !line.at ? [...sent.hashes, hashOf(line)].slice(-MAX_HASHES) : sent.hashes;
   return { until, hashes };
 }

@@ -30,7 +30,10 @@ export function readBoundedBody(req: IncomingMessage, limit: number, budget?: Bo
   // a full total budget means clients are sending too much, not that the relay is broken.
   const reservation = budget?.bytesInFlight.reserve(budget.address, declared !== undefined ? Number(declared) : limit);
   if (reservation && 'refused' in reservation) {
-    const reason = reservation.refused === 'address' ? 'Too many request bytes in flight from this address' : 'Too many request bytes in flight, retry later';
+    const reason =
+      reservation.refused === 'address'
+        ? 'Too many request bytes in flight from this address'
+        : 'Too many request bytes in flight, retry later';
     return Promise.resolve({ ok: false, status: 429, reason, closeConnection: true, headers: { 'Retry-After': '1' } });
   }
 

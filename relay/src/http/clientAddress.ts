@@ -34,7 +34,8 @@ export function limitKey(address: string): string {
 /** The eight 16-bit groups of an IPv6 address, lower-case, without leading zeros. */
 function expandIpv6(address: string): string[] {
   const [head = '', tail] = address.toLowerCase().split('::');
-  const toGroups = (part: string): string[] => (part === '' ? [] : part.split(':')).flatMap((g) => (g.includes('.') ? ipv4ToGroups(g) : [g]));
+  const toGroups = (part: string): string[] =>
+    (part === '' ? [] : part.split(':')).flatMap((g) => (g.includes('.') ? ipv4ToGroups(g) : [g]));
   const left = toGroups(head);
   const right = tail === undefined ? [] : toGroups(tail);
   const zeros = tail === undefined ? [] : Array.from({ length: 8 - left.length - right.length }, () => '0');

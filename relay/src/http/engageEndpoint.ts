@@ -111,7 +111,13 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
     res.writeHead(response.status, headers);
     res.end(body);
     countRequest(response.status);
-    deps.requestLog({ method: 'POST', path: route.path, status: response.status, ms: elapsedMs(started), ...(response.rejection ? { reason: response.rejection } : {}) });
+    deps.requestLog({
+      method: 'POST',
+      path: route.path,
+      status: response.status,
+      ms: elapsedMs(started),
+      ...(response.rejection ? { reason: response.rejection } : {}),
+    });
   };
 
   const knownSources = new Set(deps.sourceIds);
@@ -123,8 +129,17 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
     if (!admission.allowed) return write(res, started, route, textResponse(429, 'Too many requests'), admission.headers, true);
     if (route.badPath) return write(res, started, route, textResponse(400, 'Bad request path'), admission.headers, true);
     // Only the named tenant's keys are tried; with several tenants the path must name one.
-    if (route.sourceId !== undefined && !knownSources.has(route.sourceId)) return write(res, started, route, textResponse(404, 'Unknown source'), admission.headers, true);
-    if (route.sourceId === undefined && multiTenant) return write(res, started, route, textResponse(404, 'This relay serves several sources: use <relay-url>/handover/rce/<source id>'), admission.headers, true);
+    if (route.sourceId !== undefined && !knownSources.has(route.sourceId))
+      return write(res, started, route, textResponse(404, 'Unknown source'), admission.headers, true);
+    if (route.sourceId === undefined && multiTenant)
+      return write(
+        res,
+        started,
+        route,
+        textResponse(404, 'This relay serves several sources: use <relay-url>/handover/rce/<source id>'),
+        admission.headers,
+        true,
+      );
     if (!isJsonContentType(single(req.headers['content-type']))) {
       return write(res, started, route, textResponse(415, 'Content-Type must be application/json'), admission.headers, true);
     }
@@ -133,14 +148,23 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
     const dimeloSecret = single(req.headers['x-dimelo-secret']);
     const isSdk = sdkSignature !== undefined || dimeloSecret === undefined;
     if (isSdk && (sdkSignature === undefined || !HEX_SHA512.test(sdkSignature))) {
-      const reason = sdkSignature === undefined ? 'Missing X-SMCCSDK-SIGNATURE (Source SDK) or X-Dimelo-Secret (webhook) header' : 'Invalid signature';
+      const reason =
+        sdkSignature === undefined ? 'Missing X-SMCCSDK-SIGNATURE (Source SDK) or X-Dimelo-Secret (webhook) header' : 'Invalid signature';
       return write(res, started, route, textResponse(401, reason), admission.headers, true);
     }
     if (!isSdk && (dimeloSecret === undefined || dimeloSecret.length === 0 || dimeloSecret.length > MAX_SECRET_CHARS)) {
       return write(res, started, route, jsonError(401, 'invalid_secret', 'X-Dimelo-Secret does not match'), admission.headers, true);
     }
     const read = await readBoundedBody(req, deps.maxBodyBytes, { bytesInFlight: deps.bytesInFlight, address });
-    if (!read.ok) return write(res, started, route, { ...textResponse(read.status, read.reason), ...(read.headers ? { headers: read.headers } : {}) }, admission.headers, read.closeConnection);
+    if (!read.ok)
+      return write(
+        res,
+        started,
+        route,
+        { ...textResponse(read.status, read.reason), ...(read.headers ? { headers: read.headers } : {}) },
+        admission.headers,
+        read.closeConnection,
+      );
 
     const sourceId = route.sourceId !== undefined ? { sourceId: route.sourceId } : {};
     const response = isSdk

@@ -79,7 +79,9 @@ export function createOutboundHttp(options: { timeoutMs?: number } = {}): Outbou
           port: target.port || undefined,
           path: `${target.pathname}${target.search}`,
           agent: isHttps ? httpsAgent : httpAgent,
-          ...(target.username || target.password ? { auth: `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}` } : {}),
+          ...(target.username || target.password
+            ? { auth: `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}` }
+            : {}),
           headers: { Accept: 'application/json, text/plain, */*', ...headers, 'Content-Length': String(payload.length) },
         },
         (response) => {
@@ -100,7 +102,11 @@ export function createOutboundHttp(options: { timeoutMs?: number } = {}): Outbou
           response.on('end', () => {
             if (settled) return;
             settled = true;
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, data: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8') });
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              data: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+            });
           });
         },
       );

@@ -38,7 +38,9 @@ export function createRequestLog(logger: Logger, clock: () => number = Date.now)
   const flush = () => {
     if (summaryTimer) clearTimeout(summaryTimer);
     summaryTimer = null;
-    const suppressed = [...seen.values()].filter((s) => s.count > REJECTIONS_LOGGED_PER_KEY).map((s) => ({ status: s.status, reason: s.reason, suppressed: s.count - REJECTIONS_LOGGED_PER_KEY }));
+    const suppressed = [...seen.values()]
+      .filter((s) => s.count > REJECTIONS_LOGGED_PER_KEY)
+      .map((s) => ({ status: s.status, reason: s.reason, suppressed: s.count - REJECTIONS_LOGGED_PER_KEY }));
     if (suppressed.length > 0) logger.warn({ windowMs: WINDOW_MS, rejections: suppressed }, 'repeated rejections suppressed');
     seen = new Map();
     windowStart = clock();

@@ -19,7 +19,10 @@ function oneLine(d: DeadLetter): string {
   return `${new Date(d.failedAt).toISOString()}  ${d.job.id}  ${d.job.kind}  ${d.job.lane}  attempts=${d.job.attempts}  ${d.error.replace(/\s+/g, ' ').slice(0, 160)}`;
 }
 
-export async function runDeadLetterCommand(args: string[], opts: { storeUrl: string; outboxDeadlineMs: number; out: Writable; now?: () => number; store?: Store }): Promise<number> {
+export async function runDeadLetterCommand(
+  args: string[],
+  opts: { storeUrl: string; outboxDeadlineMs: number; out: Writable; now?: () => number; store?: Store },
+): Promise<number> {
   const parsed = argsSchema.safeParse(args);
   if (!parsed.success) {
     opts.out.write(`${DEAD_LETTERS_USAGE}\n`);
@@ -40,7 +43,9 @@ export async function runDeadLetterCommand(args: string[], opts: { storeUrl: str
       return 1;
     }
     if (command === 'show') {
-      opts.out.write(`${JSON.stringify({ error: found.error, failedAt: new Date(found.failedAt).toISOString(), job: found.job }, null, 2)}\n`);
+      opts.out.write(
+        `${JSON.stringify({ error: found.error, failedAt: new Date(found.failedAt).toISOString(), job: found.job }, null, 2)}\n`,
+      );
       return 0;
     }
     const again = await store.retryDeadLetter(found.job.id, (opts.now ?? Date.now)() + opts.outboxDeadlineMs);

@@ -7,7 +7,14 @@ import { callSendApi, withAttachmentContent } from '../engage/sendApiClient';
 import { categoryChangeFor, mergeCategories } from '../engage/threadCategories';
 import type { OutboxJob } from '../store/types';
 import { DeliveryError } from './deliveryError';
-import { cognigyCallPayloadSchema, engageCategorizePayloadSchema, engageEndInterventionPayloadSchema, engageSendPayloadSchema, inactivityCheckPayloadSchema, type InactivityCheckPayload } from './jobs';
+import {
+  cognigyCallPayloadSchema,
+  engageCategorizePayloadSchema,
+  engageEndInterventionPayloadSchema,
+  engageSendPayloadSchema,
+  inactivityCheckPayloadSchema,
+  type InactivityCheckPayload,
+} from './jobs';
 import type { JobExecutor } from './worker';
 
 export interface ThreadDirectory {
@@ -18,7 +25,13 @@ export interface ThreadDirectory {
 }
 
 /** Maps each outbox job kind to the one external call it stands for. */
-export function createJobExecutor(deps: { http: AxiosInstance; postText: PostText; tenants: ReadonlyMap<string, TenantConfig>; restGate: RestRateGate; threads: ThreadDirectory }): JobExecutor {
+export function createJobExecutor(deps: {
+  http: AxiosInstance;
+  postText: PostText;
+  tenants: ReadonlyMap<string, TenantConfig>;
+  restGate: RestRateGate;
+  threads: ThreadDirectory;
+}): JobExecutor {
   const tenantOf = (job: OutboxJob): TenantConfig => {
     const tenant = deps.tenants.get(job.tenantId);
     if (!tenant) throw new DeliveryError(`tenant ${job.tenantId} is no longer configured`, false);
@@ -34,7 +47,11 @@ export function createJobExecutor(deps: { http: AxiosInstance; postText: PostTex
    * Engage imports threads asynchronously: the content thread may not exist yet right after the first message.
    * A thread found by the lookup comes with its current categories (saves a REST call for the merge).
    */
-  const resolveEngageThread = async (tenant: TenantConfig, rest: EngageRestClient, threadId: string): Promise<{ id: string; categoryIds: string[] | null }> => {
+  const resolveEngageThread = async (
+    tenant: TenantConfig,
+    rest: EngageRestClient,
+    threadId: string,
+  ): Promise<{ id: string; categoryIds: string[] | null }> => {
     const known = await deps.threads.engageThreadOf(tenant.sourceId, threadId);
     if (known) return { id: known, categoryIds: null };
     const found = await rest.findThreadByForeignId(threadId);
@@ -49,7 +66,12 @@ export function createJobExecutor(deps: { http: AxiosInstance; postText: PostTex
     switch (job.kind) {
       case 'engage.send': {
         const payload = parse(engageSendPayloadSchema, job);
-        await callSendApi(deps.postText, tenant, payload.action, payload.attachmentsByContent ? await withAttachmentContent(payload.params, payload.attachmentsByContent) : payload.params);
+        await callSendApi(
+          deps.postText,
+          tenant,
+          payload.action,
+          payload.attachmentsByContent ? await withAttachmentContent(payload.params, payload.attachmentsByContent) : payload.params,
+        );
         return;
       }
       case 'engage.categorize': {

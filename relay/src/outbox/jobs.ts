@@ -53,17 +53,42 @@ export function engageSendJob(tenantId: string, threadId: string, deadlineAt: nu
   return { tenantId, threadId, lane: laneFor(tenantId, threadId, 'engage'), kind: 'engage.send', payload: toJson(payload), deadlineAt };
 }
 
-export function engageCategorizeJob(tenantId: string, deadlineAt: number, payload: EngageCategorizePayload, notBefore?: number): NewOutboxJob {
-  const job: NewOutboxJob = { tenantId, threadId: payload.threadId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.categorize', payload: toJson(payload), deadlineAt };
+export function engageCategorizeJob(
+  tenantId: string,
+  deadlineAt: number,
+  payload: EngageCategorizePayload,
+  notBefore?: number,
+): NewOutboxJob {
+  const job: NewOutboxJob = {
+    tenantId,
+    threadId: payload.threadId,
+    lane: laneFor(tenantId, payload.threadId, 'engage'),
+    kind: 'engage.categorize',
+    payload: toJson(payload),
+    deadlineAt,
+  };
   if (notBefore !== undefined) job.notBefore = notBefore;
   return job;
 }
 
 export function engageEndInterventionJob(tenantId: string, deadlineAt: number, payload: EngageEndInterventionPayload): NewOutboxJob {
-  return { tenantId, threadId: payload.threadId, lane: laneFor(tenantId, payload.threadId, 'engage'), kind: 'engage.endIntervention', payload: toJson(payload), deadlineAt };
+  return {
+    tenantId,
+    threadId: payload.threadId,
+    lane: laneFor(tenantId, payload.threadId, 'engage'),
+    kind: 'engage.endIntervention',
+    payload: toJson(payload),
+    deadlineAt,
+  };
 }
 
-export function cognigyJob(kind: 'cognigy.notify' | 'cognigy.inject', tenantId: string, threadId: string, deadlineAt: number, payload: CognigyCallPayload): NewOutboxJob {
+export function cognigyJob(
+  kind: 'cognigy.notify' | 'cognigy.inject',
+  tenantId: string,
+  threadId: string,
+  deadlineAt: number,
+  payload: CognigyCallPayload,
+): NewOutboxJob {
   return { tenantId, threadId, lane: laneFor(tenantId, threadId, 'cognigy'), kind, payload: toJson(payload), deadlineAt };
 }
 
@@ -72,7 +97,15 @@ export function cognigyJob(kind: 'cognigy.notify' | 'cognigy.inject', tenantId: 
  * holds up the conversation's messages. Any relay sharing the store may claim it.
  */
 export function inactivityCheckJob(tenantId: string, payload: InactivityCheckPayload, deadlineAfterDueMs: number): NewOutboxJob {
-  return { tenantId, threadId: payload.threadId, lane: `${tenantId}/${payload.threadId}/timer`, kind: 'handover.inactivity', payload: toJson(payload), deadlineAt: payload.dueAt + deadlineAfterDueMs, notBefore: payload.dueAt };
+  return {
+    tenantId,
+    threadId: payload.threadId,
+    lane: `${tenantId}/${payload.threadId}/timer`,
+    kind: 'handover.inactivity',
+    payload: toJson(payload),
+    deadlineAt: payload.dueAt + deadlineAfterDueMs,
+    notBefore: payload.dueAt,
+  };
 }
 
 /** Characters of a message body the timeline keeps: enough to recognise a message, never the whole of it. */
@@ -89,7 +122,9 @@ const withAttachments = (n: number | undefined): string => (n ? `, ${n} attachme
 // Built once: zod compiles an object schema on its first parse, so a schema built per call costs far more than the parse.
 const authorIdSchema = z.object({ id: z.string() });
 const notifyDataSchema = z.object({ rceHandover: z.object({ agentName: z.string().nullable().optional() }) });
-const injectDataSchema = z.object({ handover: z.object({ status: z.string(), position: z.number().optional(), reason: z.string().optional() }) });
+const injectDataSchema = z.object({
+  handover: z.object({ status: z.string(), position: z.number().optional(), reason: z.string().optional() }),
+});
 
 /**
  * One line about a job for the conversation timeline (`relay inspect`): what it does, and at most

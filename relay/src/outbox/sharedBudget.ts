@@ -73,7 +73,12 @@ export class SharedRestGate implements RestRateGate {
   private readonly budget: SharedBudget;
 
   constructor(store: BudgetStore, perMinute: number, clock?: () => number) {
-    this.budget = new SharedBudget(store, { limit: perMinute, windowMs: 60_000, batch: Math.max(1, Math.min(10, Math.floor(perMinute / 50))), ...(clock ? { clock } : {}) });
+    this.budget = new SharedBudget(store, {
+      limit: perMinute,
+      windowMs: 60_000,
+      batch: Math.max(1, Math.min(10, Math.floor(perMinute / 50))),
+      ...(clock ? { clock } : {}),
+    });
   }
 
   async take(tenantId: string): Promise<void> {

@@ -88,7 +88,8 @@ export class OutboxWorker {
       [...this.held.values()].map((job) =>
         this.options.queue.renewLease(job, this.owner, this.leaseMs).then(
           (ok) => {
-            if (!ok && this.held.get(job.lane) === job) this.options.logger.warn({ jobId: job.id, lane: job.lane }, 'outbox lease lost while the job ran');
+            if (!ok && this.held.get(job.lane) === job)
+              this.options.logger.warn({ jobId: job.id, lane: job.lane }, 'outbox lease lost while the job ran');
           },
           () => undefined,
         ),
@@ -113,7 +114,12 @@ export class OutboxWorker {
       // Still in our hands (its lease ran out while, e.g., its completion waited for the store):
       // the claim just renewed our lease; running it again would send it twice.
       if (this.held.get(job.lane)?.id === job.id) continue;
-      const run = this.runJob(job).catch((err: Error) => this.options.logger.error({ jobId: job.id, err: { message: err.message } }, 'outbox job bookkeeping failed; its lease will expire and it runs again'));
+      const run = this.runJob(job).catch((err: Error) =>
+        this.options.logger.error(
+          { jobId: job.id, err: { message: err.message } },
+          'outbox job bookkeeping failed; its lease will expire and it runs again',
+        ),
+      );
       this.inFlight.add(run);
       void run.finally(() => this.inFlight.delete(run));
     }
@@ -136,7 +142,12 @@ export class OutboxWorker {
 
   /** Processes everything due now, then returns (tests and graceful shutdown). */
   async drainOnce(): Promise<number> {
-    const jobs = await this.options.queue.claimDueJobs({ now: this.clock(), limit: this.options.batchSize ?? 32, owner: this.owner, leaseMs: this.leaseMs });
+    const jobs = await this.options.queue.claimDueJobs({
+      now: this.clock(),
+      limit: this.options.batchSize ?? 32,
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+    });
     await Promise.all(jobs.map((job) => this.runJob(job)));
     return jobs.length;
   }
@@ -154,7 +165,8 @@ export class OutboxWorker {
         this.kicked = false;
         if (!reclaimed) {
           const n = await this.options.queue.releaseLeasesOf(this.owner);
-          if (n > 0) this.options.logger.info({ owner: this.owner, lanes: n }, 'outbox: took back the leases this relay held before it restarted');
+          if (n > 0)
+            this.options.logger.info({ owner: this.owner, lanes: n }, 'outbox: took back the leases this relay held before it restarted');
           reclaimed = true;
         }
         const room = batch - this.held.size;
@@ -214,7 +226,11 @@ export class OutboxWorker {
         return result;
       } catch (err) {
         if (this.stopping && Date.now() > giveUpAt) throw err;
-        if (!warned) logger.warn({ jobId: job.id, lane: job.lane, err: { message: (err as Error).message } }, 'outbox completion failed (store unavailable?); retrying while holding the lease');
+        if (!warned)
+          logger.warn(
+            { jobId: job.id, lane: job.lane, err: { message: (err as Error).message } },
+            'outbox completion failed (store unavailable?); retrying while holding the lease',
+          );
         warned = true;
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 1_000);
@@ -266,7 +282,9 @@ export class OutboxWorker {
       if (await queue.deadLetterJob(job, this.owner, reason)) {
         this.metrics.gaveUp += 1;
         logger.error({ ...log, reason }, 'outbox job abandoned');
-        await this.options.onGiveUp(job, reason).catch((e: Error) => logger.error({ ...log, err: { message: e.message } }, 'give-up handling failed'));
+        await this.options
+          .onGiveUp(job, reason)
+          .catch((e: Error) => logger.error({ ...log, err: { message: e.message } }, 'give-up handling failed'));
       }
       return;
     }

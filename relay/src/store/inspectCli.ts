@@ -61,14 +61,23 @@ function timelineLine(e: HistoryEntry): string[] {
       if (e.status) what.push(`status ${e.status.from ?? '(new)'} → ${e.status.to}`);
       if (e.queue) what.push(`queue position ${e.queue.position}, about ${Math.round(e.queue.estimatedWaitTimeMs / 1000)} s`);
       if (e.engageThreadId) what.push(`Engage thread ${e.engageThreadId}`);
-      return [`${at}  ${e.source.padEnd(13)} ${what.join('; ') || '—'}`, ...e.jobs.map((j) => `${' '.repeat(at.length + 16)}+ job ${j.id} ${j.kind}: ${j.summary}`)];
+      return [
+        `${at}  ${e.source.padEnd(13)} ${what.join('; ') || '—'}`,
+        ...e.jobs.map((j) => `${' '.repeat(at.length + 16)}+ job ${j.id} ${j.kind}: ${j.summary}`),
+      ];
     }
     case 'delivered':
-      return [`${at}  ${'delivered'.padEnd(13)} job ${e.jobId} ${e.kind}, attempt ${e.attempt}, ${e.at - e.queuedAt} ms after it was queued`];
+      return [
+        `${at}  ${'delivered'.padEnd(13)} job ${e.jobId} ${e.kind}, attempt ${e.attempt}, ${e.at - e.queuedAt} ms after it was queued`,
+      ];
     case 'retry':
-      return [`${at}  ${'failed'.padEnd(13)} job ${e.jobId} ${e.kind}, attempt ${e.attempt}: ${e.error}; next attempt ${iso(e.nextAttemptAt)}`];
+      return [
+        `${at}  ${'failed'.padEnd(13)} job ${e.jobId} ${e.kind}, attempt ${e.attempt}: ${e.error}; next attempt ${iso(e.nextAttemptAt)}`,
+      ];
     case 'dead':
-      return [`${at}  ${'gave up'.padEnd(13)} job ${e.jobId} ${e.kind}, attempt ${e.attempt}: ${e.error} (see relay dead-letters show ${e.jobId})`];
+      return [
+        `${at}  ${'gave up'.padEnd(13)} job ${e.jobId} ${e.kind}, attempt ${e.attempt}: ${e.error} (see relay dead-letters show ${e.jobId})`,
+      ];
   }
 }
 
@@ -76,9 +85,12 @@ function jobLine(s: JobStory): string {
   const queued = s.queuedAt === null ? 'queued before the timeline starts' : `queued ${iso(s.queuedAt)}`;
   const lastFailure = s.failures.at(-1);
   let outcome: string;
-  if (s.outcome?.type === 'delivered') outcome = `DELIVERED ${iso(s.outcome.at)} (attempt ${s.outcome.attempt}${s.queuedAt === null ? '' : `, after ${s.outcome.at - s.queuedAt} ms`})`;
-  else if (s.outcome?.type === 'dead') outcome = `GAVE UP ${iso(s.outcome.at)} after ${s.outcome.attempt} attempt(s): ${s.outcome.error ?? ''}`;
-  else if (lastFailure) outcome = `PENDING: attempt ${lastFailure.attempt} failed (${lastFailure.error}), next attempt ${iso(lastFailure.nextAttemptAt)}`;
+  if (s.outcome?.type === 'delivered')
+    outcome = `DELIVERED ${iso(s.outcome.at)} (attempt ${s.outcome.attempt}${s.queuedAt === null ? '' : `, after ${s.outcome.at - s.queuedAt} ms`})`;
+  else if (s.outcome?.type === 'dead')
+    outcome = `GAVE UP ${iso(s.outcome.at)} after ${s.outcome.attempt} attempt(s): ${s.outcome.error ?? ''}`;
+  else if (lastFailure)
+    outcome = `PENDING: attempt ${lastFailure.attempt} failed (${lastFailure.error}), next attempt ${iso(lastFailure.nextAttemptAt)}`;
   else outcome = 'PENDING: not delivered yet';
   return `${s.id}  ${s.kind}  ${s.summary || '(summary not kept)'}\n    ${queued} → ${outcome}`;
 }
@@ -111,16 +123,31 @@ export async function runInspectCommand(args: string[], opts: { storeUrl: string
   try {
     const conversations = await store.findConversations(ref);
     if (conversations.length === 0) {
-      opts.out.write(`No conversation with thread id, Cognigy session id or Engage thread id "${ref}" in this store (unknown, or removed after RETENTION_DAYS).\n`);
+      opts.out.write(
+        `No conversation with thread id, Cognigy session id or Engage thread id "${ref}" in this store (unknown, or removed after RETENTION_DAYS).\n`,
+      );
       return 1;
     }
-    const found = await Promise.all(conversations.map(async (c) => ({ conversation: c, history: await store.readHistory(c.tenantId, c.threadId) })));
+    const found = await Promise.all(
+      conversations.map(async (c) => ({ conversation: c, history: await store.readHistory(c.tenantId, c.threadId) })),
+    );
     if (json) {
-      opts.out.write(`${JSON.stringify(found.map((f) => ({ conversation: printable(f.conversation), history: f.history })), null, 2)}\n`);
+      opts.out.write(
+        `${JSON.stringify(
+          found.map((f) => ({ conversation: printable(f.conversation), history: f.history })),
+          null,
+          2,
+        )}\n`,
+      );
       return 0;
     }
     for (const { conversation, history } of found) {
-      const lines = [...header(conversation, history.length), '', 'Timeline (oldest first)', ...history.flatMap(timelineLine).map((l) => `  ${l}`)];
+      const lines = [
+        ...header(conversation, history.length),
+        '',
+        'Timeline (oldest first)',
+        ...history.flatMap(timelineLine).map((l) => `  ${l}`),
+      ];
       const stories = jobStories(history);
       lines.push('', `Jobs (${stories.length})`, ...stories.map((s) => `  ${jobLine(s)}`), '');
       opts.out.write(`${lines.join('\n')}\n`);

@@ -4,9 +4,7 @@ import { RedisStore } from './redisStore';
 import { SqliteStore } from './sqliteStore';
 import type { Store } from './types';
 
-export type StoreLocation =
-  | { kind: 'sqlite'; filePath: string }
-  | { kind: 'redis'; url: string };
+export type StoreLocation = { kind: 'sqlite'; filePath: string } | { kind: 'redis'; url: string };
 
 const EXAMPLES = `sqlite:./data/relay.db, sqlite:/abs/path.db, ${REDIS_URL_FORMS}`;
 

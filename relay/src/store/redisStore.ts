@@ -103,7 +103,12 @@ function parseDeadEntry(text: string): DeadLetter {
 
 /** A job from the fields a script read with HMGET d, s, a, n, e. */
 function jobFromFields([d, seq, attempts, nextAttemptAt, e]: z.infer<typeof claimedFieldsSchema>): OutboxJob {
-  return assembleJob(jobDataSchema.parse(JSON.parse(d)), { seq, attempts, nextAttemptAt, lastError: nullableStringSchema.parse(JSON.parse(e)) });
+  return assembleJob(jobDataSchema.parse(JSON.parse(d)), {
+    seq,
+    attempts,
+    nextAttemptAt,
+    lastError: nullableStringSchema.parse(JSON.parse(e)),
+  });
 }
 
 export interface RedisStoreOptions {
@@ -145,7 +150,8 @@ export class RedisStore implements Store {
       commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
       maxReconnectDelayMs: opts.maxReconnectDelayMs ?? 1000,
     });
-    for (const [name, lua] of Object.entries(loadAllScripts())) client.defineCommand(COMMAND_NAMES[name as keyof typeof COMMAND_NAMES], { lua });
+    for (const [name, lua] of Object.entries(loadAllScripts()))
+      client.defineCommand(COMMAND_NAMES[name as keyof typeof COMMAND_NAMES], { lua });
     return new RedisStore(client, { ...opts, keyPrefix: prefix });
   }
 
@@ -171,7 +177,9 @@ export class RedisStore implements Store {
   /** The index entry lives in the conversation's shard, which the Engage id alone does not name: ask every shard. */
   async findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null> {
     const field = this.keys.engageField(tenantId, engageThreadId);
-    const found = await Promise.all(shardList.map(async (s) => nullableStringSchema.parse(await this.redis.rceFindByEngage(1, this.keys.engageIndex(s), field))));
+    const found = await Promise.all(
+      shardList.map(async (s) => nullableStringSchema.parse(await this.redis.rceFindByEngage(1, this.keys.engageIndex(s), field))),
+    );
     const data = found.find((d) => d !== null);
     return data === undefined || data === null ? null : parseConversation(data);
   }
@@ -247,7 +255,12 @@ export class RedisStore implements Store {
       if (!data) throw new Error('Redis store: apply leased a job it was not given');
       // The payload as a claim would read it back (JSON drops undefined fields).
       const payload = JSON.parse(JSON.stringify(data.payload)) as JsonValue;
-      leased.push(assembleJob({ ...data, payload }, { seq: Number(reply[i + 1]), attempts: 0, nextAttemptAt: data.notBefore ?? now, lastError: null }));
+      leased.push(
+        assembleJob(
+          { ...data, payload },
+          { seq: Number(reply[i + 1]), attempts: 0, nextAttemptAt: data.notBefore ?? now, lastError: null },
+        ),
+      );
     }
     return { outcome: 'applied', leased };
   }
@@ -266,7 +279,15 @@ export class RedisStore implements Store {
     this.nextClaimShard = (start + 1) % SHARDS;
     for (let i = 0; i < SHARDS && out.length < o.limit; i++) {
       const s = (start + i) % SHARDS;
-      const raw = await this.redis.rceClaim(1, this.keys.lanes(s), this.keys.shard(s), o.now, o.limit - out.length, o.owner, o.now + o.leaseMs);
+      const raw = await this.redis.rceClaim(
+        1,
+        this.keys.lanes(s),
+        this.keys.shard(s),
+        o.now,
+        o.limit - out.length,
+        o.owner,
+        o.now + o.leaseMs,
+      );
       for (const fields of claimedSchema.parse(raw)) out.push(jobFromFields(fields));
     }
     return out;
@@ -276,7 +297,15 @@ export class RedisStore implements Store {
     const s = shardOf(laneGroup(job.lane));
     const k = this.keys;
     const hist = k.hist(s, job.tenantId, job.threadId);
-    return { s, lease: k.lease(s, job.lane), job: k.job(s, job.id), lane: k.lane(s, job.lane), lanes: k.lanes(s), pending: k.pending(s), hist };
+    return {
+      s,
+      lease: k.lease(s, job.lane),
+      job: k.job(s, job.id),
+      lane: k.lane(s, job.lane),
+      lanes: k.lanes(s),
+      pending: k.pending(s),
+      hist,
+    };
   }
 
   async complete(job: OutboxJob, owner: string, leaseNext?: { leaseMs: number }): Promise<CompleteResult> {
@@ -285,7 +314,23 @@ export class RedisStore implements Store {
     const x = this.laneKeys(job);
     // A job on a lane of no conversation (written before jobs carried their thread) records no timeline.
     const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.delivered(job, now));
-    const raw = await this.redis.rceComplete(6, x.lease, x.job, x.lane, x.lanes, x.pending, x.hist, this.keys.shard(x.s), job.lane, job.id, owner, leaseMs === null ? '' : now, leaseMs === null ? '' : now + leaseMs, entry, this.historyCap);
+    const raw = await this.redis.rceComplete(
+      6,
+      x.lease,
+      x.job,
+      x.lane,
+      x.lanes,
+      x.pending,
+      x.hist,
+      this.keys.shard(x.s),
+      job.lane,
+      job.id,
+      owner,
+      leaseMs === null ? '' : now,
+      leaseMs === null ? '' : now + leaseMs,
+      entry,
+      this.historyCap,
+    );
     const reply = completeReplySchema.parse(raw);
     if (reply[0] === 0) return { completed: false, next: null, nextDueAt: null };
     const rest = reply.slice(1);
@@ -297,7 +342,20 @@ export class RedisStore implements Store {
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
     const x = this.laneKeys(job);
     const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.retry(job, this.clock(), next.error, next.nextAttemptAt));
-    const r = await this.redis.rceRetry(4, x.lease, x.job, x.lanes, x.hist, job.lane, job.id, owner, next.nextAttemptAt, JSON.stringify(next.error), entry, this.historyCap);
+    const r = await this.redis.rceRetry(
+      4,
+      x.lease,
+      x.job,
+      x.lanes,
+      x.hist,
+      job.lane,
+      job.id,
+      owner,
+      next.nextAttemptAt,
+      JSON.stringify(next.error),
+      entry,
+      this.historyCap,
+    );
     return flagSchema.parse(r) === 1;
   }
 
@@ -305,7 +363,25 @@ export class RedisStore implements Store {
     const x = this.laneKeys(job);
     const now = this.clock();
     const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.dead(job, now, error));
-    const r = await this.redis.rceDeadLetter(7, x.lease, x.job, x.lane, x.lanes, x.pending, this.keys.dead(x.s), x.hist, this.keys.shard(x.s), job.lane, job.id, owner, JSON.stringify(error), now, this.deadCapPerShard, entry, this.historyCap);
+    const r = await this.redis.rceDeadLetter(
+      7,
+      x.lease,
+      x.job,
+      x.lane,
+      x.lanes,
+      x.pending,
+      this.keys.dead(x.s),
+      x.hist,
+      this.keys.shard(x.s),
+      job.lane,
+      job.id,
+      owner,
+      JSON.stringify(error),
+      now,
+      this.deadCapPerShard,
+      entry,
+      this.historyCap,
+    );
     return flagSchema.parse(r) === 1;
   }
 
@@ -316,7 +392,14 @@ export class RedisStore implements Store {
 
   async releaseLeasesOf(owner: string): Promise<number> {
     const now = this.clock();
-    const counts = await Promise.all(shardList.map(async (s) => z.number().int().parse(await this.redis.rceReleaseOwner(1, this.keys.lanes(s), this.keys.shard(s), owner, now))));
+    const counts = await Promise.all(
+      shardList.map(async (s) =>
+        z
+          .number()
+          .int()
+          .parse(await this.redis.rceReleaseOwner(1, this.keys.lanes(s), this.keys.shard(s), owner, now)),
+      ),
+    );
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -343,7 +426,12 @@ export class RedisStore implements Store {
     let purged = 0;
     for (const s of shardList) {
       if (purged >= limit) break;
-      purged += z.number().int().parse(await this.redis.rcePurgeIdle(2, this.keys.idle(s), this.keys.engageIndex(s), writtenBefore, limit - purged, this.keys.shard(s)));
+      purged += z
+        .number()
+        .int()
+        .parse(
+          await this.redis.rcePurgeIdle(2, this.keys.idle(s), this.keys.engageIndex(s), writtenBefore, limit - purged, this.keys.shard(s)),
+        );
     }
     return purged;
   }
@@ -355,9 +443,36 @@ export class RedisStore implements Store {
       if (entry === undefined) continue;
       const { job } = parseDeadEntry(entry);
       const now = this.clock();
-      const data: JobData = { id: randomUUID(), tenantId: job.tenantId, threadId: job.threadId, lane: job.lane, kind: job.kind, payload: job.payload, deadlineAt, createdAt: now };
+      const data: JobData = {
+        id: randomUUID(),
+        tenantId: job.tenantId,
+        threadId: job.threadId,
+        lane: job.lane,
+        kind: job.kind,
+        payload: job.payload,
+        deadlineAt,
+        createdAt: now,
+      };
       const k = this.keys;
-      const seq = z.number().int().parse(await this.redis.rceRequeueDead(6, k.dead(s), k.job(s, data.id), k.lane(s, job.lane), k.seq(s), k.lanes(s), k.pending(s), entry, data.id, job.lane, JSON.stringify(data), now));
+      const seq = z
+        .number()
+        .int()
+        .parse(
+          await this.redis.rceRequeueDead(
+            6,
+            k.dead(s),
+            k.job(s, data.id),
+            k.lane(s, job.lane),
+            k.seq(s),
+            k.lanes(s),
+            k.pending(s),
+            entry,
+            data.id,
+            job.lane,
+            JSON.stringify(data),
+            now,
+          ),
+        );
       return seq === 0 ? null : assembleJob(data, { seq, attempts: 0, nextAttemptAt: now, lastError: null });
     }
     return null;

@@ -79,7 +79,10 @@ export function legacyThreadIdOfLane(lane: string): string {
   return parts.length === 3 ? (parts[1] ?? '') : '';
 }
 
-export const jobDataSchema = storedJobDataSchema.transform(({ threadId, ...data }) => ({ ...data, threadId: threadId ?? legacyThreadIdOfLane(data.lane) }));
+export const jobDataSchema = storedJobDataSchema.transform(({ threadId, ...data }) => ({
+  ...data,
+  threadId: threadId ?? legacyThreadIdOfLane(data.lane),
+}));
 export type JobData = z.output<typeof jobDataSchema>;
 
 /** A full job as stored in a dead letter (JSON text in SQLite, a JSON fragment in Redis). */
@@ -135,7 +138,9 @@ export function validateMutation(m: Mutation): void {
   const group = mutationGroup(m);
   for (const job of m.jobs ?? []) {
     if (laneGroup(job.lane) !== group) {
-      throw new RangeError(`a mutation's jobs must belong to its conversation ${JSON.stringify(group)}; lane ${JSON.stringify(job.lane)} does not`);
+      throw new RangeError(
+        `a mutation's jobs must belong to its conversation ${JSON.stringify(group)}; lane ${JSON.stringify(job.lane)} does not`,
+      );
     }
   }
   if (m.dedup && !(Number.isFinite(m.dedup.ttlMs) && m.dedup.ttlMs > 0)) {
@@ -185,9 +190,31 @@ export function writeEntry(m: Mutation & { history: HistoryNote }, at: number, j
 
 /** Timeline entries of a job's attempts. */
 export const attemptEntry = {
-  delivered: (job: OutboxJob, at: number): HistoryEntry => ({ at, type: 'delivered', jobId: job.id, kind: job.kind, attempt: job.attempts + 1, queuedAt: job.createdAt }),
-  retry: (job: OutboxJob, at: number, error: string, nextAttemptAt: number): HistoryEntry => ({ at, type: 'retry', jobId: job.id, kind: job.kind, attempt: job.attempts + 1, error, nextAttemptAt }),
-  dead: (job: OutboxJob, at: number, error: string): HistoryEntry => ({ at, type: 'dead', jobId: job.id, kind: job.kind, attempt: job.attempts + 1, error }),
+  delivered: (job: OutboxJob, at: number): HistoryEntry => ({
+    at,
+    type: 'delivered',
+    jobId: job.id,
+    kind: job.kind,
+    attempt: job.attempts + 1,
+    queuedAt: job.createdAt,
+  }),
+  retry: (job: OutboxJob, at: number, error: string, nextAttemptAt: number): HistoryEntry => ({
+    at,
+    type: 'retry',
+    jobId: job.id,
+    kind: job.kind,
+    attempt: job.attempts + 1,
+    error,
+    nextAttemptAt,
+  }),
+  dead: (job: OutboxJob, at: number, error: string): HistoryEntry => ({
+    at,
+    type: 'dead',
+    jobId: job.id,
+    kind: job.kind,
+    attempt: job.attempts + 1,
+    error,
+  }),
 };
 
 /** Timeline entries kept per conversation by default (older ones are dropped as new ones arrive). */

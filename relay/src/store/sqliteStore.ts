@@ -167,14 +167,35 @@ export class SqliteStore implements Store {
         jobIds.push(id);
         const nextAttemptAt = job.notBefore ?? now;
         const payload = JSON.stringify(job.payload);
-        const inserted = this.stmt.insertJob.run(id, job.tenantId, job.threadId, job.lane, job.kind, payload, job.deadlineAt, job.notBefore ?? null, now, nextAttemptAt);
+        const inserted = this.stmt.insertJob.run(
+          id,
+          job.tenantId,
+          job.threadId,
+          job.lane,
+          job.kind,
+          payload,
+          job.deadlineAt,
+          job.notBefore ?? null,
+          now,
+          nextAttemptAt,
+        );
         if (lease && nextAttemptAt <= now) {
           const leaseUntil = now + lease.leaseMs;
           if (this.stmt.touchLaneLeased.run(job.lane, leaseUntil, lease.owner, id, leaseUntil).changes === 1) {
             leased.push(
               assembleJob(
                 // The payload as a claim would read it back (JSON drops undefined fields).
-                { id, tenantId: job.tenantId, threadId: job.threadId, lane: job.lane, kind: job.kind, payload: JSON.parse(payload) as JsonValue, deadlineAt: job.deadlineAt, ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }), createdAt: now },
+                {
+                  id,
+                  tenantId: job.tenantId,
+                  threadId: job.threadId,
+                  lane: job.lane,
+                  kind: job.kind,
+                  payload: JSON.parse(payload) as JsonValue,
+                  deadlineAt: job.deadlineAt,
+                  ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }),
+                  createdAt: now,
+                },
                 { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt, lastError: null },
               ),
             );
@@ -207,12 +228,14 @@ export class SqliteStore implements Store {
       return claimed;
     });
 
-    this.completeTx = db.transaction((job: OutboxJob, owner: string, now: number, leaseNext: { leaseMs: number } | null): CompleteResult => {
-      if (!this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
-      this.stmt.deleteJob.run(job.seq, job.id);
-      this.appendHistory(job.tenantId, job.threadId, attemptEntry.delivered(job, now));
-      return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, now, ...leaseNext }) };
-    });
+    this.completeTx = db.transaction(
+      (job: OutboxJob, owner: string, now: number, leaseNext: { leaseMs: number } | null): CompleteResult => {
+        if (!this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
+        this.stmt.deleteJob.run(job.seq, job.id);
+        this.appendHistory(job.tenantId, job.threadId, attemptEntry.delivered(job, now));
+        return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, now, ...leaseNext }) };
+      },
+    );
 
     this.retryTx = db.transaction((job: OutboxJob, owner: string, now: number, nextAttemptAt: number, error: string): boolean => {
       if (!this.holdsLease(job, owner)) return false;
@@ -293,7 +316,10 @@ export class SqliteStore implements Store {
    * The lane's head just left: its next job is leased to `leaseNext.owner` when due, otherwise the
    * lane is released to it (ready when it is due), or dropped when empty.
    */
-  private advanceLane(lane: string, leaseNext: { owner: string; leaseMs: number; now: number } | null): Pick<CompleteResult, 'next' | 'nextDueAt'> {
+  private advanceLane(
+    lane: string,
+    leaseNext: { owner: string; leaseMs: number; now: number } | null,
+  ): Pick<CompleteResult, 'next' | 'nextDueAt'> {
     const head = optionalJobRow.parse(this.stmt.laneHead.get(lane));
     if (!head) {
       this.stmt.deleteLane.run(lane);
@@ -394,7 +420,19 @@ export class SqliteStore implements Store {
       const inserted = this.stmt.insertJob.run(id, old.tenantId, old.threadId, old.lane, old.kind, payload, deadlineAt, null, now, now);
       // An empty lane is ready at once; a lane with jobs keeps its head (the job goes to its end).
       if (before === undefined) this.stmt.touchLane.run(old.lane, now);
-      return assembleJob({ id, tenantId: old.tenantId, threadId: old.threadId, lane: old.lane, kind: old.kind, payload: old.payload, deadlineAt, createdAt: now }, { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt: now, lastError: null });
+      return assembleJob(
+        {
+          id,
+          tenantId: old.tenantId,
+          threadId: old.threadId,
+          lane: old.lane,
+          kind: old.kind,
+          payload: old.payload,
+          deadlineAt,
+          createdAt: now,
+        },
+        { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt: now, lastError: null },
+      );
     });
   }
 
@@ -437,4 +475,3 @@ export class SqliteStore implements Store {
     }
   }
 }
-

@@ -73,7 +73,8 @@ export function startWalCheckpointer(filePath: string, options: WalCheckpointerO
     options.onFailure(reason);
   };
   worker.on('message', (message: unknown) => {
-    if (message && typeof message === 'object' && 'failed' in message) fail(`checkpoint failed: ${String((message as { failed: unknown }).failed)}`);
+    if (message && typeof message === 'object' && 'failed' in message)
+      fail(`checkpoint failed: ${String((message as { failed: unknown }).failed)}`);
   });
   // What crosses the thread boundary is not always an Error (better-sqlite3's SqliteError arrives as a plain object).
   worker.on('error', (err: unknown) => fail(`checkpoint thread crashed: ${describeThrown(err)}`));

@@ -87,7 +87,9 @@ export async function connectRedis(location: RedisLocation, display: string, opt
   } catch (err) {
     if (client.status !== 'end') client.disconnect();
     const cause = lastError ?? err;
-    throw new Error(`cannot connect to Redis store at ${redactUrl(display)}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    throw new Error(`cannot connect to Redis store at ${redactUrl(display)}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
   }
   return client;
 }

@@ -27,7 +27,11 @@ const hostPortSchema = z
     return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
   })
   .refine((h) => h.port > 0 && h.port < 65536, 'port must be 1-65535');
-const hostListSchema = z.string().min(1, 'missing host list').transform((s) => s.split(',')).pipe(z.array(hostPortSchema).min(1));
+const hostListSchema = z
+  .string()
+  .min(1, 'missing host list')
+  .transform((s) => s.split(','))
+  .pipe(z.array(hostPortSchema).min(1));
 const dbSchema = z.string().regex(/^\d+$/, 'database must be a number').transform(Number);
 
 /** scheme://[user[:pass]@]rest — split by hand because URL() refuses a comma-separated host list. */

@@ -2,7 +2,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** The Lua commands of the Redis store, one `.lua` file each under `commands/`. */
-export const SCRIPT_NAMES = ['apply', 'claim', 'complete', 'retry', 'deadLetter', 'findByEngage', 'renew', 'releaseOwner', 'requeueDead', 'purgeIdle', 'takeBudget'] as const;
+export const SCRIPT_NAMES = [
+  'apply',
+  'claim',
+  'complete',
+  'retry',
+  'deadLetter',
+  'findByEngage',
+  'renew',
+  'releaseOwner',
+  'requeueDead',
+  'purgeIdle',
+  'takeBudget',
+] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 const INCLUDE = /^--- @include "([\w/.-]+)"\s*$/gm;

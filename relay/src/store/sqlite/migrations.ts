@@ -143,7 +143,11 @@ export const MIGRATIONS: readonly Migration[] = [
 
 /** Brings the file's schema up to the newest migration; refuses a file written by a newer relay. */
 export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): void {
-  const readVersion = (): number => z.number().int().parse(db.pragma('user_version', { simple: true }));
+  const readVersion = (): number =>
+    z
+      .number()
+      .int()
+      .parse(db.pragma('user_version', { simple: true }));
   for (;;) {
     // Re-read inside the write lock: another process may have migrated since we looked.
     const done = db

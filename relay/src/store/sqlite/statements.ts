@@ -73,9 +73,7 @@ export function prepareStatements(db: Database.Database) {
     getConvByEngage: db.prepare<[string, string]>(
       'SELECT data FROM conversations INDEXED BY conversations_engage WHERE tenant_id = ? AND engage_thread_id = ? LIMIT 1',
     ),
-    getConvVersion: db.prepare<[string, string]>(
-      'SELECT version FROM conversations WHERE tenant_id = ? AND thread_id = ?',
-    ),
+    getConvVersion: db.prepare<[string, string]>('SELECT version FROM conversations WHERE tenant_id = ? AND thread_id = ?'),
     upsertConv: db.prepare<[string, string, string | null, number, string, number]>(
       `INSERT INTO conversations (tenant_id, thread_id, engage_thread_id, version, data, written_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (tenant_id, thread_id) DO UPDATE SET
@@ -89,9 +87,7 @@ export function prepareStatements(db: Database.Database) {
     upsertDedup: db.prepare<[string, number]>(
       'INSERT INTO dedup (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at',
     ),
-    purgeDedup: db.prepare<[number, number]>(
-      'DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT ?)',
-    ),
+    purgeDedup: db.prepare<[number, number]>('DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT ?)'),
     insertJob: db.prepare<[string, string, string, string, string, string, number, number | null, number, number]>(
       `INSERT INTO jobs (id, tenant_id, thread_id, lane, kind, payload, deadline_at, not_before, created_at, next_attempt_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
