@@ -95,7 +95,7 @@ export function createRelay(options: RelayOptions): Relay {
     queue: store,
     logger,
     execute: metrics.timeDeliveries(
-      createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate, threads: engine }),
+      createJobExecutor({ http: outbound.client, postText: outbound.postText, tenants: tenantMap, restGate, threads: engine, logger }),
     ),
     onGiveUp: (job, reason) => engine.jobGaveUp(job, reason),
     ...(options.clock ? { clock: options.clock } : {}),

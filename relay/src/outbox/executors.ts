@@ -1,4 +1,5 @@
 import type { AxiosInstance } from 'axios';
+import type { Logger } from 'pino';
 import type { PostText } from '../http/outboundHttp';
 import type { TenantConfig } from '../config';
 import { callCognigy } from '../cognigy/cognigyClient';
@@ -31,6 +32,8 @@ export function createJobExecutor(deps: {
   tenants: ReadonlyMap<string, TenantConfig>;
   restGate: RestRateGate;
   threads: ThreadDirectory;
+  /** Where a dropped read receipt is told (it never fails the conversation). */
+  logger?: Pick<Logger, 'warn'>;
 }): JobExecutor {
   const tenantOf = (job: OutboxJob): TenantConfig => {
     const tenant = deps.tenants.get(job.tenantId);
@@ -66,6 +69,18 @@ export function createJobExecutor(deps: {
     switch (job.kind) {
       case 'engage.send': {
         const payload = parse(engageSendPayloadSchema, job);
+        if (payload.action === 'status.mark_as_read') {
+          // A read receipt is a courtesy, and it waits in the Cognigy lane behind the notify: retrying it
+          // would hold up the agent's next replies, and giving up would put the conversation in error.
+          // One try; a refusal (e.g. Engage has not recorded the reply's id yet) is logged and dropped.
+          try {
+            await callSendApi(deps.postText, tenant, payload.action, payload.params);
+          } catch (error) {
+            if (!(error instanceof DeliveryError)) throw error;
+            deps.logger?.warn({ tenant: tenant.sourceId, jobId: job.id, err: error.message }, 'read receipt dropped');
+          }
+          return;
+        }
         await callSendApi(
           deps.postText,
           tenant,
