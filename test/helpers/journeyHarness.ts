@@ -160,13 +160,3 @@ export async function startJourney(options: {
   };
   return journey;
 }
-
-/** Polls until `predicate` returns true, or fails after `timeoutMs` with `what` in the message. */
-export async function eventually(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

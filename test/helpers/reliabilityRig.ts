@@ -20,6 +20,7 @@ import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
 import { EngageSimulator, type EngageSimulatorOptions } from '../../sandbox/engage';
 import { startRecordingProxy, type RecordingProxy } from './recordingProxy';
 import { envelopeFor, signedRelayCall } from './signedRelayCall';
+import { waitUntil } from './waitUntil';
 
 /**
  * A relay with one or more tenants (one Engage simulator each), one Cognigy simulator, and an
@@ -256,23 +257,6 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     },
   };
 }
-
-/** Polls until `predicate` holds, or fails after `timeoutMs` naming `what`. `step` runs between polls (e.g. to advance a clock). */
-export async function waitUntil(
-  what: string,
-  predicate: () => boolean | Promise<boolean>,
-  options: { timeoutMs?: number; intervalMs?: number; step?: () => void } = {},
-): Promise<void> {
-  const until = Date.now() + (options.timeoutMs ?? 10_000);
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
-    options.step?.();
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 20));
-  }
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** `input.data.handover.status` of an inject, or 'notify:<text>' for a notify: one comparable line per Cognigy call. */
 export function describeCognigyCall(call: { kind: string; text: string; data: Record<string, unknown> }): string {

@@ -8,7 +8,7 @@ import { OutboxWorker, type JobExecutor, type OutboxWorkerOptions } from '../../
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import type { CompleteResult, LeaseRequest, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
-import { sleep, waitUntil } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /**
  * The outbox worker with a real store: jobs a write leases to it (`runLeased`), the lane's next

@@ -8,7 +8,8 @@ import { RedisStore } from '../../relay/src/store/redisStore';
 import { startRedisSentinel, type RedisSentinelHandle } from '../helpers/redisServer';
 import { startRoundRobin } from '../helpers/httpFronts';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
+import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /**
  * The Redis store on a 3-master Redis Cluster (shared by the jest run) and on a Sentinel-managed

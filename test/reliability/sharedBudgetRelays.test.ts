@@ -4,7 +4,8 @@ import { createRelay, type Relay } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { startRoundRobin } from '../helpers/httpFronts';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { sleep, startRig, waitUntil } from '../helpers/reliabilityRig';
+import { startRig } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /**
  * Three relays on one Redis Cluster store share the Engage REST budget. Scaled down: Engage allows
