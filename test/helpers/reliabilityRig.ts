@@ -3,21 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CognigySession, RelayRouteName } from '../../contract/relayApi';
-import {
-  relaySettingsSchema,
-  secretsOf,
-  type RelayConfig,
-  type RelaySettings,
-  type RelaySettingsInput,
-  type TenantConfig,
-} from '../../relay/src/config';
-import { createLogger } from '../../relay/src/log';
+import { secretsOf, type RelayConfig, type RelaySettings, type RelaySettingsInput, type TenantConfig } from '../../relay/src/config';
 import { createRelay, type Relay, type RelayOptions } from '../../relay/src/relay';
-import { RedisStore } from '../../relay/src/store/redisStore';
-import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import type { Store } from '../../relay/src/store/types';
 import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
 import { EngageSimulator, type EngageSimulatorOptions } from '../../sandbox/engage';
+import { capturingLogger, FAST_OUTBOX, openTestStore, testRelayConfig } from './relayParts';
 import { startRecordingProxy, type RecordingProxy } from './recordingProxy';
 import { envelopeFor, signedRelayCall } from './signedRelayCall';
 import { waitUntil } from './waitUntil';
@@ -158,36 +149,30 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     rigTenants.push({ engage, tenant, proxy });
   }
 
-  const config: RelayConfig = {
-    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel: options.logLevel ?? 'debug', ...options.settings }),
-    tenants: rigTenants.map((t) => t.tenant),
-  };
+  const config = testRelayConfig(
+    rigTenants.map((t) => t.tenant),
+    { logLevel: options.logLevel ?? 'debug', ...options.settings },
+  );
   const secrets = [...new Set([...secretsOf(config), ...rigTenants.map((t) => t.tenant.verifyToken)])];
-  const logLines: string[] = [];
-  const logger = createLogger({
-    level: config.settings.logLevel,
-    secrets: secretsOf(config),
-    destination: { write: (line: string) => void logLines.push(line) },
-  });
+  const { logger, logLines } = capturingLogger(config);
 
   const dir = mkdtempSync(join(tmpdir(), 'rce-rig-'));
   const storeOption = options.store ?? 'sqlite';
   const dbPath = storeOption === 'sqlite' ? join(dir, 'relay.db') : null;
   const clockOpt = clock ? { clock: clock.now } : {};
-  const store: Store = dbPath
-    ? SqliteStore.open(dbPath, clockOpt)
-    : await RedisStore.connect((storeOption as { redisUrl: string }).redisUrl, {
-        keyPrefix: options.keyPrefix ?? `rig:${randomUUID()}:`,
-        logger,
-        ...clockOpt,
-      });
+  const store = await openTestStore(
+    storeOption === 'sqlite'
+      ? { sqliteFile: join(dir, 'relay.db') }
+      : { redisUrl: storeOption.redisUrl, keyPrefix: options.keyPrefix ?? `rig:${randomUUID()}:` },
+    { logger, ...clockOpt },
+  );
 
   const relay = createRelay({
     config,
     store,
     logger,
     ...clockOpt,
-    outbox: options.outbox ?? { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
+    outbox: options.outbox ?? FAST_OUTBOX,
     outboundTimeoutMs: options.outboundTimeoutMs ?? 2_000,
   });
   const { url, adminUrl } = await relay.start(0, '127.0.0.1');
