@@ -8,7 +8,16 @@ import { createRelay, type Relay } from '../../relay/src/relay';
 import type { Store } from '../../relay/src/store/types';
 import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
 import { EngageSimulator, type EngageSimulatorOptions } from '../../sandbox/engage';
-import { capturingLogger, FAST_OUTBOX, openTestStore, testRedisUrl, testRelayConfig, type TestStoreLocation } from './relayParts';
+import {
+  capturingLogger,
+  connectEngageSource,
+  FAST_OUTBOX,
+  openTestStore,
+  startTestEngage,
+  testRedisUrl,
+  testRelayConfig,
+  type TestStoreLocation,
+} from './relayParts';
 
 export type StoreKind = 'sqlite' | 'redis';
 
@@ -50,15 +59,12 @@ export async function startJourney(options: {
   settings?: Record<string, unknown>;
 }): Promise<Journey> {
   const sourceId = options.sourceId ?? `src${randomUUID().slice(0, 8)}`;
-  const engage = new EngageSimulator({
+  const engage = await startTestEngage({
     sourceId,
     realtimeAccessToken: TEST_SECRETS.realtimeAccessToken,
     apiAccessToken: TEST_SECRETS.apiAccessToken,
-    importDelayMs: 30,
-    categorizeDurationMs: 20,
     ...options.engageOptions,
   });
-  await engage.start();
   const cognigy = new CognigyApiSimulator(TEST_SECRETS.cognigyApiKey);
   await cognigy.start();
   const categories = engage.categories;
@@ -96,10 +102,7 @@ export async function startJourney(options: {
   let relay = makeRelay(store);
   const { url, adminUrl } = await relay.start(0, '127.0.0.1');
   const relayPath = `${url}/handover/rce`;
-  engage.setSourceBaseUri(relayPath);
-  await engage.saveSource();
-  const webhook = await engage.registerWebhook({
-    url: relayPath,
+  await connectEngageSource(engage, relayPath, {
     secret: TEST_SECRETS.webhookSecret,
     verifyToken: 'cognigy123',
     events: [
@@ -111,7 +114,6 @@ export async function startJourney(options: {
       'intervention.user_updated',
     ],
   });
-  if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
 
   const journey: Journey = {
     engage,

@@ -5,6 +5,7 @@ import type { RelayOptions } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import type { Store } from '../../relay/src/store/types';
+import { EngageSimulator, type EngageSimulatorOptions } from '../../sandbox/engage';
 
 /**
  * The parts every test relay is built from (config, logger, store, outbox pacing), shared by the
@@ -45,3 +46,22 @@ export function testRedisUrl(): string {
 
 /** Outbox pacing for tests: retries and polls in tens of milliseconds, so faults resolve within a test's time. */
 export const FAST_OUTBOX: NonNullable<RelayOptions['outbox']> = { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 };
+
+/** A started Engage simulator that imports and categorises in tens of milliseconds (the test pace); `options` win. */
+export async function startTestEngage(options: EngageSimulatorOptions): Promise<EngageSimulator> {
+  const engage = new EngageSimulator({ importDelayMs: 30, categorizeDurationMs: 20, ...options });
+  await engage.start();
+  return engage;
+}
+
+/** Points an Engage simulator's source at the relay and registers its webhook, as an admin does; fails if the handshake fails. */
+export async function connectEngageSource(
+  engage: EngageSimulator,
+  relayPath: string,
+  webhook: Omit<Parameters<EngageSimulator['registerWebhook']>[0], 'url'>,
+): Promise<void> {
+  engage.setSourceBaseUri(relayPath);
+  await engage.saveSource();
+  const registered = await engage.registerWebhook({ url: relayPath, ...webhook });
+  if (!registered.enabled) throw new Error(`webhook handshake failed: ${registered.reason ?? 'unknown'}`);
+}

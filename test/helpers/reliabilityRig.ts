@@ -8,7 +8,7 @@ import { createRelay, type Relay, type RelayOptions } from '../../relay/src/rela
 import type { Store } from '../../relay/src/store/types';
 import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
 import { EngageSimulator, type EngageSimulatorOptions } from '../../sandbox/engage';
-import { capturingLogger, FAST_OUTBOX, openTestStore, testRelayConfig } from './relayParts';
+import { capturingLogger, connectEngageSource, startTestEngage, FAST_OUTBOX, openTestStore, testRelayConfig } from './relayParts';
 import { startRecordingProxy, type RecordingProxy } from './recordingProxy';
 import { envelopeFor, signedRelayCall } from './signedRelayCall';
 import { waitUntil } from './waitUntil';
@@ -118,16 +118,13 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   for (let i = 0; i < count; i++) {
     const s = tenantSecrets(i);
     const sourceId = `src${i}${randomUUID().slice(0, 8)}`;
-    const engage = new EngageSimulator({
+    const engage = await startTestEngage({
       sourceId,
       realtimeAccessToken: s.realtimeAccessToken,
       apiAccessToken: s.apiAccessToken,
-      importDelayMs: 30,
-      categorizeDurationMs: 20,
       ...simClock,
       ...options.engageOptions,
     });
-    await engage.start();
     const proxy = options.proxyEngage ? await startRecordingProxy(engage.url) : null;
     const engageBase = proxy?.url ?? engage.url;
     const tenant: TenantConfig = {
@@ -184,15 +181,11 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     for (const { engage, tenant } of rigTenants) {
       // Several tenants: each source's Base URI and webhook name the tenant (the documented URL).
       const engageUrl = count > 1 ? `${url}/handover/rce/${tenant.sourceId}` : `${url}/handover/rce`;
-      engage.setSourceBaseUri(engageUrl);
-      await engage.saveSource();
-      const webhook = await engage.registerWebhook({
-        url: engageUrl,
+      await connectEngageSource(engage, engageUrl, {
         secret: tenant.webhookSecret,
         verifyToken: tenant.verifyToken,
         events: ['intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken'],
       });
-      if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
     }
     // The relay creates each tenant's Bot and Agent identities in the background (retried until the source is
     // saved): let that settle so it does not land in a test's measurements. Bounded: some rigs break Engage on purpose.
