@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startSandbox, type Sandbox } from '../../sandbox/startSandbox';
+import { waitUntil } from '../helpers/waitUntil';
 
 /**
  * The sandbox as a person uses it: a customer in the web chat and an agent at the desk, in a real
@@ -284,14 +285,9 @@ function crc32(bytes: Buffer): number {
 }
 
 // Polling checks on top of playwright-core locators (no @playwright/test here): each fails with what the page showed.
+const poll = (check: () => Promise<boolean>, describe: () => Promise<string>, timeoutMs = 10_000): Promise<void> =>
+  waitUntil(describe, check, { timeoutMs, intervalMs: 100 });
 type Locator = ReturnType<Page['locator']>;
-async function poll(check: () => Promise<boolean>, describe: () => Promise<string>, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(await describe());
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 async function containsTextSoon(locator: Locator, text: string): Promise<void> {
   const content = async () => ((await locator.count()) > 0 ? ((await locator.last().textContent()) ?? '') : '');
   await poll(

@@ -3,14 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { relaySettingsSchema, tenantSchema, type RelayConfig, type TenantConfig, secretsOf } from '../../relay/src/config';
-import { createLogger } from '../../relay/src/log';
+import { tenantSchema, type RelayConfig, type TenantConfig } from '../../relay/src/config';
 import { createRelay, type Relay } from '../../relay/src/relay';
-import { RedisStore } from '../../relay/src/store/redisStore';
-import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import type { Store } from '../../relay/src/store/types';
 import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
 import { EngageSimulator, type EngageSimulatorOptions } from '../../sandbox/engage';
+import {
+  capturingLogger,
+  connectEngageSource,
+  FAST_OUTBOX,
+  openTestStore,
+  startTestEngage,
+  testRedisUrl,
+  testRelayConfig,
+  type TestStoreLocation,
+} from './relayParts';
 
 export type StoreKind = 'sqlite' | 'redis';
 
@@ -38,13 +45,6 @@ export const TEST_SECRETS = {
   relayApiKey: 'relay-api-key-0123456789',
 };
 
-async function openTestStore(kind: StoreKind, location: { dir: string; prefix: string }): Promise<Store> {
-  if (kind === 'sqlite') return SqliteStore.open(join(location.dir, 'relay.db'));
-  const url = process.env.TEST_REDIS_URL;
-  if (!url) throw new Error('TEST_REDIS_URL not set: jest globalSetup starts redis-server');
-  return RedisStore.connect(url, { keyPrefix: location.prefix });
-}
-
 /** Engage simulator + Cognigy simulator + the real relay on 127.0.0.1, wired like a real deployment. */
 export async function startJourney(options: {
   store: StoreKind;
@@ -59,15 +59,12 @@ export async function startJourney(options: {
   settings?: Record<string, unknown>;
 }): Promise<Journey> {
   const sourceId = options.sourceId ?? `src${randomUUID().slice(0, 8)}`;
-  const engage = new EngageSimulator({
+  const engage = await startTestEngage({
     sourceId,
     realtimeAccessToken: TEST_SECRETS.realtimeAccessToken,
     apiAccessToken: TEST_SECRETS.apiAccessToken,
-    importDelayMs: 30,
-    categorizeDurationMs: 20,
     ...options.engageOptions,
   });
-  await engage.start();
   const cognigy = new CognigyApiSimulator(TEST_SECRETS.cognigyApiKey);
   await cognigy.start();
   const categories = engage.categories;
@@ -86,40 +83,26 @@ export async function startJourney(options: {
     relayApiKey: TEST_SECRETS.relayApiKey,
     ...options.tenantValues?.(engage),
   });
-  const config: RelayConfig = {
-    settings: relaySettingsSchema.parse({
-      port: 0,
-      host: '127.0.0.1',
-      outboxDeadlineMs: options.outboxDeadlineMs ?? 60_000,
-      ...options.settings,
-    }),
-    tenants: [tenant],
-  };
-  const logLines: string[] = [];
-  const logger = createLogger({
-    level: 'debug',
-    secrets: secretsOf(config),
-    destination: { write: (line: string) => void logLines.push(line) },
-  });
-  const location = { dir: mkdtempSync(join(tmpdir(), 'rce-journey-')), prefix: `journey:${sourceId}:` };
+  const config = testRelayConfig([tenant], { outboxDeadlineMs: options.outboxDeadlineMs ?? 60_000, ...options.settings });
+  const { logger, logLines } = capturingLogger(config, 'debug');
+  const dir = mkdtempSync(join(tmpdir(), 'rce-journey-'));
+  const location: TestStoreLocation =
+    options.store === 'sqlite' ? { sqliteFile: join(dir, 'relay.db') } : { redisUrl: testRedisUrl(), keyPrefix: `journey:${sourceId}:` };
 
-  let store = await openTestStore(options.store, location);
+  let store = await openTestStore(location);
   const makeRelay = (s: Store) =>
     createRelay({
       config,
       store: s,
       logger,
       ...(options.relayClock ? { clock: options.relayClock } : {}),
-      outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
+      outbox: FAST_OUTBOX,
       outboundTimeoutMs: 2_000,
     });
   let relay = makeRelay(store);
   const { url, adminUrl } = await relay.start(0, '127.0.0.1');
   const relayPath = `${url}/handover/rce`;
-  engage.setSourceBaseUri(relayPath);
-  await engage.saveSource();
-  const webhook = await engage.registerWebhook({
-    url: relayPath,
+  await connectEngageSource(engage, relayPath, {
     secret: TEST_SECRETS.webhookSecret,
     verifyToken: 'cognigy123',
     events: [
@@ -131,7 +114,6 @@ export async function startJourney(options: {
       'intervention.user_updated',
     ],
   });
-  if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
 
   const journey: Journey = {
     engage,
@@ -146,7 +128,7 @@ export async function startJourney(options: {
     async restartRelay() {
       const port = Number(new URL(journey.relayUrl).port);
       await journey.relay.stop({ closeStore: true });
-      store = await openTestStore(options.store, location);
+      store = await openTestStore(location);
       relay = makeRelay(store);
       journey.relay = relay;
       await relay.start(port, '127.0.0.1');
@@ -155,18 +137,8 @@ export async function startJourney(options: {
       await journey.relay.stop({ closeStore: true });
       await engage.stop();
       await cognigy.stop();
-      rmSync(location.dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     },
   };
   return journey;
-}
-
-/** Polls until `predicate` returns true, or fails after `timeoutMs` with `what` in the message. */
-export async function eventually(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

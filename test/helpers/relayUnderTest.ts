@@ -344,32 +344,28 @@ async function startRealRelay(tenant: {
 }): Promise<{ url: string; stop: () => Promise<void> }> {
   // Loaded lazily so the recording backend works without the relay's dependencies.
   const { createRelay } = await import('../../relay/src/relay');
-  const { relaySettingsSchema, tenantSchema } = await import('../../relay/src/config');
-  const { createLogger } = await import('../../relay/src/log');
-  const { SqliteStore } = await import('../../relay/src/store/sqliteStore');
+  const { tenantSchema } = await import('../../relay/src/config');
+  const { capturingLogger, openTestStore, testRelayConfig } = await import('./relayParts');
   const dir = mkdtempSync(join(tmpdir(), 'rce-ext-relay-'));
   const nowhere = 'http://127.0.0.1:9';
-  const config = {
-    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1' }),
-    tenants: [
-      tenantSchema.parse({
-        apiAccessToken: TEST_CONNECTION_SECRETS.apiAccessToken,
-        botCategoryId: tenant.botCategoryId,
-        agentCategoryId: tenant.agentCategoryId,
-        realtimeAccessToken: TEST_CONNECTION_SECRETS.realtimeAccessToken,
-        realtimeEndpointUrl: tenant.realtimeEndpointUrl,
-        webhookSecret: TEST_CONNECTION_SECRETS.webhookSecret,
-        baseApiUrl: nowhere,
-        cognigyApiBaseUrl: nowhere,
-        cognigyApiKey: 'cognigy-api-key-not-used',
-        relayApiKey: tenant.apiKey,
-      }),
-    ],
-  };
-  const logger = createLogger({ level: 'silent', secrets: [] });
+  const config = testRelayConfig([
+    tenantSchema.parse({
+      apiAccessToken: TEST_CONNECTION_SECRETS.apiAccessToken,
+      botCategoryId: tenant.botCategoryId,
+      agentCategoryId: tenant.agentCategoryId,
+      realtimeAccessToken: TEST_CONNECTION_SECRETS.realtimeAccessToken,
+      realtimeEndpointUrl: tenant.realtimeEndpointUrl,
+      webhookSecret: TEST_CONNECTION_SECRETS.webhookSecret,
+      baseApiUrl: nowhere,
+      cognigyApiBaseUrl: nowhere,
+      cognigyApiKey: 'cognigy-api-key-not-used',
+      relayApiKey: tenant.apiKey,
+    }),
+  ]);
+  const { logger } = capturingLogger(config, 'silent');
   const relay = createRelay({
     config,
-    store: SqliteStore.open(join(dir, 'relay.db')),
+    store: await openTestStore({ sqliteFile: join(dir, 'relay.db') }),
     logger,
     outbox: { backoff: { baseMs: 1000, capMs: 5000 }, idlePollMs: 200 },
   });

@@ -3,23 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CognigySession, RelayRouteName } from '../../contract/relayApi';
-import {
-  relaySettingsSchema,
-  secretsOf,
-  type RelayConfig,
-  type RelaySettings,
-  type RelaySettingsInput,
-  type TenantConfig,
-} from '../../relay/src/config';
-import { createLogger } from '../../relay/src/log';
+import { secretsOf, type RelayConfig, type RelaySettings, type RelaySettingsInput, type TenantConfig } from '../../relay/src/config';
 import { createRelay, type Relay, type RelayOptions } from '../../relay/src/relay';
-import { RedisStore } from '../../relay/src/store/redisStore';
-import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import type { Store } from '../../relay/src/store/types';
 import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
 import { EngageSimulator, type EngageSimulatorOptions } from '../../sandbox/engage';
+import { capturingLogger, connectEngageSource, startTestEngage, FAST_OUTBOX, openTestStore, testRelayConfig } from './relayParts';
 import { startRecordingProxy, type RecordingProxy } from './recordingProxy';
 import { envelopeFor, signedRelayCall } from './signedRelayCall';
+import { waitUntil } from './waitUntil';
 
 /**
  * A relay with one or more tenants (one Engage simulator each), one Cognigy simulator, and an
@@ -126,16 +118,13 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   for (let i = 0; i < count; i++) {
     const s = tenantSecrets(i);
     const sourceId = `src${i}${randomUUID().slice(0, 8)}`;
-    const engage = new EngageSimulator({
+    const engage = await startTestEngage({
       sourceId,
       realtimeAccessToken: s.realtimeAccessToken,
       apiAccessToken: s.apiAccessToken,
-      importDelayMs: 30,
-      categorizeDurationMs: 20,
       ...simClock,
       ...options.engageOptions,
     });
-    await engage.start();
     const proxy = options.proxyEngage ? await startRecordingProxy(engage.url) : null;
     const engageBase = proxy?.url ?? engage.url;
     const tenant: TenantConfig = {
@@ -157,36 +146,30 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     rigTenants.push({ engage, tenant, proxy });
   }
 
-  const config: RelayConfig = {
-    settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1', logLevel: options.logLevel ?? 'debug', ...options.settings }),
-    tenants: rigTenants.map((t) => t.tenant),
-  };
+  const config = testRelayConfig(
+    rigTenants.map((t) => t.tenant),
+    { logLevel: options.logLevel ?? 'debug', ...options.settings },
+  );
   const secrets = [...new Set([...secretsOf(config), ...rigTenants.map((t) => t.tenant.verifyToken)])];
-  const logLines: string[] = [];
-  const logger = createLogger({
-    level: config.settings.logLevel,
-    secrets: secretsOf(config),
-    destination: { write: (line: string) => void logLines.push(line) },
-  });
+  const { logger, logLines } = capturingLogger(config);
 
   const dir = mkdtempSync(join(tmpdir(), 'rce-rig-'));
   const storeOption = options.store ?? 'sqlite';
   const dbPath = storeOption === 'sqlite' ? join(dir, 'relay.db') : null;
   const clockOpt = clock ? { clock: clock.now } : {};
-  const store: Store = dbPath
-    ? SqliteStore.open(dbPath, clockOpt)
-    : await RedisStore.connect((storeOption as { redisUrl: string }).redisUrl, {
-        keyPrefix: options.keyPrefix ?? `rig:${randomUUID()}:`,
-        logger,
-        ...clockOpt,
-      });
+  const store = await openTestStore(
+    storeOption === 'sqlite'
+      ? { sqliteFile: join(dir, 'relay.db') }
+      : { redisUrl: storeOption.redisUrl, keyPrefix: options.keyPrefix ?? `rig:${randomUUID()}:` },
+    { logger, ...clockOpt },
+  );
 
   const relay = createRelay({
     config,
     store,
     logger,
     ...clockOpt,
-    outbox: options.outbox ?? { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
+    outbox: options.outbox ?? FAST_OUTBOX,
     outboundTimeoutMs: options.outboundTimeoutMs ?? 2_000,
   });
   const { url, adminUrl } = await relay.start(0, '127.0.0.1');
@@ -198,15 +181,11 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     for (const { engage, tenant } of rigTenants) {
       // Several tenants: each source's Base URI and webhook name the tenant (the documented URL).
       const engageUrl = count > 1 ? `${url}/handover/rce/${tenant.sourceId}` : `${url}/handover/rce`;
-      engage.setSourceBaseUri(engageUrl);
-      await engage.saveSource();
-      const webhook = await engage.registerWebhook({
-        url: engageUrl,
+      await connectEngageSource(engage, engageUrl, {
         secret: tenant.webhookSecret,
         verifyToken: tenant.verifyToken,
         events: ['intervention.opened', 'intervention.closed', 'intervention.canceled', 'task.taken'],
       });
-      if (!webhook.enabled) throw new Error(`webhook handshake failed: ${webhook.reason ?? 'unknown'}`);
     }
     // The relay creates each tenant's Bot and Agent identities in the background (retried until the source is
     // saved): let that settle so it does not land in a test's measurements. Bounded: some rigs break Engage on purpose.
@@ -256,23 +235,6 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     },
   };
 }
-
-/** Polls until `predicate` holds, or fails after `timeoutMs` naming `what`. `step` runs between polls (e.g. to advance a clock). */
-export async function waitUntil(
-  what: string,
-  predicate: () => boolean | Promise<boolean>,
-  options: { timeoutMs?: number; intervalMs?: number; step?: () => void } = {},
-): Promise<void> {
-  const until = Date.now() + (options.timeoutMs ?? 10_000);
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
-    options.step?.();
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 20));
-  }
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** `input.data.handover.status` of an inject, or 'notify:<text>' for a notify: one comparable line per Cognigy call. */
 export function describeCognigyCall(call: { kind: string; text: string; data: Record<string, unknown> }): string {

@@ -3,7 +3,8 @@ import { threadIdFor } from '../../relay/src/handover/identity';
 import { createRelay, type Relay } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { DEFAULT_AGENT_ID } from '../../sandbox/engage';
-import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /**
@@ -42,12 +43,12 @@ describe('Around the handover (sqlite store)', () => {
     const started = await call(session, 'startHandover', { firstMessage: 'I need a human', options });
     expect(started.status).toBe(200);
     const threadId = threadOf(session);
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
     journey.engage.openIntervention(threadId, agentId);
-    await eventually('agent-joined event', () => injectedTo(session).some((e) => e.status === 'active'));
+    await waitUntil('agent-joined event', () => injectedTo(session).some((e) => e.status === 'active'));
     return threadId;
   }
 
@@ -80,7 +81,7 @@ describe('Around the handover (sqlite store)', () => {
     const threadId = await withAgent(session);
     const bob = journey.engage.addAgent({ firstname: 'Bob', lastname: 'Builder' });
     journey.engage.transferIntervention(threadId, bob.id);
-    await eventually('transfer event', () => injectedTo(session).some((e) => e.reason === 'transferred'));
+    await waitUntil('transfer event', () => injectedTo(session).some((e) => e.reason === 'transferred'));
     await journey.engage.flush();
     expect(injectedTo(session).find((e) => e.reason === 'transferred')).toMatchObject({
       status: 'active',
@@ -106,7 +107,7 @@ describe('Around the handover (sqlite store)', () => {
     await journey.engage.agentReply({ threadId: repliedThread, body: 'Solved?' });
     const closed = await call(replied, 'closeHandover', { reason: 'solved' });
     expect(closed).toMatchObject({ status: 200, body: { closed: true, outcome: 'closed', status: 'completed' } });
-    await eventually(
+    await waitUntil(
       'thread back in the Bot category',
       () => journey.engage.thread(repliedThread)?.categoryIds.includes(botCategoryId) === true,
     );
@@ -117,7 +118,7 @@ describe('Around the handover (sqlite store)', () => {
     const silentThread = await withAgent(silent);
     const cancelled = await call(silent, 'closeHandover', {});
     expect(cancelled).toMatchObject({ status: 200, body: { closed: true, outcome: 'cancelled' } });
-    await eventually(
+    await waitUntil(
       'thread back in the Bot category',
       () => journey.engage.thread(silentThread)?.categoryIds.includes(botCategoryId) === true,
     );
@@ -132,13 +133,13 @@ describe('Around the handover (sqlite store)', () => {
     const session = sessionNamed('close-queued');
     await call(session, 'startHandover', { firstMessage: 'anyone?' });
     const threadId = threadOf(session);
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
     // The thread id is learnt by the categorisation: the relay then asks Engage for open interventions.
     expect(await call(session, 'closeHandover', {})).toMatchObject({ status: 200, body: { closed: true, outcome: 'cancelled' } });
-    await eventually(
+    await waitUntil(
       'thread back in the Bot category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true,
     );
@@ -175,14 +176,14 @@ describe('Around the handover (sqlite store)', () => {
     const threadId = await withAgent(session);
     const cancelled = await call(session, 'cancelHandover', { reason: 'user_left' });
     expect(cancelled).toMatchObject({ status: 200, body: { cancelled: true } });
-    await eventually('left notice on the thread', () => bodiesOf(session).includes('bot:The customer left the conversation.'));
-    await eventually(
+    await waitUntil('left notice on the thread', () => bodiesOf(session).includes('bot:The customer left the conversation.'));
+    await waitUntil(
       'intervention ended',
       () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true,
     );
 
     await call(session, 'startHandover', { firstMessage: 'Me again' });
-    await eventually('back notice and message on the thread', () => bodiesOf(session).includes('customer:Me again'));
+    await waitUntil('back notice and message on the thread', () => bodiesOf(session).includes('customer:Me again'));
     const bodies = bodiesOf(session);
     expect(bodies.indexOf('bot:The customer is back in the conversation.')).toBeLessThan(bodies.indexOf('customer:Me again'));
     expect(bodies.filter((b) => b === 'bot:The customer is back in the conversation.')).toHaveLength(1);
@@ -192,12 +193,12 @@ describe('Around the handover (sqlite store)', () => {
     const session = sessionNamed('back-mirror');
     await withAgent(session);
     await call(session, 'cancelHandover', {});
-    await eventually('left notice on the thread', () => bodiesOf(session).includes('bot:The customer left the conversation.'));
+    await waitUntil('left notice on the thread', () => bodiesOf(session).includes('bot:The customer left the conversation.'));
     expect(await call(session, 'userMessage', { text: 'one more thing', mirror: true })).toMatchObject({
       status: 200,
       body: { forwarded: true },
     });
-    await eventually('message on the thread', () => bodiesOf(session).includes('customer:one more thing'));
+    await waitUntil('message on the thread', () => bodiesOf(session).includes('customer:one more thing'));
     const bodies = bodiesOf(session);
     expect(bodies.slice(-2)).toEqual(['bot:The customer is back in the conversation.', 'customer:one more thing']);
   });
@@ -208,11 +209,11 @@ describe('Around the handover (sqlite store)', () => {
     journey.engage.failNext({ api: 'rest', status: 503, pathIncludes: '/interventions' });
     const failed = await call(session, 'closeHandover', {});
     expect(failed).toMatchObject({ status: 502, body: { error: { code: 'engage_unavailable' } } });
-    await eventually(
+    await waitUntil(
       'intervention ended by the outbox',
       () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true,
     );
-    await eventually(
+    await waitUntil(
       'thread back in the Bot category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true,
     );
@@ -227,11 +228,11 @@ describe('Around the handover (sqlite store)', () => {
       { role: 'bot', text: 'hello, how can I help?', at: t(59) },
     ];
     await call(session, 'startHandover', { firstMessage: 'agent please', transcript: early });
-    await eventually('first handover on the thread', () => bodiesOf(session).includes('customer:agent please'));
+    await waitUntil('first handover on the thread', () => bodiesOf(session).includes('customer:agent please'));
     await call(session, 'cancelHandover', {});
     const later = [...early, { role: 'user', text: 'agent please', at: t(58) }, { role: 'bot', text: 'Anything else?', at: t(-1) }];
     await call(session, 'startHandover', { firstMessage: 'agent again', transcript: later });
-    await eventually('second handover on the thread', () => bodiesOf(session).includes('customer:agent again'));
+    await waitUntil('second handover on the thread', () => bodiesOf(session).includes('customer:agent again'));
     const bodies = bodiesOf(session);
     expect(bodies.filter((b) => b === 'customer:hi there')).toHaveLength(1);
     expect(bodies.filter((b) => b === 'bot:hello, how can I help?')).toHaveLength(1);
@@ -248,7 +249,7 @@ describe('Around the handover (sqlite store)', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(bodiesOf(session)).not.toContain('bot:Customer silent for a minute.');
     offsetMs += 35_000;
-    await eventually('inactivity notice on the thread', () => bodiesOf(session).includes('bot:Customer silent for a minute.'));
+    await waitUntil('inactivity notice on the thread', () => bodiesOf(session).includes('bot:Customer silent for a minute.'));
     expect(injectedTo(session).filter((e) => e.status !== 'active')).toEqual([]);
     expect((await call(session, 'queueStatus')).body).toMatchObject({ status: 'active' });
   });
@@ -258,11 +259,11 @@ describe('Around the handover (sqlite store)', () => {
     const threadId = await withAgent(session, { inactivityTimeoutMinutes: 1, inactivityCloses: true });
     await journey.engage.agentReply({ threadId, body: 'Are you there?' });
     offsetMs += 61_000;
-    await eventually('completed event with reason inactivity', () =>
+    await waitUntil('completed event with reason inactivity', () =>
       injectedTo(session).some((e) => e.status === 'completed' && e.reason === 'inactivity'),
     );
     expect(bodiesOf(session)).toContain('bot:The customer has not written for a while.');
-    await eventually('intervention closed and thread back to Bot', () => {
+    await waitUntil('intervention closed and thread back to Bot', () => {
       const thread = journey.engage.thread(threadId);
       return (
         thread?.interventions.every((i) => i.status === 'closed') === true && thread.categoryIds.includes(journey.tenant.botCategoryId)
@@ -301,12 +302,12 @@ describe('Inactivity with two relays sharing Redis', () => {
       options: { inactivityTimeoutMinutes: 2, inactivityCloses: true },
     });
     const threadId = threadIdFor(journey.tenant.sourceId, session);
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
     journey.engage.openIntervention(threadId);
-    await eventually('agent joined', () =>
+    await waitUntil('agent joined', () =>
       journey.cognigy.calls.some(
         (c) => c.sessionId === session.sessionId && (c.data as { handover?: { status?: string } }).handover?.status === 'active',
       ),
@@ -325,12 +326,12 @@ describe('Inactivity with two relays sharing Redis', () => {
     await journey.relay.stop({ closeStore: true });
 
     offsetMs += 121_000;
-    await eventually('completed with reason inactivity', () =>
+    await waitUntil('completed with reason inactivity', () =>
       journey.cognigy.calls.some(
         (c) => c.sessionId === session.sessionId && (c.data as { handover?: { reason?: string } }).handover?.reason === 'inactivity',
       ),
     );
-    await eventually(
+    await waitUntil(
       'intervention ended',
       () => journey.engage.thread(threadId)?.interventions.every((i) => i.status !== 'opened') === true,
     );

@@ -2,7 +2,8 @@ import { checkClock } from '../../relay/src/doctor/clockCheck';
 import { doctorLines, doctorOptionsFromEnv } from '../../relay/src/doctor/runDoctor';
 import { ConfigError } from '../../relay/src/config';
 import { createOutboundHttp } from '../../relay/src/http/outboundHttp';
-import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 import type { RelayConfig } from '../../relay/src/config';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +30,7 @@ describe('relay doctor against the simulators', () => {
 
   it('passes every check for a correct configuration', async () => {
     const { sourceId } = journey.tenant;
-    await eventually(
+    await waitUntil(
       'identities created',
       () => journey.relay.identities.isCreated(sourceId, 'bot') && journey.relay.identities.isCreated(sourceId, 'agent'),
     );

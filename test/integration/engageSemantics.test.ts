@@ -1,7 +1,8 @@
 import type { CognigySession, QueueStatusResponse } from '../../contract/relayApi';
 import { tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /**
@@ -41,7 +42,7 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     const session = { URLToken: 'url', userId: 'url-user', sessionId: 'url-session' };
     await call(session, 'startHandover', { firstMessage: 'help' });
     const threadId = threadIdFor(journey.tenant.sourceId, session);
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
@@ -49,7 +50,7 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
 
   it('creates the Bot and Agent identities once per tenant, outside the handover lanes', async () => {
     const users = tenantIdentityUsers(journey.tenant.sourceId);
-    await eventually('both identities in Engage', () =>
+    await waitUntil('both identities in Engage', () =>
       [users.bot.id, users.agent.id].every((id) => journey.engage.users().some((u) => u.foreign_id === id)),
     );
     for (const id of [users.bot.id, users.agent.id])
@@ -59,7 +60,7 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     const session = { URLToken: 'ids', userId: 'ids-user', sessionId: 'ids-session' };
     await call(session, 'startHandover', { firstMessage: 'help' });
     const threadId = threadIdFor(journey.tenant.sourceId, session);
-    await eventually(
+    await waitUntil(
       'handover categorised',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
@@ -71,15 +72,12 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     const session = { URLToken: 'cat', userId: 'cat-user', sessionId: 'cat-session' };
     const threadId = threadIdFor(journey.tenant.sourceId, session);
     await call(session, 'startHandover', { firstMessage: 'billing question', additionalCategoryIds: [EXTRA_CATEGORY] });
-    await eventually('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(agentCategoryId) === true);
+    await waitUntil('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(agentCategoryId) === true);
     expect(new Set(journey.engage.thread(threadId)?.categoryIds)).toEqual(new Set([RULE_CATEGORY, agentCategoryId, EXTRA_CATEGORY]));
 
     await journey.engage.agentReply({ threadId, body: 'Done, anything else?' });
     journey.engage.closeIntervention(threadId);
-    await eventually(
-      'thread back in the Bot category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(botCategoryId) === true,
-    );
+    await waitUntil('thread back in the Bot category', () => journey.engage.thread(threadId)?.categoryIds.includes(botCategoryId) === true);
     expect(new Set(journey.engage.thread(threadId)?.categoryIds)).toEqual(new Set([RULE_CATEGORY, EXTRA_CATEGORY, botCategoryId]));
   });
 
@@ -87,7 +85,7 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     const session = { URLToken: 'nocid', userId: 'nocid-user', sessionId: 'nocid-session' };
     const threadId = threadIdFor(journey.tenant.sourceId, session);
     await call(session, 'startHandover', { firstMessage: 'help' });
-    await eventually('in the Agent folder', () => journey.engage.agentFolder().some((t) => t.foreign_id === threadId));
+    await waitUntil('in the Agent folder', () => journey.engage.agentFolder().some((t) => t.foreign_id === threadId));
     const reply = await journey.engage.agentReply({ threadId, body: 'Hello, I am Bob.', forceRetry: true });
     expect(reply.outcome).toBe('delivered');
     const sent = journey.engage.sourceCalls
@@ -100,7 +98,7 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     expect(reply.relayMessageIds[1]).toBe(reply.relayMessageIds[0]);
     const second = await journey.engage.agentReply({ threadId, body: 'Let me check your order.' });
     expect(second.relayMessageId).not.toBe(reply.relayMessageId);
-    await eventually('two notifications', () => callsOf(session).filter((c) => c.kind === 'notify').length === 2);
+    await waitUntil('two notifications', () => callsOf(session).filter((c) => c.kind === 'notify').length === 2);
     await new Promise((r) => setTimeout(r, 150));
     expect(
       callsOf(session)
@@ -113,17 +111,17 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     const session = { URLToken: 'rel', userId: 'rel-user', sessionId: 'rel-session' };
     const threadId = threadIdFor(journey.tenant.sourceId, session);
     await call(session, 'startHandover', { firstMessage: 'help' });
-    await eventually('in the Agent folder', () => journey.engage.agentFolder().some((t) => t.foreign_id === threadId));
+    await waitUntil('in the Agent folder', () => journey.engage.agentFolder().some((t) => t.foreign_id === threadId));
 
     // Webhook resource ids are integers here: the relay must still read these events.
     journey.engage.openIntervention(threadId);
-    await eventually('agent joined', () => callsOf(session).some((c) => handoverOf(c).status === 'active'));
+    await waitUntil('agent joined', () => callsOf(session).some((c) => handoverOf(c).status === 'active'));
     expect(
       journey.engage.issuedEvents.filter((e) => e.type === 'intervention.opened').every((e) => typeof e.resource.id === 'number'),
     ).toBe(true);
 
     journey.engage.cancelIntervention(threadId);
-    await eventually('back in the queue', () => callsOf(session).some((c) => handoverOf(c).reason === 'agent_released'));
+    await waitUntil('back in the queue', () => callsOf(session).some((c) => handoverOf(c).reason === 'agent_released'));
     const released = callsOf(session).find((c) => handoverOf(c).reason === 'agent_released');
     expect(released?.kind).toBe('inject');
     expect(handoverOf(released ?? { data: {} })).toMatchObject({ status: 'queue', reason: 'agent_released' });
@@ -136,7 +134,7 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     journey.engage.openIntervention(threadId);
     await journey.engage.agentReply({ threadId, body: 'I am here now.' });
     journey.engage.closeIntervention(threadId);
-    await eventually('completed', () => callsOf(session).some((c) => handoverOf(c).status === 'completed'));
+    await waitUntil('completed', () => callsOf(session).some((c) => handoverOf(c).status === 'completed'));
     const statuses = callsOf(session)
       .filter((c) => c.kind === 'inject')
       .map((c) => handoverOf(c).status);

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EngageSimulator, MAX_SEND_API_BYTES, type EngageSimulatorOptions, type WebhookPayload } from '../../sandbox/engage';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /**
  * Proves the Engage Digital simulator speaks the documented protocols, against a tiny source and
@@ -164,16 +165,6 @@ const author = (id: string, extra: Record<string, unknown> = {}) => ({
 });
 const botAuthor = { id: 'bot-1', screenname: 'Bot', puppetizable: true, created_at: '2020-01-01T00:00:00Z' };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, predicate: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 describe('Engage Digital simulator', () => {
   const source = new TinySource();
   let sim: EngageSimulator;
@@ -208,7 +199,7 @@ describe('Engage Digital simulator', () => {
         })
       ).text,
     ).toBe('ok');
-    await until('import', () => sim.thread(threadId)?.imported === true);
+    await waitUntil('import', () => sim.thread(threadId)?.imported === true, { timeoutMs: 2_000, intervalMs: 5 });
     const engageId = sim.thread(threadId)?.id ?? '';
     const moved = await rest(
       'PUT',
@@ -374,7 +365,7 @@ describe('Engage Digital simulator', () => {
       const search = `/content_threads?q=${encodeURIComponent(`foreign:imp source:${SOURCE_ID}`)}`;
       const before = await restJson<{ count: number; records: unknown[] }>('GET', search);
       expect(before.body).toMatchObject({ count: 0, offset: 0, limit: 30, records: [] });
-      await until('import', () => sim.thread('imp')?.imported === true);
+      await waitUntil('import', () => sim.thread('imp')?.imported === true, { timeoutMs: 2_000, intervalMs: 5 });
       const after = await restJson<{
         count: number;
         records: Array<{ id: string; foreign_id: string; category_ids: string[]; source_id: string }>;
@@ -426,7 +417,7 @@ describe('Engage Digital simulator', () => {
 
     it('answers 409 to a second update_categories while the first categorization runs, 422 for unknown categories', async () => {
       expect((await sendAction('messages.create', { id: 'cat-1', thread_id: 'cat', body: 'hi', author: author('u-cat') })).text).toBe('ok');
-      await until('import', () => sim.thread('cat')?.imported === true);
+      await waitUntil('import', () => sim.thread('cat')?.imported === true, { timeoutMs: 2_000, intervalMs: 5 });
       const id = sim.thread('cat')?.id ?? '';
       const body = `thread_category_ids[]=${sim.categories.agentId}`;
       const [first, second] = await Promise.all([
@@ -739,7 +730,7 @@ describe('Engage Digital simulator', () => {
       expect((await variantSend('messages.create', { id: 'rule-1', thread_id: 'rule', body: 'hi', author: author('u-rule') })).text).toBe(
         'ok',
       );
-      await until('import', () => variant.thread('rule')?.imported === true);
+      await waitUntil('import', () => variant.thread('rule')?.imported === true, { timeoutMs: 2_000, intervalMs: 5 });
       expect(variant.thread('rule')?.categoryIds).toEqual([variant.categories.botId, RULE_CATEGORY]);
       const id = variant.thread('rule')?.id ?? '';
       const shown = JSON.parse((await variantRest('GET', `/content_threads/${id}`)).text) as { thread_category_ids: string[] };

@@ -3,7 +3,8 @@ import extension from '../../extension/src/module';
 import { CALLBACK_REPLY, demoFlow } from '../../sandbox/cognigy/demoFlow';
 import { FlowRunner, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
 import { DEFAULT_AGENT_ID } from '../../sandbox/engage';
-import { TEST_SECRETS, eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { TEST_SECRETS, startJourney, type Journey } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 
 /**
  * The sandbox demo Flow (our real nodes in the Flow runner) against the real relay, the Engage
@@ -55,7 +56,7 @@ describe('the demo Flow against the relay and the simulators', () => {
   async function nextInject(session: SessionKey, what: string): Promise<TurnResult> {
     const seen = delivered.get(session.sessionId) ?? 0;
     const injects = () => journey.cognigy.calls.filter((c) => c.kind === 'inject' && c.sessionId === session.sessionId);
-    await eventually(what, () => injects().length > seen);
+    await waitUntil(what, () => injects().length > seen);
     delivered.set(session.sessionId, seen + 1);
     const call = injects()[seen];
     return runner.send(session, { text: call?.text ?? '', data: call?.data ?? {} });
@@ -64,7 +65,7 @@ describe('the demo Flow against the relay and the simulators', () => {
     const start = await runner.send(session, { text: 'I want an agent' });
     expect(texts(start)).toEqual(["Please wait a moment, I'm connecting you with an agent."]);
     const threadId = state(session).threadId ?? '';
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
@@ -89,7 +90,7 @@ describe('the demo Flow against the relay and the simulators', () => {
     const callback = await runner.send(session, { text: CALLBACK_REPLY });
     expect(texts(callback)).toEqual(['Done: an agent will call you back at the number in your profile. Anything else I can do?']);
     expect(state(session)).toMatchObject({ active: false, closeOutcome: 'cancelled' });
-    await eventually(
+    await waitUntil(
       'thread back in the Bot category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true,
     );
@@ -109,7 +110,7 @@ describe('the demo Flow against the relay and the simulators', () => {
       expect(texts(callback)).toEqual(['Sorry, something went wrong while arranging the callback. Please try again in a moment.']);
       expect(callback.input.rceClose).toMatchObject({ error: { code: 'engage_unavailable' }, handoverEnded: true });
       expect(state(session)).toMatchObject({ active: false, status: 'completed' });
-      await eventually(
+      await waitUntil(
         'thread back in the Bot category',
         () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true,
       );
@@ -126,7 +127,7 @@ describe('the demo Flow against the relay and the simulators', () => {
     expect(state(session)).toMatchObject({ active: true, status: 'active', agentId: DEFAULT_AGENT_ID });
     const stop = await runner.send(session, { text: 'stop' });
     expect(stop.outputs).toEqual([]);
-    await eventually(
+    await waitUntil(
       '"stop" on the agent desk',
       () => journey.engage.thread(threadId)?.messages.some((m) => m.side === 'customer' && m.body === 'stop') === true,
     );
@@ -144,17 +145,17 @@ describe('the demo Flow against the relay and the simulators', () => {
     const start = await leaving.send(session, { text: 'agent' });
     expect(texts(start)).toEqual(["Please wait a moment, I'm connecting you with an agent."]);
     const threadId = (leaving.session(session).context.rceHandover as HandoverState).threadId ?? '';
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
     journey.engage.openIntervention(threadId);
-    await eventually('agent joined', () => journey.cognigy.calls.some((c) => c.kind === 'inject' && c.sessionId === session.sessionId));
+    await waitUntil('agent joined', () => journey.cognigy.calls.some((c) => c.kind === 'inject' && c.sessionId === session.sessionId));
     const joined = journey.cognigy.calls.find((c) => c.kind === 'inject' && c.sessionId === session.sessionId);
     await leaving.send(session, { text: joined?.text ?? '', data: joined?.data ?? {} });
     const stop = await leaving.send(session, { text: 'stop' });
     expect(texts(stop)).toEqual(['Okay, I cancelled the request. I am here if you need me.']);
-    await eventually(
+    await waitUntil(
       'the agent told the customer left',
       () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'Customer gone (demo).') === true,
     );

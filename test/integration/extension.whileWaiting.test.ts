@@ -2,7 +2,8 @@ import { ALL_SET_PAYLOAD, type HandoverState } from '../../extension/src/handove
 import extension from '../../extension/src/module';
 import { WAITING_TIP, demoFlow } from '../../sandbox/cognigy/demoFlow';
 import { FlowRunner, type NextNodeModel, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
-import { TEST_SECRETS, eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { TEST_SECRETS, startJourney, type Journey } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 
 /**
  * "The bot keeps helping while the user waits" (issue 16): the demo Flow's Handover node with the
@@ -54,7 +55,7 @@ describe.each(['lastWins', 'stack'] as const)('While Waiting in the demo Flow (%
       "Please wait a moment, I'm connecting you with an agent.",
     ]);
     const threadId = state(session).threadId ?? '';
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
@@ -73,14 +74,14 @@ describe.each(['lastWins', 'stack'] as const)('While Waiting in the demo Flow (%
         _default: { _quickReplies: { quickReplies: [{ title: "I'm all set", payload: ALL_SET_PAYLOAD }, { title: 'Keep waiting' }] } },
       },
     });
-    await eventually('the question on the agent desk', () => onDesk(threadId, 'I forgot my password'));
+    await waitUntil('the question on the agent desk', () => onDesk(threadId, 'I forgot my password'));
     // Stack reading: the node runs again after the branch on the same input and must stay within Cognigy's action quota.
     expect(asked.executions.filter((e) => e.type === 'handoverToRce').every((e) => e.actions <= 10)).toBe(true);
 
     // Something the bot does not know: forwarded, the branch stays quiet, the handover goes on.
     const other = await runner.send(session, { text: 'my order is late' });
     expect(texts(other)).toEqual([]);
-    await eventually('the second message on the agent desk', () => onDesk(threadId, 'my order is late'));
+    await waitUntil('the second message on the agent desk', () => onDesk(threadId, 'my order is late'));
     expect(state(session)).toMatchObject({ active: true, status: 'queued' });
     // Under both readings the node handled the question once: it reached the agent once.
     expect(journey.engage.thread(threadId)?.messages.filter((m) => m.body === 'I forgot my password')).toHaveLength(1);
@@ -94,7 +95,7 @@ describe.each(['lastWins', 'stack'] as const)('While Waiting in the demo Flow (%
     expect(texts(allSet)).toEqual(['Okay, I cancelled the request. I am here if you need me.']);
     expect(allSet.input.handover).toMatchObject({ status: 'cancelled', data: { threadId, reason: 'resolved_by_bot' } });
     expect(state(session)).toMatchObject({ active: false, status: 'cancelled' });
-    await eventually(
+    await waitUntil(
       'thread back in the Bot category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.botCategoryId) === true,
     );
@@ -109,7 +110,7 @@ describe.each(['lastWins', 'stack'] as const)('While Waiting in the demo Flow (%
     const session = newSession();
     const threadId = await waiting(session);
     journey.engage.openIntervention(threadId);
-    await eventually('agent joined inject', () =>
+    await waitUntil('agent joined inject', () =>
       journey.cognigy.calls.some((c) => c.kind === 'inject' && c.sessionId === session.sessionId),
     );
     const joined = journey.cognigy.calls.find((c) => c.kind === 'inject' && c.sessionId === session.sessionId);
@@ -117,6 +118,6 @@ describe.each(['lastWins', 'stack'] as const)('While Waiting in the demo Flow (%
       'An agent has joined the conversation.',
     ]);
     expect(texts(await runner.send(session, { text: 'my password is broken' }))).toEqual([]);
-    await eventually('the message on the agent desk', () => onDesk(threadId, 'my password is broken'));
+    await waitUntil('the message on the agent desk', () => onDesk(threadId, 'my password is broken'));
   });
 });

@@ -1,6 +1,7 @@
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { eventually, startJourney, type Journey, type StoreKind } from '../helpers/journeyHarness';
+import { startJourney, type Journey, type StoreKind } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 async function startHandover(journey: Journey, session: CognigySession): Promise<string> {
@@ -10,7 +11,7 @@ async function startHandover(journey: Journey, session: CognigySession): Promise
   });
   expect(response.status).toBe(200);
   const threadId = threadIdFor(journey.tenant.sourceId, session);
-  await eventually(
+  await waitUntil(
     'thread in Agent category',
     () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
   );
@@ -46,7 +47,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('delivery guarantees under faults 
     await new Promise((r) => setTimeout(r, 300));
     expect(notifiedTexts(journey, 'sessionId' in session ? session.sessionId : '')).toEqual([]);
     await journey.cognigy.setFault('none');
-    await eventually('all replies delivered', () => notifiedTexts(journey, session.sessionId).length >= texts.length, 15_000);
+    await waitUntil('all replies delivered', () => notifiedTexts(journey, session.sessionId).length >= texts.length, { timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 200));
     expect(notifiedTexts(journey, session.sessionId)).toEqual(texts);
   });
@@ -61,7 +62,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('delivery guarantees under faults 
     const after = await journey.engage.agentReply({ threadId, body: 'after restart' });
     expect(after.outcome).toBe('delivered');
     await journey.cognigy.setFault('none');
-    await eventually('replies delivered after restart', () => notifiedTexts(journey, session.sessionId).length >= 4, 15_000);
+    await waitUntil('replies delivered after restart', () => notifiedTexts(journey, session.sessionId).length >= 4, { timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 200));
     expect(notifiedTexts(journey, session.sessionId)).toEqual([...texts, 'after restart']);
   });
@@ -83,7 +84,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('delivery guarantees under faults 
         text,
       });
     }
-    await eventually('user messages in Engage', () => (journey.engage.thread(threadId)?.messages.length ?? 0) >= 4);
+    await waitUntil('user messages in Engage', () => (journey.engage.thread(threadId)?.messages.length ?? 0) >= 4);
     await new Promise((r) => setTimeout(r, 200));
     expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).toEqual(['help please', 'one', 'two', 'three']);
   });

@@ -1,6 +1,7 @@
 import type { CognigySession, QueueStatusResponse, StartHandoverResponse, UserMessageResponse } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { eventually, startJourney, type Journey, type StoreKind } from '../helpers/journeyHarness';
+import { startJourney, type Journey, type StoreKind } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 const session: CognigySession = { URLToken: 'endpoint-token-1', userId: 'user-42', sessionId: 'session-7' };
@@ -36,7 +37,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
     expect(response.status).toBe(200);
     expect(response.body).toEqual<StartHandoverResponse>({ threadId, status: 'queued', started: true });
 
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
@@ -68,7 +69,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
       const response = await call('userMessage', { text });
       expect(response.body).toEqual<UserMessageResponse>({ forwarded: true, status: 'queued' });
     }
-    await eventually('user messages in Engage', () => (journey.engage.thread(threadId)?.messages.length ?? 0) >= 5);
+    await waitUntil('user messages in Engage', () => (journey.engage.thread(threadId)?.messages.length ?? 0) >= 5);
     expect(
       journey.engage
         .thread(threadId)
@@ -163,7 +164,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
     await journey.cognigy.waitFor((calls) =>
       calls.some((c) => (c.data.handover as { status?: string } | undefined)?.status === 'completed'),
     );
-    await eventually(
+    await waitUntil(
       'thread back in the Bot category',
       () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.botCategoryId,
     );
@@ -179,6 +180,6 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
     expect(response.body).toEqual<StartHandoverResponse>({ threadId, status: 'queued', started: true });
     const conversation = await journey.relay.store.getConversation(journey.tenant.sourceId, threadId);
     expect(conversation?.handoverCount).toBe(2);
-    await eventually('thread back in Agent', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.agentCategoryId);
+    await waitUntil('thread back in Agent', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.agentCategoryId);
   });
 });

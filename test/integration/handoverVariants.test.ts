@@ -1,6 +1,7 @@
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor, authorIdFor } from '../../relay/src/handover/identity';
-import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /** The paths beside the main journey: mirroring before a handover, user cancel, profile updates. */
@@ -26,7 +27,7 @@ describe('handover variants (sqlite store)', () => {
     });
     // Without mirror (Forward Only on) nothing goes to Engage before a handover.
     expect((await call(session, 'userMessage', { text: 'not mirrored' })).body).toEqual({ forwarded: false, status: 'idle' });
-    await eventually('mirrored thread imported', () => journey.engage.thread(threadId)?.imported === true);
+    await waitUntil('mirrored thread imported', () => journey.engage.thread(threadId)?.imported === true);
     const thread = journey.engage.thread(threadId);
     expect(thread?.categoryIds).toEqual([journey.tenant.botCategoryId]);
     expect(thread?.messages.map((m) => [m.side, m.body])).toEqual([
@@ -38,7 +39,7 @@ describe('handover variants (sqlite store)', () => {
       firstMessage: 'Customer wants an agent',
       options: { forwardOnlyHandoverConversations: false, getQueueUpdates: true },
     });
-    await eventually('moved to Agent', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.agentCategoryId);
+    await waitUntil('moved to Agent', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.agentCategoryId);
     expect(journey.engage.thread(threadId)?.messages.map((m) => m.body)).toEqual([
       'Hi bot',
       'Hello! How can I help?',
@@ -50,16 +51,16 @@ describe('handover variants (sqlite store)', () => {
     const session = { URLToken: 'cancel', userId: 'cancel-user', sessionId: 'cancel-session' };
     const threadId = threadIdFor(journey.tenant.sourceId, session);
     await call(session, 'startHandover', { firstMessage: 'help' });
-    await eventually('in Agent', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.agentCategoryId);
+    await waitUntil('in Agent', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.agentCategoryId);
     journey.engage.takeTask(threadId);
     await journey.cognigy.waitFor((calls) =>
       calls.some((c) => c.sessionId === session.sessionId && (c.data.handover as { status?: string }).status === 'active'),
     );
 
     expect((await call(session, 'cancelHandover', { reason: 'user_cancelled' })).body).toEqual({ status: 'cancelled', cancelled: true });
-    await eventually('back in Bot', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.botCategoryId);
+    await waitUntil('back in Bot', () => journey.engage.thread(threadId)?.categoryIds.join() === journey.tenant.botCategoryId);
     // No agent reply yet, so Engage refuses "close" (403) and the relay cancels the intervention instead.
-    await eventually('intervention cancelled', () => {
+    await waitUntil('intervention cancelled', () => {
       const interventions = journey.engage.thread(threadId)?.interventions ?? [];
       return interventions.length === 1 && interventions[0]?.status === 'canceled';
     });
@@ -74,7 +75,7 @@ describe('handover variants (sqlite store)', () => {
     });
     const authorId = authorIdFor(journey.tenant.sourceId, session);
     expect(response.body).toEqual({ queued: true, authorId });
-    await eventually('identity updated', () => journey.engage.users().some((u) => u.foreign_id === authorId));
+    await waitUntil('identity updated', () => journey.engage.users().some((u) => u.foreign_id === authorId));
     const user = journey.engage.users().find((u) => u.foreign_id === authorId);
     expect(user).toMatchObject({ firstname: 'Ada', lastname: 'Lovelace', mobile_phone: '+44 20 0000', screenname: 'Ada Lovelace' });
     expect(user?.context_data).toMatchObject({ 'favourite-colour': 'green' });

@@ -2,7 +2,8 @@ import { Writable } from 'node:stream';
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { runInspectCommand } from '../../relay/src/store/inspectCli';
-import { eventually, startJourney, TEST_SECRETS, type Journey, type StoreKind } from '../helpers/journeyHarness';
+import { startJourney, TEST_SECRETS, type Journey, type StoreKind } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /**
@@ -55,7 +56,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (
     expect(
       (await call('startHandover', { firstMessage: 'I want to talk to a person', transcript: [{ role: 'bot', text: 'Hello!' }] })).status,
     ).toBe(200);
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
@@ -67,7 +68,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (
     // Cognigy fails for a moment: the agent's second reply is retried, then delivered.
     await journey.cognigy.setFault('http503');
     expect((await journey.engage.agentReply({ threadId, body: LONG_REPLY, agentName: 'Anna' })).outcome).toBe('delivered');
-    await eventually('a failed notify attempt', async () =>
+    await waitUntil('a failed notify attempt', async () =>
       (await journey.relay.store.readHistory(journey.tenant.sourceId, threadId)).some(
         (e) => e.type === 'retry' && e.kind === 'cognigy.notify',
       ),
@@ -78,7 +79,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (
     await journey.cognigy.waitFor((calls) =>
       calls.some((c) => (c.data.handover as { status?: string } | undefined)?.status === 'completed'),
     );
-    await eventually('every job delivered', async () => {
+    await waitUntil('every job delivered', async () => {
       const h = await journey.relay.store.readHistory(journey.tenant.sourceId, threadId);
       const queued = h.flatMap((e) => (e.type === 'write' ? e.jobs.map((j) => j.id) : []));
       const delivered = new Set(h.flatMap((e) => (e.type === 'delivered' ? [e.jobId] : [])));

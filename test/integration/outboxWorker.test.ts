@@ -5,10 +5,9 @@ import path from 'node:path';
 import { createLogger } from '../../relay/src/log';
 import { DeliveryError } from '../../relay/src/outbox/deliveryError';
 import { OutboxWorker, type JobExecutor, type OutboxWorkerOptions } from '../../relay/src/outbox/worker';
-import { RedisStore } from '../../relay/src/store/redisStore';
-import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import type { CompleteResult, LeaseRequest, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
-import { sleep, waitUntil } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
+import { openTestStore, testRedisUrl } from '../helpers/relayParts';
 
 /**
  * The outbox worker with a real store: jobs a write leases to it (`runLeased`), the lane's next
@@ -29,15 +28,13 @@ afterAll(() => {
 async function openSqlite(): Promise<Store> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rce-worker-'));
   tempDirs.push(dir);
-  const store = SqliteStore.open(path.join(dir, 'relay.db'));
+  const store = await openTestStore({ sqliteFile: path.join(dir, 'relay.db') });
   cleanups.push(() => store.close());
   return store;
 }
 
 async function openRedis(): Promise<Store> {
-  const url = process.env.TEST_REDIS_URL;
-  if (!url) throw new Error('TEST_REDIS_URL is not set: test/helpers/globalSetup.ts should have started redis-server');
-  const store = await RedisStore.connect(url, { keyPrefix: `test:worker:${randomUUID()}:` });
+  const store = await openTestStore({ redisUrl: testRedisUrl(), keyPrefix: `test:worker:${randomUUID()}:` });
   cleanups.push(() => store.close());
   return store;
 }

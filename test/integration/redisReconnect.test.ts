@@ -3,19 +3,10 @@ import net from 'node:net';
 import pino from 'pino';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import type { NewOutboxJob, Store } from '../../relay/src/store/types';
+import { waitUntil } from '../helpers/waitUntil';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
 
 // Restarting Redis would disturb the other test files, so this file runs its own server.
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 8_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
 
 const succeeds = (p: Promise<unknown>): Promise<boolean> =>
   p.then(
@@ -57,7 +48,7 @@ describe('RedisStore reconnect', () => {
     expect((await s.apply({ jobs: [job('before')] })).outcome).toBe('applied');
 
     await server.restart(async () => {
-      await eventually('ping to fail', async () => !(await succeeds(s.ping())));
+      await waitUntil('ping to fail', async () => !(await succeeds(s.ping())), { timeoutMs: 8_000, intervalMs: 25 });
       // ping does not wait for reconnects at all.
       let t = Date.now();
       await expect(s.ping()).rejects.toThrow(/not connected/);
@@ -69,7 +60,7 @@ describe('RedisStore reconnect', () => {
       expect(Date.now() - t).toBeLessThan(5_000);
     });
 
-    await eventually('ping to succeed after restart', () => succeeds(s.ping()));
+    await waitUntil('ping to succeed after restart', () => succeeds(s.ping()), { timeoutMs: 8_000, intervalMs: 25 });
     // The restarted server lost the data (no persistence) and the cached Lua scripts; both must not matter.
     expect((await s.apply({ dedup: { key: 'after', ttlMs: 60_000 }, jobs: [job('after')] })).outcome).toBe('applied');
     expect((await s.apply({ scope: { tenantId: 't', threadId: 'c' }, dedup: { key: 'after', ttlMs: 60_000 } })).outcome).toBe('duplicate');

@@ -218,8 +218,8 @@ describe('relay protocol edge at /handover/rce', () => {
         firstMessage: 'help',
       });
       const threadId = threadIdFor(journey.tenant.sourceId, session);
-      const { eventually } = await import('../helpers/journeyHarness');
-      await eventually(
+      const { waitUntil } = await import('../helpers/waitUntil');
+      await waitUntil(
         'engage thread known',
         async () => (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId != null,
       );
@@ -259,8 +259,8 @@ describe('relay protocol edge at /handover/rce', () => {
       });
       expect(start.status).toBe(200);
       const threadId = threadIdFor(journey.tenant.sourceId, session);
-      const { eventually } = await import('../helpers/journeyHarness');
-      await eventually(
+      const { waitUntil } = await import('../helpers/waitUntil');
+      await waitUntil(
         'engage thread known',
         async () => (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId != null,
       );

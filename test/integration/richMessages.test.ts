@@ -3,7 +3,8 @@ import { decodeChoicePayload } from '../../contract/structuredChoice';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { SDK_SIGNATURE_HEADER, signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
-import { eventually, startJourney, TEST_SECRETS, type Journey } from '../helpers/journeyHarness';
+import { startJourney, TEST_SECRETS, type Journey } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /**
@@ -41,7 +42,7 @@ describe('rich messages between Engage and Cognigy', () => {
     threadId = threadIdFor(journey.tenant.sourceId, session);
     const started = await call('startHandover', { firstMessage: 'I need help choosing a size.' });
     expect(started.status).toBe(200);
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
@@ -74,7 +75,7 @@ describe('rich messages between Engage and Cognigy', () => {
   });
 
   it('marks the agent reply as read once Cognigy accepted it (status.mark_as_read with the id we answered)', async () => {
-    await eventually(
+    await waitUntil(
       'agent reply read',
       () => journey.engage.thread(threadId)?.messages.some((m) => m.side === 'agent' && m.read_at !== null) === true,
     );
@@ -92,7 +93,7 @@ describe('rich messages between Engage and Cognigy', () => {
       structuredReply: { inReplyToId: choice?.inReplyToId, payload: choice?.payload ?? undefined },
     });
     expect(response.body).toMatchObject({ forwarded: true });
-    await eventually(
+    await waitUntil(
       'the choice in Engage',
       () => journey.engage.thread(threadId)?.messages.some((m) => m.structured_reply_payload === 'size_s') === true,
     );
@@ -175,7 +176,7 @@ describe('rich messages between Engage and Cognigy', () => {
       },
     });
     expect(response.body).toMatchObject({ forwarded: true });
-    await eventually(
+    await waitUntil(
       'bot select in Engage',
       () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'Anything else?') === true,
     );
@@ -222,7 +223,7 @@ describe('rich messages between Engage and Cognigy', () => {
 
   it('drops structured content Engage does not document, and still sends the text', async () => {
     await call('userMessage', { role: 'bot', text: 'A list', structuredContent: { type: 'list', items: [] } });
-    await eventually('bot text in Engage', () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'A list') === true);
+    await waitUntil('bot text in Engage', () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'A list') === true);
     expect(journey.engage.thread(threadId)?.messages.find((m) => m.body === 'A list')?.structured_content).toBeNull();
   });
 
@@ -231,7 +232,7 @@ describe('rich messages between Engage and Cognigy', () => {
       text: '',
       attachments: [{ url: 'https://files.example.com/u/photo.jpg', filename: 'photo.jpg', contentType: 'image/jpeg', size: 2048 }],
     });
-    await eventually('user file in Engage', () => journey.engage.thread(threadId)?.messages.some((m) => m.attachments.length > 0) === true);
+    await waitUntil('user file in Engage', () => journey.engage.thread(threadId)?.messages.some((m) => m.attachments.length > 0) === true);
     const message = journey.engage.thread(threadId)?.messages.find((m) => m.attachments.length > 0);
     expect(message?.attachments).toEqual([
       { url: 'https://files.example.com/u/photo.jpg', filename: 'photo.jpg', type: null, contentBytes: null },

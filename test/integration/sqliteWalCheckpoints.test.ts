@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { SqliteStore, WAL_BACKSTOP_PAGES, type SqliteStoreOptions } from '../../relay/src/store/sqliteStore';
 import { startWalCheckpointer } from '../../relay/src/store/walCheckpointer';
-import { waitUntil } from '../helpers/reliabilityRig';
+import { waitUntil } from '../helpers/waitUntil';
 
 /**
  * WAL checkpoints of the SQLite store in a background thread (store/walCheckpointer.ts).

@@ -1,6 +1,7 @@
 import { TenantIdentities, tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
 import { createOutboundHttp } from '../../relay/src/http/outboundHttp';
-import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 
 /** Seed step 7: Bot and Agent identities, created per tenant beside the handovers and retried until Engage takes them. */
 describe('tenant identities', () => {
@@ -9,7 +10,7 @@ describe('tenant identities', () => {
     journey = await startJourney({ store: 'sqlite' });
     // The relay's own creation at start first (it may retry until the harness has saved the source).
     const { sourceId } = journey.tenant;
-    await eventually(
+    await waitUntil(
       'relay created its identities',
       () => journey.relay.identities.isCreated(sourceId, 'bot') && journey.relay.identities.isCreated(sourceId, 'agent'),
     );
@@ -43,7 +44,7 @@ describe('tenant identities', () => {
     });
     try {
       identities.start();
-      await eventually(
+      await waitUntil(
         'both identities accepted',
         () => identities.isCreated(journey.tenant.sourceId, 'bot') && identities.isCreated(journey.tenant.sourceId, 'agent'),
       );
@@ -79,12 +80,12 @@ describe('tenant identities', () => {
     try {
       identities.start();
       // Six refusals per identity (50 … 1600 ms): the next tries are 1.6 s away.
-      await eventually('backoff grown', () => retries.length >= 12);
+      await waitUntil('backoff grown', () => retries.length >= 12);
       expect(retries.slice(-2).map((r) => (JSON.parse(r) as { retryInMs: number }).retryInMs)).toEqual([1600, 1600]);
       journey.engage.clearFaults();
       const savedAt = Date.now();
       identities.sourceSaved(journey.tenant.sourceId);
-      await eventually(
+      await waitUntil(
         'both created',
         () => identities.isCreated(journey.tenant.sourceId, 'bot') && identities.isCreated(journey.tenant.sourceId, 'agent'),
       );
@@ -109,7 +110,7 @@ describe('tenant identities', () => {
     });
     try {
       identities.start();
-      await eventually('a few retries', () => retries.length >= 4);
+      await waitUntil('a few retries', () => retries.length >= 4);
       identities.stop();
       await new Promise((r) => setTimeout(r, 60));
       const attemptsAtStop = retries.length;

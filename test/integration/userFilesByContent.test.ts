@@ -2,7 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /**
@@ -54,7 +55,7 @@ describe('user files sent to Engage by content', () => {
       ],
     });
     expect(response.body).toMatchObject({ forwarded: true });
-    await eventually('files in Engage', () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'photo') === true);
+    await waitUntil('files in Engage', () => journey.engage.thread(threadId)?.messages.some((m) => m.body === 'photo') === true);
     const message = journey.engage.thread(threadId)?.messages.find((m) => m.body === 'photo');
     expect(message?.attachments).toEqual([
       { url: null, filename: 'photo.png', type: null, contentBytes: PHOTO.length },

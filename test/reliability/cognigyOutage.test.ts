@@ -2,7 +2,8 @@ import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import type { CognigyFault } from '../../sandbox/cognigy/cognigyApiSimulator';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { describeCognigyCall, sleep, startRig, WarpClock, waitUntil, type Rig, type RigStore } from '../helpers/reliabilityRig';
+import { describeCognigyCall, startRig, WarpClock, type Rig, type RigStore } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /**
  * Cognigy's inject/notify API is down for 60 s of relay time — refusing connections, then

@@ -3,7 +3,8 @@ import { threadIdFor } from '../../relay/src/handover/identity';
 import { SlidingWindowRestGate } from '../../relay/src/outbox/rateGate';
 import type { ProxiedCall } from '../helpers/recordingProxy';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { describeCognigyCall, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
+import { describeCognigyCall, startRig, type Rig } from '../helpers/reliabilityRig';
+import { waitUntil } from '../helpers/waitUntil';
 
 /**
  * Engage misbehaving: the Send API and REST answer 5xx, 429 with Retry-After, 409 while a

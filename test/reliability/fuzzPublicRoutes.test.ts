@@ -8,7 +8,8 @@ import { threadIdFor } from '../../relay/src/handover/identity';
 import { headerText, mutate, mutationArb, unicodeText, type Mutation } from '../helpers/fuzzMutations';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
+import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
 /**

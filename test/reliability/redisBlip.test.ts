@@ -3,7 +3,8 @@ import { threadIdFor } from '../../relay/src/handover/identity';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
 import { startAnswerDelayingProxy } from '../helpers/httpFronts';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
+import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /**
  * Redis (append-only file, fsync always) goes away for 3 s while Cognigy calls are in flight:

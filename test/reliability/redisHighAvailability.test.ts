@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import axios from 'axios';
 import type { CognigySession } from '../../contract/relayApi';
-import { createLogger } from '../../relay/src/log';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { createRelay, type Relay } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { startRedisSentinel, type RedisSentinelHandle } from '../helpers/redisServer';
 import { startRoundRobin } from '../helpers/httpFronts';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
+import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
+import { capturingLogger, FAST_OUTBOX, openTestStore } from '../helpers/relayParts';
 
 /**
  * The Redis store on a 3-master Redis Cluster (shared by the jest run) and on a Sentinel-managed
@@ -72,12 +73,12 @@ describe('Redis Cluster (3 masters)', () => {
     const front = await startRoundRobin(() => live);
     try {
       for (let i = 0; i < 2; i++) {
-        const store = await RedisStore.connect(clusterUrl(), { keyPrefix });
+        const store = await openTestStore({ redisUrl: clusterUrl(), keyPrefix });
         const relay = createRelay({
           config: rig.config,
           store,
-          logger: createLogger({ level: 'silent', secrets: [] }),
-          outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
+          logger: capturingLogger(rig.config, 'silent').logger,
+          outbox: FAST_OUTBOX,
           outboundTimeoutMs: 2_000,
         });
         const { url } = await relay.start(0, '127.0.0.1');

@@ -3,7 +3,8 @@ import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
+import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /**
  * Redis (run with the append-only file, as production must) restarts mid-conversation while

@@ -8,7 +8,8 @@ import { EngageSimulator } from '../../sandbox/engage';
 import { startAnswerDelayingProxy, startRoundRobin } from '../helpers/httpFronts';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { sleep, tenantSecrets, waitUntil } from '../helpers/reliabilityRig';
+import { tenantSecrets } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 import { startRelayProcess, type RelayProcess } from '../helpers/relayProcess';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 

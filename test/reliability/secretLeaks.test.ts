@@ -3,7 +3,8 @@ import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
+import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 import { findLeaks, secretForms } from '../helpers/secretScan';
 import { relayAuthHeaders } from '../helpers/signedRelayCall';
 

@@ -4,7 +4,8 @@ import { RELAY_HEADERS, signRelayRequestV1 } from '../../contract/requestSigning
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
-import { describeCognigyCall, startRig, WarpClock, waitUntil, sleep, type Rig } from '../helpers/reliabilityRig';
+import { describeCognigyCall, startRig, WarpClock, type Rig } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
 /** Authentication, replay protection and the hardening of the three public routes. */

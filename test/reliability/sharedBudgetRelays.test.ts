@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createLogger } from '../../relay/src/log';
 import { createRelay, type Relay } from '../../relay/src/relay';
-import { RedisStore } from '../../relay/src/store/redisStore';
 import { startRoundRobin } from '../helpers/httpFronts';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { sleep, startRig, waitUntil } from '../helpers/reliabilityRig';
+import { startRig } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
+import { capturingLogger, FAST_OUTBOX, openTestStore } from '../helpers/relayParts';
 
 /**
  * Three relays on one Redis Cluster store share the Engage REST budget. Scaled down: Engage allows
@@ -30,9 +30,9 @@ describe('3 relays, one Engage REST budget', () => {
       for (let i = 0; i < 2; i++) {
         const relay = createRelay({
           config: rig.config,
-          store: await RedisStore.connect(clusterUrl, { keyPrefix }),
-          logger: createLogger({ level: 'silent', secrets: [] }),
-          outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
+          store: await openTestStore({ redisUrl: clusterUrl, keyPrefix }),
+          logger: capturingLogger(rig.config, 'silent').logger,
+          outbox: FAST_OUTBOX,
           outboundTimeoutMs: 2_000,
         });
         urls.push((await relay.start(0, '127.0.0.1')).url);

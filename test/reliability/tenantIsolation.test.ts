@@ -1,7 +1,8 @@
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { rawRequest } from '../helpers/rawHttp';
-import { describeCognigyCall, sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
+import { describeCognigyCall, startRig, type Rig } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /** Tenant A, holding only its own credentials, can neither read nor change tenant B's conversations. */

@@ -2,7 +2,8 @@ import axios from 'axios';
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { describeCognigyCall, sleep, startRig, waitUntil, type Rig } from '../helpers/reliabilityRig';
+import { describeCognigyCall, startRig, type Rig } from '../helpers/reliabilityRig';
+import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /** Engage webhooks are at-least-once, unordered and batched (engage-rest-webhooks.md §1.5). */
 describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('webhook deliveries at least once (%s store)', (storeKind) => {

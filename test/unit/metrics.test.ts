@@ -6,7 +6,8 @@ import { routeOf } from '../../relay/src/metrics/httpRequests';
 import { RelayMetrics } from '../../relay/src/metrics/relayMetrics';
 import { DeliveryError } from '../../relay/src/outbox/deliveryError';
 import type { OutboxJob } from '../../relay/src/store/types';
-import { eventually, startJourney, type Journey } from '../helpers/journeyHarness';
+import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /** Prometheus text → `name{labels}` → value (labels as printed by prom-client, sorted by name). */
@@ -150,13 +151,13 @@ describe('GET /metrics on a running relay after a handover', () => {
       firstMessage: 'Metrics, please.',
     });
     expect(start.status).toBe(200);
-    await eventually(
+    await waitUntil(
       'thread in the Agent category',
       () =>
         journey.engage.thread(threadIdFor(journey.tenant.sourceId, session))?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
     );
     const tenant = journey.tenant.sourceId;
-    await eventually(
+    await waitUntil(
       'categorize job counted as delivered',
       async () => count((await scrape()).samples, 'rce_outbox_delivery_seconds_count{direction="engage"}') >= 2,
     );
