@@ -6,7 +6,7 @@ import { relaySettingsSchema, type RelayConfig } from '../relay/src/config';
 import { createLogger } from '../relay/src/log';
 import { createRelay } from '../relay/src/relay';
 import { SqliteStore } from '../relay/src/store/sqliteStore';
-import { BENCH_SOURCE_ID, fmtInt, sleep, startChild } from './lib/common';
+import { fmtInt, sleep, startChild } from './lib/common';
 import { benchConversation, benchTenant } from './lib/fixtures';
 
 /**
@@ -31,9 +31,7 @@ async function main(): Promise<void> {
   const stubUrl = (stub.ready as { url: string }).url;
   const config: RelayConfig = {
     settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1' }),
-    // The read receipt after each notify (status.mark_as_read, queued in the Cognigy lane) must succeed too, or it
-    // retries against an absent Engage and holds up the conversation's next notify: the stub answers it as well.
-    tenants: [{ ...benchTenant(stubUrl), realtimeEndpointUrl: `${stubUrl}/realtime/sdk/${BENCH_SOURCE_ID}` }],
+    tenants: [benchTenant(stubUrl)],
   };
   const tenant = config.tenants[0];
   if (!tenant) throw new Error('no tenant');
