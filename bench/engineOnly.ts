@@ -28,9 +28,10 @@ async function main(): Promise<void> {
   const concurrency = Number(process.env.C ?? 8);
   const rounds = Number(process.env.ROUNDS ?? 4);
   const stub = await startChild('bench/targets/cognigyStub.ts');
+  const stubUrl = (stub.ready as { url: string }).url;
   const config: RelayConfig = {
     settings: relaySettingsSchema.parse({ port: 0, host: '127.0.0.1' }),
-    tenants: [benchTenant((stub.ready as { url: string }).url)],
+    tenants: [benchTenant(stubUrl)],
   };
   const tenant = config.tenants[0];
   if (!tenant) throw new Error('no tenant');

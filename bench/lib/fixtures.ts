@@ -6,14 +6,16 @@ import { BENCH_SECRETS, BENCH_SESSION_URL_TOKEN, BENCH_SOURCE_ID } from './commo
 /** An address nothing listens on: Engage is not part of the agent-reply path being measured. */
 export const NOWHERE = 'http://127.0.0.1:9';
 
-/** The bench's one tenant; only the Cognigy API URL differs between measurements. */
+/** The bench's one tenant; only the stub's URL (Cognigy API and Source SDK endpoint) differs between measurements. */
 export function benchTenant(cognigyApiBaseUrl: string): TenantConfig {
   return tenantSchema.parse({
     apiAccessToken: BENCH_SECRETS.apiAccessToken,
     botCategoryId: 'cat-bot',
     agentCategoryId: 'cat-agent',
     realtimeAccessToken: BENCH_SECRETS.realtimeAccessToken,
-    realtimeEndpointUrl: `${NOWHERE}/realtime/sdk/${BENCH_SOURCE_ID}`,
+    // The stub answers the Source SDK too: the read receipt queued behind each notify must succeed, or it retries
+    // against an absent Engage and holds up the conversation's next notify.
+    realtimeEndpointUrl: `${cognigyApiBaseUrl}/realtime/sdk/${BENCH_SOURCE_ID}`,
     webhookSecret: BENCH_SECRETS.webhookSecret,
     baseApiUrl: NOWHERE,
     cognigyApiBaseUrl,

@@ -50,7 +50,15 @@ function toJson(value: unknown): JsonValue {
 }
 
 export function engageSendJob(tenantId: string, threadId: string, deadlineAt: number, payload: EngageSendPayload): NewOutboxJob {
-  return { tenantId, threadId, lane: laneFor(tenantId, threadId, 'engage'), kind: 'engage.send', payload: toJson(payload), deadlineAt };
+  return {
+    tenantId,
+    threadId,
+    lane: laneFor(tenantId, threadId, 'engage'),
+    kind: 'engage.send',
+    payload: toJson(payload),
+    deadlineAt,
+    summary: summarizeEngageSend(payload),
+  };
 }
 
 export function engageCategorizeJob(
@@ -66,6 +74,7 @@ export function engageCategorizeJob(
     kind: 'engage.categorize',
     payload: toJson(payload),
     deadlineAt,
+    summary: summarizeCategorize(payload),
   };
   if (notBefore !== undefined) job.notBefore = notBefore;
   return job;
@@ -79,6 +88,7 @@ export function engageEndInterventionJob(tenantId: string, deadlineAt: number, p
     kind: 'engage.endIntervention',
     payload: toJson(payload),
     deadlineAt,
+    summary: END_INTERVENTION_SUMMARY,
   };
 }
 
@@ -89,7 +99,15 @@ export function cognigyJob(
   deadlineAt: number,
   payload: CognigyCallPayload,
 ): NewOutboxJob {
-  return { tenantId, threadId, lane: laneFor(tenantId, threadId, 'cognigy'), kind, payload: toJson(payload), deadlineAt };
+  return {
+    tenantId,
+    threadId,
+    lane: laneFor(tenantId, threadId, 'cognigy'),
+    kind,
+    payload: toJson(payload),
+    deadlineAt,
+    summary: kind === 'cognigy.notify' ? summarizeNotify(payload) : summarizeInject(payload),
+  };
 }
 
 /**
@@ -105,6 +123,7 @@ export function inactivityCheckJob(tenantId: string, payload: InactivityCheckPay
     payload: toJson(payload),
     deadlineAt: payload.dueAt + deadlineAfterDueMs,
     notBefore: payload.dueAt,
+    summary: INACTIVITY_SUMMARY,
   };
 }
 
@@ -121,50 +140,74 @@ const withAttachments = (n: number | undefined): string => (n ? `, ${n} attachme
 
 // Built once: zod compiles an object schema on its first parse, so a schema built per call costs far more than the parse.
 const authorIdSchema = z.object({ id: z.string() });
-const notifyDataSchema = z.object({ rceHandover: z.object({ agentName: z.string().nullable().optional() }) });
 const injectDataSchema = z.object({
   handover: z.object({ status: z.string(), position: z.number().optional(), reason: z.string().optional() }),
 });
 
+const END_INTERVENTION_SUMMARY = 'end the intervention';
+const INACTIVITY_SUMMARY = 'inactivity check';
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function summarizeEngageSend(payload: EngageSendPayload): string {
+  const body = payload.params.body;
+  if (payload.action !== 'messages.create' || typeof body !== 'string') return payload.action;
+  const author = authorIdSchema.safeParse(payload.params.author);
+  const attachments = Array.isArray(payload.params.attachments) ? payload.params.attachments.length : 0;
+  // Contacts' ids are `cog-u-…` (identity.authorIdFor); every other author is the tenant's Bot identity.
+  const from = author.success && author.data.id.startsWith('cog-u-') ? 'user' : 'bot';
+  return `messages.create from ${from} ${preview(body)}${withAttachments(attachments)}`;
+}
+
+function summarizeCategorize(payload: EngageCategorizePayload): string {
+  return `categorize for ${payload.purpose}`;
+}
+
+// The agent-reply hot path: read `data.rceHandover.agentName` by hand (no schema) when it is a non-empty string.
+function summarizeNotify(payload: CognigyCallPayload): string {
+  const handover = payload.data.rceHandover;
+  const agentName = isObject(handover) ? handover.agentName : undefined;
+  const by = typeof agentName === 'string' && agentName ? ` from agent ${JSON.stringify(agentName)}` : '';
+  return `notify${by} ${preview(payload.text)}${withAttachments(payload.attachments?.length)}`;
+}
+
+function summarizeInject(payload: CognigyCallPayload): string {
+  const handover = injectDataSchema.safeParse(payload.data);
+  if (!handover.success) return 'inject';
+  const h = handover.data.handover;
+  return `inject status=${h.status}${h.position === undefined ? '' : ` position=${h.position}`}${h.reason ? ` reason=${h.reason}` : ''}`;
+}
+
 /**
  * One line about a job for the conversation timeline (`relay inspect`): what it does, and at most
  * the first TIMELINE_PREVIEW_CHARS characters and the length of a message body. No URLs, tokens or
- * session keys: attachments are counted, not listed.
+ * session keys: attachments are counted, not listed. Jobs from the constructors above carry it
+ * already; any other job's payload is parsed here.
  */
 export function summarizeJob(job: NewOutboxJob): string {
+  if (job.summary !== undefined) return job.summary;
   switch (job.kind) {
     case 'engage.send': {
       const p = engageSendPayloadSchema.safeParse(job.payload);
-      if (!p.success) return 'send (unreadable payload)';
-      const body = p.data.params.body;
-      if (p.data.action !== 'messages.create' || typeof body !== 'string') return p.data.action;
-      const author = authorIdSchema.safeParse(p.data.params.author);
-      const attachments = Array.isArray(p.data.params.attachments) ? p.data.params.attachments.length : 0;
-      // Contacts' ids are `cog-u-…` (identity.authorIdFor); every other author is the tenant's Bot identity.
-      const from = author.success && author.data.id.startsWith('cog-u-') ? 'user' : 'bot';
-      return `messages.create from ${from} ${preview(body)}${withAttachments(attachments)}`;
+      return p.success ? summarizeEngageSend(p.data) : 'send (unreadable payload)';
     }
     case 'engage.categorize': {
       const p = engageCategorizePayloadSchema.safeParse(job.payload);
-      return p.success ? `categorize for ${p.data.purpose}` : 'categorize';
+      return p.success ? summarizeCategorize(p.data) : 'categorize';
     }
     case 'engage.endIntervention':
-      return 'end the intervention';
+      return END_INTERVENTION_SUMMARY;
     case 'cognigy.notify': {
       const p = cognigyCallPayloadSchema.safeParse(job.payload);
-      if (!p.success) return 'notify (unreadable payload)';
-      const agent = notifyDataSchema.safeParse(p.data.data);
-      const by = agent.success && agent.data.rceHandover.agentName ? ` from agent ${JSON.stringify(agent.data.rceHandover.agentName)}` : '';
-      return `notify${by} ${preview(p.data.text)}${withAttachments(p.data.attachments?.length)}`;
+      return p.success ? summarizeNotify(p.data) : 'notify (unreadable payload)';
     }
     case 'cognigy.inject': {
       const p = cognigyCallPayloadSchema.safeParse(job.payload);
-      const handover = p.success ? injectDataSchema.safeParse(p.data.data) : null;
-      if (!handover?.success) return 'inject';
-      const h = handover.data.handover;
-      return `inject status=${h.status}${h.position === undefined ? '' : ` position=${h.position}`}${h.reason ? ` reason=${h.reason}` : ''}`;
+      return p.success ? summarizeInject(p.data) : 'inject';
     }
     case 'handover.inactivity':
-      return 'inactivity check';
+      return INACTIVITY_SUMMARY;
   }
 }

@@ -11,7 +11,6 @@ import {
   countRowSchema,
   dataRowsSchema,
   historyRowsSchema,
-  DEDUP_PURGE_BATCH,
   deadRowSchema,
   laneRowsSchema,
   minRowSchema,
@@ -153,7 +152,7 @@ export class SqliteStore implements Store {
       }
       // All checks passed: from here on everything is written.
       if (m.dedup) {
-        this.stmt.purgeDedup.run(now, DEDUP_PURGE_BATCH);
+        this.stmt.purgeDedup.run(now);
         this.stmt.upsertDedup.run(m.dedup.key, now + m.dedup.ttlMs);
       }
       if (m.conversation) {

@@ -76,6 +76,11 @@ export interface NewOutboxJob {
   deadlineAt: number;
   /** Epoch ms before which it must not run; defaults to now. */
   notBefore?: number;
+  /**
+   * The job's line in the conversation timeline, computed by the job constructors (`outbox/jobs.ts`)
+   * from the typed payload so the write path need not parse it again. Not stored with the job.
+   */
+  summary?: string;
 }
 
 export interface OutboxJob extends NewOutboxJob {

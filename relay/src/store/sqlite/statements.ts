@@ -87,7 +87,10 @@ export function prepareStatements(db: Database.Database) {
     upsertDedup: db.prepare<[string, number]>(
       'INSERT INTO dedup (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at',
     ),
-    purgeDedup: db.prepare<[number, number]>('DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT ?)'),
+    // The batch is a literal, not a bound `LIMIT ?`: with a bound limit SQLite re-prepares the statement on every run (issue 20).
+    purgeDedup: db.prepare<[number]>(
+      `DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT ${String(DEDUP_PURGE_BATCH)})`,
+    ),
     insertJob: db.prepare<[string, string, string, string, string, string, number, number | null, number, number]>(
       `INSERT INTO jobs (id, tenant_id, thread_id, lane, kind, payload, deadline_at, not_before, created_at, next_attempt_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
