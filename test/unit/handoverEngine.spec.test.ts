@@ -224,10 +224,10 @@ const SPEC: Row[] = [
   ['none', EVENTS.sendProfile, 'idle', ['engage.send users.create']],
   ['active', EVENTS.sendProfile, 'active', ['engage.send users.create']],
 
-  // An agent reply: the first one proves an agent took the chat (even without a webhook). Once Cognigy
-  // has it, Engage is told it was read (status.mark_as_read, in the Cognigy lane so it follows the notify).
-  ['queued', EVENTS.agentReply, 'active', ['cognigy.inject active', 'cognigy.notify', 'engage.send status.mark_as_read']],
-  ['active', EVENTS.agentReply, 'active', ['cognigy.notify', 'engage.send status.mark_as_read']],
+  // An agent reply: the first one proves an agent took the chat (even without a webhook). The notify carries
+  // the read receipt: once Cognigy has the message, Engage is told it was read (status.mark_as_read).
+  ['queued', EVENTS.agentReply, 'active', ['cognigy.inject active', 'cognigy.notify +read receipt']],
+  ['active', EVENTS.agentReply, 'active', ['cognigy.notify +read receipt']],
   ['none', EVENTS.agentReply, null, []],
 
   // Queue positions: stored while the handover runs; told to the Flow only while queued (and asked for).
@@ -280,6 +280,8 @@ function describeJob(job: OutboxJob): string {
       return `${job.kind} ${String(p.purpose)}`;
     case 'cognigy.inject':
       return `${job.kind} ${String(((p.data as Record<string, unknown>).handover as Record<string, unknown>).status)}`;
+    case 'cognigy.notify':
+      return typeof p.readReceiptId === 'string' ? `${job.kind} +read receipt` : job.kind;
     default:
       return job.kind;
   }
@@ -332,7 +334,10 @@ describe('HandoverEngine specification: state × event → state and outbox jobs
       const first = await EVENTS.agentReply.run(rig);
       const retry = await EVENTS.agentReply.run(rig);
       expect(retry).toEqual(first);
-      expect((await drainJobs(rig.store)).map(describeJob)).toEqual(['cognigy.notify', 'engage.send status.mark_as_read']);
+      const jobs = await drainJobs(rig.store);
+      expect(jobs.map(describeJob)).toEqual(['cognigy.notify +read receipt']);
+      // The receipt names the id Engage was answered with (send-api.md status.mark_as_read).
+      expect(first).toEqual({ id: (jobs[0]?.payload as Record<string, unknown>).readReceiptId });
     } finally {
       await rig.store.close();
     }

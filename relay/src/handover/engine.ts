@@ -39,7 +39,6 @@ import {
   engageEndInterventionJob,
   engageSendJob,
   inactivityCheckJob,
-  laneFor,
   summarizeJob,
   type InactivityCheckPayload,
 } from '../outbox/jobs';
@@ -584,9 +583,12 @@ export class HandoverEngine {
             ...this.armInactivity(tenant, conversation),
           );
         }
+        // The notify carries the read receipt (send-api.md status.mark_as_read, id = the id we answer with): the
+        // executor sends it once Cognigy accepted the message for the user, without a job of its own.
         jobs.push(
           cognigyJob('cognigy.notify', tenant.sourceId, conversation.threadId, this.deadline(), {
             ...conversation.session,
+            readReceiptId: replyId,
             text: notify.text,
             ...(notify.attachments.length ? { attachments: notify.attachments } : {}),
             data: {
@@ -600,15 +602,6 @@ export class HandoverEngine {
             },
           }),
         );
-        // Read receipt (send-api.md status.mark_as_read, id = the id we answer with): queued in the Cognigy lane
-        // behind the notify, so it goes only once Cognigy accepted the message for the user.
-        jobs.push({
-          ...engageSendJob(tenant.sourceId, conversation.threadId, this.deadline(), {
-            action: 'status.mark_as_read',
-            params: { id: replyId },
-          }),
-          lane: laneFor(tenant.sourceId, conversation.threadId, 'cognigy'),
-        });
         const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };
         // Only the first reply changes the conversation (and is version-checked); later replies leave it as it is,
         // so the hot path writes the dedup key and the notify job only.

@@ -64,21 +64,28 @@ export function createJobExecutor(deps: {
     return { id: found.id, categoryIds: found.thread_category_ids ?? null };
   };
 
+  /**
+   * A read receipt is a courtesy: retrying it would hold up the agent's next replies in the lane, and
+   * giving up would put the conversation in error. One try; a refusal (e.g. Engage has not recorded
+   * the reply's id yet) or any other failure is logged and dropped.
+   */
+  const sendReadReceipt = async (tenant: TenantConfig, job: OutboxJob, params: Record<string, unknown>): Promise<void> => {
+    try {
+      await callSendApi(deps.postText, tenant, 'status.mark_as_read', params);
+    } catch (error) {
+      const reason = error instanceof DeliveryError ? error.message : 'unexpected error';
+      deps.logger?.warn({ tenant: tenant.sourceId, jobId: job.id, err: reason }, 'read receipt dropped');
+    }
+  };
+
   return async (job) => {
     const tenant = tenantOf(job);
     switch (job.kind) {
       case 'engage.send': {
         const payload = parse(engageSendPayloadSchema, job);
         if (payload.action === 'status.mark_as_read') {
-          // A read receipt is a courtesy, and it waits in the Cognigy lane behind the notify: retrying it
-          // would hold up the agent's next replies, and giving up would put the conversation in error.
-          // One try; a refusal (e.g. Engage has not recorded the reply's id yet) is logged and dropped.
-          try {
-            await callSendApi(deps.postText, tenant, payload.action, payload.params);
-          } catch (error) {
-            if (!(error instanceof DeliveryError)) throw error;
-            deps.logger?.warn({ tenant: tenant.sourceId, jobId: job.id, err: error.message }, 'read receipt dropped');
-          }
+          // A receipt job of its own, as relays before issue 20 wrote them (still in stores after an upgrade).
+          await sendReadReceipt(tenant, job, payload.params);
           return;
         }
         await callSendApi(
@@ -124,6 +131,9 @@ export function createJobExecutor(deps: {
       case 'cognigy.inject': {
         const payload = parse(cognigyCallPayloadSchema, job);
         await callCognigy(deps.postText, tenant, job.kind === 'cognigy.notify' ? 'notify' : 'inject', payload);
+        // Cognigy has the message: from here on nothing may fail the job, or a retry would show it twice.
+        if (job.kind === 'cognigy.notify' && payload.readReceiptId !== undefined)
+          await sendReadReceipt(tenant, job, { id: payload.readReceiptId });
         return;
       }
     }

@@ -36,6 +36,11 @@ export const cognigyCallPayloadSchema = z.object({
   data: z.record(z.string(), z.unknown()),
   /** Notify only: Cognigy's top-level media attachments. */
   attachments: z.array(z.object({ name: z.string(), url: z.string(), type: z.enum(['image', 'video', 'audio', 'file']) })).optional(),
+  /**
+   * Notify of an agent reply only: once Cognigy accepted it, Engage is told the reply was read
+   * (send-api.md `status.mark_as_read` with this id, the one we answered Engage with). Not sent to Cognigy.
+   */
+  readReceiptId: z.string().optional(),
 });
 export type CognigyCallPayload = z.infer<typeof cognigyCallPayloadSchema>;
 
@@ -44,9 +49,16 @@ export function laneFor(tenantId: string, threadId: string, direction: 'engage' 
   return `${tenantId}/${threadId}/${direction}`;
 }
 
-function toJson(value: unknown): JsonValue {
-  // Payloads are built from parsed JSON and plain objects; a round-trip drops undefined fields.
-  return JSON.parse(JSON.stringify(value)) as JsonValue;
+/**
+ * Payloads are built from parsed JSON, strings and plain objects, so they are JSON as they are: the
+ * store serialises each once when it writes it (dropping undefined fields), and a job leased at write
+ * time runs with this very object. No round trip here (it was two of the five serialisations an
+ * agent reply paid, issue 20).
+ */
+function toJson(
+  value: EngageSendPayload | EngageCategorizePayload | EngageEndInterventionPayload | InactivityCheckPayload | CognigyCallPayload,
+): JsonValue {
+  return value as JsonValue;
 }
 
 export function engageSendJob(tenantId: string, threadId: string, deadlineAt: number, payload: EngageSendPayload): NewOutboxJob {
