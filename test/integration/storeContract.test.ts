@@ -544,6 +544,56 @@ describe.each<[string, () => Backend]>([
       expect(await store.readHistory('tenant-a', 't1')).toHaveLength(4);
     });
 
+    it('a write that only queues jobs leaves no entry: each job carries the note, and its attempts tell it (issue 20)', async () => {
+      await store.apply({ conversation: { value: conv('tenant-a', 't1'), expectedVersion: null } });
+      const noted = { source: 'agent reply', summary: 'notify hello' } as const;
+      const { leased } = await store.apply(
+        {
+          scope: T1,
+          dedup: { key: 'r1', ttlMs: 60_000 },
+          jobs: [job('cognigy', { payload: 'n1' })],
+          history: note(['notify hello'], { source: 'agent reply' }),
+        },
+        { owner: 'w1', leaseMs: LEASE },
+      );
+      expect(await store.readHistory('tenant-a', 't1')).toEqual([]);
+      expect(leased).toEqual([expect.objectContaining({ payload: 'n1', note: noted })]);
+      // Pending: the job, with its note, is what inspect can show.
+      expect((await store.pendingJobsOf('tenant-a', 't1')).map((j) => [j.id, j.note])).toEqual([[leased[0]?.id, noted]]);
+      clock.advance(10);
+      expect(await store.retryJob(leased[0]!, 'w1', { nextAttemptAt: T0 + 20, error: 'HTTP 503' })).toBe(true);
+      clock.advance(10);
+      const [again] = await claim(store, 'w2', clock.now());
+      expect(again).toMatchObject({ id: leased[0]?.id, note: noted });
+      expect((await store.complete(again!, 'w2')).completed).toBe(true);
+      const id = leased[0]?.id;
+      expect(await store.readHistory('tenant-a', 't1')).toEqual([
+        {
+          at: T0 + 10,
+          type: 'retry',
+          jobId: id,
+          kind: 'engage.send',
+          attempt: 1,
+          error: 'HTTP 503',
+          nextAttemptAt: T0 + 20,
+          queuedAt: T0,
+          note: noted,
+        },
+        { at: T0 + 20, type: 'delivered', jobId: id, kind: 'engage.send', attempt: 2, queuedAt: T0, note: noted },
+      ]);
+      expect(await store.pendingJobsOf('tenant-a', 't1')).toEqual([]);
+    });
+
+    it("lists a conversation's pending jobs of every lane, oldest first, and no other conversation's", async () => {
+      const other = { tenantId: 'tenant-a', threadId: 't2' };
+      await store.apply({ scope: T1, jobs: [job('engage', { payload: 'e1' }), job('cognigy', { payload: 'c1' })] });
+      await store.apply({ scope: other, jobs: [job('tenant-a/t2/engage', { payload: 'x' })] });
+      await store.apply({ scope: T1, jobs: [job('engage', { payload: 'e2' })] });
+      expect((await store.pendingJobsOf('tenant-a', 't1')).map((j) => j.payload)).toEqual(['e1', 'c1', 'e2']);
+      expect((await store.pendingJobsOf('tenant-a', 't2')).map((j) => j.payload)).toEqual(['x']);
+      expect(await store.pendingJobsOf('tenant-a', 'nobody')).toEqual([]);
+    });
+
     it('records nothing for a duplicate or a conflict, nor for a write without a note', async () => {
       await store.apply({ scope: T1, dedup: { key: 'd1', ttlMs: 60_000 }, history: note([]) });
       expect(await store.readHistory('tenant-a', 't1')).toHaveLength(1);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { laneOf } from '../store/schemas';
 import type { JsonValue, NewOutboxJob } from '../store/types';
 
 /** Payloads of outbox jobs, parsed again when a job runs (the store hands back plain JSON). */
@@ -46,7 +47,7 @@ export type CognigyCallPayload = z.infer<typeof cognigyCallPayloadSchema>;
 
 /** Jobs of one conversation and one direction run in order; Engage and Cognigy lanes are independent. */
 export function laneFor(tenantId: string, threadId: string, direction: 'engage' | 'cognigy'): string {
-  return `${tenantId}/${threadId}/${direction}`;
+  return laneOf(tenantId, threadId, direction);
 }
 
 /**
@@ -130,7 +131,7 @@ export function inactivityCheckJob(tenantId: string, payload: InactivityCheckPay
   return {
     tenantId,
     threadId: payload.threadId,
-    lane: `${tenantId}/${payload.threadId}/timer`,
+    lane: laneOf(tenantId, payload.threadId, 'timer'),
     kind: 'handover.inactivity',
     payload: toJson(payload),
     deadlineAt: payload.dueAt + deadlineAfterDueMs,

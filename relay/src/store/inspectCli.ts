@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import { z } from 'zod';
 import { openStore } from './openStore';
-import type { Conversation, HistoryEntry, OutboxJobKind, Store } from './types';
+import type { Conversation, HistoryEntry, JobNote, OutboxJob, OutboxJobKind, Store } from './types';
 
 /**
  * `relay inspect <sessionId | threadId | Engage thread id> [--json]` — one conversation's timeline
@@ -26,8 +26,35 @@ interface JobStory {
   outcome: { type: 'delivered' | 'dead'; at: number; attempt: number; error?: string } | null;
 }
 
-/** Each job's life, from the timeline: when it was queued, each failed attempt, how it ended. */
-export function jobStories(history: readonly HistoryEntry[]): JobStory[] {
+/** What `relay inspect` shows of a job still in the outbox: never its payload (it holds the URLToken and full bodies). */
+export interface PendingJob {
+  id: string;
+  kind: OutboxJobKind;
+  queuedAt: number;
+  attempts: number;
+  nextAttemptAt: number;
+  /** Only for a job whose write left no timeline entry (JobNote); else the write entry has it. */
+  summary?: string;
+}
+
+export function pendingJobView(job: OutboxJob): PendingJob {
+  const view: PendingJob = {
+    id: job.id,
+    kind: job.kind,
+    queuedAt: job.createdAt,
+    attempts: job.attempts,
+    nextAttemptAt: job.nextAttemptAt,
+  };
+  if (job.note) view.summary = job.note.summary;
+  return view;
+}
+
+/**
+ * Each job's life, from the timeline and the jobs still pending: when it was queued, each failed
+ * attempt, how it ended. A write that only queued jobs left no entry: its jobs are told by their
+ * attempt entries (which carry the note) or, while they wait for their first attempt, by `pending`.
+ */
+export function jobStories(history: readonly HistoryEntry[], pending: readonly PendingJob[] = []): JobStory[] {
   const stories = new Map<string, JobStory>();
   const story = (id: string, kind: OutboxJobKind): JobStory => {
     let s = stories.get(id);
@@ -40,7 +67,14 @@ export function jobStories(history: readonly HistoryEntry[]): JobStory[] {
   for (const e of history) {
     if (e.type === 'write') {
       for (const j of e.jobs) Object.assign(story(j.id, j.kind), { summary: j.summary, queuedAt: e.at });
-    } else if (e.type === 'retry') {
+      continue;
+    }
+    if (e.note) {
+      const s = story(e.jobId, e.kind);
+      s.summary ||= e.note.summary;
+      s.queuedAt ??= e.queuedAt ?? null;
+    }
+    if (e.type === 'retry') {
       story(e.jobId, e.kind).failures.push({ at: e.at, attempt: e.attempt, error: e.error, nextAttemptAt: e.nextAttemptAt });
     } else if (e.type === 'delivered') {
       const s = story(e.jobId, e.kind);
@@ -50,8 +84,16 @@ export function jobStories(history: readonly HistoryEntry[]): JobStory[] {
       story(e.jobId, e.kind).outcome = { type: 'dead', at: e.at, attempt: e.attempt, error: e.error };
     }
   }
+  for (const job of pending) {
+    const s = story(job.id, job.kind);
+    if (job.summary !== undefined) s.summary ||= job.summary;
+    s.queuedAt ??= job.queuedAt;
+  }
   return [...stories.values()];
 }
+
+/** A job queued by a write that left no entry: what it is and where it came from. */
+const noteText = (note: JobNote | undefined): string => (note ? ` (${note.source}: ${note.summary})` : '');
 
 function timelineLine(e: HistoryEntry): string[] {
   const at = iso(e.at);
@@ -68,15 +110,15 @@ function timelineLine(e: HistoryEntry): string[] {
     }
     case 'delivered':
       return [
-        `${at}  ${'delivered'.padEnd(13)} job ${e.jobId} ${e.kind}, attempt ${e.attempt}, ${e.at - e.queuedAt} ms after it was queued`,
+        `${at}  ${'delivered'.padEnd(13)} job ${e.jobId} ${e.kind}${noteText(e.note)}, attempt ${e.attempt}, ${e.at - e.queuedAt} ms after it was queued`,
       ];
     case 'retry':
       return [
-        `${at}  ${'failed'.padEnd(13)} job ${e.jobId} ${e.kind}, attempt ${e.attempt}: ${e.error}; next attempt ${iso(e.nextAttemptAt)}`,
+        `${at}  ${'failed'.padEnd(13)} job ${e.jobId} ${e.kind}${noteText(e.note)}, attempt ${e.attempt}: ${e.error}; next attempt ${iso(e.nextAttemptAt)}`,
       ];
     case 'dead':
       return [
-        `${at}  ${'gave up'.padEnd(13)} job ${e.jobId} ${e.kind}, attempt ${e.attempt}: ${e.error} (see relay dead-letters show ${e.jobId})`,
+        `${at}  ${'gave up'.padEnd(13)} job ${e.jobId} ${e.kind}${noteText(e.note)}, attempt ${e.attempt}: ${e.error} (see relay dead-letters show ${e.jobId})`,
       ];
   }
 }
@@ -129,26 +171,30 @@ export async function runInspectCommand(args: string[], opts: { storeUrl: string
       return 1;
     }
     const found = await Promise.all(
-      conversations.map(async (c) => ({ conversation: c, history: await store.readHistory(c.tenantId, c.threadId) })),
+      conversations.map(async (c) => ({
+        conversation: c,
+        history: await store.readHistory(c.tenantId, c.threadId),
+        pending: (await store.pendingJobsOf(c.tenantId, c.threadId)).map(pendingJobView),
+      })),
     );
     if (json) {
       opts.out.write(
         `${JSON.stringify(
-          found.map((f) => ({ conversation: printable(f.conversation), history: f.history })),
+          found.map((f) => ({ conversation: printable(f.conversation), history: f.history, pending: f.pending })),
           null,
           2,
         )}\n`,
       );
       return 0;
     }
-    for (const { conversation, history } of found) {
+    for (const { conversation, history, pending } of found) {
       const lines = [
         ...header(conversation, history.length),
         '',
         'Timeline (oldest first)',
         ...history.flatMap(timelineLine).map((l) => `  ${l}`),
       ];
-      const stories = jobStories(history);
+      const stories = jobStories(history, pending);
       lines.push('', `Jobs (${stories.length})`, ...stories.map((s) => `  ${jobLine(s)}`), '');
       opts.out.write(`${lines.join('\n')}\n`);
     }

@@ -8,6 +8,7 @@ import { parseRedisUrl, redactUrl } from './redis/redisUrl';
 import { loadAllScripts } from './redis/scripts';
 import {
   assembleJob,
+  conversationLanes,
   attemptEntry,
   DEFAULT_HISTORY_CAP,
   historyEntrySchema,
@@ -20,7 +21,7 @@ import {
   outboxJobSchema,
   parseConversation,
   validateMutation,
-  writeEntry,
+  timelineOfWrite,
 } from './schemas';
 import type {
   ApplyResult,
@@ -228,10 +229,12 @@ export class RedisStore implements Store {
     }
     const jobs = m.jobs ?? [];
     const jobIds = jobs.map(() => randomUUID());
-    const entry = m.history && owner ? JSON.stringify(writeEntry({ ...m, history: m.history }, now, jobIds)) : '';
+    const timeline = timelineOfWrite(m, now, jobIds);
+    const entry = timeline.entry ? JSON.stringify(timeline.entry) : '';
     args.push(lease ? lease.owner : '', lease ? now + lease.leaseMs : '', entry, this.historyCap, jobs.length);
     const built = new Map<string, JobData>();
     for (const [i, job] of jobs.entries()) {
+      const note = timeline.notes[i];
       const data = {
         id: jobIds[i] ?? randomUUID(),
         tenantId: job.tenantId,
@@ -242,6 +245,7 @@ export class RedisStore implements Store {
         deadlineAt: job.deadlineAt,
         ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }),
         createdAt: now,
+        ...(note ? { note } : {}),
       };
       if (lease) built.set(data.id, data);
       keys.push(k.job(s, data.id), k.lane(s, job.lane), k.lease(s, job.lane));
@@ -452,6 +456,7 @@ export class RedisStore implements Store {
         payload: job.payload,
         deadlineAt,
         createdAt: now,
+        ...(job.note ? { note: job.note } : {}),
       };
       const k = this.keys;
       const seq = z
@@ -500,6 +505,20 @@ export class RedisStore implements Store {
   async readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]> {
     const entries = await this.redis.lrange(this.keys.hist(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 0, -1);
     return entries.map((e) => historyEntrySchema.parse(JSON.parse(e)));
+  }
+
+  async pendingJobsOf(tenantId: string, threadId: string): Promise<OutboxJob[]> {
+    const s = this.shardOfConversation(tenantId, threadId);
+    const jobs: OutboxJob[] = [];
+    for (const lane of conversationLanes(tenantId, threadId)) {
+      for (const id of await this.redis.zrange(this.keys.lane(s, lane), 0, -1)) {
+        const fields = await this.redis.hmget(this.keys.job(s, id), 'd', 's', 'a', 'n', 'e');
+        // Completed between the two reads: no longer pending.
+        if (fields[0] === null) continue;
+        jobs.push(jobFromFields(claimedFieldsSchema.parse(fields)));
+      }
+    }
+    return jobs.sort((a, b) => a.seq - b.seq);
   }
 
   async outboxStats(): Promise<OutboxStats> {

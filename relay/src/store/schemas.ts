@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { handoverStatusSchema } from '../../../contract/relayApi';
-import type { Conversation, HistoryEntry, HistoryNote, JsonValue, Mutation, OutboxJob, OutboxJobKind } from './types';
+import type { Conversation, HistoryEntry, HistoryNote, JobNote, JsonValue, Mutation, OutboxJob, OutboxJobKind, WriteSource } from './types';
 
 /**
  * Schemas for what the stores read back. Both stores serialise with JSON.stringify and parse
@@ -56,6 +56,9 @@ export const outboxJobKindSchema = z.enum([
   'handover.inactivity',
 ]) satisfies z.ZodType<OutboxJobKind>;
 
+const writeSourceSchema = z.enum(['extension', 'agent reply', 'queue update', 'webhook', 'relay']) satisfies z.ZodType<WriteSource>;
+export const jobNoteSchema = z.object({ source: writeSourceSchema, summary: z.string() }) satisfies z.ZodType<JobNote>;
+
 /** The parts of a job that never change after enqueue. */
 const storedJobDataSchema = z.object({
   id: z.string(),
@@ -68,6 +71,7 @@ const storedJobDataSchema = z.object({
   deadlineAt: z.number(),
   notBefore: z.number().optional(),
   createdAt: z.number(),
+  note: jobNoteSchema.optional(),
 });
 
 /**
@@ -116,7 +120,21 @@ export function assembleJob(
     ...state,
   };
   if (data.notBefore !== undefined) job.notBefore = data.notBefore;
+  if (data.note !== undefined) job.note = data.note;
   return job;
+}
+
+/** Jobs of one conversation and one direction run in order; a conversation's lanes are independent of each other. */
+export type LaneDirection = 'engage' | 'cognigy' | 'timer';
+const LANE_DIRECTIONS: readonly LaneDirection[] = ['engage', 'cognigy', 'timer'];
+
+export function laneOf(tenantId: string, threadId: string, direction: LaneDirection): string {
+  return `${tenantId}/${threadId}/${direction}`;
+}
+
+/** Every lane a conversation's jobs can be in. */
+export function conversationLanes(tenantId: string, threadId: string): string[] {
+  return LANE_DIRECTIONS.map((direction) => laneOf(tenantId, threadId, direction));
 }
 
 /** The conversation a lane belongs to: lanes are `<tenant>/<thread>/<direction>`; any other name is its own group. */
@@ -164,15 +182,30 @@ export const historyEntrySchema = z.discriminatedUnion('type', [
   z.object({
     at: z.number(),
     type: z.literal('write'),
-    source: z.enum(['extension', 'agent reply', 'queue update', 'webhook', 'relay']),
+    source: writeSourceSchema,
     status: z.object({ from: handoverStatusSchema.nullable(), to: handoverStatusSchema }).optional(),
     queue: z.object({ position: z.number(), estimatedWaitTimeMs: z.number() }).optional(),
     engageThreadId: z.string().optional(),
     jobs: z.array(z.object({ id: z.string(), kind: outboxJobKindSchema, summary: z.string() })),
   }),
-  z.object({ at: z.number(), type: z.literal('delivered'), ...jobRefSchema, queuedAt: z.number() }),
-  z.object({ at: z.number(), type: z.literal('retry'), ...jobRefSchema, error: z.string(), nextAttemptAt: z.number() }),
-  z.object({ at: z.number(), type: z.literal('dead'), ...jobRefSchema, error: z.string() }),
+  z.object({ at: z.number(), type: z.literal('delivered'), ...jobRefSchema, queuedAt: z.number(), note: jobNoteSchema.optional() }),
+  z.object({
+    at: z.number(),
+    type: z.literal('retry'),
+    ...jobRefSchema,
+    error: z.string(),
+    nextAttemptAt: z.number(),
+    queuedAt: z.number().optional(),
+    note: jobNoteSchema.optional(),
+  }),
+  z.object({
+    at: z.number(),
+    type: z.literal('dead'),
+    ...jobRefSchema,
+    error: z.string(),
+    queuedAt: z.number().optional(),
+    note: jobNoteSchema.optional(),
+  }),
 ]) satisfies z.ZodType<HistoryEntry>;
 
 /** The conversation a mutation's timeline entry belongs to, or null (a write of no conversation records nothing). */
@@ -188,6 +221,26 @@ export function writeEntry(m: Mutation & { history: HistoryNote }, at: number, j
   return { at, type: 'write', ...note, jobs };
 }
 
+/**
+ * What an applied mutation records: a write entry, or (a write that only queues jobs, see JobNote)
+ * no entry and a note on each job. `notes` is in the order of `m.jobs`.
+ */
+export function timelineOfWrite(
+  m: Mutation,
+  at: number,
+  jobIds: readonly string[],
+): { entry: HistoryEntry | null; notes: readonly (JobNote | undefined)[] } {
+  const history = m.history;
+  if (!history || !historyOwner(m)) return { entry: null, notes: [] };
+  const jobsOnly = !history.status && !history.queue && history.engageThreadId === undefined && history.jobs.length > 0;
+  if (!jobsOnly) return { entry: writeEntry({ ...m, history }, at, jobIds), notes: [] };
+  return { entry: null, notes: history.jobs.map((summary) => ({ source: history.source, summary })) };
+}
+
+/** When a noted job was queued and what it was, for its attempt entries. */
+const noted = (job: OutboxJob): { queuedAt: number; note: JobNote } | Record<string, never> =>
+  job.note ? { queuedAt: job.createdAt, note: job.note } : {};
+
 /** Timeline entries of a job's attempts. */
 export const attemptEntry = {
   delivered: (job: OutboxJob, at: number): HistoryEntry => ({
@@ -197,6 +250,7 @@ export const attemptEntry = {
     kind: job.kind,
     attempt: job.attempts + 1,
     queuedAt: job.createdAt,
+    ...(job.note ? { note: job.note } : {}),
   }),
   retry: (job: OutboxJob, at: number, error: string, nextAttemptAt: number): HistoryEntry => ({
     at,
@@ -206,6 +260,7 @@ export const attemptEntry = {
     attempt: job.attempts + 1,
     error,
     nextAttemptAt,
+    ...noted(job),
   }),
   dead: (job: OutboxJob, at: number, error: string): HistoryEntry => ({
     at,
@@ -214,6 +269,7 @@ export const attemptEntry = {
     kind: job.kind,
     attempt: job.attempts + 1,
     error,
+    ...noted(job),
   }),
 };
 

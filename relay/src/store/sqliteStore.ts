@@ -11,6 +11,7 @@ import {
   countRowSchema,
   dataRowsSchema,
   historyRowsSchema,
+  jobRowsSchema,
   deadRowSchema,
   laneRowsSchema,
   minRowSchema,
@@ -32,8 +33,8 @@ import {
   nextVersion,
   outboxJobSchema,
   parseConversation,
+  timelineOfWrite,
   validateMutation,
-  writeEntry,
 } from './schemas';
 import type {
   ApplyResult,
@@ -160,10 +161,12 @@ export class SqliteStore implements Store {
         const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
         this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored), now);
       }
-      const jobIds: string[] = [];
-      for (const job of m.jobs ?? []) {
-        const id = randomUUID();
-        jobIds.push(id);
+      const jobs = m.jobs ?? [];
+      const jobIds = jobs.map(() => randomUUID());
+      const timeline = timelineOfWrite(m, now, jobIds);
+      for (const [i, job] of jobs.entries()) {
+        const id = jobIds[i] ?? randomUUID();
+        const note = timeline.notes[i];
         const nextAttemptAt = job.notBefore ?? now;
         const payload = JSON.stringify(job.payload);
         const inserted = this.stmt.insertJob.run(
@@ -177,6 +180,7 @@ export class SqliteStore implements Store {
           job.notBefore ?? null,
           now,
           nextAttemptAt,
+          note ? JSON.stringify(note) : null,
         );
         if (lease && nextAttemptAt <= now) {
           const leaseUntil = now + lease.leaseMs;
@@ -194,6 +198,7 @@ export class SqliteStore implements Store {
                   deadlineAt: job.deadlineAt,
                   ...(job.notBefore === undefined ? {} : { notBefore: job.notBefore }),
                   createdAt: now,
+                  ...(note ? { note } : {}),
                 },
                 { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt, lastError: null },
               ),
@@ -203,8 +208,8 @@ export class SqliteStore implements Store {
           this.stmt.touchLane.run(job.lane, nextAttemptAt);
         }
       }
-      const owner = m.history ? historyOwner(m) : null;
-      if (m.history && owner) this.appendHistory(owner.tenantId, owner.threadId, writeEntry({ ...m, history: m.history }, now, jobIds));
+      const owner = timeline.entry ? historyOwner(m) : null;
+      if (timeline.entry && owner) this.appendHistory(owner.tenantId, owner.threadId, timeline.entry);
       return { outcome: 'applied', leased };
     });
 
@@ -416,7 +421,20 @@ export class SqliteStore implements Store {
       const before = this.stmt.laneHead.get(old.lane);
       const id = randomUUID();
       const payload = JSON.stringify(old.payload);
-      const inserted = this.stmt.insertJob.run(id, old.tenantId, old.threadId, old.lane, old.kind, payload, deadlineAt, null, now, now);
+      const note = old.note ? JSON.stringify(old.note) : null;
+      const inserted = this.stmt.insertJob.run(
+        id,
+        old.tenantId,
+        old.threadId,
+        old.lane,
+        old.kind,
+        payload,
+        deadlineAt,
+        null,
+        now,
+        now,
+        note,
+      );
       // An empty lane is ready at once; a lane with jobs keeps its head (the job goes to its end).
       if (before === undefined) this.stmt.touchLane.run(old.lane, now);
       return assembleJob(
@@ -429,6 +447,7 @@ export class SqliteStore implements Store {
           payload: old.payload,
           deadlineAt,
           createdAt: now,
+          ...(old.note ? { note: old.note } : {}),
         },
         { seq: Number(inserted.lastInsertRowid), attempts: 0, nextAttemptAt: now, lastError: null },
       );
@@ -441,6 +460,10 @@ export class SqliteStore implements Store {
 
   async readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]> {
     return historyRowsSchema.parse(this.stmt.readHistory.all(tenantId, threadId)).map((r) => historyEntrySchema.parse(JSON.parse(r.entry)));
+  }
+
+  async pendingJobsOf(tenantId: string, threadId: string): Promise<OutboxJob[]> {
+    return jobRowsSchema.parse(this.stmt.pendingJobsOf.all(tenantId, threadId)).map(rowToJob);
   }
 
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {

@@ -83,6 +83,17 @@ export interface NewOutboxJob {
   summary?: string;
 }
 
+/**
+ * What the timeline says of a job whose write left no entry of its own: a write that only queues
+ * jobs (an agent reply once the chat is active, the hot path) records nothing when it is written;
+ * the job carries this, and its first attempt's entry (delivered, failed, gave up) tells it, so
+ * such a reply costs one timeline entry instead of two (issue 20).
+ */
+export interface JobNote {
+  source: WriteSource;
+  summary: string;
+}
+
 export interface OutboxJob extends NewOutboxJob {
   id: string;
   /** Position within its lane (monotonic per store). */
@@ -91,6 +102,8 @@ export interface OutboxJob extends NewOutboxJob {
   nextAttemptAt: number;
   createdAt: number;
   lastError: string | null;
+  /** Set when the write that queued the job left no timeline entry (see JobNote). */
+  note?: JobNote;
 }
 
 export interface DeadLetter {
@@ -132,9 +145,20 @@ export interface HistoryNote {
 /** One entry of a conversation's timeline, oldest first; at most `historyCap` per conversation are kept. */
 export type HistoryEntry =
   | ({ at: number; type: 'write' } & Omit<HistoryNote, 'jobs'> & { jobs: { id: string; kind: OutboxJobKind; summary: string }[] })
-  | { at: number; type: 'delivered'; jobId: string; kind: OutboxJobKind; attempt: number; queuedAt: number }
-  | { at: number; type: 'retry'; jobId: string; kind: OutboxJobKind; attempt: number; error: string; nextAttemptAt: number }
-  | { at: number; type: 'dead'; jobId: string; kind: OutboxJobKind; attempt: number; error: string };
+  | { at: number; type: 'delivered'; jobId: string; kind: OutboxJobKind; attempt: number; queuedAt: number; note?: JobNote }
+  | {
+      at: number;
+      type: 'retry';
+      jobId: string;
+      kind: OutboxJobKind;
+      attempt: number;
+      error: string;
+      nextAttemptAt: number;
+      /** With `note`: when the job was queued (its write left no entry). */
+      queuedAt?: number;
+      note?: JobNote;
+    }
+  | { at: number; type: 'dead'; jobId: string; kind: OutboxJobKind; attempt: number; error: string; queuedAt?: number; note?: JobNote };
 
 export interface Mutation {
   /**
@@ -249,6 +273,8 @@ export interface TimelineStore {
   findConversations(ref: string): Promise<Conversation[]>;
   /** The conversation's timeline, oldest first. */
   readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]>;
+  /** The conversation's jobs still in the outbox (every lane), oldest first. May scan. */
+  pendingJobsOf(tenantId: string, threadId: string): Promise<OutboxJob[]>;
 }
 
 /** A shared rate budget (per key, sliding window) kept where every relay on the store sees it. */

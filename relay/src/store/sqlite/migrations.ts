@@ -139,6 +139,14 @@ export const MIGRATIONS: readonly Migration[] = [
   END;
   `,
   },
+  // v6: a job whose write left no timeline entry carries its own (JobNote as JSON, else NULL).
+  {
+    version: 6,
+    name: 'jobs note',
+    sql: `
+  ALTER TABLE jobs ADD COLUMN note TEXT;
+  `,
+  },
 ];
 
 /** Brings the file's schema up to the newest migration; refuses a file written by a newer relay. */

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { assembleJob, outboxJobKindSchema } from '../schemas';
+import { assembleJob, jobNoteSchema, outboxJobKindSchema } from '../schemas';
 import type { JsonValue, OutboxJob } from '../types';
 
 /**
@@ -25,6 +25,7 @@ const jobRowSchema = z.object({
   attempts: z.number().int(),
   next_attempt_at: z.number(),
   last_error: z.string().nullable(),
+  note: z.string().nullable(),
 });
 type JobRow = z.infer<typeof jobRowSchema>;
 
@@ -46,6 +47,7 @@ export const optionalVersionRow = versionRowSchema.optional();
 export const optionalExpiryRow = expiryRowSchema.optional();
 export const optionalLeaseRow = leaseRowSchema.optional();
 export const laneRowsSchema = z.array(laneRowSchema);
+export const jobRowsSchema = z.array(jobRowSchema);
 
 export function rowToJob(row: JobRow): OutboxJob {
   return assembleJob(
@@ -60,6 +62,7 @@ export function rowToJob(row: JobRow): OutboxJob {
       deadlineAt: row.deadline_at,
       ...(row.not_before === null ? {} : { notBefore: row.not_before }),
       createdAt: row.created_at,
+      ...(row.note === null ? {} : { note: jobNoteSchema.parse(JSON.parse(row.note)) }),
     },
     { seq: row.seq, attempts: row.attempts, nextAttemptAt: row.next_attempt_at, lastError: row.last_error },
   );
@@ -91,10 +94,12 @@ export function prepareStatements(db: Database.Database) {
     purgeDedup: db.prepare<[number]>(
       `DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT ${String(DEDUP_PURGE_BATCH)})`,
     ),
-    insertJob: db.prepare<[string, string, string, string, string, string, number, number | null, number, number]>(
-      `INSERT INTO jobs (id, tenant_id, thread_id, lane, kind, payload, deadline_at, not_before, created_at, next_attempt_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertJob: db.prepare<[string, string, string, string, string, string, number, number | null, number, number, string | null]>(
+      `INSERT INTO jobs (id, tenant_id, thread_id, lane, kind, payload, deadline_at, not_before, created_at, next_attempt_at, note)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    // `relay inspect` only: the jobs table holds only what is pending, a scan is fine.
+    pendingJobsOf: db.prepare<[string, string]>('SELECT * FROM jobs WHERE tenant_id = ? AND thread_id = ? ORDER BY seq'),
     // A lane row already present keeps its ready_at: the new job is not its head.
     touchLane: db.prepare<[string, number]>('INSERT INTO lanes (lane, ready_at) VALUES (?, ?) ON CONFLICT (lane) DO NOTHING'),
     // Same, but a new lane (changes = 1) starts leased to the writer: its first job runs without a claim.
