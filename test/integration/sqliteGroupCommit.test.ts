@@ -113,6 +113,7 @@ it('commits a batch where nothing throws in one transaction without a single sav
 it('when one write of a batch throws, the others commit with their own results and the failing one leaves nothing', async () => {
   const toComplete = await leasedJob('a');
   const toRetry = await leasedJob('b');
+  const toBury = await leasedJob('c');
   poisonThread(path.join(dir, 'relay.db'));
   trace.length = 0;
 
@@ -122,14 +123,16 @@ it('when one write of a batch throws, the others commit with their own results a
     store.apply(newConversation('x2'), W1),
     store.complete(toComplete, W1.owner, { leaseMs: W1.leaseMs }),
     store.retryJob(toRetry, W1.owner, { nextAttemptAt: T0 + 5_000, error: 'HTTP 503' }),
+    store.deadLetterJob(toBury, W1.owner, 'HTTP 400'),
   ]);
 
   // One batch: a fast attempt rolled back, then every write in its own savepoint.
-  expect([statements('BEGIN IMMEDIATE'), statements('ROLLBACK TO'), statements('SAVEPOINT'), statements('COMMIT')]).toEqual([2, 1, 5, 1]);
-  const [x1, poison, x2, completed, retried] = settled;
+  expect([statements('BEGIN IMMEDIATE'), statements('ROLLBACK TO'), statements('SAVEPOINT'), statements('COMMIT')]).toEqual([2, 1, 6, 1]);
+  const [x1, poison, x2, completed, retried, buried] = settled;
   expect(poison).toEqual({ status: 'rejected', reason: expect.objectContaining({ message: 'poisoned job' }) });
   expect(completed).toEqual({ status: 'fulfilled', value: { completed: true, next: null, nextDueAt: null } });
   expect(retried).toEqual({ status: 'fulfilled', value: true });
+  expect(buried).toEqual({ status: 'fulfilled', value: true });
   if (x1?.status !== 'fulfilled' || x2?.status !== 'fulfilled') throw new Error('the applies beside the failing one must succeed');
   expect([x1.value.outcome, x2.value.outcome]).toEqual(['applied', 'applied']);
 
@@ -138,8 +141,11 @@ it('when one write of a batch throws, the others commit with their own results a
   for (const t of ['x1', 'x2']) expect(rowsOf(t)).toEqual({ conversations: 1, jobs: 1, lanes: 1, history: 1, dedup: 1 });
   expect(rowsOf('a')).toEqual({ conversations: 1, jobs: 0, lanes: 0, history: 2, dedup: 1 }); // write + delivered
   expect(rowsOf('b')).toEqual({ conversations: 1, jobs: 1, lanes: 1, history: 2, dedup: 1 }); // write + retry
+  expect(rowsOf('c')).toEqual({ conversations: 1, jobs: 0, lanes: 0, history: 2, dedup: 1 }); // write + dead
   expect(count('SELECT count(*) AS n FROM jobs')).toBe(3);
-  expect(count('SELECT count(*) AS n FROM history')).toBe(6);
+  expect(count('SELECT count(*) AS n FROM history')).toBe(8);
+  expect(count('SELECT count(*) AS n FROM dead_letters')).toBe(1);
+  expect(reader.prepare('SELECT attempts FROM jobs WHERE thread_id = ?').get('b')).toEqual({ attempts: 1 });
 
   // The leased jobs handed out are the committed ones (ids, seq and lease all from the re-run).
   const leased = [...x1.value.leased, ...x2.value.leased];

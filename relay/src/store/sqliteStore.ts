@@ -280,7 +280,8 @@ export class SqliteStore implements Store {
    * outcome (or error; see batchTransaction for how a write that throws is undone alone). The
    * promise resolves only after COMMIT, so a caller still never acts on an unwritten result. Under
    * load this turns several commits (each a dozen WAL writes and lock calls) per agent reply into a
-   * share of one; when idle it only adds a turn of the loop.
+   * share of one; when idle it only adds a turn of the loop. `run` may run twice (once rolled back):
+   * what it creates stays local to the run and it changes nothing outside the database.
    */
   private write<T>(run: () => T, when: 'now' | 'soon' = 'now'): Promise<T> {
     return this.groupCommit.add(run, when) as Promise<T>;
