@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { batchTransaction, type BatchWrite } from '../../relay/src/store/sqlite/batchTransaction';
 import type { WriteOutcome } from '../../relay/src/store/sqlite/groupCommit';
@@ -122,8 +125,9 @@ describe('batchTransaction', () => {
   });
 
   it('throws without running any write when BEGIN IMMEDIATE cannot take the write lock', () => {
-    const file = `file:bt-${process.pid}-${Date.now()}?mode=memory&cache=shared`;
-    // Two connections on one shared-cache database: the first holds the write lock.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rce-batchtx-'));
+    const file = path.join(dir, 'locked.db');
+    // Two connections on one file: the first holds the write lock, the second does not wait for it.
     const holder = new Database(file);
     const other = new Database(file, { timeout: 0 });
     try {
@@ -143,6 +147,7 @@ describe('batchTransaction', () => {
       holder.exec('ROLLBACK');
       other.close();
       holder.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
