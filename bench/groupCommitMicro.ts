@@ -50,6 +50,11 @@ function raw(): void {
   db.pragma('synchronous = NORMAL');
   migrate(db);
   const stmt = prepareStatements(db);
+  // Its own job insert (the store's gains columns over time; these are the ones every schema has).
+  const insertJob = db.prepare<[string, string, string, string, string, string, number, number | null, number, number]>(
+    `INSERT INTO jobs (id, tenant_id, thread_id, lane, kind, payload, deadline_at, not_before, created_at, next_attempt_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
   const history = (thread: string, entry: string): void => {
     stmt.appendHistory.get('tenant-a', thread, 'tenant-a', thread, entry);
   };
@@ -60,18 +65,7 @@ function raw(): void {
       const lane = `tenant-a/${thread}/cognigy`;
       stmt.purgeDedup.run(T0);
       stmt.upsertDedup.run(`reply:${i}`, T0 + 60_000);
-      const inserted = stmt.insertJob.run(
-        `job-${i}`,
-        'tenant-a',
-        thread,
-        lane,
-        'cognigy.notify',
-        `{"text":"reply ${i}"}`,
-        T0 + 1,
-        null,
-        T0,
-        T0,
-      );
+      const inserted = insertJob.run(`job-${i}`, 'tenant-a', thread, lane, 'cognigy.notify', `{"text":"reply ${i}"}`, T0 + 1, null, T0, T0);
       stmt.touchLaneLeased.run(lane, T0 + 30_000, 'w1', `job-${i}`, T0 + 30_000);
       history(thread, `{"type":"write","n":${i}}`);
       return Number(inserted.lastInsertRowid);

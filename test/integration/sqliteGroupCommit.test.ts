@@ -34,7 +34,7 @@ function conv(threadId: string): Conversation {
   };
 }
 
-/** A new conversation with a dedup key, one notify job on its own lane and a timeline note. */
+/** A new conversation (its handover queued) with a dedup key, one notify job on its own lane and a timeline entry. */
 function newConversation(threadId: string): Mutation {
   return {
     conversation: { value: conv(threadId), expectedVersion: null },
@@ -49,7 +49,7 @@ function newConversation(threadId: string): Mutation {
         deadlineAt: T0 + 3_600_000,
       },
     ],
-    history: { source: 'agent reply', jobs: [`notify ${threadId}`] },
+    history: { source: 'agent reply', status: { from: null, to: 'queued' }, jobs: [`notify ${threadId}`] },
   };
 }
 
