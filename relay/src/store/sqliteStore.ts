@@ -4,7 +4,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { GroupCommit, type WriteOutcome } from './sqlite/groupCommit';
+import { batchTransaction, type BatchWrite } from './sqlite/batchTransaction';
+import { GroupCommit } from './sqlite/groupCommit';
 import { migrate } from './sqlite/migrations';
 import {
   appendedRowSchema,
@@ -70,6 +71,8 @@ export interface SqliteStoreOptions {
   walBackstopPages?: number;
   /** Tests: replaces the thread (e.g. to make it fail). */
   startCheckpointer?: typeof startWalCheckpointer;
+  /** Tests and diagnostics: called with every SQL statement the store's connection runs (better-sqlite3's `verbose`). */
+  traceSql?: (sql: string) => void;
 }
 
 /**
@@ -100,19 +103,22 @@ export class SqliteStore implements Store {
   private readonly deadLetterCap: number;
   private readonly historyCap: number;
   private readonly stmt: Statements;
-  private readonly applyTx;
+  // The write bodies are plain functions, not transaction functions: they run inside a group
+  // commit's transaction, directly or (after a write of its batch threw) each in a savepoint.
+  private readonly applyBody;
   private readonly claimTx;
-  private readonly completeTx;
-  private readonly retryTx;
-  private readonly deadLetterTx;
-  private readonly groupCommit: GroupCommit<() => unknown>;
+  private readonly completeBody;
+  private readonly retryBody;
+  private readonly deadLetterBody;
+  private readonly groupCommit: GroupCommit<BatchWrite>;
   private readonly logger: Logger | undefined;
   private checkpointer: WalCheckpointer | null = null;
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
   static open(filePath: string, opts: SqliteStoreOptions = {}): SqliteStore {
     if (filePath !== ':memory:') mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
-    const db = new Database(filePath);
+    const trace = opts.traceSql;
+    const db = new Database(filePath, trace ? { verbose: (sql?: unknown) => trace(String(sql)) } : {});
     try {
       db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode: durable across process crashes, may lose the last commits on power loss.
@@ -140,7 +146,8 @@ export class SqliteStore implements Store {
     this.logger = opts.logger;
     this.stmt = prepareStatements(db);
 
-    this.applyTx = db.transaction((m: Mutation, now: number, lease: LeaseRequest | null): ApplyResult => {
+    // May run twice (see batchTransaction): its ids and leased jobs live in one run and leave only in its result.
+    this.applyBody = (m: Mutation, now: number, lease: LeaseRequest | null): ApplyResult => {
       const leased: OutboxJob[] = [];
       if (m.dedup) {
         const row = optionalExpiryRow.parse(this.stmt.getDedup.get(m.dedup.key));
@@ -211,7 +218,7 @@ export class SqliteStore implements Store {
       const owner = timeline.entry ? historyOwner(m) : null;
       if (timeline.entry && owner) this.appendHistory(owner.tenantId, owner.threadId, timeline.entry);
       return { outcome: 'applied', leased };
-    });
+    };
 
     this.claimTx = db.transaction((o: ClaimOptions): OutboxJob[] => {
       const claimed: OutboxJob[] = [];
@@ -232,38 +239,26 @@ export class SqliteStore implements Store {
       return claimed;
     });
 
-    this.completeTx = db.transaction(
-      (job: OutboxJob, owner: string, now: number, leaseNext: { leaseMs: number } | null): CompleteResult => {
-        if (!this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
-        this.stmt.deleteJob.run(job.seq, job.id);
-        this.appendHistory(job.tenantId, job.threadId, attemptEntry.delivered(job, now));
-        return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, now, ...leaseNext }) };
-      },
-    );
+    this.completeBody = (job: OutboxJob, owner: string, now: number, leaseNext: { leaseMs: number } | null): CompleteResult => {
+      if (!this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
+      this.stmt.deleteJob.run(job.seq, job.id);
+      this.appendHistory(job.tenantId, job.threadId, attemptEntry.delivered(job, now));
+      return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, now, ...leaseNext }) };
+    };
 
-    this.retryTx = db.transaction((job: OutboxJob, owner: string, now: number, nextAttemptAt: number, error: string): boolean => {
+    this.retryBody = (job: OutboxJob, owner: string, now: number, nextAttemptAt: number, error: string): boolean => {
       if (!this.holdsLease(job, owner)) return false;
       this.stmt.retryJob.run(nextAttemptAt, error, job.seq, job.id);
       this.stmt.releaseLane.run(nextAttemptAt, job.lane); // the job stays head of its lane
       this.appendHistory(job.tenantId, job.threadId, attemptEntry.retry(job, now, error, nextAttemptAt));
       return true;
-    });
+    };
 
-    // Nested transaction functions run as savepoints: a write that throws is undone alone.
-    const groupTx = db.transaction((batch: readonly (() => unknown)[]): WriteOutcome[] =>
-      batch.map((run): WriteOutcome => {
-        try {
-          return { ok: true, value: run() };
-        } catch (error) {
-          return { ok: false, error };
-        }
-      }),
-    );
-    // IMMEDIATE: the write lock is taken up front, so two connections never deadlock upgrading a read lock.
-    // If BEGIN or COMMIT fails (busy, disk, closed), nothing of the batch was written and every write is rejected.
-    this.groupCommit = new GroupCommit({ commit: (batch) => groupTx.immediate(batch), lazyDelayMs: COMPLETION_COMMIT_DELAY_MS });
+    // One IMMEDIATE transaction per batch, savepoints only when a write threw. If BEGIN or COMMIT
+    // fails (busy, disk, closed), nothing of the batch was written and every write is rejected.
+    this.groupCommit = new GroupCommit({ commit: batchTransaction(db), lazyDelayMs: COMPLETION_COMMIT_DELAY_MS });
 
-    this.deadLetterTx = db.transaction((job: OutboxJob, owner: string, error: string, now: number): boolean => {
+    this.deadLetterBody = (job: OutboxJob, owner: string, error: string, now: number): boolean => {
       if (!this.holdsLease(job, owner)) return false;
       const row = optionalJobRow.parse(this.stmt.jobBySeq.get(job.seq, job.id));
       if (!row) return false;
@@ -274,7 +269,7 @@ export class SqliteStore implements Store {
       this.advanceLane(job.lane, null);
       this.appendHistory(job.tenantId, job.threadId, attemptEntry.dead(job, now, error));
       return true;
-    });
+    };
   }
 
   /** Appends to a conversation's timeline inside the caller's transaction, dropping the entry that falls off the cap. */
@@ -286,11 +281,12 @@ export class SqliteStore implements Store {
 
   /**
    * Group commit: every write (apply, complete, retry, dead-letter) issued during one turn of the
-   * event loop runs in one IMMEDIATE transaction at the next `setImmediate`, each write in its own
-   * savepoint so its outcome (or error) is its own. The promise resolves only after COMMIT, so a
-   * caller still never acts on an unwritten result. Under load this turns several commits (each a
-   * dozen WAL writes and lock calls) per agent reply into a share of one; when idle it only adds a
-   * turn of the loop.
+   * event loop runs in one IMMEDIATE transaction at the next `setImmediate`, each write with its own
+   * outcome (or error; see batchTransaction for how a write that throws is undone alone). The
+   * promise resolves only after COMMIT, so a caller still never acts on an unwritten result. Under
+   * load this turns several commits (each a dozen WAL writes and lock calls) per agent reply into a
+   * share of one; when idle it only adds a turn of the loop. `run` may run twice (once rolled back):
+   * what it creates stays local to the run and it changes nothing outside the database.
    */
   private write<T>(run: () => T, when: 'now' | 'soon' = 'now'): Promise<T> {
     return this.groupCommit.add(run, when) as Promise<T>;
@@ -356,7 +352,7 @@ export class SqliteStore implements Store {
     validateMutation(mutation);
     const now = this.clock();
     // The group transaction is IMMEDIATE: it takes the write lock up front, so two connections never deadlock upgrading a read lock.
-    return () => this.applyTx(mutation, now, lease);
+    return () => this.applyBody(mutation, now, lease);
   }
 
   async hasDedupKey(key: string): Promise<boolean> {
@@ -371,12 +367,12 @@ export class SqliteStore implements Store {
 
   async complete(job: OutboxJob, owner: string, leaseNext?: { leaseMs: number }): Promise<CompleteResult> {
     const now = this.clock();
-    return this.write(() => this.completeTx(job, owner, now, leaseNext ?? null), 'soon');
+    return this.write(() => this.completeBody(job, owner, now, leaseNext ?? null), 'soon');
   }
 
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
     const now = this.clock();
-    return this.write(() => this.retryTx(job, owner, now, next.nextAttemptAt, next.error));
+    return this.write(() => this.retryBody(job, owner, now, next.nextAttemptAt, next.error));
   }
 
   async renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean> {
@@ -391,7 +387,7 @@ export class SqliteStore implements Store {
 
   async deadLetterJob(job: OutboxJob, owner: string, error: string): Promise<boolean> {
     const now = this.clock();
-    return this.write(() => this.deadLetterTx(job, owner, error, now));
+    return this.write(() => this.deadLetterBody(job, owner, error, now));
   }
 
   /** One SQLite file serves one relay process, so the budget lives in this process. */
