@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { isDeepStrictEqual } from 'node:util';
+import { inspect, isDeepStrictEqual } from 'node:util';
 import {
   NOT_SURE,
   parseAgentReplyFast,
@@ -401,13 +401,7 @@ export function checkCase(seed: number, index: number, c: Case, tally: Tally): v
   for (const m of found) tally.mismatches.push(`seed ${seed} case ${index}: ${m}; input ${describe(c)}`);
 }
 
-/** Readable and loss-free enough to reproduce: undefined, bigint, symbols and prototypes named. */
+/** For a mismatch report (seed and index reproduce it): undefined, -0, bigint and prototypes shown. */
 function describe(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === undefined) return '<undefined>';
-    if (typeof v === 'bigint') return `<${v}n>`;
-    if (typeof v === 'number' && !Number.isFinite(v)) return `<${v}>`;
-    if (Object.is(v, -0)) return '<-0>';
-    return v;
-  });
+  return inspect(value, { depth: 4, breakLength: Infinity, maxStringLength: 80, maxArrayLength: 5 });
 }

@@ -35,35 +35,33 @@ const URL_MAX = 4096;
 const ATTACHMENT_TYPE_MAX = 128;
 const ATTACHMENT_FILENAME_MAX = 512;
 
-type Check = (value: unknown) => unknown;
-
 /** JSON.parse's objects: the only kind we take. zod's z.object takes more (class instances); those go to zod. */
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 }
 
-const stringAtMost =
-  (max: number): Check =>
-  (v) =>
-    typeof v === 'string' && v.length <= max ? v : NOT_SURE;
+// Each checker returns the value zod would output, or NOT_SURE. `undefined` (and `null` where the
+// schema is nullable) pass through: zod's z.object keeps a key that is present with `undefined`.
 
-const anyString: Check = (v) => (typeof v === 'string' ? v : NOT_SURE);
+function stringAtMost(v: unknown, max: number): unknown {
+  return typeof v === 'string' && v.length <= max ? v : NOT_SURE;
+}
+
+function nullableString(v: unknown, max: number): unknown {
+  return v === undefined || v === null ? v : stringAtMost(v, max);
+}
 
 /** `idLike`: a string of 1–256 or a safe integer (zod's `.int()`), both as a string. */
-const idLike: Check = (v) => {
+function idLike(v: unknown): unknown {
   if (typeof v === 'string') return v.length >= 1 && v.length <= ID_MAX ? v : NOT_SURE;
   return typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : NOT_SURE;
-};
+}
 
-const timeString = stringAtMost(TIME_MAX);
-const attachmentType = stringAtMost(ATTACHMENT_TYPE_MAX);
-const attachmentFilename = stringAtMost(ATTACHMENT_FILENAME_MAX);
+function nullableId(v: unknown): unknown {
+  return v === undefined || v === null ? v : idLike(v);
+}
+
 const TAB_OR_NEWLINE = /[\t\n\r]/;
-
-const format: Check = (v) => (v === 'text' || v === 'html' ? v : NOT_SURE);
-const boolean: Check = (v) => (typeof v === 'boolean' ? v : NOT_SURE);
-/** Only the common case (no structured content); a record goes to zod. */
-const nothing: Check = () => NOT_SURE;
 
 /**
  * zod's `.url()` rewrites its value (trims it, deletes tabs and newlines): take only URLs it leaves
@@ -77,94 +75,111 @@ function attachmentUrl(v: unknown, allowHttp: boolean): unknown {
 }
 
 /** One attachment `{url, type?, filename?}`, keys in the schema's order. */
-function attachment(v: unknown, allowHttp: boolean): unknown {
-  if (!isPlainRecord(v)) return NOT_SURE;
-  const url = attachmentUrl(v.url, allowHttp);
-  if (url === NOT_SURE) return NOT_SURE;
-  const out: Record<string, unknown> = { url };
-  if (!copyOptional(v, out, 'type', true, attachmentType)) return NOT_SURE;
-  if (!copyOptional(v, out, 'filename', true, attachmentFilename)) return NOT_SURE;
+function attachment(a: unknown, allowHttp: boolean): unknown {
+  if (!isPlainRecord(a)) return NOT_SURE;
+  let v = attachmentUrl(a.url, allowHttp);
+  if (v === NOT_SURE) return NOT_SURE;
+  const out: Record<string, unknown> = { url: v };
+  if ('type' in a) {
+    if ((v = nullableString(a.type, ATTACHMENT_TYPE_MAX)) === NOT_SURE) return NOT_SURE;
+    out.type = v;
+  }
+  if ('filename' in a) {
+    if ((v = nullableString(a.filename, ATTACHMENT_FILENAME_MAX)) === NOT_SURE) return NOT_SURE;
+    out.filename = v;
+  }
   return out;
 }
 
-function attachments(allowHttp: boolean): Check {
-  return (v) => {
-    if (!Array.isArray(v) || v.length > ATTACHMENTS_MAX) return NOT_SURE;
-    const out: unknown[] = [];
-    for (const item of v as unknown[]) {
-      const parsed = attachment(item, allowHttp);
-      if (parsed === NOT_SURE) return NOT_SURE;
-      out.push(parsed);
-    }
-    return out;
-  };
+function nullableAttachments(v: unknown, allowHttp: boolean): unknown {
+  if (v === undefined || v === null) return v;
+  if (!Array.isArray(v) || v.length > ATTACHMENTS_MAX) return NOT_SURE;
+  const out: unknown[] = [];
+  for (const item of v as unknown[]) {
+    const parsed = attachment(item, allowHttp);
+    if (parsed === NOT_SURE) return NOT_SURE;
+    out.push(parsed);
+  }
+  return out;
 }
 
 /**
- * An optional key as zod's z.object copies it: present in the output exactly when `key in input`
- * (so an explicit `undefined` stays), `undefined` (and `null` when nullable) passed through.
- * Returns false when not sure.
+ * `agentReplyParamsSchema` (or the http-allowing one), or NOT_SURE. Written out key by key, in the
+ * schema's order (zod's output order): a key is copied exactly when `key in params`, as z.object
+ * does; keys the schema does not name are left out (stripped).
  */
-function copyOptional(input: Record<string, unknown>, out: Record<string, unknown>, key: string, nullable: boolean, check: Check): boolean {
-  if (!(key in input)) return true;
-  const v = input[key];
-  if (v === undefined || (nullable && v === null)) {
-    out[key] = v;
-    return true;
-  }
-  const parsed = check(v);
-  if (parsed === NOT_SURE) return false;
-  out[key] = parsed;
-  return true;
-}
-
-type Field = readonly [key: string, nullable: boolean, check: Check];
-
-/** The agent reply's optional keys after `thread_id`, in the schema's order (which is zod's output order). */
-function replyFields(allowHttp: boolean): readonly Field[] {
-  return [
-    ['body', true, stringAtMost(BODY_MAX)],
-    ['author_id', true, idLike],
-    ['sender_name', true, stringAtMost(SENDER_NAME_MAX)],
-    ['in_reply_to_id', true, idLike],
-    ['format', true, format],
-    ['retry', false, boolean],
-    ['attachments', true, attachments(allowHttp)],
-    ['created_at', true, anyString],
-    ['updated_at', true, anyString],
-    ['title', true, anyString],
-    ['structured_content', true, nothing],
-  ];
-}
-const HTTPS_ONLY_FIELDS = replyFields(false);
-const HTTP_ALLOWED_FIELDS = replyFields(true);
-
-/** `agentReplyParamsSchema` (or the http-allowing one), or NOT_SURE. */
 export function parseAgentReplyFast(params: unknown, allowHttp: boolean): AgentReplyParams | NotSure {
   if (!isPlainRecord(params)) return NOT_SURE;
+  const p = params;
   const out: Record<string, unknown> = {};
-  if (!copyOptional(params, out, 'content_id', true, idLike)) return NOT_SURE;
-  const threadId = idLike(params.thread_id);
-  if (threadId === NOT_SURE) return NOT_SURE;
-  out.thread_id = threadId;
-  for (const [key, nullable, check] of allowHttp ? HTTP_ALLOWED_FIELDS : HTTPS_ONLY_FIELDS) {
-    if (!copyOptional(params, out, key, nullable, check)) return NOT_SURE;
+  let v: unknown;
+  if ('content_id' in p) {
+    if ((v = nullableId(p.content_id)) === NOT_SURE) return NOT_SURE;
+    out.content_id = v;
   }
-  // The object now has exactly the keys and values zod's z.object would produce.
-  return withReplyKey(out as AgentReplyWire);
+  if ((v = idLike(p.thread_id)) === NOT_SURE) return NOT_SURE;
+  out.thread_id = v;
+  if ('body' in p) {
+    if ((v = nullableString(p.body, BODY_MAX)) === NOT_SURE) return NOT_SURE;
+    out.body = v;
+  }
+  if ('author_id' in p) {
+    if ((v = nullableId(p.author_id)) === NOT_SURE) return NOT_SURE;
+    out.author_id = v;
+  }
+  if ('sender_name' in p) {
+    if ((v = nullableString(p.sender_name, SENDER_NAME_MAX)) === NOT_SURE) return NOT_SURE;
+    out.sender_name = v;
+  }
+  if ('in_reply_to_id' in p) {
+    if ((v = nullableId(p.in_reply_to_id)) === NOT_SURE) return NOT_SURE;
+    out.in_reply_to_id = v;
+  }
+  if ('format' in p) {
+    v = p.format;
+    if (v !== 'text' && v !== 'html' && v !== null && v !== undefined) return NOT_SURE;
+    out.format = v;
+  }
+  if ('retry' in p) {
+    v = p.retry; // optional, not nullable
+    if (typeof v !== 'boolean' && v !== undefined) return NOT_SURE;
+    out.retry = v;
+  }
+  if ('attachments' in p) {
+    if ((v = nullableAttachments(p.attachments, allowHttp)) === NOT_SURE) return NOT_SURE;
+    out.attachments = v;
+  }
+  if ('created_at' in p) {
+    if ((v = nullableString(p.created_at, Infinity)) === NOT_SURE) return NOT_SURE;
+    out.created_at = v;
+  }
+  if ('updated_at' in p) {
+    if ((v = nullableString(p.updated_at, Infinity)) === NOT_SURE) return NOT_SURE;
+    out.updated_at = v;
+  }
+  if ('title' in p) {
+    if ((v = nullableString(p.title, Infinity)) === NOT_SURE) return NOT_SURE;
+    out.title = v;
+  }
+  if ('structured_content' in p) {
+    v = p.structured_content; // only the common case: none (a record goes to zod)
+    if (v !== null && v !== undefined) return NOT_SURE;
+    out.structured_content = v;
+  }
+  // `out` now is what zod's z.object outputs. withReplyKey copies it and fills in a missing
+  // content_id; with Engage's content_id (a non-empty string) that copy equals `out`, key order too.
+  return typeof out.content_id === 'string' ? (out as AgentReplyParams) : withReplyKey(out as AgentReplyWire);
 }
 
 /**
- * `params` as zod's z.record(z.string(), z.unknown()) copies it: own enumerable string keys in order,
- * `__proto__` dropped. Symbol keys and an own `constructor` (zod's plain-object test reads it) go to zod.
+ * `params` as zod's z.record(z.string(), z.unknown()) copies it: own enumerable string keys in order.
+ * An own `__proto__` (zod drops it, a spread would keep it), symbol keys and an own `constructor`
+ * (zod's plain-object test reads it) go to zod.
  */
 function recordCopy(v: unknown): Record<string, unknown> | NotSure {
-  if (!isPlainRecord(v) || Object.hasOwn(v, 'constructor') || Object.getOwnPropertySymbols(v).length > 0) return NOT_SURE;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(v)) {
-    if (key !== '__proto__') out[key] = v[key];
-  }
-  return out;
+  if (!isPlainRecord(v) || Object.hasOwn(v, '__proto__') || Object.hasOwn(v, 'constructor')) return NOT_SURE;
+  if (Object.getOwnPropertySymbols(v).length > 0) return NOT_SURE;
+  return { ...v };
 }
 
 /** `sdkRequestSchema`, or NOT_SURE. */
@@ -178,7 +193,11 @@ export function parseSdkRequestFast(value: unknown): SdkRequest | NotSure {
     if (params === NOT_SURE) return NOT_SURE;
     out.params = params;
   }
-  if (!copyOptional(value, out, 'time', false, timeString)) return NOT_SURE;
+  if ('time' in value) {
+    const time = value.time;
+    if (time !== undefined && stringAtMost(time, TIME_MAX) === NOT_SURE) return NOT_SURE;
+    out.time = time;
+  }
   return out as SdkRequest;
 }
 
