@@ -3,8 +3,11 @@ import { z } from 'zod';
 
 /** Inbound Source SDK requests (Engage → our Base URI) and the shapes we answer with. */
 
+/** Shared with the hand-written fast path (fastAgentReply.ts), so both test the same pattern. */
+export const SDK_ACTION_PATTERN = /^[a-z_]+\.[a-z_]+$/;
+
 export const sdkRequestSchema = z.object({
-  action: z.string().regex(/^[a-z_]+\.[a-z_]+$/, 'must look like <object>.<operation>'),
+  action: z.string().regex(SDK_ACTION_PATTERN, 'must look like <object>.<operation>'),
   params: z.record(z.string(), z.unknown()).optional(),
   /** Checked by the handler (parsed with Date.parse, refused when unparseable), not here. */
   time: z.string().max(64).optional(),
@@ -62,8 +65,9 @@ function agentReplyWire(allowHttp: boolean) {
     structured_content: z.record(z.string(), z.unknown()).optional().nullable(),
   });
 }
-type AgentReplyWire = z.output<ReturnType<typeof agentReplyWire>>;
-const withReplyKey = (reply: AgentReplyWire) => ({ ...reply, content_id: reply.content_id || agentReplyKeyOf(reply) });
+export type AgentReplyWire = z.output<ReturnType<typeof agentReplyWire>>;
+/** Exported for the fast path (fastAgentReply.ts), which must apply the very same transform. */
+export const withReplyKey = (reply: AgentReplyWire) => ({ ...reply, content_id: reply.content_id || agentReplyKeyOf(reply) });
 /** Attachments must be https. */
 export const agentReplyParamsSchema = agentReplyWire(false).transform(withReplyKey);
 /** The same, with plain-http attachment URLs allowed (ALLOW_HTTP_ATTACHMENTS). */
