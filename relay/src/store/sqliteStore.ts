@@ -59,6 +59,8 @@ export interface SqliteStoreOptions {
   deadLetterCap?: number;
   /** Timeline entries kept per conversation (oldest dropped). Default DEFAULT_HISTORY_CAP. */
   historyCap?: number;
+  /** Rows kept in the delivery log of noted jobs (oldest dropped), all conversations together. Default HISTORY_LOG_CAP. */
+  historyLogCap?: number;
   logger?: Logger;
   /**
    * WAL checkpoints in a background thread (see walCheckpointer.ts) instead of inside whichever
@@ -94,6 +96,14 @@ export const WAL_BACKSTOP_PAGES = 4000;
  */
 const COMPLETION_COMMIT_DELAY_MS = 2;
 
+/**
+ * Rows of the delivery log (history_log) kept, all conversations together: about 350 MB of file at
+ * most, and every agent reply of the last 1,000,000 in `relay inspect` (at 10 replies/s, a day).
+ */
+export const HISTORY_LOG_CAP = 1_000_000;
+/** The log is trimmed to its cap once every this many rows (one range delete at the table's start). */
+const LOG_TRIM_EVERY = 1_000;
+
 /** SQLite's default automatic checkpoint threshold (pages), restored if the background thread fails. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
@@ -102,6 +112,8 @@ export class SqliteStore implements Store {
   private readonly clock: () => number;
   private readonly deadLetterCap: number;
   private readonly historyCap: number;
+  private readonly historyLogCap: number;
+  private readonly logTrimEvery: number;
   private readonly stmt: Statements;
   // The write bodies are plain functions, not transaction functions: they run inside a group
   // commit's transaction, directly or (after a write of its batch threw) each in a savepoint.
@@ -143,6 +155,8 @@ export class SqliteStore implements Store {
     this.clock = opts.clock ?? Date.now;
     this.deadLetterCap = opts.deadLetterCap ?? 10_000;
     this.historyCap = Math.max(1, opts.historyCap ?? DEFAULT_HISTORY_CAP);
+    this.historyLogCap = Math.max(1, opts.historyLogCap ?? HISTORY_LOG_CAP);
+    this.logTrimEvery = Math.min(LOG_TRIM_EVERY, this.historyLogCap);
     this.logger = opts.logger;
     this.stmt = prepareStatements(db);
 
@@ -272,9 +286,19 @@ export class SqliteStore implements Store {
     };
   }
 
-  /** Appends to a conversation's timeline inside the caller's transaction, dropping the entry that falls off the cap. */
+  /**
+   * Appends to a conversation's timeline inside the caller's transaction. The attempts of a noted job
+   * (its write left no entry: the agent-reply hot path) go to the append-only log, trimmed to its row
+   * cap every LOG_TRIM_EVERY rows (or every `historyLogCap` rows, if fewer); every other entry to the indexed history, dropping the entry that
+   * falls off the conversation's cap.
+   */
   private appendHistory(tenantId: string, threadId: string, entry: HistoryEntry): void {
     if (threadId === '') return; // a job on a lane of no conversation (written before jobs carried their thread)
+    if (entry.type !== 'write' && entry.note) {
+      const seq = Number(this.stmt.appendLog.run(entry.at, tenantId, threadId, JSON.stringify(entry)).lastInsertRowid);
+      if (seq % this.logTrimEvery === 0 && seq > this.historyLogCap) this.stmt.trimLog.run(seq - this.historyLogCap);
+      return;
+    }
     const { n } = appendedRowSchema.parse(this.stmt.appendHistory.get(tenantId, threadId, tenantId, threadId, JSON.stringify(entry)));
     if (n > this.historyCap) this.stmt.dropHistoryEntry.run(tenantId, threadId, n - this.historyCap);
   }
@@ -403,8 +427,12 @@ export class SqliteStore implements Store {
   private readonly budgets = new Map<string, number[]>();
 
   async purgeIdleConversations(writtenBefore: number, limit: number): Promise<number> {
-    // Its own small transaction: a purge batch never holds the write lock for long.
-    return this.write(() => this.stmt.purgeIdle.run(writtenBefore, limit).changes);
+    // Its own small transaction: a purge batch never holds the write lock for long. The log's old rows go
+    // by age (a conversation's log rows can be younger than its last write: they are removed once they age out).
+    return this.write(() => {
+      this.stmt.purgeLog.run(writtenBefore, limit);
+      return this.stmt.purgeIdle.run(writtenBefore, limit).changes;
+    });
   }
 
   async retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null> {
@@ -455,7 +483,12 @@ export class SqliteStore implements Store {
   }
 
   async readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]> {
-    return historyRowsSchema.parse(this.stmt.readHistory.all(tenantId, threadId)).map((r) => historyEntrySchema.parse(JSON.parse(r.entry)));
+    const parse = (rows: unknown[]): HistoryEntry[] =>
+      historyRowsSchema.parse(rows).map((r) => historyEntrySchema.parse(JSON.parse(r.entry)));
+    const indexed = parse(this.stmt.readHistory.all(tenantId, threadId));
+    const logged = parse(this.stmt.readLog.all(tenantId, threadId));
+    // Both are in time order; merged by time (stable: on a tie the indexed entry, often the write, comes first).
+    return [...indexed, ...logged].sort((a, b) => a.at - b.at);
   }
 
   async pendingJobsOf(tenantId: string, threadId: string): Promise<OutboxJob[]> {

@@ -147,6 +147,23 @@ export const MIGRATIONS: readonly Migration[] = [
   ALTER TABLE jobs ADD COLUMN note TEXT;
   `,
   },
+  // v7: the attempt entries of noted jobs (an agent reply's notify delivered, issue 20) in an append-only
+  // log without a per-conversation index. Entries of 1,000 chats replying in turn landed on as many leaves
+  // of history_conversation, one 4 KB WAL page each per commit; here a commit's entries share the last page.
+  // Bounded by a row cap and by age (RETENTION_DAYS); \`relay inspect\` scans it.
+  {
+    version: 7,
+    name: 'history log',
+    sql: `
+  CREATE TABLE history_log (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    tenant_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    entry TEXT NOT NULL
+  );
+  `,
+  },
 ];
 
 /** Brings the file's schema up to the newest migration; refuses a file written by a newer relay. */

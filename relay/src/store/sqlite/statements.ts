@@ -145,6 +145,17 @@ export function prepareStatements(db: Database.Database) {
       `INSERT INTO history (tenant_id, thread_id, n, entry)
        VALUES (?, ?, coalesce((SELECT n FROM history WHERE tenant_id = ? AND thread_id = ? ORDER BY n DESC LIMIT 1), 0) + 1, ?) RETURNING n`,
     ),
+    appendLog: db.prepare<[number, string, string, string]>(
+      'INSERT INTO history_log (at, tenant_id, thread_id, entry) VALUES (?, ?, ?, ?)',
+    ),
+    trimLog: db.prepare<[number]>('DELETE FROM history_log WHERE seq <= ?'),
+    // Rows are appended in time order: the scan stops at the first young one.
+    purgeLog: db.prepare<[number, number]>(
+      `DELETE FROM history_log WHERE seq IN (SELECT seq FROM history_log WHERE seq < coalesce(
+         (SELECT seq FROM history_log WHERE at >= ? ORDER BY seq LIMIT 1), 9223372036854775807) ORDER BY seq LIMIT ?)`,
+    ),
+    // `relay inspect` only: a scan of the log.
+    readLog: db.prepare<[string, string]>('SELECT entry FROM history_log WHERE tenant_id = ? AND thread_id = ? ORDER BY seq'),
     dropHistoryEntry: db.prepare<[string, string, number]>('DELETE FROM history WHERE tenant_id = ? AND thread_id = ? AND n = ?'),
     readHistory: db.prepare<[string, string]>('SELECT entry FROM history WHERE tenant_id = ? AND thread_id = ? ORDER BY n'),
     // `relay inspect` only: a scan (JSON of every conversation) is fine for an operator's lookup.
