@@ -14,10 +14,9 @@ function job(action: string): OutboxJob {
   return { ...built, id: 'job-1', seq: 1, attempts: 0, nextAttemptAt: 0, createdAt: 0, lastError: null };
 }
 
-/** An executor whose Send API answers with `answer`; records the warnings it logs. */
-function executorAnswering(answer: () => Promise<TextResponse>) {
+/** An executor whose outbound calls go to `postText`; records the warnings it logs. */
+function executorPosting(postText: PostText) {
   const warnings: Array<Record<string, unknown>> = [];
-  const postText: PostText = async () => answer();
   const execute = createJobExecutor({
     http: axios.create(),
     postText,
@@ -28,6 +27,9 @@ function executorAnswering(answer: () => Promise<TextResponse>) {
   });
   return { execute, warnings };
 }
+
+/** An executor whose Send API answers with `answer`. */
+const executorAnswering = (answer: () => Promise<TextResponse>) => executorPosting(async () => answer());
 
 const refused: TextResponse = { status: 404, headers: {}, data: 'message not found' };
 const unavailable: TextResponse = { status: 503, headers: {}, data: 'unavailable' };
@@ -68,19 +70,10 @@ describe('the read receipt an agent reply notify carries', () => {
   /** Cognigy answers `cognigy`, Engage's Send API answers `engage`; every call is recorded in order. */
   function twoSided(cognigy: () => Promise<TextResponse>, engage: () => Promise<TextResponse>) {
     const calls: Array<{ to: 'cognigy' | 'engage'; body: Record<string, unknown> }> = [];
-    const warnings: Array<Record<string, unknown>> = [];
-    const postText: PostText = async (url, body) => {
+    const { execute, warnings } = executorPosting(async (url, body) => {
       const to = url.startsWith(tenant.cognigyApiBaseUrl) ? 'cognigy' : 'engage';
       calls.push({ to, body: JSON.parse(body) as Record<string, unknown> });
       return to === 'cognigy' ? cognigy() : engage();
-    };
-    const execute = createJobExecutor({
-      http: axios.create(),
-      postText,
-      tenants: new Map([[tenant.sourceId, tenant]]),
-      restGate: { take: async () => true } as never,
-      threads: { engageThreadOf: async () => null, rememberEngageThread: async () => undefined, inactivityDue: async () => undefined },
-      logger: { warn: (fields: Record<string, unknown>) => void warnings.push(fields) } as never,
     });
     return { execute, calls, warnings };
   }
