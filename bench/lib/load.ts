@@ -55,6 +55,11 @@ export interface LoadResult {
   endedAt: number;
   /** Content ids accepted (to check end-to-end delivery). */
   acceptedIds: number;
+  /**
+   * When request i (content id `${runTag}${i}`) was sent, as epoch ms with sub-ms resolution
+   * (`performance.timeOrigin + performance.now()`, the clock the Cognigy stub stamps arrivals with).
+   */
+  sentAtMs: readonly number[];
   /** Count per HTTP status, and the first body seen for each non-200 status (diagnostics). */
   statuses: Record<string, number>;
   sampleErrors: Record<string, string>;
@@ -94,6 +99,7 @@ export async function runAgentReplyLoad(target: AgentReplyLoad, mode: LoadMode):
   let accepted = 0;
   let refused = 0;
   const latencies: number[] = [];
+  const sentAtMs: number[] = [];
   const statuses: Record<string, number> = {};
   const sampleErrors: Record<string, string> = {};
   const threadCount = target.threadIds.length;
@@ -103,6 +109,7 @@ export async function runAgentReplyLoad(target: AgentReplyLoad, mode: LoadMode):
     path: '/handover/rce',
     setupRequest: (req) => {
       const i = n++;
+      sentAtMs[i] = performance.timeOrigin + performance.now();
       const time = isoNow();
       const body = agentReplyBody(target.threadIds[i % threadCount] as string, `${target.runTag}${i}`, time);
       req.body = body;
@@ -196,6 +203,7 @@ export async function runAgentReplyLoad(target: AgentReplyLoad, mode: LoadMode):
     maxMs: sorted.length ? (sorted[sorted.length - 1] as number) : Number.NaN,
     endedAt,
     acceptedIds: accepted,
+    sentAtMs,
     statuses,
     sampleErrors,
   };

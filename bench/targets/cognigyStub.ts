@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { failStartup, serveParent } from '../lib/common';
 
 /**
@@ -16,6 +17,8 @@ let duplicates = 0;
 let withoutContentId = 0;
 let connections = 0;
 let seen = new Set<string>();
+/** First arrival of each content id of the run, epoch ms with sub-ms resolution (the load generator's clock). */
+let arrivedAt = new Map<string, number>();
 let firstAt = 0;
 let lastAt = 0;
 
@@ -41,7 +44,10 @@ const server = http.createServer((req, res) => {
     if (id === null) withoutContentId += 1;
     else if (!id.startsWith(prefix)) stray += 1;
     else if (seen.has(id)) duplicates += 1;
-    else seen.add(id);
+    else {
+      seen.add(id);
+      arrivedAt.set(id, performance.timeOrigin + performance.now());
+    }
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
     res.end('{}');
   });
@@ -58,6 +64,8 @@ server.listen(0, '127.0.0.1', () => {
     { url: `http://127.0.0.1:${port}` },
     {
       stats: () => ({ total, unique: seen.size, duplicates, stray, withoutContentId, connections, firstAt, lastAt }),
+      // The run's content ids without their prefix (the request index) and when each arrived.
+      arrivals: () => [...arrivedAt].map(([id, at]) => [Number(id.slice(prefix.length)), at]),
       reset: (args) => {
         prefix = (args as { prefix?: string } | undefined)?.prefix ?? '';
         stray = 0;
@@ -66,6 +74,7 @@ server.listen(0, '127.0.0.1', () => {
         withoutContentId = 0;
         connections = 0;
         seen = new Set();
+        arrivedAt = new Map();
         firstAt = 0;
         lastAt = 0;
         return null;
