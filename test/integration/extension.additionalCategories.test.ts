@@ -1,7 +1,7 @@
 import extension from '../../extension/src/module';
 import { handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
 import { FlowRunner, placeNode, type Flow } from '../../sandbox/cognigy/flowRunner';
-import { startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { startRelayRig, type FrontedRig } from '../helpers/relayRig';
 
 /** The node's "Additional Category IDs" (Cognigy's built-in handover has it) reaches the relay's start request. */
 function flowWith(config: Record<string, unknown>): Flow {
@@ -9,9 +9,9 @@ function flowWith(config: Record<string, unknown>): Flow {
 }
 
 describe('Handover to RCE: Additional Category IDs', () => {
-  let relay: RelayForTest;
+  let relay: FrontedRig;
   beforeAll(async () => {
-    relay = await startRelayForTest({ backend: 'recording' });
+    relay = await startRelayRig({ front: 'standIn' });
   });
   afterAll(async () => relay.close());
   beforeEach(() => relay.reset());

@@ -6,7 +6,7 @@ import { closeRceHandoverNode } from '../../extension/src/nodes/closeHandover';
 import { handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
 import { CALLBACK_REPLY, demoFlow } from '../../sandbox/cognigy/demoFlow';
 import { FlowRunner, placeNode, type Flow, type NextNodeModel, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
-import { startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { startRelayRig, type FrontedRig } from '../helpers/relayRig';
 
 /**
  * Check RCE Agent Availability and Close RCE Handover run by the Flow runner against the
@@ -42,9 +42,9 @@ function availabilityFlow(config: Record<string, unknown>): Flow {
 }
 
 describe('Check RCE Agent Availability (recording relay)', () => {
-  let relay: RelayForTest;
+  let relay: FrontedRig;
   beforeAll(async () => {
-    relay = await startRelayForTest();
+    relay = await startRelayRig({ front: 'standIn' });
   });
   afterAll(async () => relay.close());
   beforeEach(() => relay.reset());
@@ -162,9 +162,9 @@ function closeFlow(model: NextNodeModel): { flow: Flow; model: NextNodeModel } {
 }
 
 describe.each(['lastWins', 'stack'] as const)('Close RCE Handover (recording relay, setNextNode model %s)', (model) => {
-  let relay: RelayForTest;
+  let relay: FrontedRig;
   beforeAll(async () => {
-    relay = await startRelayForTest();
+    relay = await startRelayRig({ front: 'standIn' });
   });
   afterAll(async () => relay.close());
   beforeEach(() => relay.reset());
@@ -246,9 +246,9 @@ describe.each(['lastWins', 'stack'] as const)('Close RCE Handover (recording rel
 });
 
 describe.each(['lastWins', 'stack'] as const)('the sandbox demo Flow (recording relay, setNextNode model %s)', (model) => {
-  let relay: RelayForTest;
+  let relay: FrontedRig;
   beforeAll(async () => {
-    relay = await startRelayForTest();
+    relay = await startRelayRig({ front: 'standIn' });
   });
   afterAll(async () => relay.close());
   beforeEach(() => relay.reset());

@@ -2,7 +2,7 @@ import extension from '../../extension/src/module';
 import { handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
 import { mirrorToRceNode } from '../../extension/src/nodes/mirrorToRce';
 import { FlowRunner, placeNode, type Flow, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
-import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { startRelayRig, tenantSecrets, type FrontedRig } from '../helpers/relayRig';
 
 /**
  * Mirror to RCE ("Forward Only Handover Conversations" off), run by the Flow runner against a
@@ -53,13 +53,13 @@ const problems = (turn: TurnResult) => turn.logs.filter((l) => l.level === 'erro
 
 function expectNoSecretsAnywhere(runner: FlowRunner, session: SessionKey): void {
   const everything = JSON.stringify(runner.session(session));
-  for (const secret of Object.values(TEST_CONNECTION_SECRETS)) expect(everything).not.toContain(secret);
+  for (const secret of Object.values(tenantSecrets(0))) expect(everything).not.toContain(secret);
 }
 
-describe.each(['real', 'recording'] as const)('Mirror to RCE against the %s relay', (backend) => {
-  let relay: RelayForTest;
+describe.each(['relay', 'standIn'] as const)('Mirror to RCE against the %s', (front) => {
+  let relay: FrontedRig;
   beforeAll(async () => {
-    relay = await startRelayForTest({ backend });
+    relay = await startRelayRig({ front });
   });
   afterAll(async () => relay.close());
   beforeEach(() => relay.reset());
@@ -252,9 +252,9 @@ describe.each(['real', 'recording'] as const)('Mirror to RCE against the %s rela
 });
 
 describe('Mirror to RCE when the relay misbehaves (recording relay)', () => {
-  let relay: RelayForTest;
+  let relay: FrontedRig;
   beforeAll(async () => {
-    relay = await startRelayForTest();
+    relay = await startRelayRig({ front: 'standIn' });
   });
   afterAll(async () => relay.close());
   beforeEach(() => relay.reset());

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONNECTION_FIELD_NAMES } from '../../extension/src/connection';
 import { FlowRunner, placeNode, type Flow } from '../../sandbox/cognigy/flowRunner';
-import { startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { startRelayRig, type FrontedRig } from '../helpers/relayRig';
 
 /** Builds the uploadable tarball once and checks it the way Cognigy would use it. */
 
@@ -112,9 +112,9 @@ describe('extension tarball', () => {
   });
 
   describe('nodes from the loaded bundle against the real relay', () => {
-    let relay: RelayForTest;
+    let relay: FrontedRig;
     beforeAll(async () => {
-      relay = await startRelayForTest({ backend: 'real' });
+      relay = await startRelayRig({ front: 'relay' });
     });
     afterAll(async () => relay.close());
     beforeEach(() => relay.reset());

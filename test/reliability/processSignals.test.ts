@@ -9,7 +9,7 @@ import { threadIdFor } from '../../relay/src/handover/identity';
 import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
 import { EngageSimulator } from '../../sandbox/engage';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { tenantSecrets } from '../helpers/reliabilityRig';
+import { tenantSecrets } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 import { startRelayProcess, type RelayProcess } from '../helpers/relayProcess';
 import { tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';

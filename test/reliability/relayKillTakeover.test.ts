@@ -8,7 +8,7 @@ import { EngageSimulator } from '../../sandbox/engage';
 import { startAnswerDelayingProxy, startRoundRobin } from '../helpers/httpFronts';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { tenantSecrets } from '../helpers/reliabilityRig';
+import { tenantSecrets } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 import { startRelayProcess, type RelayProcess } from '../helpers/relayProcess';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
