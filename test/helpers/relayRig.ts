@@ -344,6 +344,20 @@ export async function startRelayRig(options: RelayRigOptions = {}): Promise<Rela
 }
 
 /**
+ * For the enclosing describe: a rig with the extension front, started before all its tests, its
+ * recordings and scripts reset before each, closed after all. Use it from the tests and hooks only.
+ */
+export function useFrontedRig(front: RigFront): FrontedRig {
+  const rig = {} as FrontedRig;
+  beforeAll(async () => {
+    Object.assign(rig, await startRelayRig({ front }));
+  });
+  afterAll(async () => rig.close());
+  beforeEach(() => rig.reset());
+  return rig;
+}
+
+/**
  * Through a Flow with the Handover node: the user asks for an agent, the Flow says it connects,
  * and Engage has the thread in the Agent category. Returns the thread id.
  */

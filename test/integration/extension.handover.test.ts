@@ -11,11 +11,11 @@ import {
   type SessionKey,
   type TurnResult,
 } from '../../sandbox/cognigy/flowRunner';
-import { startRelayRig, tenantSecrets, type FrontedRig } from '../helpers/relayRig';
+import { tenantSecrets, useFrontedRig, type FrontedRig } from '../helpers/relayRig';
 
 /**
  * The Handover to RCE node run by the Flow runner against a relay on 127.0.0.1.
- * The journey block runs against both fronts of startRelayRig (the recording stand-in
+ * The journey block runs against both fronts of the relay rig (the recording stand-in
  * and the real relay behind the front); fault scripts need the stand-in.
  */
 
@@ -148,12 +148,7 @@ function expectNoSecretsAnywhere(runner: FlowRunner, session: SessionKey): void 
 }
 
 describe.each(['standIn', 'relay'] as const)('Handover to RCE against the %s', (front) => {
-  let relay: FrontedRig;
-  beforeAll(async () => {
-    relay = await startRelayRig({ front });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig(front);
 
   it('starts a handover with one signed call, tells the user and waits in the node', async () => {
     const { runner, session, start } = await startedSession(relay);
@@ -380,12 +375,7 @@ describe.each(['standIn', 'relay'] as const)('Handover to RCE against the %s', (
 });
 
 describe('Handover to RCE when things go wrong (recording relay)', () => {
-  let relay: FrontedRig;
-  beforeAll(async () => {
-    relay = await startRelayRig({ front: 'standIn' });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig('standIn');
 
   it('takes "On Error" with a clear log line when the relay is down', async () => {
     const runner = new FlowRunner({

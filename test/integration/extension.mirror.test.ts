@@ -2,7 +2,7 @@ import extension from '../../extension/src/module';
 import { handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
 import { mirrorToRceNode } from '../../extension/src/nodes/mirrorToRce';
 import { FlowRunner, placeNode, type Flow, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
-import { startRelayRig, tenantSecrets, type FrontedRig } from '../helpers/relayRig';
+import { tenantSecrets, useFrontedRig } from '../helpers/relayRig';
 
 /**
  * Mirror to RCE ("Forward Only Handover Conversations" off), run by the Flow runner against a
@@ -57,12 +57,7 @@ function expectNoSecretsAnywhere(runner: FlowRunner, session: SessionKey): void 
 }
 
 describe.each(['relay', 'standIn'] as const)('Mirror to RCE against the %s', (front) => {
-  let relay: FrontedRig;
-  beforeAll(async () => {
-    relay = await startRelayRig({ front });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig(front);
 
   const runnerFor = (flow: Flow = mirrorFlow(), connection: Record<string, string> = relay.connection) =>
     new FlowRunner({ flow, extension, connections: { rce: connection } });
@@ -252,12 +247,7 @@ describe.each(['relay', 'standIn'] as const)('Mirror to RCE against the %s', (fr
 });
 
 describe('Mirror to RCE when the relay misbehaves (recording relay)', () => {
-  let relay: FrontedRig;
-  beforeAll(async () => {
-    relay = await startRelayRig({ front: 'standIn' });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig('standIn');
 
   it('logs an HTTP error and a non-contract answer, and the Flow goes on', async () => {
     for (const [reply, code] of [

@@ -3,7 +3,7 @@ import { getQueueStatusNode } from '../../extension/src/nodes/getQueueStatus';
 import { handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
 import { sendProfileNode } from '../../extension/src/nodes/sendProfile';
 import { FlowRunner, placeNode, type Flow, type SessionKey } from '../../sandbox/cognigy/flowRunner';
-import { startRelayRig, tenantSecrets, type FrontedRig } from '../helpers/relayRig';
+import { tenantSecrets, useFrontedRig } from '../helpers/relayRig';
 
 /** Get Queue Status and Send Profile, run by the Flow runner against a relay on 127.0.0.1. */
 
@@ -43,12 +43,7 @@ function profileFlow(config: Record<string, unknown> = {}): Flow {
 }
 
 describe.each(['standIn', 'relay'] as const)('Get Queue Status and Send Profile against the %s', (front) => {
-  let relay: FrontedRig;
-  beforeAll(async () => {
-    relay = await startRelayRig({ front });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig(front);
 
   it('stores known=false and nulls while Engage has reported no queue position', async () => {
     const runner = new FlowRunner({ flow: queueFlow(), extension, connections: { rce: relay.connection } });
@@ -162,12 +157,7 @@ describe.each(['standIn', 'relay'] as const)('Get Queue Status and Send Profile 
 });
 
 describe('Get Queue Status and Send Profile when things go wrong (recording relay)', () => {
-  let relay: FrontedRig;
-  beforeAll(async () => {
-    relay = await startRelayRig({ front: 'standIn' });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig('standIn');
 
   it('reports a known queue position', async () => {
     const runner = new FlowRunner({ flow: queueFlow(), extension, connections: { rce: relay.connection } });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONNECTION_FIELD_NAMES } from '../../extension/src/connection';
 import { FlowRunner, placeNode, type Flow } from '../../sandbox/cognigy/flowRunner';
-import { startRelayRig, type FrontedRig } from '../helpers/relayRig';
+import { useFrontedRig } from '../helpers/relayRig';
 
 /** Builds the uploadable tarball once and checks it the way Cognigy would use it. */
 
@@ -112,12 +112,7 @@ describe('extension tarball', () => {
   });
 
   describe('nodes from the loaded bundle against the real relay', () => {
-    let relay: FrontedRig;
-    beforeAll(async () => {
-      relay = await startRelayRig({ front: 'relay' });
-    });
-    afterAll(async () => relay.close());
-    beforeEach(() => relay.reset());
+    const relay = useFrontedRig('relay');
 
     it('starts a handover against the relay with one signed call', async () => {
       const handover = loaded.nodes.find((n) => n.type === 'handoverToRce')!;

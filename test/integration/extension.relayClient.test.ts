@@ -15,7 +15,7 @@ import {
   startHandover,
   type RelayCallContext,
 } from '../../extension/src/relayClient';
-import { startRelayRig, tenantSecrets, type FrontedRig } from '../helpers/relayRig';
+import { tenantSecrets, useFrontedRig } from '../helpers/relayRig';
 
 /**
  * The extension's relay client against the real relay (contract + signature checked on every call
@@ -40,17 +40,14 @@ function expectNoSecrets(text: string): void {
 }
 
 describe('relay client against the real relay', () => {
-  let relay: FrontedRig;
+  const relay = useFrontedRig('relay');
   let connection: RceConnection;
   let context: RelayCallContext;
 
-  beforeAll(async () => {
-    relay = await startRelayRig({ front: 'relay' });
+  beforeAll(() => {
     connection = parseConnection(relay.connection);
     context = { connection, session, inputId: 'input-1' };
   });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
 
   it('sends one signed, contract-valid request per call with the connection fingerprint', async () => {
     const result = await startHandover(context, { firstMessage: 'Help', profile: { firstname: 'Ada' } });
@@ -208,15 +205,12 @@ describe('relay client against the real relay', () => {
 });
 
 describe('relay client against scripted relay answers (recording relay)', () => {
-  let relay: FrontedRig;
+  const relay = useFrontedRig('standIn');
   let context: RelayCallContext;
 
-  beforeAll(async () => {
-    relay = await startRelayRig({ front: 'standIn' });
+  beforeAll(() => {
     context = { connection: parseConnection(relay.connection), session, inputId: 'input-1' };
   });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
 
   it('redacts secrets the relay might echo', async () => {
     relay.respondWith('queueStatus', () => ({
