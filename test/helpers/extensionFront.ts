@@ -91,33 +91,17 @@ export async function startExtensionFront(tenant: TenantConfig, upstreamUrl: str
   /** The in-memory stand-in: contract responses, idempotent on requestId like the relay (scripts are not). */
   const standIn = async (route: RelayRouteName, body: RelayRequest<RelayRouteName>): Promise<ScriptedReply> => {
     const fp = body.connection;
-    if (fp.botCategoryId !== tenant.botCategoryId)
-      return {
-        status: 409,
-        body: errorBody(
-          'connection_mismatch',
-          "The connection's Bot Category ID differs from the relay's configuration for this source",
-          'botCategoryId',
-        ),
-      };
-    if (fp.agentCategoryId !== tenant.agentCategoryId)
-      return {
-        status: 409,
-        body: errorBody(
-          'connection_mismatch',
-          "The connection's Agent Category ID differs from the relay's configuration for this source",
-          'agentCategoryId',
-        ),
-      };
-    if (fp.apiAccessTokenFingerprint !== tokenFingerprint(tenant.apiAccessToken)) {
-      return {
-        status: 409,
-        body: errorBody(
-          'connection_mismatch',
-          "The connection's API Access Token differs from the relay's configuration for this source",
-          'apiAccessToken',
-        ),
-      };
+    const mismatch = (
+      [
+        ['botCategoryId', 'Bot Category ID', fp.botCategoryId === tenant.botCategoryId],
+        ['agentCategoryId', 'Agent Category ID', fp.agentCategoryId === tenant.agentCategoryId],
+        ['apiAccessToken', 'API Access Token', fp.apiAccessTokenFingerprint === tokenFingerprint(tenant.apiAccessToken)],
+      ] as const
+    ).find(([, , same]) => !same);
+    if (mismatch) {
+      const [field, label] = mismatch;
+      const message = `The connection's ${label} differs from the relay's configuration for this source`;
+      return { status: 409, body: errorBody('connection_mismatch', message, field) };
     }
     const scripted = responders.get(route);
     if (scripted) return scripted(body);
