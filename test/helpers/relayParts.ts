@@ -1,5 +1,12 @@
 import type { Logger } from 'pino';
-import { relaySettingsSchema, secretsOf, type RelayConfig, type RelaySettingsInput, type TenantConfig } from '../../relay/src/config';
+import {
+  relaySettingsSchema,
+  secretsOf,
+  tenantSchema,
+  type RelayConfig,
+  type RelaySettingsInput,
+  type TenantConfig,
+} from '../../relay/src/config';
 import { createLogger } from '../../relay/src/log';
 import type { RelayOptions } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
@@ -11,6 +18,57 @@ import { EngageSimulator, type EngageSimulatorOptions } from '../../sandbox/enga
  * The parts every test relay is built from (config, logger, store, outbox pacing), shared by the
  * harnesses so there is one way to build each.
  */
+
+/** Distinct, recognisable secrets per tenant (the leak scans look for every one of them). */
+export function tenantSecrets(index: number): {
+  apiAccessToken: string;
+  realtimeAccessToken: string;
+  webhookSecret: string;
+  cognigyApiKey: string;
+  relayApiKey: string;
+  verifyToken: string;
+} {
+  return {
+    apiAccessToken: `rest-token-T${index}-7f3a9c1e5b0d2468`,
+    realtimeAccessToken: `realtime-token-T${index}-c0ffee12deadbeef`,
+    webhookSecret: `webhook-secret-T${index}-55aa77cc99ee`,
+    cognigyApiKey: `cognigy-api-key-T${index}-31415926535`,
+    relayApiKey: `relay-api-key-T${index}-27182818284`,
+    verifyToken: `verify-token-T${index}-16180339887`,
+  };
+}
+
+/** Where nothing listens: Engage and Cognigy of a tenant the test does not run them for. */
+export const NOWHERE = 'http://127.0.0.1:9';
+
+/**
+ * Tenant `index` (with its `tenantSecrets`) as RELAY_CONFIG would give it. Engage is the simulator
+ * at `engageUrl` (its categories `categories`), or else the demo account's URLs with fixed categories,
+ * nothing answering; Cognigy is at `cognigyUrl` (default: nowhere). `values` are setup values an
+ * admin would type, over these (parsed by the relay's tenant schema).
+ */
+export function testTenant(
+  index: number,
+  wiring: { sourceId: string; engageUrl?: string; categories?: { botId: string; agentId: string }; cognigyUrl?: string },
+  values: Record<string, string | undefined> = {},
+): TenantConfig {
+  const s = tenantSecrets(index);
+  const { sourceId, engageUrl } = wiring;
+  return tenantSchema.parse({
+    apiAccessToken: s.apiAccessToken,
+    botCategoryId: wiring.categories?.botId ?? 'cat-bot-0001',
+    agentCategoryId: wiring.categories?.agentId ?? 'cat-agent-0002',
+    realtimeAccessToken: s.realtimeAccessToken,
+    realtimeEndpointUrl: `${engageUrl ?? 'https://demo.engagement.dimelo.com'}/realtime/sdk/${sourceId}`,
+    webhookSecret: s.webhookSecret,
+    baseApiUrl: engageUrl ? `${engageUrl}/1.0` : NOWHERE,
+    verifyToken: s.verifyToken,
+    cognigyApiBaseUrl: wiring.cognigyUrl ?? NOWHERE,
+    cognigyApiKey: s.cognigyApiKey,
+    relayApiKey: s.relayApiKey,
+    ...values,
+  });
+}
 
 /** A relay config on loopback with an OS-chosen port; `settings` as RELAY_CONFIG's settings block would give them. */
 export function testRelayConfig(tenants: TenantConfig[], settings: Partial<RelaySettingsInput> = {}): RelayConfig {
@@ -24,11 +82,13 @@ export function capturingLogger(config: RelayConfig, level: string = config.sett
   return { logger, logLines };
 }
 
-export type TestStoreLocation = { sqliteFile: string } | { redisUrl: string; keyPrefix: string };
+/** A SQLite file, SQLite in memory (gone when closed: for one store in one test), or a Redis key prefix. */
+export type TestStoreLocation = { sqliteFile: string } | 'memory' | { redisUrl: string; keyPrefix: string };
 
 /** Opens the store a test relay runs on; `logger` and `clock` are passed only when given, as the stores' defaults differ. */
 export async function openTestStore(location: TestStoreLocation, options: { logger?: Logger; clock?: () => number } = {}): Promise<Store> {
   const clock = options.clock ? { clock: options.clock } : {};
+  if (location === 'memory') return SqliteStore.open(':memory:', clock);
   if ('sqliteFile' in location) return SqliteStore.open(location.sqliteFile, clock);
   return RedisStore.connect(location.redisUrl, {
     keyPrefix: location.keyPrefix,

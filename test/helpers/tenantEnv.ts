@@ -1,3 +1,5 @@
+import { TENANT_ENV, type TenantConfig } from '../../relay/src/config';
+
 /**
  * One valid single-tenant environment, as an admin would set it (what `loadConfig` reads). Tests
  * spread it and override the variable they are about.
@@ -14,3 +16,13 @@ export const VALID_TENANT_ENV: Readonly<Record<string, string>> = {
   COGNIGY_API_KEY: 'cognigy-key-123456',
   RELAY_API_KEY: 'relay-key-1234567',
 };
+
+/** The environment an admin would set for `tenant` (what `loadConfig` reads back into it), e.g. for a relay process. */
+export function envOfTenant(tenant: TenantConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, field] of Object.entries(TENANT_ENV)) {
+    const value = tenant[field as keyof TenantConfig];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}

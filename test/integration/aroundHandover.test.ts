@@ -1,9 +1,7 @@
 import type { CognigySession, InjectedHandoverEvent } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { createRelay, type Relay } from '../../relay/src/relay';
-import { RedisStore } from '../../relay/src/store/redisStore';
 import { DEFAULT_AGENT_ID } from '../../sandbox/engage';
-import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { startRelayRig, WarpClock, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
@@ -16,12 +14,12 @@ import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 type Body = Record<string, unknown>;
 
 describe('Around the handover (sqlite store)', () => {
-  let journey: Journey;
-  /** The relay's clock runs ahead of real time by this much: tests move it to make timers due. */
-  let offsetMs = 0;
+  let journey: RelayRig;
+  /** The relay's clock: tests move it ahead of real time to make timers due. */
+  const clock = new WarpClock();
   let n = 0;
   beforeAll(async () => {
-    journey = await startJourney({ store: 'sqlite', relayClock: () => Date.now() + offsetMs });
+    journey = await startRelayRig({ store: 'sqlite', clock });
   });
   afterAll(async () => {
     await journey?.close();
@@ -43,10 +41,7 @@ describe('Around the handover (sqlite store)', () => {
     const started = await call(session, 'startHandover', { firstMessage: 'I need a human', options });
     expect(started.status).toBe(200);
     const threadId = threadOf(session);
-    await waitUntil(
-      'thread in the Agent category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
+    await journey.waitForAgentCategory(threadId);
     journey.engage.openIntervention(threadId, agentId);
     await waitUntil('agent-joined event', () => injectedTo(session).some((e) => e.status === 'active'));
     return threadId;
@@ -133,10 +128,7 @@ describe('Around the handover (sqlite store)', () => {
     const session = sessionNamed('close-queued');
     await call(session, 'startHandover', { firstMessage: 'anyone?' });
     const threadId = threadOf(session);
-    await waitUntil(
-      'thread in the Agent category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
+    await journey.waitForAgentCategory(threadId);
     // The thread id is learnt by the categorisation: the relay then asks Engage for open interventions.
     expect(await call(session, 'closeHandover', {})).toMatchObject({ status: 200, body: { closed: true, outcome: 'cancelled' } });
     await waitUntil(
@@ -156,11 +148,11 @@ describe('Around the handover (sqlite store)', () => {
     for (const agent of journey.engage.agents()) if (agent.id !== DEFAULT_AGENT_ID) journey.engage.setAgentStatus(agent.id, null);
     // Within the cache time the same answer comes back without asking Engage.
     expect((await call(session, 'agentAvailability')).body).toEqual(first.body);
-    offsetMs += 6_000;
+    clock.advance(6_000);
     expect(await call(session, 'agentAvailability')).toMatchObject({ status: 200, body: { available: false, availableAgents: 0 } });
     // A category nobody serves is its own question.
     journey.engage.setAgentStatus(DEFAULT_AGENT_ID, 'available');
-    offsetMs += 6_000;
+    clock.advance(6_000);
     expect(await call(session, 'agentAvailability', { categoryIds: ['5f1c00000000000000000fff'] })).toMatchObject({
       status: 200,
       body: { available: false, availableAgents: 0 },
@@ -222,7 +214,7 @@ describe('Around the handover (sqlite store)', () => {
 
   it('does not send transcript lines of the first handover again on the second', async () => {
     const session = sessionNamed('second');
-    const t = (secondsAgo: number) => new Date(Date.now() + offsetMs - secondsAgo * 1000).toISOString();
+    const t = (secondsAgo: number) => new Date(clock.now() - secondsAgo * 1000).toISOString();
     const early = [
       { role: 'user', text: 'hi there', at: t(60) },
       { role: 'bot', text: 'hello, how can I help?', at: t(59) },
@@ -243,12 +235,12 @@ describe('Around the handover (sqlite store)', () => {
   it('tells the agent after the inactivity timeout, and re-arms on each user message', async () => {
     const session = sessionNamed('inactive-notice');
     await withAgent(session, { inactivityTimeoutMinutes: 1, inactivityNotice: 'Customer silent for a minute.' });
-    offsetMs += 40_000;
+    clock.advance(40_000);
     await call(session, 'userMessage', { text: 'still here' });
-    offsetMs += 30_000; // 70 s after the join, 30 s after the message: not due
+    clock.advance(30_000); // 70 s after the join, 30 s after the message: not due
     await new Promise((r) => setTimeout(r, 300));
     expect(bodiesOf(session)).not.toContain('bot:Customer silent for a minute.');
-    offsetMs += 35_000;
+    clock.advance(35_000);
     await waitUntil('inactivity notice on the thread', () => bodiesOf(session).includes('bot:Customer silent for a minute.'));
     expect(injectedTo(session).filter((e) => e.status !== 'active')).toEqual([]);
     expect((await call(session, 'queueStatus')).body).toMatchObject({ status: 'active' });
@@ -258,7 +250,7 @@ describe('Around the handover (sqlite store)', () => {
     const session = sessionNamed('inactive-close');
     const threadId = await withAgent(session, { inactivityTimeoutMinutes: 1, inactivityCloses: true });
     await journey.engage.agentReply({ threadId, body: 'Are you there?' });
-    offsetMs += 61_000;
+    clock.advance(61_000);
     await waitUntil('completed event with reason inactivity', () =>
       injectedTo(session).some((e) => e.status === 'completed' && e.reason === 'inactivity'),
     );
@@ -280,20 +272,16 @@ describe('Around the handover (sqlite store)', () => {
 });
 
 describe('Inactivity with two relays sharing Redis', () => {
-  let journey: Journey;
-  let offsetMs = 0;
-  let second: Relay | null = null;
+  let journey: RelayRig;
+  const clock = new WarpClock();
   beforeAll(async () => {
-    journey = await startJourney({ store: 'redis', relayClock: () => Date.now() + offsetMs });
+    journey = await startRelayRig({ store: 'redis', clock });
   });
   afterAll(async () => {
-    await second?.stop({ closeStore: true });
     await journey?.close();
   });
 
   it('a check written by one relay fires on the other after the first stopped', async () => {
-    const url = process.env.TEST_REDIS_URL;
-    if (!url) throw new Error('TEST_REDIS_URL not set: jest globalSetup starts redis-server');
     const session: CognigySession = { URLToken: 'tok', userId: 'ha-user', sessionId: 'ha-session' };
     const call = (route: Parameters<typeof signedRelayCall>[2], relayUrl: string, extra: Body = {}) =>
       signedRelayCall(relayUrl, journey.tenant, route, { ...envelopeFor(journey.tenant, session, `ha-${route}-${Date.now()}`), ...extra });
@@ -302,10 +290,7 @@ describe('Inactivity with two relays sharing Redis', () => {
       options: { inactivityTimeoutMinutes: 2, inactivityCloses: true },
     });
     const threadId = threadIdFor(journey.tenant.sourceId, session);
-    await waitUntil(
-      'thread in the Agent category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
+    await journey.waitForAgentCategory(threadId);
     journey.engage.openIntervention(threadId);
     await waitUntil('agent joined', () =>
       journey.cognigy.calls.some(
@@ -313,19 +298,10 @@ describe('Inactivity with two relays sharing Redis', () => {
       ),
     );
 
-    const store = await RedisStore.connect(url, { keyPrefix: `journey:${journey.tenant.sourceId}:` });
-    second = createRelay({
-      config: journey.config,
-      store,
-      logger: journey.logger,
-      clock: () => Date.now() + offsetMs,
-      outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 2_000 },
-      outboundTimeoutMs: 2_000,
-    });
-    await second.start(0, '127.0.0.1');
+    await journey.startExtraRelay();
     await journey.relay.stop({ closeStore: true });
 
-    offsetMs += 121_000;
+    clock.advance(121_000);
     await waitUntil('completed with reason inactivity', () =>
       journey.cognigy.calls.some(
         (c) => c.sessionId === session.sessionId && (c.data as { handover?: { reason?: string } }).handover?.reason === 'inactivity',

@@ -1,7 +1,7 @@
 import type { CognigySession, QueueStatusResponse } from '../../contract/relayApi';
 import { tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
@@ -18,14 +18,14 @@ type HandoverData = { status?: string; reason?: string };
 const handoverOf = (call: { data: Record<string, unknown> }): HandoverData => (call.data.handover as HandoverData | undefined) ?? {};
 
 describe('Engage semantics the relay must follow (sqlite store)', () => {
-  let journey: Journey;
+  let journey: RelayRig;
   let n = 0;
   beforeAll(async () => {
-    journey = await startJourney({
+    journey = await startRelayRig({
       store: 'sqlite',
       engageOptions: { agentRepliesWithoutContentId: true, numericWebhookResourceIds: true, ruleCategoryIds: [RULE_CATEGORY] },
       // The form an admin gets from the seed without the version suffix: https://host, no /1.0.
-      tenantValues: (engage) => ({ baseApiUrl: engage.url }),
+      tenantValues: (_index, engage) => ({ baseApiUrl: engage.url }),
     });
     journey.engage.addCategory(EXTRA_CATEGORY, 'Billing');
   });
@@ -42,10 +42,7 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     const session = { URLToken: 'url', userId: 'url-user', sessionId: 'url-session' };
     await call(session, 'startHandover', { firstMessage: 'help' });
     const threadId = threadIdFor(journey.tenant.sourceId, session);
-    await waitUntil(
-      'thread in the Agent category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
+    await journey.waitForAgentCategory(threadId);
   });
 
   it('creates the Bot and Agent identities once per tenant, outside the handover lanes', async () => {
@@ -72,7 +69,7 @@ describe('Engage semantics the relay must follow (sqlite store)', () => {
     const session = { URLToken: 'cat', userId: 'cat-user', sessionId: 'cat-session' };
     const threadId = threadIdFor(journey.tenant.sourceId, session);
     await call(session, 'startHandover', { firstMessage: 'billing question', additionalCategoryIds: [EXTRA_CATEGORY] });
-    await waitUntil('thread in the Agent category', () => journey.engage.thread(threadId)?.categoryIds.includes(agentCategoryId) === true);
+    await journey.waitForAgentCategory(threadId);
     expect(new Set(journey.engage.thread(threadId)?.categoryIds)).toEqual(new Set([RULE_CATEGORY, agentCategoryId, EXTRA_CATEGORY]));
 
     await journey.engage.agentReply({ threadId, body: 'Done, anything else?' });

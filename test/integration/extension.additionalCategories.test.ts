@@ -1,7 +1,7 @@
 import extension from '../../extension/src/module';
 import { handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
 import { FlowRunner, placeNode, type Flow } from '../../sandbox/cognigy/flowRunner';
-import { startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { useFrontedRig } from '../helpers/relayRig';
 
 /** The node's "Additional Category IDs" (Cognigy's built-in handover has it) reaches the relay's start request. */
 function flowWith(config: Record<string, unknown>): Flow {
@@ -9,12 +9,7 @@ function flowWith(config: Record<string, unknown>): Flow {
 }
 
 describe('Handover to RCE: Additional Category IDs', () => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest({ backend: 'recording' });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig('standIn');
 
   it('is in its own collapsed section, empty by default, like the built-in provider', () => {
     const field = handoverToRceNode.fields?.find((f) => f.key === 'additionalCategoryIds');

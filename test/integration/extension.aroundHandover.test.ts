@@ -3,7 +3,7 @@ import type { HandoverState } from '../../extension/src/handoverLogic';
 import extension from '../../extension/src/module';
 import { DEFAULT_AGENT_RELEASED_MESSAGE, handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
 import { FlowRunner, placeNode, type Flow, type NextNodeModel, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
-import { startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { useFrontedRig } from '../helpers/relayRig';
 
 /**
  * Issue 16 on the Handover node, run by the Flow runner against a relay on 127.0.0.1: queue
@@ -47,13 +47,8 @@ function newSession(): SessionKey {
 
 const texts = (turn: TurnResult): string[] => turn.outputs.map((o) => o.text);
 
-describe.each(['recording', 'real'] as const)('Handover to RCE around the handover (%s relay)', (backend) => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest({ backend });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+describe.each(['standIn', 'relay'] as const)('Handover to RCE around the handover (%s)', (front) => {
+  const relay = useFrontedRig(front);
 
   async function started(config: Record<string, unknown> = {}, model: NextNodeModel = 'lastWins') {
     const runner = new FlowRunner({ flow: flow(config), extension, connections: { rce: relay.connection }, nextNodeModel: model });

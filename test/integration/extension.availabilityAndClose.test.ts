@@ -6,7 +6,7 @@ import { closeRceHandoverNode } from '../../extension/src/nodes/closeHandover';
 import { handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
 import { CALLBACK_REPLY, demoFlow } from '../../sandbox/cognigy/demoFlow';
 import { FlowRunner, placeNode, type Flow, type NextNodeModel, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
-import { startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { useFrontedRig } from '../helpers/relayRig';
 
 /**
  * Check RCE Agent Availability and Close RCE Handover run by the Flow runner against the
@@ -42,12 +42,7 @@ function availabilityFlow(config: Record<string, unknown>): Flow {
 }
 
 describe('Check RCE Agent Availability (recording relay)', () => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest();
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig('standIn');
 
   const run = (config: Record<string, unknown>) =>
     new FlowRunner({ flow: availabilityFlow(config), extension, connections: { rce: relay.connection } }).send(newSession(), {
@@ -162,12 +157,7 @@ function closeFlow(model: NextNodeModel): { flow: Flow; model: NextNodeModel } {
 }
 
 describe.each(['lastWins', 'stack'] as const)('Close RCE Handover (recording relay, setNextNode model %s)', (model) => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest();
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig('standIn');
 
   /** A handover whose "On Long Wait" branch (a Say) was taken: the next input starts at the Flow start. */
   async function started() {
@@ -246,12 +236,7 @@ describe.each(['lastWins', 'stack'] as const)('Close RCE Handover (recording rel
 });
 
 describe.each(['lastWins', 'stack'] as const)('the sandbox demo Flow (recording relay, setNextNode model %s)', (model) => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest();
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig('standIn');
 
   it('checks availability, hands over, offers a callback on a long wait, and closes on "Call me back"', async () => {
     const runner = new FlowRunner({ flow: demoFlow(), extension, connections: { sandbox: relay.connection }, nextNodeModel: model });

@@ -3,7 +3,7 @@ import extension from '../../extension/src/module';
 import { CALLBACK_REPLY, demoFlow } from '../../sandbox/cognigy/demoFlow';
 import { FlowRunner, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
 import { DEFAULT_AGENT_ID } from '../../sandbox/engage';
-import { TEST_SECRETS, startJourney, type Journey } from '../helpers/journeyHarness';
+import { handOverInFlow, startRelayRig, WarpClock, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 
 /**
@@ -17,29 +17,17 @@ import { waitUntil } from '../helpers/waitUntil';
 const texts = (turn: TurnResult): string[] => turn.outputs.map((o) => o.text);
 
 describe('the demo Flow against the relay and the simulators', () => {
-  let journey: Journey;
+  let journey: RelayRig;
   let runner: FlowRunner;
   let connections: Record<string, Record<string, string>>;
-  /** The relay's clock runs ahead by this much: moving it expires the availability cache. */
-  let offsetMs = 0;
+  /** The relay's clock: moving it ahead expires the availability cache. */
+  const clock = new WarpClock();
   let n = 0;
   const delivered = new Map<string, number>();
 
   beforeAll(async () => {
-    journey = await startJourney({ store: 'sqlite', relayClock: () => Date.now() + offsetMs });
-    connections = {
-      sandbox: {
-        apiAccessToken: TEST_SECRETS.apiAccessToken,
-        botCategoryId: journey.tenant.botCategoryId,
-        agentCategoryId: journey.tenant.agentCategoryId,
-        realtimeAccessToken: TEST_SECRETS.realtimeAccessToken,
-        realtimeEndpointUrl: journey.tenant.realtimeEndpointUrl,
-        webhookSecret: TEST_SECRETS.webhookSecret,
-        baseApiUrl: journey.engage.baseApiUrl,
-        relayUrl: journey.relayUrl,
-        relayApiKey: TEST_SECRETS.relayApiKey,
-      },
-    };
+    journey = await startRelayRig({ store: 'sqlite', clock });
+    connections = { sandbox: journey.connection };
     runner = new FlowRunner({ flow: demoFlow(), extension, connections });
   });
   afterAll(async () => {
@@ -61,16 +49,7 @@ describe('the demo Flow against the relay and the simulators', () => {
     const call = injects()[seen];
     return runner.send(session, { text: call?.text ?? '', data: call?.data ?? {} });
   }
-  async function handedOver(session: SessionKey): Promise<string> {
-    const start = await runner.send(session, { text: 'I want an agent' });
-    expect(texts(start)).toEqual(["Please wait a moment, I'm connecting you with an agent."]);
-    const threadId = state(session).threadId ?? '';
-    await waitUntil(
-      'thread in the Agent category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
-    return threadId;
-  }
+  const handedOver = (session: SessionKey): Promise<string> => handOverInFlow(journey, runner, session);
 
   it('offers a callback on a long wait and closes the handover from the Flow; the thread goes back to Bot', async () => {
     const session = newSession();
@@ -142,13 +121,7 @@ describe('the demo Flow against the relay and the simulators', () => {
     handover.config.userLeftNotice = 'Customer gone (demo).';
     const leaving = new FlowRunner({ flow, extension, connections });
     const session = newSession();
-    const start = await leaving.send(session, { text: 'agent' });
-    expect(texts(start)).toEqual(["Please wait a moment, I'm connecting you with an agent."]);
-    const threadId = (leaving.session(session).context.rceHandover as HandoverState).threadId ?? '';
-    await waitUntil(
-      'thread in the Agent category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
+    const threadId = await handOverInFlow(journey, leaving, session, 'agent');
     journey.engage.openIntervention(threadId);
     await waitUntil('agent joined', () => journey.cognigy.calls.some((c) => c.kind === 'inject' && c.sessionId === session.sessionId));
     const joined = journey.cognigy.calls.find((c) => c.kind === 'inject' && c.sessionId === session.sessionId);
@@ -165,7 +138,7 @@ describe('the demo Flow against the relay and the simulators', () => {
   it('says the offline message when every agent is away, without starting a handover', async () => {
     journey.engage.setAgentStatus(DEFAULT_AGENT_ID, 'away');
     for (const agent of journey.engage.agents()) if (agent.id !== DEFAULT_AGENT_ID) journey.engage.setAgentStatus(agent.id, null);
-    offsetMs += 6_000; // past the relay's availability cache
+    clock.advance(6_000); // past the relay's availability cache
     try {
       const session = newSession();
       const turn = await runner.send(session, { text: 'agent please' });
@@ -175,7 +148,7 @@ describe('the demo Flow against the relay and the simulators', () => {
       expect(runner.session(session).context.rceHandover).toBeUndefined();
     } finally {
       journey.engage.setAgentStatus(DEFAULT_AGENT_ID, 'available');
-      offsetMs += 6_000;
+      clock.advance(6_000);
     }
   });
 });

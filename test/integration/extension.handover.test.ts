@@ -11,12 +11,12 @@ import {
   type SessionKey,
   type TurnResult,
 } from '../../sandbox/cognigy/flowRunner';
-import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { tenantSecrets, useFrontedRig, type FrontedRig } from '../helpers/relayRig';
 
 /**
  * The Handover to RCE node run by the Flow runner against a relay on 127.0.0.1.
- * The journey block runs against both backends of startRelayForTest (the recording stand-in
- * and the real relay); fault scripts need the recording backend.
+ * The journey block runs against both fronts of the relay rig (the recording stand-in
+ * and the real relay behind the front); fault scripts need the stand-in.
  */
 
 const profile = { firstname: 'Ada', lastname: 'Lovelace', email: 'ada@example.com', gender: 'female', goals: ['billing'] };
@@ -67,7 +67,7 @@ interface FlowShape {
 }
 
 function runnerFor(
-  relay: RelayForTest,
+  relay: FrontedRig,
   config: Record<string, unknown> = {},
   connection: Record<string, string> = relay.connection,
   shape: FlowShape = {},
@@ -104,7 +104,7 @@ function handoverEvent(
 }
 
 async function startedSession(
-  relay: RelayForTest,
+  relay: FrontedRig,
   config: Record<string, unknown> = {},
   shape: FlowShape = {},
 ): Promise<{ runner: FlowRunner; session: SessionKey; start: TurnResult }> {
@@ -120,7 +120,7 @@ async function startedSession(
 }
 
 /** The proof that the handover survived: the next user message goes to the agent and the bot says nothing. */
-async function nextMessageGoesToTheAgent(relay: RelayForTest, runner: FlowRunner, session: SessionKey): Promise<void> {
+async function nextMessageGoesToTheAgent(relay: FrontedRig, runner: FlowRunner, session: SessionKey): Promise<void> {
   relay.reset();
   const next = await runner.send(session, { text: 'Still there?' });
   expect(next.outputs).toEqual([]);
@@ -144,16 +144,11 @@ const BRANCH_STYLES: [string, FlowShape][] = (['lastWins', 'stack'] as const).fl
 function expectNoSecretsAnywhere(runner: FlowRunner, session: SessionKey): void {
   const s = runner.session(session);
   const everything = JSON.stringify({ context: s.context, logs: s.logs, outputs: s.outputs });
-  for (const secret of Object.values(TEST_CONNECTION_SECRETS)) expect(everything).not.toContain(secret);
+  for (const secret of Object.values(tenantSecrets(0))) expect(everything).not.toContain(secret);
 }
 
-describe.each(['recording', 'real'] as const)('Handover to RCE against the %s relay', (backend) => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest({ backend });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+describe.each(['standIn', 'relay'] as const)('Handover to RCE against the %s', (front) => {
+  const relay = useFrontedRig(front);
 
   it('starts a handover with one signed call, tells the user and waits in the node', async () => {
     const { runner, session, start } = await startedSession(relay);
@@ -380,12 +375,7 @@ describe.each(['recording', 'real'] as const)('Handover to RCE against the %s re
 });
 
 describe('Handover to RCE when things go wrong (recording relay)', () => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest();
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig('standIn');
 
   it('takes "On Error" with a clear log line when the relay is down', async () => {
     const runner = new FlowRunner({

@@ -2,7 +2,7 @@ import extension from '../../extension/src/module';
 import { handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
 import { mirrorToRceNode } from '../../extension/src/nodes/mirrorToRce';
 import { FlowRunner, placeNode, type Flow, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
-import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { tenantSecrets, useFrontedRig } from '../helpers/relayRig';
 
 /**
  * Mirror to RCE ("Forward Only Handover Conversations" off), run by the Flow runner against a
@@ -53,16 +53,11 @@ const problems = (turn: TurnResult) => turn.logs.filter((l) => l.level === 'erro
 
 function expectNoSecretsAnywhere(runner: FlowRunner, session: SessionKey): void {
   const everything = JSON.stringify(runner.session(session));
-  for (const secret of Object.values(TEST_CONNECTION_SECRETS)) expect(everything).not.toContain(secret);
+  for (const secret of Object.values(tenantSecrets(0))) expect(everything).not.toContain(secret);
 }
 
-describe.each(['real', 'recording'] as const)('Mirror to RCE against the %s relay', (backend) => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest({ backend });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+describe.each(['relay', 'standIn'] as const)('Mirror to RCE against the %s', (front) => {
+  const relay = useFrontedRig(front);
 
   const runnerFor = (flow: Flow = mirrorFlow(), connection: Record<string, string> = relay.connection) =>
     new FlowRunner({ flow, extension, connections: { rce: connection } });
@@ -252,12 +247,7 @@ describe.each(['real', 'recording'] as const)('Mirror to RCE against the %s rela
 });
 
 describe('Mirror to RCE when the relay misbehaves (recording relay)', () => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest();
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig('standIn');
 
   it('logs an HTTP error and a non-contract answer, and the Flow goes on', async () => {
     for (const [reply, code] of [

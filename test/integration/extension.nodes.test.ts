@@ -3,7 +3,7 @@ import { getQueueStatusNode } from '../../extension/src/nodes/getQueueStatus';
 import { handoverToRceNode } from '../../extension/src/nodes/handoverToRce';
 import { sendProfileNode } from '../../extension/src/nodes/sendProfile';
 import { FlowRunner, placeNode, type Flow, type SessionKey } from '../../sandbox/cognigy/flowRunner';
-import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { tenantSecrets, useFrontedRig } from '../helpers/relayRig';
 
 /** Get Queue Status and Send Profile, run by the Flow runner against a relay on 127.0.0.1. */
 
@@ -42,13 +42,8 @@ function profileFlow(config: Record<string, unknown> = {}): Flow {
   };
 }
 
-describe.each(['recording', 'real'] as const)('Get Queue Status and Send Profile against the %s relay', (backend) => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest({ backend });
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+describe.each(['standIn', 'relay'] as const)('Get Queue Status and Send Profile against the %s', (front) => {
+  const relay = useFrontedRig(front);
 
   it('stores known=false and nulls while Engage has reported no queue position', async () => {
     const runner = new FlowRunner({ flow: queueFlow(), extension, connections: { rce: relay.connection } });
@@ -162,12 +157,7 @@ describe.each(['recording', 'real'] as const)('Get Queue Status and Send Profile
 });
 
 describe('Get Queue Status and Send Profile when things go wrong (recording relay)', () => {
-  let relay: RelayForTest;
-  beforeAll(async () => {
-    relay = await startRelayForTest();
-  });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
+  const relay = useFrontedRig('standIn');
 
   it('reports a known queue position', async () => {
     const runner = new FlowRunner({ flow: queueFlow(), extension, connections: { rce: relay.connection } });
@@ -201,7 +191,7 @@ describe('Get Queue Status and Send Profile when things go wrong (recording rela
       expect(errors).toHaveLength(1);
       expect(errors[0]?.message).toContain('relay_unreachable: The relay at http://127.0.0.1:9 is unreachable');
       const everything = JSON.stringify(runner.session(session));
-      for (const secret of Object.values(TEST_CONNECTION_SECRETS)) expect(everything).not.toContain(secret);
+      for (const secret of Object.values(tenantSecrets(0))) expect(everything).not.toContain(secret);
     }
   });
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONNECTION_FIELD_NAMES } from '../../extension/src/connection';
 import { FlowRunner, placeNode, type Flow } from '../../sandbox/cognigy/flowRunner';
-import { startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { useFrontedRig } from '../helpers/relayRig';
 
 /** Builds the uploadable tarball once and checks it the way Cognigy would use it. */
 
@@ -112,12 +112,7 @@ describe('extension tarball', () => {
   });
 
   describe('nodes from the loaded bundle against the real relay', () => {
-    let relay: RelayForTest;
-    beforeAll(async () => {
-      relay = await startRelayForTest({ backend: 'real' });
-    });
-    afterAll(async () => relay.close());
-    beforeEach(() => relay.reset());
+    const relay = useFrontedRig('relay');
 
     it('starts a handover against the relay with one signed call', async () => {
       const handover = loaded.nodes.find((n) => n.type === 'handoverToRce')!;

@@ -15,7 +15,7 @@ import {
   startHandover,
   type RelayCallContext,
 } from '../../extension/src/relayClient';
-import { TEST_CONNECTION_SECRETS, startRelayForTest, type RelayForTest } from '../helpers/relayUnderTest';
+import { tenantSecrets, useFrontedRig } from '../helpers/relayRig';
 
 /**
  * The extension's relay client against the real relay (contract + signature checked on every call
@@ -36,21 +36,18 @@ async function callError(promise: Promise<unknown>): Promise<RelayCallError> {
 }
 
 function expectNoSecrets(text: string): void {
-  for (const secret of Object.values(TEST_CONNECTION_SECRETS)) expect(text).not.toContain(secret);
+  for (const secret of Object.values(tenantSecrets(0))) expect(text).not.toContain(secret);
 }
 
 describe('relay client against the real relay', () => {
-  let relay: RelayForTest;
+  const relay = useFrontedRig('relay');
   let connection: RceConnection;
   let context: RelayCallContext;
 
-  beforeAll(async () => {
-    relay = await startRelayForTest({ backend: 'real' });
+  beforeAll(() => {
     connection = parseConnection(relay.connection);
     context = { connection, session, inputId: 'input-1' };
   });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
 
   it('sends one signed, contract-valid request per call with the connection fingerprint', async () => {
     const result = await startHandover(context, { firstMessage: 'Help', profile: { firstname: 'Ada' } });
@@ -59,12 +56,12 @@ describe('relay client against the real relay', () => {
     const [request] = relay.requestsFor('startHandover');
     expect(request?.signature).toEqual({ ok: true });
     expect(request?.schemaError).toBeNull();
-    expect(request?.headers[RELAY_HEADERS.source]).toBe(relay.sourceId);
+    expect(request?.headers[RELAY_HEADERS.source]).toBe(relay.tenant.sourceId);
     // v2 (method, path, source, timestamp, nonce, body) for this relay, and v1 for relays released before v2.
     const headers = request?.headers ?? {};
     const text = (name: string) => String(headers[name] ?? '');
     const v2 = verifyRelayRequest({
-      acceptedKeys: [relay.apiKey],
+      acceptedKeys: [relay.tenant.relayApiKey],
       method: 'POST',
       path: '/api/v1/handover/start',
       rawBody: Buffer.from(request?.rawBody ?? ''),
@@ -77,7 +74,7 @@ describe('relay client against the real relay', () => {
     expect(v2).toEqual({ ok: true });
     expect(
       verifyRelayRequest({
-        acceptedKeys: [relay.apiKey],
+        acceptedKeys: [relay.tenant.relayApiKey],
         method: 'POST',
         path: '/api/v1/handover/cancel',
         rawBody: Buffer.from(request?.rawBody ?? ''),
@@ -89,15 +86,20 @@ describe('relay client against the real relay', () => {
       }),
     ).toEqual({ ok: false, reason: 'bad_signature' });
     expect(text(RELAY_HEADERS.signature)).toBe(
-      signRelayRequestV1(relay.apiKey, Number(text(RELAY_HEADERS.timestamp)), request?.rawBody ?? '', text(RELAY_HEADERS.nonce)),
+      signRelayRequestV1(
+        relay.tenant.relayApiKey,
+        Number(text(RELAY_HEADERS.timestamp)),
+        request?.rawBody ?? '',
+        text(RELAY_HEADERS.nonce),
+      ),
     );
     expect(request?.body).toMatchObject({
       session,
       connection: {
-        sourceId: relay.sourceId,
+        sourceId: relay.tenant.sourceId,
         botCategoryId: relay.connection.botCategoryId,
         agentCategoryId: relay.connection.agentCategoryId,
-        apiAccessTokenFingerprint: tokenFingerprint(TEST_CONNECTION_SECRETS.apiAccessToken),
+        apiAccessTokenFingerprint: tokenFingerprint(tenantSecrets(0).apiAccessToken),
       },
       firstMessage: 'Help',
       profile: { firstname: 'Ada' },
@@ -203,20 +205,17 @@ describe('relay client against the real relay', () => {
 });
 
 describe('relay client against scripted relay answers (recording relay)', () => {
-  let relay: RelayForTest;
+  const relay = useFrontedRig('standIn');
   let context: RelayCallContext;
 
-  beforeAll(async () => {
-    relay = await startRelayForTest();
+  beforeAll(() => {
     context = { connection: parseConnection(relay.connection), session, inputId: 'input-1' };
   });
-  afterAll(async () => relay.close());
-  beforeEach(() => relay.reset());
 
   it('redacts secrets the relay might echo', async () => {
     relay.respondWith('queueStatus', () => ({
       status: 400,
-      body: { error: { code: 'odd', message: `token ${TEST_CONNECTION_SECRETS.apiAccessToken} rejected` } },
+      body: { error: { code: 'odd', message: `token ${tenantSecrets(0).apiAccessToken} rejected` } },
     }));
     const error = await callError(queueStatus(context));
     expect(error.message).toBe('token [redacted] rejected');

@@ -2,7 +2,7 @@ import { ALL_SET_PAYLOAD, type HandoverState } from '../../extension/src/handove
 import extension from '../../extension/src/module';
 import { WAITING_TIP, demoFlow } from '../../sandbox/cognigy/demoFlow';
 import { FlowRunner, type NextNodeModel, type SessionKey, type TurnResult } from '../../sandbox/cognigy/flowRunner';
-import { TEST_SECRETS, startJourney, type Journey } from '../helpers/journeyHarness';
+import { handOverInFlow, startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 
 /**
@@ -16,25 +16,13 @@ import { waitUntil } from '../helpers/waitUntil';
 const texts = (turn: TurnResult): string[] => turn.outputs.map((o) => o.text);
 
 describe.each(['lastWins', 'stack'] as const)('While Waiting in the demo Flow (%s)', (model: NextNodeModel) => {
-  let journey: Journey;
+  let journey: RelayRig;
   let runner: FlowRunner;
   let n = 0;
 
   beforeAll(async () => {
-    journey = await startJourney({ store: 'sqlite' });
-    const connections = {
-      sandbox: {
-        apiAccessToken: TEST_SECRETS.apiAccessToken,
-        botCategoryId: journey.tenant.botCategoryId,
-        agentCategoryId: journey.tenant.agentCategoryId,
-        realtimeAccessToken: TEST_SECRETS.realtimeAccessToken,
-        realtimeEndpointUrl: journey.tenant.realtimeEndpointUrl,
-        webhookSecret: TEST_SECRETS.webhookSecret,
-        baseApiUrl: journey.engage.baseApiUrl,
-        relayUrl: journey.relayUrl,
-        relayApiKey: TEST_SECRETS.relayApiKey,
-      },
-    };
+    journey = await startRelayRig({ store: 'sqlite' });
+    const connections = { sandbox: journey.connection };
     runner = new FlowRunner({ flow: demoFlow(), extension, connections, nextNodeModel: model });
   });
   afterAll(async () => {
@@ -50,17 +38,7 @@ describe.each(['lastWins', 'stack'] as const)('While Waiting in the demo Flow (%
   const onDesk = (threadId: string, body: string) =>
     journey.engage.thread(threadId)?.messages.some((m) => m.side === 'customer' && m.body === body) === true;
 
-  async function waiting(session: SessionKey): Promise<string> {
-    expect(texts(await runner.send(session, { text: 'I want an agent' }))).toEqual([
-      "Please wait a moment, I'm connecting you with an agent.",
-    ]);
-    const threadId = state(session).threadId ?? '';
-    await waitUntil(
-      'thread in the Agent category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
-    return threadId;
-  }
+  const waiting = (session: SessionKey): Promise<string> => handOverInFlow(journey, runner, session);
 
   it('answers what it can while the user waits, the agent sees the message too, and the next input comes back to the node', async () => {
     const session = newSession();

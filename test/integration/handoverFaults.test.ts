@@ -1,33 +1,30 @@
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { startJourney, type Journey, type StoreKind } from '../helpers/journeyHarness';
+import { startRelayRig, type RelayRig, type RigStore } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
-async function startHandover(journey: Journey, session: CognigySession): Promise<string> {
+async function startHandover(journey: RelayRig, session: CognigySession): Promise<string> {
   const response = await signedRelayCall(journey.relayUrl, journey.tenant, 'startHandover', {
     ...envelopeFor(journey.tenant, session, `start-${session.sessionId}`),
     firstMessage: 'help please',
   });
   expect(response.status).toBe(200);
   const threadId = threadIdFor(journey.tenant.sourceId, session);
-  await waitUntil(
-    'thread in Agent category',
-    () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-  );
+  await journey.waitForAgentCategory(threadId);
   return threadId;
 }
 
-const notifiedTexts = (journey: Journey, sessionId: string) =>
+const notifiedTexts = (journey: RelayRig, sessionId: string) =>
   journey.cognigy
     .notifications()
     .filter((c) => c.sessionId === sessionId)
     .map((c) => c.text);
 
-describe.each<StoreKind>(['sqlite', 'redis'])('delivery guarantees under faults (%s store)', (storeKind) => {
-  let journey: Journey;
+describe.each<RigStore>(['sqlite', 'redis'])('delivery guarantees under faults (%s store)', (storeKind) => {
+  let journey: RelayRig;
   beforeEach(async () => {
-    journey = await startJourney({ store: storeKind });
+    journey = await startRelayRig({ store: storeKind });
   });
   afterEach(async () => {
     await journey?.close();
@@ -92,7 +89,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('delivery guarantees under faults 
 
 describe('giving up', () => {
   it('moves the conversation to error and tells the Flow when Engage stays unreachable past the deadline', async () => {
-    const journey = await startJourney({ store: 'sqlite', outboxDeadlineMs: 800 });
+    const journey = await startRelayRig({ store: 'sqlite', settings: { outboxDeadlineMs: 800 } });
     try {
       journey.engage.failNext({ api: 'send', status: 503, count: 1000 });
       const session = { URLToken: 'tok', userId: 'u-err', sessionId: 's-err' };

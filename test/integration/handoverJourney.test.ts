@@ -1,19 +1,19 @@
 import type { CognigySession, QueueStatusResponse, StartHandoverResponse, UserMessageResponse } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { startJourney, type Journey, type StoreKind } from '../helpers/journeyHarness';
+import { startRelayRig, type RelayRig, type RigStore } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 const session: CognigySession = { URLToken: 'endpoint-token-1', userId: 'user-42', sessionId: 'session-7' };
 
-describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s store)', (storeKind) => {
-  let journey: Journey;
+describe.each<RigStore>(['sqlite', 'redis'])('the whole handover journey (%s store)', (storeKind) => {
+  let journey: RelayRig;
   let threadId: string;
   let requestCounter = 0;
   const nextRequestId = () => `req-${storeKind}-${++requestCounter}`;
 
   beforeAll(async () => {
-    journey = await startJourney({ store: storeKind });
+    journey = await startRelayRig({ store: storeKind });
     threadId = threadIdFor(journey.tenant.sourceId, session);
   });
   afterAll(async () => {
@@ -37,10 +37,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('the whole handover journey (%s st
     expect(response.status).toBe(200);
     expect(response.body).toEqual<StartHandoverResponse>({ threadId, status: 'queued', started: true });
 
-    await waitUntil(
-      'thread in the Agent category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
+    await journey.waitForAgentCategory(threadId);
     const thread = journey.engage.thread(threadId);
     expect(thread?.categoryIds).toEqual([journey.tenant.agentCategoryId]);
     expect(thread?.messages.map((m) => m.body)).toEqual([

@@ -1,15 +1,15 @@
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor, authorIdFor } from '../../relay/src/handover/identity';
-import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /** The paths beside the main journey: mirroring before a handover, user cancel, profile updates. */
 describe('handover variants (sqlite store)', () => {
-  let journey: Journey;
+  let journey: RelayRig;
   let n = 0;
   beforeAll(async () => {
-    journey = await startJourney({ store: 'sqlite' });
+    journey = await startRelayRig({ store: 'sqlite' });
   });
   afterAll(async () => {
     await journey?.close();

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { runInspectCommand } from '../../relay/src/store/inspectCli';
-import { startJourney, TEST_SECRETS, type Journey, type StoreKind } from '../helpers/journeyHarness';
+import { startRelayRig, type RelayRig, type RigStore } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
@@ -23,13 +23,13 @@ function capture(): { out: Writable; text: () => string } {
   };
 }
 
-describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (%s store)', (storeKind) => {
-  let journey: Journey;
+describe.each<RigStore>(['sqlite', 'redis'])('relay inspect on a real journey (%s store)', (storeKind) => {
+  let journey: RelayRig;
   let threadId: string;
   let n = 0;
 
   beforeAll(async () => {
-    journey = await startJourney({ store: storeKind });
+    journey = await startRelayRig({ store: storeKind });
     threadId = threadIdFor(journey.tenant.sourceId, session);
   });
   afterAll(async () => {
@@ -56,10 +56,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (
     expect(
       (await call('startHandover', { firstMessage: 'I want to talk to a person', transcript: [{ role: 'bot', text: 'Hello!' }] })).status,
     ).toBe(200);
-    await waitUntil(
-      'thread in the Agent category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
+    await journey.waitForAgentCategory(threadId);
     await journey.engage.queuingUpdate({ threadId, position: 2, estimatedWaitTimeSeconds: 60 });
     await journey.cognigy.waitFor((calls) => calls.some((c) => c.kind === 'inject'));
 
@@ -115,7 +112,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('relay inspect on a real journey (
     // Never the whole body, the URLToken or a secret.
     expect(text).not.toContain(LONG_REPLY);
     expect(text).not.toContain(session.URLToken);
-    for (const secret of Object.values(TEST_SECRETS)) expect(text).not.toContain(secret);
+    for (const secret of journey.secrets) expect(text).not.toContain(secret);
 
     // The same conversation by its thread id and by its Engage thread id; JSON without the URLToken.
     const engageThreadId = journey.engage.thread(threadId)?.id;

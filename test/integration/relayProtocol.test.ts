@@ -1,15 +1,15 @@
 import axios from 'axios';
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { startJourney, TEST_SECRETS, type Journey } from '../helpers/journeyHarness';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /** The relay's /handover/rce route as Engage sees it: Source SDK actions, webhook handshake, webhook deliveries. */
 describe('relay protocol edge at /handover/rce', () => {
-  let journey: Journey;
+  let journey: RelayRig;
   let url: string;
   beforeAll(async () => {
-    journey = await startJourney({ store: 'sqlite' });
+    journey = await startRelayRig({ store: 'sqlite' });
     url = `${journey.relayUrl}/handover/rce`;
   });
   afterAll(async () => {
@@ -25,7 +25,7 @@ describe('relay protocol edge at /handover/rce', () => {
     });
   const sdkBody = (action: string, params?: Record<string, unknown>, time = new Date().toISOString()) =>
     JSON.stringify(params ? { action, params, time } : { action, time });
-  const signed = (body: string, token = TEST_SECRETS.realtimeAccessToken) => ({
+  const signed = (body: string, token = journey.tenant.realtimeAccessToken) => ({
     'Content-Type': 'application/json',
     'X-SMCCSDK-SIGNATURE': signSdkBody(token, body),
   });
@@ -36,7 +36,7 @@ describe('relay protocol edge at /handover/rce', () => {
       const response = await post(body, signed(body));
       expect(response.status).toBe(200);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
-      expect(response.headers['x-smccsdk-signature']).toBe(signSdkBody(TEST_SECRETS.realtimeAccessToken, response.data));
+      expect(response.headers['x-smccsdk-signature']).toBe(signSdkBody(journey.tenant.realtimeAccessToken, response.data));
       const info = JSON.parse(response.data) as { objects: Record<string, string[]>; options: string[] };
       expect(info.objects.messages).toEqual(['create', 'show', 'list']);
       expect(info.options).toEqual(expect.arrayContaining(['view.messaging', 'messages.text', 'messaging.queuing_update']));
@@ -47,7 +47,7 @@ describe('relay protocol edge at /handover/rce', () => {
       const response = await post(
         body,
         { 'Content-Type': 'application/json' },
-        `?signature=${signSdkBody(TEST_SECRETS.realtimeAccessToken, body)}`,
+        `?signature=${signSdkBody(journey.tenant.realtimeAccessToken, body)}`,
       );
       expect(response.status).toBe(200);
       expect(JSON.parse(response.data)).toEqual([]);
@@ -168,12 +168,12 @@ describe('relay protocol edge at /handover/rce', () => {
     const get = (query: string) =>
       axios.get<string>(`${url}?${query}`, { validateStatus: () => true, responseType: 'text', transformResponse: [(d: unknown) => d] });
     it('echoes exactly the challenge when the verify token matches', async () => {
-      const r = await get('hub.mode=subscribe&hub.challenge=abc123XYZ&hub.verify_token=cognigy123');
+      const r = await get(`hub.mode=subscribe&hub.challenge=abc123XYZ&hub.verify_token=${journey.tenant.verifyToken}`);
       expect([r.status, r.data]).toEqual([200, 'abc123XYZ']);
     });
     it('refuses a wrong token or mode', async () => {
       expect((await get('hub.mode=subscribe&hub.challenge=abc&hub.verify_token=nope')).status).toBe(403);
-      expect((await get('hub.mode=unsubscribe&hub.challenge=abc&hub.verify_token=cognigy123')).status).toBe(400);
+      expect((await get(`hub.mode=unsubscribe&hub.challenge=abc&hub.verify_token=${journey.tenant.verifyToken}`)).status).toBe(400);
       expect((await get('')).status).toBe(400);
     });
   });
@@ -194,7 +194,7 @@ describe('relay protocol edge at /handover/rce', () => {
 
     it('acknowledges unknown event types, malformed events and several events per request', async () => {
       const body = delivery([event('content.imported', 'e1', 'x'), { type: 'broken' }, event('identity.merged', 'e2', 'y')]);
-      const response = await post(body, { 'Content-Type': 'application/json', 'X-Dimelo-Secret': TEST_SECRETS.webhookSecret });
+      const response = await post(body, { 'Content-Type': 'application/json', 'X-Dimelo-Secret': journey.tenant.webhookSecret });
       expect(response.status).toBe(200);
       expect(JSON.parse(response.data)).toEqual({ received: 2, ignoredMalformed: 1 });
     });
@@ -206,7 +206,7 @@ describe('relay protocol edge at /handover/rce', () => {
           resource: { type: 'intervention', id: 5464, metadata: { source_id: journey.tenant.sourceId, thread_id: 'no-such-thread' } },
         },
       ]);
-      const response = await post(body, { 'Content-Type': 'application/json', 'X-Dimelo-Secret': TEST_SECRETS.webhookSecret });
+      const response = await post(body, { 'Content-Type': 'application/json', 'X-Dimelo-Secret': journey.tenant.webhookSecret });
       expect(response.status).toBe(200);
       expect(JSON.parse(response.data)).toEqual({ received: 1, ignoredMalformed: 0 });
     });
@@ -224,7 +224,7 @@ describe('relay protocol edge at /handover/rce', () => {
         async () => (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId != null,
       );
       const engageThreadId = (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId ?? '';
-      const headers = { 'Content-Type': 'application/json', 'X-Dimelo-Secret': TEST_SECRETS.webhookSecret };
+      const headers = { 'Content-Type': 'application/json', 'X-Dimelo-Secret': journey.tenant.webhookSecret };
       const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
       await post(delivery([event('intervention.opened', 'cx-a', engageThreadId, at(0))]), headers);
       await post(delivery([event('intervention.canceled', 'cx-b', engageThreadId, at(10))]), headers);
@@ -267,7 +267,7 @@ describe('relay protocol edge at /handover/rce', () => {
       const engageThreadId = (await journey.relay.store.getConversation(journey.tenant.sourceId, threadId))?.engageThreadId ?? '';
       const closedAt = new Date().toISOString();
       const closed = delivery([event('intervention.closed', 'e-close', engageThreadId, closedAt)]);
-      const headers = { 'Content-Type': 'application/json', 'X-Dimelo-Secret': TEST_SECRETS.webhookSecret };
+      const headers = { 'Content-Type': 'application/json', 'X-Dimelo-Secret': journey.tenant.webhookSecret };
       expect((await post(closed, headers)).status).toBe(200);
       expect((await post(closed, headers)).status).toBe(200);
       const late = delivery([

@@ -3,7 +3,7 @@ import { decodeChoicePayload } from '../../contract/structuredChoice';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { SDK_SIGNATURE_HEADER, signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
-import { startJourney, TEST_SECRETS, type Journey } from '../helpers/journeyHarness';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
@@ -30,7 +30,7 @@ const defaultOf = (data: Record<string, unknown> | undefined): DefaultMessage | 
   (data?._cognigy as { _default?: DefaultMessage } | undefined)?._default;
 
 describe('rich messages between Engage and Cognigy', () => {
-  let journey: Journey;
+  let journey: RelayRig;
   let threadId: string;
   let counter = 0;
   const call = (route: Parameters<typeof signedRelayCall>[2], extra: Record<string, unknown>) =>
@@ -38,14 +38,11 @@ describe('rich messages between Engage and Cognigy', () => {
   const notifyCount = () => journey.cognigy.notifications().length;
 
   beforeAll(async () => {
-    journey = await startJourney({ store: 'sqlite' });
+    journey = await startRelayRig({ store: 'sqlite' });
     threadId = threadIdFor(journey.tenant.sourceId, session);
     const started = await call('startHandover', { firstMessage: 'I need help choosing a size.' });
     expect(started.status).toBe(200);
-    await waitUntil(
-      'thread in the Agent category',
-      () => journey.engage.thread(threadId)?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
+    await journey.waitForAgentCategory(threadId);
   });
   afterAll(async () => {
     await journey?.close();
@@ -196,7 +193,7 @@ describe('rich messages between Engage and Cognigy', () => {
       const body = JSON.stringify({ action: 'messages.create', params });
       const response = await fetch(journey.engage.realtimeEndpointUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [SDK_SIGNATURE_HEADER]: signSdkBody(TEST_SECRETS.realtimeAccessToken, body) },
+        headers: { 'content-type': 'application/json', [SDK_SIGNATURE_HEADER]: signSdkBody(journey.tenant.realtimeAccessToken, body) },
         body,
       });
       return { status: response.status, text: await response.text() };

@@ -1,13 +1,13 @@
 import { TenantIdentities, tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
 import { createOutboundHttp } from '../../relay/src/http/outboundHttp';
-import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 
 /** Seed step 7: Bot and Agent identities, created per tenant beside the handovers and retried until Engage takes them. */
 describe('tenant identities', () => {
-  let journey: Journey;
+  let journey: RelayRig;
   beforeAll(async () => {
-    journey = await startJourney({ store: 'sqlite' });
+    journey = await startRelayRig({ store: 'sqlite' });
     // The relay's own creation at start first (it may retry until the harness has saved the source).
     const { sourceId } = journey.tenant;
     await waitUntil(

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
@@ -16,7 +16,7 @@ const session: CognigySession = { URLToken: 'endpoint-files', userId: 'user-file
 const PHOTO = Buffer.alloc(3000, 7);
 
 describe('user files sent to Engage by content', () => {
-  let journey: Journey;
+  let journey: RelayRig;
   let files: http.Server;
   let filesUrl: string;
   let threadId: string;
@@ -36,7 +36,7 @@ describe('user files sent to Engage by content', () => {
     });
     await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
     filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
-    journey = await startJourney({ store: 'sqlite', settings: { userFilesByContent: true, allowHttpAttachments: true } });
+    journey = await startRelayRig({ store: 'sqlite', settings: { userFilesByContent: true, allowHttpAttachments: true } });
     threadId = threadIdFor(journey.tenant.sourceId, session);
     await call('startHandover', { firstMessage: 'Here come my files.' });
   });

@@ -2,7 +2,7 @@ import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import type { CognigyFault } from '../../sandbox/cognigy/cognigyApiSimulator';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { describeCognigyCall, startRig, WarpClock, type Rig, type RigStore } from '../helpers/reliabilityRig';
+import { describeCognigyCall, startRelayRig, WarpClock, type RelayRig } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /**
@@ -29,15 +29,14 @@ interface Conversation {
 }
 
 describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('a 60 s Cognigy outage (%s store)', (storeKind) => {
-  let rig: Rig;
+  let rig: RelayRig;
   let clock: WarpClock;
   let simulatedMs = 0;
 
   beforeAll(async () => {
     clock = new WarpClock();
-    const store: RigStore = storeKind === 'sqlite' ? 'sqlite' : { redisUrl: process.env.TEST_REDIS_URL ?? '' };
     // Production outbox schedule (no backoff override) and the default 15 min deadline; only polling is faster.
-    rig = await startRig({ clock, store, outbox: { idlePollMs: 10 }, outboundTimeoutMs: 200 });
+    rig = await startRelayRig({ clock, store: storeKind, outbox: { idlePollMs: 10 }, outboundTimeoutMs: 200 });
   });
   afterAll(async () => {
     await rig?.close();

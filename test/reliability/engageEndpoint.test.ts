@@ -5,7 +5,7 @@ import { RELAY_API_PREFIX, RELAY_ROUTES } from '../../contract/relayApi';
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { helmetHeaders } from '../../relay/src/http/securityHeaders';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
-import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
 /**
@@ -18,7 +18,7 @@ import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 const listBody = (): string => JSON.stringify({ action: 'messages.list', params: {}, time: new Date().toISOString() });
 
 function sdkPost(
-  rig: Rig,
+  rig: RelayRig,
   path: string,
   body: string | Buffer,
   signature: string | null,
@@ -29,13 +29,13 @@ function sdkPost(
     headers: { 'Content-Type': 'application/json', ...(signature === null ? {} : { 'X-SMCCSDK-SIGNATURE': signature }), ...headers },
   });
 }
-function webhookPost(rig: Rig, path: string, secret: string, headers: Record<string, string> = {}): Promise<RawResult> {
+function webhookPost(rig: RelayRig, path: string, secret: string, headers: Record<string, string> = {}): Promise<RawResult> {
   return rawRequest(`${rig.relayUrl}${path}`, {
     body: JSON.stringify({ id: 'd1', events: [] }),
     headers: { 'Content-Type': 'application/json', 'X-Dimelo-Secret': secret, ...headers },
   });
 }
-function apiPost(rig: Rig, body: string | Buffer, headers: Record<string, string> = {}): Promise<RawResult> {
+function apiPost(rig: RelayRig, body: string | Buffer, headers: Record<string, string> = {}): Promise<RawResult> {
   const ts = Math.floor(Date.now() / 1000);
   const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
   return rawRequest(`${rig.relayUrl}${RELAY_API_PREFIX}${RELAY_ROUTES.queueStatus}`, {
@@ -48,7 +48,7 @@ function apiPost(rig: Rig, body: string | Buffer, headers: Record<string, string
   });
 }
 let requestCounter = 0;
-const queueStatusBody = (rig: Rig): string =>
+const queueStatusBody = (rig: RelayRig): string =>
   JSON.stringify(envelopeFor(rig.tenant, { URLToken: 'tok', userId: 'u-ee', sessionId: 's-ee' }, `ee-${++requestCounter}`));
 
 /** A POST whose body goes out in chunks (no Content-Length); resolves as soon as the answer is complete. */
@@ -123,9 +123,9 @@ const helmetSet = (): Record<string, string> => Object.fromEntries(helmetHeaders
 const WELL_FORMED_FORGERY = 'ab'.repeat(64);
 
 describe('Engage endpoint: routing like Express', () => {
-  let rig: Rig;
+  let rig: RelayRig;
   beforeAll(async () => {
-    rig = await startRig({ tenants: 2, skipEngageSetup: true });
+    rig = await startRelayRig({ tenants: 2, skipEngageSetup: true });
   });
   afterAll(async () => {
     await rig?.close();
@@ -247,9 +247,9 @@ describe('Engage endpoint: routing like Express', () => {
 });
 
 describe('Engage endpoint: signature in the query', () => {
-  let rig: Rig;
+  let rig: RelayRig;
   beforeAll(async () => {
-    rig = await startRig({ skipEngageSetup: true });
+    rig = await startRelayRig({ skipEngageSetup: true });
   });
   afterAll(async () => {
     await rig?.close();
@@ -301,9 +301,9 @@ describe('Engage endpoint: signature in the query', () => {
 
 describe('Engage endpoint: body checks', () => {
   const LIMIT = 4_096;
-  let rig: Rig;
+  let rig: RelayRig;
   beforeAll(async () => {
-    rig = await startRig({ skipEngageSetup: true, settings: { maxBodyBytes: LIMIT, engageMaxBodyBytes: LIMIT } });
+    rig = await startRelayRig({ skipEngageSetup: true, settings: { maxBodyBytes: LIMIT, engageMaxBodyBytes: LIMIT } });
   });
   afterAll(async () => {
     await rig?.close();
@@ -397,7 +397,7 @@ describe('Engage endpoint: body checks', () => {
 
 describe('Engage endpoint: rate limit headers and the shared per-address budget', () => {
   it('every answer carries RateLimit-Policy, RateLimit and a Content-Length that matches the body', async () => {
-    const rig = await startRig({ skipEngageSetup: true, settings: { rateLimitPerMinute: 7 } });
+    const rig = await startRelayRig({ skipEngageSetup: true, settings: { rateLimitPerMinute: 7 } });
     try {
       const from = { 'X-Forwarded-For': '198.51.100.30' };
       const body = listBody();
@@ -438,7 +438,7 @@ describe('Engage endpoint: rate limit headers and the shared per-address budget'
   });
 
   it('shares one budget per address between the Engage POST and the Express routes', async () => {
-    const rig = await startRig({ skipEngageSetup: true, settings: { rateLimitPerMinute: 6 } });
+    const rig = await startRelayRig({ skipEngageSetup: true, settings: { rateLimitPerMinute: 6 } });
     try {
       const as = (address: string) => ({ 'X-Forwarded-For': address });
       const engage = (address: string) => {

@@ -3,7 +3,7 @@ import { threadIdFor } from '../../relay/src/handover/identity';
 import { SlidingWindowRestGate } from '../../relay/src/outbox/rateGate';
 import type { ProxiedCall } from '../helpers/recordingProxy';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { describeCognigyCall, startRig, type Rig } from '../helpers/reliabilityRig';
+import { describeCognigyCall, startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 
 /**
@@ -16,14 +16,14 @@ const isCategoryUpdate = (c: ProxiedCall) => c.method === 'PUT' && c.path.includ
 const categoryOf = (c: ProxiedCall) => decodeURIComponent(c.body).replace('thread_category_ids[]=', '');
 
 describe('Engage Send API and REST failing', () => {
-  let rig: Rig;
+  let rig: RelayRig;
   afterEach(async () => {
     await rig?.close();
   });
 
   it('delivers user messages and category changes once and in order through 5xx, 429, 409 and slow answers', async () => {
     // Calls slower than 300 ms time out on our side, then Engage processes them anyway.
-    rig = await startRig({ proxyEngage: true, outboundTimeoutMs: 300 });
+    rig = await startRelayRig({ proxyEngage: true, outboundTimeoutMs: 300 });
     const { engage, tenant } = rig;
     const proxy = rig.tenants[0]?.proxy;
     if (!proxy) throw new Error('proxy expected');
@@ -141,7 +141,7 @@ describe('Engage Send API and REST failing', () => {
 
   it('keeps each tenant under its REST limit, and one tenant’s backlog does not hold up another', async () => {
     // Scaled down: 20 REST calls per minute per tenant on our side, Engage refusing beyond 25.
-    rig = await startRig({
+    rig = await startRelayRig({
       tenants: 2,
       proxyEngage: true,
       settings: { engageRestPerMinute: 20 },

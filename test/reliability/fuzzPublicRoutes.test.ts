@@ -8,7 +8,7 @@ import { threadIdFor } from '../../relay/src/handover/identity';
 import { headerText, mutate, mutationArb, unicodeText, type Mutation } from '../helpers/fuzzMutations';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
@@ -45,7 +45,7 @@ const tallies: Record<RouteName, Tally> = {
   handshake: { cases: 0, status: {}, fiveXX: 0 },
 };
 
-let rig: Rig;
+let rig: RelayRig;
 let db: Database.Database;
 const agent = new http.Agent({ keepAlive: true, maxSockets: BATCH });
 const knownThreads: string[] = [];
@@ -56,7 +56,7 @@ const onUnhandled = (reason: unknown) => void unhandled.push(reason);
 
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
-  rig = await startRig({ logLevel: 'warn', settings: { rateLimitPerMinute: 1_000_000_000, tenantRateLimitPerMinute: 1_000_000_000 } });
+  rig = await startRelayRig({ logLevel: 'warn', settings: { rateLimitPerMinute: 1_000_000_000, tenantRateLimitPerMinute: 1_000_000_000 } });
   // A few real conversations, so generated requests can hit known threads.
   for (let i = 0; i < 3; i++) {
     const session = { URLToken: 'fuzz', userId: `u-fuzz-${i}`, sessionId: `s-fuzz-${i}` };

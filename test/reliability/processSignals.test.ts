@@ -3,13 +3,14 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CognigySession } from '../../contract/relayApi';
-import { tenantSchema, type TenantConfig } from '../../relay/src/config';
+import type { TenantConfig } from '../../relay/src/config';
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
-import { EngageSimulator } from '../../sandbox/engage';
+import type { EngageSimulator } from '../../sandbox/engage';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { tenantSecrets } from '../helpers/reliabilityRig';
+import { startTestEngage, tenantSecrets, testTenant } from '../helpers/relayParts';
+import { envOfTenant } from '../helpers/tenantEnv';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 import { startRelayProcess, type RelayProcess } from '../helpers/relayProcess';
 import { tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
@@ -21,7 +22,8 @@ import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
  * killed with SIGKILL mid-burst or stopped with SIGTERM mid-request.
  */
 
-const secrets = tenantSecrets(7);
+const TENANT = 7;
+const secrets = tenantSecrets(TENANT);
 
 describe('the relay process under signals', () => {
   let engage: EngageSimulator;
@@ -32,29 +34,10 @@ describe('the relay process under signals', () => {
 
   beforeAll(async () => {
     const sourceId = `srcproc${Date.now().toString(36)}`;
-    engage = new EngageSimulator({
-      sourceId,
-      realtimeAccessToken: secrets.realtimeAccessToken,
-      apiAccessToken: secrets.apiAccessToken,
-      importDelayMs: 30,
-      categorizeDurationMs: 20,
-    });
-    await engage.start();
+    engage = await startTestEngage({ sourceId, realtimeAccessToken: secrets.realtimeAccessToken, apiAccessToken: secrets.apiAccessToken });
     cognigy = new CognigyApiSimulator(secrets.cognigyApiKey);
     await cognigy.start();
-    tenant = tenantSchema.parse({
-      apiAccessToken: secrets.apiAccessToken,
-      botCategoryId: engage.categories.botId,
-      agentCategoryId: engage.categories.agentId,
-      realtimeAccessToken: secrets.realtimeAccessToken,
-      realtimeEndpointUrl: engage.realtimeEndpointUrl,
-      webhookSecret: secrets.webhookSecret,
-      baseApiUrl: engage.baseApiUrl,
-      verifyToken: secrets.verifyToken,
-      cognigyApiBaseUrl: cognigy.url,
-      cognigyApiKey: secrets.cognigyApiKey,
-      relayApiKey: secrets.relayApiKey,
-    });
+    tenant = testTenant(TENANT, { sourceId, engageUrl: engage.url, categories: engage.categories, cognigyUrl: cognigy.url });
     dir = mkdtempSync(join(tmpdir(), 'rce-proc-'));
   });
   afterAll(async () => {
@@ -66,17 +49,7 @@ describe('the relay process under signals', () => {
 
   const envFor = (dbName: string): Record<string, string> => ({
     STORE_URL: `sqlite:${join(dir, dbName)}`,
-    RCE_API_ACCESS_TOKEN: tenant.apiAccessToken,
-    RCE_BOT_CATEGORY_ID: tenant.botCategoryId,
-    RCE_AGENT_CATEGORY_ID: tenant.agentCategoryId,
-    RCE_REALTIME_ACCESS_TOKEN: tenant.realtimeAccessToken,
-    RCE_REALTIME_ENDPOINT_URL: tenant.realtimeEndpointUrl,
-    RCE_WEBHOOK_SECRET: tenant.webhookSecret,
-    RCE_BASE_API_URL: tenant.baseApiUrl,
-    RCE_VERIFY_TOKEN: tenant.verifyToken,
-    COGNIGY_API_BASE_URL: tenant.cognigyApiBaseUrl,
-    COGNIGY_API_KEY: tenant.cognigyApiKey,
-    RELAY_API_KEY: tenant.relayApiKey,
+    ...envOfTenant(tenant),
   });
 
   async function launch(dbName: string, port?: number): Promise<RelayProcess> {

@@ -3,7 +3,7 @@ import { threadIdFor } from '../../relay/src/handover/identity';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
 import { startAnswerDelayingProxy } from '../helpers/httpFronts';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /**
@@ -13,17 +13,17 @@ import { sleep, waitUntil } from '../helpers/waitUntil';
  */
 describe('a 3 s Redis restart with deliveries in flight', () => {
   let redis: RedisServerHandle;
-  let rig: Rig;
+  let rig: RelayRig;
   let proxy: Awaited<ReturnType<typeof startAnswerDelayingProxy>>;
   beforeAll(async () => {
     redis = await startRedisServer({ persistent: true });
     proxy = await startAnswerDelayingProxy();
     // The production lease length: the blip is shorter than it.
-    rig = await startRig({
+    rig = await startRelayRig({
       store: { redisUrl: redis.url },
       outbox: { backoff: { baseMs: 20, capMs: 400 }, idlePollMs: 20, leaseMs: 8_000 },
       logLevel: 'info',
-      tenantExtras: () => ({ cognigyApiBaseUrl: proxy.url }),
+      tenantValues: () => ({ cognigyApiBaseUrl: proxy.url }),
     });
     proxy.target = rig.cognigy.url;
   });

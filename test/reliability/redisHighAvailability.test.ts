@@ -2,14 +2,12 @@ import { randomUUID } from 'node:crypto';
 import axios from 'axios';
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { createRelay, type Relay } from '../../relay/src/relay';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { startRedisSentinel, type RedisSentinelHandle } from '../helpers/redisServer';
 import { startRoundRobin } from '../helpers/httpFronts';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { startRelayRig, type ExtraRelay, type RelayRig } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
-import { capturingLogger, FAST_OUTBOX, openTestStore } from '../helpers/relayParts';
 
 /**
  * The Redis store on a 3-master Redis Cluster (shared by the jest run) and on a Sentinel-managed
@@ -22,13 +20,13 @@ const clusterUrl = (): string => {
   return url;
 };
 
-const notifiedOf = (rig: Rig, s: CognigySession): string[] =>
+const notifiedOf = (rig: RelayRig, s: CognigySession): string[] =>
   rig.cognigy
     .notifications()
     .filter((c) => c.sessionId === s.sessionId)
     .map((c) => c.text);
 
-async function handOver(rig: Rig, session: CognigySession): Promise<string> {
+async function handOver(rig: RelayRig, session: CognigySession): Promise<string> {
   expect((await rig.call('startHandover', session, { firstMessage: 'help' })).status).toBe(200);
   const threadId = threadIdFor(rig.tenant.sourceId, session);
   await waitUntil('thread in the Agent folder', () => rig.engage.thread(threadId)?.inAgentFolder === true, { timeoutMs: 15_000 });
@@ -37,7 +35,7 @@ async function handOver(rig: Rig, session: CognigySession): Promise<string> {
 
 describe('Redis Cluster (3 masters)', () => {
   it('runs the whole journey: handover, replies, user messages, queue update, return to the bot', async () => {
-    const rig = await startRig({ store: { redisUrl: clusterUrl() } });
+    const rig = await startRelayRig({ store: { redisUrl: clusterUrl() } });
     try {
       const session = { URLToken: 'tok', userId: 'u-cluster', sessionId: `s-cluster-${randomUUID().slice(0, 6)}` };
       const threadId = await handOver(rig, session);
@@ -66,23 +64,13 @@ describe('Redis Cluster (3 masters)', () => {
   }, 40_000);
 
   it('three relays on one Cluster store, one stopped mid-run: 0 lost, 0 duplicated, order kept per conversation', async () => {
-    const keyPrefix = `ha:${randomUUID()}:`;
-    const rig = await startRig({ store: { redisUrl: clusterUrl() }, keyPrefix, logLevel: 'warn' });
-    const extra: { relay: Relay; url: string }[] = [];
+    const rig = await startRelayRig({ store: { redisUrl: clusterUrl() }, logLevel: 'warn' });
+    const extra: ExtraRelay[] = [];
     let live = [rig.relayUrl];
     const front = await startRoundRobin(() => live);
     try {
       for (let i = 0; i < 2; i++) {
-        const store = await openTestStore({ redisUrl: clusterUrl(), keyPrefix });
-        const relay = createRelay({
-          config: rig.config,
-          store,
-          logger: capturingLogger(rig.config, 'silent').logger,
-          outbox: FAST_OUTBOX,
-          outboundTimeoutMs: 2_000,
-        });
-        const { url } = await relay.start(0, '127.0.0.1');
-        extra.push({ relay, url });
+        extra.push(await rig.startExtraRelay({ silent: true }));
       }
       live = [rig.relayUrl, ...extra.map((e) => e.url)];
       rig.engage.setSourceBaseUri(`${front.url}/handover/rce`);
@@ -144,10 +132,10 @@ describe('Redis Cluster (3 masters)', () => {
 
 describe('Redis Sentinel failover', () => {
   let sentinel: RedisSentinelHandle;
-  let rig: Rig;
+  let rig: RelayRig;
   beforeAll(async () => {
     sentinel = await startRedisSentinel();
-    rig = await startRig({ store: { redisUrl: sentinel.url }, logLevel: 'info' });
+    rig = await startRelayRig({ store: { redisUrl: sentinel.url }, logLevel: 'info' });
   }, 30_000);
   afterAll(async () => {
     await rig?.close();

@@ -3,7 +3,7 @@ import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /**
@@ -12,14 +12,14 @@ import { sleep, waitUntil } from '../helpers/waitUntil';
  */
 describe('a Redis restart mid-conversation', () => {
   let redis: RedisServerHandle;
-  let rig: Rig;
+  let rig: RelayRig;
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => void unhandled.push(reason);
 
   beforeAll(async () => {
     process.on('unhandledRejection', onUnhandled);
     redis = await startRedisServer({ persistent: true });
-    rig = await startRig({ store: { redisUrl: redis.url } });
+    rig = await startRelayRig({ store: { redisUrl: redis.url } });
   });
   afterAll(async () => {
     process.off('unhandledRejection', onUnhandled);

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { CognigySession } from '../../contract/relayApi';
-import { tenantSchema, type TenantConfig } from '../../relay/src/config';
+import type { TenantConfig } from '../../relay/src/config';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { tenantIdentityUsers } from '../../relay/src/engage/tenantIdentities';
 import { CognigyApiSimulator } from '../../sandbox/cognigy/cognigyApiSimulator';
-import { EngageSimulator } from '../../sandbox/engage';
+import type { EngageSimulator } from '../../sandbox/engage';
 import { startAnswerDelayingProxy, startRoundRobin } from '../helpers/httpFronts';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redisServer';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { tenantSecrets } from '../helpers/reliabilityRig';
+import { startTestEngage, tenantSecrets, testTenant } from '../helpers/relayParts';
+import { envOfTenant } from '../helpers/tenantEnv';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 import { startRelayProcess, type RelayProcess } from '../helpers/relayProcess';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
@@ -19,7 +20,8 @@ import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
  * lanes go on within the lease (default OUTBOX_LEASE_MS 8 s), or at once when it restarts under
  * the same identity (host:port). At most one duplicate per call in flight.
  */
-const secrets = tenantSecrets(8);
+const TENANT = 8;
+const secrets = tenantSecrets(TENANT);
 
 describe('a relay killed mid-load (2 relays, Redis)', () => {
   let redis: RedisServerHandle;
@@ -32,31 +34,12 @@ describe('a relay killed mid-load (2 relays, Redis)', () => {
   beforeAll(async () => {
     redis = await startRedisServer({ persistent: true });
     const sourceId = `srckill${Date.now().toString(36)}`;
-    engage = new EngageSimulator({
-      sourceId,
-      realtimeAccessToken: secrets.realtimeAccessToken,
-      apiAccessToken: secrets.apiAccessToken,
-      importDelayMs: 30,
-      categorizeDurationMs: 20,
-    });
-    await engage.start();
+    engage = await startTestEngage({ sourceId, realtimeAccessToken: secrets.realtimeAccessToken, apiAccessToken: secrets.apiAccessToken });
     cognigy = new CognigyApiSimulator(secrets.cognigyApiKey);
     await cognigy.start();
     proxy = await startAnswerDelayingProxy();
     proxy.target = cognigy.url;
-    tenant = tenantSchema.parse({
-      apiAccessToken: secrets.apiAccessToken,
-      botCategoryId: engage.categories.botId,
-      agentCategoryId: engage.categories.agentId,
-      realtimeAccessToken: secrets.realtimeAccessToken,
-      realtimeEndpointUrl: engage.realtimeEndpointUrl,
-      webhookSecret: secrets.webhookSecret,
-      baseApiUrl: engage.baseApiUrl,
-      verifyToken: secrets.verifyToken,
-      cognigyApiBaseUrl: proxy.url,
-      cognigyApiKey: secrets.cognigyApiKey,
-      relayApiKey: secrets.relayApiKey,
-    });
+    tenant = testTenant(TENANT, { sourceId, engageUrl: engage.url, categories: engage.categories, cognigyUrl: proxy.url });
   });
   afterAll(async () => {
     for (const p of processes) await p.ensureStopped();
@@ -68,17 +51,7 @@ describe('a relay killed mid-load (2 relays, Redis)', () => {
 
   const env = (): Record<string, string> => ({
     STORE_URL: redis.url,
-    RCE_API_ACCESS_TOKEN: tenant.apiAccessToken,
-    RCE_BOT_CATEGORY_ID: tenant.botCategoryId,
-    RCE_AGENT_CATEGORY_ID: tenant.agentCategoryId,
-    RCE_REALTIME_ACCESS_TOKEN: tenant.realtimeAccessToken,
-    RCE_REALTIME_ENDPOINT_URL: tenant.realtimeEndpointUrl,
-    RCE_WEBHOOK_SECRET: tenant.webhookSecret,
-    RCE_BASE_API_URL: tenant.baseApiUrl,
-    RCE_VERIFY_TOKEN: tenant.verifyToken,
-    COGNIGY_API_BASE_URL: tenant.cognigyApiBaseUrl,
-    COGNIGY_API_KEY: tenant.cognigyApiKey,
-    RELAY_API_KEY: tenant.relayApiKey,
+    ...envOfTenant(tenant),
   });
   const launch = async (port?: number): Promise<RelayProcess> => {
     const p = await startRelayProcess(env(), port ? { port } : {});

@@ -3,19 +3,19 @@ import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { startRig, type Rig } from '../helpers/reliabilityRig';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 import { findLeaks, secretForms } from '../helpers/secretScan';
 import { relayAuthHeaders } from '../helpers/signedRelayCall';
 
 describe('no secret in any log line, error body or metric', () => {
-  let rig: Rig;
+  let rig: RelayRig;
   afterAll(async () => {
     await rig?.close();
   });
 
   it('a full journey plus failing requests and failing dependencies leave no secret anywhere', async () => {
-    rig = await startRig({ tenants: 2, logLevel: 'trace' });
+    rig = await startRelayRig({ tenants: 2, logLevel: 'trace' });
     const { engage, cognigy, tenant } = rig;
     const responses: { where: string; result: RawResult }[] = [];
     const keep = (where: string, result: RawResult) => {

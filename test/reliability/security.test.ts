@@ -4,7 +4,7 @@ import { RELAY_HEADERS, signRelayRequestV1 } from '../../contract/requestSigning
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { rawRequest, type RawResult } from '../helpers/rawHttp';
-import { describeCognigyCall, startRig, WarpClock, type Rig } from '../helpers/reliabilityRig';
+import { describeCognigyCall, startRelayRig, WarpClock, type RelayRig } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, relayAuthHeaders } from '../helpers/signedRelayCall';
 
@@ -15,13 +15,13 @@ const sdkBody = (action: string, params: Record<string, unknown> | undefined, ti
 const isoAt = (ms: number) => new Date(ms).toISOString();
 
 /** The URL Engage calls: `/handover/rce`, or with several tenants `/handover/rce/<source id>` (the documented multi-tenant URL). */
-function engageUrl(rig: Rig, tenantIndex = 0): string {
+function engageUrl(rig: RelayRig, tenantIndex = 0): string {
   return rig.tenants.length > 1
     ? `${rig.relayUrl}/handover/rce/${rig.tenants[tenantIndex]?.tenant.sourceId ?? 'missing'}`
     : `${rig.relayUrl}/handover/rce`;
 }
 function sdkPost(
-  rig: Rig,
+  rig: RelayRig,
   body: string | Buffer,
   signature: string | null,
   headers: Record<string, string> = {},
@@ -33,7 +33,7 @@ function sdkPost(
   });
 }
 function webhookPost(
-  rig: Rig,
+  rig: RelayRig,
   body: string | Buffer,
   secret: string,
   headers: Record<string, string> = {},
@@ -45,7 +45,7 @@ function webhookPost(
   });
 }
 function apiPost(
-  rig: Rig,
+  rig: RelayRig,
   route: keyof typeof RELAY_ROUTES,
   body: string | Buffer,
   options: { key?: string; sourceId?: string; timestamp?: number; headers?: Record<string, string> } = {},
@@ -65,15 +65,15 @@ function apiPost(
 }
 
 describe('signatures and secrets', () => {
-  let rig: Rig;
+  let rig: RelayRig;
   const previousRealtime = 'realtime-token-PREVIOUS-T1-0badc0de';
   const previousWebhook = 'webhook-secret-PREVIOUS-T0-0badc0de';
   let timingSafeEqual: jest.SpyInstance;
   beforeAll(async () => {
-    rig = await startRig({
+    rig = await startRelayRig({
       tenants: 2,
       skipEngageSetup: true,
-      tenantExtras: (i) => (i === 1 ? { previousRealtimeAccessToken: previousRealtime } : { previousWebhookSecret: previousWebhook }),
+      tenantValues: (i) => (i === 1 ? { previousRealtimeAccessToken: previousRealtime } : { previousWebhookSecret: previousWebhook }),
     });
     timingSafeEqual = jest.spyOn(crypto, 'timingSafeEqual');
   });
@@ -166,7 +166,7 @@ describe('signatures and secrets', () => {
 
 describe('Source SDK replay window', () => {
   it('rejects a `time` outside the default 5 minutes, either way', async () => {
-    const rig = await startRig({ skipEngageSetup: true });
+    const rig = await startRelayRig({ skipEngageSetup: true });
     try {
       const at = async (offsetMs: number) => {
         const body = sdkBody('messages.list', {}, isoAt(Date.now() + offsetMs));
@@ -185,7 +185,7 @@ describe('Source SDK replay window', () => {
   });
 
   it('uses the configured window', async () => {
-    const rig = await startRig({ skipEngageSetup: true, settings: { replayWindowMs: 60_000 } });
+    const rig = await startRelayRig({ skipEngageSetup: true, settings: { replayWindowMs: 60_000 } });
     try {
       const at = async (offsetMs: number) => {
         const body = sdkBody('messages.list', {}, isoAt(Date.now() + offsetMs));
@@ -200,7 +200,7 @@ describe('Source SDK replay window', () => {
 
   it('remembers a signed body for as long as its `time` is accepted, so a replay inside the window changes nothing', async () => {
     const clock = new WarpClock();
-    const rig = await startRig({ clock });
+    const rig = await startRelayRig({ clock });
     try {
       const session = { URLToken: 'tok', userId: 'u-replay', sessionId: 's-replay' };
       expect((await rig.call('startHandover', session, { firstMessage: 'help' })).status).toBe(200);
@@ -237,9 +237,9 @@ describe('Source SDK replay window', () => {
 });
 
 describe('public route hardening', () => {
-  let rig: Rig;
+  let rig: RelayRig;
   beforeAll(async () => {
-    rig = await startRig({ skipEngageSetup: true });
+    rig = await startRelayRig({ skipEngageSetup: true });
   });
   afterAll(async () => {
     await rig?.close();
@@ -333,7 +333,7 @@ describe('public route hardening', () => {
 
 describe('rate limiting on public routes', () => {
   it('limits each client address separately', async () => {
-    const rig = await startRig({ skipEngageSetup: true, settings: { rateLimitPerMinute: 10 } });
+    const rig = await startRelayRig({ skipEngageSetup: true, settings: { rateLimitPerMinute: 10 } });
     try {
       const from = (address: string) => sdkPost(rig, '{}', null, { 'X-Forwarded-For': address });
       const first = [];
@@ -350,7 +350,7 @@ describe('rate limiting on public routes', () => {
   });
 
   it('limits each tenant once it is authenticated, across routes, without letting forged calls spend its budget', async () => {
-    const rig = await startRig({
+    const rig = await startRelayRig({
       tenants: 2,
       skipEngageSetup: true,
       settings: { tenantRateLimitPerMinute: 5, rateLimitPerMinute: 10_000 },
@@ -389,9 +389,9 @@ describe('rate limiting on public routes', () => {
 });
 
 describe('extension signature v2 and the admin listener', () => {
-  let rig: Rig;
+  let rig: RelayRig;
   beforeAll(async () => {
-    rig = await startRig({ skipEngageSetup: true });
+    rig = await startRelayRig({ skipEngageSetup: true });
   });
   afterAll(async () => {
     await rig?.close();

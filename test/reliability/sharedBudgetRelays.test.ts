@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createRelay, type Relay } from '../../relay/src/relay';
 import { startRoundRobin } from '../helpers/httpFronts';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { startRig } from '../helpers/reliabilityRig';
+import { startRelayRig } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
-import { capturingLogger, FAST_OUTBOX, openTestStore } from '../helpers/relayParts';
 
 /**
  * Three relays on one Redis Cluster store share the Engage REST budget. Scaled down: Engage allows
@@ -13,30 +11,19 @@ import { capturingLogger, FAST_OUTBOX, openTestStore } from '../helpers/relayPar
  */
 describe('3 relays, one Engage REST budget', () => {
   it('Engage answers no 429 while the relays together hold back to the budget', async () => {
-    const keyPrefix = `budget-relays:${randomUUID()}:`;
     const clusterUrl = process.env.TEST_REDIS_CLUSTER_URL ?? '';
-    const rig = await startRig({
+    const rig = await startRelayRig({
       store: { redisUrl: clusterUrl },
-      keyPrefix,
       logLevel: 'info',
       proxyEngage: true,
       settings: { engageRestPerMinute: 27 },
       engageOptions: { restRateLimitPerMinute: 30 },
     });
-    const extra: Relay[] = [];
     const urls = [rig.relayUrl];
     const front = await startRoundRobin(() => urls);
     try {
       for (let i = 0; i < 2; i++) {
-        const relay = createRelay({
-          config: rig.config,
-          store: await openTestStore({ redisUrl: clusterUrl, keyPrefix }),
-          logger: capturingLogger(rig.config, 'silent').logger,
-          outbox: FAST_OUTBOX,
-          outboundTimeoutMs: 2_000,
-        });
-        urls.push((await relay.start(0, '127.0.0.1')).url);
-        extra.push(relay);
+        urls.push((await rig.startExtraRelay({ silent: true })).url);
       }
       rig.engage.setSourceBaseUri(`${front.url}/handover/rce`);
       await rig.engage.saveSource();
@@ -63,7 +50,6 @@ describe('3 relays, one Engage REST budget', () => {
       });
     } finally {
       await front.close();
-      for (const r of extra) await r.stop({ closeStore: true });
       await rig.close();
     }
   }, 60_000);

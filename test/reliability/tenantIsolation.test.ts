@@ -1,15 +1,15 @@
 import { signSdkBody } from '../../relay/src/engage/sdkSignature';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { rawRequest } from '../helpers/rawHttp';
-import { describeCognigyCall, startRig, type Rig } from '../helpers/reliabilityRig';
+import { describeCognigyCall, startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
 /** Tenant A, holding only its own credentials, can neither read nor change tenant B's conversations. */
 describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('tenant isolation (%s store)', (storeKind) => {
-  let rig: Rig;
+  let rig: RelayRig;
   beforeAll(async () => {
-    rig = await startRig({ tenants: 2, store: storeKind === 'sqlite' ? 'sqlite' : { redisUrl: process.env.TEST_REDIS_URL ?? '' } });
+    rig = await startRelayRig({ tenants: 2, store: storeKind });
   });
   afterAll(async () => {
     await rig?.close();

@@ -2,15 +2,15 @@ import axios from 'axios';
 import type { CognigySession } from '../../contract/relayApi';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { recordFigures } from '../helpers/reliabilityFigures';
-import { describeCognigyCall, startRig, type Rig } from '../helpers/reliabilityRig';
+import { describeCognigyCall, startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { sleep, waitUntil } from '../helpers/waitUntil';
 
 /** Engage webhooks are at-least-once, unordered and batched (engage-rest-webhooks.md §1.5). */
 describe.each<'sqlite' | 'redis'>(['sqlite', 'redis'])('webhook deliveries at least once (%s store)', (storeKind) => {
-  let rig: Rig;
+  let rig: RelayRig;
   let seq = 0;
   beforeAll(async () => {
-    rig = await startRig({ store: storeKind === 'sqlite' ? 'sqlite' : { redisUrl: process.env.TEST_REDIS_URL ?? '' } });
+    rig = await startRelayRig({ store: storeKind });
   });
   afterAll(async () => {
     await rig?.close();

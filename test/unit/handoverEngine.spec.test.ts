@@ -6,15 +6,13 @@ import {
   userMessageRequestSchema,
   type HandoverStatus,
 } from '../../contract/relayApi';
-import { tenantSchema } from '../../relay/src/config';
 import { agentReplyParamsSchema, queuingUpdateParamsSchema } from '../../relay/src/engage/sourceSdkProtocol';
 import { webhookEventSchema } from '../../relay/src/engage/webhookProtocol';
 import { HandoverEngine } from '../../relay/src/handover/engine';
 import { threadIdFor } from '../../relay/src/handover/identity';
-import { createLogger } from '../../relay/src/log';
 import { cognigyJob, engageSendJob } from '../../relay/src/outbox/jobs';
-import { SqliteStore } from '../../relay/src/store/sqliteStore';
-import type { Conversation, OutboxJob } from '../../relay/src/store/types';
+import type { Conversation, OutboxJob, Store } from '../../relay/src/store/types';
+import { capturingLogger, openTestStore, testRelayConfig, testTenant } from '../helpers/relayParts';
 
 /**
  * The HandoverEngine's specification: for each state a conversation can be in and each event that
@@ -26,18 +24,8 @@ import type { Conversation, OutboxJob } from '../../relay/src/store/types';
  */
 
 const T0 = Date.parse('2026-01-05T10:00:00.000Z');
-const tenant = tenantSchema.parse({
-  apiAccessToken: 'api-token-0123456789',
-  botCategoryId: 'cat-bot',
-  agentCategoryId: 'cat-agent',
-  realtimeAccessToken: 'realtime-token-0123456789',
-  realtimeEndpointUrl: 'https://acme.engagement.dimelo.com/realtime/sdk/src1',
-  webhookSecret: 'webhook-secret-0123',
-  baseApiUrl: 'acme.api.engagement.dimelo.com',
-  cognigyApiBaseUrl: 'https://api-trial.cognigy.ai',
-  cognigyApiKey: 'cognigy-key-0123456789',
-  relayApiKey: 'relay-key-0123456789',
-});
+const tenant = testTenant(0, { sourceId: 'src1' });
+const config = testRelayConfig([tenant]);
 const session = { URLToken: 'url-token', userId: 'user-1', sessionId: 'session-1' };
 const threadId = threadIdFor(tenant.sourceId, session);
 const ENGAGE_THREAD = 'engage-thread-1';
@@ -73,13 +61,13 @@ const envelope = (requestId: string) => ({
   session,
   connection: {
     sourceId: tenant.sourceId,
-    botCategoryId: 'cat-bot',
-    agentCategoryId: 'cat-agent',
+    botCategoryId: tenant.botCategoryId,
+    agentCategoryId: tenant.agentCategoryId,
     apiAccessTokenFingerprint: tokenFingerprint(tenant.apiAccessToken),
   },
 });
 
-type Rig = { engine: HandoverEngine; store: SqliteStore };
+type Rig = { engine: HandoverEngine; store: Store };
 type When = { name: string; run: (rig: Rig) => Promise<unknown> };
 
 /** Where events.md puts the agent: task events list `agent_ids`, intervention events name `user_id`. */
@@ -259,7 +247,7 @@ const SPEC: Row[] = [
 ];
 
 /** Every job written, in lane order: claimed lane head by lane head, completed, claimed again. */
-async function drainJobs(store: SqliteStore): Promise<OutboxJob[]> {
+async function drainJobs(store: Store): Promise<OutboxJob[]> {
   const all: OutboxJob[] = [];
   for (;;) {
     const heads = await store.claimDueJobs({ now: T0 + 3_600_000, limit: 100, owner: 'spec', leaseMs: 1_000 });
@@ -288,9 +276,9 @@ function describeJob(job: OutboxJob): string {
 }
 
 async function rigIn(given: Given): Promise<Rig> {
-  const store = SqliteStore.open(':memory:', { clock: () => T0 });
+  const store = await openTestStore('memory', { clock: () => T0 });
   if (given !== 'none') await store.apply({ conversation: { value: storedConversation(given), expectedVersion: null } });
-  const logger = createLogger({ level: 'silent', secrets: [] });
+  const { logger } = capturingLogger(config, 'silent');
   const engine = new HandoverEngine({
     store,
     logger,

@@ -1,12 +1,11 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import { z } from 'zod';
 import { loadConfig, SETTINGS_ENV, TENANT_ENV, type RelayConfig } from '../../relay/src/config';
 import { createRelay } from '../../relay/src/relay';
 import { parseStoreUrl } from '../../relay/src/store/openStore';
-import { SqliteStore } from '../../relay/src/store/sqliteStore';
+import { capturingLogger, openTestStore } from '../helpers/relayParts';
 
 /**
  * deploy/docker-compose.yml and deploy/k8s/*.yaml against the relay's configuration schema: every
@@ -117,11 +116,11 @@ type Listener = 'public' | 'admin';
 /** Status of each probe path on the listener it targets (both listeners on free loopback ports). */
 async function probeAnswers(config: RelayConfig, probes: { path: string; listener: Listener }[]): Promise<string[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'rce-manifest-'));
-  const store = SqliteStore.open(path.join(dir, 'relay.db'));
+  const store = await openTestStore({ sqliteFile: path.join(dir, 'relay.db') });
   const relay = createRelay({
     config: { ...config, settings: { ...config.settings, adminHost: '127.0.0.1' } },
     store,
-    logger: pino({ level: 'silent' }),
+    logger: capturingLogger(config, 'silent').logger,
   });
   try {
     const { url, adminUrl } = await relay.start(0, '127.0.0.1');

@@ -6,7 +6,7 @@ import { routeOf } from '../../relay/src/metrics/httpRequests';
 import { RelayMetrics } from '../../relay/src/metrics/relayMetrics';
 import { DeliveryError } from '../../relay/src/outbox/deliveryError';
 import type { OutboxJob } from '../../relay/src/store/types';
-import { startJourney, type Journey } from '../helpers/journeyHarness';
+import { startRelayRig, type RelayRig } from '../helpers/relayRig';
 import { waitUntil } from '../helpers/waitUntil';
 import { envelopeFor, signedRelayCall } from '../helpers/signedRelayCall';
 
@@ -127,10 +127,10 @@ describe('relay metrics (prom-client)', () => {
 });
 
 describe('GET /metrics on a running relay after a handover', () => {
-  let journey: Journey;
+  let journey: RelayRig;
   const session: CognigySession = { URLToken: 'endpoint-token-m', userId: 'user-m', sessionId: 'session-m' };
   beforeAll(async () => {
-    journey = await startJourney({ store: 'sqlite' });
+    journey = await startRelayRig({ store: 'sqlite' });
   });
   afterAll(async () => {
     await journey?.close();
@@ -151,11 +151,7 @@ describe('GET /metrics on a running relay after a handover', () => {
       firstMessage: 'Metrics, please.',
     });
     expect(start.status).toBe(200);
-    await waitUntil(
-      'thread in the Agent category',
-      () =>
-        journey.engage.thread(threadIdFor(journey.tenant.sourceId, session))?.categoryIds.includes(journey.tenant.agentCategoryId) === true,
-    );
+    await journey.waitForAgentCategory(threadIdFor(journey.tenant.sourceId, session));
     const tenant = journey.tenant.sourceId;
     await waitUntil(
       'categorize job counted as delivered',

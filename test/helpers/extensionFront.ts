@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { tokenFingerprint } from '../../contract/fingerprint';
 import {
   RELAY_API_PREFIX,
@@ -15,26 +12,17 @@ import {
   type RelayRouteName,
 } from '../../contract/relayApi';
 import { RELAY_HEADERS, verifyRelayRequest, type RelaySignatureCheck } from '../../contract/requestSigning';
+import type { TenantConfig } from '../../relay/src/config';
 
 /**
- * The relay the extension tests talk to, on 127.0.0.1.
- *
- * Every request first passes a recording front that checks the signature with
- * `verifyRelayRequest`, parses the body with the contract schema and keeps it for assertions.
- * Then it is answered by:
- *  - backend 'recording' (default): a small in-memory stand-in that answers contract responses
- *    and can be scripted per route (status, body, delay);
- *  - backend 'real': the real relay (`createRelay`) with a throw-away SQLite store, the request
- *    forwarded byte for byte. Engage and Cognigy are not running, so outbox jobs just retry.
- * Switching a test file to the real relay is `startRelayForTest({ backend: 'real' })`.
+ * What the extension tests talk to, on 127.0.0.1: a recording front that checks every request's
+ * signature with `verifyRelayRequest`, parses its body with the contract schema and keeps it for
+ * assertions. Then the request is answered by:
+ *  - the real relay behind it (`upstreamUrl`), forwarded byte for byte;
+ *  - or, without one, a small in-memory stand-in that answers contract responses for `tenant`
+ *    and can be scripted per route (status, body, delay).
+ * A part of the relay rig (`startRelayRig({ front })`), not a harness of its own.
  */
-
-export const TEST_CONNECTION_SECRETS = {
-  apiAccessToken: 'engage-api-token-Zq81-SECRET',
-  realtimeAccessToken: 'realtime-token-Pk22-SECRET',
-  webhookSecret: 'webhook-secret-Lm93-SECRET',
-  relayApiKey: 'relay-api-key-Xy47-SECRET-0123456789',
-};
 
 export interface RecordedRelayRequest {
   route: RelayRouteName | null;
@@ -58,18 +46,13 @@ export interface ScriptedReply {
 }
 export type Responder<R extends RelayRouteName> = (request: RelayRequest<R>) => ScriptedReply | Promise<ScriptedReply>;
 
-export interface RelayForTest {
-  backend: 'recording' | 'real';
+export interface ExtensionFront {
   url: string;
-  apiKey: string;
-  sourceId: string;
-  /** A complete, valid extension connection pointing at this relay. */
-  connection: Record<string, string>;
   requests: RecordedRelayRequest[];
   requestsFor<R extends RelayRouteName>(route: R): (RecordedRelayRequest & { body: RelayRequest<R> })[];
-  /** Recording backend only: answer a route with a script instead of the stand-in. */
+  /** Stand-in only: answer a route with a script. */
   respondWith<R extends RelayRouteName>(route: R, responder: Responder<R>): void;
-  /** Recording backend only: the queue state `queueStatus` reports for a session. */
+  /** Stand-in only: the queue state `queueStatus` reports for a session. */
   setQueue(session: CognigySession, queue: { position: number; estimatedWaitTime: number } | null): void;
   reset(): void;
   close(): Promise<void>;
@@ -94,12 +77,10 @@ function errorBody(code: string, message: string, field?: string): unknown {
   return { error: { code, message, ...(field ? { field } : {}) } };
 }
 
-export async function startRelayForTest(options: { backend?: 'recording' | 'real'; sourceId?: string } = {}): Promise<RelayForTest> {
-  const backend = options.backend ?? 'recording';
-  const sourceId = options.sourceId ?? 'src-test-4711';
-  const apiKey = TEST_CONNECTION_SECRETS.relayApiKey;
-  const categories = { botCategoryId: 'cat-bot-0001', agentCategoryId: 'cat-agent-0002' };
-  const realtimeEndpointUrl = `https://demo.engagement.dimelo.com/realtime/sdk/${sourceId}`;
+/** Starts the front for `tenant`'s extension connection; with `upstreamUrl` it forwards to that relay, else the stand-in answers. */
+export async function startExtensionFront(tenant: TenantConfig, upstreamUrl: string | null): Promise<ExtensionFront> {
+  const { sourceId } = tenant;
+  const apiKey = tenant.relayApiKey;
 
   const requests: RecordedRelayRequest[] = [];
   const responders = new Map<RelayRouteName, Responder<RelayRouteName>>();
@@ -107,39 +88,20 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
   const handovers = new Map<string, RelayResponse<'startHandover'>['status']>();
   const answered = new Map<string, { status: number; body: unknown }>();
 
-  let upstream: { url: string; stop: () => Promise<void> } | null = null;
-  if (backend === 'real') upstream = await startRealRelay({ sourceId, apiKey, realtimeEndpointUrl, ...categories });
-
   /** The in-memory stand-in: contract responses, idempotent on requestId like the relay (scripts are not). */
   const standIn = async (route: RelayRouteName, body: RelayRequest<RelayRouteName>): Promise<ScriptedReply> => {
     const fp = body.connection;
-    if (fp.botCategoryId !== categories.botCategoryId)
-      return {
-        status: 409,
-        body: errorBody(
-          'connection_mismatch',
-          "The connection's Bot Category ID differs from the relay's configuration for this source",
-          'botCategoryId',
-        ),
-      };
-    if (fp.agentCategoryId !== categories.agentCategoryId)
-      return {
-        status: 409,
-        body: errorBody(
-          'connection_mismatch',
-          "The connection's Agent Category ID differs from the relay's configuration for this source",
-          'agentCategoryId',
-        ),
-      };
-    if (fp.apiAccessTokenFingerprint !== tokenFingerprint(TEST_CONNECTION_SECRETS.apiAccessToken)) {
-      return {
-        status: 409,
-        body: errorBody(
-          'connection_mismatch',
-          "The connection's API Access Token differs from the relay's configuration for this source",
-          'apiAccessToken',
-        ),
-      };
+    const mismatch = (
+      [
+        ['botCategoryId', 'Bot Category ID', fp.botCategoryId === tenant.botCategoryId],
+        ['agentCategoryId', 'Agent Category ID', fp.agentCategoryId === tenant.agentCategoryId],
+        ['apiAccessToken', 'API Access Token', fp.apiAccessTokenFingerprint === tokenFingerprint(tenant.apiAccessToken)],
+      ] as const
+    ).find(([, , same]) => !same);
+    if (mismatch) {
+      const [field, label] = mismatch;
+      const message = `The connection's ${label} differs from the relay's configuration for this source`;
+      return { status: 409, body: errorBody('connection_mismatch', message, field) };
     }
     const scripted = responders.get(route);
     if (scripted) return scripted(body);
@@ -240,8 +202,8 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
         }
 
         let reply: ScriptedReply;
-        if (upstream) {
-          reply = await forward(upstream.url, path, req.headers, raw);
+        if (upstreamUrl) {
+          reply = await forward(upstreamUrl, path, req.headers, raw);
         } else if (!route) reply = { status: 404, body: errorBody('unknown_route', `No relay API route ${path}`) };
         else if (header(RELAY_HEADERS.source) !== sourceId) {
           reply = {
@@ -276,33 +238,17 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const connection: Record<string, string> = {
-    apiAccessToken: TEST_CONNECTION_SECRETS.apiAccessToken,
-    botCategoryId: categories.botCategoryId,
-    agentCategoryId: categories.agentCategoryId,
-    realtimeAccessToken: TEST_CONNECTION_SECRETS.realtimeAccessToken,
-    realtimeEndpointUrl,
-    webhookSecret: TEST_CONNECTION_SECRETS.webhookSecret,
-    baseApiUrl: 'demo.api.engagement.dimelo.com',
-    relayUrl: url,
-    relayApiKey: apiKey,
-  };
-
   return {
-    backend,
     url,
-    apiKey,
-    sourceId,
-    connection,
     requests,
     requestsFor: <R extends RelayRouteName>(route: R) =>
       requests.filter((r) => r.route === route) as (RecordedRelayRequest & { body: RelayRequest<R> })[],
     respondWith: <R extends RelayRouteName>(route: R, responder: Responder<R>) => {
-      if (backend === 'real') throw new Error('respondWith needs the recording backend');
+      if (upstreamUrl) throw new Error('respondWith needs the stand-in');
       responders.set(route, responder as unknown as Responder<RelayRouteName>);
     },
     setQueue: (session, queue) => {
-      if (backend === 'real') throw new Error('setQueue needs the recording backend');
+      if (upstreamUrl) throw new Error('setQueue needs the stand-in');
       queues.set(sessionKey(session), queue ? { ...queue, updatedAt: new Date().toISOString() } : null);
     },
     reset: () => {
@@ -312,7 +258,6 @@ export async function startRelayForTest(options: { backend?: 'recording' | 'real
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await upstream?.stop();
     },
   };
 }
@@ -332,49 +277,4 @@ async function forward(base: string, path: string, headers: IncomingHttpHeaders,
   }
   const response = await fetch(`${base}${path}`, { method: 'POST', headers: pass, body: body.toString('utf8') });
   return { status: response.status, body: await response.text() };
-}
-
-/** The real relay with a throw-away SQLite store; Engage and Cognigy point at a closed port. */
-async function startRealRelay(tenant: {
-  sourceId: string;
-  apiKey: string;
-  realtimeEndpointUrl: string;
-  botCategoryId: string;
-  agentCategoryId: string;
-}): Promise<{ url: string; stop: () => Promise<void> }> {
-  // Loaded lazily so the recording backend works without the relay's dependencies.
-  const { createRelay } = await import('../../relay/src/relay');
-  const { tenantSchema } = await import('../../relay/src/config');
-  const { capturingLogger, openTestStore, testRelayConfig } = await import('./relayParts');
-  const dir = mkdtempSync(join(tmpdir(), 'rce-ext-relay-'));
-  const nowhere = 'http://127.0.0.1:9';
-  const config = testRelayConfig([
-    tenantSchema.parse({
-      apiAccessToken: TEST_CONNECTION_SECRETS.apiAccessToken,
-      botCategoryId: tenant.botCategoryId,
-      agentCategoryId: tenant.agentCategoryId,
-      realtimeAccessToken: TEST_CONNECTION_SECRETS.realtimeAccessToken,
-      realtimeEndpointUrl: tenant.realtimeEndpointUrl,
-      webhookSecret: TEST_CONNECTION_SECRETS.webhookSecret,
-      baseApiUrl: nowhere,
-      cognigyApiBaseUrl: nowhere,
-      cognigyApiKey: 'cognigy-api-key-not-used',
-      relayApiKey: tenant.apiKey,
-    }),
-  ]);
-  const { logger } = capturingLogger(config, 'silent');
-  const relay = createRelay({
-    config,
-    store: await openTestStore({ sqliteFile: join(dir, 'relay.db') }),
-    logger,
-    outbox: { backoff: { baseMs: 1000, capMs: 5000 }, idlePollMs: 200 },
-  });
-  const { url } = await relay.start(0, '127.0.0.1');
-  return {
-    url,
-    stop: async () => {
-      await relay.stop({ closeStore: true });
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
