@@ -39,6 +39,8 @@ async function main(): Promise<void> {
       logLevel,
       rateLimitPerMinute: 1_000_000_000,
       tenantRateLimitPerMinute: 1_000_000_000,
+      // BENCH_READ_RECEIPTS=false: the relay without the read receipt (a second outbound call per reply).
+      readReceipts: process.env.BENCH_READ_RECEIPTS ?? 'true',
     }),
     tenants: [benchTenant(stubUrl)],
   };

@@ -119,6 +119,8 @@ export const relaySettingsSchema = z
     allowHttpAttachments: flag.default(false),
     /** Send user files to Engage by content (base64, fetched by the relay) instead of by URL: for file storage Engage cannot reach. */
     userFilesByContent: flag.default(false),
+    /** Tell Engage each agent reply was read once Cognigy accepted it (Send API status.mark_as_read). */
+    readReceipts: flag.default(true),
     /** Requests per minute per client address on public routes. */
     rateLimitPerMinute: z.coerce.number().int().positive().default(6000),
     /** Requests per minute per tenant on public routes, counted once the caller proved it is that tenant. */
@@ -193,6 +195,7 @@ export const SETTINGS_ENV: Record<string, keyof RelaySettings> = {
   TRUST_PROXY: 'trustProxy',
   ALLOW_HTTP_ATTACHMENTS: 'allowHttpAttachments',
   USER_FILES_BY_CONTENT: 'userFilesByContent',
+  READ_RECEIPTS: 'readReceipts',
   RATE_LIMIT_PER_MINUTE: 'rateLimitPerMinute',
   TENANT_RATE_LIMIT_PER_MINUTE: 'tenantRateLimitPerMinute',
   ENGAGE_REST_PER_MINUTE: 'engageRestPerMinute',

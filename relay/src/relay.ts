@@ -81,6 +81,7 @@ export function createRelay(options: RelayOptions): Relay {
       outboxDeadlineMs: config.settings.outboxDeadlineMs,
       dedupTtlMs: DEDUP_TTL_MS,
       replayWindowMs: config.settings.replayWindowMs,
+      readReceipts: config.settings.readReceipts,
       ...(config.settings.userFilesByContent ? { userFilesByContent: config.settings.allowHttpAttachments ? 'http' : 'https' } : {}),
     },
     clock: options.clock,

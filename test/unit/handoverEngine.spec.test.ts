@@ -8,7 +8,7 @@ import {
 } from '../../contract/relayApi';
 import { agentReplyParamsSchema, queuingUpdateParamsSchema } from '../../relay/src/engage/sourceSdkProtocol';
 import { webhookEventSchema } from '../../relay/src/engage/webhookProtocol';
-import { HandoverEngine } from '../../relay/src/handover/engine';
+import { HandoverEngine, type EngineSettings } from '../../relay/src/handover/engine';
 import { threadIdFor } from '../../relay/src/handover/identity';
 import { cognigyJob, engageSendJob } from '../../relay/src/outbox/jobs';
 import type { Conversation, OutboxJob, Store } from '../../relay/src/store/types';
@@ -275,7 +275,7 @@ function describeJob(job: OutboxJob): string {
   }
 }
 
-async function rigIn(given: Given): Promise<Rig> {
+async function rigIn(given: Given, settings: Partial<EngineSettings> = {}): Promise<Rig> {
   const store = await openTestStore('memory', { clock: () => T0 });
   if (given !== 'none') await store.apply({ conversation: { value: storedConversation(given), expectedVersion: null } });
   const { logger } = capturingLogger(config, 'silent');
@@ -283,7 +283,7 @@ async function rigIn(given: Given): Promise<Rig> {
     store,
     logger,
     clock: () => T0,
-    settings: { outboxDeadlineMs: 60_000, dedupTtlMs: 3_600_000, replayWindowMs: 300_000 },
+    settings: { outboxDeadlineMs: 60_000, dedupTtlMs: 3_600_000, replayWindowMs: 300_000, ...settings },
   });
   return { engine, store };
 }
@@ -326,6 +326,18 @@ describe('HandoverEngine specification: state × event → state and outbox jobs
       expect(jobs.map(describeJob)).toEqual(['cognigy.notify +read receipt']);
       // The receipt names the id Engage was answered with (send-api.md status.mark_as_read).
       expect(first).toEqual({ id: (jobs[0]?.payload as Record<string, unknown>).readReceiptId });
+    } finally {
+      await rig.store.close();
+    }
+  });
+
+  it('with READ_RECEIPTS=false an agent reply notifies without a read receipt', async () => {
+    const rig = await rigIn('active', { readReceipts: false });
+    try {
+      await EVENTS.agentReply.run(rig);
+      const jobs = await drainJobs(rig.store);
+      expect(jobs.map(describeJob)).toEqual(['cognigy.notify']);
+      expect(jobs[0]?.payload).not.toHaveProperty('readReceiptId');
     } finally {
       await rig.store.close();
     }

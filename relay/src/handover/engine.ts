@@ -83,6 +83,8 @@ export interface EngineSettings {
   replayWindowMs: number;
   /** USER_FILES_BY_CONTENT: user files go to Engage as content the relay fetches (URLs of these schemes). */
   userFilesByContent?: 'https' | 'http';
+  /** READ_RECEIPTS (default on): agent reply notifies carry their read receipt. */
+  readReceipts?: boolean;
 }
 
 /**
@@ -588,7 +590,7 @@ export class HandoverEngine {
         jobs.push(
           cognigyJob('cognigy.notify', tenant.sourceId, conversation.threadId, this.deadline(), {
             ...conversation.session,
-            readReceiptId: replyId,
+            ...(this.deps.settings.readReceipts === false ? {} : { readReceiptId: replyId }),
             text: notify.text,
             ...(notify.attachments.length ? { attachments: notify.attachments } : {}),
             data: {
