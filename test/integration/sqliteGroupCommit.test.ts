@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
+import { conversationFixture } from '../helpers/conversationFixture';
 import type { Conversation, Mutation, OutboxJob } from '../../relay/src/store/types';
 
 /**
@@ -13,26 +14,7 @@ import type { Conversation, Mutation, OutboxJob } from '../../relay/src/store/ty
 const T0 = 1_700_000_000_000;
 const W1 = { owner: 'w1', leaseMs: 30_000 };
 
-function conv(threadId: string): Conversation {
-  return {
-    tenantId: 'tenant-a',
-    threadId,
-    session: { URLToken: 'tok', userId: `user-${threadId}`, sessionId: `sess-${threadId}` },
-    authorId: `author-${threadId}`,
-    authorScreenname: 'Ada Lovelace',
-    status: 'idle',
-    handoverCount: 0,
-    options: { forwardOnlyHandoverConversations: true, getQueueUpdates: true },
-    engageThreadId: null,
-    interventionId: null,
-    queue: null,
-    lastEventAt: null,
-    messageCount: 0,
-    version: 0,
-    createdAt: '2024-01-01T00:00:00.000Z',
-    updatedAt: '2024-01-01T00:00:00.000Z',
-  };
-}
+const conv = (threadId: string): Conversation => conversationFixture('tenant-a', threadId);
 
 /** A new conversation (its handover queued) with a dedup key, one notify job on its own lane and a timeline entry. */
 function newConversation(threadId: string): Mutation {

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { RedisStore } from '../../relay/src/store/redisStore';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
-import type { Conversation, HistoryNote, JsonValue, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
+import type { HistoryNote, JsonValue, NewOutboxJob, OutboxJob, Store } from '../../relay/src/store/types';
+import { conversationFixture } from '../helpers/conversationFixture';
 
 /**
  * One contract, two stores. A "backend" is one isolated namespace (a SQLite file, a Redis key prefix);
@@ -67,27 +68,7 @@ function fakeClock(start = T0): { now: () => number; advance(ms: number): void; 
   return { now: () => t, advance: (ms) => (t += ms), set: (v) => (t = v) };
 }
 
-function conv(tenantId: string, threadId: string, patch: Partial<Conversation> = {}): Conversation {
-  return {
-    tenantId,
-    threadId,
-    session: { URLToken: 'tok', userId: `user-${threadId}`, sessionId: `sess-${threadId}` },
-    authorId: `author-${threadId}`,
-    authorScreenname: 'Ada Lovelace',
-    status: 'idle',
-    handoverCount: 0,
-    options: { forwardOnlyHandoverConversations: true, getQueueUpdates: true },
-    engageThreadId: null,
-    interventionId: null,
-    queue: null,
-    lastEventAt: null,
-    messageCount: 0,
-    version: 0,
-    createdAt: '2024-01-01T00:00:00.000Z',
-    updatedAt: '2024-01-01T00:00:00.000Z',
-    ...patch,
-  };
-}
+const conv = conversationFixture;
 
 /**
  * A lane of conversation tenant-a/t1 (`<tenant>/<thread>/<direction>`, as laneFor builds them): a
