@@ -71,7 +71,7 @@ function fakeClock(start = T0): { now: () => number; advance(ms: number): void; 
 const conv = conversationFixture;
 
 /**
- * A lane of conversation tenant-a/t1 (`<tenant>/<thread>/<direction>`, as laneFor builds them): a
+ * A lane of conversation tenant-a/t1 (`<tenant>/<thread>/<direction>`, as laneOf builds them): a
  * mutation's jobs belong to its conversation, so the short names used below share one conversation.
  */
 const L = (name: string): string => (name.includes('/') ? name : `tenant-a/t1/${name}`);

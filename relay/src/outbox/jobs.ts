@@ -45,11 +45,6 @@ export const cognigyCallPayloadSchema = z.object({
 });
 export type CognigyCallPayload = z.infer<typeof cognigyCallPayloadSchema>;
 
-/** Jobs of one conversation and one direction run in order; Engage and Cognigy lanes are independent. */
-export function laneFor(tenantId: string, threadId: string, direction: 'engage' | 'cognigy'): string {
-  return laneOf(tenantId, threadId, direction);
-}
-
 /**
  * Payloads are built from parsed JSON, strings and plain objects, so they are JSON as they are: the
  * store serialises each once when it writes it (dropping undefined fields), and a job leased at write
@@ -66,7 +61,7 @@ export function engageSendJob(tenantId: string, threadId: string, deadlineAt: nu
   return {
     tenantId,
     threadId,
-    lane: laneFor(tenantId, threadId, 'engage'),
+    lane: laneOf(tenantId, threadId, 'engage'),
     kind: 'engage.send',
     payload: toJson(payload),
     deadlineAt,
@@ -83,7 +78,7 @@ export function engageCategorizeJob(
   const job: NewOutboxJob = {
     tenantId,
     threadId: payload.threadId,
-    lane: laneFor(tenantId, payload.threadId, 'engage'),
+    lane: laneOf(tenantId, payload.threadId, 'engage'),
     kind: 'engage.categorize',
     payload: toJson(payload),
     deadlineAt,
@@ -97,7 +92,7 @@ export function engageEndInterventionJob(tenantId: string, deadlineAt: number, p
   return {
     tenantId,
     threadId: payload.threadId,
-    lane: laneFor(tenantId, payload.threadId, 'engage'),
+    lane: laneOf(tenantId, payload.threadId, 'engage'),
     kind: 'engage.endIntervention',
     payload: toJson(payload),
     deadlineAt,
@@ -115,7 +110,7 @@ export function cognigyJob(
   return {
     tenantId,
     threadId,
-    lane: laneFor(tenantId, threadId, 'cognigy'),
+    lane: laneOf(tenantId, threadId, 'cognigy'),
     kind,
     payload: toJson(payload),
     deadlineAt,

@@ -66,7 +66,7 @@ export type OutboxJobKind =
 
 export interface NewOutboxJob {
   tenantId: string;
-  /** The conversation the job belongs to (its lane is one of that conversation's lanes, see `laneFor`). */
+  /** The conversation the job belongs to (its lane is one of that conversation's lanes, see `laneOf`). */
   threadId: string;
   /** Jobs in one lane run strictly one after another in enqueue order. */
   lane: string;
@@ -120,7 +120,7 @@ export interface DeadLetter {
  *    (`null` = must not exist yet); otherwise the outcome is 'conflict' and nothing is written.
  *  - `jobs`: appended to their lanes in array order.
  * A mutation writes one conversation's data: its jobs' lanes belong to that conversation
- * (`<tenant>/<thread>/<direction>`, see `laneFor`) and its dedup key is remembered with it. That is
+ * (`<tenant>/<thread>/<direction>`, see `laneOf`) and its dedup key is remembered with it. That is
  * what lets the Redis store keep a mutation in one Cluster hash slot.
  */
 /** Where a write came from (for the timeline). */
