@@ -230,7 +230,7 @@ export class RedisStore implements Store {
     const jobs = m.jobs ?? [];
     const jobIds = jobs.map(() => randomUUID());
     const timeline = timelineOfWrite(m, now, jobIds);
-    const entry = timeline.entry ? JSON.stringify(timeline.entry) : '';
+    const entry = timeline.entry ? JSON.stringify(timeline.entry.value) : '';
     args.push(lease ? lease.owner : '', lease ? now + lease.leaseMs : '', entry, this.historyCap, jobs.length);
     const built = new Map<string, JobData>();
     for (const [i, job] of jobs.entries()) {

@@ -222,18 +222,22 @@ export function writeEntry(m: Mutation & { history: HistoryNote }, at: number, j
 }
 
 /**
- * What an applied mutation records: a write entry, or (a write that only queues jobs, see JobNote)
- * no entry and a note on each job. `notes` is in the order of `m.jobs`.
+ * What an applied mutation records: a write entry with the conversation it belongs to, or (a write
+ * that only queues jobs, see JobNote) no entry and a note on each job. `notes` is in the order of `m.jobs`.
  */
 export function timelineOfWrite(
   m: Mutation,
   at: number,
   jobIds: readonly string[],
-): { entry: HistoryEntry | null; notes: readonly (JobNote | undefined)[] } {
+): {
+  entry: { owner: { tenantId: string; threadId: string }; value: HistoryEntry } | null;
+  notes: readonly (JobNote | undefined)[];
+} {
   const history = m.history;
-  if (!history || !historyOwner(m)) return { entry: null, notes: [] };
+  const owner = history ? historyOwner(m) : null;
+  if (!history || !owner) return { entry: null, notes: [] };
   const jobsOnly = !history.status && !history.queue && history.engageThreadId === undefined && history.jobs.length > 0;
-  if (!jobsOnly) return { entry: writeEntry({ ...m, history }, at, jobIds), notes: [] };
+  if (!jobsOnly) return { entry: { owner, value: writeEntry({ ...m, history }, at, jobIds) }, notes: [] };
   return { entry: null, notes: history.jobs.map((summary) => ({ source: history.source, summary })) };
 }
 

@@ -30,7 +30,6 @@ import {
   attemptEntry,
   DEFAULT_HISTORY_CAP,
   historyEntrySchema,
-  historyOwner,
   nextVersion,
   outboxJobSchema,
   parseConversation,
@@ -229,8 +228,7 @@ export class SqliteStore implements Store {
           this.stmt.touchLane.run(job.lane, nextAttemptAt);
         }
       }
-      const owner = timeline.entry ? historyOwner(m) : null;
-      if (timeline.entry && owner) this.appendHistory(owner.tenantId, owner.threadId, timeline.entry);
+      if (timeline.entry) this.appendHistory(timeline.entry.owner.tenantId, timeline.entry.owner.threadId, timeline.entry.value);
       return { outcome: 'applied', leased };
     };
 
