@@ -41,16 +41,17 @@ const SCALE_COUNT = Number(process.env.BENCH_SCALE_COUNT ?? 100_000);
 const SCALE_LOOKUPS = Number(process.env.BENCH_SCALE_LOOKUPS ?? 20_000);
 const CONVERSATIONS = Number(process.env.BENCH_CONVERSATIONS ?? 1000);
 const OUT = path.resolve(repoRoot, process.env.BENCH_OUT ?? 'bench/results.md');
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'reply,redis,scale,handover,tarball').split(',').map((s) => s.trim()));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'reply,noreceipts,redis,scale,handover,tarball').split(',').map((s) => s.trim()));
 /** A run whose min–max spread exceeds this share of its median is flagged as noisy. */
 const NOISY = 0.15;
 
 const GOALS = { throughputRatio: 0.8, addedP99Ms: 2, rssMb: 250, lookupP99Ms: 1, callsPerExecution: 1 };
 
-type TargetName = 'baseline' | 'relay-sqlite' | 'relay-redis';
+type TargetName = 'baseline' | 'relay-sqlite' | 'relay-sqlite-no-receipts' | 'relay-redis';
 const TARGET_LABEL: Record<TargetName, string> = {
   baseline: 'baseline (bare node:http)',
   'relay-sqlite': 'relay, SQLite store',
+  'relay-sqlite-no-receipts': 'relay, SQLite store, READ_RECEIPTS=false',
   'relay-redis': 'relay, Redis store',
 };
 
@@ -160,6 +161,8 @@ interface ReplyResults {
 async function agentReplySections(stub: BenchChild, stubUrl: string, redisUrl: string | null): Promise<ReplyResults> {
   const targets: TargetName[] = ['baseline'];
   if (SECTIONS.has('reply')) targets.push('relay-sqlite');
+  // The same relay without the read receipt: the work the baseline (and issue 20's prototype) does, one outbound call per reply.
+  if (SECTIONS.has('noreceipts')) targets.push('relay-sqlite-no-receipts');
   if (SECTIONS.has('redis') && redisUrl) targets.push('relay-redis');
   const children: Partial<Record<TargetName, BenchChild>> = {};
   const endpoints: Endpoint[] = [];
@@ -173,6 +176,7 @@ async function agentReplySections(stub: BenchChild, stubUrl: string, redisUrl: s
           STUB_URL: stubUrl,
           REDIS_URL: redisUrl ?? '',
           CONVERSATIONS: String(CONVERSATIONS),
+          ...(name === 'relay-sqlite-no-receipts' ? { BENCH_READ_RECEIPTS: 'false' } : {}),
         },
       });
       children[name] = child;
@@ -435,6 +439,17 @@ function writeReport(report: Report): string {
       );
       L.push('');
       L.push(...agentReplyTable(r, 'relay-sqlite', report));
+      L.push('');
+    }
+    if (r.targets.includes('relay-sqlite-no-receipts')) {
+      L.push('## 1b. The same without read receipts (`READ_RECEIPTS=false`)');
+      L.push('');
+      L.push(
+        'Same load and baseline runs; the SQLite relay started with `READ_RECEIPTS=false`, so it makes one outbound call per reply (the notify), as the baseline does. ' +
+          'With receipts on (the default, section 1) every reply also costs a signed `status.mark_as_read` to Engage once Cognigy accepted the notify.',
+      );
+      L.push('');
+      L.push(...agentReplyTable(r, 'relay-sqlite-no-receipts', report));
       L.push('');
     }
     if (r.targets.includes('relay-redis')) {
