@@ -222,6 +222,34 @@ describe.each<[string, () => Promise<Store>]>([
     expect(logLines.filter((l) => /lease lost|bookkeeping failed/.test(l))).toEqual([]);
   });
 
+  it('logs a leased job whose bookkeeping failed, and stop() waits only for the jobs still running', async () => {
+    const store = await openStore();
+    const slow = gate();
+    const finished: unknown[] = [];
+    const { worker, logLines } = startWorker(store, async (j) => {
+      if (j.payload === 'fails') throw new DeliveryError('HTTP 503', true);
+      await slow.promise;
+      finished.push(j.payload);
+    });
+    // The failed attempt cannot be recorded: the store refuses the retry write.
+    jest.spyOn(store, 'retryJob').mockRejectedValue(new Error('store unavailable'));
+    const { leased } = await store.apply({ jobs: [job('A', 'fails'), job('B', 'slow')] }, leaseOf(worker));
+    worker.runLeased(leased);
+    await waitUntil('the failure was logged', () => logLines.some((l) => /bookkeeping failed/.test(l)));
+
+    let stopped = false;
+    const stopping = worker.stop().then(() => {
+      stopped = true;
+    });
+    await sleep(50);
+    expect(stopped).toBe(false);
+    slow.open();
+    await stopping;
+    expect(finished).toEqual(['slow']);
+    expect(logLines.filter((l) => /bookkeeping failed/.test(l))).toHaveLength(1);
+    expect(worker.metrics).toMatchObject({ delivered: 1, retried: 0 });
+  });
+
   it('runs a burst in one lane in order, back to back through complete with leaseNext, each job once', async () => {
     const store = await openStore();
     const { claimed, completions } = observe(store);

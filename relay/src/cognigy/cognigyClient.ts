@@ -16,19 +16,38 @@ export function cognigyRequestBody(kind: 'notify' | 'inject', payload: CognigyCa
   return body;
 }
 
+/** Per tenant, built on its first call: both endpoint URLs and the headers (the same for every call). */
+interface CognigyTarget {
+  notify: string;
+  inject: string;
+  headers: Record<string, string>;
+}
+const targets = new WeakMap<TenantConfig, CognigyTarget>();
+
+function targetOf(tenant: TenantConfig): CognigyTarget {
+  let target = targets.get(tenant);
+  if (!target) {
+    const base = `${tenant.cognigyApiBaseUrl}/new/v2.0/endpoint/`;
+    target = {
+      notify: `${base}notify`,
+      inject: `${base}inject`,
+      headers: { 'Content-Type': 'application/json', 'X-API-Key': tenant.cognigyApiKey },
+    };
+    targets.set(tenant, target);
+  }
+  return target;
+}
+
 export async function callCognigy(
   postText: PostText,
   tenant: TenantConfig,
   kind: 'notify' | 'inject',
   payload: CognigyCallPayload,
 ): Promise<void> {
-  const url = `${tenant.cognigyApiBaseUrl}/new/v2.0/endpoint/${kind}`;
+  const target = targetOf(tenant);
   let response;
   try {
-    response = await postText(url, JSON.stringify(cognigyRequestBody(kind, payload)), {
-      'Content-Type': 'application/json',
-      'X-API-Key': tenant.cognigyApiKey,
-    });
+    response = await postText(target[kind], JSON.stringify(cognigyRequestBody(kind, payload)), target.headers);
   } catch (err) {
     throw new DeliveryError(`Cognigy ${kind}: ${describeTransportError(err)}`, true);
   }

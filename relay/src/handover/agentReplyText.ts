@@ -105,9 +105,9 @@ export function agentReplyToNotify(params: AgentReplyParams, replyId = ''): Noti
     if (url) attachments.push({ name: nameOf(url, attachment.filename), url: url.href, type: cognigyMediaType(attachment.type) });
   }
   if (!text && attachments.length === 0) return null;
-  // Channels that render only text still get a usable link for each attachment.
-  const links = attachments.map((a) => `${a.name}: ${a.url}`).join('\n');
-  const content: NotifyContent = { text: [text, links].filter(Boolean).join('\n'), attachments };
+  // Channels that render only text still get a usable link for each attachment (a plain reply, the common case, has none).
+  const links = attachments.length === 0 ? '' : attachments.map((a) => `${a.name}: ${a.url}`).join('\n');
+  const content: NotifyContent = { text: links ? [text, links].filter(Boolean).join('\n') : text, attachments };
   if (structured) content.defaultMessage = structured.defaultMessage;
   return content;
 }

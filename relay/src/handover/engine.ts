@@ -40,13 +40,14 @@ import {
   engageSendJob,
   inactivityCheckJob,
   summarizeJob,
+  type CognigyCallPayload,
   type InactivityCheckPayload,
 } from '../outbox/jobs';
 import type { Conversation, HistoryNote, LeaseRequest, Mutation, NewOutboxJob, OutboxJob, Store, WriteSource } from '../store/types';
 import { alreadySent, rememberSent } from './transcriptMemory';
 import { agentReplyIdFor, authorIdFor, messageIdFor, threadIdFor } from './identity';
 import { tenantIdentityUsers } from '../engage/tenantIdentities';
-import { agentReplyToNotify } from './agentReplyText';
+import { agentReplyToNotify, type NotifyContent } from './agentReplyText';
 import { structuredContentSchema } from '../cognigy/structuredContent';
 
 /** What a Flow's own CSAT question can use when the agent closed: who, which intervention and thread, when. */
@@ -573,46 +574,55 @@ export class HandoverEngine {
       (conv) => {
         // Gone since it was read (retention removed it): answered like any unknown conversation.
         if (!conv) return { result: false };
-        const conversation = { ...conv };
         const jobs: NewOutboxJob[] = [];
-        const firstReply = conversation.status === 'queued';
+        // Only the first reply changes the conversation (and is version-checked); later replies read it as it
+        // is (no copy), so the hot path writes the dedup key and the notify job only.
+        const firstReply = conv.status === 'queued';
+        let conversation = conv;
         if (firstReply) {
           // The first reply proves an agent took the conversation even without a webhook.
-          conversation.status = 'active';
-          conversation.queue = null;
+          conversation = { ...conv, status: 'active', queue: null };
           jobs.push(
             this.injectJob(conversation, { status: 'active', ...(params.sender_name ? { agentName: params.sender_name } : {}) }),
             ...this.armInactivity(tenant, conversation),
           );
         }
-        // The notify carries the read receipt (send-api.md status.mark_as_read, id = the id we answer with): the
-        // executor sends it once Cognigy accepted the message for the user, without a job of its own.
         jobs.push(
-          cognigyJob('cognigy.notify', tenant.sourceId, conversation.threadId, this.deadline(), {
-            ...conversation.session,
-            ...(this.deps.settings.readReceipts === false ? {} : { readReceiptId: replyId }),
-            text: notify.text,
-            ...(notify.attachments.length ? { attachments: notify.attachments } : {}),
-            data: {
-              rceHandover: {
-                type: 'agentMessage',
-                contentId: params.content_id,
-                agentName: params.sender_name ?? null,
-                sender_name: params.sender_name ?? null,
-              },
-              ...(notify.defaultMessage ? { _cognigy: { _default: notify.defaultMessage } } : {}),
-            },
-          }),
+          cognigyJob(
+            'cognigy.notify',
+            tenant.sourceId,
+            conversation.threadId,
+            this.deadline(),
+            this.notifyPayload(conversation, params, notify, replyId),
+          ),
         );
         const mutation = { dedup: { key: `reply:${tenant.sourceId}:${params.content_id}`, ttlMs: this.deps.settings.dedupTtlMs }, jobs };
-        // Only the first reply changes the conversation (and is version-checked); later replies leave it as it is,
-        // so the hot path writes the dedup key and the notify job only.
         return firstReply ? { conversation, mutation, result: true } : { mutation, result: true };
       },
       () => true,
       current,
     );
     return known ? { id: replyId } : { error: { fatal: true, message: 'Unknown conversation' } };
+  }
+
+  /**
+   * The notify of an agent reply. It carries the read receipt (send-api.md status.mark_as_read, id = the
+   * id we answer with): the executor sends it once Cognigy accepted the message for the user, without a
+   * job of its own. Built field by field (no spreads of optional parts: this runs for every reply).
+   */
+  private notifyPayload(conversation: Conversation, params: AgentReplyParams, notify: NotifyContent, replyId: string): CognigyCallPayload {
+    const { URLToken, userId, sessionId } = conversation.session;
+    const senderName = params.sender_name ?? null;
+    const data: Record<string, unknown> = {
+      rceHandover: { type: 'agentMessage', contentId: params.content_id, agentName: senderName, sender_name: senderName },
+    };
+    if (notify.defaultMessage) data._cognigy = { _default: notify.defaultMessage };
+    const payload: CognigyCallPayload =
+      this.deps.settings.readReceipts === false
+        ? { URLToken, userId, sessionId, text: notify.text, data }
+        : { URLToken, userId, sessionId, readReceiptId: replyId, text: notify.text, data };
+    if (notify.attachments.length) payload.attachments = notify.attachments;
+    return payload;
   }
 
   async queuingUpdate(tenant: TenantConfig, params: QueuingUpdateParams, rawBody: Buffer): Promise<'applied' | 'ignored'> {
@@ -880,13 +890,19 @@ const SOURCE_BY_DEDUP_PREFIX: Readonly<Record<string, WriteSource>> = {
   webhook: 'webhook',
 };
 
+/** The part of a dedup key before its first ':' (the whole key without one), as `split(':', 1)[0]` without the array. */
+function prefixOf(key: string): string {
+  const colon = key.indexOf(':');
+  return colon === -1 ? key : key.slice(0, colon);
+}
+
 /**
  * What a write tells the conversation's timeline: status, queue and Engage thread changes and its jobs.
  * Null when it changes none of these (e.g. a duplicate check alone).
  */
 function historyNote(before: Conversation | null, after: Conversation | undefined, mutation: Mutation): HistoryNote | null {
   const note: HistoryNote = {
-    source: SOURCE_BY_DEDUP_PREFIX[mutation.dedup?.key.split(':', 1)[0] ?? ''] ?? 'relay',
+    source: (mutation.dedup && SOURCE_BY_DEDUP_PREFIX[prefixOf(mutation.dedup.key)]) ?? 'relay',
     jobs: (mutation.jobs ?? []).map(summarizeJob),
   };
   if (after && after.status !== before?.status) note.status = { from: before?.status ?? null, to: after.status };

@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CognigySession } from '../../../contract/relayApi';
 
 function digest(parts: string[]): string {
-  // Length-prefix each part so ("ab","c") and ("a","bc") never collide.
-  const h = createHash('sha256');
-  for (const p of parts) h.update(`${p.length}:${p}|`);
-  return h.digest('hex').slice(0, 32);
+  // Length-prefix each part so ("ab","c") and ("a","bc") never collide. One-shot hash of the joined
+  // parts (the same digest as one update per part, without a Hash object: once per agent reply).
+  let input = '';
+  for (const p of parts) input += `${p.length}:${p}|`;
+  return hash('sha256', input, 'hex').slice(0, 32);
 }
 
 /** Our Engage thread id (Engage's foreign_id): the same Cognigy session always maps to the same thread. */

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
+import { EndpointCache, type PostEndpoint } from './postEndpoint';
 
 const MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
 
@@ -50,73 +51,12 @@ export function createOutboundHttp(options: { timeoutMs?: number } = {}): Outbou
     responseType: 'text',
     maxContentLength: MAX_RESPONSE_BYTES,
   });
+  const endpoints = new EndpointCache(httpAgent, httpsAgent, timeoutMs);
   const postText: PostText = (url, body, headers) =>
     new Promise<TextResponse>((resolve, reject) => {
-      let target: URL;
-      try {
-        target = new URL(url);
-      } catch {
-        reject(new OutboundTransportError('ERR_INVALID_URL'));
-        return;
-      }
-      const isHttps = target.protocol === 'https:';
-      if (!isHttps && target.protocol !== 'http:') {
-        reject(new OutboundTransportError('ERR_BAD_REQUEST'));
-        return;
-      }
-      const payload = Buffer.from(body, 'utf8');
-      let settled = false;
-      const fail = (code: string) => {
-        if (settled) return;
-        settled = true;
-        reject(new OutboundTransportError(code));
-      };
-      const request = (isHttps ? https : http).request(
-        {
-          method: 'POST',
-          protocol: target.protocol,
-          hostname: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
-          port: target.port || undefined,
-          path: `${target.pathname}${target.search}`,
-          agent: isHttps ? httpsAgent : httpAgent,
-          ...(target.username || target.password
-            ? { auth: `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}` }
-            : {}),
-          headers: { Accept: 'application/json, text/plain, */*', ...headers, 'Content-Length': String(payload.length) },
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          response.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > MAX_RESPONSE_BYTES) {
-              fail('ERR_BAD_RESPONSE');
-              response.destroy();
-              request.destroy();
-              return;
-            }
-            chunks.push(chunk);
-          });
-          response.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR_BAD_RESPONSE'));
-          response.on('aborted', () => fail('ECONNRESET'));
-          response.on('end', () => {
-            if (settled) return;
-            settled = true;
-            resolve({
-              status: response.statusCode ?? 0,
-              headers: response.headers,
-              data: chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'),
-            });
-          });
-        },
-      );
-      // Same as axios' `timeout` on node: the socket idle for timeoutMs aborts the request.
-      request.setTimeout(timeoutMs, () => {
-        fail('ETIMEDOUT');
-        request.destroy();
-      });
-      request.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR_NETWORK'));
-      request.end(payload);
+      const endpoint = endpoints.get(url);
+      if (typeof endpoint === 'string') reject(new OutboundTransportError(endpoint));
+      else sendPost(endpoint, body, headers, resolve, reject);
     });
   return {
     client,
@@ -126,6 +66,89 @@ export function createOutboundHttp(options: { timeoutMs?: number } = {}): Outbou
       httpsAgent.destroy();
     },
   };
+}
+
+const DEFAULT_ACCEPT = 'application/json, text/plain, */*';
+
+/**
+ * The request's headers as node's flat [name, value, …] list, which node writes as it is (no header
+ * object per call): the caller's headers, Host and Authorization from the URL unless the caller
+ * sets them, Accept unless the caller sets it, and Content-Length (always ours).
+ */
+function headerList(endpoint: PostEndpoint, headers: Record<string, string>, contentLength: number): string[] {
+  let ownHost = false;
+  let ownAccept = false;
+  let ownAuthorization = false;
+  const list: string[] = [];
+  for (const name in headers) {
+    // Only names of these lengths can be one of ours: most calls lower-case nothing.
+    const n = name.length;
+    const lower = n === 4 || n === 6 || n === 13 || n === 14 ? name.toLowerCase() : '';
+    if (lower === 'content-length') continue;
+    if (lower === 'host') ownHost = true;
+    else if (lower === 'accept') ownAccept = true;
+    else if (lower === 'authorization') ownAuthorization = true;
+    list.push(name, headers[name] as string);
+  }
+  if (!ownHost) list.push('Host', endpoint.host);
+  if (endpoint.authorization !== null && !ownAuthorization) list.push('Authorization', endpoint.authorization);
+  if (!ownAccept) list.push('Accept', DEFAULT_ACCEPT);
+  list.push('Content-Length', String(contentLength));
+  return list;
+}
+
+/**
+ * One POST: the body goes out as a string (node then writes header and body in one piece), the
+ * socket's idle timeout (request option) ends it with ETIMEDOUT, answers over MAX_RESPONSE_BYTES
+ * end it with ERR_BAD_RESPONSE, a connection lost mid-answer with ECONNRESET. Errors carry a code only.
+ */
+function sendPost(
+  endpoint: PostEndpoint,
+  body: string,
+  headers: Record<string, string>,
+  resolve: (response: TextResponse) => void,
+  reject: (err: OutboundTransportError) => void,
+): void {
+  let settled = false;
+  const fail = (code: string): void => {
+    if (settled) return;
+    settled = true;
+    reject(new OutboundTransportError(code));
+  };
+  const request = (endpoint.isHttps ? https : http).request(
+    { ...endpoint.options, headers: headerList(endpoint, headers, Buffer.byteLength(body, 'utf8')) },
+    (response) => {
+      let first: Buffer | null = null;
+      let more: Buffer[] | null = null;
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          fail('ERR_BAD_RESPONSE');
+          response.destroy();
+          request.destroy();
+          return;
+        }
+        if (first === null) first = chunk;
+        else (more ??= [first]).push(chunk);
+      });
+      // The connection went away before the whole answer arrived. (Node emits the response's 'error'
+      // only after 'aborted', and only with a listener: 'aborted' alone is the first and sure sign.)
+      response.on('aborted', () => fail('ECONNRESET'));
+      response.on('end', () => {
+        if (settled) return;
+        settled = true;
+        const data = more ? Buffer.concat(more).toString('utf8') : first ? first.toString('utf8') : '';
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, data });
+      });
+    },
+  );
+  request.on('timeout', () => {
+    fail('ETIMEDOUT');
+    request.destroy();
+  });
+  request.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'ERR_NETWORK'));
+  request.end(body);
 }
 
 /** A short, secret-free description of a transport failure (code only, never the URL's query). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { laneOf } from '../store/schemas';
+import { timelinePreview } from './timelinePreview';
 import type { JsonValue, NewOutboxJob } from '../store/types';
 
 /** Payloads of outbox jobs, parsed again when a job runs (the store hands back plain JSON). */
@@ -138,10 +139,12 @@ export function inactivityCheckJob(tenantId: string, payload: InactivityCheckPay
 /** Characters of a message body the timeline keeps: enough to recognise a message, never the whole of it. */
 export const TIMELINE_PREVIEW_CHARS = 16;
 
+/**
+ * `"<first TIMELINE_PREVIEW_CHARS code points, whitespace runs as one space>[…]" (<code points> chars)`,
+ * in one pass over the text without copies (see timelinePreview.ts).
+ */
 function preview(text: string): string {
-  const flat = text.replace(/\s+/g, ' ');
-  const cut = [...flat].slice(0, TIMELINE_PREVIEW_CHARS).join('');
-  return `${JSON.stringify(cut.length < flat.length ? `${cut}…` : cut)} (${[...text].length} chars)`;
+  return timelinePreview(text, TIMELINE_PREVIEW_CHARS);
 }
 
 const withAttachments = (n: number | undefined): string => (n ? `, ${n} attachment(s)` : '');

@@ -57,8 +57,12 @@ export class OutboxWorker {
   private kicked = false;
   private readonly clock: () => number;
   private readonly leaseMs: number;
-  /** Jobs started by `runLeased`, awaited by `stop`. */
-  private readonly inFlight = new Set<Promise<void>>();
+  /** What a write (and a completion, for the lane's next due job) asks for while running: one object each, read only. */
+  private readonly lease: LeaseRequest;
+  private readonly leaseNext: { readonly leaseMs: number };
+  /** Jobs started by `runLeased` and not finished yet; `stop` waits until none is left. */
+  private inFlight = 0;
+  private whenIdle: (() => void)[] = [];
   /** An early wake-up for a job that becomes due before the next poll (a delayed or retried head). */
   private dueTimer: NodeJS.Timeout | null = null;
   private dueTimerAt = Number.POSITIVE_INFINITY;
@@ -70,6 +74,8 @@ export class OutboxWorker {
     this.clock = options.clock ?? Date.now;
     this.owner = options.owner ?? `relay-${randomUUID()}`;
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.lease = { owner: this.owner, leaseMs: this.leaseMs };
+    this.leaseNext = { leaseMs: this.leaseMs };
     this.metrics = options.metrics ?? { delivered: 0, retried: 0, gaveUp: 0 };
   }
 
@@ -105,7 +111,7 @@ export class OutboxWorker {
 
   /** The lease a write may take for this worker; null once stopping, so nothing new is leased to a relay on its way out. */
   leaseRequest(): LeaseRequest | null {
-    return this.running ? { owner: this.owner, leaseMs: this.leaseMs } : null;
+    return this.running ? this.lease : null;
   }
 
   /** Runs jobs a write has leased to this worker (see `ConversationStore.apply` with a lease). */
@@ -114,14 +120,27 @@ export class OutboxWorker {
       // Still in our hands (its lease ran out while, e.g., its completion waited for the store):
       // the claim just renewed our lease; running it again would send it twice.
       if (this.held.get(job.lane)?.id === job.id) continue;
-      const run = this.runJob(job).catch((err: Error) =>
-        this.options.logger.error(
-          { jobId: job.id, err: { message: err.message } },
-          'outbox job bookkeeping failed; its lease will expire and it runs again',
-        ),
+      this.inFlight += 1;
+      void this.runLeasedJob(job);
+    }
+  }
+
+  /** `runJob` for a job nobody awaits: its failure is logged, and `stop` learns when it is done (no promise kept per job). */
+  private async runLeasedJob(job: OutboxJob): Promise<void> {
+    try {
+      await this.runJob(job);
+    } catch (err) {
+      this.options.logger.error(
+        { jobId: job.id, err: { message: (err as Error).message } },
+        'outbox job bookkeeping failed; its lease will expire and it runs again',
       );
-      this.inFlight.add(run);
-      void run.finally(() => this.inFlight.delete(run));
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0 && this.whenIdle.length > 0) {
+        const waiting = this.whenIdle;
+        this.whenIdle = [];
+        for (const resolve of waiting) resolve();
+      }
     }
   }
 
@@ -133,7 +152,7 @@ export class OutboxWorker {
     this.dueTimer = null;
     this.wake?.();
     await this.loop;
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    while (this.inFlight > 0) await new Promise<void>((resolve) => this.whenIdle.push(resolve));
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = null;
   }
@@ -196,61 +215,75 @@ export class OutboxWorker {
     });
   }
 
-  /** Runs a job this worker holds the lease on, then the lane's next job if the completion leased it to us. */
-  private async runJob(job: OutboxJob): Promise<void> {
-    this.held.set(job.lane, job);
-    let next: OutboxJob | null = null;
-    try {
-      next = await this.runHeldJob(job);
-    } finally {
-      if (this.held.get(job.lane) === job) this.held.delete(job.lane);
+  /** Runs a job this worker holds the lease on, then the lane's next jobs as long as each completion leases one to us. */
+  private async runJob(first: OutboxJob): Promise<void> {
+    let job: OutboxJob | null = first;
+    while (job) {
+      const current: OutboxJob = job;
+      this.held.set(current.lane, current);
+      try {
+        job = await this.runHeldJob(current);
+      } finally {
+        if (this.held.get(current.lane) === current) this.held.delete(current.lane);
+      }
     }
-    if (next) await this.runJob(next);
   }
 
   /**
    * Completes a delivered job, retrying while the store is unreachable: the lease is still ours
    * (renewed, and nobody can claim from a store that is down), so the job is not sent twice.
-   * Once stopping, it retries for a bounded time only.
+   * Once stopping, it retries for a bounded time only. (The common case, one write that succeeds,
+   * costs no async frame of its own.)
    */
-  private async completeDelivered(job: OutboxJob): Promise<CompleteResult> {
+  private completeDelivered(job: OutboxJob): Promise<CompleteResult> {
+    const startedAt = Date.now();
+    return this.options.queue
+      .complete(job, this.owner, this.leaseNextRequest())
+      .then(undefined, (err: unknown) => this.completeAfterFailure(job, err, startedAt));
+  }
+
+  /** Once stopping, nothing new is leased to this relay: the lane's next job waits for the next claim. */
+  private leaseNextRequest(): { leaseMs: number } | undefined {
+    return this.running ? this.leaseNext : undefined;
+  }
+
+  private async completeAfterFailure(job: OutboxJob, firstError: unknown, startedAt: number): Promise<CompleteResult> {
     const { queue, logger } = this.options;
+    const giveUpAt = startedAt + COMPLETION_RETRY_WHILE_STOPPING_MS;
+    let err = firstError;
     let delay = 50;
     let warned = false;
-    const giveUpAt = Date.now() + COMPLETION_RETRY_WHILE_STOPPING_MS;
     for (;;) {
+      if (this.stopping && Date.now() > giveUpAt) throw err;
+      if (!warned)
+        logger.warn(
+          { jobId: job.id, lane: job.lane, err: { message: (err as Error).message } },
+          'outbox completion failed (store unavailable?); retrying while holding the lease',
+        );
+      warned = true;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 1_000);
       try {
-        // Once stopping, nothing new is leased to this relay: the lane's next job waits for the next claim.
-        const result = await queue.complete(job, this.owner, this.running ? { leaseMs: this.leaseMs } : undefined);
-        if (warned) logger.info({ jobId: job.id, lane: job.lane }, 'outbox completion recorded after the store came back');
+        const result = await queue.complete(job, this.owner, this.leaseNextRequest());
+        logger.info({ jobId: job.id, lane: job.lane }, 'outbox completion recorded after the store came back');
         return result;
-      } catch (err) {
-        if (this.stopping && Date.now() > giveUpAt) throw err;
-        if (!warned)
-          logger.warn(
-            { jobId: job.id, lane: job.lane, err: { message: (err as Error).message } },
-            'outbox completion failed (store unavailable?); retrying while holding the lease',
-          );
-        warned = true;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 1_000);
+      } catch (next) {
+        err = next;
       }
     }
   }
 
   private async runHeldJob(job: OutboxJob): Promise<OutboxJob | null> {
-    const { logger } = this.options;
-    const log = { jobId: job.id, kind: job.kind, lane: job.lane, attempt: job.attempts + 1 };
     try {
       await this.options.execute(job);
     } catch (err) {
-      await this.recordFailure(job, err, log);
+      await this.recordFailure(job, err, logFieldsOf(job));
       return null;
     }
     // While running, the lane's next due job is leased to us in the same write and runs right away.
     const { completed, next, nextDueAt } = await this.completeDelivered(job);
     if (completed) this.metrics.delivered += 1;
-    else logger.warn(log, 'outbox lease lost before completion; another relay owns the lane now');
+    else this.options.logger.warn(logFieldsOf(job), 'outbox lease lost before completion; another relay owns the lane now');
     if (nextDueAt !== null) this.wakeAt(nextDueAt);
     return next;
   }
@@ -294,4 +327,9 @@ export class OutboxWorker {
       logger.warn({ ...log, error: failure.message, retryInMs: delay }, 'outbox job failed; will retry');
     }
   }
+}
+
+/** What the worker's log lines say about a job (built only when one is written). */
+function logFieldsOf(job: OutboxJob): Record<string, unknown> {
+  return { jobId: job.id, kind: job.kind, lane: job.lane, attempt: job.attempts + 1 };
 }
