@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { batchTransaction, type BatchWrite } from './sqlite/batchTransaction';
+import { CONVERSATION_CACHE_SIZE, ConversationCache } from './sqlite/conversationCache';
 import { GroupCommit } from './sqlite/groupCommit';
 import { migrate } from './sqlite/migrations';
 import {
@@ -74,6 +75,8 @@ export interface SqliteStoreOptions {
   startCheckpointer?: typeof startWalCheckpointer;
   /** Tests and diagnostics: called with every SQL statement the store's connection runs (better-sqlite3's `verbose`). */
   traceSql?: (sql: string) => void;
+  /** Parsed conversations kept in memory (see sqlite/conversationCache.ts); 0 turns the cache off. Default CONVERSATION_CACHE_SIZE. */
+  conversationCacheSize?: number;
 }
 
 /**
@@ -123,6 +126,7 @@ export class SqliteStore implements Store {
   private readonly deadLetterBody;
   private readonly groupCommit: GroupCommit<BatchWrite>;
   private readonly logger: Logger | undefined;
+  private readonly conversations: ConversationCache;
   private checkpointer: WalCheckpointer | null = null;
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
@@ -158,6 +162,7 @@ export class SqliteStore implements Store {
     this.logTrimEvery = Math.min(LOG_TRIM_EVERY, this.historyLogCap);
     this.logger = opts.logger;
     this.stmt = prepareStatements(db);
+    this.conversations = new ConversationCache(db, opts.conversationCacheSize ?? CONVERSATION_CACHE_SIZE);
 
     // May run twice (see batchTransaction): its ids and leased jobs live in one run and leave only in its result.
     this.applyBody = (m: Mutation, now: number, lease: LeaseRequest | null): ApplyResult => {
@@ -169,7 +174,11 @@ export class SqliteStore implements Store {
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
         const row = optionalVersionRow.parse(this.stmt.getConvVersion.get(value.tenantId, value.threadId));
-        if (expectedVersion === null ? row !== undefined : row?.version !== expectedVersion) return { outcome: 'conflict', leased };
+        if (expectedVersion === null ? row !== undefined : row?.version !== expectedVersion) {
+          // The writer read something else than the file holds: its next read goes to the file.
+          this.conversations.forget(value.tenantId, value.threadId);
+          return { outcome: 'conflict', leased };
+        }
       }
       // All checks passed: from here on everything is written.
       if (m.dedup) {
@@ -179,6 +188,7 @@ export class SqliteStore implements Store {
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
         const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
+        this.conversations.forget(value.tenantId, value.threadId);
         this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored), now);
       }
       const jobs = m.jobs ?? [];
@@ -357,8 +367,10 @@ export class SqliteStore implements Store {
   }
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
+    const cached = this.conversations.get(tenantId, threadId);
+    if (cached) return cached;
     const row = optionalDataRow.parse(this.stmt.getConv.get(tenantId, threadId));
-    return row ? parseConversation(row.data) : null;
+    return row ? this.conversations.remember(tenantId, threadId, parseConversation(row.data)) : null;
   }
 
   async findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null> {
@@ -429,7 +441,9 @@ export class SqliteStore implements Store {
     // by age (a conversation's log rows can be younger than its last write: they are removed once they age out).
     return this.write(() => {
       this.stmt.purgeLog.run(writtenBefore, limit);
-      return this.stmt.purgeIdle.run(writtenBefore, limit).changes;
+      const purged = this.stmt.purgeIdle.run(writtenBefore, limit).changes;
+      if (purged > 0) this.conversations.clear();
+      return purged;
     });
   }
 
