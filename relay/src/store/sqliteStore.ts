@@ -11,6 +11,7 @@ import { migrate } from './sqlite/migrations';
 import {
   appendedRowSchema,
   countRowSchema,
+  DEDUP_PURGE_EVERY,
   dataRowsSchema,
   historyRowsSchema,
   jobRowsSchema,
@@ -127,6 +128,8 @@ export class SqliteStore implements Store {
   private readonly groupCommit: GroupCommit<BatchWrite>;
   private readonly logger: Logger | undefined;
   private readonly conversations: ConversationCache;
+  /** Dedup keys written by this connection (rolled-back runs included): paces the expired-key purge. */
+  private dedupWrites = 0;
   private checkpointer: WalCheckpointer | null = null;
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
@@ -167,23 +170,22 @@ export class SqliteStore implements Store {
     // May run twice (see batchTransaction): its ids and leased jobs live in one run and leave only in its result.
     this.applyBody = (m: Mutation, now: number, lease: LeaseRequest | null): ApplyResult => {
       const leased: OutboxJob[] = [];
-      if (m.dedup) {
-        const row = optionalExpiryRow.parse(this.stmt.getDedup.get(m.dedup.key));
-        if (row && row.expires_at > now) return { outcome: 'duplicate', leased };
-      }
+      // The version check reads only; the dedup key is checked and written in one statement after it,
+      // so a conflict writes nothing. A live key wins over a conflict (the request was already applied).
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
         const row = optionalVersionRow.parse(this.stmt.getConvVersion.get(value.tenantId, value.threadId));
         if (expectedVersion === null ? row !== undefined : row?.version !== expectedVersion) {
+          if (m.dedup && this.isLiveDedupKey(m.dedup.key, now)) return { outcome: 'duplicate', leased };
           // The writer read something else than the file holds: its next read goes to the file.
           this.conversations.forget(value.tenantId, value.threadId);
           return { outcome: 'conflict', leased };
         }
       }
-      // All checks passed: from here on everything is written.
       if (m.dedup) {
-        this.stmt.purgeDedup.run(now);
-        this.stmt.upsertDedup.run(m.dedup.key, now + m.dedup.ttlMs);
+        if (this.stmt.claimDedup.run(m.dedup.key, now + m.dedup.ttlMs, now).changes === 0) return { outcome: 'duplicate', leased };
+        // All checks passed: from here on everything is written.
+        if (++this.dedupWrites % DEDUP_PURGE_EVERY === 0) this.stmt.purgeDedup.run(now);
       }
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
@@ -390,8 +392,12 @@ export class SqliteStore implements Store {
   }
 
   async hasDedupKey(key: string): Promise<boolean> {
+    return this.isLiveDedupKey(key, this.clock());
+  }
+
+  private isLiveDedupKey(key: string, now: number): boolean {
     const row = optionalExpiryRow.parse(this.stmt.getDedup.get(key));
-    return row !== undefined && row.expires_at > this.clock();
+    return row !== undefined && row.expires_at > now;
   }
 
   async claimDueJobs(options: ClaimOptions): Promise<OutboxJob[]> {

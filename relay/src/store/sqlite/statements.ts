@@ -8,8 +8,14 @@ import type { JsonValue, OutboxJob } from '../types';
  * the rows they return (a corrupt or foreign row fails loudly instead of leaking `any`).
  */
 
-/** Expired dedup keys removed per write; bounded so one write never pays for a large backlog. */
+/** Expired dedup keys removed per purge; bounded so one write never pays for a large backlog. */
 export const DEDUP_PURGE_BATCH = 100;
+/**
+ * The purge runs once every this many dedup keys written, not with each: it is a statement per
+ * reply that nearly always finds nothing. Still bounded: up to DEDUP_PURGE_BATCH / DEDUP_PURGE_EVERY
+ * (6) expired keys go per key written, so a backlog of expired keys only shrinks.
+ */
+export const DEDUP_PURGE_EVERY = 16;
 
 const jobRowSchema = z.object({
   seq: z.number().int(),
@@ -89,6 +95,12 @@ export function prepareStatements(db: Database.Database) {
     getDedup: db.prepare<[string]>('SELECT expires_at FROM dedup WHERE key = ?'),
     upsertDedup: db.prepare<[string, number]>(
       'INSERT INTO dedup (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at',
+    ),
+    // Check and write in one statement: a live key (expires_at > now) is left alone and changes() is 0,
+    // an absent or expired one is written (changes() is 1).
+    claimDedup: db.prepare<[string, number, number]>(
+      `INSERT INTO dedup (key, expires_at) VALUES (?, ?)
+       ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?`,
     ),
     // The batch is a literal, not a bound `LIMIT ?`: with a bound limit SQLite re-prepares the statement on every run (issue 20).
     purgeDedup: db.prepare<[number]>(
