@@ -127,3 +127,70 @@ describe('SQLite store: dedup in one statement', () => {
     expect(dedupRows()).toBe(purgedAt.at(-1));
   });
 });
+
+describe('SQLite store: completion with the lease check in its delete', () => {
+  const laneRow = (lane: string): unknown => reader.prepare('SELECT lease_owner, lease_job FROM lanes WHERE lane = ?').get(lane);
+  const jobCount = (): number => (reader.prepare('SELECT count(*) AS n FROM jobs').get() as { n: number }).n;
+
+  async function leasedReply(key: string): Promise<import('../../relay/src/store/types').OutboxJob> {
+    const [job] = (await store.apply(reply(key), W1)).leased;
+    if (!job) throw new Error('no job leased');
+    return job;
+  }
+
+  it("completes a lane's last job with three statements: the delete holding the lease check, its log line, the lane row", async () => {
+    const job = await leasedReply('k1');
+    const sql = await statementsOf(() => store.complete(job, 'w1', { leaseMs: W1.leaseMs }));
+    const body = sql.filter((s) => !/^(BEGIN|COMMIT)/.test(s));
+    expect(body).toEqual([
+      expect.stringMatching(/^DELETE FROM jobs .* AND EXISTS \(SELECT 1 FROM lanes/),
+      expect.stringMatching(/^INSERT INTO history_log/),
+      expect.stringMatching(/^DELETE FROM lanes .* NOT EXISTS/),
+    ]);
+    expect(laneRow(job.lane)).toBeUndefined();
+    expect(jobCount()).toBe(0);
+  });
+
+  it('a relay that lost the lease deletes nothing, records nothing and leaves the lane to the new holder', async () => {
+    const job = await leasedReply('k1');
+    // The lease expired and w2 took the lane over.
+    now += W1.leaseMs;
+    const [taken] = await store.claimDueJobs({ now, limit: 10, owner: 'w2', leaseMs: W1.leaseMs });
+    expect(taken?.id).toBe(job.id);
+    const log = (): number => (reader.prepare('SELECT count(*) AS n FROM history_log').get() as { n: number }).n;
+    expect(await store.complete(job, 'w1', { leaseMs: W1.leaseMs })).toEqual({ completed: false, next: null, nextDueAt: null });
+    expect(jobCount()).toBe(1);
+    expect(log()).toBe(0);
+    expect(laneRow(job.lane)).toEqual({ lease_owner: 'w2', lease_job: job.id });
+    // The holder completes it.
+    expect((await store.complete(job, 'w2')).completed).toBe(true);
+    expect(jobCount()).toBe(0);
+    expect(log()).toBe(1);
+  });
+
+  it("a lease on the lane's head does not let its holder complete another job of the lane", async () => {
+    const first = await leasedReply('k1');
+    const second = (await store.apply(reply('k2'))).outcome;
+    expect(second).toBe('applied');
+    const [queued] = await store.pendingJobsOf('tenant-a', 't1').then((jobs) => jobs.filter((j) => j.id !== first.id));
+    if (!queued) throw new Error('second job missing');
+    expect((await store.complete(queued, 'w1')).completed).toBe(false);
+    expect(jobCount()).toBe(2);
+    // The head completes and hands the lane's next job over, leased.
+    const done = await store.complete(first, 'w1', { leaseMs: W1.leaseMs });
+    expect(done).toMatchObject({ completed: true, next: { id: queued.id }, nextDueAt: null });
+    expect(laneRow(first.lane)).toEqual({ lease_owner: 'w1', lease_job: queued.id });
+  });
+
+  it('still completes (and frees the lane) when it holds the lease but the job row is already gone', async () => {
+    const job = await leasedReply('k1');
+    const cli = new Database(file);
+    try {
+      cli.prepare('DELETE FROM jobs WHERE id = ?').run(job.id);
+    } finally {
+      cli.close();
+    }
+    expect(await store.complete(job, 'w1', { leaseMs: W1.leaseMs })).toEqual({ completed: true, next: null, nextDueAt: null });
+    expect(laneRow(job.lane)).toBeUndefined();
+  });
+});

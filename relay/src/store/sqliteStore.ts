@@ -264,9 +264,13 @@ export class SqliteStore implements Store {
     });
 
     this.completeBody = (job: OutboxJob, owner: string, now: number, leaseNext: { leaseMs: number } | null): CompleteResult => {
-      if (!this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
-      this.stmt.deleteJob.run(job.seq, job.id);
+      // The lease check rides on the delete; only when nothing was deleted is it asked on its own
+      // (a held lease on a job already gone still completes, as it always did).
+      const deleted = this.stmt.deleteLeasedJob.run(job.seq, job.id, job.lane, owner, job.id).changes === 1;
+      if (!deleted && !this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
       this.appendHistory(job.tenantId, job.threadId, attemptEntry.delivered(job, now));
+      // Its last job gone (the hot path: one reply, one notify), the lane row goes in one statement.
+      if (this.stmt.deleteEmptyLane.run(job.lane, job.lane).changes === 1) return { completed: true, next: null, nextDueAt: null };
       return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, now, ...leaseNext }) };
     };
 

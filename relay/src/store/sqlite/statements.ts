@@ -131,6 +131,13 @@ export function prepareStatements(db: Database.Database) {
       'UPDATE lanes SET ready_at = ?, lease_owner = NULL, lease_job = NULL, lease_until = NULL WHERE lane = ?',
     ),
     deleteLane: db.prepare<[string]>('DELETE FROM lanes WHERE lane = ?'),
+    // A completion's delete and its lease check in one statement: changes() is 0 unless `owner` holds the lane's lease on this job.
+    deleteLeasedJob: db.prepare<[number, string, string, string, string]>(
+      `DELETE FROM jobs WHERE seq = ? AND id = ?
+         AND EXISTS (SELECT 1 FROM lanes WHERE lane = ? AND lease_owner = ? AND lease_job = ?)`,
+    ),
+    // The lane row goes with its last job (changes() = 1); a lane with jobs left keeps it (changes() = 0).
+    deleteEmptyLane: db.prepare<[string, string]>('DELETE FROM lanes WHERE lane = ? AND NOT EXISTS (SELECT 1 FROM jobs WHERE lane = ?)'),
     renewLease: db.prepare<[number, number, string, string, string]>(
       'UPDATE lanes SET lease_until = ?, ready_at = ? WHERE lane = ? AND lease_owner = ? AND lease_job = ?',
     ),
