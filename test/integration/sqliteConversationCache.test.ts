@@ -59,8 +59,9 @@ afterEach(async () => {
 
 describe('SQLite conversation cache', () => {
   it('reads a conversation from the file once, then from memory, also across its own writes of other rows', async () => {
+    // Written by another handle (a relay that ran before), so the first read goes to the file.
+    await open().apply({ conversation: { value: conv('a'), expectedVersion: null } });
     const store = open();
-    await store.apply({ conversation: { value: conv('a'), expectedVersion: null } });
     const first = await store.getConversation('tenant-a', 'a');
     expect(rowReads()).toBe(1);
     // The hot path's writes (dedup key, job, lease, completion) do not touch the conversation.
@@ -109,16 +110,50 @@ describe('SQLite conversation cache', () => {
     }
   });
 
-  it('drops a conversation the store itself writes, and every conversation when it purges', async () => {
+  it('keeps what the store itself writes, exactly as a read of the file returns it, and drops everything when it purges', async () => {
     const store = open();
     await store.apply({ conversation: { value: conv('a'), expectedVersion: null } });
     const v1 = await store.getConversation('tenant-a', 'a');
     if (!v1) throw new Error('missing');
-    await store.apply({ conversation: { value: { ...v1, status: 'active' }, expectedVersion: 1 } });
-    expect(await store.getConversation('tenant-a', 'a')).toMatchObject({ status: 'active', version: 2 });
+    // Undefined fields are not stored: the cached conversation must not have them either.
+    const written = { ...v1, status: 'active' as const, agentId: undefined, queue: null };
+    await store.apply({ conversation: { value: written, expectedVersion: 1 } });
+    const v2 = await store.getConversation('tenant-a', 'a');
+    expect(rowReads()).toBe(0);
+    const fromFile = await open({ conversationCacheSize: 0 }).getConversation('tenant-a', 'a');
+    expect(v2).toStrictEqual(fromFile);
+    expect(v2).toMatchObject({ status: 'active', version: 2 });
+    expect('agentId' in (v2 ?? {})).toBe(false);
+    expect(Object.isFrozen(v2)).toBe(true);
 
     expect(await store.purgeIdleConversations(T0 + 1, 10)).toBe(1);
     expect(await store.getConversation('tenant-a', 'a')).toBeNull();
+  });
+
+  it('keeps nothing of a write that was rolled back', async () => {
+    const store = open();
+    await store.apply({ conversation: { value: conv('poison'), expectedVersion: null } });
+    const v1 = await store.getConversation('tenant-a', 'poison');
+    if (!v1) throw new Error('missing');
+    // Every job insert of this conversation now fails inside SQLite, after its conversation row was written.
+    const ddl = new Database(file);
+    ddl.exec(`CREATE TRIGGER poison BEFORE INSERT ON jobs WHEN NEW.thread_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned job'); END`);
+    ddl.close();
+    await store.getConversation('tenant-a', 'poison'); // sees the other connection's commit (the trigger)
+    const before = rowReads();
+    const job = {
+      tenantId: 'tenant-a',
+      threadId: 'poison',
+      lane: 'tenant-a/poison/cognigy',
+      kind: 'cognigy.notify' as const,
+      payload: { text: 'x' },
+      deadlineAt: T0 + 60_000,
+    };
+    await expect(store.apply({ conversation: { value: { ...v1, status: 'active' }, expectedVersion: 1 }, jobs: [job] })).rejects.toThrow(
+      'poisoned job',
+    );
+    expect(await store.getConversation('tenant-a', 'poison')).toMatchObject({ status: 'idle', version: 1 });
+    expect(rowReads()).toBe(before + 1);
   });
 
   it('hands out conversations nobody can change', async () => {

@@ -190,8 +190,9 @@ export class SqliteStore implements Store {
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
         const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
-        this.conversations.forget(value.tenantId, value.threadId);
-        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored), now);
+        const text = JSON.stringify(stored);
+        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, text, now);
+        this.conversations.written(value.tenantId, value.threadId, text);
       }
       const jobs = m.jobs ?? [];
       const jobIds = jobs.map(() => randomUUID());
@@ -284,7 +285,11 @@ export class SqliteStore implements Store {
 
     // One IMMEDIATE transaction per batch, savepoints only when a write threw. If BEGIN or COMMIT
     // fails (busy, disk, closed), nothing of the batch was written and every write is rejected.
-    this.groupCommit = new GroupCommit({ commit: batchTransaction(db), lazyDelayMs: COMPLETION_COMMIT_DELAY_MS });
+    // A rolled-back write may have left its conversation in the cache: it is emptied (rare: only when a write throws or COMMIT fails).
+    this.groupCommit = new GroupCommit({
+      commit: batchTransaction(db, () => this.conversations.clear()),
+      lazyDelayMs: COMPLETION_COMMIT_DELAY_MS,
+    });
 
     this.deadLetterBody = (job: OutboxJob, owner: string, error: string, now: number): boolean => {
       if (!this.holdsLease(job, owner)) return false;
@@ -373,7 +378,7 @@ export class SqliteStore implements Store {
   }
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
-    const cached = this.conversations.get(tenantId, threadId);
+    const cached = this.conversations.get(tenantId, threadId, parseConversation);
     if (cached) return cached;
     const row = optionalDataRow.parse(this.stmt.getConv.get(tenantId, threadId));
     return row ? this.conversations.remember(tenantId, threadId, parseConversation(row.data)) : null;

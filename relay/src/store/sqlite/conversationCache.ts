@@ -8,8 +8,9 @@ import type { Conversation } from '../types';
  *
  * Valid only while nothing else wrote the file. `PRAGMA data_version` changes when another
  * connection (another relay, `relay dead-letter`, a test's second handle) commits; when it changed,
- * every entry is dropped. This connection's own writes do not change it, so the store drops the
- * entry of each conversation it writes or deletes (see `forget`, `clear`).
+ * every entry is dropped. This connection's own writes do not change it, so the store keeps the text
+ * of each conversation it writes (`written`, parsed on the next read exactly as a read of the row
+ * would be) and drops what it deletes or whatever a rolled-back write may have left (`clear`).
  *
  * Entries are deeply frozen and handed out as they are: a caller cannot change what the next
  * caller reads (the engine copies before it changes anything; strict mode throws on a write).
@@ -20,8 +21,11 @@ export const CONVERSATION_CACHE_SIZE = 5_000;
 
 const dataVersionSchema = z.number().int();
 
+/** A conversation as read (parsed, frozen) or as this connection wrote it (JSON text, parsed when first read). */
+type Entry = Conversation | string;
+
 export class ConversationCache {
-  private readonly entries = new Map<string, Conversation>();
+  private readonly entries = new Map<string, Entry>();
   private readonly dataVersion: Database.Statement<[]>;
   private seenVersion: number;
 
@@ -37,7 +41,7 @@ export class ConversationCache {
    * The cached conversation, or undefined (then read the row and `remember` it). Checks the file
    * first: a read must never miss what another connection committed before it started.
    */
-  get(tenantId: string, threadId: string): Conversation | undefined {
+  get(tenantId: string, threadId: string, parse: (text: string) => Conversation): Conversation | undefined {
     if (this.capacity <= 0) return undefined;
     const version = this.readDataVersion();
     if (version !== this.seenVersion) {
@@ -48,38 +52,46 @@ export class ConversationCache {
     const k = key(tenantId, threadId);
     const hit = this.entries.get(k);
     if (hit === undefined) return undefined;
+    const conversation = typeof hit === 'string' ? deepFreeze(parse(hit)) : hit;
     // Most recently used last (a Map keeps insertion order).
     this.entries.delete(k);
-    this.entries.set(k, hit);
-    return hit;
+    this.entries.set(k, conversation);
+    return conversation;
   }
 
   /** Keeps a conversation just read from the file (call `get` first: it checked the file's version). */
   remember(tenantId: string, threadId: string, conversation: Conversation): Conversation {
     if (this.capacity <= 0) return conversation;
     const frozen = deepFreeze(conversation);
-    const k = key(tenantId, threadId);
+    this.put(key(tenantId, threadId), frozen);
+    return frozen;
+  }
+
+  /**
+   * This connection wrote the conversation as `text`, inside the group commit's transaction. Should
+   * that write be rolled back, the store calls `clear` (no JS runs between the write and its COMMIT).
+   */
+  written(tenantId: string, threadId: string, text: string): void {
+    if (this.capacity > 0) this.put(key(tenantId, threadId), text);
+  }
+
+  /** This connection found a conflict on the conversation: the next read goes to the file. */
+  forget(tenantId: string, threadId: string): void {
+    this.entries.delete(key(tenantId, threadId));
+  }
+
+  /** This connection deleted conversations (retention), or a write of its was rolled back: every entry goes. */
+  clear(): void {
+    this.entries.clear();
+  }
+
+  private put(k: string, entry: Entry): void {
     this.entries.delete(k);
     if (this.entries.size >= this.capacity) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(k, frozen);
-    return frozen;
-  }
-
-  /** This connection wrote (or found a conflict on) the conversation: the next read goes to the file. */
-  forget(tenantId: string, threadId: string): void {
-    this.entries.delete(key(tenantId, threadId));
-  }
-
-  /** This connection deleted conversations (retention): every entry goes. */
-  clear(): void {
-    this.entries.clear();
-  }
-
-  get size(): number {
-    return this.entries.size;
+    this.entries.set(k, entry);
   }
 
   private readDataVersion(): number {
