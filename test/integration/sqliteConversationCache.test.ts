@@ -131,15 +131,14 @@ describe('SQLite conversation cache', () => {
   });
 
   it('keeps nothing of a write that was rolled back', async () => {
-    const store = open();
-    await store.apply({ conversation: { value: conv('poison'), expectedVersion: null } });
-    const v1 = await store.getConversation('tenant-a', 'poison');
-    if (!v1) throw new Error('missing');
-    // Every job insert of this conversation now fails inside SQLite, after its conversation row was written.
+    await open().apply({ conversation: { value: conv('poison'), expectedVersion: null } });
+    // Every job insert of this conversation fails inside SQLite, after its conversation row was written.
     const ddl = new Database(file);
     ddl.exec(`CREATE TRIGGER poison BEFORE INSERT ON jobs WHEN NEW.thread_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned job'); END`);
     ddl.close();
-    await store.getConversation('tenant-a', 'poison'); // sees the other connection's commit (the trigger)
+    const store = open();
+    const v1 = await store.getConversation('tenant-a', 'poison');
+    if (!v1) throw new Error('missing');
     const before = rowReads();
     const job = {
       tenantId: 'tenant-a',
@@ -149,6 +148,7 @@ describe('SQLite conversation cache', () => {
       payload: { text: 'x' },
       deadlineAt: T0 + 60_000,
     };
+    // The write of the conversation ran (and was kept in memory) before the job insert threw.
     await expect(store.apply({ conversation: { value: { ...v1, status: 'active' }, expectedVersion: 1 }, jobs: [job] })).rejects.toThrow(
       'poisoned job',
     );
