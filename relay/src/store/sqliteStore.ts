@@ -5,11 +5,13 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { batchTransaction, type BatchWrite } from './sqlite/batchTransaction';
+import { CONVERSATION_CACHE_SIZE, ConversationCache } from './sqlite/conversationCache';
 import { GroupCommit } from './sqlite/groupCommit';
 import { migrate } from './sqlite/migrations';
 import {
   appendedRowSchema,
   countRowSchema,
+  DEDUP_PURGE_EVERY,
   dataRowsSchema,
   historyRowsSchema,
   jobRowsSchema,
@@ -74,6 +76,8 @@ export interface SqliteStoreOptions {
   startCheckpointer?: typeof startWalCheckpointer;
   /** Tests and diagnostics: called with every SQL statement the store's connection runs (better-sqlite3's `verbose`). */
   traceSql?: (sql: string) => void;
+  /** Parsed conversations kept in memory (see sqlite/conversationCache.ts); 0 turns the cache off. Default CONVERSATION_CACHE_SIZE. */
+  conversationCacheSize?: number;
 }
 
 /**
@@ -123,6 +127,9 @@ export class SqliteStore implements Store {
   private readonly deadLetterBody;
   private readonly groupCommit: GroupCommit<BatchWrite>;
   private readonly logger: Logger | undefined;
+  private readonly conversations: ConversationCache;
+  /** Dedup keys written by this connection (rolled-back runs included): paces the expired-key purge. */
+  private dedupWrites = 0;
   private checkpointer: WalCheckpointer | null = null;
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
@@ -158,28 +165,34 @@ export class SqliteStore implements Store {
     this.logTrimEvery = Math.min(LOG_TRIM_EVERY, this.historyLogCap);
     this.logger = opts.logger;
     this.stmt = prepareStatements(db);
+    this.conversations = new ConversationCache(db, opts.conversationCacheSize ?? CONVERSATION_CACHE_SIZE);
 
     // May run twice (see batchTransaction): its ids and leased jobs live in one run and leave only in its result.
     this.applyBody = (m: Mutation, now: number, lease: LeaseRequest | null): ApplyResult => {
       const leased: OutboxJob[] = [];
-      if (m.dedup) {
-        const row = optionalExpiryRow.parse(this.stmt.getDedup.get(m.dedup.key));
-        if (row && row.expires_at > now) return { outcome: 'duplicate', leased };
-      }
+      // The version check reads only; the dedup key is checked and written in one statement after it,
+      // so a conflict writes nothing. A live key wins over a conflict (the request was already applied).
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
         const row = optionalVersionRow.parse(this.stmt.getConvVersion.get(value.tenantId, value.threadId));
-        if (expectedVersion === null ? row !== undefined : row?.version !== expectedVersion) return { outcome: 'conflict', leased };
+        if (expectedVersion === null ? row !== undefined : row?.version !== expectedVersion) {
+          if (m.dedup && this.isLiveDedupKey(m.dedup.key, now)) return { outcome: 'duplicate', leased };
+          // The writer read something else than the file holds: its next read goes to the file.
+          this.conversations.forget(value.tenantId, value.threadId);
+          return { outcome: 'conflict', leased };
+        }
       }
-      // All checks passed: from here on everything is written.
       if (m.dedup) {
-        this.stmt.purgeDedup.run(now);
-        this.stmt.upsertDedup.run(m.dedup.key, now + m.dedup.ttlMs);
+        if (this.stmt.claimDedup.run(m.dedup.key, now + m.dedup.ttlMs, now).changes === 0) return { outcome: 'duplicate', leased };
+        // All checks passed: from here on everything is written.
+        if (++this.dedupWrites % DEDUP_PURGE_EVERY === 0) this.stmt.purgeDedup.run(now);
       }
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
         const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
-        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored), now);
+        const text = JSON.stringify(stored);
+        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, text, now);
+        this.conversations.written(value.tenantId, value.threadId, text);
       }
       const jobs = m.jobs ?? [];
       const jobIds = jobs.map(() => randomUUID());
@@ -252,9 +265,13 @@ export class SqliteStore implements Store {
     });
 
     this.completeBody = (job: OutboxJob, owner: string, now: number, leaseNext: { leaseMs: number } | null): CompleteResult => {
-      if (!this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
-      this.stmt.deleteJob.run(job.seq, job.id);
+      // The lease check rides on the delete; only when nothing was deleted is it asked on its own
+      // (a held lease on a job already gone still completes, as it always did).
+      const deleted = this.stmt.deleteLeasedJob.run(job.seq, job.id, job.lane, owner, job.id).changes === 1;
+      if (!deleted && !this.holdsLease(job, owner)) return { completed: false, next: null, nextDueAt: null };
       this.appendHistory(job.tenantId, job.threadId, attemptEntry.delivered(job, now));
+      // Its last job gone (the hot path: one reply, one notify), the lane row goes in one statement.
+      if (this.stmt.deleteEmptyLane.run(job.lane, job.lane).changes === 1) return { completed: true, next: null, nextDueAt: null };
       return { completed: true, ...this.advanceLane(job.lane, leaseNext && { owner, now, ...leaseNext }) };
     };
 
@@ -268,7 +285,11 @@ export class SqliteStore implements Store {
 
     // One IMMEDIATE transaction per batch, savepoints only when a write threw. If BEGIN or COMMIT
     // fails (busy, disk, closed), nothing of the batch was written and every write is rejected.
-    this.groupCommit = new GroupCommit({ commit: batchTransaction(db), lazyDelayMs: COMPLETION_COMMIT_DELAY_MS });
+    // A rolled-back write may have left its conversation in the cache: it is emptied (rare: only when a write throws or COMMIT fails).
+    this.groupCommit = new GroupCommit({
+      commit: batchTransaction(db, () => this.conversations.clear()),
+      lazyDelayMs: COMPLETION_COMMIT_DELAY_MS,
+    });
 
     this.deadLetterBody = (job: OutboxJob, owner: string, error: string, now: number): boolean => {
       if (!this.holdsLease(job, owner)) return false;
@@ -357,8 +378,10 @@ export class SqliteStore implements Store {
   }
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
+    const cached = this.conversations.get(tenantId, threadId, parseConversation);
+    if (cached) return cached;
     const row = optionalDataRow.parse(this.stmt.getConv.get(tenantId, threadId));
-    return row ? parseConversation(row.data) : null;
+    return row ? this.conversations.remember(tenantId, threadId, parseConversation(row.data)) : null;
   }
 
   async findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null> {
@@ -378,8 +401,12 @@ export class SqliteStore implements Store {
   }
 
   async hasDedupKey(key: string): Promise<boolean> {
+    return this.isLiveDedupKey(key, this.clock());
+  }
+
+  private isLiveDedupKey(key: string, now: number): boolean {
     const row = optionalExpiryRow.parse(this.stmt.getDedup.get(key));
-    return row !== undefined && row.expires_at > this.clock();
+    return row !== undefined && row.expires_at > now;
   }
 
   async claimDueJobs(options: ClaimOptions): Promise<OutboxJob[]> {
@@ -429,7 +456,9 @@ export class SqliteStore implements Store {
     // by age (a conversation's log rows can be younger than its last write: they are removed once they age out).
     return this.write(() => {
       this.stmt.purgeLog.run(writtenBefore, limit);
-      return this.stmt.purgeIdle.run(writtenBefore, limit).changes;
+      const purged = this.stmt.purgeIdle.run(writtenBefore, limit).changes;
+      if (purged > 0) this.conversations.clear();
+      return purged;
     });
   }
 
