@@ -1,10 +1,9 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RestRateGate } from '../engage/restClient';
 import { DeliveryError } from '../outbox/deliveryError';
 import type { JobExecutor, OutboxMetrics } from '../outbox/worker';
 import type { OutboxJob } from '../store/types';
 import { registerHttpRequestMetrics } from './httpRequests';
-import { LabelledHistogram, type HistogramSeries } from './labelledHistogram';
 
 /**
  * The relay's /metrics (Prometheus text, prom-client): default process, GC and event-loop
@@ -45,7 +44,7 @@ export function directionOf(job: Pick<OutboxJob, 'kind'>): DeliveryDirection {
 export class RelayMetrics {
   private readonly registry: Registry;
   private readonly clock: () => number;
-  private readonly deliverySeconds: Record<DeliveryDirection, HistogramSeries>;
+  private readonly deliverySeconds: Record<DeliveryDirection, { observe(seconds: number): void }>;
   /** Per tenant: REST calls made and calls held back by the local limit (read at scrape time). */
   private readonly restUse = new Map<string, { calls: number; deferred: number }>();
   private readonly readOutboxStats: RelayMetricsOptions['outboxStats'];
@@ -88,14 +87,16 @@ export class RelayMetrics {
       },
     });
 
-    // Observed once per delivered job: a histogram whose observe costs a bucket search (same name, labels and text).
-    const delivery = new LabelledHistogram(
-      'rce_outbox_delivery_seconds',
-      'From the job written to the outbox (request accepted) to its successful delivery, retries included, by direction.',
-      'direction',
-      ['engage', 'cognigy'] as const,
-      DELIVERY_BUCKETS,
-    ).registerIn(own);
+    const delivery = new Histogram({
+      name: 'rce_outbox_delivery_seconds',
+      help: 'From the job written to the outbox (request accepted) to its successful delivery, retries included, by direction.',
+      labelNames: ['direction'] as const,
+      buckets: DELIVERY_BUCKETS,
+      registers: [own],
+    });
+    // Both series exist from the start (zero), so rate() and alerts see them before the first delivery.
+    delivery.zero({ direction: 'engage' });
+    delivery.zero({ direction: 'cognigy' });
     this.deliverySeconds = { engage: delivery.labels('engage'), cognigy: delivery.labels('cognigy') };
 
     for (const tenant of options.tenantIds) this.restUse.set(tenant, { calls: 0, deferred: 0 });
