@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { TenantConfig } from '../config';
 import type { HandoverEngine } from '../handover/engine';
 import { firstIssue, parseJsonBody } from '../http/jsonBody';
+import { type FlatLineLog, flatLineLogger } from '../log';
 import { type PlainResponse, type TenantAdmission, textResponse, withRetryAfter } from '../http/plainResponse';
 import { safeParseAgentReply, safeParseSdkRequest } from './fastAgentReply';
 import { signSdkBody, verifySdkSignature } from './sdkSignature';
@@ -36,6 +37,9 @@ function signedJson(tenant: TenantConfig, value: unknown): PlainResponse {
 }
 
 export class SourceSdkHandler {
+  /** The per-reply line: flat fields only (see flatLineLogger), so it skips the redaction pass. */
+  private readonly replyLog: FlatLineLog;
+
   constructor(
     private readonly deps: {
       tenants: readonly TenantConfig[];
@@ -49,7 +53,9 @@ export class SourceSdkHandler {
       /** Engage asked for implementation.info (the admin saved the source, or a polling run). */
       onImplementationInfo?: (sourceId: string) => void;
     },
-  ) {}
+  ) {
+    this.replyLog = flatLineLogger(deps.logger);
+  }
 
   /** The tenant whose realtime token signed these bytes; every candidate is checked (constant work). */
   private tenantFor(input: SourceSdkRequestInput): TenantConfig | null {
@@ -122,7 +128,8 @@ export class SourceSdkHandler {
         const parsed = safeParseAgentReply(params, this.deps.allowHttpAttachments === true);
         if (!parsed.success) return textResponse(400, `Invalid params: ${firstIssue(parsed.error)}`);
         const result = await this.deps.engine.agentReply(tenant, parsed.data);
-        this.deps.logger.info(
+        this.replyLog(
+          'info',
           {
             tenant: tenant.sourceId,
             threadId: parsed.data.thread_id,
