@@ -100,23 +100,27 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
   const now = deps.clock ?? Date.now;
   const countRequest = requestCounter('engage');
 
+  // helmet's headers never change: flattened once, copied per answer (node validates them either way).
+  const constantHeaders: string[] = [];
+  for (const [k, v] of deps.securityHeaders) constantHeaders.push(k, v);
+
   const write = (res: ServerResponse, started: bigint, route: EngageRoute, response: PlainResponse, extra: HeaderPairs, close = false) => {
-    const body = Buffer.from(response.body, 'utf8');
-    const headers: string[] = [];
-    for (const [k, v] of deps.securityHeaders) headers.push(k, v);
-    for (const [k, v] of extra) headers.push(k, v);
-    for (const [k, v] of Object.entries(response.headers ?? {})) headers.push(k, v);
-    headers.push('Content-Type', CONTENT_TYPE_HEADER[response.contentType], 'Content-Length', String(body.length));
+    const headers = constantHeaders.slice();
+    for (const pair of extra) headers.push(pair[0], pair[1]);
+    const own = response.headers;
+    if (own) for (const k of Object.keys(own)) headers.push(k, own[k] as string);
+    headers.push('Content-Type', CONTENT_TYPE_HEADER[response.contentType], 'Content-Length', String(Buffer.byteLength(response.body)));
     if (close) headers.push('Connection', 'close');
     res.writeHead(response.status, headers);
-    res.end(body);
+    // A string body: node appends it to the header block (one chunk); a Buffer is a chunk of its own.
+    res.end(response.body);
     countRequest(response.status);
     deps.requestLog({
       method: 'POST',
       path: route.path,
       status: response.status,
       ms: elapsedMs(started),
-      ...(response.rejection ? { reason: response.rejection } : {}),
+      reason: response.rejection || undefined,
     });
   };
 
