@@ -95,6 +95,19 @@ describe('request log', () => {
     expect(lines[0]?.path).toMatch(/…\(15001 chars\)$/);
   });
 
+  it('says which statuses it writes, and writes no line for a success below debug', () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const log = createRequestLog(logger);
+    expect([200, 204, 399, 400, 404, 503].map((status) => log.writes(status))).toEqual([false, false, false, true, true, true]);
+    log({ method: 'POST', path: '/handover/rce', status: 200, ms: 1 });
+    expect(lines).toEqual([]);
+    logger.level = 'debug';
+    expect(log.writes(200)).toBe(true);
+    log({ method: 'POST', path: '/handover/rce', status: 200, ms: 1 });
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string; status: number }).status)).toEqual([200]);
+  });
+
   it('logs the first few of each repeated rejection per window, then one summary', () => {
     const { logger, lines } = capture();
     let now = 1_000_000;

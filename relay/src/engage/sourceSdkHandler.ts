@@ -39,6 +39,8 @@ function signedJson(tenant: TenantConfig, value: unknown): PlainResponse {
 export class SourceSdkHandler {
   /** The per-reply line: flat fields only (see flatLineLogger), so it skips the redaction pass. */
   private readonly replyLog: FlatLineLog;
+  /** Each tenant with the tokens its requests may be signed with, worked out once. */
+  private readonly signers: readonly { tenant: TenantConfig; tokens: readonly string[] }[];
 
   constructor(
     private readonly deps: {
@@ -55,14 +57,15 @@ export class SourceSdkHandler {
     },
   ) {
     this.replyLog = flatLineLogger(deps.logger);
+    this.signers = deps.tenants.map((tenant) => ({ tenant, tokens: realtimeTokensOf(tenant) }));
   }
 
   /** The tenant whose realtime token signed these bytes; every candidate is checked (constant work). */
   private tenantFor(input: SourceSdkRequestInput): TenantConfig | null {
-    const candidates = input.sourceId ? this.deps.tenants.filter((t) => t.sourceId === input.sourceId) : this.deps.tenants;
     let found: TenantConfig | null = null;
-    for (const tenant of candidates) {
-      if (verifySdkSignature(realtimeTokensOf(tenant), input.rawBody, input.signature) && !found) found = tenant;
+    for (const { tenant, tokens } of this.signers) {
+      if (input.sourceId && tenant.sourceId !== input.sourceId) continue;
+      if (verifySdkSignature(tokens, input.rawBody, input.signature) && !found) found = tenant;
     }
     return found;
   }

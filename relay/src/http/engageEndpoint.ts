@@ -115,6 +115,7 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
     // A string body: node appends it to the header block (one chunk); a Buffer is a chunk of its own.
     res.end(response.body);
     countRequest(response.status);
+    if (!deps.requestLog.writes(response.status)) return; // a success below debug: no line to build
     deps.requestLog({
       method: 'POST',
       path: route.path,
@@ -170,10 +171,9 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
         read.closeConnection,
       );
 
-    const sourceId = route.sourceId !== undefined ? { sourceId: route.sourceId } : {};
     const response = isSdk
-      ? await deps.sourceSdk.handle({ rawBody: read.body, signature: sdkSignature, now: now(), ...sourceId })
-      : await deps.webhooks.deliver({ rawBody: read.body, secret: dimeloSecret, ...sourceId });
+      ? await deps.sourceSdk.handle({ rawBody: read.body, signature: sdkSignature, now: now(), sourceId: route.sourceId })
+      : await deps.webhooks.deliver({ rawBody: read.body, secret: dimeloSecret, sourceId: route.sourceId });
     write(res, started, route, response, admission.headers);
   };
 
