@@ -5,6 +5,7 @@ import { agentReplyParamsAllowingHttpSchema, agentReplyParamsSchema } from '../.
 import { agentReplyToNotify, htmlToText } from '../../relay/src/handover/agentReplyText';
 import { BytesInFlight, SMALL_BODY_BYTES } from '../../relay/src/http/bytesInFlight';
 import { clientAddressResolver, limitKey } from '../../relay/src/http/clientAddress';
+import { matchEngagePost } from '../../relay/src/http/engageEndpoint';
 import { createRequestLog, REJECTIONS_LOGGED_PER_KEY } from '../../relay/src/http/requestLog';
 import { contactProfileFrom, parseProfileMapping } from '../../extension/src/profile';
 
@@ -78,6 +79,32 @@ describe('bytes in flight', () => {
     expect(budget.reserve('big-7', 100_000)).toEqual({ refused: 'total' });
     // … the rest is there for everyday calls.
     expect('release' in budget.reserve('small', 50_000)).toBe(true);
+  });
+});
+
+describe('Engage route match', () => {
+  const match = (url: string, method = 'POST') => matchEngagePost({ method, url } as IncomingMessage);
+
+  it('matches the base URL (the shortcut) like every other spelling of it', () => {
+    expect(match('/handover/rce')).toEqual({ path: '/handover/rce', query: '' });
+    expect(match('/handover/rce/')).toEqual({ path: '/handover/rce/', query: '' });
+    expect(match('/HANDOVER/RCE')).toEqual({ path: '/HANDOVER/RCE', query: '' });
+    expect(match('/handover/rce?signature=ab')).toEqual({ path: '/handover/rce', query: 'signature=ab' });
+    expect(match('http://relay.example/handover/rce?x=1')).toEqual({ path: '/handover/rce', query: 'x=1' });
+    expect(match('/handover/rce/src%2D1')).toEqual({ path: '/handover/rce/src%2D1', query: '', sourceId: 'src-1' });
+    expect(match('/handover/rce/%E0%A4%A')).toEqual({ path: '/handover/rce/%E0%A4%A', query: '', badPath: true });
+  });
+
+  it('leaves other methods and paths to Express', () => {
+    for (const [method, url] of [
+      ['GET', '/handover/rce'],
+      ['PUT', '/handover/rce'],
+      ['POST', '/handover/rcex'],
+      ['POST', '/handover/rce/a/b'],
+      ['POST', '/api/v1/handover'],
+      ['POST', ''],
+    ] as const)
+      expect({ method, url, route: match(url, method) }).toEqual({ method, url, route: null });
   });
 });
 

@@ -56,9 +56,13 @@ export interface EngageRoute {
 // Express' matching of '/handover/rce' and '/handover/rce/:sourceId': case-insensitive, optional trailing slash.
 const ENGAGE_PATH = /^\/handover\/rce(?:\/([^/]+))?\/?$/i;
 
+const BASE_ROUTE: EngageRoute = Object.freeze({ path: '/handover/rce', query: '' });
+
 /** The Engage route this request is for, or null (then Express serves it). */
 export function matchEngagePost(req: IncomingMessage): EngageRoute | null {
   if (req.method !== 'POST' || !req.url) return null;
+  if (req.url === '/handover/rce') return BASE_ROUTE; // the URL of every single-tenant relay
+
   const target = originForm(req.url);
   if (target === null) return null;
   const q = target.indexOf('?');
