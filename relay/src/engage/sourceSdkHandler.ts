@@ -103,7 +103,7 @@ export class SourceSdkHandler {
     const json = parseJsonBody(input.rawBody);
     if (!json.ok) return textResponse(400, `Invalid request format: ${json.reason}`);
     // Hand-written fast path for the common shapes, zod otherwise (same output, zod's reasons).
-    const request = safeParseSdkRequest(json.value);
+    const request = safeParseSdkRequest(json.value, true); // straight from JSON.parse; params only read below
     if (!request.success) return textResponse(400, `Invalid request format: ${firstIssue(request.error)}`);
     const { action, params, time } = request.data;
     // The HTTP edge logs every rejection once, with this reason.
