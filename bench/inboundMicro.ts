@@ -18,6 +18,9 @@ import { agentReplyBody } from './lib/load';
  * keep-alive, signed `messages.create` bodies as bench/lib/load.ts sends them); only the server
  * process's CPU (user + system) is counted.
  *
+ * A tree may also be a compiled output (`.bench-build` after `npm run bench`): modules are imported
+ * without an extension, so `node` runs the script compiled and the listeners without tsx's helpers.
+ *
  * Knobs: N (requests per round, default 10000), ROUNDS (per tree, default 10), CONNECTIONS (8).
  * Prints per-round figures (µs of server CPU per request), each tree's median and its median paired
  * difference to the first tree; no assertions.
@@ -80,11 +83,11 @@ type Listener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 /** The public request listener of `tree`, wired as relay.ts wires it, around an engine stub. */
 async function listenerOf(tree: string): Promise<Listener> {
   const src = path.resolve(tree, 'relay/src');
-  const { createRequestListener } = (await import(path.join(src, 'app.ts'))) as typeof import('../relay/src/app');
+  const { createRequestListener } = (await import(path.join(src, 'app'))) as typeof import('../relay/src/app');
   const { SourceSdkHandler } = (await import(
-    path.join(src, 'engage/sourceSdkHandler.ts')
+    path.join(src, 'engage/sourceSdkHandler')
   )) as typeof import('../relay/src/engage/sourceSdkHandler');
-  const { createLogger } = (await import(path.join(src, 'log.ts'))) as typeof import('../relay/src/log');
+  const { createLogger } = (await import(path.join(src, 'log'))) as typeof import('../relay/src/log');
   const tenant = benchTenant(NOWHERE);
   const logger = createLogger({
     level: 'info',

@@ -13,6 +13,9 @@ import { agentReplyBody } from './lib/load';
  * `relay/src`; rounds alternate the trees (ABBA) in one process. K replies run per event-loop turn
  * (the log destination's asynchronous writes complete between turns, as they do in the relay).
  *
+ * A tree may also be a compiled output (`.bench-build` after `npm run bench`): modules are imported
+ * without an extension, so `node` runs the script compiled and the listeners without tsx's helpers.
+ *
  * Knobs: N (replies per round, default 20000), ROUNDS (per tree, default 10), K (per turn, default 4).
  * Prints per-round figures (µs of process CPU per reply, user + system, all threads), each tree's
  * median and its median paired difference to the first tree; no assertions.
@@ -27,9 +30,9 @@ type Handle = (rawBody: Buffer, signature: string) => Promise<number>;
 async function handlerOf(tree: string): Promise<Handle> {
   const src = path.resolve(tree, 'relay/src');
   const { SourceSdkHandler } = (await import(
-    path.join(src, 'engage/sourceSdkHandler.ts')
+    path.join(src, 'engage/sourceSdkHandler')
   )) as typeof import('../relay/src/engage/sourceSdkHandler');
-  const { createLogger } = (await import(path.join(src, 'log.ts'))) as typeof import('../relay/src/log');
+  const { createLogger } = (await import(path.join(src, 'log'))) as typeof import('../relay/src/log');
   const tenant = benchTenant(NOWHERE);
   const logger = createLogger({
     level: 'info',
