@@ -1,5 +1,5 @@
 import { agentReplyBody } from '../../bench/lib/load';
-import { NOT_SURE, parseAgentReplyFast, parseSdkRequestFast } from '../../relay/src/engage/fastAgentReply';
+import { NOT_SURE, parseAgentReplyFast, parseSdkRequestFast, safeParseSdkRequest } from '../../relay/src/engage/fastAgentReply';
 import { agentReplyParamsSchema, sdkRequestSchema } from '../../relay/src/engage/sourceSdkProtocol';
 import { cases, checkCase, emptyTally, sameOutput, type ShapeTally } from '../helpers/agentReplyInputs';
 
@@ -23,6 +23,32 @@ describe('fast agent-reply parsing agrees with zod', () => {
     expect(covers(tally.envelope)).toEqual([true, true, true]);
     expect(covers(tally.replyHttpsOnly)).toEqual([true, true, true]);
     expect(covers(tally.replyHttpAllowed)).toEqual([true, true, true]);
+  });
+
+  it('hands on a JSON value’s params without a copy, equal to the copy, wherever it took the fast path', () => {
+    let shared = 0;
+    for (const { index, value } of cases(SEED, COUNT / 4)) {
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(value.envelope);
+      } catch {
+        continue; // a bigint: not JSON
+      }
+      if (text === undefined) continue;
+      const fromJson: unknown = JSON.parse(text);
+      const copied = parseSdkRequestFast(JSON.parse(text));
+      const asIs = parseSdkRequestFast(fromJson, true);
+      expect({ index, same: sameOutput(asIs, copied) }).toEqual({ index, same: true });
+      expect({ index, same: sameOutput(safeParseSdkRequest(fromJson, true), sdkRequestSchema.safeParse(fromJson)) }).toEqual({
+        index,
+        same: true,
+      });
+      if (asIs !== NOT_SURE && asIs.params !== undefined) {
+        expect(asIs.params).toBe((fromJson as { params: unknown }).params);
+        shared++;
+      }
+    }
+    expect(shared).toBeGreaterThan(COUNT / 20);
   });
 
   it('takes the benchmark body by the fast path, with zod’s output', () => {

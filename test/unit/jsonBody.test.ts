@@ -21,4 +21,23 @@ describe('JSON body guard', () => {
     expect(isJsonContentType('text/plain')).toBe(false);
     expect(isJsonContentType(undefined)).toBe(false);
   });
+  it('gives the same answer on the common spellings as on any other (a shortcut, not a second rule)', () => {
+    for (const yes of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'Application/JSON',
+      ' application/json ;charset=UTF-8',
+      'application/json;x=y',
+    ])
+      expect({ yes, json: isJsonContentType(yes) }).toEqual({ yes, json: true });
+    for (const no of [
+      '',
+      'application/jsonx',
+      'application/json-patch+json',
+      'text/json',
+      'application/ json',
+      'application/json,text/plain',
+    ])
+      expect({ no, json: isJsonContentType(no) }).toEqual({ no, json: false });
+  });
 });

@@ -5,6 +5,7 @@ import { agentReplyParamsAllowingHttpSchema, agentReplyParamsSchema } from '../.
 import { agentReplyToNotify, htmlToText } from '../../relay/src/handover/agentReplyText';
 import { BytesInFlight, SMALL_BODY_BYTES } from '../../relay/src/http/bytesInFlight';
 import { clientAddressResolver, limitKey } from '../../relay/src/http/clientAddress';
+import { matchEngagePost } from '../../relay/src/http/engageEndpoint';
 import { createRequestLog, REJECTIONS_LOGGED_PER_KEY } from '../../relay/src/http/requestLog';
 import { contactProfileFrom, parseProfileMapping } from '../../extension/src/profile';
 
@@ -81,6 +82,32 @@ describe('bytes in flight', () => {
   });
 });
 
+describe('Engage route match', () => {
+  const match = (url: string, method = 'POST') => matchEngagePost({ method, url } as IncomingMessage);
+
+  it('matches the base URL (the shortcut) like every other spelling of it', () => {
+    expect(match('/handover/rce')).toEqual({ path: '/handover/rce', query: '' });
+    expect(match('/handover/rce/')).toEqual({ path: '/handover/rce/', query: '' });
+    expect(match('/HANDOVER/RCE')).toEqual({ path: '/HANDOVER/RCE', query: '' });
+    expect(match('/handover/rce?signature=ab')).toEqual({ path: '/handover/rce', query: 'signature=ab' });
+    expect(match('http://relay.example/handover/rce?x=1')).toEqual({ path: '/handover/rce', query: 'x=1' });
+    expect(match('/handover/rce/src%2D1')).toEqual({ path: '/handover/rce/src%2D1', query: '', sourceId: 'src-1' });
+    expect(match('/handover/rce/%E0%A4%A')).toEqual({ path: '/handover/rce/%E0%A4%A', query: '', badPath: true });
+  });
+
+  it('leaves other methods and paths to Express', () => {
+    for (const [method, url] of [
+      ['GET', '/handover/rce'],
+      ['PUT', '/handover/rce'],
+      ['POST', '/handover/rcex'],
+      ['POST', '/handover/rce/a/b'],
+      ['POST', '/api/v1/handover'],
+      ['POST', ''],
+    ] as const)
+      expect({ method, url, route: match(url, method) }).toEqual({ method, url, route: null });
+  });
+});
+
 describe('request log', () => {
   function capture() {
     const lines: Record<string, unknown>[] = [];
@@ -93,6 +120,19 @@ describe('request log', () => {
     createRequestLog(logger)({ method: 'GET', path: `/${'p'.repeat(15_000)}`, status: 404, ms: 1, reason: 'r'.repeat(5_000) });
     expect(JSON.stringify(lines[0]).length).toBeLessThan(1_000);
     expect(lines[0]?.path).toMatch(/…\(15001 chars\)$/);
+  });
+
+  it('says which statuses it writes, and writes no line for a success below debug', () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const log = createRequestLog(logger);
+    expect([200, 204, 399, 400, 404, 503].map((status) => log.writes(status))).toEqual([false, false, false, true, true, true]);
+    log({ method: 'POST', path: '/handover/rce', status: 200, ms: 1 });
+    expect(lines).toEqual([]);
+    logger.level = 'debug';
+    expect(log.writes(200)).toBe(true);
+    log({ method: 'POST', path: '/handover/rce', status: 200, ms: 1 });
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string; status: number }).status)).toEqual([200]);
   });
 
   it('logs the first few of each repeated rejection per window, then one summary', () => {

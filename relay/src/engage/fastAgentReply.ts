@@ -182,14 +182,26 @@ function recordCopy(v: unknown): Record<string, unknown> | NotSure {
   return { ...v };
 }
 
-/** `sdkRequestSchema`, or NOT_SURE. */
-export function parseSdkRequestFast(value: unknown): SdkRequest | NotSure {
+/**
+ * `params` itself where zod's copy would equal it in every key and value, for a value straight from
+ * JSON.parse (only enumerable data properties, string keys, no symbols) that the caller only reads:
+ * the agent reply's params are read once more by parseAgentReplyFast, which builds its own output.
+ */
+function jsonRecord(v: unknown): Record<string, unknown> | NotSure {
+  return !isPlainRecord(v) || Object.hasOwn(v, '__proto__') || Object.hasOwn(v, 'constructor') ? NOT_SURE : v;
+}
+
+/**
+ * `sdkRequestSchema`, or NOT_SURE. `fromJson`: `value` came from JSON.parse and its params are only
+ * read, so they are handed on without zod's copy (equal to it, see jsonRecord).
+ */
+export function parseSdkRequestFast(value: unknown, fromJson = false): SdkRequest | NotSure {
   if (!isPlainRecord(value)) return NOT_SURE;
   const action = value.action;
   if (typeof action !== 'string' || !SDK_ACTION_PATTERN.test(action)) return NOT_SURE;
   const out: Record<string, unknown> = { action };
   if ('params' in value) {
-    const params = value.params === undefined ? undefined : recordCopy(value.params);
+    const params = value.params === undefined ? undefined : fromJson ? jsonRecord(value.params) : recordCopy(value.params);
     if (params === NOT_SURE) return NOT_SURE;
     out.params = params;
   }
@@ -201,9 +213,9 @@ export function parseSdkRequestFast(value: unknown): SdkRequest | NotSure {
   return out as SdkRequest;
 }
 
-/** The envelope: fast path, else zod (whose error the caller reports). */
-export function safeParseSdkRequest(value: unknown): z.ZodSafeParseResult<SdkRequest> {
-  const fast = parseSdkRequestFast(value);
+/** The envelope: fast path, else zod (whose error the caller reports). `fromJson`: see parseSdkRequestFast. */
+export function safeParseSdkRequest(value: unknown, fromJson = false): z.ZodSafeParseResult<SdkRequest> {
+  const fast = parseSdkRequestFast(value, fromJson);
   return fast === NOT_SURE ? sdkRequestSchema.safeParse(value) : { success: true, data: fast };
 }
 

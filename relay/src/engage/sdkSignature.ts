@@ -20,7 +20,8 @@ const HEX_SHA512 = /^[0-9a-fA-F]{128}$/;
  */
 export function verifySdkSignature(acceptedTokens: readonly string[], body: Buffer, presented: string | undefined): boolean {
   if (!presented || !HEX_SHA512.test(presented)) return false;
-  const presentedBytes = Buffer.from(presented.toLowerCase(), 'hex');
+  // Buffer.from reads hex digits in either case (the regex above admits nothing else).
+  const presentedBytes = Buffer.from(presented, 'hex');
   let matched = false;
   for (const token of acceptedTokens) {
     const expected = createHmac('sha512', token).update(body).digest();

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { TenantConfig } from '../config';
 import type { HandoverEngine } from '../handover/engine';
 import { firstIssue, parseJsonBody } from '../http/jsonBody';
+import { type FlatLineLog, flatLineLogger } from '../log';
 import { type PlainResponse, type TenantAdmission, textResponse, withRetryAfter } from '../http/plainResponse';
 import { safeParseAgentReply, safeParseSdkRequest } from './fastAgentReply';
 import { signSdkBody, verifySdkSignature } from './sdkSignature';
@@ -36,6 +37,11 @@ function signedJson(tenant: TenantConfig, value: unknown): PlainResponse {
 }
 
 export class SourceSdkHandler {
+  /** The per-reply line: flat fields only (see flatLineLogger), so it skips the redaction pass. */
+  private readonly replyLog: FlatLineLog;
+  /** Each tenant with the tokens its requests may be signed with, worked out once. */
+  private readonly signers: readonly { tenant: TenantConfig; tokens: readonly string[] }[];
+
   constructor(
     private readonly deps: {
       tenants: readonly TenantConfig[];
@@ -49,14 +55,17 @@ export class SourceSdkHandler {
       /** Engage asked for implementation.info (the admin saved the source, or a polling run). */
       onImplementationInfo?: (sourceId: string) => void;
     },
-  ) {}
+  ) {
+    this.replyLog = flatLineLogger(deps.logger);
+    this.signers = deps.tenants.map((tenant) => ({ tenant, tokens: realtimeTokensOf(tenant) }));
+  }
 
   /** The tenant whose realtime token signed these bytes; every candidate is checked (constant work). */
   private tenantFor(input: SourceSdkRequestInput): TenantConfig | null {
-    const candidates = input.sourceId ? this.deps.tenants.filter((t) => t.sourceId === input.sourceId) : this.deps.tenants;
     let found: TenantConfig | null = null;
-    for (const tenant of candidates) {
-      if (verifySdkSignature(realtimeTokensOf(tenant), input.rawBody, input.signature) && !found) found = tenant;
+    for (const { tenant, tokens } of this.signers) {
+      if (input.sourceId && tenant.sourceId !== input.sourceId) continue;
+      if (verifySdkSignature(tokens, input.rawBody, input.signature) && !found) found = tenant;
     }
     return found;
   }
@@ -94,7 +103,7 @@ export class SourceSdkHandler {
     const json = parseJsonBody(input.rawBody);
     if (!json.ok) return textResponse(400, `Invalid request format: ${json.reason}`);
     // Hand-written fast path for the common shapes, zod otherwise (same output, zod's reasons).
-    const request = safeParseSdkRequest(json.value);
+    const request = safeParseSdkRequest(json.value, true); // straight from JSON.parse; params only read below
     if (!request.success) return textResponse(400, `Invalid request format: ${firstIssue(request.error)}`);
     const { action, params, time } = request.data;
     // The HTTP edge logs every rejection once, with this reason.
@@ -122,7 +131,8 @@ export class SourceSdkHandler {
         const parsed = safeParseAgentReply(params, this.deps.allowHttpAttachments === true);
         if (!parsed.success) return textResponse(400, `Invalid params: ${firstIssue(parsed.error)}`);
         const result = await this.deps.engine.agentReply(tenant, parsed.data);
-        this.deps.logger.info(
+        this.replyLog(
+          'info',
           {
             tenant: tenant.sourceId,
             threadId: parsed.data.thread_id,

@@ -22,9 +22,9 @@ export function readBoundedBody(req: IncomingMessage, limit: number, budget?: Bo
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
     return Promise.resolve({ ok: false, status: 415, reason: 'Unsupported Content-Encoding (send identity)', closeConnection: true });
   }
-  const tooLarge = { ok: false, status: 413, reason: `Body larger than ${limit} bytes`, closeConnection: true } as const;
+  const tooLarge = (): BodyOutcome => ({ ok: false, status: 413, reason: `Body larger than ${limit} bytes`, closeConnection: true });
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.resolve(tooLarge);
+  if (declared !== undefined && Number(declared) > limit) return Promise.resolve(tooLarge());
   // Reserve before reading: the declared length, or the whole limit for a chunked body. Refused
   // with 429 either way (the caller retries after a second; Engage and the extension both do):
   // a full total budget means clients are sending too much, not that the relay is broken.
@@ -56,7 +56,7 @@ export function readBoundedBody(req: IncomingMessage, limit: number, budget?: Bo
       size += chunk.length;
       if (size > limit) {
         chunks.length = 0;
-        settle(tooLarge);
+        settle(tooLarge());
         return;
       }
       chunks.push(chunk);

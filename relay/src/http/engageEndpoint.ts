@@ -56,9 +56,13 @@ export interface EngageRoute {
 // Express' matching of '/handover/rce' and '/handover/rce/:sourceId': case-insensitive, optional trailing slash.
 const ENGAGE_PATH = /^\/handover\/rce(?:\/([^/]+))?\/?$/i;
 
+const BASE_ROUTE: EngageRoute = Object.freeze({ path: '/handover/rce', query: '' });
+
 /** The Engage route this request is for, or null (then Express serves it). */
 export function matchEngagePost(req: IncomingMessage): EngageRoute | null {
   if (req.method !== 'POST' || !req.url) return null;
+  if (req.url === '/handover/rce') return BASE_ROUTE; // the URL of every single-tenant relay
+
   const target = originForm(req.url);
   if (target === null) return null;
   const q = target.indexOf('?');
@@ -100,90 +104,98 @@ export function createEngageEndpoint(deps: EngageEndpointDeps): (req: IncomingMe
   const now = deps.clock ?? Date.now;
   const countRequest = requestCounter('engage');
 
+  // helmet's headers never change: flattened once, copied per answer (node validates them either way).
+  const constantHeaders: string[] = [];
+  for (const [k, v] of deps.securityHeaders) constantHeaders.push(k, v);
+
   const write = (res: ServerResponse, started: bigint, route: EngageRoute, response: PlainResponse, extra: HeaderPairs, close = false) => {
-    const body = Buffer.from(response.body, 'utf8');
-    const headers: string[] = [];
-    for (const [k, v] of deps.securityHeaders) headers.push(k, v);
-    for (const [k, v] of extra) headers.push(k, v);
-    for (const [k, v] of Object.entries(response.headers ?? {})) headers.push(k, v);
-    headers.push('Content-Type', CONTENT_TYPE_HEADER[response.contentType], 'Content-Length', String(body.length));
+    const headers = constantHeaders.slice();
+    for (const pair of extra) headers.push(pair[0], pair[1]);
+    const own = response.headers;
+    if (own) for (const k of Object.keys(own)) headers.push(k, own[k] as string);
+    headers.push('Content-Type', CONTENT_TYPE_HEADER[response.contentType], 'Content-Length', String(Buffer.byteLength(response.body)));
     if (close) headers.push('Connection', 'close');
     res.writeHead(response.status, headers);
-    res.end(body);
+    // A string body: node appends it to the header block (one chunk); a Buffer is a chunk of its own.
+    res.end(response.body);
     countRequest(response.status);
+    if (!deps.requestLog.writes(response.status)) return; // a success below debug: no line to build
     deps.requestLog({
       method: 'POST',
       path: route.path,
       status: response.status,
       ms: elapsedMs(started),
-      ...(response.rejection ? { reason: response.rejection } : {}),
+      reason: response.rejection || undefined,
     });
+  };
+
+  /** Nearly always the store being unreachable: nothing was acknowledged, so tell Engage to come back. */
+  const fail = (res: ServerResponse, started: bigint, route: EngageRoute, err: unknown): void => {
+    const e = err instanceof Error ? err : new Error('non-error thrown');
+    deps.logger.error({ err: { name: e.name, message: e.message } }, 'request failed before it was stored');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    write(res, started, route, { ...textResponse(503, 'Temporarily unavailable, retry later'), headers: { 'Retry-After': '5' } }, []);
   };
 
   const knownSources = new Set(deps.sourceIds);
   const multiTenant = knownSources.size > 1;
 
   const serve = async (req: IncomingMessage, res: ServerResponse, route: EngageRoute, started: bigint): Promise<void> => {
-    const address = deps.clientAddress(req);
-    const admission = deps.addressLimit.take(address);
-    if (!admission.allowed) return write(res, started, route, textResponse(429, 'Too many requests'), admission.headers, true);
-    if (route.badPath) return write(res, started, route, textResponse(400, 'Bad request path'), admission.headers, true);
-    // Only the named tenant's keys are tried; with several tenants the path must name one.
-    if (route.sourceId !== undefined && !knownSources.has(route.sourceId))
-      return write(res, started, route, textResponse(404, 'Unknown source'), admission.headers, true);
-    if (route.sourceId === undefined && multiTenant)
-      return write(
-        res,
-        started,
-        route,
-        textResponse(404, 'This relay serves several sources: use <relay-url>/handover/rce/<source id>'),
-        admission.headers,
-        true,
-      );
-    if (!isJsonContentType(single(req.headers['content-type']))) {
-      return write(res, started, route, textResponse(415, 'Content-Type must be application/json'), admission.headers, true);
-    }
-    // Engage calls this one URL for two things: Source SDK actions (signed) and webhooks (secret header).
-    const sdkSignature = single(req.headers['x-smccsdk-signature']) ?? signatureFromQuery(route.query);
-    const dimeloSecret = single(req.headers['x-dimelo-secret']);
-    const isSdk = sdkSignature !== undefined || dimeloSecret === undefined;
-    if (isSdk && (sdkSignature === undefined || !HEX_SHA512.test(sdkSignature))) {
-      const reason =
-        sdkSignature === undefined ? 'Missing X-SMCCSDK-SIGNATURE (Source SDK) or X-Dimelo-Secret (webhook) header' : 'Invalid signature';
-      return write(res, started, route, textResponse(401, reason), admission.headers, true);
-    }
-    if (!isSdk && (dimeloSecret === undefined || dimeloSecret.length === 0 || dimeloSecret.length > MAX_SECRET_CHARS)) {
-      return write(res, started, route, jsonError(401, 'invalid_secret', 'X-Dimelo-Secret does not match'), admission.headers, true);
-    }
-    const read = await readBoundedBody(req, deps.maxBodyBytes, { bytesInFlight: deps.bytesInFlight, address });
-    if (!read.ok)
-      return write(
-        res,
-        started,
-        route,
-        { ...textResponse(read.status, read.reason), ...(read.headers ? { headers: read.headers } : {}) },
-        admission.headers,
-        read.closeConnection,
-      );
-
-    const sourceId = route.sourceId !== undefined ? { sourceId: route.sourceId } : {};
-    const response = isSdk
-      ? await deps.sourceSdk.handle({ rawBody: read.body, signature: sdkSignature, now: now(), ...sourceId })
-      : await deps.webhooks.deliver({ rawBody: read.body, secret: dimeloSecret, ...sourceId });
-    write(res, started, route, response, admission.headers);
-  };
-
-  return (req, res, route) => {
-    const started = process.hrtime.bigint();
-    serve(req, res, route, started).catch((err: unknown) => {
-      // Nearly always the store being unreachable: nothing was acknowledged, so tell Engage to come back.
-      const e = err instanceof Error ? err : new Error('non-error thrown');
-      deps.logger.error({ err: { name: e.name, message: e.message } }, 'request failed before it was stored');
-      if (res.headersSent) {
-        res.destroy();
-        return;
+    try {
+      const address = deps.clientAddress(req);
+      const admission = deps.addressLimit.take(address);
+      if (!admission.allowed) return write(res, started, route, textResponse(429, 'Too many requests'), admission.headers, true);
+      if (route.badPath) return write(res, started, route, textResponse(400, 'Bad request path'), admission.headers, true);
+      // Only the named tenant's keys are tried; with several tenants the path must name one.
+      if (route.sourceId !== undefined && !knownSources.has(route.sourceId))
+        return write(res, started, route, textResponse(404, 'Unknown source'), admission.headers, true);
+      if (route.sourceId === undefined && multiTenant)
+        return write(
+          res,
+          started,
+          route,
+          textResponse(404, 'This relay serves several sources: use <relay-url>/handover/rce/<source id>'),
+          admission.headers,
+          true,
+        );
+      if (!isJsonContentType(single(req.headers['content-type']))) {
+        return write(res, started, route, textResponse(415, 'Content-Type must be application/json'), admission.headers, true);
       }
-      write(res, started, route, { ...textResponse(503, 'Temporarily unavailable, retry later'), headers: { 'Retry-After': '5' } }, []);
-    });
+      // Engage calls this one URL for two things: Source SDK actions (signed) and webhooks (secret header).
+      const sdkSignature = single(req.headers['x-smccsdk-signature']) ?? signatureFromQuery(route.query);
+      const dimeloSecret = single(req.headers['x-dimelo-secret']);
+      const isSdk = sdkSignature !== undefined || dimeloSecret === undefined;
+      if (isSdk && (sdkSignature === undefined || !HEX_SHA512.test(sdkSignature))) {
+        const reason =
+          sdkSignature === undefined ? 'Missing X-SMCCSDK-SIGNATURE (Source SDK) or X-Dimelo-Secret (webhook) header' : 'Invalid signature';
+        return write(res, started, route, textResponse(401, reason), admission.headers, true);
+      }
+      if (!isSdk && (dimeloSecret === undefined || dimeloSecret.length === 0 || dimeloSecret.length > MAX_SECRET_CHARS)) {
+        return write(res, started, route, jsonError(401, 'invalid_secret', 'X-Dimelo-Secret does not match'), admission.headers, true);
+      }
+      const read = await readBoundedBody(req, deps.maxBodyBytes, { bytesInFlight: deps.bytesInFlight, address });
+      if (!read.ok)
+        return write(
+          res,
+          started,
+          route,
+          { ...textResponse(read.status, read.reason), ...(read.headers ? { headers: read.headers } : {}) },
+          admission.headers,
+          read.closeConnection,
+        );
+
+      const response = isSdk
+        ? await deps.sourceSdk.handle({ rawBody: read.body, signature: sdkSignature, now: now(), sourceId: route.sourceId })
+        : await deps.webhooks.deliver({ rawBody: read.body, secret: dimeloSecret, sourceId: route.sourceId });
+      write(res, started, route, response, admission.headers);
+    } catch (err) {
+      fail(res, started, route, err);
+    }
   };
+
+  // Inside serve's try rather than a .catch() per request: no extra promise and closure per answer.
+  return (req, res, route) => void serve(req, res, route, process.hrtime.bigint());
 }

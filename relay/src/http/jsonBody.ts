@@ -42,6 +42,8 @@ function bracketsAtMost(text: string, limit: number): boolean {
 
 export function isJsonContentType(contentType: string | undefined): boolean {
   if (!contentType) return false;
+  // What Engage and the extension send, without splitting and lower-casing a copy on every request.
+  if (contentType === 'application/json' || contentType === 'application/json; charset=utf-8') return true;
   const media = contentType.split(';')[0]?.trim().toLowerCase();
   return media === 'application/json';
 }

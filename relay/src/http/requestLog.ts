@@ -18,7 +18,11 @@ const WINDOW_MS = 10_000;
 const MAX_KEYS = 200;
 const OTHER_KEY = '(other rejections)';
 
-export type RequestLog = (line: RequestLogLine) => void;
+export interface RequestLog {
+  (line: RequestLogLine): void;
+  /** False when a line of this status would not be written (a success below `debug`): skip building it. */
+  writes(status: number): boolean;
+}
 
 function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…(${text.length} chars)` : text;
@@ -61,7 +65,9 @@ export function createRequestLog(logger: Logger, clock: () => number = Date.now)
     return entry.count <= REJECTIONS_LOGGED_PER_KEY;
   };
 
-  return (line) => {
+  const writes = (status: number): boolean => status >= 400 || logger.isLevelEnabled('debug');
+  const log = (line: RequestLogLine): void => {
+    if (!writes(line.status)) return;
     const entry = {
       method: clip(line.method, 16),
       path: clip(line.path, MAX_LOGGED_PATH),
@@ -73,8 +79,9 @@ export function createRequestLog(logger: Logger, clock: () => number = Date.now)
       if (admitRejection(line.status, line.reason ?? '')) logger.error(entry, 'request failed');
     } else if (line.status >= 400) {
       if (admitRejection(line.status, line.reason ?? '')) logger.warn(entry, 'request rejected');
-    } else if (logger.isLevelEnabled('debug')) logger.debug(entry, 'request');
+    } else logger.debug(entry, 'request');
   };
+  return Object.assign(log, { writes });
 }
 
 /** Milliseconds since `started` (from `process.hrtime.bigint()`). */

@@ -1,0 +1,106 @@
+import path from 'node:path';
+import pino from 'pino';
+import { BENCH_SECRETS } from './lib/common';
+import { benchTenant, NOWHERE } from './lib/fixtures';
+import { agentReplyBody } from './lib/load';
+
+/**
+ * `npx tsx bench/sdkHandlerMicro.ts [treeA] [treeB]`: CPU per agent reply of the Source SDK handler
+ * alone, without HTTP — HMAC verify, JSON parse, envelope and params validation, the "agent reply
+ * received" log line (the tree's own `createLogger`, `info`, into /dev/null as the relay target of
+ * the bench writes it), the signed answer — with an engine stub that answers `{id}` at once. Each
+ * tree (another checkout's root; default this one) gets its own handler built from its own
+ * `relay/src`; rounds alternate the trees (ABBA) in one process. K replies run per event-loop turn
+ * (the log destination's asynchronous writes complete between turns, as they do in the relay).
+ *
+ * A tree may also be a compiled output (`.bench-build` after `npm run bench`): modules are imported
+ * without an extension, so `node` runs the script compiled and the listeners without tsx's helpers.
+ *
+ * Knobs: N (replies per round, default 20000), ROUNDS (per tree, default 10), K (per turn, default 4).
+ * Prints per-round figures (µs of process CPU per reply, user + system, all threads), each tree's
+ * median and its median paired difference to the first tree; no assertions.
+ */
+
+const N = Number(process.env.N ?? 20_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 10);
+const K = Number(process.env.K ?? 4);
+
+type Handle = (rawBody: Buffer, signature: string) => Promise<number>;
+
+async function handlerOf(tree: string): Promise<Handle> {
+  const src = path.resolve(tree, 'relay/src');
+  const { SourceSdkHandler } = (await import(
+    path.join(src, 'engage/sourceSdkHandler')
+  )) as typeof import('../relay/src/engage/sourceSdkHandler');
+  const { createLogger } = (await import(path.join(src, 'log'))) as typeof import('../relay/src/log');
+  const tenant = benchTenant(NOWHERE);
+  const logger = createLogger({
+    level: 'info',
+    secrets: Object.values(BENCH_SECRETS),
+    destination: pino.destination({ dest: '/dev/null', sync: false }),
+  });
+  let replies = 0;
+  const engine = { agentReply: () => Promise.resolve({ id: `agent-${(replies++).toString(16).padStart(24, '0')}` }) };
+  const handler = new SourceSdkHandler({
+    tenants: [tenant],
+    engine: engine as unknown as ConstructorParameters<typeof SourceSdkHandler>[0]['engine'],
+    logger,
+    replayWindowMs: 300_000,
+    replyRetryWindowMs: 7 * 86_400_000,
+  });
+  return async (rawBody, signature) => (await handler.handle({ rawBody, signature, now: Date.now() })).status;
+}
+
+async function main(): Promise<void> {
+  const trees = process.argv.slice(2);
+  if (trees.length === 0) trees.push(path.resolve(__dirname, '..'));
+  const handles = await Promise.all(trees.map(handlerOf));
+  const { signSdkBody } = await import('../relay/src/engage/sdkSignature');
+  const time = new Date().toISOString();
+  const bodies = Array.from({ length: 1000 }, (_, i) => {
+    const body = agentReplyBody(`thread-${i}`, `micro-${i}`, time);
+    return { raw: Buffer.from(body), signature: signSdkBody(BENCH_SECRETS.realtimeAccessToken, body) };
+  });
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const run = async (handle: Handle, count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) {
+      const { raw, signature } = bodies[i % bodies.length]!;
+      const status = await handle(raw, signature);
+      if (status !== 200) throw new Error(`answer ${status}`);
+      if (i % K === K - 1) await turn();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5)); // let the last log writes complete
+  };
+
+  for (const h of handles) await run(h, 5000); // warm-up
+  const figures: number[][] = trees.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = trees.map((_, t) => t);
+    if (r % 2 === 1) order.reverse();
+    for (const t of order) {
+      const start = process.cpuUsage();
+      await run(handles[t]!, N);
+      const used = process.cpuUsage(start);
+      figures[t]!.push((used.user + used.system) / N);
+    }
+    console.log(`round ${r + 1} (µs CPU per reply): ${trees.map((tree, t) => `${tree} ${figures[t]![r]!.toFixed(2)}`).join(', ')}`);
+  }
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  for (let t = 0; t < trees.length; t++) {
+    const own = figures[t]!;
+    const vsFirst =
+      t === 0 ? '' : `, paired difference to ${trees[0]} median ${median(own.map((x, r) => x - figures[0]![r]!)).toFixed(2)} µs`;
+    console.log(
+      `${trees[t]}: median ${median(own).toFixed(2)} µs, min ${Math.min(...own).toFixed(2)}, max ${Math.max(...own).toFixed(2)}${vsFirst}`,
+    );
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
