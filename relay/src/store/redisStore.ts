@@ -6,6 +6,7 @@ import { assertWritable, connectRedis, type RedisClient } from './redis/connect'
 import { KeySpace, SHARDS, shardOf } from './redis/keys';
 import { parseRedisUrl, redactUrl } from './redis/redisUrl';
 import { loadAllScripts } from './redis/scripts';
+import { TurnWrites } from './redis/turnWrites';
 import {
   assembleJob,
   conversationLanes,
@@ -125,6 +126,11 @@ export interface RedisStoreOptions {
   deadLetterCap?: number;
   /** Timeline entries kept per conversation (oldest dropped). Default DEFAULT_HISTORY_CAP. */
   historyCap?: number;
+  /**
+   * Commands issued within one event-loop turn leave in one socket write (redis/turnWrites.ts;
+   * single node and Sentinel). Default true; false is for measuring what it saves.
+   */
+  batchWrites?: boolean;
 }
 
 const shardList = Array.from({ length: SHARDS }, (_, i) => i);
@@ -141,6 +147,7 @@ export class RedisStore implements Store {
   private readonly historyCap: number;
   /** Where the next claim starts, so no shard is always served last. */
   private nextClaimShard = 0;
+  private readonly turn: TurnWrites | null;
 
   /** Connects (any STORE_URL Redis form) and waits until Redis answers; rejects if the first connection fails. */
   static async connect(url: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
@@ -161,9 +168,16 @@ export class RedisStore implements Store {
     opts: RedisStoreOptions,
   ) {
     this.keys = new KeySpace(opts.keyPrefix ?? 'rce:');
+    this.turn = opts.batchWrites === false || redis instanceof Cluster ? null : new TurnWrites(redis);
     this.clock = opts.clock ?? Date.now;
     this.deadCapPerShard = Math.max(1, Math.ceil((opts.deadLetterCap ?? 10_000) / SHARDS));
     this.historyCap = Math.max(1, opts.historyCap ?? DEFAULT_HISTORY_CAP);
+  }
+
+  /** The client, for a command: the first command of a turn holds the turn's writes (see TurnWrites). */
+  private get io(): RedisClient {
+    this.turn?.hold();
+    return this.redis;
   }
 
   private shardOfConversation(tenantId: string, threadId: string): number {
@@ -171,7 +185,7 @@ export class RedisStore implements Store {
   }
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
-    const data = await this.redis.hget(this.keys.conv(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 'd');
+    const data = await this.io.hget(this.keys.conv(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 'd');
     return data === null ? null : parseConversation(data);
   }
 
@@ -179,7 +193,7 @@ export class RedisStore implements Store {
   async findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null> {
     const field = this.keys.engageField(tenantId, engageThreadId);
     const found = await Promise.all(
-      shardList.map(async (s) => nullableStringSchema.parse(await this.redis.rceFindByEngage(1, this.keys.engageIndex(s), field))),
+      shardList.map(async (s) => nullableStringSchema.parse(await this.io.rceFindByEngage(1, this.keys.engageIndex(s), field))),
     );
     const data = found.find((d) => d !== null);
     return data === undefined || data === null ? null : parseConversation(data);
@@ -251,7 +265,7 @@ export class RedisStore implements Store {
       keys.push(k.job(s, data.id), k.lane(s, job.lane), k.lease(s, job.lane));
       args.push(data.id, job.lane, JSON.stringify(data), job.notBefore ?? now);
     }
-    const reply = applyReplySchema.parse(await this.redis.rceApply(keys.length, ...keys, ...args));
+    const reply = applyReplySchema.parse(await this.io.rceApply(keys.length, ...keys, ...args));
     if (typeof reply === 'string') return { outcome: reply, leased: [] };
     const leased: OutboxJob[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) {
@@ -271,7 +285,7 @@ export class RedisStore implements Store {
 
   async hasDedupKey(dedupKey: string, scope?: { tenantId: string; threadId: string }): Promise<boolean> {
     const s = shardOf(scope ? `${scope.tenantId}/${scope.threadId}` : `dedup/${dedupKey}`);
-    const exp = await this.redis.get(this.keys.dedup(s, dedupKey));
+    const exp = await this.io.get(this.keys.dedup(s, dedupKey));
     return exp !== null && Number(exp) > this.clock();
   }
 
@@ -283,7 +297,7 @@ export class RedisStore implements Store {
     this.nextClaimShard = (start + 1) % SHARDS;
     for (let i = 0; i < SHARDS && out.length < o.limit; i++) {
       const s = (start + i) % SHARDS;
-      const raw = await this.redis.rceClaim(
+      const raw = await this.io.rceClaim(
         1,
         this.keys.lanes(s),
         this.keys.shard(s),
@@ -318,7 +332,7 @@ export class RedisStore implements Store {
     const x = this.laneKeys(job);
     // A job on a lane of no conversation (written before jobs carried their thread) records no timeline.
     const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.delivered(job, now));
-    const raw = await this.redis.rceComplete(
+    const raw = await this.io.rceComplete(
       6,
       x.lease,
       x.job,
@@ -346,7 +360,7 @@ export class RedisStore implements Store {
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
     const x = this.laneKeys(job);
     const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.retry(job, this.clock(), next.error, next.nextAttemptAt));
-    const r = await this.redis.rceRetry(
+    const r = await this.io.rceRetry(
       4,
       x.lease,
       x.job,
@@ -367,7 +381,7 @@ export class RedisStore implements Store {
     const x = this.laneKeys(job);
     const now = this.clock();
     const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.dead(job, now, error));
-    const r = await this.redis.rceDeadLetter(
+    const r = await this.io.rceDeadLetter(
       7,
       x.lease,
       x.job,
@@ -391,7 +405,7 @@ export class RedisStore implements Store {
 
   async renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean> {
     const x = this.laneKeys(job);
-    return flagSchema.parse(await this.redis.rceRenew(2, x.lease, x.lanes, job.lane, job.id, owner, this.clock() + leaseMs)) === 1;
+    return flagSchema.parse(await this.io.rceRenew(2, x.lease, x.lanes, job.lane, job.id, owner, this.clock() + leaseMs)) === 1;
   }
 
   async releaseLeasesOf(owner: string): Promise<number> {
@@ -401,7 +415,7 @@ export class RedisStore implements Store {
         z
           .number()
           .int()
-          .parse(await this.redis.rceReleaseOwner(1, this.keys.lanes(s), this.keys.shard(s), owner, now)),
+          .parse(await this.io.rceReleaseOwner(1, this.keys.lanes(s), this.keys.shard(s), owner, now)),
       ),
     );
     return counts.reduce((a, b) => a + b, 0);
@@ -410,7 +424,7 @@ export class RedisStore implements Store {
   /** Newest first over all shards. */
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {
     if (limit <= 0) return [];
-    const perShard = await Promise.all(shardList.map((s) => this.redis.lrange(this.keys.dead(s), 0, limit - 1)));
+    const perShard = await Promise.all(shardList.map((s) => this.io.lrange(this.keys.dead(s), 0, limit - 1)));
     return perShard
       .flat()
       .map(parseDeadEntry)
@@ -420,7 +434,7 @@ export class RedisStore implements Store {
 
   async takeBudget(key: string, count: number, limit: number, windowMs: number): Promise<{ granted: number; waitMs: number }> {
     const s = shardOf(`budget/${key}`);
-    const raw = await this.redis.rceTakeBudget(1, `${this.keys.shard(s)}budget:${key}`, this.clock(), windowMs, limit, count, randomUUID());
+    const raw = await this.io.rceTakeBudget(1, `${this.keys.shard(s)}budget:${key}`, this.clock(), windowMs, limit, count, randomUUID());
     const [granted, waitMs] = z.tuple([z.number().int(), z.number()]).parse(raw);
     return { granted, waitMs };
   }
@@ -434,7 +448,7 @@ export class RedisStore implements Store {
         .number()
         .int()
         .parse(
-          await this.redis.rcePurgeIdle(2, this.keys.idle(s), this.keys.engageIndex(s), writtenBefore, limit - purged, this.keys.shard(s)),
+          await this.io.rcePurgeIdle(2, this.keys.idle(s), this.keys.engageIndex(s), writtenBefore, limit - purged, this.keys.shard(s)),
         );
     }
     return purged;
@@ -442,7 +456,7 @@ export class RedisStore implements Store {
 
   async retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null> {
     for (const s of shardList) {
-      const entries = await this.redis.lrange(this.keys.dead(s), 0, -1);
+      const entries = await this.io.lrange(this.keys.dead(s), 0, -1);
       const entry = entries.find((text) => parseDeadEntry(text).job.id === jobId);
       if (entry === undefined) continue;
       const { job } = parseDeadEntry(entry);
@@ -463,7 +477,7 @@ export class RedisStore implements Store {
         .number()
         .int()
         .parse(
-          await this.redis.rceRequeueDead(
+          await this.io.rceRequeueDead(
             6,
             k.dead(s),
             k.job(s, data.id),
@@ -503,7 +517,7 @@ export class RedisStore implements Store {
   }
 
   async readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]> {
-    const entries = await this.redis.lrange(this.keys.hist(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 0, -1);
+    const entries = await this.io.lrange(this.keys.hist(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 0, -1);
     return entries.map((e) => historyEntrySchema.parse(JSON.parse(e)));
   }
 
@@ -511,8 +525,8 @@ export class RedisStore implements Store {
     const s = this.shardOfConversation(tenantId, threadId);
     const jobs: OutboxJob[] = [];
     for (const lane of conversationLanes(tenantId, threadId)) {
-      for (const id of await this.redis.zrange(this.keys.lane(s, lane), 0, -1)) {
-        const fields = await this.redis.hmget(this.keys.job(s, id), 'd', 's', 'a', 'n', 'e');
+      for (const id of await this.io.zrange(this.keys.lane(s, lane), 0, -1)) {
+        const fields = await this.io.hmget(this.keys.job(s, id), 'd', 's', 'a', 'n', 'e');
         // Completed between the two reads: no longer pending.
         if (fields[0] === null) continue;
         jobs.push(jobFromFields(claimedFieldsSchema.parse(fields)));
@@ -525,9 +539,9 @@ export class RedisStore implements Store {
     const perShard = await Promise.all(
       shardList.map(async (s) => {
         const [pending, dead, first] = await Promise.all([
-          this.redis.get(this.keys.pending(s)),
-          this.redis.llen(this.keys.dead(s)),
-          this.redis.zrange(this.keys.lanes(s), 0, 0, 'WITHSCORES'),
+          this.io.get(this.keys.pending(s)),
+          this.io.llen(this.keys.dead(s)),
+          this.io.zrange(this.keys.lanes(s), 0, 0, 'WITHSCORES'),
         ]);
         return { pending: Number(pending ?? 0), dead, due: first[1] === undefined ? null : Number(first[1]) };
       }),
