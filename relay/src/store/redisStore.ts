@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { assertWritable, connectRedis, type RedisClient } from './redis/connect';
 import { KeySpace, SHARDS, shardOf } from './redis/keys';
 import { parseRedisUrl, redactUrl } from './redis/redisUrl';
+import { ParsedConversations } from './redis/parsedConversations';
 import { loadAllScripts } from './redis/scripts';
 import { TurnWrites } from './redis/turnWrites';
 import {
@@ -31,7 +32,6 @@ import type {
   Conversation,
   DeadLetter,
   HistoryEntry,
-  JsonValue,
   LeaseRequest,
   Mutation,
   OutboxJob,
@@ -87,6 +87,24 @@ const numString = z.string().transform(Number).pipe(z.number());
 const claimedFieldsSchema = z.tuple([z.string(), numString, numString, numString, z.string()]);
 const claimedSchema = z.array(claimedFieldsSchema);
 const completeReplySchema = z.union([z.tuple([flagSchema]), z.tuple([z.literal(1), numString]), z.tuple([z.literal(1)]).rest(z.string())]);
+type ApplyReply = z.infer<typeof applyReplySchema>;
+type CompleteReply = z.infer<typeof completeReplySchema>;
+
+/** The common replies of the hot path checked by hand, all others by zod: ['applied'] or ['applied', id, seq]. */
+function parseApplyReply(raw: unknown): ApplyReply {
+  if (Array.isArray(raw) && raw[0] === 'applied') {
+    if (raw.length === 1) return ['applied'];
+    if (raw.length === 3 && typeof raw[1] === 'string' && Number.isSafeInteger(raw[2])) return ['applied', raw[1], raw[2] as number];
+  }
+  return applyReplySchema.parse(raw);
+}
+
+/** {0} or {1} by hand (the lane's last job), the rest by zod. */
+function parseCompleteReply(raw: unknown): CompleteReply {
+  if (Array.isArray(raw) && raw.length === 1 && (raw[0] === 0 || raw[0] === 1)) return [raw[0] === 1 ? 1 : 0];
+  return completeReplySchema.parse(raw);
+}
+
 const deadEntrySchema = z.object({
   d: jobDataSchema,
   s: z.number().int(),
@@ -148,6 +166,7 @@ export class RedisStore implements Store {
   /** Where the next claim starts, so no shard is always served last. */
   private nextClaimShard = 0;
   private readonly turn: TurnWrites | null;
+  private readonly parsed = new ParsedConversations();
 
   /** Connects (any STORE_URL Redis form) and waits until Redis answers; rejects if the first connection fails. */
   static async connect(url: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
@@ -185,8 +204,9 @@ export class RedisStore implements Store {
   }
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
-    const data = await this.io.hget(this.keys.conv(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 'd');
-    return data === null ? null : parseConversation(data);
+    const key = this.keys.conv(this.shardOfConversation(tenantId, threadId), tenantId, threadId);
+    const data = await this.io.hget(key, 'd');
+    return data === null ? null : this.parsed.parse(key, data, parseConversation);
   }
 
   /** The index entry lives in the conversation's shard, which the Engage id alone does not name: ask every shard. */
@@ -246,7 +266,8 @@ export class RedisStore implements Store {
     const timeline = timelineOfWrite(m, now, jobIds);
     const entry = timeline.entry ? JSON.stringify(timeline.entry.value) : '';
     args.push(lease ? lease.owner : '', lease ? now + lease.leaseMs : '', entry, this.historyCap, jobs.length);
-    const built = new Map<string, JobData>();
+    /** The JSON of each job a lease may be granted for, by id. */
+    const built = new Map<string, string>();
     for (const [i, job] of jobs.entries()) {
       const note = timeline.notes[i];
       const data = {
@@ -261,24 +282,20 @@ export class RedisStore implements Store {
         createdAt: now,
         ...(note ? { note } : {}),
       };
-      if (lease) built.set(data.id, data);
+      const json = JSON.stringify(data);
+      if (lease) built.set(data.id, json);
       keys.push(k.job(s, data.id), k.lane(s, job.lane), k.lease(s, job.lane));
-      args.push(data.id, job.lane, JSON.stringify(data), job.notBefore ?? now);
+      args.push(data.id, job.lane, json, job.notBefore ?? now);
     }
-    const reply = applyReplySchema.parse(await this.io.rceApply(keys.length, ...keys, ...args));
+    const reply = parseApplyReply(await this.io.rceApply(keys.length, ...keys, ...args));
     if (typeof reply === 'string') return { outcome: reply, leased: [] };
     const leased: OutboxJob[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) {
-      const data = built.get(String(reply[i]));
-      if (!data) throw new Error('Redis store: apply leased a job it was not given');
-      // The payload as a claim would read it back (JSON drops undefined fields).
-      const payload = JSON.parse(JSON.stringify(data.payload)) as JsonValue;
-      leased.push(
-        assembleJob(
-          { ...data, payload },
-          { seq: Number(reply[i + 1]), attempts: 0, nextAttemptAt: data.notBefore ?? now, lastError: null },
-        ),
-      );
+      const json = built.get(String(reply[i]));
+      if (json === undefined) throw new Error('Redis store: apply leased a job it was not given');
+      // The job as a claim would read it back: its stored JSON (which drops undefined fields), parsed.
+      const data = JSON.parse(json) as JobData;
+      leased.push(assembleJob(data, { seq: Number(reply[i + 1]), attempts: 0, nextAttemptAt: data.notBefore ?? now, lastError: null }));
     }
     return { outcome: 'applied', leased };
   }
@@ -349,7 +366,7 @@ export class RedisStore implements Store {
       entry,
       this.historyCap,
     );
-    const reply = completeReplySchema.parse(raw);
+    const reply = parseCompleteReply(raw);
     if (reply[0] === 0) return { completed: false, next: null, nextDueAt: null };
     const rest = reply.slice(1);
     if (rest.length === 0) return { completed: true, next: null, nextDueAt: null };
