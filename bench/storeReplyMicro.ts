@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { agentReplyWrite, REPLY_LEASE } from './lib/agentReplyWrite';
 import { benchConversation } from './lib/fixtures';
 
 /**
@@ -24,7 +25,7 @@ const B = Number(process.env.B ?? 32);
 const BATCHES = Number(process.env.BATCHES ?? 300);
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const CONVERSATIONS = 1000;
-const LEASE = { owner: 'w1', leaseMs: 30_000 };
+const LEASE = REPLY_LEASE;
 
 interface Subject {
   tree: string;
@@ -50,29 +51,7 @@ async function reply(s: Subject, i: number): Promise<Job[]> {
   if (!c) throw new Error('no conversation');
   const current = await s.store.getConversation(c.tenantId, c.threadId);
   if (!current) throw new Error(`conversation ${c.threadId} missing`);
-  const lane = `${c.tenantId}/${c.threadId}/cognigy`;
-  const { outcome, leased } = await s.store.apply(
-    {
-      scope: { tenantId: c.tenantId, threadId: c.threadId },
-      dedup: { key: `reply:${c.tenantId}:${i}`, ttlMs: 600_000 },
-      jobs: [
-        {
-          tenantId: c.tenantId,
-          threadId: c.threadId,
-          lane,
-          kind: 'cognigy.notify',
-          payload: {
-            ...current.session,
-            text: `Hello from agent Anna, reply ${i}`,
-            data: { rceHandover: { type: 'agentMessage', contentId: `c-${i}`, agentName: 'Anna', sender_name: 'Anna' } },
-          },
-          deadlineAt: Date.now() + 600_000,
-        },
-      ],
-      history: { source: 'agent reply', jobs: [`notify: Hello from agent Anna, reply ${i}`] },
-    },
-    LEASE,
-  );
+  const { outcome, leased } = await s.store.apply(agentReplyWrite(current, i), LEASE);
   if (outcome !== 'applied') throw new Error(`reply ${i}: ${outcome}`);
   return leased;
 }

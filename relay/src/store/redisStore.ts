@@ -5,7 +5,9 @@ import { z } from 'zod';
 import { assertWritable, connectRedis, type RedisClient } from './redis/connect';
 import { KeySpace, SHARDS, shardOf } from './redis/keys';
 import { parseRedisUrl, redactUrl } from './redis/redisUrl';
+import { ParsedConversations } from './redis/parsedConversations';
 import { loadAllScripts } from './redis/scripts';
+import { TurnWrites } from './redis/turnWrites';
 import {
   assembleJob,
   conversationLanes,
@@ -30,7 +32,6 @@ import type {
   Conversation,
   DeadLetter,
   HistoryEntry,
-  JsonValue,
   LeaseRequest,
   Mutation,
   OutboxJob,
@@ -86,6 +87,24 @@ const numString = z.string().transform(Number).pipe(z.number());
 const claimedFieldsSchema = z.tuple([z.string(), numString, numString, numString, z.string()]);
 const claimedSchema = z.array(claimedFieldsSchema);
 const completeReplySchema = z.union([z.tuple([flagSchema]), z.tuple([z.literal(1), numString]), z.tuple([z.literal(1)]).rest(z.string())]);
+type ApplyReply = z.infer<typeof applyReplySchema>;
+type CompleteReply = z.infer<typeof completeReplySchema>;
+
+/** The common replies of the hot path checked by hand, all others by zod: ['applied'] or ['applied', id, seq]. */
+function parseApplyReply(raw: unknown): ApplyReply {
+  if (Array.isArray(raw) && raw[0] === 'applied') {
+    if (raw.length === 1) return ['applied'];
+    if (raw.length === 3 && typeof raw[1] === 'string' && Number.isSafeInteger(raw[2])) return ['applied', raw[1], raw[2] as number];
+  }
+  return applyReplySchema.parse(raw);
+}
+
+/** {0} or {1} by hand (the lane's last job), the rest by zod. */
+function parseCompleteReply(raw: unknown): CompleteReply {
+  if (Array.isArray(raw) && raw.length === 1 && (raw[0] === 0 || raw[0] === 1)) return [raw[0] === 1 ? 1 : 0];
+  return completeReplySchema.parse(raw);
+}
+
 const deadEntrySchema = z.object({
   d: jobDataSchema,
   s: z.number().int(),
@@ -125,6 +144,11 @@ export interface RedisStoreOptions {
   deadLetterCap?: number;
   /** Timeline entries kept per conversation (oldest dropped). Default DEFAULT_HISTORY_CAP. */
   historyCap?: number;
+  /**
+   * Commands issued within one event-loop turn leave in one socket write (redis/turnWrites.ts;
+   * single node and Sentinel). Default true; false is for measuring what it saves.
+   */
+  batchWrites?: boolean;
 }
 
 const shardList = Array.from({ length: SHARDS }, (_, i) => i);
@@ -141,6 +165,8 @@ export class RedisStore implements Store {
   private readonly historyCap: number;
   /** Where the next claim starts, so no shard is always served last. */
   private nextClaimShard = 0;
+  private readonly turn: TurnWrites | null;
+  private readonly parsed = new ParsedConversations();
 
   /** Connects (any STORE_URL Redis form) and waits until Redis answers; rejects if the first connection fails. */
   static async connect(url: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
@@ -161,9 +187,16 @@ export class RedisStore implements Store {
     opts: RedisStoreOptions,
   ) {
     this.keys = new KeySpace(opts.keyPrefix ?? 'rce:');
+    this.turn = opts.batchWrites === false || redis instanceof Cluster ? null : new TurnWrites(redis);
     this.clock = opts.clock ?? Date.now;
     this.deadCapPerShard = Math.max(1, Math.ceil((opts.deadLetterCap ?? 10_000) / SHARDS));
     this.historyCap = Math.max(1, opts.historyCap ?? DEFAULT_HISTORY_CAP);
+  }
+
+  /** The client, for a command: the first command of a turn holds the turn's writes (see TurnWrites). */
+  private get io(): RedisClient {
+    this.turn?.hold();
+    return this.redis;
   }
 
   private shardOfConversation(tenantId: string, threadId: string): number {
@@ -171,15 +204,16 @@ export class RedisStore implements Store {
   }
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
-    const data = await this.redis.hget(this.keys.conv(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 'd');
-    return data === null ? null : parseConversation(data);
+    const key = this.keys.conv(this.shardOfConversation(tenantId, threadId), tenantId, threadId);
+    const data = await this.io.hget(key, 'd');
+    return data === null ? null : this.parsed.parse(key, data, parseConversation);
   }
 
   /** The index entry lives in the conversation's shard, which the Engage id alone does not name: ask every shard. */
   async findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null> {
     const field = this.keys.engageField(tenantId, engageThreadId);
     const found = await Promise.all(
-      shardList.map(async (s) => nullableStringSchema.parse(await this.redis.rceFindByEngage(1, this.keys.engageIndex(s), field))),
+      shardList.map(async (s) => nullableStringSchema.parse(await this.io.rceFindByEngage(1, this.keys.engageIndex(s), field))),
     );
     const data = found.find((d) => d !== null);
     return data === undefined || data === null ? null : parseConversation(data);
@@ -232,7 +266,8 @@ export class RedisStore implements Store {
     const timeline = timelineOfWrite(m, now, jobIds);
     const entry = timeline.entry ? JSON.stringify(timeline.entry.value) : '';
     args.push(lease ? lease.owner : '', lease ? now + lease.leaseMs : '', entry, this.historyCap, jobs.length);
-    const built = new Map<string, JobData>();
+    /** The JSON of each job a lease may be granted for, by id. */
+    const built = new Map<string, string>();
     for (const [i, job] of jobs.entries()) {
       const note = timeline.notes[i];
       const data = {
@@ -247,31 +282,27 @@ export class RedisStore implements Store {
         createdAt: now,
         ...(note ? { note } : {}),
       };
-      if (lease) built.set(data.id, data);
+      const json = JSON.stringify(data);
+      if (lease) built.set(data.id, json);
       keys.push(k.job(s, data.id), k.lane(s, job.lane), k.lease(s, job.lane));
-      args.push(data.id, job.lane, JSON.stringify(data), job.notBefore ?? now);
+      args.push(data.id, job.lane, json, job.notBefore ?? now);
     }
-    const reply = applyReplySchema.parse(await this.redis.rceApply(keys.length, ...keys, ...args));
+    const reply = parseApplyReply(await this.io.rceApply(keys.length, ...keys, ...args));
     if (typeof reply === 'string') return { outcome: reply, leased: [] };
     const leased: OutboxJob[] = [];
     for (let i = 1; i + 1 < reply.length; i += 2) {
-      const data = built.get(String(reply[i]));
-      if (!data) throw new Error('Redis store: apply leased a job it was not given');
-      // The payload as a claim would read it back (JSON drops undefined fields).
-      const payload = JSON.parse(JSON.stringify(data.payload)) as JsonValue;
-      leased.push(
-        assembleJob(
-          { ...data, payload },
-          { seq: Number(reply[i + 1]), attempts: 0, nextAttemptAt: data.notBefore ?? now, lastError: null },
-        ),
-      );
+      const json = built.get(String(reply[i]));
+      if (json === undefined) throw new Error('Redis store: apply leased a job it was not given');
+      // The job as a claim would read it back: its stored JSON (which drops undefined fields), parsed.
+      const data = JSON.parse(json) as JobData;
+      leased.push(assembleJob(data, { seq: Number(reply[i + 1]), attempts: 0, nextAttemptAt: data.notBefore ?? now, lastError: null }));
     }
     return { outcome: 'applied', leased };
   }
 
   async hasDedupKey(dedupKey: string, scope?: { tenantId: string; threadId: string }): Promise<boolean> {
     const s = shardOf(scope ? `${scope.tenantId}/${scope.threadId}` : `dedup/${dedupKey}`);
-    const exp = await this.redis.get(this.keys.dedup(s, dedupKey));
+    const exp = await this.io.get(this.keys.dedup(s, dedupKey));
     return exp !== null && Number(exp) > this.clock();
   }
 
@@ -283,7 +314,7 @@ export class RedisStore implements Store {
     this.nextClaimShard = (start + 1) % SHARDS;
     for (let i = 0; i < SHARDS && out.length < o.limit; i++) {
       const s = (start + i) % SHARDS;
-      const raw = await this.redis.rceClaim(
+      const raw = await this.io.rceClaim(
         1,
         this.keys.lanes(s),
         this.keys.shard(s),
@@ -318,7 +349,7 @@ export class RedisStore implements Store {
     const x = this.laneKeys(job);
     // A job on a lane of no conversation (written before jobs carried their thread) records no timeline.
     const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.delivered(job, now));
-    const raw = await this.redis.rceComplete(
+    const raw = await this.io.rceComplete(
       6,
       x.lease,
       x.job,
@@ -335,7 +366,7 @@ export class RedisStore implements Store {
       entry,
       this.historyCap,
     );
-    const reply = completeReplySchema.parse(raw);
+    const reply = parseCompleteReply(raw);
     if (reply[0] === 0) return { completed: false, next: null, nextDueAt: null };
     const rest = reply.slice(1);
     if (rest.length === 0) return { completed: true, next: null, nextDueAt: null };
@@ -346,7 +377,7 @@ export class RedisStore implements Store {
   async retryJob(job: OutboxJob, owner: string, next: { nextAttemptAt: number; error: string }): Promise<boolean> {
     const x = this.laneKeys(job);
     const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.retry(job, this.clock(), next.error, next.nextAttemptAt));
-    const r = await this.redis.rceRetry(
+    const r = await this.io.rceRetry(
       4,
       x.lease,
       x.job,
@@ -367,7 +398,7 @@ export class RedisStore implements Store {
     const x = this.laneKeys(job);
     const now = this.clock();
     const entry = job.threadId === '' ? '' : JSON.stringify(attemptEntry.dead(job, now, error));
-    const r = await this.redis.rceDeadLetter(
+    const r = await this.io.rceDeadLetter(
       7,
       x.lease,
       x.job,
@@ -391,7 +422,7 @@ export class RedisStore implements Store {
 
   async renewLease(job: OutboxJob, owner: string, leaseMs: number): Promise<boolean> {
     const x = this.laneKeys(job);
-    return flagSchema.parse(await this.redis.rceRenew(2, x.lease, x.lanes, job.lane, job.id, owner, this.clock() + leaseMs)) === 1;
+    return flagSchema.parse(await this.io.rceRenew(2, x.lease, x.lanes, job.lane, job.id, owner, this.clock() + leaseMs)) === 1;
   }
 
   async releaseLeasesOf(owner: string): Promise<number> {
@@ -401,7 +432,7 @@ export class RedisStore implements Store {
         z
           .number()
           .int()
-          .parse(await this.redis.rceReleaseOwner(1, this.keys.lanes(s), this.keys.shard(s), owner, now)),
+          .parse(await this.io.rceReleaseOwner(1, this.keys.lanes(s), this.keys.shard(s), owner, now)),
       ),
     );
     return counts.reduce((a, b) => a + b, 0);
@@ -410,7 +441,7 @@ export class RedisStore implements Store {
   /** Newest first over all shards. */
   async listDeadLetters(limit: number): Promise<DeadLetter[]> {
     if (limit <= 0) return [];
-    const perShard = await Promise.all(shardList.map((s) => this.redis.lrange(this.keys.dead(s), 0, limit - 1)));
+    const perShard = await Promise.all(shardList.map((s) => this.io.lrange(this.keys.dead(s), 0, limit - 1)));
     return perShard
       .flat()
       .map(parseDeadEntry)
@@ -420,7 +451,7 @@ export class RedisStore implements Store {
 
   async takeBudget(key: string, count: number, limit: number, windowMs: number): Promise<{ granted: number; waitMs: number }> {
     const s = shardOf(`budget/${key}`);
-    const raw = await this.redis.rceTakeBudget(1, `${this.keys.shard(s)}budget:${key}`, this.clock(), windowMs, limit, count, randomUUID());
+    const raw = await this.io.rceTakeBudget(1, `${this.keys.shard(s)}budget:${key}`, this.clock(), windowMs, limit, count, randomUUID());
     const [granted, waitMs] = z.tuple([z.number().int(), z.number()]).parse(raw);
     return { granted, waitMs };
   }
@@ -434,7 +465,7 @@ export class RedisStore implements Store {
         .number()
         .int()
         .parse(
-          await this.redis.rcePurgeIdle(2, this.keys.idle(s), this.keys.engageIndex(s), writtenBefore, limit - purged, this.keys.shard(s)),
+          await this.io.rcePurgeIdle(2, this.keys.idle(s), this.keys.engageIndex(s), writtenBefore, limit - purged, this.keys.shard(s)),
         );
     }
     return purged;
@@ -442,7 +473,7 @@ export class RedisStore implements Store {
 
   async retryDeadLetter(jobId: string, deadlineAt: number): Promise<OutboxJob | null> {
     for (const s of shardList) {
-      const entries = await this.redis.lrange(this.keys.dead(s), 0, -1);
+      const entries = await this.io.lrange(this.keys.dead(s), 0, -1);
       const entry = entries.find((text) => parseDeadEntry(text).job.id === jobId);
       if (entry === undefined) continue;
       const { job } = parseDeadEntry(entry);
@@ -463,7 +494,7 @@ export class RedisStore implements Store {
         .number()
         .int()
         .parse(
-          await this.redis.rceRequeueDead(
+          await this.io.rceRequeueDead(
             6,
             k.dead(s),
             k.job(s, data.id),
@@ -503,7 +534,7 @@ export class RedisStore implements Store {
   }
 
   async readHistory(tenantId: string, threadId: string): Promise<HistoryEntry[]> {
-    const entries = await this.redis.lrange(this.keys.hist(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 0, -1);
+    const entries = await this.io.lrange(this.keys.hist(this.shardOfConversation(tenantId, threadId), tenantId, threadId), 0, -1);
     return entries.map((e) => historyEntrySchema.parse(JSON.parse(e)));
   }
 
@@ -511,8 +542,8 @@ export class RedisStore implements Store {
     const s = this.shardOfConversation(tenantId, threadId);
     const jobs: OutboxJob[] = [];
     for (const lane of conversationLanes(tenantId, threadId)) {
-      for (const id of await this.redis.zrange(this.keys.lane(s, lane), 0, -1)) {
-        const fields = await this.redis.hmget(this.keys.job(s, id), 'd', 's', 'a', 'n', 'e');
+      for (const id of await this.io.zrange(this.keys.lane(s, lane), 0, -1)) {
+        const fields = await this.io.hmget(this.keys.job(s, id), 'd', 's', 'a', 'n', 'e');
         // Completed between the two reads: no longer pending.
         if (fields[0] === null) continue;
         jobs.push(jobFromFields(claimedFieldsSchema.parse(fields)));
@@ -525,9 +556,9 @@ export class RedisStore implements Store {
     const perShard = await Promise.all(
       shardList.map(async (s) => {
         const [pending, dead, first] = await Promise.all([
-          this.redis.get(this.keys.pending(s)),
-          this.redis.llen(this.keys.dead(s)),
-          this.redis.zrange(this.keys.lanes(s), 0, 0, 'WITHSCORES'),
+          this.io.get(this.keys.pending(s)),
+          this.io.llen(this.keys.dead(s)),
+          this.io.zrange(this.keys.lanes(s), 0, 0, 'WITHSCORES'),
         ]);
         return { pending: Number(pending ?? 0), dead, due: first[1] === undefined ? null : Number(first[1]) };
       }),

@@ -20,7 +20,7 @@
  */
 export const SHARDS = 16;
 
-const enc = (...parts: string[]): string => parts.map(encodeURIComponent).join(':');
+const enc = (a: string, b: string): string => `${encodeURIComponent(a)}:${encodeURIComponent(b)}`;
 
 /** FNV-1a over UTF-16 code units: stable, cheap, spreads short ids well. */
 function hash32(text: string): number {
@@ -37,11 +37,16 @@ export function shardOf(group: string): number {
 }
 
 export class KeySpace {
-  constructor(private readonly prefix: string) {}
+  /** Built once: every key of a call starts with one of these. */
+  private readonly shards: readonly string[];
+
+  constructor(private readonly prefix: string) {
+    this.shards = Array.from({ length: SHARDS }, (_, i) => `${prefix}{${i}}:`);
+  }
 
   /** The prefix of every key of a shard (ends with ':'). */
   shard(i: number): string {
-    return `${this.prefix}{${i}}:`;
+    return this.shards[i] ?? `${this.prefix}{${i}}:`;
   }
 
   conv(shard: number, tenantId: string, threadId: string): string {
