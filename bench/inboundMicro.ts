@@ -2,9 +2,8 @@ import { fork } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import pino from 'pino';
 import { BENCH_SECRETS } from './lib/common';
-import { benchTenant, NOWHERE } from './lib/fixtures';
+import { sdkHandlerOfTree } from './lib/sdkHandlerOfTree';
 import { agentReplyBody } from './lib/load';
 
 /**
@@ -84,25 +83,7 @@ type Listener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 async function listenerOf(tree: string): Promise<Listener> {
   const src = path.resolve(tree, 'relay/src');
   const { createRequestListener } = (await import(path.join(src, 'app'))) as typeof import('../relay/src/app');
-  const { SourceSdkHandler } = (await import(
-    path.join(src, 'engage/sourceSdkHandler')
-  )) as typeof import('../relay/src/engage/sourceSdkHandler');
-  const { createLogger } = (await import(path.join(src, 'log'))) as typeof import('../relay/src/log');
-  const tenant = benchTenant(NOWHERE);
-  const logger = createLogger({
-    level: 'info',
-    secrets: Object.values(BENCH_SECRETS),
-    destination: pino.destination({ dest: '/dev/null', sync: false }),
-  });
-  let replies = 0;
-  const engine = { agentReply: () => Promise.resolve({ id: `agent-${(replies++).toString(16).padStart(24, '0')}` }) };
-  const sourceSdk = new SourceSdkHandler({
-    tenants: [tenant],
-    engine: engine as unknown as ConstructorParameters<typeof SourceSdkHandler>[0]['engine'],
-    logger,
-    replayWindowMs: 300_000,
-    replyRetryWindowMs: 7 * 86_400_000,
-  });
+  const { handler: sourceSdk, logger, tenant } = await sdkHandlerOfTree(tree);
   const unused = {} as never;
   return createRequestListener({
     sourceSdk,

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import { BENCH_SECRETS, startChild } from './lib/common';
+import { alternatingRounds, printAlternating } from './lib/alternatingRounds';
 
 /**
  * `npx tsx bench/outboundMicro.ts [tree]`: CPU of this process per Cognigy notify sent with
@@ -61,35 +61,8 @@ async function main(): Promise<void> {
     return (u.user + u.system) / count;
   };
   for (const side of sides) await run(side, 2_000); // warm-up (JIT, sockets)
-  // Many short rounds, sides alternating (and which goes first): load from other processes drifts over
-  // seconds, so pairs taken close together compare far better than one long run per side.
-  const seen = new Map<string, number[]>(sides.map((s) => [s.name, []]));
-  const diffs: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? sides : [...sides].reverse();
-    const round = new Map<string, number>();
-    for (const side of order) round.set(side.name, await run(side, n));
-    for (const [name, us] of round) seen.get(name)?.push(us);
-    if (sides.length === 2) diffs.push((round.get(sides[0]!.name) ?? 0) - (round.get(sides[1]!.name) ?? 0));
-  }
-  const median = (values: number[]): number => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  };
-  const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-  console.log(`${rounds} rounds of ${n} notifies per side, ${concurrency} in flight (load average now ${load1})`);
-  for (const [name, values] of seen) {
-    const sorted = [...values].sort((a, b) => a - b);
-    console.log(
-      `  ${name}: median ${median(values).toFixed(1)} µs per notify (min ${sorted[0]?.toFixed(1)}, max ${sorted.at(-1)?.toFixed(1)})`,
-    );
-  }
-  if (diffs.length > 0) {
-    const sorted = [...diffs].sort((a, b) => a - b);
-    const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]?.toFixed(1);
-    console.log(`  this tree − other, paired by round: median ${median(diffs).toFixed(1)} µs (quartiles ${q(0.25)} … ${q(0.75)})`);
-  }
+  const result = await alternatingRounds(sides, rounds, (side) => run(side, n));
+  printAlternating(result, `${rounds} rounds of ${n} notifies per side, ${concurrency} in flight`, 'µs per notify', 1);
   for (const side of sides) side.outbound.close();
   await stub.stop();
 }

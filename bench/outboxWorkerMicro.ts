@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import type { CompleteResult, OutboxJob, OutboxQueue } from '../relay/src/store/types';
+import { alternatingRounds, printAlternating } from './lib/alternatingRounds';
 
 /**
  * `npx tsx bench/outboxWorkerMicro.ts [tree]`: CPU per job of the outbox worker's own bookkeeping
@@ -102,29 +102,8 @@ async function main(): Promise<void> {
     return (u.user + u.system) / n;
   };
   for (const side of sides) await perJob(side, -1); // warm-up
-  const seen = new Map<string, number[]>(sides.map((s) => [s.name, []]));
-  const diffs: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? sides : [...sides].reverse();
-    const round = new Map<string, number>();
-    for (const side of order) round.set(side.name, await perJob(side, r));
-    for (const [name, us] of round) seen.get(name)?.push(us);
-    if (sides.length === 2) diffs.push((round.get(sides[0]!.name) ?? 0) - (round.get(sides[1]!.name) ?? 0));
-  }
-  const median = (values: number[]): number => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  };
-  const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-  console.log(`${rounds} rounds of ${n} jobs per side (load average now ${load1})`);
-  for (const [name, values] of seen) {
-    const sorted = [...values].sort((a, b) => a - b);
-    console.log(
-      `  ${name}: median ${median(values).toFixed(2)} µs per job (min ${sorted[0]?.toFixed(2)}, max ${sorted.at(-1)?.toFixed(2)})`,
-    );
-  }
-  if (diffs.length > 0) console.log(`  this tree − other, paired by round: median ${median(diffs).toFixed(2)} µs`);
+  const result = await alternatingRounds(sides, rounds, perJob);
+  printAlternating(result, `${rounds} rounds of ${n} jobs per side`, 'µs per job', 2);
 }
 
 main().catch((err: unknown) => {

@@ -1,7 +1,6 @@
 import path from 'node:path';
-import pino from 'pino';
 import { BENCH_SECRETS } from './lib/common';
-import { benchTenant, NOWHERE } from './lib/fixtures';
+import { sdkHandlerOfTree } from './lib/sdkHandlerOfTree';
 import { agentReplyBody } from './lib/load';
 
 /**
@@ -28,26 +27,7 @@ const K = Number(process.env.K ?? 4);
 type Handle = (rawBody: Buffer, signature: string) => Promise<number>;
 
 async function handlerOf(tree: string): Promise<Handle> {
-  const src = path.resolve(tree, 'relay/src');
-  const { SourceSdkHandler } = (await import(
-    path.join(src, 'engage/sourceSdkHandler')
-  )) as typeof import('../relay/src/engage/sourceSdkHandler');
-  const { createLogger } = (await import(path.join(src, 'log'))) as typeof import('../relay/src/log');
-  const tenant = benchTenant(NOWHERE);
-  const logger = createLogger({
-    level: 'info',
-    secrets: Object.values(BENCH_SECRETS),
-    destination: pino.destination({ dest: '/dev/null', sync: false }),
-  });
-  let replies = 0;
-  const engine = { agentReply: () => Promise.resolve({ id: `agent-${(replies++).toString(16).padStart(24, '0')}` }) };
-  const handler = new SourceSdkHandler({
-    tenants: [tenant],
-    engine: engine as unknown as ConstructorParameters<typeof SourceSdkHandler>[0]['engine'],
-    logger,
-    replayWindowMs: 300_000,
-    replyRetryWindowMs: 7 * 86_400_000,
-  });
+  const { handler } = await sdkHandlerOfTree(tree);
   return async (rawBody, signature) => (await handler.handle({ rawBody, signature, now: Date.now() })).status;
 }
 
