@@ -5,6 +5,7 @@ import path from 'node:path';
 import { BENCH_SECRETS } from './lib/common';
 import { sdkHandlerOfTree } from './lib/sdkHandlerOfTree';
 import { agentReplyBody } from './lib/load';
+import { alternatingRounds, printAlternating } from './lib/alternatingRounds';
 
 /**
  * `npx tsx bench/inboundMicro.ts [treeA] [treeB]`: server CPU per agent reply of the relay's
@@ -21,8 +22,8 @@ import { agentReplyBody } from './lib/load';
  * without an extension, so `node` runs the script compiled and the listeners without tsx's helpers.
  *
  * Knobs: N (requests per round, default 10000), ROUNDS (per tree, default 10), CONNECTIONS (8).
- * Prints per-round figures (µs of server CPU per request), each tree's median and its median paired
- * difference to the first tree; no assertions.
+ * Prints per-round figures (µs of server CPU per request), each tree's median and the median paired
+ * difference of the first two (first − second, round by round); no assertions.
  */
 
 const N = Number(process.env.N ?? 10_000);
@@ -120,36 +121,18 @@ async function main(): Promise<void> {
     current = l;
     await run(Math.min(N, 5000)); // warm-up
   }
-  const figures: number[][] = trees.map(() => []);
-  for (let r = 0; r < ROUNDS; r++) {
-    // ABBA order: a tree is not always the one running right after the warm-up of the other.
-    const order = trees.map((_, t) => t);
-    if (r % 2 === 1) order.reverse();
-    for (const t of order) {
-      current = listeners[t]!;
-      const start = process.cpuUsage();
-      const bad = await run(N);
-      const used = process.cpuUsage(start);
-      figures[t]!.push((used.user + used.system) / N);
-      if (bad > 0) console.log(`${trees[t]}: ${bad} answers were not 200!`);
-    }
-    console.log(
-      `round ${r + 1} (µs server CPU per request): ${trees.map((tree, t) => `${tree} ${figures[t]![r]!.toFixed(1)}`).join(', ')}`,
-    );
-  }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
-  for (let t = 0; t < trees.length; t++) {
-    const own = figures[t]!;
-    const vsFirst =
-      t === 0 ? '' : `, paired difference to ${trees[0]} median ${median(own.map((x, r) => x - figures[0]![r]!)).toFixed(1)} µs`;
-    console.log(
-      `${trees[t]}: median ${median(own).toFixed(1)} µs, min ${Math.min(...own).toFixed(1)}, max ${Math.max(...own).toFixed(1)}${vsFirst}`,
-    );
-  }
+  const sides = trees.map((name, t) => ({ name, listener: listeners[t]! }));
+  const result = await alternatingRounds(sides, ROUNDS, async (side, r) => {
+    current = side.listener;
+    const start = process.cpuUsage();
+    const bad = await run(N);
+    const used = process.cpuUsage(start);
+    if (bad > 0) console.log(`${side.name}: ${bad} answers were not 200!`);
+    const us = (used.user + used.system) / N;
+    console.log(`round ${r + 1}, ${side.name}: ${us.toFixed(1)} µs server CPU per request`);
+    return us;
+  });
+  printAlternating(result, `${ROUNDS} rounds of ${N} requests per tree`, 'µs', 1);
   child.kill();
   server.close();
   server.closeAllConnections();

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { BENCH_SECRETS } from './lib/common';
 import { sdkHandlerOfTree } from './lib/sdkHandlerOfTree';
 import { agentReplyBody } from './lib/load';
+import { alternatingRounds, printAlternating } from './lib/alternatingRounds';
 
 /**
  * `npx tsx bench/sdkHandlerMicro.ts [treeA] [treeB]`: CPU per agent reply of the Source SDK handler
@@ -17,7 +18,7 @@ import { agentReplyBody } from './lib/load';
  *
  * Knobs: N (replies per round, default 20000), ROUNDS (per tree, default 10), K (per turn, default 4).
  * Prints per-round figures (µs of process CPU per reply, user + system, all threads), each tree's
- * median and its median paired difference to the first tree; no assertions.
+ * median and the median paired difference of the first two (first − second, round by round); no assertions.
  */
 
 const N = Number(process.env.N ?? 20_000);
@@ -53,31 +54,16 @@ async function main(): Promise<void> {
   };
 
   for (const h of handles) await run(h, 5000); // warm-up
-  const figures: number[][] = trees.map(() => []);
-  for (let r = 0; r < ROUNDS; r++) {
-    const order = trees.map((_, t) => t);
-    if (r % 2 === 1) order.reverse();
-    for (const t of order) {
-      const start = process.cpuUsage();
-      await run(handles[t]!, N);
-      const used = process.cpuUsage(start);
-      figures[t]!.push((used.user + used.system) / N);
-    }
-    console.log(`round ${r + 1} (µs CPU per reply): ${trees.map((tree, t) => `${tree} ${figures[t]![r]!.toFixed(2)}`).join(', ')}`);
-  }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
-  for (let t = 0; t < trees.length; t++) {
-    const own = figures[t]!;
-    const vsFirst =
-      t === 0 ? '' : `, paired difference to ${trees[0]} median ${median(own.map((x, r) => x - figures[0]![r]!)).toFixed(2)} µs`;
-    console.log(
-      `${trees[t]}: median ${median(own).toFixed(2)} µs, min ${Math.min(...own).toFixed(2)}, max ${Math.max(...own).toFixed(2)}${vsFirst}`,
-    );
-  }
+  const sides = trees.map((name, t) => ({ name, handle: handles[t]! }));
+  const result = await alternatingRounds(sides, ROUNDS, async (side, r) => {
+    const start = process.cpuUsage();
+    await run(side.handle, N);
+    const used = process.cpuUsage(start);
+    const us = (used.user + used.system) / N;
+    console.log(`round ${r + 1}, ${side.name}: ${us.toFixed(2)} µs CPU per reply`);
+    return us;
+  });
+  printAlternating(result, `${ROUNDS} rounds of ${N} replies per tree`, 'µs', 2);
 }
 
 main().catch((err: unknown) => {
