@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore, type SqliteStoreOptions } from '../../relay/src/store/sqliteStore';
 import type { Conversation, Mutation } from '../../relay/src/store/types';
-import { conversationFixture } from '../helpers/conversationFixture';
+import { agentReplyMutation, conversationFixture } from '../helpers/conversationFixture';
 
 /**
  * The SQLite store's conversation read cache (sqlite/conversationCache.ts): a read is served from
@@ -30,21 +30,8 @@ function open(opts: SqliteStoreOptions = {}): SqliteStore {
 const rowReads = (): number => trace.filter((s) => s.startsWith('SELECT data FROM conversations WHERE')).length;
 
 /** An agent reply once the chat is active: a dedup key and a notify job, the conversation untouched. */
-const reply = (threadId: string, n: number): Mutation => ({
-  scope: { tenantId: 'tenant-a', threadId },
-  dedup: { key: `reply-${threadId}-${n}`, ttlMs: 60_000 },
-  jobs: [
-    {
-      tenantId: 'tenant-a',
-      threadId,
-      lane: `tenant-a/${threadId}/cognigy`,
-      kind: 'cognigy.notify',
-      payload: { text: `reply ${n}` },
-      deadlineAt: T0 + 60_000,
-    },
-  ],
-  history: { source: 'agent reply', jobs: [`notify ${n}`] },
-});
+const reply = (threadId: string, n: number): Mutation =>
+  agentReplyMutation({ threadId, dedupKey: `reply-${threadId}-${n}`, text: `reply ${n}`, deadlineAt: T0 + 60_000, summary: `notify ${n}` });
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'rce-convcache-'));

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import type { Mutation } from '../../relay/src/store/types';
+import { agentReplyMutation } from '../helpers/conversationFixture';
 
 /**
  * SQLite: the attempts of noted jobs (an agent reply in an active chat, whose write left no timeline
@@ -28,21 +29,13 @@ const count = (table: string): number => (reader.prepare(`SELECT count(*) AS n F
 
 /** An agent reply in an active chat: a dedup key and one notify, with a jobs-only note. */
 function reply(threadId: string, n: number): Mutation {
-  return {
-    scope: { tenantId: 'tenant-a', threadId },
-    dedup: { key: `reply:${threadId}:${n}`, ttlMs: 60_000 },
-    jobs: [
-      {
-        tenantId: 'tenant-a',
-        threadId,
-        lane: `tenant-a/${threadId}/cognigy`,
-        kind: 'cognigy.notify',
-        payload: { text: `reply ${n}` },
-        deadlineAt: T0 + 3_600_000,
-      },
-    ],
-    history: { source: 'agent reply', jobs: [`notify "reply ${n}"`] },
-  };
+  return agentReplyMutation({
+    threadId,
+    dedupKey: `reply:${threadId}:${n}`,
+    text: `reply ${n}`,
+    deadlineAt: T0 + 3_600_000,
+    summary: `notify "reply ${n}"`,
+  });
 }
 
 /** Applies the reply with a lease and completes its job: one delivered entry. */

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../../relay/src/store/sqliteStore';
 import { DEDUP_PURGE_BATCH, DEDUP_PURGE_EVERY } from '../../relay/src/store/sqlite/statements';
 import type { Mutation } from '../../relay/src/store/types';
-import { conversationFixture } from '../helpers/conversationFixture';
+import { agentReplyMutation, conversationFixture } from '../helpers/conversationFixture';
 
 /**
  * The statements of the SQLite store's hot path (issue 20): what an agent reply's apply and its
@@ -46,21 +46,8 @@ async function statementsOf(action: () => Promise<unknown>): Promise<string[]> {
 }
 
 /** An agent reply once the chat is active: a dedup key and a notify job, the conversation untouched. */
-const reply = (key: string, threadId = 't1'): Mutation => ({
-  scope: { tenantId: 'tenant-a', threadId },
-  dedup: { key, ttlMs: 60_000 },
-  jobs: [
-    {
-      tenantId: 'tenant-a',
-      threadId,
-      lane: `tenant-a/${threadId}/cognigy`,
-      kind: 'cognigy.notify',
-      payload: { text: `reply ${key}` },
-      deadlineAt: T0 + 3_600_000,
-    },
-  ],
-  history: { source: 'agent reply', jobs: [`notify ${key}`] },
-});
+const reply = (key: string, threadId = 't1'): Mutation =>
+  agentReplyMutation({ threadId, dedupKey: key, text: `reply ${key}`, deadlineAt: T0 + 3_600_000, summary: `notify ${key}` });
 
 describe('SQLite store: dedup in one statement', () => {
   it('checks and writes the key with one statement, then the job and its lease', async () => {
