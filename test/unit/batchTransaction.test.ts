@@ -124,23 +124,6 @@ describe('batchTransaction', () => {
     expect(db.inTransaction).toBe(false);
   });
 
-  it('tells the caller whenever something a write did was rolled back, and only then', () => {
-    const { db, insert } = tracedDb();
-    let rollbacks = 0;
-    const commit = batchTransaction(db, () => rollbacks++);
-    commit([counted(insert, 'a', 1).run, counted(insert, 'b', 2).run]);
-    expect(rollbacks).toBe(0);
-    // A write throws: the fast attempt is rolled back, and the isolated run undoes the failing write.
-    commit([counted(insert, 'c', 3).run, counted(insert, 'bad', 4, true).run]);
-    expect(rollbacks).toBe(2);
-    // The whole unit fails at COMMIT.
-    db.pragma('foreign_keys = ON');
-    db.exec('CREATE TABLE child (parent TEXT REFERENCES t (k) DEFERRABLE INITIALLY DEFERRED)');
-    const orphan: BatchWrite = () => db.prepare("INSERT INTO child VALUES ('nobody')").run();
-    expect(() => commit([orphan])).toThrow(/FOREIGN KEY constraint failed/);
-    expect(rollbacks).toBe(3);
-  });
-
   it('throws without running any write when BEGIN IMMEDIATE cannot take the write lock', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rce-batchtx-'));
     const file = path.join(dir, 'locked.db');

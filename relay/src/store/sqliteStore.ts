@@ -5,7 +5,6 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { batchTransaction, type BatchWrite } from './sqlite/batchTransaction';
-import { CONVERSATION_CACHE_SIZE, ConversationCache } from './sqlite/conversationCache';
 import { GroupCommit } from './sqlite/groupCommit';
 import { migrate } from './sqlite/migrations';
 import {
@@ -76,8 +75,6 @@ export interface SqliteStoreOptions {
   startCheckpointer?: typeof startWalCheckpointer;
   /** Tests and diagnostics: called with every SQL statement the store's connection runs (better-sqlite3's `verbose`). */
   traceSql?: (sql: string) => void;
-  /** Parsed conversations kept in memory (see sqlite/conversationCache.ts); 0 turns the cache off. Default CONVERSATION_CACHE_SIZE. */
-  conversationCacheSize?: number;
 }
 
 /**
@@ -127,7 +124,6 @@ export class SqliteStore implements Store {
   private readonly deadLetterBody;
   private readonly groupCommit: GroupCommit<BatchWrite>;
   private readonly logger: Logger | undefined;
-  private readonly conversations: ConversationCache;
   /** Dedup keys written by this connection (rolled-back runs included): paces the expired-key purge. */
   private dedupWrites = 0;
   private checkpointer: WalCheckpointer | null = null;
@@ -165,7 +161,6 @@ export class SqliteStore implements Store {
     this.logTrimEvery = Math.min(LOG_TRIM_EVERY, this.historyLogCap);
     this.logger = opts.logger;
     this.stmt = prepareStatements(db);
-    this.conversations = new ConversationCache(db, opts.conversationCacheSize ?? CONVERSATION_CACHE_SIZE);
 
     // May run twice (see batchTransaction): its ids and leased jobs live in one run and leave only in its result.
     this.applyBody = (m: Mutation, now: number, lease: LeaseRequest | null): ApplyResult => {
@@ -177,8 +172,6 @@ export class SqliteStore implements Store {
         const row = optionalVersionRow.parse(this.stmt.getConvVersion.get(value.tenantId, value.threadId));
         if (expectedVersion === null ? row !== undefined : row?.version !== expectedVersion) {
           if (m.dedup && this.isLiveDedupKey(m.dedup.key, now)) return { outcome: 'duplicate', leased };
-          // The writer read something else than the file holds: its next read goes to the file.
-          this.conversations.forget(value.tenantId, value.threadId);
           return { outcome: 'conflict', leased };
         }
       }
@@ -190,9 +183,7 @@ export class SqliteStore implements Store {
       if (m.conversation) {
         const { value, expectedVersion } = m.conversation;
         const stored: Conversation = { ...value, version: nextVersion(expectedVersion) };
-        const text = JSON.stringify(stored);
-        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, text, now);
-        this.conversations.written(value.tenantId, value.threadId, text);
+        this.stmt.upsertConv.run(value.tenantId, value.threadId, value.engageThreadId, stored.version, JSON.stringify(stored), now);
       }
       const jobs = m.jobs ?? [];
       const jobIds = jobs.map(() => randomUUID());
@@ -287,7 +278,7 @@ export class SqliteStore implements Store {
     // fails (busy, disk, closed), nothing of the batch was written and every write is rejected.
     // A rolled-back write may have left its conversation in the cache: it is emptied (rare: only when a write throws or COMMIT fails).
     this.groupCommit = new GroupCommit({
-      commit: batchTransaction(db, () => this.conversations.clear()),
+      commit: batchTransaction(db),
       lazyDelayMs: COMPLETION_COMMIT_DELAY_MS,
     });
 
@@ -378,10 +369,8 @@ export class SqliteStore implements Store {
   }
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
-    const cached = this.conversations.get(tenantId, threadId, parseConversation);
-    if (cached) return cached;
     const row = optionalDataRow.parse(this.stmt.getConv.get(tenantId, threadId));
-    return row ? this.conversations.remember(tenantId, threadId, parseConversation(row.data)) : null;
+    return row ? parseConversation(row.data) : null;
   }
 
   async findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null> {
@@ -456,9 +445,7 @@ export class SqliteStore implements Store {
     // by age (a conversation's log rows can be younger than its last write: they are removed once they age out).
     return this.write(() => {
       this.stmt.purgeLog.run(writtenBefore, limit);
-      const purged = this.stmt.purgeIdle.run(writtenBefore, limit).changes;
-      if (purged > 0) this.conversations.clear();
-      return purged;
+      return this.stmt.purgeIdle.run(writtenBefore, limit).changes;
     });
   }
 

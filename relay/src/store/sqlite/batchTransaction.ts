@@ -19,11 +19,7 @@ class WriteThrew extends Error {}
  * Throws when the unit as a whole failed (BEGIN or COMMIT refused: busy, disk, closed); nothing of
  * the batch was written then, and it is not re-run.
  */
-export function batchTransaction(
-  db: Database.Database,
-  /** Called whenever something a write did was rolled back (the fast attempt, a write in its savepoint, the whole unit). */
-  onRollback: () => void = () => {},
-): (batch: readonly BatchWrite[]) => WriteOutcome[] {
+export function batchTransaction(db: Database.Database): (batch: readonly BatchWrite[]) => WriteOutcome[] {
   const fast = db.transaction((batch: readonly BatchWrite[]): WriteOutcome[] => {
     const outcomes: WriteOutcome[] = new Array<WriteOutcome>(batch.length);
     for (const [i, run] of batch.entries()) {
@@ -55,13 +51,8 @@ export function batchTransaction(
     try {
       return fast.immediate(batch);
     } catch (err) {
-      onRollback();
       if (!(err instanceof WriteThrew)) throw err;
-    }
-    try {
       return isolated.immediate(batch);
-    } finally {
-      onRollback(); // at least the write that threw was undone
     }
   };
 }
