@@ -55,6 +55,10 @@ function raw(): void {
     `INSERT INTO jobs (id, tenant_id, thread_id, lane, kind, payload, deadline_at, not_before, created_at, next_attempt_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+  // The dedup write the store made before it checked and wrote in one statement (claimDedup): this measure replays that path.
+  const upsertDedup = db.prepare<[string, number]>(
+    'INSERT INTO dedup (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at',
+  );
   const history = (thread: string, entry: string): void => {
     stmt.appendHistory.get('tenant-a', thread, 'tenant-a', thread, entry);
   };
@@ -64,7 +68,7 @@ function raw(): void {
     return () => {
       const lane = `tenant-a/${thread}/cognigy`;
       stmt.purgeDedup.run(T0);
-      stmt.upsertDedup.run(`reply:${i}`, T0 + 60_000);
+      upsertDedup.run(`reply:${i}`, T0 + 60_000);
       const inserted = insertJob.run(`job-${i}`, 'tenant-a', thread, lane, 'cognigy.notify', `{"text":"reply ${i}"}`, T0 + 1, null, T0, T0);
       stmt.touchLaneLeased.run(lane, T0 + 30_000, 'w1', `job-${i}`, T0 + 30_000);
       history(thread, `{"type":"write","n":${i}}`);

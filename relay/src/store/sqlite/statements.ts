@@ -93,10 +93,6 @@ export function prepareStatements(db: Database.Database) {
          (SELECT tenant_id, thread_id FROM conversations INDEXED BY conversations_written WHERE written_at < ? LIMIT ?)`,
     ),
     getDedup: db.prepare<[string]>('SELECT expires_at FROM dedup WHERE key = ?'),
-    // Not on the store's write path any more (claimDedup is): bench/groupCommitMicro.ts replays the earlier path with it.
-    upsertDedup: db.prepare<[string, number]>(
-      'INSERT INTO dedup (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at',
-    ),
     // Check and write in one statement: a live key (expires_at > now) is left alone and changes() is 0,
     // an absent or expired one is written (changes() is 1).
     claimDedup: db.prepare<[string, number, number]>(
