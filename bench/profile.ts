@@ -6,14 +6,14 @@ import { formatProfileSummary, summarizeProfile } from './lib/cpuProfile';
 import { runAgentReplyLoad, type LoadMode } from './lib/load';
 
 /**
- * `npx tsx bench/profile.ts [sqlite|redis] [max|paced]`: CPU profile of the relay on the
- * agent-reply path. Starts the stub and the relay child as the bench does, warms up, then runs
+ * `npx tsx bench/profile.ts [sqlite|redis|baseline] [max|paced]`: CPU profile of the relay (or of the
+ * bare baseline, to compare category by category) on the agent-reply path. Starts the stub and the relay child as the bench does, warms up, then runs
  * one load while the relay's inspector Profiler samples (every 200 µs). Writes
  * bench/profiles/relay-<store>-<mode>-<time>.cpuprofile (open in Chrome DevTools or VS Code) and
  * prints the top frames by self and total time and the self time per package/area.
  */
 
-const store = process.argv[2] === 'redis' ? 'redis' : 'sqlite';
+const store = process.argv[2] === 'redis' || process.argv[2] === 'baseline' ? process.argv[2] : 'sqlite';
 const modeKind = process.argv[3] === 'paced' ? 'paced' : 'max';
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 
@@ -27,11 +27,15 @@ async function main(): Promise<void> {
   try {
     if (store === 'redis') redis = await startRedisServer();
     stub = await startChild('bench/targets/cognigyStub.ts');
-    relay = await startChild('bench/targets/relayServer.ts', {
-      env: { STORE: store, STUB_URL: (stub.ready as { url: string }).url, REDIS_URL: redis?.url ?? '' },
-    });
-    const ready = relay.ready as { url: string; threadIds: string[] };
-    const target = { url: ready.url, threadIds: ready.threadIds, realtimeToken: BENCH_SECRETS.realtimeAccessToken };
+    const stubUrl = (stub.ready as { url: string }).url;
+    relay =
+      store === 'baseline'
+        ? await startChild('bench/targets/baselineServer.ts', { env: { STUB_URL: stubUrl } })
+        : await startChild('bench/targets/relayServer.ts', { env: { STORE: store, STUB_URL: stubUrl, REDIS_URL: redis?.url ?? '' } });
+    // The baseline keeps no conversations: any thread id will do.
+    const ready = relay.ready as { url: string; threadIds?: string[] };
+    const threadIds = ready.threadIds ?? Array.from({ length: 1000 }, (_, i) => `bench-thread-${i}`);
+    const target = { url: ready.url, threadIds, realtimeToken: BENCH_SECRETS.realtimeAccessToken };
     await runAgentReplyLoad({ ...target, runTag: 'warm' }, { kind: 'max', connections: 32, seconds: 3, maxRequests: 200_000 });
     const mode: LoadMode =
       modeKind === 'max'

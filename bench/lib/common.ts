@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
+import { profilerMethods } from './profilerRpc';
 
 /** Shared by the bench orchestrator and its child processes. Nothing here is used by the relay. */
 
@@ -275,7 +276,7 @@ export function serveParent(
   ownMethods: Record<string, (args: unknown) => unknown>,
   onStop: () => Promise<void> | void,
 ): void {
-  const methods: Record<string, (args: unknown) => unknown> = { ...loopDiagnostics(), ...ownMethods };
+  const methods: Record<string, (args: unknown) => unknown> = { ...loopDiagnostics(), ...profilerMethods(), ...ownMethods };
   const send = (msg: unknown) => {
     if (process.send && process.connected) process.send(msg);
   };

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -21,7 +20,7 @@ import { benchConversation, benchTenant } from '../lib/fixtures';
  * (an agent already took them), through the store API, so every agent reply takes the hot path:
  * verify → dedup → outbox (one notify job) → notify.
  *
- * RPC: stats, profileStart, profileStop({file}) (inspector CPU profile), stop.
+ * RPC: stats, stop, and the profiler methods every bench child has (bench/lib/profilerRpc.ts).
  */
 
 const storeKind = process.env.STORE === 'redis' ? 'redis' : 'sqlite';
@@ -71,7 +70,6 @@ async function main(): Promise<void> {
   const relay = createRelay({ config, store, logger });
   const { url } = await relay.start(0, '127.0.0.1');
 
-  let session: Session | null = null;
   serveParent(
     { url, threadIds, store: storeKind },
     {
@@ -82,28 +80,6 @@ async function main(): Promise<void> {
         outbox: { ...relay.worker.metrics },
         pending: (await store.outboxStats()).pending,
       }),
-      profileStart: async () => {
-        session = new Session();
-        session.connect();
-        const post = (method: string, params?: Record<string, unknown>) =>
-          new Promise<unknown>((resolve, reject) => session?.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
-        await post('Profiler.enable');
-        await post('Profiler.setSamplingInterval', { interval: 200 });
-        await post('Profiler.start');
-        return null;
-      },
-      profileStop: async (args) => {
-        const file = (args as { file: string }).file;
-        const s = session;
-        if (!s) throw new Error('profiler not started');
-        const result = await new Promise<{ profile: unknown }>((resolve, reject) =>
-          s.post('Profiler.stop', (err, res) => (err ? reject(err) : resolve(res as { profile: unknown }))),
-        );
-        s.disconnect();
-        session = null;
-        writeFileSync(file, JSON.stringify(result.profile));
-        return { file };
-      },
     },
     async () => {
       await relay.stop({ closeStore: true });
