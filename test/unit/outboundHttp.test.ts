@@ -5,7 +5,7 @@ import type { TenantConfig } from '../../relay/src/config';
 import { createOutboundHttp } from '../../relay/src/http/outboundHttp';
 import { DeliveryError } from '../../relay/src/outbox/deliveryError';
 
-/** The plain node:http POST used for Cognigy and the Send API: same classification as with axios. */
+/** The POST (undici) used for Cognigy and the Send API: same classification as with axios. */
 describe('outbound postText', () => {
   let server: http.Server;
   let base: string;
