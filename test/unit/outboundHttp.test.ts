@@ -111,6 +111,10 @@ describe('outbound postText', () => {
     }
     const err = (await outbound.postText('ftp://127.0.0.1/x?secret=1', '', {}).catch((e: unknown) => e)) as Error;
     expect(err.message).not.toContain('secret');
+    // A header value that would split the request is refused before anything is sent, also with a code only.
+    const split = (await outbound.postText(`${base}/x`, '{}', { 'X-Note': 'a\r\nX-Secret: s3cret' }).catch((e: unknown) => e)) as Error;
+    expect(split).toMatchObject({ name: 'OutboundTransportError', code: 'UND_ERR_INVALID_ARG' });
+    expect(split.message).not.toContain('s3cret');
     outbound.close();
   });
 

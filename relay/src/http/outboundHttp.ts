@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
-import { Agent, errors as undiciErrors } from 'undici';
+import { Agent, type Dispatcher, errors as undiciErrors } from 'undici';
 import { EndpointCache, type PostEndpoint } from './postEndpoint';
 
 const MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
@@ -108,23 +108,58 @@ function headerList(endpoint: PostEndpoint, headers: Record<string, string>): st
 }
 
 /**
- * One POST. Failures carry a code only, in node's words (what callers and logs knew before undici):
- * any of the timeouts is ETIMEDOUT, an answer over MAX_RESPONSE_BYTES is ERR_BAD_RESPONSE, a
- * connection lost before the whole answer arrived is ECONNRESET, socket errors keep their own code.
+ * One POST on undici's dispatch API: no response stream or body mixin per call, the answer's chunks
+ * are collected here. Failures carry a code only, in node's words (what callers and logs knew
+ * before undici): any of the timeouts is ETIMEDOUT, an answer over MAX_RESPONSE_BYTES is
+ * ERR_BAD_RESPONSE, a connection lost before the whole answer arrived is ECONNRESET, socket errors
+ * keep their own code.
  */
-async function sendPost(pool: Agent, endpoint: PostEndpoint, body: string, headers: Record<string, string>): Promise<TextResponse> {
-  try {
-    const response = await pool.request({
-      origin: endpoint.origin,
-      path: endpoint.path,
-      method: 'POST',
-      headers: headerList(endpoint, headers),
-      body,
-    });
-    const data = await response.body.text();
-    return { status: response.statusCode, headers: response.headers as http.IncomingHttpHeaders, data };
-  } catch (err) {
-    throw new OutboundTransportError(transportCode(err));
+function sendPost(pool: Agent, endpoint: PostEndpoint, body: string, headers: Record<string, string>): Promise<TextResponse> {
+  return new Promise<TextResponse>((resolve, reject) => {
+    try {
+      pool.dispatch(
+        { origin: endpoint.origin, path: endpoint.path, method: 'POST', headers: headerList(endpoint, headers), body },
+        new TextAnswer(resolve, reject),
+      );
+    } catch (err) {
+      // Refused before it was sent (a header value undici will not write, a closed pool): a code only.
+      reject(new OutboundTransportError(transportCode(err)));
+    }
+  });
+}
+
+/** Collects one answer as text (a single chunk, the usual case, is decoded without a copy). */
+class TextAnswer implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private headers: http.IncomingHttpHeaders = {};
+  private first: Buffer | null = null;
+  private more: Buffer[] | null = null;
+
+  constructor(
+    private readonly resolve: (response: TextResponse) => void,
+    private readonly reject: (err: OutboundTransportError) => void,
+  ) {}
+
+  // Present so undici takes this for its current handler API (it tells the two APIs apart by this method).
+  onRequestStart(): void {}
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: http.IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.first === null) this.first = chunk;
+    else (this.more ??= [this.first]).push(chunk);
+  }
+
+  onResponseEnd(): void {
+    const data = this.more ? Buffer.concat(this.more).toString('utf8') : this.first ? this.first.toString('utf8') : '';
+    this.resolve({ status: this.status, headers: this.headers, data });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.reject(new OutboundTransportError(transportCode(err)));
   }
 }
 
