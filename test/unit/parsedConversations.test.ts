@@ -1,5 +1,5 @@
 import { benchConversation } from '../../bench/lib/fixtures';
-import { ParsedConversations } from '../../relay/src/store/redis/parsedConversations';
+import { ParsedConversations } from '../../relay/src/store/parsedConversations';
 import { parseConversation } from '../../relay/src/store/schemas';
 import type { Conversation } from '../../relay/src/store/types';
 

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { assertWritable, connectRedis, type RedisClient } from './redis/connect';
 import { KeySpace, SHARDS, shardOf } from './redis/keys';
 import { parseRedisUrl, redactUrl } from './redis/redisUrl';
-import { ParsedConversations } from './redis/parsedConversations';
+import { ParsedConversations } from './parsedConversations';
 import { loadAllScripts } from './redis/scripts';
 import { TurnWrites } from './redis/turnWrites';
 import {

@@ -52,6 +52,7 @@ import type {
   Store,
 } from './types';
 import { startWalCheckpointer, type WalCheckpointer } from './walCheckpointer';
+import { ParsedConversations } from './parsedConversations';
 
 export interface SqliteStoreOptions {
   clock?: () => number;
@@ -127,6 +128,8 @@ export class SqliteStore implements Store {
   /** Dedup keys written by this connection (rolled-back runs included): paces the expired-key purge. */
   private dedupWrites = 0;
   private checkpointer: WalCheckpointer | null = null;
+  /** Reads of unchanged text reuse their parse (every reply of an active chat reads the same conversation). */
+  private readonly parsed = new ParsedConversations();
 
   /** Opens (creating if needed) the database file and brings its schema up to date. */
   static open(filePath: string, opts: SqliteStoreOptions = {}): SqliteStore {
@@ -370,7 +373,7 @@ export class SqliteStore implements Store {
 
   async getConversation(tenantId: string, threadId: string): Promise<Conversation | null> {
     const row = optionalDataRow.parse(this.stmt.getConv.get(tenantId, threadId));
-    return row ? parseConversation(row.data) : null;
+    return row ? this.parsed.parse(`${tenantId}/${threadId}`, row.data, parseConversation) : null;
   }
 
   async findConversationByEngageThread(tenantId: string, engageThreadId: string): Promise<Conversation | null> {

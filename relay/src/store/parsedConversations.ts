@@ -1,4 +1,4 @@
-import type { Conversation } from '../types';
+import type { Conversation } from './types';
 
 /** Entries kept (the longest unparsed dropped first): ~2 KB each with their text, so at most ~10 MB. */
 export const PARSED_CONVERSATIONS_SIZE = 5_000;
@@ -6,11 +6,12 @@ export const PARSED_CONVERSATIONS_SIZE = 5_000;
 /**
  * The last text read of each conversation key with what it parsed to (JSON + zod), so reading the
  * same text again skips the parse: an agent reply reads its conversation and, once the chat is
- * active, never changes it (issue 20). Every read still goes to Redis (other relays write there);
- * only text equal to what was parsed is answered from here, so nothing can be stale.
+ * active, never changes it (issue 20). Every read still goes to the store (other relays and the
+ * CLI write there); only text equal to what was parsed is answered from here, so nothing can be
+ * stale. Both stores use it.
  *
- * Entries are deeply frozen and handed out as they are, as the SQLite store's cache does: a caller
- * cannot change what the next caller reads (the engine copies before it changes anything).
+ * Entries are deeply frozen and handed out as they are: a caller cannot change what the next
+ * caller reads (the engine copies before it changes anything).
  */
 export class ParsedConversations {
   private readonly entries = new Map<string, { text: string; conversation: Conversation }>();
