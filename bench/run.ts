@@ -45,11 +45,14 @@ const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'reply,noreceipts,redis,
 /** A run whose min–max spread exceeds this share of its median is flagged as noisy. */
 const NOISY = 0.15;
 
+/** BENCH_BASELINE_CLIENT=undici: the baseline forwards with undici (as the relay does) instead of node:http's client. */
+const BASELINE_UNDICI = process.env.BENCH_BASELINE_CLIENT === 'undici';
+
 const GOALS = { throughputRatio: 0.8, addedP99Ms: 2, rssMb: 250, lookupP99Ms: 1, callsPerExecution: 1 };
 
 type TargetName = 'baseline' | 'relay-sqlite' | 'relay-sqlite-no-receipts' | 'relay-redis';
 const TARGET_LABEL: Record<TargetName, string> = {
-  baseline: 'baseline (bare node:http)',
+  baseline: BASELINE_UNDICI ? 'baseline (bare node:http, undici forward)' : 'baseline (bare node:http)',
   'relay-sqlite': 'relay, SQLite store',
   'relay-sqlite-no-receipts': 'relay, SQLite store, READ_RECEIPTS=false',
   'relay-redis': 'relay, Redis store',
@@ -432,7 +435,7 @@ function writeReport(report: Report): string {
       L.push('');
       L.push(
         `Signed \`messages.create\` (unique \`content_id\`, HMAC-SHA512 with the realtime token) → verify → dedup → durable outbox → Cognigy notify on a keep-alive connection to a local stub; ${CONVERSATIONS} conversations with an active handover, replies round robin. ` +
-          `Baseline: bare \`node:http\` doing HMAC-SHA512 verify (timingSafeEqual), JSON parse, signed \`{"id"}\` answer, one keep-alive forward to the same stub. ` +
+          `Baseline: bare \`node:http\` doing HMAC-SHA512 verify (timingSafeEqual), JSON parse, signed \`{"id"}\` answer, one keep-alive forward to the same stub${BASELINE_UNDICI ? ' (with undici, BENCH_BASELINE_CLIENT=undici)' : ''}. ` +
           `"At ${RATE} msg/s" = ${RATE} requests/s paced evenly over ${PACED_CONNECTIONS} connections for ${SECONDS} s; max throughput = ${MAX_CONNECTIONS} closed-loop connections for ${SECONDS} s. ` +
           `"Delivered" counts distinct content ids at the stub; it can exceed "accepted" by up to the number of connections (requests in flight when a run stopped were processed, their answers not read). ` +
           `CPU time per reply is the server process's user+system time over the run (including its outbox work) divided by accepted replies — much less sensitive to a busy machine than req/s.`,

@@ -1,6 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Agent as UndiciAgent } from 'undici';
 import { BENCH_SECRETS, BENCH_SESSION_URL_TOKEN, failStartup, serveParent } from '../lib/common';
 
 /**
@@ -9,6 +10,9 @@ import { BENCH_SECRETS, BENCH_SESSION_URL_TOKEN, failStartup, serveParent } from
  * `{"id": ...}` answer, and one forward to Cognigy on a keep-alive agent. No store, no dedup, no
  * durability, no framework, no logging. Like the relay it answers Engage first and forwards
  * right after (the forward is not awaited before answering).
+ *
+ * BENCH_BASELINE_CLIENT=undici: the forward goes out on undici's dispatch API, as the relay's does,
+ * so the relay can also be compared with a baseline that uses the same HTTP client.
  */
 
 const token = BENCH_SECRETS.realtimeAccessToken;
@@ -27,7 +31,26 @@ function reject(res: http.ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
+const undiciAgent = process.env.BENCH_BASELINE_CLIENT === 'undici' ? new UndiciAgent({ connections: 64 }) : null;
+const undiciHeaders = ['content-type', 'application/json', 'x-api-key', BENCH_SECRETS.cognigyApiKey];
+
+function forwardWithUndici(agent: UndiciAgent, body: string): void {
+  agent.dispatch(
+    { origin: stubUrl.origin, path: notifyPath, method: 'POST', headers: undiciHeaders, body },
+    {
+      onRequestStart: () => undefined,
+      onResponseEnd: () => {
+        forwarded += 1;
+      },
+      onResponseError: () => {
+        forwardErrors += 1;
+      },
+    },
+  );
+}
+
 function forward(body: string): void {
+  if (undiciAgent) return forwardWithUndici(undiciAgent, body);
   const req = http.request(
     {
       host: stubUrl.hostname,
@@ -105,6 +128,7 @@ server.listen(0, '127.0.0.1', () => {
         server.close(() => resolve());
         server.closeAllConnections();
         agent.destroy();
+        void undiciAgent?.destroy();
       }),
   );
 });
