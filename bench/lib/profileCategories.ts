@@ -30,7 +30,10 @@ const RULES: Rule[] = [
   { category: 'zod', test: url(/node_modules\/zod\//) },
   { category: 'log (pino)', test: url(/node_modules\/(pino|sonic-boom|thread-stream)\//) },
   { category: 'store (SQLite / Redis)', test: url(/node_modules\/(better-sqlite3|ioredis|redis-parser)\/|relay\/src\/store\//) },
-  { category: 'HTTP out (notify, read receipt)', test: url(/relay\/src\/http\/outboundHttp|node:_http_client|node:_http_agent|node_modules\/undici\//) },
+  {
+    category: 'HTTP out (notify, read receipt)',
+    test: url(/relay\/src\/http\/outboundHttp|node:_http_client|node:_http_agent|node_modules\/undici\//),
+  },
   { category: 'HTTP in (server, endpoint)', test: url(/node:_http_server|node:_http_incoming|relay\/src\/http\//) },
   { category: 'engine, handler, outbox (relay JS)', test: url(/relay\/src\/(handover|engage|outbox|cognigy|metrics)\//) },
   { category: 'bench child harness', test: url(/bench\//) },
