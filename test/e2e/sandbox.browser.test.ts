@@ -129,8 +129,34 @@ describe('sandbox in a real browser', () => {
     await containsTextSoon(desk.locator('.msg[data-side="customer"]'), 'Large');
 
     // A file each way: the customer's photo reaches the desk as an image, the agent's PDF the chat as a file.
+    // The customer starts the next message while the photo is on its way (the moment the typing dots go on):
+    // that text stays in the box, neither sent with the photo nor wiped when the photo's send ends.
+    // The page's file handler used to clear the box after its send, wiping such text (the send ends with a
+    // transcript fetch, so the box is read a second after the dots go off).
+    const boxAfterPhotoSend = chat.evaluate(
+      () =>
+        new Promise<string>((resolve) => {
+          const dots = document.getElementById('typing') as HTMLElement;
+          const box = document.getElementById('text') as HTMLInputElement;
+          let sending = false;
+          const watch = new MutationObserver(() => {
+            if (dots.classList.contains('on')) {
+              sending = true;
+              box.value = 'draft of the next message';
+            } else if (sending) {
+              watch.disconnect();
+              setTimeout(() => resolve(box.value), 1_000);
+            }
+          });
+          watch.observe(dots, { attributes: true, attributeFilter: ['class'] });
+          setTimeout(() => resolve('(the typing dots never showed)'), 10_000);
+        }),
+    );
     await chat.setInputFiles('#file', { name: 'parcel.png', mimeType: 'image/png', buffer: TINY_PNG });
     await hasCountSoon(desk.locator('.msg[data-side="customer"] a.file[data-file="parcel.png"] img'), 1);
+    expect(await boxAfterPhotoSend).toBe('draft of the next message');
+    expect(await desk.locator('#messages').innerText()).not.toContain('draft of the next message');
+    await chat.fill('#text', '');
     await desk.setInputFiles('#file', { name: 'label.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n') });
     await hasCountSoon(chat.locator('.line[data-from="agent"] a.file[data-file="label.pdf"]'), 1);
     const pdf = await chat.request.get((await chat.locator('a.file[data-file="label.pdf"]').getAttribute('href')) ?? '');
