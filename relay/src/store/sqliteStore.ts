@@ -279,7 +279,6 @@ export class SqliteStore implements Store {
 
     // One IMMEDIATE transaction per batch, savepoints only when a write threw. If BEGIN or COMMIT
     // fails (busy, disk, closed), nothing of the batch was written and every write is rejected.
-    // A rolled-back write may have left its conversation in the cache: it is emptied (rare: only when a write throws or COMMIT fails).
     this.groupCommit = new GroupCommit({
       commit: batchTransaction(db),
       lazyDelayMs: COMPLETION_COMMIT_DELAY_MS,
